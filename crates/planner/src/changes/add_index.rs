@@ -1,0 +1,299 @@
+//! Add an index.
+//!
+//! Online: `CREATE INDEX CONCURRENTLY` (SHARE UPDATE EXCLUSIVE: reads and writes continue; two
+//! table scans; not inside a transaction block). A failed or cancelled build leaves an INVALID
+//! index behind that `IF NOT EXISTS` would then silently accept, so the plan first drops an
+//! INVALID leftover, builds, and proves `pg_index.indisvalid`.
+//! Direct: plain `CREATE INDEX` takes SHARE and blocks writes for the whole build.
+
+use super::{check, rollback, Ctx, Paths};
+use crate::engines::postgres::Statement;
+use crate::input::{Change, FieldError, IndexMethod};
+use crate::plan::{Phase, Step};
+use crate::quote::{self, derived_name, ident, ident_list};
+
+/// Rough on-disk size of one btree entry (tuple header, key, line pointer), for disk headroom.
+const INDEX_BYTES_PER_ROW: u64 = 40;
+
+/// The index to build, as both paths need it.
+pub(crate) struct IndexSpec<'c> {
+    pub columns: &'c [String],
+    pub unique: bool,
+    pub predicate: Option<&'c str>,
+    pub method: IndexMethod,
+    pub name: String,
+}
+
+impl IndexSpec<'_> {
+    /// `CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] name ON table USING m (cols) [WHERE p];`
+    pub fn create_sql(&self, ctx: &Ctx, concurrently: bool) -> String {
+        format!(
+            "CREATE {}INDEX {}{}{} ON {} USING {} ({}){};",
+            if self.unique { "UNIQUE " } else { "" },
+            if concurrently { "CONCURRENTLY " } else { "" },
+            if concurrently { "IF NOT EXISTS " } else { "" },
+            self.qualified_name(ctx),
+            ctx.table(),
+            self.method.name(),
+            ident_list(self.columns),
+            self.predicate
+                .map(|p| format!(" WHERE {p}"))
+                .unwrap_or_default()
+        )
+    }
+
+    /// Indexes live in their table's schema.
+    pub fn qualified_name(&self, ctx: &Ctx) -> String {
+        ctx.sibling(&self.name)
+    }
+
+    /// `pg_index` row of the index, found by name in the table's schema.
+    pub fn validity_sql(&self, ctx: &Ctx) -> String {
+        format!(
+            "SELECT indisvalid, indisready FROM pg_index WHERE indexrelid = to_regclass({});",
+            quote::literal(&self.qualified_name(ctx))
+        )
+    }
+
+    /// True when an INVALID index of this name exists (left by a failed concurrent build).
+    pub fn invalid_leftover_sql(&self, ctx: &Ctx) -> String {
+        format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass({}) AND NOT indisvalid) AS lockstep_invalid_leftover;",
+            quote::literal(&self.qualified_name(ctx))
+        )
+    }
+
+    /// The three steps of a safe, re-runnable concurrent build.
+    pub fn concurrent_build_steps(&self, ctx: &Ctx) -> Vec<Step> {
+        let name = self.qualified_name(ctx);
+        let mut drop_leftover = ctx.ddl(
+            "Drop the INVALID index an earlier failed attempt left (only if there is one)",
+            vec![format!("DROP INDEX CONCURRENTLY IF EXISTS {name};")],
+            Statement::DropIndexConcurrently,
+            crate::estimate::CATALOG_ONLY,
+        );
+        drop_leftover.in_transaction = false;
+        drop_leftover.only_if = Some(self.invalid_leftover_sql(ctx));
+        drop_leftover.retry = "Safe to re-run: it only drops an index that is INVALID.".to_string();
+
+        let mut build = ctx.ddl(
+            "Build the index without blocking writes",
+            vec![self.create_sql(ctx, true)],
+            Statement::CreateIndexConcurrently,
+            ctx.model.concurrent_index_build(),
+        );
+        build.in_transaction = false;
+        build.scans_table = true;
+        build.retry = "If it fails or is cancelled (lock timeout, deadlock, duplicate key, statement cancelled), it leaves an INVALID index: run the previous step again (it drops that index), then this one. IF NOT EXISTS alone would keep the INVALID index, which is why the previous step exists.".to_string();
+        build.notes.push("Waits for every transaction older than the build to finish, twice; a long transaction makes it wait, not fail (lock_timeout is generous because this lock stops no reads or writes).".to_string());
+        build.notes.push("Raise maintenance_work_mem for this session (e.g. SET maintenance_work_mem = '1GB') to speed the sort, if the server has the memory.".to_string());
+        if self.unique {
+            build.notes.push("A duplicate inserted while the index builds makes the build fail with a unique violation and leave an INVALID index.".to_string());
+        }
+        vec![drop_leftover, build]
+    }
+}
+
+pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
+    let Change::AddIndex {
+        columns,
+        unique,
+        predicate,
+        method,
+        name,
+    } = &ctx.req.change
+    else {
+        unreachable!("add_index::paths called for another change")
+    };
+    if *unique && !matches!(method, IndexMethod::Btree) {
+        return Err(FieldError::new(
+            "unique",
+            format!(
+                "{} indexes cannot be unique in PostgreSQL; only btree supports UNIQUE",
+                method.name()
+            ),
+        ));
+    }
+    let mut name_parts: Vec<&str> = vec![&ctx.req.table];
+    name_parts.extend(columns.iter().map(String::as_str));
+    name_parts.push(if *unique { "key" } else { "idx" });
+    let spec = IndexSpec {
+        columns,
+        unique: *unique,
+        predicate: predicate.as_deref(),
+        method: *method,
+        name: name.clone().unwrap_or_else(|| derived_name(&name_parts)),
+    };
+    let index = spec.qualified_name(ctx);
+    let index_bytes = ctx.req.rows.saturating_mul(INDEX_BYTES_PER_ROW);
+
+    let mut extra_checks = vec![check(
+        "The table is a plain table: CONCURRENTLY cannot build on a partitioned parent",
+        format!("SELECT relkind FROM pg_class WHERE oid = {};", ctx.regclass()),
+        "r (for p, build the index CONCURRENTLY on each partition, then CREATE INDEX ON ONLY the parent and ATTACH each one)",
+    )];
+    if *unique {
+        extra_checks.push(check(
+            "No duplicates exist (a full scan: run it on a replica if you have one)",
+            format!(
+                "SELECT {cols}, count(*) FROM {table}{pred} GROUP BY {cols} HAVING count(*) > 1 LIMIT 10;",
+                cols = ident_list(columns),
+                table = ctx.table(),
+                pred = predicate.as_deref().map(|p| format!(" WHERE {p}")).unwrap_or_default()
+            ),
+            "no rows",
+        ));
+    }
+
+    let checks = vec![check(
+        "The index is valid and ready",
+        spec.validity_sql(ctx),
+        "one row: indisvalid = t, indisready = t",
+    )];
+
+    let online = vec![
+        ctx.preflight(Some(index_bytes), extra_checks.clone()),
+        Phase {
+            name: "build index".to_string(),
+            purpose: "Build the index while reads and writes continue.".to_string(),
+            app_change: None,
+            steps: spec.concurrent_build_steps(ctx),
+            rollback: vec![rollback(
+                format!("DROP INDEX CONCURRENTLY IF EXISTS {index};"),
+                Some("Runs outside a transaction; takes SHARE UPDATE EXCLUSIVE, so traffic continues."),
+            )],
+            irreversible: None,
+            checks: checks.clone(),
+        },
+    ];
+
+    let mut build = ctx.ddl(
+        "Build the index (blocks writes until it finishes)",
+        vec![format!(
+            "CREATE {}INDEX {} ON {} USING {} ({}){};",
+            if *unique { "UNIQUE " } else { "" },
+            index,
+            ctx.table(),
+            method.name(),
+            ident_list(columns),
+            predicate
+                .as_deref()
+                .map(|p| format!(" WHERE {p}"))
+                .unwrap_or_default()
+        )],
+        Statement::CreateIndex,
+        ctx.model.index_build(),
+    );
+    build.scans_table = true;
+    build.retry =
+        "If it fails, the transaction rolls back and leaves nothing behind: run it again."
+            .to_string();
+    let direct = vec![
+        ctx.preflight(Some(index_bytes), extra_checks),
+        Phase {
+            name: "build index".to_string(),
+            purpose:
+                "Build the index in one statement; writes wait until it finishes, reads continue."
+                    .to_string(),
+            app_change: None,
+            steps: vec![build],
+            rollback: vec![rollback(
+                format!("DROP INDEX IF EXISTS {index};"),
+                Some("Takes ACCESS EXCLUSIVE on the table briefly: run it with a lock_timeout."),
+            )],
+            irreversible: None,
+            checks,
+        },
+    ];
+
+    Ok(Paths {
+        summary: format!(
+            "Add {}{} index {} on {} ({}){}",
+            if *unique { "unique " } else { "" },
+            method.name(),
+            ident(&spec.name),
+            ctx.table(),
+            ident_list(columns),
+            predicate
+                .as_deref()
+                .map(|p| format!(" WHERE {p}"))
+                .unwrap_or_default()
+        ),
+        direct: Some(direct),
+        online: Some(online),
+        online_required: None,
+        warnings: ctx.version_warnings(true),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::params::Params;
+    use crate::plan::{Blocks, Lock};
+
+    fn params(rows: &str, size: &str, budget: &str) -> Params {
+        Params::new()
+            .with("db", "postgresql@16.4")
+            .with("change", "add-index")
+            .with("table", "orders")
+            .with("columns", "customer_id,created_at")
+            .with("rows", rows)
+            .with("size", size)
+            .with("max-downtime", budget)
+    }
+
+    #[test]
+    fn big_table_zero_budget_builds_concurrently() {
+        let plan = crate::plan(&params("500M", "120GB", "0")).unwrap();
+        assert_eq!(plan.strategy.chosen, "online");
+        let build = plan.steps().find(|s| s.title.starts_with("Build")).unwrap();
+        assert_eq!(
+            build.sql,
+            ["CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_customer_id_created_at_idx ON orders USING btree (customer_id, created_at);"]
+        );
+        assert_eq!(build.lock, Some(Lock::ShareUpdateExclusive));
+        assert_eq!(build.blocks, Blocks::Nothing);
+        assert!(!build.in_transaction);
+        let drop = plan.steps().next().unwrap();
+        assert!(drop.only_if.as_deref().unwrap().contains("NOT indisvalid"));
+        let phase = &plan.phases[1];
+        assert!(phase.checks[0].sql.contains("indisvalid"));
+        assert_eq!(
+            phase.rollback[0].sql,
+            "DROP INDEX CONCURRENTLY IF EXISTS orders_customer_id_created_at_idx;"
+        );
+        let alt = plan.alternative.unwrap();
+        assert!(alt.label.contains("NOT"));
+        assert_eq!(alt.phases[1].steps[0].lock, Some(Lock::Share));
+    }
+
+    #[test]
+    fn small_table_generous_budget_offers_the_plain_build() {
+        let plan = crate::plan(&params("10k", "2MB", "30s")).unwrap();
+        assert_eq!(plan.strategy.chosen, "direct");
+        assert_eq!(plan.phases[1].steps[0].blocks, Blocks::Writes);
+        assert!(plan.alternative.is_some());
+    }
+
+    #[test]
+    fn pg14_before_14_4_warns() {
+        let plan = crate::plan(&params("1M", "1GB", "0").with("db", "postgresql@14.3")).unwrap();
+        assert!(plan
+            .warnings
+            .iter()
+            .any(|w| w.code == "pg14-cic-corruption"));
+        let plan = crate::plan(&params("1M", "1GB", "0").with("db", "postgresql@14.4")).unwrap();
+        assert!(plan.warnings.is_empty());
+    }
+
+    #[test]
+    fn unique_gin_is_refused_naming_the_field() {
+        let errors = crate::plan(
+            &params("1M", "1GB", "0")
+                .with("unique", "true")
+                .with("method", "gin"),
+        )
+        .unwrap_err();
+        assert_eq!(errors[0].field, "unique");
+    }
+}

@@ -1,0 +1,3 @@
+//! What each database engine allows, by version. One engine's rules live in one file.
+
+pub mod postgres;

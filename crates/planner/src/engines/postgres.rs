@@ -1,0 +1,222 @@
+//! What PostgreSQL does, by version: every lock level and version boundary the planner relies
+//! on lives here, with the documentation section it comes from. `crates/verify` checks these
+//! claims on real servers of every major version 10 to 18.
+
+use crate::input::Version;
+use crate::plan::Lock;
+
+/// Statement shapes the planner emits, and the lock each takes on the target table.
+/// Source: PostgreSQL docs, "ALTER TABLE" (lock notes per subcommand), "CREATE INDEX",
+/// "DROP INDEX", "13.3 Explicit Locking".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Statement {
+    /// ADD COLUMN, DROP COLUMN, RENAME, SET/DROP DEFAULT, DROP NOT NULL, SET NOT NULL,
+    /// ALTER COLUMN TYPE, ADD CHECK/UNIQUE (with or without NOT VALID), ADD ... USING INDEX.
+    AlterTableAccessExclusive,
+    /// ADD FOREIGN KEY (9.5+), CREATE TRIGGER, ENABLE/DISABLE TRIGGER.
+    AddForeignKeyOrTrigger,
+    /// VALIDATE CONSTRAINT (9.4+).
+    ValidateConstraint,
+    CreateIndex,
+    CreateIndexConcurrently,
+    DropIndex,
+    DropIndexConcurrently,
+    /// Plain DML: UPDATE batches of a backfill, INSERT ... SELECT copies.
+    Dml,
+}
+
+impl Statement {
+    /// The lock the statement requests on the table it changes; `None` for DML, whose
+    /// ROW EXCLUSIVE lock conflicts with no ordinary traffic.
+    pub fn lock(self) -> Option<Lock> {
+        match self {
+            Statement::AlterTableAccessExclusive => Some(Lock::AccessExclusive),
+            Statement::AddForeignKeyOrTrigger => Some(Lock::ShareRowExclusive),
+            Statement::ValidateConstraint => Some(Lock::ShareUpdateExclusive),
+            Statement::CreateIndex => Some(Lock::Share),
+            Statement::CreateIndexConcurrently => Some(Lock::ShareUpdateExclusive),
+            // DROP INDEX locks the index's table ACCESS EXCLUSIVE; CONCURRENTLY takes
+            // SHARE UPDATE EXCLUSIVE (docs, "DROP INDEX").
+            Statement::DropIndex => Some(Lock::AccessExclusive),
+            Statement::DropIndexConcurrently => Some(Lock::ShareUpdateExclusive),
+            Statement::Dml => None,
+        }
+    }
+}
+
+/// CREATE INDEX CONCURRENTLY and REINDEX CONCURRENTLY could silently miss rows on 14.0-14.3
+/// (fixed in 14.4, release notes 2022-06-16, "Fix CREATE INDEX CONCURRENTLY and REINDEX
+/// CONCURRENTLY could build corrupt indexes").
+pub fn concurrent_index_corruption_bug(v: Version) -> bool {
+    v.major == 14 && !v.at_least(14, 4)
+}
+
+/// REINDEX CONCURRENTLY exists from 12 (docs, "REINDEX").
+pub fn has_reindex_concurrently(v: Version) -> bool {
+    v.major >= 12
+}
+
+/// ADD COLUMN with a non-volatile DEFAULT is catalog-only from 11 (attmissingval; release notes 11).
+pub fn fast_default(v: Version) -> bool {
+    v.major >= 11
+}
+
+/// SET NOT NULL skips its full-table scan when a validated CHECK (col IS NOT NULL) proves it,
+/// from 12 (docs, "ALTER TABLE ... SET NOT NULL"; release notes 12).
+pub fn set_not_null_uses_check(v: Version) -> bool {
+    v.major >= 12
+}
+
+/// NOT NULL constraints can be added NOT VALID and validated later, from 18 (docs, "ALTER TABLE").
+pub fn not_null_not_valid(v: Version) -> bool {
+    v.major >= 18
+}
+
+/// Procedures and DO blocks may COMMIT between batches from 11 (docs, "Transaction Management").
+pub fn do_block_commit(v: Version) -> bool {
+    v.major >= 11
+}
+
+/// `transaction_timeout` exists from 17.
+pub fn has_transaction_timeout(v: Version) -> bool {
+    v.major >= 17
+}
+
+/// Generated columns are VIRTUAL by default from 18, STORED before (and only STORED exists 12-17).
+pub fn has_virtual_generated_columns(v: Version) -> bool {
+    v.major >= 18
+}
+
+/// Generated columns exist from 12.
+pub fn has_generated_columns(v: Version) -> bool {
+    v.major >= 12
+}
+
+/// Functions whose default value differs per row: an ADD COLUMN ... DEFAULT with one of these
+/// rewrites the table on every version. Source: `pg_proc.provolatile = 'v'`.
+const VOLATILE_FUNCTIONS: &[&str] = &[
+    "random",
+    "clock_timestamp",
+    "gen_random_uuid",
+    "uuid_generate_v1",
+    "uuid_generate_v1mc",
+    "uuid_generate_v4",
+    "uuidv4",
+    "uuidv7",
+    "nextval",
+    "timeofday",
+    "txid_current",
+    "setseed",
+];
+
+/// Non-volatile functions commonly used in defaults (`now()` and friends are STABLE: evaluated
+/// once per statement, so catalog-only from 11).
+const NON_VOLATILE_FUNCTIONS: &[&str] = &[
+    "now",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtimestamp",
+    "localtime",
+    "statement_timestamp",
+    "transaction_timestamp",
+    "current_user",
+    "session_user",
+    "lower",
+    "upper",
+    "coalesce",
+    "to_timestamp",
+    "make_date",
+    "jsonb_build_object",
+    "json_build_object",
+    "array",
+    "interval",
+];
+
+/// How a default expression behaves when PostgreSQL evaluates it for existing rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultKind {
+    /// Constants and STABLE/IMMUTABLE calls: one value for every existing row.
+    NonVolatile,
+    /// A known volatile function: one value per row, so the table is rewritten.
+    Volatile,
+    /// A call the planner does not know: treated as volatile, the safe reading.
+    Unknown,
+}
+
+/// Classifies a default expression by the function calls it contains.
+pub fn classify_default(expr: &str) -> DefaultKind {
+    let lower = expr.to_ascii_lowercase();
+    let mut kind = DefaultKind::NonVolatile;
+    for name in function_calls(&lower) {
+        if VOLATILE_FUNCTIONS.contains(&name.as_str()) {
+            return DefaultKind::Volatile;
+        }
+        if !NON_VOLATILE_FUNCTIONS.contains(&name.as_str()) {
+            kind = DefaultKind::Unknown;
+        }
+    }
+    kind
+}
+
+/// Names directly followed by `(`, outside string literals.
+fn function_calls(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut current = String::new();
+    let mut in_string = false;
+    for c in expr.chars() {
+        if c == '\'' {
+            in_string = !in_string;
+            current.clear();
+            continue;
+        }
+        if in_string {
+            continue;
+        }
+        if c.is_alphanumeric() || c == '_' || c == '.' {
+            current.push(c);
+        } else {
+            if c == '(' && !current.is_empty() && !current.starts_with(|d: char| d.is_ascii_digit())
+            {
+                let base = current.rsplit('.').next().unwrap_or(&current).to_string();
+                names.push(base);
+            }
+            if !c.is_whitespace() || c == '(' {
+                current.clear();
+            }
+            if c.is_whitespace() {
+                // `now ()` is still a call; keep the name across spaces.
+            }
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        assert_eq!(classify_default("false"), DefaultKind::NonVolatile);
+        assert_eq!(classify_default("'pending'"), DefaultKind::NonVolatile);
+        assert_eq!(classify_default("now()"), DefaultKind::NonVolatile);
+        assert_eq!(classify_default("gen_random_uuid()"), DefaultKind::Volatile);
+        assert_eq!(
+            classify_default("pg_catalog.random()"),
+            DefaultKind::Volatile
+        );
+        assert_eq!(classify_default("my_func()"), DefaultKind::Unknown);
+        assert_eq!(classify_default("'random()'"), DefaultKind::NonVolatile);
+    }
+
+    #[test]
+    fn boundaries() {
+        let v = |major, minor| Version { major, minor };
+        assert!(concurrent_index_corruption_bug(v(14, Some(3))));
+        assert!(concurrent_index_corruption_bug(v(14, None)));
+        assert!(!concurrent_index_corruption_bug(v(14, Some(4))));
+        assert!(!concurrent_index_corruption_bug(v(13, Some(3))));
+        assert!(!fast_default(v(10, None)) && fast_default(v(11, None)));
+    }
+}

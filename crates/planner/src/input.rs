@@ -1,0 +1,727 @@
+//! The request: what the user wants changed, on which database, how big, within which budget.
+//!
+//! [`Request::from_params`] validates every field at once and returns every problem, each
+//! naming its field and what the field accepts.
+
+use crate::params::{accepts, Params};
+use crate::quote::{validate_fragment, validate_ident};
+use serde::Serialize;
+use std::fmt;
+
+/// A problem with one input field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Postgresql,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Postgresql => "postgresql",
+        }
+    }
+}
+
+/// A server version. `minor` is `None` when the user gave only the major version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Version {
+    pub major: u32,
+    pub minor: Option<u32>,
+}
+
+impl Version {
+    /// True when this version is at least `major.minor`. An unknown minor counts as `.0`, the
+    /// conservative reading: a fix that arrived in a minor release is not assumed present.
+    pub fn at_least(&self, major: u32, minor: u32) -> bool {
+        (self.major, self.minor.unwrap_or(0)) >= (major, minor)
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.minor {
+            Some(minor) => write!(f, "{}.{}", self.major, minor),
+            None => write!(f, "{}", self.major),
+        }
+    }
+}
+
+/// The database the plan is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Database {
+    pub engine: Engine,
+    pub version: Version,
+}
+
+/// Index access methods PostgreSQL ships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexMethod {
+    Btree,
+    Hash,
+    Gin,
+    Gist,
+    Brin,
+    Spgist,
+}
+
+impl IndexMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            IndexMethod::Btree => "btree",
+            IndexMethod::Hash => "hash",
+            IndexMethod::Gin => "gin",
+            IndexMethod::Gist => "gist",
+            IndexMethod::Brin => "brin",
+            IndexMethod::Spgist => "spgist",
+        }
+    }
+}
+
+/// The change to make, with its own parameters. Identifiers are raw (as in the catalog);
+/// expressions and types are SQL fragments checked for balance, pasted as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Change {
+    AddColumn {
+        column: String,
+        data_type: String,
+        default: Option<String>,
+        not_null: bool,
+        generated: Option<String>,
+    },
+    DropColumn {
+        column: String,
+    },
+    RenameColumn {
+        column: String,
+        new_name: String,
+    },
+    RenameTable {
+        new_name: String,
+    },
+    ChangeType {
+        column: String,
+        from_type: String,
+        to_type: String,
+        using: Option<String>,
+    },
+    AddIndex {
+        columns: Vec<String>,
+        unique: bool,
+        predicate: Option<String>,
+        method: IndexMethod,
+        name: Option<String>,
+    },
+    DropIndex {
+        index: String,
+    },
+    AddNotNull {
+        column: String,
+    },
+    AddUnique {
+        columns: Vec<String>,
+        name: Option<String>,
+    },
+    AddForeignKey {
+        columns: Vec<String>,
+        ref_table: String,
+        ref_columns: Vec<String>,
+        name: Option<String>,
+    },
+    AddCheck {
+        expression: String,
+        name: Option<String>,
+    },
+    SplitTable {
+        columns: Vec<String>,
+        new_table: String,
+    },
+}
+
+/// The names of the change types, as the `change` parameter spells them.
+pub const CHANGE_KINDS: &[&str] = &[
+    "add-column",
+    "drop-column",
+    "rename-column",
+    "rename-table",
+    "change-type",
+    "add-index",
+    "drop-index",
+    "add-not-null",
+    "add-unique",
+    "add-foreign-key",
+    "add-check",
+    "split-table",
+];
+
+impl Change {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Change::AddColumn { .. } => "add-column",
+            Change::DropColumn { .. } => "drop-column",
+            Change::RenameColumn { .. } => "rename-column",
+            Change::RenameTable { .. } => "rename-table",
+            Change::ChangeType { .. } => "change-type",
+            Change::AddIndex { .. } => "add-index",
+            Change::DropIndex { .. } => "drop-index",
+            Change::AddNotNull { .. } => "add-not-null",
+            Change::AddUnique { .. } => "add-unique",
+            Change::AddForeignKey { .. } => "add-foreign-key",
+            Change::AddCheck { .. } => "add-check",
+            Change::SplitTable { .. } => "split-table",
+        }
+    }
+}
+
+/// Facts about the table and the environment the user may know; defaults are stated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Environment {
+    /// Primary key column; `None` when the table has no primary key.
+    pub primary_key: Option<String>,
+    /// Peak rows written per second, when known.
+    pub write_rate: Option<u64>,
+    pub pg_repack: bool,
+    pub replicas: bool,
+}
+
+/// Overrides of the duration model's assumptions; `None` keeps the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Overrides {
+    pub lock_timeout_ms: Option<u64>,
+    pub batch_size: Option<u64>,
+    pub backfill_rows_per_sec: Option<u64>,
+    pub rewrite_mb_per_sec: Option<u64>,
+    pub scan_mb_per_sec: Option<u64>,
+    pub index_mb_per_sec: Option<u64>,
+}
+
+/// A validated request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Request {
+    pub db: Database,
+    pub schema: Option<String>,
+    pub table: String,
+    pub change: Change,
+    pub rows: u64,
+    pub bytes: u64,
+    pub max_downtime_ms: u64,
+    pub env: Environment,
+    pub overrides: Overrides,
+}
+
+/// Collects field errors while parsing, so every problem is reported at once.
+struct Parser<'a> {
+    params: &'a Params,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Parser<'a> {
+    fn error(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    fn required(&mut self, field: &str) -> Option<&'a str> {
+        let value = self.params.get(field);
+        if value.is_none() {
+            self.error(field, format!("is required; accepts {}", accepts(field)));
+        }
+        value
+    }
+
+    fn ident(&mut self, field: &str) -> String {
+        match self.required(field) {
+            Some(v) => self.check_ident(field, v),
+            None => String::new(),
+        }
+    }
+
+    fn optional_ident(&mut self, field: &str) -> Option<String> {
+        let v = self.params.get(field)?;
+        Some(self.check_ident(field, v))
+    }
+
+    fn check_ident(&mut self, field: &str, value: &str) -> String {
+        if let Err(message) = validate_ident(value) {
+            self.error(field, message);
+        }
+        value.to_string()
+    }
+
+    fn ident_list(&mut self, field: &str) -> Vec<String> {
+        let Some(raw) = self.required(field) else {
+            return Vec::new();
+        };
+        let names: Vec<String> = raw.split(',').map(|s| s.trim().to_string()).collect();
+        if names.iter().any(|n| n.is_empty()) {
+            self.error(
+                field,
+                "has an empty name; accepts a comma-separated list such as a,b",
+            );
+        }
+        for name in names.iter().filter(|n| !n.is_empty()) {
+            if let Err(message) = validate_ident(name) {
+                self.error(field, format!("{name:?}: {message}"));
+            }
+        }
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                self.error(field, format!("names {name:?} twice"));
+            }
+        }
+        names
+    }
+
+    fn fragment(&mut self, field: &str) -> String {
+        match self.required(field) {
+            Some(v) => self.check_fragment(field, v),
+            None => String::new(),
+        }
+    }
+
+    fn optional_fragment(&mut self, field: &str) -> Option<String> {
+        let v = self.params.get(field)?;
+        Some(self.check_fragment(field, v))
+    }
+
+    fn check_fragment(&mut self, field: &str, value: &str) -> String {
+        if let Err(message) = validate_fragment(value) {
+            self.error(field, message);
+        }
+        value.to_string()
+    }
+
+    fn flag(&mut self, field: &str) -> bool {
+        match self
+            .params
+            .get(field)
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("false") | Some("no") | Some("0") | Some("off") => false,
+            Some("true") | Some("yes") | Some("1") | Some("on") => true,
+            Some(other) => {
+                self.error(
+                    field,
+                    format!("{other:?} is not a yes/no value; accepts true or false"),
+                );
+                false
+            }
+        }
+    }
+
+    fn parsed<T>(&mut self, field: &str, parse: fn(&str) -> Result<T, String>) -> Option<T> {
+        let raw = self.params.get(field)?;
+        match parse(raw) {
+            Ok(v) => Some(v),
+            Err(message) => {
+                self.error(field, message);
+                None
+            }
+        }
+    }
+}
+
+impl Request {
+    /// Validates raw parameters. Every error names its field and what the field accepts.
+    pub fn from_params(params: &Params) -> Result<Request, Vec<FieldError>> {
+        let mut p = Parser {
+            params,
+            errors: Vec::new(),
+        };
+        for name in params.unknown_names() {
+            p.error(
+                name,
+                "is not a parameter Lockstep knows; see `lockstep plan --help`",
+            );
+        }
+        let db = p.required("db").and_then(|raw| match parse_database(raw) {
+            Ok(db) => Some(db),
+            Err(message) => {
+                p.error("db", message);
+                None
+            }
+        });
+        let schema = p.optional_ident("schema");
+        let table = p.ident("table");
+        let change = parse_change(&mut p);
+        let rows = p.required("rows").and(p.parsed("rows", parse_count));
+        let bytes = p.required("size").and(p.parsed("size", parse_bytes));
+        let max_downtime_ms = p
+            .required("max-downtime")
+            .and(p.parsed("max-downtime", parse_duration_ms));
+        let primary_key = match params.get("primary-key") {
+            Some(v) if v.eq_ignore_ascii_case("none") => None,
+            Some(v) => Some(p.check_ident("primary-key", v)),
+            None => Some("id".to_string()),
+        };
+        let env = Environment {
+            primary_key,
+            write_rate: p.parsed("write-rate", parse_count),
+            pg_repack: p.flag("pg-repack"),
+            replicas: p.flag("replicas"),
+        };
+        let overrides = Overrides {
+            lock_timeout_ms: p.parsed("lock-timeout", parse_duration_ms),
+            batch_size: p.parsed("batch-size", parse_positive),
+            backfill_rows_per_sec: p.parsed("backfill-rows-per-sec", parse_positive),
+            rewrite_mb_per_sec: p.parsed("rewrite-mb-per-sec", parse_positive),
+            scan_mb_per_sec: p.parsed("scan-mb-per-sec", parse_positive),
+            index_mb_per_sec: p.parsed("index-mb-per-sec", parse_positive),
+        };
+        if overrides.lock_timeout_ms == Some(0) {
+            p.error("lock-timeout", "must be above 0: a DDL statement without a lock_timeout can stall all traffic while it queues");
+        }
+        match (db, change, rows, bytes, max_downtime_ms) {
+            (Some(db), Some(change), Some(rows), Some(bytes), Some(max_downtime_ms))
+                if p.errors.is_empty() =>
+            {
+                Ok(Request {
+                    db,
+                    schema,
+                    table,
+                    change,
+                    rows,
+                    bytes,
+                    max_downtime_ms,
+                    env,
+                    overrides,
+                })
+            }
+            _ => Err(p.errors),
+        }
+    }
+}
+
+fn parse_change(p: &mut Parser) -> Option<Change> {
+    let kind = p.required("change")?;
+    let change = match kind {
+        "add-column" => Change::AddColumn {
+            column: p.ident("column"),
+            data_type: p.fragment("type"),
+            default: p.optional_fragment("default"),
+            not_null: p.flag("not-null"),
+            generated: p.optional_fragment("generated"),
+        },
+        "drop-column" => Change::DropColumn {
+            column: p.ident("column"),
+        },
+        "rename-column" => Change::RenameColumn {
+            column: p.ident("column"),
+            new_name: p.ident("new-name"),
+        },
+        "rename-table" => Change::RenameTable {
+            new_name: p.ident("new-name"),
+        },
+        "change-type" => Change::ChangeType {
+            column: p.ident("column"),
+            from_type: p.fragment("from-type"),
+            to_type: p.fragment("to-type"),
+            using: p.optional_fragment("using"),
+        },
+        "add-index" => Change::AddIndex {
+            columns: p.ident_list("columns"),
+            unique: p.flag("unique"),
+            predicate: p.optional_fragment("where"),
+            method: p
+                .parsed("method", parse_method)
+                .unwrap_or(IndexMethod::Btree),
+            name: p.optional_ident("name"),
+        },
+        "drop-index" => Change::DropIndex {
+            index: p.ident("index"),
+        },
+        "add-not-null" => Change::AddNotNull {
+            column: p.ident("column"),
+        },
+        "add-unique" => Change::AddUnique {
+            columns: p.ident_list("columns"),
+            name: p.optional_ident("name"),
+        },
+        "add-foreign-key" => {
+            let columns = match p.params.get("columns") {
+                Some(_) => p.ident_list("columns"),
+                None => vec![p.ident("column")],
+            };
+            let (ref_table, ref_columns) = match p.required("references").map(parse_reference) {
+                Some(Ok(r)) => r,
+                Some(Err(message)) => {
+                    p.error("references", message);
+                    (String::new(), Vec::new())
+                }
+                None => (String::new(), Vec::new()),
+            };
+            if !ref_columns.is_empty() && ref_columns.len() != columns.len() {
+                p.error(
+                    "references",
+                    format!(
+                        "names {} column(s) but the foreign key has {}; they must pair up",
+                        ref_columns.len(),
+                        columns.len()
+                    ),
+                );
+            }
+            Change::AddForeignKey {
+                columns,
+                ref_table,
+                ref_columns,
+                name: p.optional_ident("name"),
+            }
+        }
+        "add-check" => Change::AddCheck {
+            expression: p.fragment("check"),
+            name: p.optional_ident("name"),
+        },
+        "split-table" => Change::SplitTable {
+            columns: p.ident_list("columns"),
+            new_table: p.ident("new-table"),
+        },
+        other => {
+            p.error(
+                "change",
+                format!(
+                    "{other:?} is not a change type; accepts {}",
+                    accepts("change")
+                ),
+            );
+            return None;
+        }
+    };
+    Some(change)
+}
+
+/// `postgresql@16`, `postgresql@14.3`, `postgres@12`, `pg@18.1`.
+pub fn parse_database(raw: &str) -> Result<Database, String> {
+    let expected = "accepts postgresql@<major>[.<minor>] with major 10 to 18, e.g. postgresql@16.4";
+    let (engine, version) = raw
+        .split_once('@')
+        .ok_or_else(|| format!("{raw:?} has no @version; {expected}"))?;
+    match engine.trim().to_ascii_lowercase().as_str() {
+        "postgresql" | "postgres" | "pg" => {}
+        "mysql" | "mariadb" => {
+            return Err(format!(
+                "{engine} planning is not available yet (PostgreSQL only for now); {expected}"
+            ))
+        }
+        other => return Err(format!("{other:?} is not a supported database; {expected}")),
+    }
+    let mut parts = version.trim().split('.');
+    let major: u32 = parts
+        .next()
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| format!("{version:?} is not a version; {expected}"))?;
+    let minor = match parts.next() {
+        None => None,
+        Some(m) => Some(
+            m.parse::<u32>()
+                .map_err(|_| format!("{version:?} is not a version; {expected}"))?,
+        ),
+    };
+    if parts.next().is_some() {
+        return Err(format!(
+            "{version:?} has too many parts: PostgreSQL 10 and later number releases major.minor; {expected}"
+        ));
+    }
+    if !(10..=18).contains(&major) {
+        return Err(format!("PostgreSQL {major} is not supported; {expected}"));
+    }
+    Ok(Database {
+        engine: Engine::Postgresql,
+        version: Version { major, minor },
+    })
+}
+
+fn parse_method(raw: &str) -> Result<IndexMethod, String> {
+    Ok(match raw.to_ascii_lowercase().as_str() {
+        "btree" => IndexMethod::Btree,
+        "hash" => IndexMethod::Hash,
+        "gin" => IndexMethod::Gin,
+        "gist" => IndexMethod::Gist,
+        "brin" => IndexMethod::Brin,
+        "spgist" => IndexMethod::Spgist,
+        other => {
+            return Err(format!(
+                "{other:?} is not an index method; accepts {}",
+                accepts("method")
+            ))
+        }
+    })
+}
+
+/// `orders(id)` or `orders(a, b)`.
+fn parse_reference(raw: &str) -> Result<(String, Vec<String>), String> {
+    let shape = "accepts table(column) or table(a, b), e.g. customers(id)";
+    let open = raw
+        .find('(')
+        .ok_or_else(|| format!("{raw:?} has no (column); {shape}"))?;
+    let inner = raw[open + 1..]
+        .strip_suffix(')')
+        .ok_or_else(|| format!("{raw:?} does not end with ); {shape}"))?;
+    let table = raw[..open].trim().to_string();
+    validate_ident(&table).map_err(|m| format!("table {table:?}: {m}"))?;
+    let columns: Vec<String> = inner.split(',').map(|c| c.trim().to_string()).collect();
+    for c in &columns {
+        validate_ident(c).map_err(|m| format!("column {c:?}: {m}"))?;
+    }
+    Ok((table, columns))
+}
+
+/// Splits `1.2B` into the number and the unit, tolerating spaces and `_` separators.
+fn split_number(raw: &str) -> Option<(f64, String)> {
+    let cleaned: String = raw.chars().filter(|c| *c != '_' && *c != ',').collect();
+    let cleaned = cleaned.trim();
+    let end = cleaned
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(cleaned.len());
+    let number: f64 = cleaned[..end].parse().ok()?;
+    if !number.is_finite() {
+        return None;
+    }
+    Some((number, cleaned[end..].trim().to_string()))
+}
+
+fn to_u64(value: f64, what: &str) -> Result<u64, String> {
+    if value > 1e18 {
+        return Err(format!("{what} is too large"));
+    }
+    Ok(value.round() as u64)
+}
+
+/// Row counts: `500000`, `500_000`, `10k`, `500M`, `1.2B`.
+pub fn parse_count(raw: &str) -> Result<u64, String> {
+    let shape = "accepts a count such as 500000, 10k, 500M or 1.2B";
+    let (n, unit) = split_number(raw).ok_or_else(|| format!("{raw:?} is not a number; {shape}"))?;
+    let scale = match unit.to_ascii_lowercase().as_str() {
+        "" => 1.0,
+        "k" => 1e3,
+        "m" => 1e6,
+        "b" | "g" => 1e9,
+        "t" => 1e12,
+        other => return Err(format!("{other:?} is not a count suffix; {shape}")),
+    };
+    to_u64(n * scale, raw)
+}
+
+fn parse_positive(raw: &str) -> Result<u64, String> {
+    match parse_count(raw)? {
+        0 => Err("must be above 0".to_string()),
+        n => Ok(n),
+    }
+}
+
+/// Sizes: `800MiB`, `800 MB`, `120GB`, `1.5T`, plain bytes. Units are powers of 1024, the
+/// convention of `pg_size_pretty`, whether written MB or MiB.
+pub fn parse_bytes(raw: &str) -> Result<u64, String> {
+    let shape = "accepts a size such as 800MB, 120GB, 1.5TB or 800 MiB";
+    let (n, unit) = split_number(raw).ok_or_else(|| format!("{raw:?} is not a size; {shape}"))?;
+    let unit = unit.to_ascii_lowercase();
+    let unit = unit.trim_end_matches("ib").trim_end_matches('b');
+    let power = match unit {
+        "" => 0,
+        "k" => 1,
+        "m" => 2,
+        "g" => 3,
+        "t" => 4,
+        "p" => 5,
+        _ => return Err(format!("{raw:?} has an unknown unit; {shape}")),
+    };
+    to_u64(n * 1024f64.powi(power), raw)
+}
+
+/// Durations: `0`, `500ms`, `30s`, `5m`, `1h`; a plain number is seconds.
+pub fn parse_duration_ms(raw: &str) -> Result<u64, String> {
+    let shape = "accepts a duration such as 0, 500ms, 30s, 5m or 1h";
+    let (n, unit) =
+        split_number(raw).ok_or_else(|| format!("{raw:?} is not a duration; {shape}"))?;
+    let scale = match unit.to_ascii_lowercase().as_str() {
+        "ms" => 1.0,
+        "" | "s" | "sec" | "secs" => 1e3,
+        "m" | "min" | "mins" => 60e3,
+        "h" | "hour" | "hours" => 3600e3,
+        other => return Err(format!("{other:?} is not a duration unit; {shape}")),
+    };
+    to_u64(n * scale, raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(parse_count("500M"), Ok(500_000_000));
+        assert_eq!(parse_count("1.2B"), Ok(1_200_000_000));
+        assert_eq!(parse_count("10k"), Ok(10_000));
+        assert_eq!(parse_count("500_000"), Ok(500_000));
+        assert_eq!(parse_bytes("120GB"), Ok(120 * 1024 * 1024 * 1024));
+        assert_eq!(parse_bytes("800 MiB"), Ok(800 * 1024 * 1024));
+        assert_eq!(parse_bytes("1.5TB"), Ok(1_649_267_441_664));
+        assert_eq!(parse_duration_ms("0"), Ok(0));
+        assert_eq!(parse_duration_ms("500ms"), Ok(500));
+        assert_eq!(parse_duration_ms("30s"), Ok(30_000));
+        assert_eq!(parse_duration_ms("5m"), Ok(300_000));
+        assert!(parse_count("lots").unwrap_err().contains("500M"));
+        assert!(parse_bytes("12 parsecs").unwrap_err().contains("120GB"));
+        assert!(parse_duration_ms("-3s").is_err());
+    }
+
+    #[test]
+    fn database_versions() {
+        let db = parse_database("postgresql@14.3").unwrap();
+        assert_eq!(
+            db.version,
+            Version {
+                major: 14,
+                minor: Some(3)
+            }
+        );
+        assert!(db.version.at_least(14, 3) && !db.version.at_least(14, 4));
+        assert_eq!(parse_database("pg@18").unwrap().version.minor, None);
+        assert!(parse_database("postgresql@9.6")
+            .unwrap_err()
+            .contains("10 to 18"));
+        assert!(parse_database("mysql@8.0")
+            .unwrap_err()
+            .contains("not available yet"));
+        assert!(parse_database("postgresql")
+            .unwrap_err()
+            .contains("@version"));
+    }
+
+    #[test]
+    fn errors_name_every_bad_field() {
+        let params = Params::new()
+            .with("db", "postgresql@99")
+            .with("change", "add-index")
+            .with("table", "orders")
+            .with("rows", "many")
+            .with("size", "1GB")
+            .with("max-downtime", "0");
+        let errors = Request::from_params(&params).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["db", "columns", "rows"]);
+        assert!(errors[1].message.contains("comma-separated"));
+    }
+}

@@ -1,0 +1,118 @@
+//! The one wire format of a request: named string parameters.
+//!
+//! The page's form, the share link's query string and the CLI's `--flags` all carry the same
+//! names and the same raw text, so a link copied from the page is a valid CLI invocation and the
+//! user's typing is never lost to parsing: parsing happens later, in [`crate::input`].
+
+/// Every parameter the planner understands, with what it accepts.
+/// The order is the order of the share link and of `lockstep plan --help`.
+pub const FIELDS: &[Field] = &[
+    f("db", "database and version: postgresql@10 to postgresql@18, with an optional minor version (postgresql@14.3)"),
+    f("change", "add-column, drop-column, rename-column, rename-table, change-type, add-index, drop-index, add-not-null, add-unique, add-foreign-key, add-check, split-table"),
+    f("schema", "schema of the table (optional; default: the search_path)"),
+    f("table", "table name, exactly as in the catalog (case-sensitive, at most 63 bytes)"),
+    f("column", "column name (add/drop/rename column, change-type, add-not-null, add-foreign-key)"),
+    f("type", "SQL type of a new column (add-column), e.g. boolean, bigint, varchar(64)"),
+    f("default", "default expression of a new column (add-column), e.g. false, 0, now(), gen_random_uuid()"),
+    f("not-null", "true when the new column is NOT NULL (add-column; needs a default on a non-empty table)"),
+    f("generated", "expression of a GENERATED ALWAYS AS (...) STORED column (add-column)"),
+    f("columns", "comma-separated column list (add-index, add-unique, add-foreign-key, split-table)"),
+    f("unique", "true for a unique index (add-index)"),
+    f("where", "predicate of a partial index (add-index)"),
+    f("method", "index method: btree, hash, gin, gist, brin, spgist (add-index; default btree)"),
+    f("index", "name of the index to drop (drop-index)"),
+    f("name", "name of the new index or constraint (optional; derived from the table and columns)"),
+    f("new-name", "new name (rename-column, rename-table)"),
+    f("from-type", "current type of the column (change-type), e.g. integer, varchar(64)"),
+    f("to-type", "new type of the column (change-type), e.g. bigint, text"),
+    f("using", "USING expression converting the old value (change-type; optional)"),
+    f("references", "referenced table and column, as table(column) (add-foreign-key)"),
+    f("check", "boolean expression of the CHECK constraint (add-check)"),
+    f("new-table", "name of the new table receiving the columns (split-table)"),
+    f("rows", "row count: 0, 10000, 10k, 500M, 1.2B"),
+    f("size", "table size on disk: 800MiB, 120GB, 1.5TB (1 GB = 1024 MB, as pg_size_pretty prints)"),
+    f("max-downtime", "longest acceptable blocking of reads or writes: 0, 500ms, 30s, 5m"),
+    f("primary-key", "primary key column (default id), or none when the table has no primary key"),
+    f("write-rate", "rows written per second at peak (optional), e.g. 2000 or 5k"),
+    f("pg-repack", "true when pg_repack is installed on the server"),
+    f("replicas", "true when streaming replicas follow this server"),
+    f("lock-timeout", "lock_timeout for each DDL statement (default: the budget, clamped to 500ms..5s)"),
+    f("batch-size", "rows per backfill batch (default 5000)"),
+    f("backfill-rows-per-sec", "assumed backfill throughput in rows/s (default 20000)"),
+    f("rewrite-mb-per-sec", "assumed table rewrite throughput in MB/s (default 60)"),
+    f("scan-mb-per-sec", "assumed sequential scan throughput in MB/s (default 250)"),
+    f("index-mb-per-sec", "assumed index build throughput in MB of table per second (default 40)"),
+];
+
+/// A parameter's name and a sentence saying what it accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub accepts: &'static str,
+}
+
+const fn f(name: &'static str, accepts: &'static str) -> Field {
+    Field { name, accepts }
+}
+
+/// What a field accepts, for error messages and help text.
+pub fn accepts(name: &str) -> &'static str {
+    FIELDS
+        .iter()
+        .find(|f| f.name == name)
+        .map_or("", |f| f.accepts)
+}
+
+/// Named raw values, in insertion order. Empty values count as absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `name` to `value`, replacing an earlier value.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self.0.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name.to_string(), value)),
+        }
+    }
+
+    pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.set(name, value);
+        self
+    }
+
+    /// The trimmed value, or `None` when absent or blank.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// Names that no field of [`FIELDS`] has.
+    pub fn unknown_names(&self) -> Vec<&str> {
+        self.0
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| !FIELDS.iter().any(|f| f.name == *n))
+            .collect()
+    }
+
+    /// The non-blank values in the canonical order of [`FIELDS`].
+    pub fn canonical(&self) -> Vec<(&'static str, &str)> {
+        FIELDS
+            .iter()
+            .filter_map(|f| self.get(f.name).map(|v| (f.name, v)))
+            .collect()
+    }
+}

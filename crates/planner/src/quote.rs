@@ -1,0 +1,341 @@
+//! The one place identifiers and literals become SQL text, for PostgreSQL.
+//!
+//! Every identifier in every statement the planner emits goes through [`ident`]; every string
+//! literal through [`literal`]. A table named `orders"; drop table x; --` therefore comes out as
+//! `"orders""; drop table x; --"`, one harmless identifier.
+
+/// PostgreSQL truncates identifiers longer than NAMEDATALEN - 1 bytes.
+pub const MAX_IDENT_BYTES: usize = 63;
+
+/// Keywords that must be quoted to be used as a column or table name (reserved,
+/// type/function-name and column-name keywords of the PostgreSQL grammar). Quoting an
+/// unreserved keyword is harmless, so the list errs on the side of inclusion.
+const KEYWORDS: &[&str] = &[
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "between",
+    "bigint",
+    "binary",
+    "bit",
+    "boolean",
+    "both",
+    "case",
+    "cast",
+    "char",
+    "character",
+    "check",
+    "coalesce",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "dec",
+    "decimal",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "exists",
+    "extract",
+    "false",
+    "fetch",
+    "float",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "greatest",
+    "group",
+    "grouping",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "inout",
+    "int",
+    "integer",
+    "intersect",
+    "interval",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "json",
+    "json_array",
+    "json_arrayagg",
+    "json_exists",
+    "json_object",
+    "json_objectagg",
+    "json_query",
+    "json_scalar",
+    "json_serialize",
+    "json_table",
+    "json_value",
+    "lateral",
+    "leading",
+    "least",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "merge_action",
+    "national",
+    "natural",
+    "nchar",
+    "none",
+    "normalize",
+    "not",
+    "notnull",
+    "null",
+    "nullif",
+    "numeric",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "out",
+    "outer",
+    "overlaps",
+    "overlay",
+    "placing",
+    "position",
+    "precision",
+    "primary",
+    "real",
+    "references",
+    "returning",
+    "right",
+    "row",
+    "select",
+    "session_user",
+    "setof",
+    "similar",
+    "smallint",
+    "some",
+    "substring",
+    "symmetric",
+    "system_user",
+    "table",
+    "tablesample",
+    "then",
+    "time",
+    "timestamp",
+    "to",
+    "trailing",
+    "treat",
+    "trim",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "values",
+    "varchar",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
+    "xmlattributes",
+    "xmlconcat",
+    "xmlelement",
+    "xmlexists",
+    "xmlforest",
+    "xmlnamespaces",
+    "xmlparse",
+    "xmlpi",
+    "xmlroot",
+    "xmlserialize",
+    "xmltable",
+];
+
+/// Quotes a PostgreSQL identifier when it needs it, like `quote_ident()`: plain lower-case names
+/// stay bare so runbooks read naturally; anything else is double-quoted with `"` doubled.
+pub fn ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain && !KEYWORDS.contains(&name) {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+/// A possibly schema-qualified name: `schema.table` or `table`.
+pub fn qualified(schema: Option<&str>, name: &str) -> String {
+    match schema {
+        Some(s) => format!("{}.{}", ident(s), ident(name)),
+        None => ident(name),
+    }
+}
+
+/// A string literal, with `'` doubled (standard_conforming_strings is on from 9.1).
+pub fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// A comma-separated list of quoted identifiers.
+pub fn ident_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| ident(n))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A name the planner derives (`orders_email_idx`, `orders_id_new`), cut to 63 bytes at a
+/// character boundary exactly as PostgreSQL would keep it, so checks find the object by name.
+pub fn derived_name(parts: &[&str]) -> String {
+    let mut name = parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("_");
+    while name.len() > MAX_IDENT_BYTES {
+        name.pop();
+    }
+    name
+}
+
+/// Checks a user-supplied identifier: non-empty, no NUL, at most 63 bytes.
+pub fn validate_ident(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("is empty; accepts a name such as orders".to_string());
+    }
+    if name.contains('\0') {
+        return Err("contains a NUL character, which PostgreSQL names cannot hold".to_string());
+    }
+    if name.len() > MAX_IDENT_BYTES {
+        return Err(format!(
+            "is {} bytes long; PostgreSQL keeps only the first {MAX_IDENT_BYTES} bytes of a name, so give the name exactly as the catalog stores it",
+            name.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a user-supplied SQL fragment (a type, a default, a predicate): quotes and parentheses
+/// balanced and no `;` outside them, so a fragment cannot end the statement it is pasted into.
+pub fn validate_fragment(text: &str) -> Result<(), String> {
+    let mut depth: i32 = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                let mut closed = false;
+                while let Some(d) = chars.next() {
+                    if d == c {
+                        if chars.peek() == Some(&c) {
+                            chars.next();
+                        } else {
+                            closed = true;
+                            break;
+                        }
+                    }
+                }
+                if !closed {
+                    return Err(format!("has an unclosed {c} quote"));
+                }
+            }
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err("has a ) without its (".to_string());
+                }
+            }
+            ';' => return Err("contains ; — give one expression, not statements".to_string()),
+            '-' if chars.peek() == Some(&'-') => {
+                return Err(
+                    "contains a -- comment, which would swallow the rest of the statement"
+                        .to_string(),
+                )
+            }
+            '/' if chars.peek() == Some(&'*') => return Err("contains a /* comment".to_string()),
+            '$' if text.contains("$$") => {
+                return Err("contains dollar quoting, which Lockstep does not parse".to_string())
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err("has an unclosed (".to_string());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(ident("orders"), "orders");
+        assert_eq!(ident("Orders"), "\"Orders\"");
+        assert_eq!(ident("order"), "\"order\"");
+        assert_eq!(ident("user"), "\"user\"");
+        assert_eq!(ident("1st"), "\"1st\"");
+        assert_eq!(ident("my table"), "\"my table\"");
+        assert_eq!(
+            ident("orders\"; drop table x; --"),
+            "\"orders\"\"; drop table x; --\""
+        );
+        assert_eq!(ident("zählung"), "\"zählung\"");
+        assert_eq!(literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn derived_names_fit_63_bytes() {
+        let long = "é".repeat(40);
+        let name = derived_name(&[&long, "idx"]);
+        assert!(name.len() <= 63);
+        assert!(name.is_char_boundary(name.len()));
+        assert_eq!(
+            derived_name(&["orders", "email", "idx"]),
+            "orders_email_idx"
+        );
+    }
+
+    #[test]
+    fn fragments() {
+        assert!(validate_fragment("varchar(64)").is_ok());
+        assert!(validate_fragment("status = 'it''s; fine'").is_ok());
+        assert!(validate_fragment("false; drop table x").is_err());
+        assert!(validate_fragment("now(").is_err());
+        assert!(validate_fragment("1 -- x").is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! The runbook a human follows at 3 a.m.: phases in order, every step with its lock, what it
+//! blocks, how long, how to retry; deploy gates, rollback and checks per phase.
+
+use super::{psql_step, step_script};
+use crate::params::Params;
+use crate::plan::{human_seconds, Phase, Plan};
+use std::fmt::Write;
+
+pub fn render(plan: &Plan, params: &Params) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "# Lockstep runbook: {}\n", plan.summary);
+    let _ = writeln!(w, "- Database: PostgreSQL {}", plan.version);
+    let _ = writeln!(w, "- Table: `{}`", plan.table);
+    for (name, label) in [
+        ("rows", "Rows"),
+        ("size", "Size"),
+        ("max-downtime", "Downtime budget"),
+    ] {
+        if let Some(v) = params.get(name) {
+            let _ = writeln!(w, "- {label}: {v}");
+        }
+    }
+    let _ = writeln!(
+        w,
+        "- Longest blocking step: {}",
+        blocking_text(plan.longest_blocking_seconds)
+    );
+    let _ = writeln!(
+        w,
+        "\n**Strategy ({}):** {}\n",
+        plan.strategy.chosen, plan.strategy.rule
+    );
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(w, "## Warnings\n");
+        for warning in &plan.warnings {
+            let _ = writeln!(w, "- **{}**: {}", warning.code, warning.message);
+        }
+        let _ = writeln!(w);
+    }
+    for (i, phase) in plan.phases.iter().enumerate() {
+        render_phase(w, i + 1, phase);
+    }
+    if let Some(alt) = &plan.alternative {
+        let _ = writeln!(w, "## Alternative: {}\n\n{}\n", alt.label, alt.why);
+        for phase in alt.phases.iter().filter(|p| !p.steps.is_empty()) {
+            for step in &phase.steps {
+                let _ = writeln!(
+                    w,
+                    "- {} — lock {}, blocks {} for {}",
+                    step.title,
+                    lock_text(step.lock),
+                    step.blocks.describe(),
+                    step.estimate.describe()
+                );
+                let _ = writeln!(w, "\n```sql\n{}\n```\n", step_script(step));
+            }
+        }
+    }
+    let _ = writeln!(w, "## Assumptions of the duration estimates\n");
+    for a in &plan.assumptions {
+        let flag = if a.overridden_by.is_empty() {
+            String::new()
+        } else {
+            format!(" (override: `--{}`)", a.overridden_by)
+        };
+        let _ = writeln!(w, "- {}: {}{}", a.name, a.value, flag);
+    }
+    out
+}
+
+fn blocking_text(seconds: f64) -> String {
+    if seconds <= 0.0 {
+        "none".to_string()
+    } else {
+        format!("up to {}", human_seconds(seconds))
+    }
+}
+
+fn lock_text(lock: Option<crate::plan::Lock>) -> String {
+    lock.map_or("none beyond ordinary row locks".to_string(), |l| {
+        format!("{}", l.name())
+    })
+}
+
+fn render_phase(w: &mut String, number: usize, phase: &Phase) {
+    let _ = writeln!(
+        w,
+        "## Phase {number}: {}\n\n{}\n",
+        phase.name, phase.purpose
+    );
+    if let Some(app) = &phase.app_change {
+        let _ = writeln!(w, "> **Deploy gate — before this phase:** {app}\n");
+    }
+    for (j, step) in phase.steps.iter().enumerate() {
+        let _ = writeln!(w, "### Step {number}.{}: {}\n", j + 1, step.title);
+        let _ = writeln!(w, "| lock | blocks | duration | table | transaction |");
+        let _ = writeln!(w, "|---|---|---|---|---|");
+        let table = match (step.rewrites_table, step.scans_table) {
+            (true, _) => "rewritten",
+            (false, true) => "scanned",
+            _ => "untouched",
+        };
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} | {} |\n",
+            lock_text(step.lock),
+            step.blocks.describe(),
+            step.estimate.describe(),
+            table,
+            if step.in_transaction {
+                "inside one"
+            } else {
+                "outside any (run each statement on its own)"
+            }
+        );
+        if let Some(guard) = &step.only_if {
+            let _ = writeln!(w, "Run only when this returns `t` (the psql form below checks it for you):\n\n```sql\n{guard}\n```\n");
+        }
+        let _ = writeln!(w, "```sql\n{}\n```\n", psql_step(step));
+        for note in &step.notes {
+            let _ = writeln!(w, "- {note}");
+        }
+        let _ = writeln!(w, "- Retry: {}\n", step.retry);
+    }
+    if !phase.checks.is_empty() {
+        let _ = writeln!(w, "**Checks**\n");
+        for check in &phase.checks {
+            let _ = writeln!(
+                w,
+                "- {} — expect {}\n\n  ```sql\n  {}\n  ```\n",
+                check.description, check.expect, check.sql
+            );
+        }
+    }
+    if let Some(why) = &phase.irreversible {
+        let _ = writeln!(w, "**Rollback:** cannot be rolled back: {why}\n");
+    } else if !phase.rollback.is_empty() {
+        let _ = writeln!(w, "**Rollback**\n");
+        for r in &phase.rollback {
+            let _ = writeln!(w, "```sql\n{}\n```\n", r.sql);
+            if let Some(note) = &r.note {
+                let _ = writeln!(w, "{note}\n");
+            }
+        }
+    }
+}

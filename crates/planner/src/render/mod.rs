@@ -1,0 +1,72 @@
+//! Plans as text: Markdown runbook, psql scripts, JSON. The session settings and transaction
+//! wrapping of a step are rendered here, once, for every format.
+
+pub mod json;
+pub mod markdown;
+pub mod sql;
+
+use crate::plan::Step;
+
+/// `2s`, `500ms`, `10min`: the unit PostgreSQL accepts for timeouts.
+pub fn timeout_value(ms: u64) -> String {
+    if ms == 0 {
+        "0".to_string()
+    } else if ms % 60_000 == 0 {
+        format!("'{}min'", ms / 60_000)
+    } else if ms % 1_000 == 0 {
+        format!("'{}s'", ms / 1_000)
+    } else {
+        format!("'{ms}ms'")
+    }
+}
+
+/// The session settings a step runs under.
+pub fn settings(step: &Step) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(ms) = step.lock_timeout_ms {
+        lines.push(format!("SET lock_timeout = {};", timeout_value(ms)));
+    }
+    if let Some(ms) = step.statement_timeout_ms {
+        lines.push(format!("SET statement_timeout = {};", timeout_value(ms)));
+    }
+    lines
+}
+
+/// A step as a human runs it: settings, then the statements, wrapped in BEGIN/COMMIT when the
+/// step is one transaction of several statements.
+pub fn step_script(step: &Step) -> String {
+    let mut lines = settings(step);
+    let wrap = step.in_transaction && step.sql.len() > 1;
+    if wrap {
+        lines.push("BEGIN;".to_string());
+    }
+    lines.extend(step.sql.iter().cloned());
+    if wrap {
+        lines.push("COMMIT;".to_string());
+    }
+    lines.join("\n")
+}
+
+/// A step for psql: a guarded step becomes `\gset` + `\if`, so the script stays re-runnable.
+pub fn psql_step(step: &Step) -> String {
+    match &step.only_if {
+        None => step_script(step),
+        Some(guard) => {
+            let guard = guard.trim_end().trim_end_matches(';');
+            format!(
+                "{guard} \\gset lockstep_guard_\n\\if :lockstep_guard_{var}\n{body}\n\\endif",
+                var = guard_column(guard),
+                body = step_script(step)
+            )
+        }
+    }
+}
+
+/// The output column name of a guard query (`... AS name`), for `\gset`.
+fn guard_column(guard: &str) -> &str {
+    guard
+        .rsplit(" AS ")
+        .next()
+        .map(str::trim)
+        .unwrap_or("exists")
+}

@@ -1,0 +1,69 @@
+//! psql scripts: the forward script (phase by phase, stopping at every deploy gate) and the
+//! rollback script (phases in reverse). Statements that cannot run in a transaction are never
+//! wrapped in one.
+
+use super::psql_step;
+use crate::plan::Plan;
+use std::fmt::Write;
+
+fn header(plan: &Plan, what: &str) -> String {
+    format!(
+        "-- Lockstep {what}: {}\n-- PostgreSQL {}, table {}\n-- Run with: psql -X -f <this file>\n\\set ON_ERROR_STOP on\n\\set VERBOSITY verbose\n",
+        plan.summary, plan.version, plan.table
+    )
+}
+
+/// The whole forward runbook. Each deploy gate pauses for the operator.
+pub fn forward(plan: &Plan) -> String {
+    let mut out = header(plan, "forward script");
+    for (i, phase) in plan.phases.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "\n-- ===== Phase {}: {} =====\n-- {}",
+            i + 1,
+            phase.name,
+            phase.purpose
+        );
+        if let Some(app) = &phase.app_change {
+            let _ = writeln!(out, "-- DEPLOY GATE: {app}");
+            let _ = writeln!(
+                out,
+                "\\prompt 'Deploy gate before phase {}: confirm the application change is live, then press Enter ' lockstep_gate",
+                i + 1
+            );
+        }
+        for step in &phase.steps {
+            let _ = writeln!(out, "\n-- {}\n{}", step.title, psql_step(step));
+        }
+        for check in &phase.checks {
+            let _ = writeln!(
+                out,
+                "\n-- Check: {} (expect {})\n{}",
+                check.description, check.expect, check.sql
+            );
+        }
+    }
+    out
+}
+
+/// The rollback runbook: run the sections of the phases that completed, latest first.
+pub fn rollback(plan: &Plan) -> String {
+    let mut out = header(plan, "rollback script");
+    out.push_str("-- Run only the sections of phases that ran, starting from the latest.\n");
+    for (i, phase) in plan.phases.iter().enumerate().rev() {
+        if phase.rollback.is_empty() && phase.irreversible.is_none() {
+            continue;
+        }
+        let _ = writeln!(out, "\n-- ===== Undo phase {}: {} =====", i + 1, phase.name);
+        if let Some(why) = &phase.irreversible {
+            let _ = writeln!(out, "-- Cannot be rolled back: {why}");
+        }
+        for r in &phase.rollback {
+            if let Some(note) = &r.note {
+                let _ = writeln!(out, "-- {note}");
+            }
+            let _ = writeln!(out, "{}", r.sql);
+        }
+    }
+    out
+}
