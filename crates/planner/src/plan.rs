@@ -169,7 +169,29 @@ pub struct RollbackStep {
 pub struct Check {
     pub description: String,
     pub sql: String,
+    /// What the query must return, in words for the operator.
     pub expect: String,
+    /// The same, for machines: the live verifier runs the query and compares.
+    pub expected: Expected,
+}
+
+/// A check's result as PostgreSQL's text output gives it (`t`/`f` for booleans), so the
+/// verifier can compare exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "rows", rename_all = "snake_case")]
+pub enum Expected {
+    NoRows,
+    /// Exactly these rows, each a list of column values in text form.
+    Rows(Vec<Vec<String>>),
+    /// Depends on the environment (server version, free disk, replicas): judged by the operator.
+    Manual,
+}
+
+impl Expected {
+    /// One row of the given text values.
+    pub fn row(values: &[&str]) -> Expected {
+        Expected::Rows(vec![values.iter().map(|v| v.to_string()).collect()])
+    }
 }
 
 /// A named stage of the runbook; the application may have to deploy before the next one.

@@ -6,10 +6,10 @@
 //! INVALID leftover, builds, and proves `pg_index.indisvalid`.
 //! Direct: plain `CREATE INDEX` takes SHARE and blocks writes for the whole build.
 
-use super::{check, rollback, Ctx, Paths};
+use super::{check, Ctx, Paths};
 use crate::engines::postgres::Statement;
 use crate::input::{Change, FieldError, IndexMethod};
-use crate::plan::{Phase, Step};
+use crate::plan::{Expected, Phase, Step};
 use crate::quote::{self, derived_name, ident, ident_list};
 
 /// Rough on-disk size of one btree entry (tuple header, key, line pointer), for disk headroom.
@@ -131,6 +131,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         "The table is a plain table: CONCURRENTLY cannot build on a partitioned parent",
         format!("SELECT relkind FROM pg_class WHERE oid = {};", ctx.regclass()),
         "r (for p, build the index CONCURRENTLY on each partition, then CREATE INDEX ON ONLY the parent and ATTACH each one)",
+        Expected::row(&["r"]),
     )];
     if *unique {
         extra_checks.push(check(
@@ -142,6 +143,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
                 pred = predicate.as_deref().map(|p| format!(" WHERE {p}")).unwrap_or_default()
             ),
             "no rows",
+            Expected::NoRows,
         ));
     }
 
@@ -149,6 +151,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         "The index is valid and ready",
         spec.validity_sql(ctx),
         "one row: indisvalid = t, indisready = t",
+        Expected::row(&["t", "t"]),
     )];
 
     let online = vec![
@@ -158,7 +161,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             purpose: "Build the index while reads and writes continue.".to_string(),
             app_change: None,
             steps: spec.concurrent_build_steps(ctx),
-            rollback: vec![rollback(
+            rollback: vec![ctx.rollback_ddl(
                 format!("DROP INDEX CONCURRENTLY IF EXISTS {index};"),
                 Some("Runs outside a transaction; takes SHARE UPDATE EXCLUSIVE, so traffic continues."),
             )],
@@ -197,7 +200,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
                     .to_string(),
             app_change: None,
             steps: vec![build],
-            rollback: vec![rollback(
+            rollback: vec![ctx.rollback_ddl(
                 format!("DROP INDEX IF EXISTS {index};"),
                 Some("Takes ACCESS EXCLUSIVE on the table briefly: run it with a lock_timeout."),
             )],
@@ -260,7 +263,7 @@ mod tests {
         assert!(phase.checks[0].sql.contains("indisvalid"));
         assert_eq!(
             phase.rollback[0].sql,
-            "DROP INDEX CONCURRENTLY IF EXISTS orders_customer_id_created_at_idx;"
+            "SET lock_timeout = '500ms';\nDROP INDEX CONCURRENTLY IF EXISTS orders_customer_id_created_at_idx;"
         );
         let alt = plan.alternative.unwrap();
         assert!(alt.label.contains("NOT"));

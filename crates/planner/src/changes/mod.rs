@@ -5,7 +5,7 @@ use crate::engines::postgres::{self, Statement};
 use crate::estimate::{Model, CATALOG_ONLY};
 use crate::input::{Change, FieldError, Request, Version};
 use crate::plan::{
-    human_seconds, longest_blocking, Alternative, Blocks, Check, Estimate, Phase, Plan,
+    human_seconds, longest_blocking, Alternative, Blocks, Check, Estimate, Expected, Phase, Plan,
     RollbackStep, Step, Strategy, Warning,
 };
 use crate::quote;
@@ -264,50 +264,64 @@ impl<'a> Ctx<'a> {
         step
     }
 
+    /// A rollback statement run under the plan's lock_timeout, for rollbacks that take a lock
+    /// (a queued ACCESS EXCLUSIVE request blocks traffic even while it waits).
+    pub fn rollback_ddl(&self, sql: impl Into<String>, note: Option<&str>) -> RollbackStep {
+        let timeout = crate::render::timeout_value(self.model.lock_timeout_ms);
+        rollback(
+            format!("SET lock_timeout = {timeout};\n{}", sql.into()),
+            note,
+        )
+    }
+
     /// The preflight phase every plan starts with: version hazards, long transactions that
     /// would make a DDL queue (and so block everyone), replication lag and disk headroom.
     pub fn preflight(&self, needs_free_bytes: Option<u64>, extra_checks: Vec<Check>) -> Phase {
         let v = self.version();
         let mut checks = vec![
-            Check {
-                description: "The server is the version this plan was made for".to_string(),
-                sql: "SELECT current_setting('server_version');".to_string(),
-                expect: format!("{v} (or at least major version {})", v.major),
-            },
-            Check {
-                description: "No long-running transaction holds locks a DDL statement would queue behind".to_string(),
-                sql: "SELECT pid, state, now() - xact_start AS xact_age, left(query, 60) AS query FROM pg_stat_activity WHERE xact_start < now() - interval '1 minute' AND pid <> pg_backend_pid() ORDER BY xact_start;".to_string(),
-                expect: "no rows (end or wait out any listed transaction first)".to_string(),
-            },
-            Check {
-                description: "Nothing already holds or waits for a lock on the table".to_string(),
-                sql: format!(
+            check(
+                "The server is the major version this plan was made for",
+                "SELECT current_setting('server_version_num')::int / 10000 AS major;",
+                &format!("{} (the plan was made for {v})", v.major),
+                Expected::row(&[&v.major.to_string()]),
+            ),
+            check(
+                "No long-running transaction holds locks a DDL statement would queue behind",
+                "SELECT pid, state, now() - xact_start AS xact_age, left(query, 60) AS query FROM pg_stat_activity WHERE xact_start < now() - interval '1 minute' AND pid <> pg_backend_pid() ORDER BY xact_start;",
+                "no rows (end or wait out any listed transaction first)",
+                Expected::NoRows,
+            ),
+            check(
+                "Nothing already holds or waits for a strong lock on the table",
+                format!(
                     "SELECT l.pid, l.mode, l.granted, a.state, left(a.query, 60) AS query FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.relation = {} AND l.pid <> pg_backend_pid() AND (NOT l.granted OR l.mode NOT IN ('AccessShareLock', 'RowShareLock', 'RowExclusiveLock'));",
                     self.regclass()
                 ),
-                expect: "no rows".to_string(),
-            },
+                "no rows",
+                Expected::NoRows,
+            ),
         ];
         if self.req.env.replicas {
-            checks.push(Check {
-                description: "Replicas are caught up".to_string(),
-                sql: "SELECT application_name, state, replay_lag FROM pg_stat_replication;"
-                    .to_string(),
-                expect: "every replica streaming, replay_lag under a few seconds".to_string(),
-            });
+            checks.push(check(
+                "Replicas are caught up",
+                "SELECT application_name, state, replay_lag FROM pg_stat_replication;",
+                "every replica streaming, replay_lag under a few seconds",
+                Expected::Manual,
+            ));
         }
         if let Some(bytes) = needs_free_bytes {
-            checks.push(Check {
-                description: "Disk headroom for the new copy".to_string(),
-                sql: format!(
+            checks.push(check(
+                "Disk headroom for what this change writes",
+                format!(
                     "SELECT pg_size_pretty(pg_total_relation_size({})) AS table_with_indexes;",
                     self.regclass()
                 ),
-                expect: format!(
+                &format!(
                     "free space on the data volume (df) above {} plus WAL headroom",
                     human_bytes(bytes)
                 ),
-            });
+                Expected::Manual,
+            ));
         }
         checks.extend(extra_checks);
         Phase {
@@ -348,12 +362,13 @@ pub fn rollback(sql: impl Into<String>, note: Option<&str>) -> RollbackStep {
     }
 }
 
-/// A validation query.
-pub fn check(description: &str, sql: impl Into<String>, expect: &str) -> Check {
+/// A validation query: what it must return in words, and the same for the verifier.
+pub fn check(description: &str, sql: impl Into<String>, expect: &str, expected: Expected) -> Check {
     Check {
         description: description.to_string(),
         sql: sql.into(),
         expect: expect.to_string(),
+        expected,
     }
 }
 

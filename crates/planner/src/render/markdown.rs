@@ -79,7 +79,7 @@ fn blocking_text(seconds: f64) -> String {
 
 fn lock_text(lock: Option<crate::plan::Lock>) -> String {
     lock.map_or("none beyond ordinary row locks".to_string(), |l| {
-        format!("{}", l.name())
+        l.name().to_string()
     })
 }
 

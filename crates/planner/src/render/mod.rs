@@ -11,9 +11,9 @@ use crate::plan::Step;
 pub fn timeout_value(ms: u64) -> String {
     if ms == 0 {
         "0".to_string()
-    } else if ms % 60_000 == 0 {
+    } else if ms.is_multiple_of(60_000) {
         format!("'{}min'", ms / 60_000)
-    } else if ms % 1_000 == 0 {
+    } else if ms.is_multiple_of(1_000) {
         format!("'{}s'", ms / 1_000)
     } else {
         format!("'{ms}ms'")
