@@ -110,7 +110,9 @@ impl Estimate {
 
 /// Seconds as a short human duration.
 pub fn human_seconds(s: f64) -> String {
-    if s < 1.0 {
+    if s <= 0.0 {
+        "0 s".to_string()
+    } else if s < 1.0 {
         format!("{} ms", (s * 1000.0).round().max(1.0))
     } else if s < 120.0 {
         format!("{:.0} s", s)
