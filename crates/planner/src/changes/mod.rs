@@ -86,11 +86,25 @@ pub fn choose(ctx: &Ctx, paths: Paths) -> Result<Plan, FieldError> {
                     human_seconds(d),
                     human_seconds(online_blocking.unwrap_or(0.0))
                 );
-                let alt = Alternative {
-                    label: "Online path (if you would rather block nothing)".to_string(),
-                    why: "More steps, but no step blocks traffic beyond a catalog-only moment."
-                        .to_string(),
-                    phases: online,
+                let o = online_blocking.unwrap_or(0.0);
+                let alt = if o <= CATALOG_ONLY.high {
+                    Alternative {
+                        label: "Online path (if you would rather block nothing)".to_string(),
+                        why: "More steps, but no step blocks traffic beyond a catalog-only moment."
+                            .to_string(),
+                        phases: online,
+                    }
+                } else {
+                    // Some online paths end with an optional blocking step that fits the budget
+                    // (SET NOT NULL on 10/11): say so rather than promise no blocking.
+                    Alternative {
+                        label: "Online path".to_string(),
+                        why: format!(
+                            "More steps; its longest blocking step is {} (see each step).",
+                            human_seconds(o)
+                        ),
+                        phases: online,
+                    }
                 };
                 ("direct", rule, direct, Some(alt))
             } else {
