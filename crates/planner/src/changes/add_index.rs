@@ -13,7 +13,7 @@ use crate::plan::{Expected, Phase, Step};
 use crate::quote::{self, derived_name, ident, ident_list};
 
 /// Rough on-disk size of one btree entry (tuple header, key, line pointer), for disk headroom.
-const INDEX_BYTES_PER_ROW: u64 = 40;
+pub(crate) const INDEX_BYTES_PER_ROW: u64 = 40;
 
 /// The index to build, as both paths need it.
 pub(crate) struct IndexSpec<'c> {

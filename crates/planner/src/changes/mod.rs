@@ -17,6 +17,7 @@ mod add_index;
 mod add_not_null;
 mod add_unique;
 mod change_type;
+mod constraint;
 mod drop_column;
 mod drop_index;
 mod rename_column;

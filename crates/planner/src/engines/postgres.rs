@@ -11,7 +11,8 @@ use crate::plan::Lock;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Statement {
     /// ADD COLUMN, DROP COLUMN, RENAME, SET/DROP DEFAULT, DROP NOT NULL, SET NOT NULL,
-    /// ALTER COLUMN TYPE, ADD CHECK/UNIQUE (with or without NOT VALID), ADD ... USING INDEX.
+    /// ALTER COLUMN TYPE, ADD CHECK/UNIQUE (with or without NOT VALID), ADD ... USING INDEX,
+    /// ADD CONSTRAINT ... NOT NULL col [NOT VALID] (18+), DROP CONSTRAINT.
     AlterTableAccessExclusive,
     /// ADD FOREIGN KEY (9.5+), CREATE TRIGGER, ENABLE/DISABLE TRIGGER.
     AddForeignKeyOrTrigger,
@@ -70,6 +71,34 @@ pub fn set_not_null_uses_check(v: Version) -> bool {
 /// NOT NULL constraints can be added NOT VALID and validated later, from 18 (docs, "ALTER TABLE").
 pub fn not_null_not_valid(v: Version) -> bool {
     v.major >= 18
+}
+
+/// The lock a foreign-key statement takes on the referenced (parent) table, beside its lock on
+/// the referencing table: ADD FOREIGN KEY (NOT VALID or not) takes SHARE ROW EXCLUSIVE on both
+/// (9.5+, docs "ALTER TABLE"); VALIDATE CONSTRAINT takes ROW SHARE on the referenced table
+/// (SHARE UPDATE EXCLUSIVE on the referencing one); DROP CONSTRAINT of a foreign key takes
+/// ACCESS EXCLUSIVE on both (it drops the RI triggers on each). All three read from `pg_locks`
+/// on 10.23 and 18.4.
+pub fn foreign_key_referenced_lock(stmt: Statement) -> Option<Lock> {
+    match stmt {
+        Statement::AddForeignKeyOrTrigger => Some(Lock::ShareRowExclusive),
+        Statement::ValidateConstraint => Some(Lock::RowShare),
+        Statement::AlterTableAccessExclusive => Some(Lock::AccessExclusive),
+        _ => None,
+    }
+}
+
+/// A foreign key can be added NOT VALID to a partitioned table from 18; 11-17 fail with
+/// "cannot add NOT VALID foreign key on partitioned table" (release notes 18; seen on 12.22,
+/// 17.10 and 18.4).
+pub fn fk_not_valid_on_partitioned(v: Version) -> bool {
+    v.major >= 18
+}
+
+/// `pg_index.indnkeyatts` (key columns apart from INCLUDE columns) exists from 11, with
+/// CREATE INDEX ... INCLUDE; on 10 every column of `indkey` is a key column (`indnatts`).
+pub fn has_index_include(v: Version) -> bool {
+    v.major >= 11
 }
 
 /// Procedures and DO blocks may COMMIT between batches from 11 (docs, "Transaction Management").
