@@ -44,6 +44,44 @@ pub const FIELDS: &[Field] = &[
     f("index-mb-per-sec", "assumed index build throughput in MB of table per second (default 40)"),
 ];
 
+/// Fields that every request has, whatever the change.
+pub const COMMON_FIELDS: &[&str] = &["db", "change", "schema", "table", "rows", "size", "max-downtime"];
+
+/// Optional facts and model overrides, shown under "more options".
+pub const OPTION_FIELDS: &[&str] = &[
+    "primary-key",
+    "write-rate",
+    "pg-repack",
+    "replicas",
+    "lock-timeout",
+    "batch-size",
+    "backfill-rows-per-sec",
+    "rewrite-mb-per-sec",
+    "scan-mb-per-sec",
+    "index-mb-per-sec",
+];
+
+/// Yes/no fields: a checkbox on the page, a bare `--flag` on the command line.
+pub const SWITCH_FIELDS: &[&str] = &["unique", "not-null", "pg-repack", "replicas"];
+
+/// The fields a change type reads, beyond the common ones.
+pub fn change_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "add-column" => &["column", "type", "default", "not-null", "generated"],
+        "drop-column" | "add-not-null" => &["column"],
+        "rename-column" => &["column", "new-name"],
+        "rename-table" => &["new-name"],
+        "change-type" => &["column", "from-type", "to-type", "using"],
+        "add-index" => &["columns", "unique", "where", "method", "name"],
+        "drop-index" => &["index"],
+        "add-unique" => &["columns", "name"],
+        "add-foreign-key" => &["columns", "references", "name"],
+        "add-check" => &["check", "name"],
+        "split-table" => &["columns", "new-table"],
+        _ => &[],
+    }
+}
+
 /// A parameter's name and a sentence saying what it accepts.
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
@@ -95,6 +133,11 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
+    /// The value exactly as typed (untrimmed), or "" when absent: what a form field shows.
+    pub fn raw(&self, name: &str) -> &str {
+        self.0.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
@@ -106,6 +149,23 @@ impl Params {
             .map(|(n, _)| n.as_str())
             .filter(|n| !FIELDS.iter().any(|f| f.name == *n))
             .collect()
+    }
+
+    /// Only the fields the chosen change reads (plus common fields and options): what a share
+    /// link carries, so values typed for another change type stay on the page but not in links.
+    pub fn relevant(&self) -> Params {
+        let kind = self.get("change").unwrap_or("");
+        let mut out = Params::new();
+        for (name, value) in self.canonical() {
+            if COMMON_FIELDS.contains(&name)
+                || OPTION_FIELDS.contains(&name)
+                || change_fields(kind).contains(&name)
+                || (kind == "add-foreign-key" && name == "column")
+            {
+                out.set(name, value);
+            }
+        }
+        out
     }
 
     /// The non-blank values in the canonical order of [`FIELDS`].

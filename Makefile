@@ -1,0 +1,48 @@
+# Lockstep. `make serve` and `make test` do all the set-up they need (scripts/setup.sh).
+.PHONY: serve dist test test-native test-browser verify lint bench bench-live setup clean
+
+WEB_SOURCES := $(shell find src crates/planner/src style scripts -type f 2>/dev/null) index.html Cargo.toml Cargo.lock package.json
+
+## Build (once, or when sources changed) and serve the app at http://127.0.0.1:8080
+serve: dist/index.html
+	node scripts/serve.mjs dist 8080 127.0.0.1
+
+## Release build: dist/ for any static server and dist/lockstep.html, the single offline file
+dist: dist/index.html
+
+dist/index.html: $(WEB_SOURCES)
+	bash scripts/setup.sh web
+	bash scripts/build-web.sh
+
+## Every test: lint, native tests, browser smoke test of the release build, live verification
+test: lint test-native test-browser verify
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+test-native:
+	cargo test --workspace --quiet
+
+test-browser: dist/index.html
+	bash scripts/setup.sh browser
+	node tests/browser/smoke.mjs
+
+verify:
+	bash scripts/setup.sh postgres
+	cargo run --release --quiet -p lockstep-verify -- --versions all
+
+## Benchmarks print numbers; they never fail on timing
+bench: dist/index.html
+	cargo bench -p lockstep-planner --quiet
+	@cat target/web/sizes.txt
+
+bench-live:
+	bash scripts/setup.sh postgres
+	cargo run --release --quiet -p lockstep-verify -- bench-live
+
+setup:
+	bash scripts/setup.sh all
+
+clean:
+	rm -rf dist target/web target/browser target/verify
