@@ -3,13 +3,11 @@
 //! Flag names are the share-link parameter names, so `--link '<url copied from the page>'`
 //! and explicit flags mix freely (flags win).
 
-use lockstep_planner::params::{Params, FIELDS};
+use lockstep_planner::params::{Params, FIELDS, SWITCH_FIELDS as SWITCHES};
 use lockstep_planner::render::{json, markdown, sql};
 use lockstep_planner::share;
 use std::process::ExitCode;
 
-/// Parameters that are yes/no switches: `--unique` alone means true.
-const SWITCHES: &[&str] = &["unique", "not-null", "pg-repack", "replicas"];
 const FORMATS: &str = "markdown, sql, rollback-sql, json, link";
 
 fn main() -> ExitCode {
