@@ -22,6 +22,9 @@ pub enum Statement {
     CreateIndexConcurrently,
     DropIndex,
     DropIndexConcurrently,
+    /// DROP VIEW: ACCESS EXCLUSIVE on the view only; its base table is not locked (docs,
+    /// "13.3 Explicit Locking"; read from `pg_locks` on 10.23 and 18.4).
+    DropView,
     /// Plain DML: UPDATE batches of a backfill, INSERT ... SELECT copies.
     Dml,
 }
@@ -40,6 +43,7 @@ impl Statement {
             // SHARE UPDATE EXCLUSIVE (docs, "DROP INDEX").
             Statement::DropIndex => Some(Lock::AccessExclusive),
             Statement::DropIndexConcurrently => Some(Lock::ShareUpdateExclusive),
+            Statement::DropView => Some(Lock::AccessExclusive),
             Statement::Dml => None,
         }
     }
@@ -119,6 +123,25 @@ pub fn has_virtual_generated_columns(v: Version) -> bool {
 /// Generated columns exist from 12.
 pub fn has_generated_columns(v: Version) -> bool {
     v.major >= 12
+}
+
+/// `CREATE VIEW ... WITH (security_invoker = true)` exists from 15: the view then checks the
+/// base table's privileges and row-level security policies as the querying user, like a direct
+/// query. Before 15 a view reads its base table with its owner's rights (docs, "CREATE VIEW").
+pub fn has_security_invoker_views(v: Version) -> bool {
+    v.major >= 15
+}
+
+/// Column types whose ADD COLUMN rewrites the table on every version, whatever the default:
+/// serial types (a `nextval()` default, volatile) and identity columns (docs, "ALTER TABLE",
+/// notes: "adding ... an identity column ... will require the entire table and its indexes to
+/// be rewritten"). Domains with constraints also rewrite; that needs the catalog, so the plan
+/// checks it in preflight instead.
+pub fn add_column_type_rewrites(data_type: &str) -> bool {
+    let lower = data_type.trim().to_ascii_lowercase();
+    let serial = ["serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"]
+        .contains(&lower.as_str());
+    serial || lower.contains("identity")
 }
 
 /// Functions whose default value differs per row: an ADD COLUMN ... DEFAULT with one of these
