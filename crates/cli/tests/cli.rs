@@ -1,0 +1,134 @@
+//! The `lockstep` binary end to end: formats, share links, exit codes and messages.
+
+use std::process::{Command, Output};
+
+fn lockstep(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lockstep"))
+        .args(args)
+        .output()
+        .expect("lockstep runs")
+}
+
+const INDEX: &[&str] = &[
+    "plan",
+    "--db",
+    "postgresql@16.4",
+    "--change",
+    "add-index",
+    "--table",
+    "orders",
+    "--columns",
+    "customer_id",
+    "--rows",
+    "500M",
+    "--size",
+    "120GB",
+    "--max-downtime",
+    "0s",
+];
+
+fn with(extra: &[&'static str]) -> Vec<&'static str> {
+    INDEX.iter().copied().chain(extra.iter().copied()).collect()
+}
+
+#[test]
+fn markdown_runbook() {
+    let out = lockstep(&with(&["--format", "markdown"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("# Lockstep runbook: Add btree index orders_customer_id_idx"));
+    assert!(text.contains("CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_customer_id_idx ON orders USING btree (customer_id);"));
+    assert!(text.contains("SHARE UPDATE EXCLUSIVE"));
+}
+
+#[test]
+fn sql_script_keeps_concurrently_outside_transactions() {
+    let out = lockstep(&with(&["--format", "sql"]));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("\\set ON_ERROR_STOP on"));
+    let build = text.find("CREATE INDEX CONCURRENTLY").unwrap();
+    assert!(
+        !text[..build].contains("BEGIN;"),
+        "no transaction may be open around CONCURRENTLY"
+    );
+    let rollback =
+        String::from_utf8(lockstep(&with(&["--format", "rollback-sql"])).stdout).unwrap();
+    assert!(rollback.contains("DROP INDEX CONCURRENTLY IF EXISTS orders_customer_id_idx;"));
+}
+
+#[test]
+fn json_has_the_stable_core() {
+    let out = lockstep(&with(&["--format", "json"]));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["engine"], "postgresql");
+    assert_eq!(doc["version"], "16.4");
+    let step = &doc["phases"][1]["steps"][1];
+    assert_eq!(step["lock"], "SHARE UPDATE EXCLUSIVE");
+    assert_eq!(step["blocks"], "nothing");
+    assert_eq!(step["in_transaction"], false);
+    assert!(step["estimate_seconds"]["low"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_share_link_reproduces_the_plan_and_flags_override_it() {
+    let link = String::from_utf8(lockstep(&with(&["--format", "link"])).stdout).unwrap();
+    let url = format!("http://127.0.0.1:8080/{}", link.trim());
+    let from_link = lockstep(&["plan", "--link", &url, "--format", "json"]);
+    let direct = lockstep(&with(&["--format", "json"]));
+    assert_eq!(from_link.stdout, direct.stdout);
+    let overridden = lockstep(&["plan", "--link", &url, "--db", "postgresql@14.2"]);
+    assert!(String::from_utf8(overridden.stdout)
+        .unwrap()
+        .contains("pg14-cic-corruption"));
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_flag() {
+    let out = lockstep(&with(&["--rows", "lots"]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(
+            "--rows: \"lots\" is not a number; accepts a count such as 500000, 10k, 500M or 1.2B"
+        ),
+        "{err}"
+    );
+
+    let out = lockstep(&with(&["--format", "yaml"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("--format"));
+
+    let out = lockstep(&with(&["--colour", "red"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("--colour is not a flag"));
+
+    let out = lockstep(&["plan", "--link", "https://x/?v=9&db=postgresql@16"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("--link: is share-link version 9"));
+}
+
+#[test]
+fn help_lists_every_flag() {
+    let out = lockstep(&["plan", "--help"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--db",
+        "--change",
+        "--columns",
+        "--references",
+        "--new-table",
+        "--max-downtime",
+        "--link",
+        "--format",
+    ] {
+        assert!(text.contains(flag), "help lacks {flag}");
+    }
+}
