@@ -95,11 +95,11 @@ const origin = `http://127.0.0.1:${server.address().port}`;
   // Offline: once the service worker has cached the build, the page works without the server.
   await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
   await page.reload();
-  await page.waitForSelector('.plan .summary', { timeout: 30000 });
+  const online = await page.locator('.plan .summary').innerText({ timeout: 30000 });
   await context.setOffline(true);
   await page.reload();
-  await page.waitForSelector('.plan .summary', { timeout: 30000 });
-  check(true, 'http: the page reloads offline from the service worker cache');
+  const offline = await page.locator('.plan .summary').innerText({ timeout: 30000 }).catch((e) => `failed: ${e.message}`);
+  check(offline === online, `http: the page reloads offline from the service worker cache (${offline})`);
   await context.setOffline(false);
 
   check(problems.length === 0, `http: no console error, exception or foreign request${problems.length ? ` (${problems.join('; ')})` : ''}`);
