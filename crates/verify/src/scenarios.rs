@@ -1,0 +1,324 @@
+//! What is run for each change type: the seeded table, the change's parameters, how the
+//! simulated application reads and writes at each deploy gate, and what the data must look like
+//! at the end.
+
+use crate::load::AppStage;
+
+/// One verified case: a change type with one set of parameters.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// The `change` parameter: the row of the matrix.
+    pub change: &'static str,
+    /// What distinguishes this case from the others of the same change type.
+    pub name: &'static str,
+    /// Change-specific parameters (table, rows, size, db and max-downtime are added by the runner).
+    pub params: Vec<(&'static str, &'static str)>,
+    pub budget: &'static str,
+    /// `orders.id` is `integer` (serial) instead of `bigint` (bigserial).
+    pub int_id: bool,
+    /// The application at stage 0 (before any deploy gate), 1, 2, ...; the last one is kept
+    /// for any later gate.
+    pub stages: Vec<AppStage>,
+    pub data: DataCheck,
+    /// Before the phase that builds an index concurrently, leave an INVALID index of the same
+    /// name behind (a cancelled build), so the plan's `only_if` cleanup step really runs.
+    pub inject_failed_build: bool,
+    /// The plan must choose this path (`direct` or `online`), or the case fails.
+    pub expect_strategy: Option<&'static str>,
+}
+
+/// The final content check: the migrated shape against `verify.truth`.
+#[derive(Debug, Clone)]
+pub struct DataCheck {
+    /// FROM clause of the migrated shape.
+    pub from: String,
+    /// Expressions of the migrated shape, in the order of `truth`.
+    pub cols: Vec<String>,
+    /// The same values computed from `verify.truth` (the original shape, never migrated).
+    pub truth: Vec<String>,
+}
+
+const BASE_COLS: [&str; 7] = [
+    "id",
+    "customer_id",
+    "status",
+    "amount",
+    "created_at",
+    "email",
+    "note",
+];
+
+impl DataCheck {
+    /// Every original column, unchanged.
+    pub fn unchanged() -> DataCheck {
+        let cols: Vec<String> = BASE_COLS.iter().map(|c| c.to_string()).collect();
+        DataCheck {
+            from: "public.orders".to_string(),
+            cols: cols.clone(),
+            truth: cols,
+        }
+    }
+
+    /// Original columns, with `(new expression, truth expression)` replacing column `name`
+    /// (`None` drops it from the comparison) and extra pairs appended.
+    pub fn with(
+        from: &str,
+        replace: &[(&str, Option<(&str, &str)>)],
+        extra: &[(&str, &str)],
+    ) -> DataCheck {
+        let mut cols = Vec::new();
+        let mut truth = Vec::new();
+        for c in BASE_COLS {
+            match replace.iter().find(|(n, _)| *n == c) {
+                Some((_, Some((new, old)))) => {
+                    cols.push(new.to_string());
+                    truth.push(old.to_string());
+                }
+                Some((_, None)) => {}
+                None => {
+                    cols.push(c.to_string());
+                    truth.push(c.to_string());
+                }
+            }
+        }
+        for (new, old) in extra {
+            cols.push(new.to_string());
+            truth.push(old.to_string());
+        }
+        DataCheck {
+            from: from.to_string(),
+            cols,
+            truth,
+        }
+    }
+
+    /// `count | md5 of every row in id order`, NULLs spelled out.
+    pub fn sql(from: &str, cols: &[String]) -> String {
+        let values: Vec<String> = cols
+            .iter()
+            .map(|c| format!("coalesce(({c})::text, '<null>')"))
+            .collect();
+        format!(
+            "SELECT count(*)::text || ' rows, md5 ' || coalesce(md5(string_agg(concat_ws('|', {}), E'\\n' ORDER BY ({})::bigint)), '-') FROM {from}",
+            values.join(", "),
+            cols[0]
+        )
+    }
+}
+
+fn stage(table: &str, note: Option<&str>) -> AppStage {
+    AppStage {
+        table: table.to_string(),
+        note: note.map(str::to_string),
+        email: "email".to_string(),
+    }
+}
+
+fn case(change: &'static str, name: &'static str, params: &[(&'static str, &'static str)]) -> Case {
+    Case {
+        change,
+        name,
+        params: params.to_vec(),
+        budget: "0",
+        int_id: false,
+        stages: vec![AppStage::plain()],
+        data: DataCheck::unchanged(),
+        inject_failed_build: false,
+        expect_strategy: None,
+    }
+}
+
+/// The change types in matrix order (the order of `lockstep_planner::input::CHANGE_KINDS`).
+pub fn change_kinds() -> Vec<&'static str> {
+    lockstep_planner::input::CHANGE_KINDS.to_vec()
+}
+
+/// Every case, in matrix order.
+pub fn all_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+
+    // add-column: catalog-only on 11+ for a constant default; a volatile default rewrites.
+    let mut c = case(
+        "add-column",
+        "not-null-default",
+        &[
+            ("column", "is_gift"),
+            ("type", "boolean"),
+            ("default", "false"),
+            ("not-null", "true"),
+        ],
+    );
+    c.data = DataCheck::with("public.orders", &[], &[("is_gift", "false")]);
+    cases.push(c);
+    let mut c = case(
+        "add-column",
+        "nullable",
+        &[("column", "tag"), ("type", "text")],
+    );
+    c.data = DataCheck::with("public.orders", &[], &[("tag", "NULL::text")]);
+    cases.push(c);
+    let mut c = case(
+        "add-column",
+        "volatile-default",
+        &[
+            ("column", "seen_at"),
+            ("type", "timestamptz"),
+            ("default", "clock_timestamp()"),
+        ],
+    );
+    c.data = DataCheck::with("public.orders", &[], &[("seen_at IS NOT NULL", "true")]);
+    cases.push(c);
+
+    // drop-column: the application stops using the column before it is dropped.
+    let mut c = case("drop-column", "online", &[("column", "note")]);
+    c.stages = vec![AppStage::plain(), stage("orders", None)];
+    c.data = DataCheck::with("public.orders", &[("note", None)], &[]);
+    cases.push(c);
+
+    // rename-column: the application moves from the old name to the new one at the gates.
+    let mut c = case(
+        "rename-column",
+        "online",
+        &[("column", "note"), ("new-name", "remark")],
+    );
+    c.stages = vec![AppStage::plain(), stage("orders", Some("remark"))];
+    c.data = DataCheck::with("public.orders", &[("note", Some(("remark", "note")))], &[]);
+    cases.push(c);
+
+    // rename-table.
+    let mut c = case("rename-table", "online", &[("new-name", "purchases")]);
+    c.stages = vec![AppStage::plain(), stage("purchases", Some("note"))];
+    c.data = DataCheck::with("public.purchases", &[], &[]);
+    cases.push(c);
+
+    // change-type: integer primary key to bigint (the expand/contract swap), and a varchar
+    // widening that PostgreSQL does in the catalog only.
+    let mut c = case(
+        "change-type",
+        "int-pk-to-bigint",
+        &[
+            ("column", "id"),
+            ("from-type", "integer"),
+            ("to-type", "bigint"),
+        ],
+    );
+    c.int_id = true;
+    cases.push(c);
+    let mut c = case(
+        "change-type",
+        "int-to-bigint",
+        &[
+            ("column", "customer_id"),
+            ("from-type", "integer"),
+            ("to-type", "bigint"),
+        ],
+    );
+    c.int_id = true;
+    cases.push(c);
+    cases.push(case(
+        "change-type",
+        "varchar-widen",
+        &[
+            ("column", "email"),
+            ("from-type", "varchar(64)"),
+            ("to-type", "varchar(128)"),
+        ],
+    ));
+
+    // add-index: online (zero budget), direct (generous budget), a retry after a failed
+    // concurrent build, and a unique index.
+    let idx = [("columns", "customer_id,created_at")];
+    let mut c = case("add-index", "online", &idx);
+    c.expect_strategy = Some("online");
+    cases.push(c);
+    let mut c = case("add-index", "direct", &idx);
+    c.budget = "10m";
+    c.expect_strategy = Some("direct");
+    cases.push(c);
+    let mut c = case("add-index", "retry-after-failed-build", &idx);
+    c.inject_failed_build = true;
+    cases.push(c);
+    let mut c = case(
+        "add-index",
+        "unique",
+        &[("columns", "email"), ("unique", "true")],
+    );
+    c.expect_strategy = Some("online");
+    cases.push(c);
+
+    // drop-index.
+    cases.push(case(
+        "drop-index",
+        "online",
+        &[("index", "orders_status_idx")],
+    ));
+
+    // add-not-null: email is nullable but holds no NULL.
+    cases.push(case("add-not-null", "online", &[("column", "email")]));
+
+    // add-unique.
+    cases.push(case("add-unique", "online", &[("columns", "email")]));
+
+    // add-foreign-key: orders.customer_id -> customers(id).
+    cases.push(case(
+        "add-foreign-key",
+        "online",
+        &[("columns", "customer_id"), ("references", "customers(id)")],
+    ));
+
+    // add-check.
+    cases.push(case("add-check", "online", &[("check", "amount >= 0")]));
+
+    // split-table: email and note move to order_contacts (keyed by the order id).
+    let mut c = case(
+        "split-table",
+        "online",
+        &[("columns", "email,note"), ("new-table", "order_contacts")],
+    );
+    c.data = DataCheck::with(
+        "public.orders o LEFT JOIN public.order_contacts c ON c.id = o.id",
+        &[
+            ("id", Some(("o.id", "id"))),
+            ("email", Some(("c.email", "email"))),
+            ("note", Some(("c.note", "note"))),
+        ],
+        &[],
+    );
+    cases.push(c);
+
+    cases
+}
+
+/// The seeded schema: `customers` (10k rows) and `orders` (`rows` rows, an index on
+/// customer_id and one on status), plus `verify.truth`, the never-migrated copy of `orders`.
+pub fn seed_sql(rows: u64, int_id: bool) -> String {
+    let id = if int_id { "serial" } else { "bigserial" };
+    format!(
+        "CREATE SCHEMA verify;
+CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL);
+INSERT INTO customers SELECT g, 'customer ' || g FROM generate_series(1, 10000) g;
+CREATE TABLE orders (
+  id {id} PRIMARY KEY,
+  customer_id {cid} NOT NULL,
+  status text NOT NULL DEFAULT 'new',
+  amount numeric(12,2) NOT NULL,
+  created_at timestamp NOT NULL DEFAULT now(),
+  email varchar(64),
+  note text
+);
+INSERT INTO orders (customer_id, status, amount, created_at, email, note)
+SELECT 1 + (g * 7919) % 10000,
+       (ARRAY['new', 'paid', 'shipped', 'cancelled'])[1 + g % 4],
+       (g % 100000) / 100.0,
+       timestamp '2024-01-01' + g * interval '1 minute',
+       'user' || g || '@example.com',
+       CASE WHEN g % 5 = 0 THEN NULL ELSE 'note ' || g END
+FROM generate_series(1, {rows}) g;
+CREATE INDEX orders_customer_id_idx ON orders (customer_id);
+CREATE INDEX orders_status_idx ON orders (status);
+CREATE TABLE verify.truth AS SELECT * FROM orders;
+ALTER TABLE verify.truth ADD PRIMARY KEY (id);
+",
+        cid = if int_id { "integer" } else { "bigint" }
+    )
+}
