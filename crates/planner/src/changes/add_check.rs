@@ -103,7 +103,10 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ctx.model.scan(),
     );
     direct_add.scans_table = true;
-    direct_add.notes.push("ACCESS EXCLUSIVE is held while every row is checked: even SELECTs wait.".to_string());
+    direct_add.retry = format!("If it fails with \"check constraint ... is violated by some row\", nothing changed: fix the rows the preflight query counts, then run it again. {}", direct_add.retry);
+    direct_add.notes.push(
+        "ACCESS EXCLUSIVE is held while every row is checked: even SELECTs wait.".to_string(),
+    );
     let direct = vec![
         ctx.preflight(None, extra),
         Phase {
@@ -156,7 +159,10 @@ mod tests {
             ["ALTER TABLE orders ADD CONSTRAINT orders_check CHECK (amount >= 0) NOT VALID;"]
         );
         assert_eq!(add.lock, Some(Lock::AccessExclusive));
-        assert_eq!(add.blocking_seconds.high, crate::estimate::CATALOG_ONLY.high);
+        assert_eq!(
+            add.blocking_seconds.high,
+            crate::estimate::CATALOG_ONLY.high
+        );
         assert!(add
             .only_if
             .as_deref()
@@ -175,7 +181,8 @@ mod tests {
         assert!(preflight
             .checks
             .iter()
-            .any(|c| c.sql == "SELECT count(*) AS violating_rows FROM orders WHERE NOT (amount >= 0);"));
+            .any(|c| c.sql
+                == "SELECT count(*) AS violating_rows FROM orders WHERE NOT (amount >= 0);"));
         let alt = plan.alternative.as_ref().unwrap();
         let direct = &alt.phases[1].steps[0];
         assert_eq!(direct.blocks, Blocks::ReadsAndWrites);

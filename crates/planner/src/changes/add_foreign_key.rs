@@ -69,12 +69,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     extra.push(orphans_check(ctx, columns, &parent, ref_columns));
     extra.push(referencing_index_check(ctx, columns));
 
-    let parent_note = |stmt, what: &str| {
-        format!(
-            "Also takes {} on {parent}: {what}",
-            lock_on_parent(stmt)
-        )
-    };
+    let parent_note =
+        |stmt, what: &str| format!("Also takes {} on {parent}: {what}", lock_on_parent(stmt));
     let mut add = add_step(
         ctx,
         "Add the foreign key without checking existing rows",
@@ -145,6 +141,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ctx.model.scan(),
     );
     direct_add.scans_table = true;
+    direct_add.retry = format!("If it fails with \"insert or update on table ... violates foreign key constraint\", nothing changed: fix the rows the preflight orphan query counts, then run it again. {}", direct_add.retry);
     direct_add.notes.push(parent_note(
         Statement::AddForeignKeyOrTrigger,
         "writes to both tables wait until every existing row is checked; reads continue.",
@@ -281,7 +278,10 @@ mod tests {
         );
         assert_eq!(validate.lock, Some(Lock::ShareUpdateExclusive));
         assert_eq!(validate.blocks, Blocks::Nothing);
-        assert!(validate.notes.iter().any(|n| n.contains("ROW SHARE on customers")));
+        assert!(validate
+            .notes
+            .iter()
+            .any(|n| n.contains("ROW SHARE on customers")));
         let alt = plan.alternative.as_ref().unwrap();
         let direct = &alt.phases[1].steps[0];
         assert_eq!(direct.lock, Some(Lock::ShareRowExclusive));

@@ -91,8 +91,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         );
         add.notes.push("PostgreSQL 18+: NOT NULL can be added NOT VALID. Catalog-only, no scan; new NULLs are rejected from this moment.".to_string());
         add.notes.push("pg_attribute.attnotnull already reads true while the constraint is NOT VALID: the proof that existing rows were checked is pg_constraint.convalidated.".to_string());
-        let validate =
-            constraint::validate_step(ctx, &name, ctx.model.scan(), &validate_failure);
+        let validate = constraint::validate_step(ctx, &name, ctx.model.scan(), &validate_failure);
         vec![
             ctx.preflight(None, online_checks),
             Phase {
@@ -124,18 +123,26 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     } else {
         let mut add = add_step(
             ctx,
-            "Add CHECK (column IS NOT NULL) without checking existing rows",
+            &format!("Add CHECK ({col} IS NOT NULL) without checking existing rows"),
             &name,
             &format!("CHECK ({col} IS NOT NULL) NOT VALID"),
             Statement::AlterTableAccessExclusive,
             CATALOG_ONLY,
         );
+        // The next phases drop this CHECK again once the column is NOT NULL: a re-run must
+        // not add it back.
+        add.only_if = Some(format!(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {}) AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = {} AND attname = {} AND attnotnull) AS lockstep_check_needed;",
+            by_name(ctx, &name),
+            ctx.regclass(),
+            quote::literal(column)
+        ));
+        add.retry = format!("{RETRY_LOCK_TIMEOUT} ADD CONSTRAINT has no IF NOT EXISTS: the guard skips the step once the CHECK exists or the column is NOT NULL.");
         add.notes.push(
             "NOT VALID: catalog-only, no scan. From this moment every write of NULL fails."
                 .to_string(),
         );
-        let validate =
-            constraint::validate_step(ctx, &name, ctx.model.scan(), &validate_failure);
+        let validate = constraint::validate_step(ctx, &name, ctx.model.scan(), &validate_failure);
         let scan = ctx.model.scan();
         let scanning_set_fits = scan.high <= budget_s;
         // 10-11 without room for the scanning SET NOT NULL: the CHECK is the end state.
@@ -202,9 +209,9 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ctx.model.scan(),
     );
     set_not_null.scans_table = true;
-    set_not_null.notes.push(
-        "ACCESS EXCLUSIVE is held while every row is read: even SELECTs wait.".to_string(),
-    );
+    set_not_null
+        .notes
+        .push("ACCESS EXCLUSIVE is held while every row is read: even SELECTs wait.".to_string());
     set_not_null.retry = format!(
         "If it fails with \"column ... contains null values\", nothing changed: backfill the NULLs and run it again. {RETRY_LOCK_TIMEOUT}"
     );
@@ -349,15 +356,14 @@ mod tests {
         // Validation is proven with convalidated, not attnotnull.
         let checks = &plan.phases[2].checks;
         assert!(checks[0].sql.contains("convalidated"));
-        assert_eq!(
-            checks[0].expected,
-            crate::plan::Expected::row(&["n", "t"])
-        );
+        assert_eq!(checks[0].expected, crate::plan::Expected::row(&["n", "t"]));
         assert_eq!(
             plan.phases[1].checks[0].expected,
             crate::plan::Expected::row(&["n", "f"])
         );
-        assert!(!plan.steps().any(|s| s.sql.iter().any(|q| q.contains("SET NOT NULL"))));
+        assert!(!plan
+            .steps()
+            .any(|s| s.sql.iter().any(|q| q.contains("SET NOT NULL"))));
         assert!(plan.warnings.is_empty());
         insta::assert_snapshot!("add_not_null_pg18_zero_budget", markdown(&plan, &p));
     }
@@ -368,7 +374,7 @@ mod tests {
             let p = nn(db, "500M", "120GB", "0");
             let plan = crate::plan(&p).unwrap();
             assert_eq!(plan.strategy.chosen, "online");
-            let add = step(&plan, "Add CHECK");
+            let add = step(&plan, "Add CHECK (email IS NOT NULL)");
             assert_eq!(
                 add.sql,
                 ["ALTER TABLE orders ADD CONSTRAINT orders_email_not_null CHECK (email IS NOT NULL) NOT VALID;"]

@@ -15,7 +15,9 @@
 //! The default name is PostgreSQL's own: `<table>_<col>[_<col>...]_key`.
 
 use super::add_index::{IndexSpec, INDEX_BYTES_PER_ROW};
-use super::constraint::{self, add_step, all_not_null, drop_rollback, name_free_check, state_check};
+use super::constraint::{
+    self, add_step, all_not_null, drop_rollback, name_free_check, state_check,
+};
 use super::{check, Ctx, Paths};
 use crate::engines::postgres::Statement;
 use crate::estimate::CATALOG_ONLY;
@@ -76,6 +78,11 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
 
     let mut build_steps = spec.concurrent_build_steps(ctx);
     if let Some(build) = build_steps.last_mut() {
+        // Replaces the generic add-index note with the precise rule (docs, "Building Indexes
+        // Concurrently").
+        build
+            .notes
+            .retain(|n| !n.starts_with("A duplicate inserted while the index builds"));
         build.notes.push("The uniqueness is enforced against other transactions from the second table scan on, before the index is usable: a duplicate written then fails, or makes the build fail. If the build fails there, the INVALID index keeps enforcing uniqueness until it is dropped (the first step of a re-run, or the rollback).".to_string());
     }
     let mut attach = add_step(
@@ -131,7 +138,11 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ctx.model.index_build(),
     );
     direct_add.scans_table = true;
-    direct_add.notes.push("ACCESS EXCLUSIVE is held for the whole index build: SELECTs wait too, not only writes.".to_string());
+    direct_add.retry = format!("If it fails with \"could not create unique index ... is duplicated\", nothing changed: remove the duplicates the preflight query lists, then run it again. {}", direct_add.retry);
+    direct_add.notes.push(
+        "ACCESS EXCLUSIVE is held for the whole index build: SELECTs wait too, not only writes."
+            .to_string(),
+    );
     let direct = vec![
         ctx.preflight(
             Some(index_bytes),
@@ -155,10 +166,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     ];
 
     Ok(Paths {
-        summary: format!(
-            "Add UNIQUE constraint {} on {table} ({cols})",
-            ident(&name)
-        ),
+        summary: format!("Add UNIQUE constraint {} on {table} ({cols})", ident(&name)),
         direct: Some(direct),
         online: Some(online),
         online_required: None,

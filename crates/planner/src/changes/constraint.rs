@@ -4,7 +4,9 @@
 //! `ALTER TABLE ... ADD CONSTRAINT` has no `IF NOT EXISTS`, so every step that adds a constraint
 //! runs under an `only_if` guard that looks the constraint up by name on this table
 //! (`pg_constraint.conrelid` and `conname`): a re-run after a failure skips what already exists.
-//! `VALIDATE CONSTRAINT` of a constraint that is already valid does nothing, so it needs no guard.
+//! `VALIDATE CONSTRAINT` of a valid constraint does nothing, but it fails on a constraint that
+//! no longer exists (add-not-null drops its temporary CHECK again), so it runs only while the
+//! constraint exists and is NOT VALID.
 //! Constraints are found by `conrelid` + `conname` because constraint names are unique per table,
 //! not per schema.
 
@@ -73,9 +75,15 @@ pub(super) fn validate_step(ctx: &Ctx, name: &str, duration: Estimate, on_failur
         duration,
     );
     step.scans_table = true;
+    // VALIDATE of a valid constraint is a no-op, but a constraint a later phase drops again
+    // (the temporary CHECK of add-not-null) must not be looked for on a re-run.
+    step.only_if = Some(format!(
+        "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND NOT convalidated) AS lockstep_not_yet_validated;",
+        by_name(ctx, name)
+    ));
     step.notes.push("SHARE UPDATE EXCLUSIVE lets SELECT, INSERT, UPDATE and DELETE run; it waits for, and holds off, other DDL, VACUUM and ANALYZE on this table (an autovacuum in its way is cancelled, unless it runs to prevent wraparound).".to_string());
     step.retry = format!(
-        "{on_failure} If it is cancelled or times out, nothing changed: run it again. Validating a constraint that is already valid does nothing, so it is safe to re-run."
+        "{on_failure} If it is cancelled or times out, nothing changed: run it again. The guard skips it once the constraint is validated."
     );
     step
 }
