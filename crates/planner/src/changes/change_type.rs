@@ -1,11 +1,1756 @@
-//! change-type: not planned yet.
+//! Change a column's type.
+//!
+//! Which statement is safe depends on what `ALTER COLUMN ... TYPE` does to the table, decided by
+//! [`postgres::alter_type_effect`] (rules and sources in `engines/postgres.rs`):
+//!
+//! - **Binary-coercible** (varchar(n) -> varchar(m >= n) / varchar / text, text -> varchar,
+//!   numeric(p,s) -> numeric(p2 >= p, s) / numeric, timestamp(p) -> timestamp(q >= p)): the plain
+//!   statement is catalog-only under ACCESS EXCLUSIVE; the table and its indexes keep their files.
+//!   It still re-validates CHECK constraints that mention the column (a scan under the lock:
+//!   preflight lists them) and drops the column's statistics (the plan runs ANALYZE after). A USING
+//!   clause keeps this only when it is the bare column or a plain cast of it (`col::text`); any
+//!   other expression rewrites.
+//! - **timestamp <-> timestamptz** on 12+: with the session TimeZone set to UTC (`SET LOCAL` in the
+//!   step's transaction) the table is not rewritten, but every index containing the column is
+//!   rebuilt under ACCESS EXCLUSIVE. On 10/11 it is a rewrite. Either way the conversion reads the
+//!   stored values as UTC: the plan says so.
+//! - **Anything else** rewrites the table and all its indexes under ACCESS EXCLUSIVE (estimated
+//!   with the rewrite model). The online path is expand/contract: a new column of the new type, a
+//!   BEFORE INSERT OR UPDATE trigger converting every write, a keyset-paginated backfill, copies of
+//!   the column's indexes built CONCURRENTLY, a NOT NULL proof (CHECK ... NOT VALID + VALIDATE,
+//!   only when the old column is NOT NULL: the plan's guards read `attnotnull`), a deploy gate,
+//!   one short ACCESS EXCLUSIVE transaction swapping the names, and the old column dropped later.
+//! - **The primary key column** (`--primary-key`, default `id`), typically integer -> bigint: the
+//!   same expansion plus a UNIQUE index built CONCURRENTLY, foreign keys of other tables copied
+//!   onto the new column NOT VALID and validated, and a swap transaction that sets NOT NULL (no
+//!   scan from 12 thanks to the validated CHECK; a scan under the lock on 10/11), moves the
+//!   referencing foreign keys, drops the old primary key and adds it back `USING INDEX`, and moves
+//!   the sequence (OWNED BY, default, `AS bigint`) or the identity.
 
-use super::{Ctx, Paths};
-use crate::input::FieldError;
+use super::add_index::IndexSpec;
+use super::constraint::{add_step, by_name, state_check, validate_step};
+use super::{check, rollback, Ctx, Paths, RETRY_LOCK_TIMEOUT};
+use crate::engines::postgres::{self, AlterTypeEffect, ColumnType, Statement, TypeName};
+use crate::estimate::CATALOG_ONLY;
+use crate::input::{Change, FieldError, IndexMethod};
+use crate::plan::{human_seconds, Check, Estimate, Expected, Phase, Step, Warning};
+use crate::quote::{derived_name, ident, literal};
 
-pub fn paths(_ctx: &Ctx) -> Result<Paths, FieldError> {
-    Err(FieldError::new(
-        "change",
-        "change-type is not planned by this build yet; accepts add-index",
-    ))
+/// Largest value of a PostgreSQL integer (int4).
+const INT4_MAX: u64 = 2_147_483_647;
+
+/// Everything the paths need about the requested change.
+struct Spec<'a> {
+    column: &'a str,
+    from_raw: &'a str,
+    to_raw: &'a str,
+    from: TypeName,
+    to: TypeName,
+    using: Option<&'a str>,
+    is_pk: bool,
+    /// timestamp <-> timestamptz without USING: converted as UTC.
+    zone: bool,
+    new_col: String,
+    old_col: String,
+    trigger: String,
+    function: String,
+    not_null_check: String,
+    pk_index: String,
+}
+
+impl Spec<'_> {
+    /// The new value computed from a row, as SQL over the row's (unqualified) columns.
+    fn value(&self) -> String {
+        let conv = match (self.using, self.zone) {
+            (Some(u), _) => format!("({u})"),
+            (None, true) => format!("({} AT TIME ZONE 'UTC')", ident(self.column)),
+            (None, false) => ident(self.column),
+        };
+        format!("{conv}::{}", self.to_raw)
+    }
+
+    fn widens_sequence(&self) -> bool {
+        matches!(self.to.ty, ColumnType::Bigint)
+            && matches!(self.from.ty, ColumnType::Integer | ColumnType::Smallint)
+    }
+}
+
+pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
+    let Change::ChangeType {
+        column,
+        from_type,
+        to_type,
+        using,
+    } = &ctx.req.change
+    else {
+        unreachable!("change_type::paths called for another change")
+    };
+    let from = postgres::parse_column_type(from_type);
+    let to = postgres::parse_column_type(to_type);
+    if to.serial {
+        return Err(FieldError::new(
+            "to-type",
+            format!("{to_type:?} is not a type ALTER COLUMN TYPE accepts (serial types are an integer type plus a sequence default); accepts a real type such as bigint: the column keeps its sequence"),
+        ));
+    }
+    if from.ty == to.ty && using.is_none() {
+        return Err(FieldError::new(
+            "to-type",
+            format!("{to_type:?} is the type the column already has (--from-type {from_type:?}); accepts a different type, e.g. bigint or text"),
+        ));
+    }
+    let v = ctx.version();
+    let plain = using
+        .as_deref()
+        .is_none_or(|u| postgres::using_is_plain_cast(u, column, &to.ty));
+    let effect = if plain {
+        postgres::alter_type_effect(v, &from.ty, &to.ty)
+    } else {
+        AlterTypeEffect::Rewrite
+    };
+    let table = &ctx.req.table;
+    let new_col = derived_name(&[column, "new"]);
+    let spec = Spec {
+        column,
+        from_raw: from_type,
+        to_raw: to_type,
+        zone: using.is_none() && postgres::is_timestamp_zone_change(&from.ty, &to.ty),
+        from,
+        to,
+        using: using.as_deref(),
+        is_pk: ctx.req.env.primary_key.as_deref() == Some(column.as_str()),
+        old_col: derived_name(&[column, "old"]),
+        trigger: derived_name(&[table, column, "lockstep_sync"]),
+        function: derived_name(&[table, column, "lockstep_sync"]),
+        not_null_check: derived_name(&[table, &new_col, "not_null"]),
+        pk_index: derived_name(&[table, &new_col, "key"]),
+        new_col,
+    };
+    let mut warnings = Vec::new();
+    if spec.zone {
+        warnings.push(Warning {
+            code: "timestamp-zone".to_string(),
+            message: format!(
+                "Converting between timestamp and timestamptz reads every stored value in a time zone. This plan uses UTC (SET LOCAL TimeZone = 'UTC' for the direct statement, AT TIME ZONE 'UTC' online), so a stored {} is taken as UTC. If the application wrote local times, re-plan with --using \"{} AT TIME ZONE 'Europe/Paris'\" (your zone): that always rewrites the table.",
+                ident(column),
+                ident(column)
+            ),
+        });
+    }
+    if spec.is_pk && matches!(spec.from.ty, ColumnType::Integer) {
+        warnings.push(Warning {
+            code: "int4-ceiling".to_string(),
+            message: format!(
+                "An integer key stops at {INT4_MAX}: once the sequence passes it every INSERT fails. Preflight prints the current maximum and how far it is along; the online path takes about {} of backfill on this table, so start well before the ceiling.",
+                human_seconds(ctx.model.backfill().high)
+            ),
+        });
+    }
+    let summary = format!(
+        "Change column {} of {} from {from_type} to {to_type}{}",
+        ident(column),
+        ctx.table(),
+        using
+            .as_deref()
+            .map(|u| format!(" USING {u}"))
+            .unwrap_or_default()
+    );
+    match effect {
+        AlterTypeEffect::CatalogOnly => {
+            warnings.extend(ctx.version_warnings(false));
+            Ok(Paths {
+                summary,
+                direct: Some(catalog_only_direct(ctx, &spec)),
+                online: None,
+                online_required: None,
+                warnings,
+            })
+        }
+        AlterTypeEffect::IndexRebuildOnly | AlterTypeEffect::Rewrite => {
+            warnings.extend(ctx.version_warnings(true));
+            let direct = rewrite_direct(ctx, &spec, effect);
+            let online = match &ctx.req.env.primary_key {
+                Some(pk) => Some(online(ctx, &spec, pk)),
+                None => None,
+            };
+            if online.is_none() {
+                let blocking = crate::plan::longest_blocking(&direct);
+                if blocking > ctx.req.max_downtime_ms as f64 / 1000.0 {
+                    return Err(FieldError::new(
+                        "primary-key",
+                        format!("is none, but the online path (new column, trigger, backfill, swap) pages through the table by a primary key or a unique NOT NULL column, and the direct ALTER COLUMN TYPE blocks traffic for up to {} here. Accepts the name of such a column (e.g. id)", human_seconds(blocking)),
+                    ));
+                }
+                warnings.push(Warning {
+                    code: "no-primary-key".to_string(),
+                    message: "Without a primary key (or a unique NOT NULL column) there is no online path: the backfill pages by key. The direct statement fits the budget.".to_string(),
+                });
+            }
+            Ok(Paths {
+                summary,
+                direct: Some(direct),
+                online,
+                online_required: None,
+                warnings,
+            })
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared SQL helpers (also used by split-table)
+// ---------------------------------------------------------------------------------------------
+
+/// `$lockstep$body$lockstep$`, with a tag that the body does not contain (a quoted identifier
+/// may contain `$`), so the body can never end the quoting early.
+pub(crate) fn dollar_quote(body: &str) -> String {
+    let mut tag = "$lockstep$".to_string();
+    let mut n = 0;
+    while body.contains(&tag) {
+        n += 1;
+        tag = format!("$lockstep{n}$");
+    }
+    format!("{tag}\n{body}\n{tag}")
+}
+
+/// `DO $lockstep$ ... $lockstep$;`
+pub(crate) fn do_block(body: &str) -> String {
+    format!("DO {};", dollar_quote(body))
+}
+
+/// `pg_attribute` predicate for column `name` of the target table.
+pub(crate) fn attr(ctx: &Ctx, name: &str) -> String {
+    format!(
+        "attrelid = {} AND attname = {} AND NOT attisdropped",
+        ctx.regclass(),
+        literal(name)
+    )
+}
+
+/// A check that column `name` exists (`true`) or not.
+pub(crate) fn column_exists_check(ctx: &Ctx, name: &str, exists: bool) -> Check {
+    let n = if exists { "1" } else { "0" };
+    check(
+        &format!(
+            "Column {} {}",
+            ident(name),
+            if exists { "exists" } else { "is gone" }
+        ),
+        format!(
+            "SELECT count(*) FROM pg_attribute WHERE {};",
+            attr(ctx, name)
+        ),
+        n,
+        Expected::row(&[n]),
+    )
+}
+
+/// A keyset-paginated pass over the target table by `key`: each batch applies `apply(pred)`,
+/// where `pred` selects the batch's rows by their (unqualified) key column. The statements
+/// `apply` returns must be idempotent (re-running a batch changes nothing), so a pass can be
+/// restarted from the beginning after any failure.
+pub(crate) struct KeysetPass<'a> {
+    pub key: &'a str,
+    /// Name of the progress table PostgreSQL 10 needs (no COMMIT inside DO there).
+    pub progress: String,
+    pub title: &'a str,
+}
+
+impl KeysetPass<'_> {
+    /// The steps of the pass: one `DO` block that commits after every batch (11+), or on 10 a
+    /// progress table and one batch statement the operator repeats until it prints 0.
+    pub fn steps(&self, ctx: &Ctx, apply: &dyn Fn(&str) -> String) -> Vec<Step> {
+        let table = ctx.table();
+        let key = ident(self.key);
+        let n = ctx.model.batch_size;
+        let pause = ctx.model.batch_pause_ms as f64 / 1000.0;
+        if postgres::do_block_commit(ctx.version()) {
+            let body = format!(
+                "DECLARE\n  lockstep_lower {table}.{key}%TYPE;\n  lockstep_upper {table}.{key}%TYPE;\n  lockstep_batches bigint := 0;\nBEGIN\n  SELECT min({key}) INTO lockstep_lower FROM {table};\n  WHILE lockstep_lower IS NOT NULL LOOP\n    SELECT max(lockstep_batch.{key}) INTO lockstep_upper\n      FROM (SELECT {key} FROM {table} WHERE {key} >= lockstep_lower ORDER BY {key} LIMIT {n}) AS lockstep_batch;\n    {};\n    COMMIT;\n    lockstep_batches := lockstep_batches + 1;\n    PERFORM pg_sleep({pause});\n    SELECT min({key}) INTO lockstep_lower FROM {table} WHERE {key} > lockstep_upper;\n  END LOOP;\n  RAISE NOTICE 'lockstep: % batches done', lockstep_batches;\nEND",
+                apply(&format!("{key} >= lockstep_lower AND {key} <= lockstep_upper"))
+            );
+            let mut step = ctx.ddl(
+                self.title,
+                vec![do_block(&body)],
+                Statement::Dml,
+                ctx.model.backfill(),
+            );
+            step.in_transaction = false;
+            step.scans_table = true;
+            step.statement_timeout_ms = Some(0);
+            step.notes.push(format!(
+                "One DO block pages through the table by {key} in batches of {n} rows (keyset: `{key} >= lower ORDER BY {key} LIMIT {n}`, never `WHERE ... IS NULL LIMIT`, which rereads the finished rows every time) and COMMITs after each batch (PostgreSQL 11+), pausing {} between batches so replicas and autovacuum keep up. Each batch holds its rows' locks only until its COMMIT.",
+                human_seconds(pause)
+            ));
+            step.notes.push("Run it outside a transaction block (plain psql autocommit): COMMIT inside DO fails in one.".to_string());
+            if ctx.req.env.replicas {
+                step.notes.push("Watch replay_lag (pg_stat_replication) while it runs; cancel it (pg_cancel_backend) if replicas fall behind, and run it again later.".to_string());
+            }
+            step.retry = "If it fails or is cancelled (lock timeout on a row, deadlock, statement cancelled), the committed batches stay done: run it again. It starts over from the first key but rewrites nothing that is already right (each batch skips rows whose value is already correct), so a re-run costs reads, not writes.".to_string();
+            vec![step]
+        } else {
+            let progress = ctx.sibling(&self.progress);
+            let setup = {
+                let mut s = ctx.ddl(
+                    "Create the progress table the repeated batch statement keeps its place in",
+                    vec![
+                        format!("CREATE TABLE IF NOT EXISTS {progress} AS SELECT {key} AS last_key, false AS started FROM {table} WITH NO DATA;"),
+                        format!("INSERT INTO {progress} SELECT (SELECT min({key}) FROM {table}), false WHERE NOT EXISTS (SELECT 1 FROM {progress});"),
+                    ],
+                    Statement::Dml,
+                    Estimate::new(0.001, 0.1),
+                );
+                s.notes.push(format!("PostgreSQL {} cannot COMMIT inside a DO block (that arrived in 11), so a single statement does one batch and this one-row table remembers where it stopped. It survives a dropped connection, and the statement can be repeated from any client.", ctx.version()));
+                s.retry =
+                    "Safe to re-run: IF NOT EXISTS, and the row is inserted only once.".to_string();
+                s
+            };
+            let batch_sql = format!(
+                "WITH lockstep_batch AS (\n  SELECT {key} AS lockstep_key FROM {table}\n  WHERE {key} >= (SELECT last_key FROM {progress})\n    AND ({key} > (SELECT last_key FROM {progress}) OR NOT (SELECT started FROM {progress}))\n  ORDER BY {key} LIMIT {n}\n), lockstep_apply AS (\n  {} RETURNING 1\n), lockstep_progress AS (\n  UPDATE {progress} SET last_key = (SELECT max(lockstep_key) FROM lockstep_batch), started = true\n  WHERE EXISTS (SELECT 1 FROM lockstep_batch) RETURNING 1\n)\nSELECT count(*) AS rows_in_batch FROM lockstep_batch;",
+                apply(&format!("{key} IN (SELECT lockstep_key FROM lockstep_batch)"))
+            );
+            let mut step = ctx.ddl(
+                self.title,
+                vec![batch_sql],
+                Statement::Dml,
+                ctx.model.backfill(),
+            );
+            step.in_transaction = false;
+            step.scans_table = true;
+            step.notes.push(format!(
+                "Repeat this statement until it prints 0 (the duration above is for all repetitions). From a shell: `while out=$(psql -XqAt -v ON_ERROR_STOP=1 -f batch.sql) && [ \"$out\" != 0 ]; do sleep {pause}; done` with this step's SQL (settings included) in batch.sql; the loop stops at 0 or at the first error. Each run is its own transaction, so row locks are held for one batch of {n} rows only."
+            ));
+            step.notes.push("Keyset pagination: each batch starts after the last key recorded in the progress table, so it never rereads finished rows (a `WHERE ... IS NULL LIMIT` batch would, and slows down quadratically).".to_string());
+            step.retry = "If a run fails, nothing of that batch is kept (one statement, one transaction) and the progress table still points before it: run it again.".to_string();
+            vec![setup, step]
+        }
+    }
+
+    /// On 10, the progress table is dropped when the pass is no longer needed.
+    pub fn cleanup(&self, ctx: &Ctx) -> Option<Step> {
+        if postgres::do_block_commit(ctx.version()) {
+            return None;
+        }
+        let mut s = ctx.ddl(
+            "Drop the backfill progress table",
+            vec![format!(
+                "DROP TABLE IF EXISTS {};",
+                ctx.sibling(&self.progress)
+            )],
+            Statement::Dml,
+            CATALOG_ONLY,
+        );
+        s.retry = "Safe to re-run (IF EXISTS).".to_string();
+        Some(s)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Direct paths
+// ---------------------------------------------------------------------------------------------
+
+fn alter_type_sql(ctx: &Ctx, spec: &Spec) -> String {
+    format!(
+        "ALTER TABLE {} ALTER COLUMN {} TYPE {}{};",
+        ctx.table(),
+        ident(spec.column),
+        spec.to_raw,
+        spec.using
+            .map(|u| format!(" USING {u}"))
+            .unwrap_or_default()
+    )
+}
+
+fn type_check(ctx: &Ctx, column: &str, ty: &TypeName, raw: &str, when: &str) -> Check {
+    let sql = format!(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE {};",
+        attr(ctx, column)
+    );
+    match ty.ty.format_type() {
+        Some(f) => check(
+            &format!("Column {} is {raw} {when}", ident(column)),
+            sql,
+            &f,
+            Expected::row(&[&f]),
+        ),
+        None => check(
+            &format!("Column {} is {raw} {when}", ident(column)),
+            sql,
+            &format!("{raw}, as format_type spells it"),
+            Expected::Manual,
+        ),
+    }
+}
+
+/// CHECK constraints that mention the column: ALTER COLUMN TYPE re-validates them under the lock.
+fn checks_on_column(ctx: &Ctx, column: &str) -> Check {
+    check(
+        "No CHECK constraint mentions the column (ALTER COLUMN TYPE re-validates each one with a full scan under ACCESS EXCLUSIVE, even when the table is not rewritten)",
+        format!(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = {} AND contype = 'c' AND (SELECT attnum FROM pg_attribute WHERE {}) = ANY (conkey);",
+            ctx.regclass(),
+            attr(ctx, column)
+        ),
+        "no rows. A row means the statement scans the table under ACCESS EXCLUSIVE (about the sequential scan estimate): on a large table drop that CHECK first, run the statement, then add the CHECK back NOT VALID and VALIDATE it",
+        Expected::NoRows,
+    )
+}
+
+fn analyze_step(ctx: &Ctx, column: &str) -> Step {
+    let mut s = ctx.ddl(
+        "Rebuild the column's statistics",
+        vec![format!("ANALYZE {} ({});", ctx.table(), ident(column))],
+        Statement::Analyze,
+        Estimate::new(0.1, 30.0),
+    );
+    s.notes.push("ALTER COLUMN TYPE drops the column's statistics (pg_stats has no row for it until the next ANALYZE): run it now so query plans do not fall back to default estimates. Reads a sample; reads and writes continue.".to_string());
+    s.retry = "Safe to re-run.".to_string();
+    s
+}
+
+fn catalog_only_direct(ctx: &Ctx, spec: &Spec) -> Vec<Phase> {
+    let mut step = ctx.brief(
+        "Change the type (catalog-only: no rewrite, indexes kept)",
+        vec![alter_type_sql(ctx, spec)],
+        Statement::AlterTableAccessExclusive,
+    );
+    step.notes.push(format!(
+        "{} -> {} is binary-coercible{}: PostgreSQL only updates the catalog. The table and its indexes keep their files (pg_relation_filenode does not change), so the ACCESS EXCLUSIVE lock is held for a moment.",
+        spec.from_raw,
+        spec.to_raw,
+        if spec.using.is_some() { " and the USING expression is a plain cast of the column" } else { "" }
+    ));
+    step.notes.push("Clients with prepared statements that return this column may get \"cached plan must not change result type\" once: they re-prepare on retry.".to_string());
+    step.retry = format!(
+        "{RETRY_LOCK_TIMEOUT} Changing the type again to the type it already has does nothing."
+    );
+    vec![
+        ctx.preflight(
+            None,
+            vec![
+                type_check(ctx, spec.column, &spec.from, spec.from_raw, "now"),
+                checks_on_column(ctx, spec.column),
+            ],
+        ),
+        Phase {
+            name: "change type".to_string(),
+            purpose: "Change the type in the catalog: a moment under ACCESS EXCLUSIVE, no rewrite."
+                .to_string(),
+            app_change: None,
+            steps: vec![step, analyze_step(ctx, spec.column)],
+            rollback: vec![ctx.rollback_ddl(
+                format!(
+                    "ALTER TABLE {} ALTER COLUMN {} TYPE {};",
+                    ctx.table(),
+                    ident(spec.column),
+                    spec.from_raw
+                ),
+                Some("Going back narrows the type: it rewrites the table under ACCESS EXCLUSIVE (and fails if a longer or wider value was written since). Run it only on a small table or in a maintenance window."),
+            )],
+            irreversible: None,
+            checks: vec![type_check(ctx, spec.column, &spec.to, spec.to_raw, "now")],
+        },
+    ]
+}
+
+fn rewrite_direct(ctx: &Ctx, spec: &Spec, effect: AlterTypeEffect) -> Vec<Phase> {
+    let v = ctx.version();
+    let mut sql = Vec::new();
+    if spec.zone {
+        sql.push("SET LOCAL TimeZone = 'UTC';".to_string());
+    }
+    sql.push(alter_type_sql(ctx, spec));
+    if spec.widens_sequence() && !postgres::serial_sequence_follows_column_type() {
+        sql.push(do_block(&format!(
+            "DECLARE\n  lockstep_seq text := pg_get_serial_sequence({}, {});\nBEGIN\n  IF lockstep_seq IS NOT NULL THEN\n    EXECUTE format('ALTER SEQUENCE %s AS bigint', lockstep_seq);\n  END IF;\nEND",
+            literal(&ctx.table()),
+            literal(spec.column)
+        )));
+    }
+    let rebuild_only = effect == AlterTypeEffect::IndexRebuildOnly;
+    let (title, duration) = if rebuild_only {
+        (
+            "Change the type under a UTC session (no table rewrite; indexes on the column are rebuilt)",
+            Estimate::new(CATALOG_ONLY.low, ctx.model.index_build().high),
+        )
+    } else {
+        (
+            "Change the type (rewrites the table and every index under ACCESS EXCLUSIVE)",
+            ctx.model.rewrite(),
+        )
+    };
+    let mut step = ctx.ddl(title, sql, Statement::AlterTableAccessExclusive, duration);
+    step.rewrites_table = !rebuild_only;
+    if rebuild_only {
+        step.notes.push(format!("PostgreSQL {v}: timestamp <-> timestamptz skips the table rewrite when the session TimeZone is UTC (12+), which SET LOCAL sets for this transaction only. Every index containing the column is still rebuilt under the lock (its operator class changes): the duration runs from a catalog-only moment (no such index) to one index build (preflight lists them)."));
+    } else {
+        step.notes.push("ACCESS EXCLUSIVE is held while the table and all its indexes are rewritten: even SELECTs wait. Needs free disk for a full copy of the table and its indexes.".to_string());
+        if spec.zone {
+            step.notes.push(format!("PostgreSQL {v} rewrites the table for timestamp <-> timestamptz whatever the TimeZone (the UTC shortcut arrived in 12); SET LOCAL TimeZone = 'UTC' still fixes how stored values are read."));
+        }
+        if spec.using.is_some() {
+            step.notes.push("A USING expression other than the bare column (or a plain cast of it) always rewrites the table.".to_string());
+        }
+    }
+    if spec.is_pk {
+        step.notes.push("Every foreign key that references this column is re-checked against the new type: each referencing table is read under a lock that blocks its writes too.".to_string());
+    }
+    if spec.widens_sequence() {
+        step.notes.push("A serial column's sequence keeps its integer type (max 2147483647) after ALTER COLUMN TYPE bigint: the DO block makes it AS bigint. An identity column's sequence follows the column by itself.".to_string());
+    }
+    step.notes.push("Clients with prepared statements that return this column may get \"cached plan must not change result type\" once: they re-prepare on retry.".to_string());
+    step.retry = format!("{RETRY_LOCK_TIMEOUT} The transaction is all-or-nothing: after a failure the column still has its old type.");
+    let mut checks = vec![
+        type_check(ctx, spec.column, &spec.from, spec.from_raw, "now"),
+        checks_on_column(ctx, spec.column),
+    ];
+    if rebuild_only {
+        checks.push(indexes_on_column_check(
+            ctx,
+            spec.column,
+            "Indexes containing the column (each is rebuilt under the lock)",
+        ));
+    }
+    vec![
+        ctx.preflight(Some(if rebuild_only { ctx.req.bytes / 4 } else { ctx.req.bytes }), checks),
+        Phase {
+            name: "change type".to_string(),
+            purpose: if rebuild_only {
+                "Change the type under a UTC session: no table rewrite, but indexes on the column are rebuilt while reads and writes wait.".to_string()
+            } else {
+                "Change the type in one statement, which rewrites the table while reads and writes wait.".to_string()
+            },
+            app_change: Some(format!(
+                "The application reads and writes {} as {} (and tolerates a failed query while the statement holds its lock).",
+                ident(spec.column),
+                spec.to_raw
+            )),
+            steps: vec![step, analyze_step(ctx, spec.column)],
+            rollback: vec![ctx.rollback_ddl(
+                format!(
+                    "ALTER TABLE {} ALTER COLUMN {} TYPE {};",
+                    ctx.table(),
+                    ident(spec.column),
+                    spec.from_raw
+                ),
+                Some("Another rewrite under ACCESS EXCLUSIVE, as long as the forward one; it fails if a value written since does not fit the old type."),
+            )],
+            irreversible: None,
+            checks: vec![type_check(ctx, spec.column, &spec.to, spec.to_raw, "now")],
+        },
+    ]
+}
+
+fn indexes_on_column_check(ctx: &Ctx, column: &str, description: &str) -> Check {
+    check(
+        description,
+        format!(
+            "SELECT indexrelid::regclass AS index, pg_get_indexdef(indexrelid) AS definition FROM pg_index WHERE indrelid = {} AND (SELECT attnum FROM pg_attribute WHERE {}) = ANY (indkey::int2[]);",
+            ctx.regclass(),
+            attr(ctx, column)
+        ),
+        "the list, for the record (no rows: nothing to copy or rebuild)",
+        Expected::Manual,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Online path (expand/contract)
+// ---------------------------------------------------------------------------------------------
+
+fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
+    let v = ctx.version();
+    let table = ctx.table();
+    let col = ident(spec.column);
+    let new_col = ident(&spec.new_col);
+    let value = spec.value();
+    let pass = KeysetPass {
+        key: pk,
+        progress: derived_name(&[&ctx.req.table, spec.column, "lockstep_progress"]),
+        title: "Backfill the new column in keyset-paginated batches",
+    };
+
+    // ---- preflight
+    let mut pre = vec![
+        type_check(ctx, spec.column, &spec.from, spec.from_raw, "now"),
+        check(
+            "The names this plan adds are free",
+            format!(
+                "SELECT count(*) FROM pg_attribute WHERE attrelid = {} AND attname IN ({}, {}) AND NOT attisdropped;",
+                ctx.regclass(),
+                literal(&spec.new_col),
+                literal(&spec.old_col)
+            ),
+            "0 (1 or 2: an earlier attempt of this plan left its column: its steps are re-runnable; otherwise rename that column first)",
+            Expected::row(&["0"]),
+        ),
+        check(
+            "No view or rule depends on the column (a view keeps pointing at the old column after the swap, and the contract phase could not drop it)",
+            format!(
+                "SELECT DISTINCT r.ev_class::regclass AS dependent FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = {} AND d.refobjsubid = (SELECT attnum FROM pg_attribute WHERE {}) AND r.ev_class <> {};",
+                ctx.regclass(),
+                attr(ctx, spec.column),
+                ctx.regclass()
+            ),
+            "no rows (otherwise re-create those views right after the swap, in the same deploy)",
+            Expected::NoRows,
+        ),
+        indexes_on_column_check(ctx, spec.column, "Indexes containing the column (the plan builds a copy of each on the new column)"),
+    ];
+    if spec.is_pk {
+        pre.push(check(
+            "The column is the table's whole primary key",
+            format!(
+                "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {} AND contype = 'p' AND conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE {})]::int2[]) AS is_primary_key;",
+                ctx.regclass(),
+                attr(ctx, spec.column)
+            ),
+            "t",
+            Expected::row(&["t"]),
+        ));
+        if matches!(spec.from.ty, ColumnType::Integer) {
+            pre.push(check(
+                "Headroom below the integer ceiling (2147483647): the current maximum and the sequence's last value (an index probe, not a scan)",
+                format!(
+                    "SELECT max({col}) AS max_id, round(100.0 * max({col}) / {INT4_MAX}, 1) AS pct_of_int4, (SELECT pg_sequence_last_value(s::regclass) FROM pg_get_serial_sequence({}, {}) AS s WHERE s IS NOT NULL) AS sequence_last_value FROM {table};",
+                    literal(&table),
+                    literal(spec.column)
+                ),
+                "pct_of_int4 well below 100 with room for the backfill's duration at your insert rate; above ~85 %, start now and skip nothing",
+                Expected::Manual,
+            ));
+        }
+        pre.push(check(
+            "Sequence or identity behind the column (the swap moves either one)",
+            format!(
+                "SELECT pg_get_serial_sequence({}, {}) AS sequence, (SELECT attidentity FROM pg_attribute WHERE {}) AS identity, (SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = {} AND adnum = (SELECT attnum FROM pg_attribute WHERE {})) AS column_default;",
+                literal(&table),
+                literal(spec.column),
+                attr(ctx, spec.column),
+                ctx.regclass(),
+                attr(ctx, spec.column)
+            ),
+            "for the record: a serial column shows its sequence and a nextval default; an identity column shows identity a (ALWAYS) or d (BY DEFAULT)",
+            Expected::Manual,
+        ));
+        pre.push(check(
+            "Foreign keys of other tables that reference the table (each one referencing the column gets a copy on the new column; their own columns need the same type change later)",
+            format!(
+                "SELECT conrelid::regclass AS referencing_table, conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE confrelid = {} AND contype = 'f' ORDER BY 1, 2;",
+                ctx.regclass()
+            ),
+            "the list. Each referencing column of the old type must be converted too (plan a change-type for each, e.g. order_id integer -> bigint): until then it overflows at the same ceiling",
+            Expected::Manual,
+        ));
+    } else {
+        pre.push(check(
+            "No UNIQUE, PRIMARY KEY, EXCLUDE or FOREIGN KEY constraint involves the column (this plan copies plain indexes only)",
+            format!(
+                "SELECT conname, contype FROM pg_constraint WHERE ((conrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {a}) = ANY (conkey)) OR (confrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {a}) = ANY (confkey))) AND contype IN ('u', 'p', 'x', 'f');",
+                reg = ctx.regclass(),
+                a = attr(ctx, spec.column)
+            ),
+            "no rows (a constraint on the column needs its own handling: re-create it on the new column after the swap)",
+            Expected::NoRows,
+        ));
+    }
+    let extra_bytes = ctx
+        .req
+        .bytes
+        .saturating_add(ctx.req.rows.saturating_mul(40));
+    let preflight = ctx.preflight(Some(extra_bytes), pre);
+
+    // ---- expand
+    let add_col = {
+        let mut s = ctx.brief(
+            "Add the new column (nullable, no default: catalog-only)",
+            vec![format!(
+                "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {new_col} {};",
+                spec.to_raw
+            )],
+            Statement::AlterTableAccessExclusive,
+        );
+        s.retry = format!("{RETRY_LOCK_TIMEOUT} IF NOT EXISTS makes it a no-op once done.");
+        s
+    };
+    let function_body = format!(
+        "#variable_conflict use_column\nBEGIN\n  NEW.{new_col} := (SELECT {value} FROM (SELECT NEW.*) AS lockstep_row);\n  RETURN NEW;\nEND"
+    );
+    let function_sql = format!(
+        "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {};",
+        ctx.sibling(&spec.function),
+        dollar_quote(&function_body)
+    );
+    let trigger_sql = format!(
+        "CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE {} {}();",
+        ident(&spec.trigger),
+        postgres::trigger_execute_keyword(v),
+        ctx.sibling(&spec.function)
+    );
+    let trigger_missing = format!(
+        "SELECT NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = {} AND tgname = {}) AS lockstep_trigger_missing;",
+        ctx.regclass(),
+        literal(&spec.trigger)
+    );
+    let sync = {
+        let mut s = ctx.brief(
+            "Keep the new column in sync on every write (trigger)",
+            vec![function_sql.clone(), trigger_sql.clone()],
+            Statement::AddForeignKeyOrTrigger,
+        );
+        s.only_if = Some(trigger_missing.clone());
+        s.notes.push(format!("BEFORE INSERT OR UPDATE: every row written from now on carries {new_col} = {value}, computed from the row being written (the subquery lets the expression name the row's columns as the USING clause would)."));
+        s.notes.push(
+            "CREATE TRIGGER takes SHARE ROW EXCLUSIVE: writes wait for a moment, reads continue."
+                .to_string(),
+        );
+        s.retry = format!("{RETRY_LOCK_TIMEOUT} The guard skips it once the trigger exists (CREATE TRIGGER has no IF NOT EXISTS before 14).");
+        s
+    };
+    let mut expand_steps = vec![add_col, sync];
+    let add_check = {
+        let mut s = add_step(
+            ctx,
+            if spec.is_pk {
+                "Reject NULL in the new column from now on (CHECK ... NOT VALID)"
+            } else {
+                "Reject NULL in the new column from now on, if the old column is NOT NULL (CHECK ... NOT VALID)"
+            },
+            &spec.not_null_check,
+            &format!("CHECK ({new_col} IS NOT NULL) NOT VALID"),
+            Statement::AlterTableAccessExclusive,
+            CATALOG_ONLY,
+        );
+        if !spec.is_pk {
+            s.only_if = Some(format!(
+                "SELECT coalesce((SELECT attnotnull FROM pg_attribute WHERE {}), false) AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {}) AS lockstep_add_not_null_check;",
+                attr(ctx, spec.column),
+                by_name(ctx, &spec.not_null_check)
+            ));
+            s.notes.push(format!("Runs only when {col} is NOT NULL (the guard reads pg_attribute.attnotnull): then the new column must end NOT NULL too, and a validated CHECK is what lets SET NOT NULL skip its scan later (12+)."));
+        }
+        s.notes.push("NOT VALID: catalog-only, existing rows are not checked yet. The trigger fills the column on every write, so new rows pass.".to_string());
+        s
+    };
+    expand_steps.push(add_check);
+    let expand = Phase {
+        name: "expand".to_string(),
+        purpose: format!("Add {new_col} {} beside {col} and keep it in sync on every write. Each step holds its lock for a moment.", spec.to_raw),
+        app_change: None,
+        steps: expand_steps,
+        rollback: vec![
+            ctx.rollback_ddl(format!("DROP TRIGGER IF EXISTS {} ON {table};", ident(&spec.trigger)), Some("Takes ACCESS EXCLUSIVE for a moment.")),
+            rollback(format!("DROP FUNCTION IF EXISTS {}();", ctx.sibling(&spec.function)), None),
+            ctx.rollback_ddl(format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {new_col};"), Some("Drops the new column and its CHECK; catalog-only (the space is reclaimed as rows are rewritten).")),
+        ],
+        irreversible: None,
+        checks: vec![
+            type_check(ctx, &spec.new_col, &spec.to, spec.to_raw, "(the new column)"),
+            check(
+                "The sync trigger is in place and enabled",
+                format!("SELECT tgenabled FROM pg_trigger WHERE tgrelid = {} AND tgname = {};", ctx.regclass(), literal(&spec.trigger)),
+                "O (enabled)",
+                Expected::row(&["O"]),
+            ),
+        ],
+    };
+
+    // ---- backfill
+    let apply = |pred: &str| {
+        format!("UPDATE {table} SET {new_col} = {value} WHERE {pred} AND {new_col} IS DISTINCT FROM {value}")
+    };
+    let mut backfill_steps = pass.steps(ctx, &apply);
+    if spec.using.is_some() {
+        if let Some(first) = backfill_steps.last_mut() {
+            first.notes.push("A row whose value the USING expression cannot convert makes the batch fail: fix or delete that row (the error names the value), then run the step again.".to_string());
+        }
+    }
+    let backfill = Phase {
+        name: "backfill".to_string(),
+        purpose: format!("Fill {new_col} for the rows written before the trigger existed, in small committed batches while traffic continues."),
+        app_change: None,
+        steps: backfill_steps,
+        rollback: vec![rollback(
+            format!("-- Nothing to undo on its own: the values live in {new_col}, which the expand rollback drops."),
+            Some("Run the expand phase's rollback to remove the new column and everything in it."),
+        )],
+        irreversible: None,
+        checks: vec![check(
+            "Every row's new value matches the conversion (a full scan: run it on a replica if you have one)",
+            format!("SELECT count(*) AS rows_out_of_sync FROM {table} WHERE {new_col} IS DISTINCT FROM {value};"),
+            "0",
+            Expected::row(&["0"]),
+        )],
+    };
+
+    // ---- indexes and NOT NULL proof
+    let mut index_steps = Vec::new();
+    let mut index_checks = Vec::new();
+    if spec.is_pk {
+        let cols = [spec.new_col.clone()];
+        let idx = IndexSpec {
+            columns: &cols,
+            unique: true,
+            predicate: None,
+            method: IndexMethod::Btree,
+            name: spec.pk_index.clone(),
+        };
+        index_steps.extend(idx.concurrent_build_steps(ctx));
+        index_checks.push(check(
+            "The unique index on the new column is valid and ready",
+            idx.validity_sql(ctx),
+            "one row: indisvalid = t, indisready = t",
+            Expected::row(&["t", "t"]),
+        ));
+    } else {
+        let (drop_invalid, build) = index_copy_steps(ctx, spec);
+        index_steps.push(drop_invalid);
+        index_steps.push(build);
+        index_checks.push(check(
+            "Every index on the old column has a valid copy on the new one",
+            format!(
+                "SELECT count(*) FROM pg_index i WHERE i.indrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {a}) = ANY (i.indkey::int2[]) AND NOT EXISTS (SELECT 1 FROM pg_index c WHERE c.indexrelid = {copy} AND c.indisvalid);",
+                reg = ctx.regclass(),
+                a = attr(ctx, spec.column),
+                copy = copy_regclass("i.indexrelid")
+            ),
+            "0",
+            Expected::row(&["0"]),
+        ));
+    }
+    let failure = "If it fails with \"check constraint ... is violated by some row\", a row still has NULL in the new column: the backfill missed it or the conversion returns NULL for it. Run the backfill again and look at that row.";
+    let mut validate = validate_step(ctx, &spec.not_null_check, ctx.model.scan(), failure);
+    validate.title =
+        "Prove the new column holds no NULL (VALIDATE: reads and writes continue)".to_string();
+    index_steps.push(validate);
+    index_checks.push(if spec.is_pk {
+        state_check(ctx, &spec.not_null_check, "c", true)
+    } else {
+        check(
+            "The NOT NULL proof is validated, or was not needed (the old column is nullable)",
+            format!(
+                "SELECT NOT coalesce((SELECT attnotnull FROM pg_attribute WHERE {}), false) OR EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) AS ready;",
+                attr(ctx, spec.column),
+                by_name(ctx, &spec.not_null_check)
+            ),
+            "t",
+            Expected::row(&["t"]),
+        )
+    });
+    let indexes = Phase {
+        name: if spec.is_pk {
+            "unique index and NOT NULL proof"
+        } else {
+            "index copies and NOT NULL proof"
+        }
+        .to_string(),
+        purpose: if spec.is_pk {
+            format!("Build the unique index the new primary key will use, and prove {new_col} holds no NULL, while reads and writes continue.")
+        } else {
+            format!("Copy every index of {col} onto {new_col} and prove {new_col} holds no NULL when {col} is NOT NULL, while reads and writes continue.")
+        },
+        app_change: None,
+        steps: index_steps,
+        rollback: vec![if spec.is_pk {
+            ctx.rollback_ddl(format!("DROP INDEX CONCURRENTLY IF EXISTS {};", ctx.sibling(&spec.pk_index)), Some("Outside a transaction; SHARE UPDATE EXCLUSIVE: traffic continues. The validated CHECK goes with the expand rollback."))
+        } else {
+            rollback(
+                format!("SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %s', indexrelid::regclass) FROM pg_index WHERE indrelid = {} AND (SELECT attnum FROM pg_attribute WHERE {}) = ANY (indkey::int2[]) \\gexec", ctx.regclass(), attr(ctx, &spec.new_col)),
+                Some("psql's \\gexec runs each generated DROP INDEX CONCURRENTLY on its own, outside a transaction; traffic continues. Dropping the new column (expand rollback) would also drop them, under a brief ACCESS EXCLUSIVE."),
+            )
+        }],
+        irreversible: None,
+        checks: index_checks,
+    };
+
+    let mut phases = vec![preflight, expand, backfill, indexes];
+    if spec.is_pk {
+        phases.push(foreign_keys_phase(ctx, spec));
+    }
+    phases.push(swap_phase(ctx, spec));
+    phases.push(contract_phase(ctx, spec, &pass));
+    phases
+}
+
+/// The copy of index `oid_sql` (`lockstep_idx_<oid>`, in the original's schema), or NULL.
+fn copy_regclass(oid_sql: &str) -> String {
+    format!("to_regclass(format('%s.%I', (SELECT relnamespace::regnamespace FROM pg_class WHERE oid = {oid_sql}), 'lockstep_idx_' || {oid_sql}))")
+}
+
+/// Copies of the column's indexes on the new column, named `lockstep_idx_<oid of the original>`
+/// (short, unique, ASCII: the swap renames each copy to its original's name).
+fn index_copy_steps(ctx: &Ctx, spec: &Spec) -> (Step, Step) {
+    let reg = ctx.regclass();
+    let old_attnum = format!(
+        "(SELECT attnum FROM pg_attribute WHERE {})",
+        attr(ctx, spec.column)
+    );
+    let drop_sql = format!(
+        "SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %s', c.indexrelid::regclass) FROM pg_index c JOIN pg_class n ON n.oid = c.indexrelid WHERE c.indrelid = {reg} AND n.relname LIKE 'lockstep\\_idx\\_%' AND NOT c.indisvalid \\gexec"
+    );
+    let mut drop = ctx.ddl(
+        "Drop INVALID index copies an earlier failed attempt left (if any)",
+        vec![drop_sql],
+        Statement::DropIndexConcurrently,
+        CATALOG_ONLY,
+    );
+    drop.in_transaction = false;
+    drop.retry = "Safe to re-run: it only drops INVALID copies.".to_string();
+    drop.notes.push("psql's \\gexec runs each generated statement on its own, outside a transaction, as DROP INDEX CONCURRENTLY requires. With no INVALID copy it generates nothing.".to_string());
+    let new_name = literal(&spec.new_col);
+    let build_sql = format!(
+        "SELECT format('CREATE %sINDEX CONCURRENTLY IF NOT EXISTS %I ON %s USING %s (%s)%s',\n  CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END,\n  'lockstep_idx_' || i.indexrelid,\n  i.indrelid::regclass,\n  am.amname,\n  (SELECT string_agg(CASE WHEN k.attnum = {old_attnum} THEN quote_ident({new_name}) ELSE quote_ident(a.attname) END, ', ' ORDER BY k.pos)\n     FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, pos) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum),\n  CASE WHEN i.indpred IS NULL THEN '' ELSE ' WHERE ' || pg_get_expr(i.indpred, i.indrelid) END)\nFROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam\nWHERE i.indrelid = {reg} AND {old_attnum} = ANY (i.indkey::int2[]) AND i.indexprs IS NULL\n  AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = i.indexrelid)\nORDER BY i.indexrelid \\gexec"
+    );
+    let mut build = ctx.ddl(
+        "Build a copy of each index of the old column on the new column, CONCURRENTLY",
+        vec![build_sql],
+        Statement::CreateIndexConcurrently,
+        ctx.model.concurrent_index_build(),
+    );
+    build.in_transaction = false;
+    build.scans_table = true;
+    build.notes.push("The query generates one CREATE INDEX CONCURRENTLY per index that contains the old column (same method, same other columns, same partial predicate, default operator classes for the new type); psql's \\gexec runs each on its own, outside a transaction. Run the SELECT without \\gexec first to review them: an operator class or a predicate written for the old type may not fit the new one. Indexes on expressions and constraint indexes are not copied (preflight lists them).".to_string());
+    build.notes.push("Each build takes SHARE UPDATE EXCLUSIVE (reads and writes continue) and waits for older transactions; the duration is per index.".to_string());
+    build.retry = "If a build fails it leaves an INVALID copy: run the previous step (it drops INVALID copies), then this one; IF NOT EXISTS skips the copies already built.".to_string();
+    (drop, build)
+}
+
+/// PK only: copy each foreign key that references the column onto the new column, NOT VALID,
+/// then validate the copies.
+fn foreign_keys_phase(ctx: &Ctx, spec: &Spec) -> Phase {
+    let reg = ctx.regclass();
+    let table = ctx.table();
+    let old_attnum = format!(
+        "(SELECT attnum FROM pg_attribute WHERE {})",
+        attr(ctx, spec.column)
+    );
+    let originals = format!(
+        "SELECT oid, conrelid::regclass AS child, conname, conkey, confupdtype, confdeltype, confmatchtype, condeferrable, condeferred FROM pg_constraint WHERE confrelid = {reg} AND contype = 'f' AND confkey = ARRAY[{old_attnum}]::int2[]"
+    );
+    let add_body = format!(
+        "DECLARE\n  lockstep_fk record;\n  lockstep_action text[] := ARRAY['a', 'NO ACTION', 'r', 'RESTRICT', 'c', 'CASCADE', 'n', 'SET NULL', 'd', 'SET DEFAULT'];\nBEGIN\n  FOR lockstep_fk IN {originals} LOOP\n    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = lockstep_fk.child AND conname = 'lockstep_fk_' || lockstep_fk.oid) THEN\n      EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I FOREIGN KEY (%s) REFERENCES {} ({}) MATCH %s ON UPDATE %s ON DELETE %s%s NOT VALID',\n        lockstep_fk.child, 'lockstep_fk_' || lockstep_fk.oid,\n        (SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = lockstep_fk.child AND attnum = lockstep_fk.conkey[1]),\n        CASE lockstep_fk.confmatchtype WHEN 'f' THEN 'FULL' ELSE 'SIMPLE' END,\n        lockstep_action[array_position(lockstep_action, lockstep_fk.confupdtype::text) + 1],\n        lockstep_action[array_position(lockstep_action, lockstep_fk.confdeltype::text) + 1],\n        CASE WHEN lockstep_fk.condeferrable THEN ' DEFERRABLE INITIALLY ' || CASE WHEN lockstep_fk.condeferred THEN 'DEFERRED' ELSE 'IMMEDIATE' END ELSE '' END);\n    END IF;\n  END LOOP;\nEND",
+        table.replace('%', "%%").replace('\'', "''"),
+        ident(&spec.new_col).replace('%', "%%").replace('\'', "''")
+    );
+    let mut add = ctx.brief(
+        "Copy each referencing foreign key onto the new column, NOT VALID",
+        vec![do_block(&add_body)],
+        Statement::AddForeignKeyOrTrigger,
+    );
+    add.lock = postgres::foreign_key_referenced_lock(Statement::AddForeignKeyOrTrigger);
+    add.notes.push(format!("For every foreign key of another table that references {}, adds `lockstep_fk_<oid>` with the same column, actions, MATCH and deferrability, referencing the new column (its unique index already exists). NOT VALID: catalog-only. Each ADD takes SHARE ROW EXCLUSIVE on the referencing table and on this one: writes to both wait for a moment.", ident(spec.column)));
+    add.notes
+        .push("With no referencing foreign key the block does nothing.".to_string());
+    add.retry = format!("{RETRY_LOCK_TIMEOUT} Copies that exist already are skipped.");
+
+    let validate_body = format!(
+        "DECLARE\n  lockstep_fk record;\nBEGIN\n  FOR lockstep_fk IN SELECT conrelid::regclass AS child, conname FROM pg_constraint WHERE confrelid = {reg} AND contype = 'f' AND conname LIKE 'lockstep\\_fk\\_%' AND NOT convalidated LOOP\n    EXECUTE format('ALTER TABLE %s VALIDATE CONSTRAINT %I', lockstep_fk.child, lockstep_fk.conname);{}\n  END LOOP;\nEND",
+        if postgres::do_block_commit(ctx.version()) { "\n    COMMIT;" } else { "" }
+    );
+    let mut validate = ctx.ddl(
+        "Validate the foreign-key copies (reads and writes continue)",
+        vec![do_block(&validate_body)],
+        Statement::ValidateConstraint,
+        ctx.model.scan(),
+    );
+    validate.lock = postgres::foreign_key_referenced_lock(Statement::ValidateConstraint);
+    validate.blocks = crate::plan::Blocks::Nothing;
+    validate.in_transaction = false;
+    validate.statement_timeout_ms = Some(0);
+    validate.notes.push("Each VALIDATE reads its referencing table under SHARE UPDATE EXCLUSIVE and takes ROW SHARE on this table: reads and writes continue on both. The duration depends on the referencing tables' sizes (the estimate assumes about this table's size).".to_string());
+    if postgres::do_block_commit(ctx.version()) {
+        validate.notes.push("The block COMMITs after each constraint (11+), so each referencing table is released as soon as its check is done.".to_string());
+    }
+    validate.retry = "If it fails with \"insert or update on table ... violates foreign key constraint\", a referencing row points at a key the new column lacks: the backfill is incomplete; run it again, then this. Otherwise run it again: only copies not yet validated are checked.".to_string();
+
+    Phase {
+        name: "foreign keys".to_string(),
+        purpose: format!("Give every foreign key that references {} a validated twin on {}, so the swap only has to drop the originals.", ident(spec.column), ident(&spec.new_col)),
+        app_change: None,
+        steps: vec![add, validate],
+        rollback: vec![rollback(
+            format!("SELECT format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', conrelid::regclass, conname) FROM pg_constraint WHERE confrelid = {reg} AND contype = 'f' AND conname LIKE 'lockstep\\_fk\\_%' \\gexec"),
+            Some("psql's \\gexec runs each generated DROP CONSTRAINT; each takes ACCESS EXCLUSIVE on its referencing table and on this one for a moment: SET lock_timeout first."),
+        )],
+        irreversible: None,
+        checks: vec![
+            check(
+                "Every foreign key referencing the column has a copy on the new column",
+                format!("SELECT count(*) FROM ({originals}) AS o WHERE NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = o.child AND c.conname = 'lockstep_fk_' || o.oid);"),
+                "0",
+                Expected::row(&["0"]),
+            ),
+            check(
+                "Every copy is validated",
+                format!("SELECT count(*) FROM pg_constraint WHERE confrelid = {reg} AND contype = 'f' AND conname LIKE 'lockstep\\_fk\\_%' AND NOT convalidated;"),
+                "0",
+                Expected::row(&["0"]),
+            ),
+        ],
+    }
+}
+
+/// Moves the old column's default to the new column (a sequence's nextval included).
+fn move_default_sql(ctx: &Ctx, from: &str, to: &str, indent: &str) -> String {
+    format!(
+        "{i}SELECT pg_get_expr(adbin, adrelid) INTO lockstep_default FROM pg_attrdef WHERE adrelid = {} AND adnum = (SELECT attnum FROM pg_attribute WHERE {});\n{i}IF lockstep_default IS NOT NULL THEN\n{i}  EXECUTE format('ALTER TABLE {} ALTER COLUMN {} SET DEFAULT %s', lockstep_default);\n{i}  ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT;\n{i}END IF;\n",
+        ctx.regclass(),
+        attr(ctx, from),
+        ctx.table().replace('%', "%%").replace('\'', "''"),
+        ident(to).replace('%', "%%").replace('\'', "''"),
+        ctx.table(),
+        ident(from),
+        i = indent
+    )
+}
+
+fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
+    let v = ctx.version();
+    let table = ctx.table();
+    let reg = ctx.regclass();
+    let col = ident(spec.column);
+    let new_col = ident(&spec.new_col);
+    let old_col = ident(&spec.old_col);
+    let uses_check = postgres::set_not_null_uses_check(v);
+    let mut sql = vec![format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;")];
+    let scan_in_swap = spec.is_pk && !uses_check;
+    let esc = |s: &str| s.replace('%', "%%").replace('\'', "''");
+    if spec.is_pk {
+        if uses_check {
+            sql.push(do_block(&format!(
+                "BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first (SET NOT NULL would scan the table under ACCESS EXCLUSIVE)';\n  END IF;\nEND",
+                by_name(ctx, &spec.not_null_check),
+                esc(&spec.not_null_check)
+            )));
+        }
+        sql.push(format!(
+            "ALTER TABLE {table} ALTER COLUMN {new_col} SET NOT NULL;"
+        ));
+        let mut body = String::from("DECLARE\n  lockstep_pk name;\n  lockstep_fk record;\n  lockstep_identity \"char\";\n  lockstep_next bigint;\n  lockstep_default text;\n");
+        body.push_str(&format!(
+            "  lockstep_seq text := pg_get_serial_sequence({}, {});\nBEGIN\n",
+            literal(&table),
+            literal(spec.column)
+        ));
+        body.push_str(&format!(
+            "  SELECT conname INTO lockstep_pk FROM pg_constraint WHERE conrelid = {reg} AND contype = 'p';\n  -- Foreign keys that reference the old column: their validated copies take over, under the same names.\n  FOR lockstep_fk IN SELECT oid, conrelid::regclass AS child, conname FROM pg_constraint WHERE confrelid = {reg} AND contype = 'f' AND confkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE {})]::int2[] LOOP\n    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = lockstep_fk.child AND conname = 'lockstep_fk_' || lockstep_fk.oid AND convalidated) THEN\n      RAISE EXCEPTION 'lockstep: foreign key % on % has no validated copy on the new column: run the foreign-key phase first', lockstep_fk.conname, lockstep_fk.child;\n    END IF;\n    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', lockstep_fk.child, lockstep_fk.conname);\n    EXECUTE format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I', lockstep_fk.child, 'lockstep_fk_' || lockstep_fk.oid, lockstep_fk.conname);\n  END LOOP;\n  EXECUTE format('ALTER TABLE {} DROP CONSTRAINT %I', lockstep_pk);\n",
+            attr(ctx, spec.column),
+            esc(&table)
+        ));
+        body.push_str(&format!(
+            "  -- The sequence or identity that numbers new rows moves to the new column.\n  SELECT attidentity INTO lockstep_identity FROM pg_attribute WHERE {};\n  IF lockstep_identity IN ('a', 'd') THEN\n    lockstep_next := nextval(lockstep_seq);\n    ALTER TABLE {table} ALTER COLUMN {col} DROP IDENTITY;\n    EXECUTE format('ALTER TABLE {} ALTER COLUMN {} ADD GENERATED %s AS IDENTITY (START WITH %s)', CASE lockstep_identity WHEN 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END, lockstep_next);\n  ELSE\n",
+            attr(ctx, spec.column),
+            esc(&table),
+            esc(&new_col)
+        ));
+        body.push_str(&move_default_sql(ctx, spec.column, &spec.new_col, "    "));
+        body.push_str(&format!(
+            "    IF lockstep_seq IS NOT NULL THEN\n      EXECUTE format('ALTER SEQUENCE %s OWNED BY {}.{}', lockstep_seq);\n{}    END IF;\n  END IF;\n",
+            esc(&table),
+            esc(&new_col),
+            if spec.widens_sequence() { "      EXECUTE format('ALTER SEQUENCE %s AS bigint', lockstep_seq);\n" } else { "" }
+        ));
+        body.push_str(&format!(
+            "  -- The names, and the primary key on the new column's unique index.\n  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\n  EXECUTE format('ALTER TABLE {} ADD CONSTRAINT %I PRIMARY KEY USING INDEX {}', lockstep_pk);\nEND",
+            esc(&table),
+            esc(&ident(&spec.pk_index))
+        ));
+        sql.push(do_block(&body));
+        sql.push(format!(
+            "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {};",
+            ident(&spec.not_null_check)
+        ));
+    } else {
+        let mut body =
+            String::from("DECLARE\n  lockstep_default text;\n  lockstep_idx record;\nBEGIN\n");
+        if uses_check {
+            body.push_str(&format!(
+                "  -- NOT NULL: the validated CHECK lets SET NOT NULL skip its scan (12+).\n  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) THEN\n    ALTER TABLE {table} ALTER COLUMN {new_col} SET NOT NULL;\n    ALTER TABLE {table} DROP CONSTRAINT {};\n  ELSIF EXISTS (SELECT 1 FROM pg_constraint WHERE {}) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first';\n  END IF;\n",
+                by_name(ctx, &spec.not_null_check),
+                ident(&spec.not_null_check),
+                by_name(ctx, &spec.not_null_check),
+                esc(&spec.not_null_check)
+            ));
+        } else {
+            body.push_str(&format!(
+                "  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND NOT convalidated) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first';\n  END IF;\n",
+                by_name(ctx, &spec.not_null_check),
+                esc(&spec.not_null_check)
+            ));
+        }
+        body.push_str(&move_default_sql(ctx, spec.column, &spec.new_col, "  "));
+        body.push_str(&format!(
+            "  -- Index copies take their originals' names; the originals go with the old column.\n  FOR lockstep_idx IN SELECT c.oid, c.relname, c.relnamespace::regnamespace AS nsp FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {}) = ANY (i.indkey::int2[]) AND {} IS NOT NULL LOOP\n    EXECUTE format('ALTER INDEX %s.%I RENAME TO %I', lockstep_idx.nsp, lockstep_idx.relname, 'lockstep_old_' || lockstep_idx.oid);\n    EXECUTE format('ALTER INDEX %s.%I RENAME TO %I', lockstep_idx.nsp, 'lockstep_idx_' || lockstep_idx.oid, lockstep_idx.relname);\n  END LOOP;\n",
+            attr(ctx, spec.column),
+            copy_regclass("c.oid")
+        ));
+        body.push_str(&format!(
+            "  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\nEND"
+        ));
+        sql.push(do_block(&body));
+    }
+    sql.push(format!(
+        "DROP TRIGGER IF EXISTS {} ON {table};",
+        ident(&spec.trigger)
+    ));
+    let duration = if scan_in_swap {
+        ctx.model.scan()
+    } else {
+        CATALOG_ONLY
+    };
+    let mut step = ctx.ddl(
+        "Swap the columns in one short transaction",
+        sql,
+        Statement::AlterTableAccessExclusive,
+        duration,
+    );
+    step.scans_table = scan_in_swap;
+    step.only_if = Some(format!(
+        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE {}) AS lockstep_swap_pending;",
+        attr(ctx, &spec.new_col)
+    ));
+    if spec.is_pk {
+        if uses_check {
+            step.notes.push(format!("SET NOT NULL finds the validated CHECK and skips its scan (PostgreSQL 12+); ADD PRIMARY KEY USING INDEX then needs no scan and no index build: the whole transaction is catalog-only. The first DO block refuses to start if the CHECK is not validated."));
+        } else {
+            step.notes.push(format!("PostgreSQL {v}: SET NOT NULL reads every row under ACCESS EXCLUSIVE even though the validated CHECK proves it (the scan is skipped only from 12), and ADD PRIMARY KEY needs the column NOT NULL: this transaction blocks reads and writes for about one sequential scan (estimated above). There is no way around it on this version; on 12+ the swap is catalog-only."));
+        }
+        step.notes.push("Foreign keys: each original is dropped (ACCESS EXCLUSIVE on its table and this one, for a moment) and its validated copy takes its name. The old primary key is dropped and re-added under the same name USING the new unique index.".to_string());
+        step.notes.push(format!("Sequence/identity: a serial sequence becomes OWNED BY the new column{} and its nextval default moves there (dropping the old column later would otherwise drop the sequence); an identity is dropped from the old column and re-created on the new one, starting at the old sequence's next value (its CACHE/INCREMENT options are not carried over: re-apply them with ALTER TABLE ... ALTER COLUMN ... SET if you changed them).", if spec.widens_sequence() { ", AS bigint (its limit was 2147483647)" } else { "" }));
+    } else if uses_check {
+        step.notes.push("When the old column was NOT NULL, SET NOT NULL finds the validated CHECK and skips its scan (12+), and the CHECK is dropped.".to_string());
+    } else {
+        step.notes.push(format!("PostgreSQL {v}: SET NOT NULL would scan the table under this lock (the CHECK shortcut arrived in 12), so the new column keeps the validated CHECK {} as its NOT NULL guarantee: no row holds NULL and every write of NULL fails, but pg_attribute.attnotnull stays false. After an upgrade to 12+, SET NOT NULL is catalog-only thanks to the CHECK.", ident(&spec.not_null_check)));
+    }
+    step.notes.push(format!("The old column becomes {old_col}: nullable, without default, no longer written by new rows. Its values stay until the contract phase drops it."));
+    step.notes.push("`SELECT *` now returns the new column last and the old one in its place: code that reads columns by position must not rely on the order. Prepared statements returning the column may fail once with \"cached plan must not change result type\" and re-prepare.".to_string());
+    step.retry = format!("{RETRY_LOCK_TIMEOUT} All-or-nothing: after a failure nothing changed. The guard skips the step once the swap is done.");
+
+    let mut checks = vec![
+        type_check(
+            ctx,
+            spec.column,
+            &spec.to,
+            spec.to_raw,
+            "now (the new column under the old name)",
+        ),
+        column_exists_check(ctx, &spec.old_col, true),
+        check(
+            "The sync trigger is gone",
+            format!(
+                "SELECT count(*) FROM pg_trigger WHERE tgrelid = {reg} AND tgname = {};",
+                literal(&spec.trigger)
+            ),
+            "0",
+            Expected::row(&["0"]),
+        ),
+    ];
+    if spec.is_pk {
+        checks.push(check(
+            "The primary key is on the new column",
+            format!("SELECT a.attname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] WHERE c.conrelid = {reg} AND c.contype = 'p';"),
+            spec.column,
+            Expected::row(&[spec.column]),
+        ));
+        checks.push(check(
+            "No foreign key still references the old column",
+            format!("SELECT count(*) FROM pg_constraint WHERE confrelid = {reg} AND contype = 'f' AND confkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE {})]::int2[];", attr(ctx, &spec.old_col)),
+            "0",
+            Expected::row(&["0"]),
+        ));
+        if spec.widens_sequence() {
+            checks.push(check(
+                "The column's sequence (if any) is bigint",
+                format!("SELECT NOT EXISTS (SELECT 1 FROM pg_sequence WHERE seqrelid = pg_get_serial_sequence({}, {})::regclass AND seqtypid <> 'bigint'::regtype) AS sequence_ok;", literal(&table), literal(spec.column)),
+                "t",
+                Expected::row(&["t"]),
+            ));
+        }
+    } else if uses_check {
+        checks.push(check(
+            "The temporary NOT NULL proof is gone (SET NOT NULL took its place, when the old column was NOT NULL)",
+            format!("SELECT count(*) FROM pg_constraint WHERE {};", by_name(ctx, &spec.not_null_check)),
+            "0",
+            Expected::row(&["0"]),
+        ));
+    }
+    let (rollback_steps, irreversible) = if spec.is_pk {
+        (Vec::new(), Some(format!("the old primary key, its index and the foreign keys on {old_col} are gone: going back is the same migration in the other direction (a unique index CONCURRENTLY on {old_col} after refilling it, foreign-key copies, another swap), and ids above the old type's limit could not go back at all. Until the contract phase the old values are still in {old_col}.")))
+    } else {
+        let from_value = format!("{col}::{}", spec.from_raw);
+        (
+            vec![
+                rollback(
+                    format!("UPDATE {table} SET {old_col} = {from_value} WHERE {old_col} IS DISTINCT FROM {from_value};"),
+                    Some("First bring the old column up to date with the writes made since the swap (here as one statement: on a large table run it in keyset batches like the backfill). It fails for a value that does not fit the old type; convert such values by hand."),
+                ),
+                ctx.rollback_ddl(
+                    format!("BEGIN;\nLOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;\nALTER TABLE {table} RENAME COLUMN {col} TO {new_col};\nALTER TABLE {table} RENAME COLUMN {old_col} TO {col};\n{}\nCOMMIT;", trigger_sql_for(ctx, spec)),
+                    Some("Then swap the names back and restart the sync trigger, in one short transaction. Defaults, index names and NOT NULL stay on the new column; move them back by hand if you keep the old type for long."),
+                ),
+            ],
+            None,
+        )
+    };
+    Phase {
+        name: "swap".to_string(),
+        purpose: format!("Give {col} its new type by swapping the columns' names: one transaction under ACCESS EXCLUSIVE{}.", if scan_in_swap { ", which on this version includes a scan" } else { ", catalog-only" }),
+        app_change: Some(format!(
+            "Deploy the application version that reads and writes {col} as {} (values of both types work until this phase: the trigger converts). It must not name {new_col} or {old_col}, and must not depend on the column order of SELECT *.",
+            spec.to_raw
+        )),
+        steps: vec![step],
+        rollback: rollback_steps,
+        irreversible,
+        checks,
+    }
+}
+
+fn trigger_sql_for(ctx: &Ctx, spec: &Spec) -> String {
+    format!(
+        "CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE {} {}();",
+        ident(&spec.trigger),
+        ctx.table(),
+        postgres::trigger_execute_keyword(ctx.version()),
+        ctx.sibling(&spec.function)
+    )
+}
+
+fn contract_phase(ctx: &Ctx, spec: &Spec, pass: &KeysetPass) -> Phase {
+    let table = ctx.table();
+    let old_col = ident(&spec.old_col);
+    let mut drop = ctx.brief(
+        "Drop the old column (catalog-only)",
+        vec![format!(
+            "ALTER TABLE {table} DROP COLUMN IF EXISTS {old_col};"
+        )],
+        Statement::AlterTableAccessExclusive,
+    );
+    drop.notes.push("DROP COLUMN only marks the column dropped: no rewrite; its space is reused as rows are updated (or reclaimed by a later VACUUM FULL / pg_repack). Indexes still on the old column go with it.".to_string());
+    drop.retry = format!("{RETRY_LOCK_TIMEOUT} IF EXISTS makes it a no-op once done.");
+    let mut func = ctx.ddl(
+        "Drop the sync function",
+        vec![format!(
+            "DROP FUNCTION IF EXISTS {}();",
+            ctx.sibling(&spec.function)
+        )],
+        Statement::Dml,
+        CATALOG_ONLY,
+    );
+    func.retry = "Safe to re-run (IF EXISTS).".to_string();
+    let mut steps = vec![drop, func];
+    steps.extend(pass.cleanup(ctx));
+    steps.push(analyze_step(ctx, spec.column));
+    Phase {
+        name: "contract".to_string(),
+        purpose: format!("Remove what only the transition needed: the old column {old_col} and the sync function."),
+        app_change: Some(format!("Every application version that could still read {old_col} is gone, and you no longer need the swap's way back (the old values are dropped here).")),
+        steps,
+        rollback: Vec::new(),
+        irreversible: Some(format!("DROP COLUMN discards {old_col}'s values; the data lives on, converted, in {}.", ident(spec.column))),
+        checks: vec![
+            column_exists_check(ctx, &spec.old_col, false),
+            type_check(ctx, spec.column, &spec.to, spec.to_raw, "now"),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::constraint::tests::{markdown, params, step};
+    use crate::engines::postgres::{self, AlterTypeEffect, ColumnType};
+    use crate::estimate::CATALOG_ONLY;
+    use crate::input::Version;
+    use crate::params::Params;
+    use crate::plan::{Blocks, Lock};
+
+    fn ct(
+        db: &str,
+        rows: &str,
+        size: &str,
+        budget: &str,
+        column: &str,
+        from: &str,
+        to: &str,
+    ) -> Params {
+        params("change-type", db, rows, size, budget)
+            .with("column", column)
+            .with("from-type", from)
+            .with("to-type", to)
+    }
+
+    fn v(major: u32) -> Version {
+        Version { major, minor: None }
+    }
+
+    fn effect(major: u32, from: &str, to: &str) -> AlterTypeEffect {
+        postgres::alter_type_effect(
+            v(major),
+            &postgres::parse_column_type(from).ty,
+            &postgres::parse_column_type(to).ty,
+        )
+    }
+
+    #[test]
+    fn type_parsing() {
+        use ColumnType as T;
+        let p = |s| postgres::parse_column_type(s).ty;
+        assert_eq!(p("character varying (64)"), T::Varchar(Some(64)));
+        assert_eq!(p("VARCHAR"), T::Varchar(None));
+        assert_eq!(p("numeric(10, 2)"), T::Numeric(Some((10, 2))));
+        assert_eq!(p("decimal(10)"), T::Numeric(Some((10, 0))));
+        assert_eq!(p("timestamp with time zone"), T::Timestamptz(None));
+        assert_eq!(p("timestamp(3) without time zone"), T::Timestamp(Some(3)));
+        assert_eq!(p("int4"), T::Integer);
+        assert!(postgres::parse_column_type("serial").serial);
+        assert_eq!(p("jsonb"), T::Other("jsonb".to_string()));
+        assert_eq!(
+            T::Timestamp(Some(3)).format_type().unwrap(),
+            "timestamp(3) without time zone"
+        );
+        assert_eq!(
+            T::Varchar(Some(64)).format_type().unwrap(),
+            "character varying(64)"
+        );
+    }
+
+    #[test]
+    fn coercibility_rules_match_the_servers() {
+        use AlterTypeEffect::*;
+        for major in [10, 11, 12, 15, 18] {
+            assert_eq!(effect(major, "varchar(10)", "varchar(20)"), CatalogOnly);
+            assert_eq!(effect(major, "varchar(10)", "varchar(10)"), CatalogOnly);
+            assert_eq!(effect(major, "varchar(10)", "text"), CatalogOnly);
+            assert_eq!(effect(major, "varchar(10)", "varchar"), CatalogOnly);
+            assert_eq!(effect(major, "text", "varchar"), CatalogOnly);
+            assert_eq!(effect(major, "text", "varchar(20)"), Rewrite);
+            assert_eq!(effect(major, "varchar(20)", "varchar(10)"), Rewrite);
+            assert_eq!(effect(major, "numeric(10,2)", "numeric(12,2)"), CatalogOnly);
+            assert_eq!(effect(major, "numeric(10,2)", "numeric"), CatalogOnly);
+            assert_eq!(effect(major, "numeric(10)", "numeric(12,0)"), CatalogOnly);
+            assert_eq!(effect(major, "numeric(10,2)", "numeric(12,3)"), Rewrite);
+            assert_eq!(effect(major, "timestamp(3)", "timestamp(6)"), CatalogOnly);
+            assert_eq!(effect(major, "timestamp(6)", "timestamp(3)"), Rewrite);
+            assert_eq!(effect(major, "int", "bigint"), Rewrite);
+            assert_eq!(effect(major, "smallint", "int"), Rewrite);
+            assert_eq!(effect(major, "char(10)", "text"), Rewrite);
+            assert_eq!(effect(major, "timestamp", "timestamptz(3)"), Rewrite);
+        }
+        assert_eq!(effect(10, "timestamp", "timestamptz"), Rewrite);
+        assert_eq!(effect(11, "timestamp", "timestamptz"), Rewrite);
+        assert_eq!(effect(12, "timestamp", "timestamptz"), IndexRebuildOnly);
+        assert_eq!(effect(18, "timestamptz", "timestamp"), IndexRebuildOnly);
+        assert_eq!(effect(12, "timestamp(3)", "timestamptz"), IndexRebuildOnly);
+    }
+
+    #[test]
+    fn using_that_is_a_plain_cast_keeps_it_catalog_only() {
+        let to = ColumnType::Text;
+        assert!(postgres::using_is_plain_cast("c::text", "c", &to));
+        assert!(postgres::using_is_plain_cast("c", "c", &to));
+        assert!(postgres::using_is_plain_cast("CAST(c AS text)", "c", &to));
+        assert!(postgres::using_is_plain_cast("\"Col\"::text", "Col", &to));
+        assert!(!postgres::using_is_plain_cast("trim(c)", "c", &to));
+        assert!(!postgres::using_is_plain_cast("c::varchar(5)", "c", &to));
+        let plan = crate::plan(
+            &ct(
+                "postgresql@16",
+                "500M",
+                "120GB",
+                "0",
+                "email",
+                "varchar(64)",
+                "text",
+            )
+            .with("using", "email::text"),
+        )
+        .unwrap();
+        assert_eq!(plan.strategy.chosen, "direct");
+        let plan = crate::plan(
+            &ct(
+                "postgresql@16",
+                "500M",
+                "120GB",
+                "0",
+                "email",
+                "varchar(64)",
+                "text",
+            )
+            .with("using", "lower(email)"),
+        )
+        .unwrap();
+        assert_eq!(plan.strategy.chosen, "online");
+    }
+
+    #[test]
+    fn binary_coercible_is_catalog_only_under_zero_budget() {
+        let p = ct(
+            "postgresql@16.4",
+            "500M",
+            "120GB",
+            "0",
+            "email",
+            "varchar(64)",
+            "varchar(255)",
+        );
+        let plan = crate::plan(&p).unwrap();
+        assert_eq!(plan.strategy.chosen, "direct");
+        let s = step(&plan, "Change the type");
+        assert_eq!(s.lock, Some(Lock::AccessExclusive));
+        assert!(!s.rewrites_table);
+        assert_eq!(s.blocking_seconds, CATALOG_ONLY);
+        assert_eq!(
+            s.sql,
+            ["ALTER TABLE orders ALTER COLUMN email TYPE varchar(255);"]
+        );
+        let analyze = step(&plan, "Rebuild the column's statistics");
+        assert_eq!(analyze.lock, Some(Lock::ShareUpdateExclusive));
+        assert_eq!(analyze.blocks, Blocks::Nothing);
+    }
+
+    #[test]
+    fn timestamptz_sets_utc_and_depends_on_the_version() {
+        let p = |db| {
+            ct(
+                db,
+                "10k",
+                "2MB",
+                "30s",
+                "created_at",
+                "timestamp",
+                "timestamptz",
+            )
+        };
+        let plan = crate::plan(&p("postgresql@12")).unwrap();
+        let s = step(&plan, "Change the type");
+        assert_eq!(s.sql[0], "SET LOCAL TimeZone = 'UTC';");
+        assert!(!s.rewrites_table);
+        assert!(plan.warnings.iter().any(|w| w.code == "timestamp-zone"));
+        let plan = crate::plan(&p("postgresql@11")).unwrap();
+        let s = step(&plan, "Change the type");
+        assert!(s.rewrites_table);
+        // Online, the conversion does not depend on the writers' TimeZone.
+        let plan = crate::plan(&ct(
+            "postgresql@16",
+            "500M",
+            "120GB",
+            "0",
+            "created_at",
+            "timestamp",
+            "timestamptz",
+        ))
+        .unwrap();
+        assert_eq!(plan.strategy.chosen, "online");
+        assert!(step(&plan, "Keep the new column in sync").sql[0]
+            .contains("(created_at AT TIME ZONE 'UTC')::timestamptz"));
+    }
+
+    #[test]
+    fn general_rewrite_goes_online_under_zero_budget() {
+        let plan = crate::plan(&ct(
+            "postgresql@16",
+            "500M",
+            "120GB",
+            "0",
+            "amount",
+            "integer",
+            "numeric(12,2)",
+        ))
+        .unwrap();
+        assert_eq!(plan.strategy.chosen, "online");
+        assert!(plan.longest_blocking_seconds <= CATALOG_ONLY.high);
+        let names: Vec<&str> = plan.phases.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "preflight",
+                "expand",
+                "backfill",
+                "index copies and NOT NULL proof",
+                "swap",
+                "contract"
+            ]
+        );
+        let backfill = step(&plan, "Backfill");
+        assert!(!backfill.in_transaction);
+        assert_eq!(backfill.statement_timeout_ms, Some(0));
+        assert!(backfill.sql[0].contains("COMMIT;"));
+        assert!(backfill.sql[0].contains("amount_new IS DISTINCT FROM amount::numeric(12,2)"));
+        let swap = step(&plan, "Swap");
+        assert_eq!(swap.lock, Some(Lock::AccessExclusive));
+        assert!(swap.in_transaction);
+        assert!(swap
+            .only_if
+            .as_deref()
+            .unwrap()
+            .ends_with("AS lockstep_swap_pending;"));
+        assert!(plan.phases[5].irreversible.is_some());
+        let alt = plan.alternative.unwrap();
+        assert!(alt.phases[1].steps[0].rewrites_table);
+    }
+
+    #[test]
+    fn pg10_backfill_is_a_repeated_statement_with_a_progress_table() {
+        let plan = crate::plan(&ct(
+            "postgresql@10",
+            "500M",
+            "120GB",
+            "0",
+            "amount",
+            "integer",
+            "numeric(12,2)",
+        ))
+        .unwrap();
+        let setup = step(&plan, "Create the progress table");
+        assert!(setup.sql[0].contains(
+            "CREATE TABLE IF NOT EXISTS orders_amount_lockstep_progress AS SELECT id AS last_key"
+        ));
+        let batch = step(&plan, "Backfill");
+        assert!(!batch.sql[0].contains("COMMIT"));
+        assert!(batch.sql[0].contains("SELECT count(*) AS rows_in_batch"));
+        assert!(step(&plan, "Drop the backfill progress table").sql[0]
+            .starts_with("DROP TABLE IF EXISTS"));
+        assert!(step(&plan, "Keep the new column").sql[1].contains("EXECUTE PROCEDURE"));
+    }
+
+    #[test]
+    fn primary_key_int_to_bigint_online() {
+        let plan = crate::plan(&ct(
+            "postgresql@16",
+            "1.2B",
+            "200GB",
+            "0",
+            "id",
+            "integer",
+            "bigint",
+        ))
+        .unwrap();
+        assert_eq!(plan.strategy.chosen, "online");
+        assert!(plan.warnings.iter().any(|w| w.code == "int4-ceiling"));
+        let names: Vec<&str> = plan.phases.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "preflight",
+                "expand",
+                "backfill",
+                "unique index and NOT NULL proof",
+                "foreign keys",
+                "swap",
+                "contract"
+            ]
+        );
+        let idx = step(&plan, "Build the index");
+        assert!(idx.sql[0].starts_with(
+            "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS orders_id_new_key ON orders"
+        ));
+        let swap = step(&plan, "Swap");
+        assert!(!swap.scans_table);
+        assert_eq!(swap.blocking_seconds, CATALOG_ONLY);
+        let all = swap.sql.join("\n");
+        assert!(all.contains("ALTER TABLE orders ALTER COLUMN id_new SET NOT NULL;"));
+        assert!(all.contains("PRIMARY KEY USING INDEX orders_id_new_key"));
+        assert!(all.contains("ALTER SEQUENCE %s AS bigint"));
+        assert!(all.contains("OWNED BY orders.id_new"));
+        assert!(all.contains("DROP IDENTITY"));
+        let fk = step(&plan, "Validate the foreign-key copies");
+        assert_eq!(fk.lock, Some(Lock::RowShare));
+        assert_eq!(fk.blocks, Blocks::Nothing);
+        let add_fk = step(&plan, "Copy each referencing foreign key");
+        assert_eq!(add_fk.lock, Some(Lock::ShareRowExclusive));
+        assert!(plan.phases[5].irreversible.is_some());
+    }
+
+    #[test]
+    fn primary_key_swap_scans_on_10_and_11() {
+        // The scan of 20 GB does not fit a zero budget: no online path reaches a PRIMARY KEY.
+        let err = crate::plan(&ct(
+            "postgresql@11",
+            "200M",
+            "20GB",
+            "0",
+            "id",
+            "integer",
+            "bigint",
+        ))
+        .unwrap_err();
+        assert_eq!(err[0].field, "max-downtime");
+        let plan = crate::plan(&ct(
+            "postgresql@11",
+            "1M",
+            "200MB",
+            "5s",
+            "id",
+            "integer",
+            "bigint",
+        ))
+        .unwrap();
+        let swap = plan
+            .alternative
+            .iter()
+            .flat_map(|a| a.phases.iter())
+            .chain(plan.phases.iter())
+            .flat_map(|p| p.steps.iter())
+            .find(|s| s.title.starts_with("Swap"))
+            .unwrap();
+        assert!(swap.scans_table);
+        assert!(swap.blocking_seconds.high > CATALOG_ONLY.high);
+    }
+
+    #[test]
+    fn bad_inputs_name_their_field() {
+        let err = crate::plan(&ct(
+            "postgresql@16",
+            "1M",
+            "1GB",
+            "0",
+            "id",
+            "integer",
+            "bigserial",
+        ))
+        .unwrap_err();
+        assert_eq!(err[0].field, "to-type");
+        let err = crate::plan(&ct(
+            "postgresql@16",
+            "1M",
+            "1GB",
+            "0",
+            "id",
+            "int4",
+            "integer",
+        ))
+        .unwrap_err();
+        assert_eq!(err[0].field, "to-type");
+        let err = crate::plan(
+            &ct(
+                "postgresql@16",
+                "500M",
+                "120GB",
+                "0",
+                "amount",
+                "integer",
+                "bigint",
+            )
+            .with("primary-key", "none"),
+        )
+        .unwrap_err();
+        assert_eq!(err[0].field, "primary-key");
+    }
+
+    #[test]
+    fn hostile_names_stay_quoted_inside_dollar_quotes() {
+        let plan = crate::plan(
+            &ct(
+                "postgresql@16",
+                "500M",
+                "120GB",
+                "0",
+                "a$lockstep$b",
+                "integer",
+                "bigint",
+            )
+            .with("table", "Or'ders\"x")
+            .with("primary-key", "Key"),
+        )
+        .unwrap();
+        let sync = step(&plan, "Keep the new column");
+        assert!(sync.sql[0].contains("$lockstep1$"));
+        assert!(sync.sql[0].contains("\"a$lockstep$b_new\""));
+        let backfill = step(&plan, "Backfill");
+        assert!(backfill.sql[0].contains("\"Or'ders\"\"x\".\"Key\"%TYPE"));
+    }
+
+    #[test]
+    fn snapshots() {
+        let cases = [
+            (
+                "change_type_varchar_grow_16",
+                ct(
+                    "postgresql@16.4",
+                    "500M",
+                    "120GB",
+                    "0",
+                    "email",
+                    "varchar(64)",
+                    "varchar(255)",
+                ),
+            ),
+            (
+                "change_type_timestamptz_11",
+                ct(
+                    "postgresql@11.22",
+                    "10k",
+                    "2MB",
+                    "30s",
+                    "created_at",
+                    "timestamp",
+                    "timestamptz",
+                ),
+            ),
+            (
+                "change_type_timestamptz_12",
+                ct(
+                    "postgresql@12.22",
+                    "10k",
+                    "2MB",
+                    "30s",
+                    "created_at",
+                    "timestamp",
+                    "timestamptz",
+                ),
+            ),
+            (
+                "change_type_general_10",
+                ct(
+                    "postgresql@10.23",
+                    "50M",
+                    "8GB",
+                    "0",
+                    "amount",
+                    "integer",
+                    "numeric(12,2)",
+                ),
+            ),
+            (
+                "change_type_general_16",
+                ct(
+                    "postgresql@16.4",
+                    "50M",
+                    "8GB",
+                    "0",
+                    "amount",
+                    "integer",
+                    "numeric(12,2)",
+                ),
+            ),
+            (
+                "change_type_pk_bigint_11",
+                ct(
+                    "postgresql@11.22",
+                    "1M",
+                    "200MB",
+                    "5s",
+                    "id",
+                    "integer",
+                    "bigint",
+                ),
+            ),
+            (
+                "change_type_pk_bigint_12",
+                ct(
+                    "postgresql@12.22",
+                    "1.2B",
+                    "200GB",
+                    "0",
+                    "id",
+                    "integer",
+                    "bigint",
+                ),
+            ),
+        ];
+        for (name, p) in cases {
+            let plan = crate::plan(&p).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            insta::assert_snapshot!(name, markdown(&plan, &p));
+        }
+    }
 }
