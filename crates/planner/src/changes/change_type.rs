@@ -122,7 +122,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         old_col: derived_name(&[column, "old"]),
         trigger: derived_name(&[table, column, "lockstep_sync"]),
         function: derived_name(&[table, column, "lockstep_sync"]),
-        not_null_check: derived_name(&[table, &new_col, "not_null"]),
+        not_null_check: derived_name(&[table, &new_col, "not_null_check"]),
         pk_index: derived_name(&[table, &new_col, "key"]),
         new_col,
     };
@@ -795,7 +795,15 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
             method: IndexMethod::Btree,
             name: spec.pk_index.clone(),
         };
-        index_steps.extend(idx.concurrent_build_steps(ctx));
+        let mut steps = idx.concurrent_build_steps(ctx);
+        // CREATE INDEX takes the index name unqualified: the index goes in its table's schema.
+        if let Some(build) = steps.last_mut() {
+            build.sql = vec![format!(
+                "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {} ON {table} USING btree ({new_col});",
+                ident(&spec.pk_index)
+            )];
+        }
+        index_steps.extend(steps);
         index_checks.push(check(
             "The unique index on the new column is valid and ready",
             idx.validity_sql(ctx),
@@ -898,8 +906,9 @@ fn index_copy_steps(ctx: &Ctx, spec: &Spec) -> (Step, Step) {
     drop.retry = "Safe to re-run: it only drops INVALID copies.".to_string();
     drop.notes.push("psql's \\gexec runs each generated statement on its own, outside a transaction, as DROP INDEX CONCURRENTLY requires. With no INVALID copy it generates nothing.".to_string());
     let new_name = literal(&spec.new_col);
+    let old_name = literal(spec.column);
     let build_sql = format!(
-        "SELECT format('CREATE %sINDEX CONCURRENTLY IF NOT EXISTS %I ON %s USING %s (%s)%s',\n  CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END,\n  'lockstep_idx_' || i.indexrelid,\n  i.indrelid::regclass,\n  am.amname,\n  (SELECT string_agg(CASE WHEN k.attnum = {old_attnum} THEN quote_ident({new_name}) ELSE quote_ident(a.attname) END, ', ' ORDER BY k.pos)\n     FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, pos) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum),\n  CASE WHEN i.indpred IS NULL THEN '' ELSE ' WHERE ' || pg_get_expr(i.indpred, i.indrelid) END)\nFROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam\nWHERE i.indrelid = {reg} AND {old_attnum} = ANY (i.indkey::int2[]) AND i.indexprs IS NULL\n  AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = i.indexrelid)\nORDER BY i.indexrelid \\gexec"
+        "SELECT format('CREATE %sINDEX CONCURRENTLY IF NOT EXISTS %I ON %s USING %s (%s)%s',\n  CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END,\n  'lockstep_idx_' || i.indexrelid,\n  i.indrelid::regclass,\n  am.amname,\n  (SELECT string_agg(CASE WHEN k.attnum = {old_attnum} THEN quote_ident({new_name}) ELSE quote_ident(a.attname) END, ', ' ORDER BY k.pos)\n     FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, pos) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum),\n  CASE WHEN i.indpred IS NULL THEN '' WHEN quote_ident({old_name}) = {old_name}\n    THEN ' WHERE ' || regexp_replace(pg_get_expr(i.indpred, i.indrelid), '\\m' || {old_name} || '\\M', quote_ident({new_name}), 'g')\n    ELSE ' WHERE ' || replace(pg_get_expr(i.indpred, i.indrelid), quote_ident({old_name}), quote_ident({new_name})) END)\nFROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam\nWHERE i.indrelid = {reg} AND {old_attnum} = ANY (i.indkey::int2[]) AND i.indexprs IS NULL\n  AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = i.indexrelid)\nORDER BY i.indexrelid \\gexec"
     );
     let mut build = ctx.ddl(
         "Build a copy of each index of the old column on the new column, CONCURRENTLY",
@@ -909,7 +918,7 @@ fn index_copy_steps(ctx: &Ctx, spec: &Spec) -> (Step, Step) {
     );
     build.in_transaction = false;
     build.scans_table = true;
-    build.notes.push("The query generates one CREATE INDEX CONCURRENTLY per index that contains the old column (same method, same other columns, same partial predicate, default operator classes for the new type); psql's \\gexec runs each on its own, outside a transaction. Run the SELECT without \\gexec first to review them: an operator class or a predicate written for the old type may not fit the new one. Indexes on expressions and constraint indexes are not copied (preflight lists them).".to_string());
+    build.notes.push("The query generates one CREATE INDEX CONCURRENTLY per index that contains the old column (same method, same other columns, the partial predicate with the old column renamed to the new one, default operator classes for the new type); psql's \\gexec runs each on its own, outside a transaction. Run the SELECT without \\gexec first to review them: an operator class or a predicate written for the old type may not fit the new one. Indexes on expressions and constraint indexes are not copied (preflight lists them).".to_string());
     build.notes.push("Each build takes SHARE UPDATE EXCLUSIVE (reads and writes continue) and waits for older transactions; the duration is per index.".to_string());
     build.retry = "If a build fails it leaves an INVALID copy: run the previous step (it drops INVALID copies), then this one; IF NOT EXISTS skips the copies already built.".to_string();
     (drop, build)
@@ -991,15 +1000,22 @@ fn foreign_keys_phase(ctx: &Ctx, spec: &Spec) -> Phase {
 }
 
 /// Moves the old column's default to the new column (a sequence's nextval included).
-fn move_default_sql(ctx: &Ctx, from: &str, to: &str, indent: &str) -> String {
+/// Moves the old column's default to the new column (a sequence's nextval included). A default
+/// of the old type that the new column does not accept as it is (`'1'::character varying` for an
+/// integer) is cast explicitly to the new type.
+fn move_default_sql(ctx: &Ctx, spec: &Spec, indent: &str) -> String {
+    let set = format!(
+        "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT",
+        esc_fmt(&ctx.table()),
+        esc_fmt(&ident(&spec.new_col))
+    );
     format!(
-        "{i}SELECT pg_get_expr(adbin, adrelid) INTO lockstep_default FROM pg_attrdef WHERE adrelid = {} AND adnum = (SELECT attnum FROM pg_attribute WHERE {});\n{i}IF lockstep_default IS NOT NULL THEN\n{i}  EXECUTE format('ALTER TABLE {} ALTER COLUMN {} SET DEFAULT %s', lockstep_default);\n{i}  ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT;\n{i}END IF;\n",
+        "{i}SELECT pg_get_expr(adbin, adrelid) INTO lockstep_default FROM pg_attrdef WHERE adrelid = {} AND adnum = (SELECT attnum FROM pg_attribute WHERE {});\n{i}IF lockstep_default IS NOT NULL THEN\n{i}  BEGIN\n{i}    EXECUTE format('{set} %s', lockstep_default);\n{i}  EXCEPTION WHEN datatype_mismatch THEN\n{i}    EXECUTE format('{set} (%s)::{}', lockstep_default);\n{i}  END;\n{i}  ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT;\n{i}END IF;\n",
         ctx.regclass(),
-        attr(ctx, from),
-        ctx.table().replace('%', "%%").replace('\'', "''"),
-        ident(to).replace('%', "%%").replace('\'', "''"),
+        attr(ctx, spec.column),
+        esc_fmt(spec.to_raw),
         ctx.table(),
-        ident(from),
+        ident(spec.column),
         i = indent
     )
 }
@@ -1026,7 +1042,7 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
         sql.push(format!(
             "ALTER TABLE {table} ALTER COLUMN {new_col} SET NOT NULL;"
         ));
-        let mut body = String::from("DECLARE\n  lockstep_pk name;\n  lockstep_fk record;\n  lockstep_identity \"char\";\n  lockstep_next bigint;\n  lockstep_default text;\n");
+        let mut body = String::from("DECLARE\n  lockstep_nn name;\n  lockstep_pk name;\n  lockstep_fk record;\n  lockstep_identity \"char\";\n  lockstep_next bigint;\n  lockstep_default text;\n  lockstep_seq_name name;\n");
         body.push_str(&format!(
             "  lockstep_seq text := pg_get_serial_sequence({}, {});\nBEGIN\n",
             literal(&table),
@@ -1038,12 +1054,14 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
             esc(&table)
         ));
         body.push_str(&format!(
-            "  -- The sequence or identity that numbers new rows moves to the new column.\n  SELECT attidentity INTO lockstep_identity FROM pg_attribute WHERE {};\n  IF lockstep_identity IN ('a', 'd') THEN\n    lockstep_next := nextval(lockstep_seq);\n    ALTER TABLE {table} ALTER COLUMN {col} DROP IDENTITY;\n    EXECUTE format('ALTER TABLE {} ALTER COLUMN {} ADD GENERATED %s AS IDENTITY (START WITH %s)', CASE lockstep_identity WHEN 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END, lockstep_next);\n  ELSE\n",
+            "  -- The sequence or identity that numbers new rows moves to the new column.\n  SELECT attidentity INTO lockstep_identity FROM pg_attribute WHERE {};\n  IF lockstep_identity IN ('a', 'd') THEN\n    lockstep_next := nextval(lockstep_seq);\n    SELECT relname INTO lockstep_seq_name FROM pg_class WHERE oid = lockstep_seq::regclass;\n    ALTER TABLE {table} ALTER COLUMN {col} DROP IDENTITY;\n    EXECUTE format('ALTER TABLE {} ALTER COLUMN {} ADD GENERATED %s AS IDENTITY (START WITH %s)', CASE lockstep_identity WHEN 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END, lockstep_next);\n    -- The new identity sequence takes the old one's name (the old one went with DROP IDENTITY).\n    EXECUTE format('ALTER SEQUENCE %s RENAME TO %I', pg_get_serial_sequence({}, {}), lockstep_seq_name);\n  ELSE\n",
             attr(ctx, spec.column),
             esc(&table),
-            esc(&new_col)
+            esc(&new_col),
+            literal(&table),
+            literal(&spec.new_col)
         ));
-        body.push_str(&move_default_sql(ctx, spec.column, &spec.new_col, "    "));
+        body.push_str(&move_default_sql(ctx, spec, "    "));
         body.push_str(&format!(
             "    IF lockstep_seq IS NOT NULL THEN\n      EXECUTE format('ALTER SEQUENCE %s OWNED BY {}.{}', lockstep_seq);\n{}    END IF;\n  END IF;\n",
             esc(&table),
@@ -1051,10 +1069,12 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
             if spec.widens_sequence() { "      EXECUTE format('ALTER SEQUENCE %s AS bigint', lockstep_seq);\n" } else { "" }
         ));
         body.push_str(&format!(
-            "  -- The names, and the primary key on the new column's unique index.\n  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\n  EXECUTE format('ALTER TABLE {} ADD CONSTRAINT %I PRIMARY KEY USING INDEX {}', lockstep_pk);\nEND",
+            "  -- The names, and the primary key on the new column's unique index.\n  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\n  EXECUTE format('ALTER TABLE {} ADD CONSTRAINT %I PRIMARY KEY USING INDEX {}', lockstep_pk);\n",
             esc(&table),
             esc(&ident(&spec.pk_index))
         ));
+        body.push_str(&not_null_names(ctx, spec, false));
+        body.push_str("END");
         sql.push(do_block(&body));
         sql.push(format!(
             "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {};",
@@ -1062,7 +1082,7 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
         ));
     } else {
         let mut body =
-            String::from("DECLARE\n  lockstep_default text;\n  lockstep_idx record;\nBEGIN\n");
+            String::from("DECLARE\n  lockstep_nn name;\n  lockstep_default text;\n  lockstep_idx record;\nBEGIN\n");
         if uses_check {
             body.push_str(&format!(
                 "  -- NOT NULL: the validated CHECK lets SET NOT NULL skip its scan (12+).\n  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) THEN\n    ALTER TABLE {table} ALTER COLUMN {new_col} SET NOT NULL;\n    ALTER TABLE {table} DROP CONSTRAINT {};\n  ELSIF EXISTS (SELECT 1 FROM pg_constraint WHERE {}) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first';\n  END IF;\n",
@@ -1078,15 +1098,17 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
                 esc(&spec.not_null_check)
             ));
         }
-        body.push_str(&move_default_sql(ctx, spec.column, &spec.new_col, "  "));
+        body.push_str(&move_default_sql(ctx, spec, "  "));
         body.push_str(&format!(
             "  -- Index copies take their originals' names; the originals go with the old column.\n  FOR lockstep_idx IN SELECT c.oid, c.relname, c.relnamespace::regnamespace AS nsp FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {}) = ANY (i.indkey::int2[]) AND {} IS NOT NULL LOOP\n    EXECUTE format('ALTER INDEX %s.%I RENAME TO %I', lockstep_idx.nsp, lockstep_idx.relname, 'lockstep_old_' || lockstep_idx.oid);\n    EXECUTE format('ALTER INDEX %s.%I RENAME TO %I', lockstep_idx.nsp, 'lockstep_idx_' || lockstep_idx.oid, lockstep_idx.relname);\n  END LOOP;\n",
             attr(ctx, spec.column),
             copy_regclass("c.oid")
         ));
         body.push_str(&format!(
-            "  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\nEND"
+            "  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\n"
         ));
+        body.push_str(&not_null_names(ctx, spec, !uses_check));
+        body.push_str("END");
         sql.push(do_block(&body));
     }
     sql.push(format!(
@@ -1120,7 +1142,7 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
     } else if uses_check {
         step.notes.push("When the old column was NOT NULL, SET NOT NULL finds the validated CHECK and skips its scan (12+), and the CHECK is dropped.".to_string());
     } else {
-        step.notes.push(format!("PostgreSQL {v}: SET NOT NULL would scan the table under this lock (the CHECK shortcut arrived in 12), so the new column keeps the validated CHECK {} as its NOT NULL guarantee: no row holds NULL and every write of NULL fails, but pg_attribute.attnotnull stays false. After an upgrade to 12+, SET NOT NULL is catalog-only thanks to the CHECK.", ident(&spec.not_null_check)));
+        step.notes.push(format!("PostgreSQL {v}: SET NOT NULL would scan the table under this lock (the CHECK shortcut arrived in 12), so when the old column was NOT NULL the new one keeps the validated CHECK as its NOT NULL guarantee, renamed {}: no row holds NULL and every write of NULL fails, but pg_attribute.attnotnull stays false. After an upgrade to 12+, SET NOT NULL is catalog-only thanks to the CHECK.", ident(&derived_name(&[&ctx.req.table, spec.column, "not_null"]))));
     }
     step.notes.push(format!("The old column becomes {old_col}: nullable, without default, no longer written by new rows. Its values stay until the contract phase drops it."));
     step.notes.push("`SELECT *` now returns the new column last and the old one in its place: code that reads columns by position must not rely on the order. Prepared statements returning the column may fail once with \"cached plan must not change result type\" and re-prepare.".to_string());
@@ -1204,6 +1226,36 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
         irreversible,
         checks,
     }
+}
+
+/// `'...'` text escaped for a `format()` pattern inside a string literal.
+fn esc_fmt(s: &str) -> String {
+    s.replace('%', "%%").replace('\'', "''")
+}
+
+/// The final name of the column's NOT NULL guarantee: `<table>_<column>_not_null`, as
+/// PostgreSQL 18 names a column's NOT NULL constraint and add-not-null names its CHECK. On 18 the
+/// constraint SET NOT NULL created carries the new column's name (`..._new_not_null`); on 10/11
+/// (`keep_check`) the validated CHECK stays as the guarantee. Either is renamed; other versions
+/// have neither, and the block does nothing.
+fn not_null_names(ctx: &Ctx, spec: &Spec, keep_check: bool) -> String {
+    let target = literal(&derived_name(&[&ctx.req.table, spec.column, "not_null"]));
+    let reg = ctx.regclass();
+    let mut s = format!(
+        "  -- The NOT NULL constraint (18+: named after the column it was set on) takes the column's final name.\n  SELECT conname INTO lockstep_nn FROM pg_constraint WHERE conrelid = {reg} AND contype = 'n' AND conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE {})]::int2[];\n",
+        attr(ctx, spec.column)
+    );
+    if keep_check {
+        s.push_str(&format!(
+            "  IF lockstep_nn IS NULL THEN\n    SELECT conname INTO lockstep_nn FROM pg_constraint WHERE {};\n  END IF;\n",
+            by_name(ctx, &spec.not_null_check)
+        ));
+    }
+    s.push_str(&format!(
+        "  IF lockstep_nn IS NOT NULL AND lockstep_nn <> {target} AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {reg} AND conname = {target}) THEN\n    EXECUTE format('ALTER TABLE {} RENAME CONSTRAINT %I TO %I', lockstep_nn, {target});\n  END IF;\n",
+        esc_fmt(&ctx.table())
+    ));
+    s
 }
 
 fn trigger_sql_for(ctx: &Ctx, spec: &Spec) -> String {
