@@ -266,8 +266,9 @@ impl KeysetPass<'_> {
         let pause = ctx.model.batch_pause_ms as f64 / 1000.0;
         if postgres::do_block_commit(ctx.version()) {
             let body = format!(
-                "DECLARE\n  lockstep_lower {table}.{key}%TYPE;\n  lockstep_upper {table}.{key}%TYPE;\n  lockstep_batches bigint := 0;\nBEGIN\n  SELECT min({key}) INTO lockstep_lower FROM {table};\n  WHILE lockstep_lower IS NOT NULL LOOP\n    SELECT max(lockstep_batch.{key}) INTO lockstep_upper\n      FROM (SELECT {key} FROM {table} WHERE {key} >= lockstep_lower ORDER BY {key} LIMIT {n}) AS lockstep_batch;\n    {};\n    COMMIT;\n    lockstep_batches := lockstep_batches + 1;\n    PERFORM pg_sleep({pause});\n    SELECT min({key}) INTO lockstep_lower FROM {table} WHERE {key} > lockstep_upper;\n  END LOOP;\n  RAISE NOTICE 'lockstep: % batches done', lockstep_batches;\nEND",
-                apply(&format!("{key} >= lockstep_lower AND {key} <= lockstep_upper"))
+                "DECLARE\n  lockstep_lower {table}.{key}%TYPE;\n  lockstep_upper {table}.{key}%TYPE;\n  lockstep_batches bigint := 0;\nBEGIN\n  SELECT min({key}) INTO lockstep_lower FROM {table};\n  WHILE lockstep_lower IS NOT NULL LOOP\n    SELECT max(lockstep_batch.{key}) INTO lockstep_upper\n      FROM (SELECT {key} FROM {table} WHERE {key} >= lockstep_lower ORDER BY {key} LIMIT {n}) AS lockstep_batch;\n    {};\n    COMMIT;\n    lockstep_batches := lockstep_batches + 1;\n    PERFORM pg_sleep({pause});\n    IF lockstep_batches % 100 = 0 THEN\n      RAISE NOTICE 'lockstep: % batches done, up to {key_text} %', lockstep_batches, lockstep_upper;\n    END IF;\n    SELECT min({key}) INTO lockstep_lower FROM {table} WHERE {key} > lockstep_upper;\n  END LOOP;\n  RAISE NOTICE 'lockstep: % batches done', lockstep_batches;\nEND",
+                apply(&format!("{key} >= lockstep_lower AND {key} <= lockstep_upper")),
+                key_text = key.replace('\'', "''").replace('%', "")
             );
             let mut step = ctx.ddl(
                 self.title,
@@ -283,6 +284,7 @@ impl KeysetPass<'_> {
                 human_seconds(pause)
             ));
             step.notes.push("Run it outside a transaction block (plain psql autocommit): COMMIT inside DO fails in one.".to_string());
+            step.notes.push(format!("Every 100 batches it prints the last key done. To resume a long pass after a failure without rereading the finished part, replace `SELECT min({key}) INTO lockstep_lower FROM {table};` with `lockstep_lower := <the last key printed>;` (that batch is redone, which changes nothing; restarting from the top is also correct, only slower)."));
             if ctx.req.env.replicas {
                 step.notes.push("Watch replay_lag (pg_stat_replication) while it runs; cancel it (pg_cancel_backend) if replicas fall behind, and run it again later.".to_string());
             }
@@ -804,6 +806,9 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
             )];
         }
         index_steps.extend(steps);
+        let (drop_invalid, build) = index_copy_steps(ctx, spec);
+        index_steps.push(drop_invalid);
+        index_steps.push(build);
         index_checks.push(check(
             "The unique index on the new column is valid and ready",
             idx.validity_sql(ctx),
@@ -814,10 +819,12 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
         let (drop_invalid, build) = index_copy_steps(ctx, spec);
         index_steps.push(drop_invalid);
         index_steps.push(build);
+    }
+    {
         index_checks.push(check(
-            "Every index on the old column has a valid copy on the new one",
+            "Every index on the old column (apart from the primary key's) has a valid copy on the new one",
             format!(
-                "SELECT count(*) FROM pg_index i WHERE i.indrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {a}) = ANY (i.indkey::int2[]) AND NOT EXISTS (SELECT 1 FROM pg_index c WHERE c.indexrelid = {copy} AND c.indisvalid);",
+                "SELECT count(*) FROM pg_index i WHERE i.indrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {a}) = ANY (i.indkey::int2[]) AND i.indexprs IS NULL AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = i.indexrelid) AND NOT EXISTS (SELECT 1 FROM pg_index c WHERE c.indexrelid = {copy} AND c.indisvalid);",
                 reg = ctx.regclass(),
                 a = attr(ctx, spec.column),
                 copy = copy_regclass("i.indexrelid")
@@ -1020,6 +1027,17 @@ fn move_default_sql(ctx: &Ctx, spec: &Spec, indent: &str) -> String {
     )
 }
 
+/// In the swap: each index copy (`lockstep_idx_<oid>`) takes its original's name; the original,
+/// renamed `lockstep_old_<oid>`, goes with the old column in the contract phase.
+fn index_rename_loop(ctx: &Ctx, spec: &Spec) -> String {
+    let reg = ctx.regclass();
+    format!(
+        "  -- Index copies take their originals' names; the originals go with the old column.\n  FOR lockstep_idx IN SELECT c.oid, c.relname, c.relnamespace::regnamespace AS nsp FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {}) = ANY (i.indkey::int2[]) AND {} IS NOT NULL LOOP\n    EXECUTE format('ALTER INDEX %s.%I RENAME TO %I', lockstep_idx.nsp, lockstep_idx.relname, 'lockstep_old_' || lockstep_idx.oid);\n    EXECUTE format('ALTER INDEX %s.%I RENAME TO %I', lockstep_idx.nsp, 'lockstep_idx_' || lockstep_idx.oid, lockstep_idx.relname);\n  END LOOP;\n",
+        attr(ctx, spec.column),
+        copy_regclass("c.oid")
+    )
+}
+
 fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
     let v = ctx.version();
     let table = ctx.table();
@@ -1042,7 +1060,7 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
         sql.push(format!(
             "ALTER TABLE {table} ALTER COLUMN {new_col} SET NOT NULL;"
         ));
-        let mut body = String::from("DECLARE\n  lockstep_nn name;\n  lockstep_pk name;\n  lockstep_fk record;\n  lockstep_identity \"char\";\n  lockstep_next bigint;\n  lockstep_default text;\n  lockstep_seq_name name;\n");
+        let mut body = String::from("DECLARE\n  lockstep_nn name;\n  lockstep_idx record;\n  lockstep_pk name;\n  lockstep_fk record;\n  lockstep_identity \"char\";\n  lockstep_next bigint;\n  lockstep_default text;\n  lockstep_seq_name name;\n");
         body.push_str(&format!(
             "  lockstep_seq text := pg_get_serial_sequence({}, {});\nBEGIN\n",
             literal(&table),
@@ -1068,6 +1086,7 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
             esc(&new_col),
             if spec.widens_sequence() { "      EXECUTE format('ALTER SEQUENCE %s AS bigint', lockstep_seq);\n" } else { "" }
         ));
+        body.push_str(&index_rename_loop(ctx, spec));
         body.push_str(&format!(
             "  -- The names, and the primary key on the new column's unique index.\n  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\n  EXECUTE format('ALTER TABLE {} ADD CONSTRAINT %I PRIMARY KEY USING INDEX {}', lockstep_pk);\n",
             esc(&table),
@@ -1099,11 +1118,7 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
             ));
         }
         body.push_str(&move_default_sql(ctx, spec, "  "));
-        body.push_str(&format!(
-            "  -- Index copies take their originals' names; the originals go with the old column.\n  FOR lockstep_idx IN SELECT c.oid, c.relname, c.relnamespace::regnamespace AS nsp FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {}) = ANY (i.indkey::int2[]) AND {} IS NOT NULL LOOP\n    EXECUTE format('ALTER INDEX %s.%I RENAME TO %I', lockstep_idx.nsp, lockstep_idx.relname, 'lockstep_old_' || lockstep_idx.oid);\n    EXECUTE format('ALTER INDEX %s.%I RENAME TO %I', lockstep_idx.nsp, 'lockstep_idx_' || lockstep_idx.oid, lockstep_idx.relname);\n  END LOOP;\n",
-            attr(ctx, spec.column),
-            copy_regclass("c.oid")
-        ));
+        body.push_str(&index_rename_loop(ctx, spec));
         body.push_str(&format!(
             "  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\n"
         ));
