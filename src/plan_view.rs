@@ -3,14 +3,15 @@
 use crate::browser;
 use leptos::prelude::*;
 use lockstep_planner::plan::{human_seconds, Blocks, Phase, Step};
-use lockstep_planner::render::{json, markdown, psql_step, sql, step_script};
+use lockstep_planner::render::{json, markdown, psql_step, sql};
 use lockstep_planner::{FieldError, Params, Plan};
 
 type PlanResult = Result<Plan, Vec<FieldError>>;
 
 #[component]
 pub fn Output(result: Memo<PlanResult>) -> impl IntoView {
-    move || match result.get() {
+    move || {
+        match result.get() {
         Ok(plan) => view! { <PlanView plan=plan/> }.into_any(),
         Err(errors) => view! {
             <div class="problems" role="alert">
@@ -22,23 +23,56 @@ pub fn Output(result: Memo<PlanResult>) -> impl IntoView {
         }
         .into_any(),
     }
+    }
 }
 
 #[component]
-pub fn Downloads(params: RwSignal<Params>, result: Memo<PlanResult>, query: Memo<String>) -> impl IntoView {
+pub fn Downloads(
+    params: RwSignal<Params>,
+    result: Memo<PlanResult>,
+    query: Memo<String>,
+) -> impl IntoView {
     let link = move || format!("{}?{}", browser::page_address(), query.get());
     let save = move |format: &'static str| {
-        let Ok(plan) = result.get_untracked() else { return };
+        let Ok(plan) = result.get_untracked() else {
+            return;
+        };
         let params = params.get_untracked();
-        let base = format!("lockstep-{}-{}", plan.change, params.get("table").unwrap_or("table"))
-            .chars()
-            .map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-            .collect::<String>();
+        let base = format!(
+            "lockstep-{}-{}",
+            plan.change,
+            params.get("table").unwrap_or("table")
+        )
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>();
         let (name, mime, text) = match format {
-            "md" => (format!("{base}.md"), "text/markdown", markdown::render(&plan, &params)),
-            "sql" => (format!("{base}.sql"), "application/sql", sql::forward(&plan)),
-            "rollback" => (format!("{base}-rollback.sql"), "application/sql", sql::rollback(&plan)),
-            _ => (format!("{base}.json"), "application/json", json::render(&plan, &params)),
+            "md" => (
+                format!("{base}.md"),
+                "text/markdown",
+                markdown::render(&plan, &params),
+            ),
+            "sql" => (
+                format!("{base}.sql"),
+                "application/sql",
+                sql::forward(&plan),
+            ),
+            "rollback" => (
+                format!("{base}-rollback.sql"),
+                "application/sql",
+                sql::rollback(&plan),
+            ),
+            _ => (
+                format!("{base}.json"),
+                "application/json",
+                json::render(&plan, &params),
+            ),
         };
         browser::download(&name, mime, &text);
     };
@@ -66,7 +100,10 @@ fn PlanView(plan: Plan) -> impl IntoView {
     let blocking = if plan.longest_blocking_seconds <= 0.0 {
         "No step blocks reads or writes beyond waiting for its lock.".to_string()
     } else {
-        format!("Longest blocking step: up to {}.", human_seconds(plan.longest_blocking_seconds))
+        format!(
+            "Longest blocking step: up to {}.",
+            human_seconds(plan.longest_blocking_seconds)
+        )
     };
     view! {
         <article class="plan">
@@ -88,7 +125,7 @@ fn PlanView(plan: Plan) -> impl IntoView {
                     {alt.phases.iter().flat_map(|p| p.steps.iter()).map(|s| view! {
                         <div class="alt-step">
                             <p>{s.title.clone()}" — "<LockBadge step=s.clone()/>" for "{s.estimate.describe()}</p>
-                            <pre><code>{step_script(s)}</code></pre>
+                            <pre><code>{psql_step(s)}</code></pre>
                         </div>
                     }).collect_view()}
                 </section>
@@ -146,7 +183,9 @@ fn LockBadge(step: Step) -> impl IntoView {
         Blocks::Writes => "badge warn",
         Blocks::ReadsAndWrites => "badge stop",
     };
-    let lock = step.lock.map_or("no table lock".to_string(), |l| l.name().to_string());
+    let lock = step
+        .lock
+        .map_or("no table lock".to_string(), |l| l.name().to_string());
     view! { <span class=class>{format!("{lock} · blocks {}", step.blocks.describe())}</span> }
 }
 

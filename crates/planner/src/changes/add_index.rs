@@ -63,7 +63,7 @@ impl IndexSpec<'_> {
         )
     }
 
-    /// The three steps of a safe, re-runnable concurrent build.
+    /// The two steps of a safe, re-runnable concurrent build: drop an INVALID leftover, build.
     pub fn concurrent_build_steps(&self, ctx: &Ctx) -> Vec<Step> {
         let name = self.qualified_name(ctx);
         let mut drop_leftover = ctx.ddl(
@@ -135,12 +135,17 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     )];
     if *unique {
         extra_checks.push(check(
-            "No duplicates exist (a full scan: run it on a replica if you have one)",
+            "No duplicates exist among rows without NULLs, which a unique index never compares (a full scan: run it on a replica if you have one)",
             format!(
-                "SELECT {cols}, count(*) FROM {table}{pred} GROUP BY {cols} HAVING count(*) > 1 LIMIT 10;",
+                "SELECT {cols}, count(*) FROM {table} WHERE {not_null}{pred} GROUP BY {cols} HAVING count(*) > 1 LIMIT 10;",
                 cols = ident_list(columns),
                 table = ctx.table(),
-                pred = predicate.as_deref().map(|p| format!(" WHERE {p}")).unwrap_or_default()
+                not_null = columns
+                    .iter()
+                    .map(|c| format!("{} IS NOT NULL", ident(c)))
+                    .collect::<Vec<_>>()
+                    .join(" AND "),
+                pred = predicate.as_deref().map(|p| format!(" AND ({p})")).unwrap_or_default()
             ),
             "no rows",
             Expected::NoRows,

@@ -1,7 +1,7 @@
 //! The runbook a human follows at 3 a.m.: phases in order, every step with its lock, what it
 //! blocks, how long, how to retry; deploy gates, rollback and checks per phase.
 
-use super::{psql_step, step_script};
+use super::psql_step;
 use crate::params::Params;
 use crate::plan::{human_seconds, Phase, Plan};
 use std::fmt::Write;
@@ -53,7 +53,7 @@ pub fn render(plan: &Plan, params: &Params) -> String {
                     step.blocks.describe(),
                     step.estimate.describe()
                 );
-                let _ = writeln!(w, "\n```sql\n{}\n```\n", step_script(step));
+                let _ = writeln!(w, "\n```sql\n{}\n```\n", psql_step(step));
             }
         }
     }
