@@ -328,6 +328,11 @@ impl KeysetPass<'_> {
         }
     }
 
+    /// On 10, rolling the pass back also drops its progress table.
+    pub fn cleanup_rollback(&self, ctx: &Ctx) -> Option<crate::plan::RollbackStep> {
+        self.cleanup(ctx).map(|s| rollback(s.sql.join("\n"), None))
+    }
+
     /// On 10, the progress table is dropped when the pass is no longer needed.
     pub fn cleanup(&self, ctx: &Ctx) -> Option<Step> {
         if postgres::do_block_commit(ctx.version()) {
@@ -772,10 +777,14 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
         purpose: format!("Fill {new_col} for the rows written before the trigger existed, in small committed batches while traffic continues."),
         app_change: None,
         steps: backfill_steps,
-        rollback: vec![rollback(
-            format!("-- Nothing to undo on its own: the values live in {new_col}, which the expand rollback drops."),
-            Some("Run the expand phase's rollback to remove the new column and everything in it."),
-        )],
+        rollback: {
+            let mut r = expand.rollback.clone();
+            if let Some(first) = r.first_mut() {
+                first.note = Some("Undoing the backfill means undoing the expansion: the values written so far live in the new column, which these statements drop with the trigger (each takes ACCESS EXCLUSIVE for a moment).".to_string());
+            }
+            r.extend(pass.cleanup_rollback(ctx));
+            r
+        },
         irreversible: None,
         checks: vec![check(
             "Every row's new value matches the conversion (a full scan: run it on a replica if you have one)",
@@ -806,9 +815,7 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
             )];
         }
         index_steps.extend(steps);
-        let (drop_invalid, build) = index_copy_steps(ctx, spec);
-        index_steps.push(drop_invalid);
-        index_steps.push(build);
+        index_steps.push(index_copy_steps(ctx, spec));
         index_checks.push(check(
             "The unique index on the new column is valid and ready",
             idx.validity_sql(ctx),
@@ -816,18 +823,15 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
             Expected::row(&["t", "t"]),
         ));
     } else {
-        let (drop_invalid, build) = index_copy_steps(ctx, spec);
-        index_steps.push(drop_invalid);
-        index_steps.push(build);
+        index_steps.push(index_copy_steps(ctx, spec));
     }
     {
         index_checks.push(check(
             "Every index on the old column (apart from the primary key's) has a valid copy on the new one",
             format!(
-                "SELECT count(*) FROM pg_index i WHERE i.indrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {a}) = ANY (i.indkey::int2[]) AND i.indexprs IS NULL AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = i.indexrelid) AND NOT EXISTS (SELECT 1 FROM pg_index c WHERE c.indexrelid = {copy} AND c.indisvalid);",
-                reg = ctx.regclass(),
-                a = attr(ctx, spec.column),
-                copy = copy_regclass("i.indexrelid")
+                "SELECT count(*) FROM pg_index i WHERE {} AND NOT EXISTS (SELECT 1 FROM pg_index c WHERE c.indexrelid = {} AND c.indisvalid);",
+                originals_filter(ctx, spec, "i"),
+                copy_regclass("i.indexrelid")
             ),
             "0",
             Expected::row(&["0"]),
@@ -866,14 +870,20 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
         },
         app_change: None,
         steps: index_steps,
-        rollback: vec![if spec.is_pk {
-            ctx.rollback_ddl(format!("DROP INDEX CONCURRENTLY IF EXISTS {};", ctx.sibling(&spec.pk_index)), Some("Outside a transaction; SHARE UPDATE EXCLUSIVE: traffic continues. The validated CHECK goes with the expand rollback."))
-        } else {
-            rollback(
-                format!("SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %s', indexrelid::regclass) FROM pg_index WHERE indrelid = {} AND (SELECT attnum FROM pg_attribute WHERE {}) = ANY (indkey::int2[]) \\gexec", ctx.regclass(), attr(ctx, &spec.new_col)),
-                Some("psql's \\gexec runs each generated DROP INDEX CONCURRENTLY on its own, outside a transaction; traffic continues. Dropping the new column (expand rollback) would also drop them, under a brief ACCESS EXCLUSIVE."),
-            )
-        }],
+        rollback: {
+            let mut r = Vec::new();
+            if spec.is_pk {
+                r.push(ctx.rollback_ddl(format!("DROP INDEX CONCURRENTLY IF EXISTS {};", ctx.sibling(&spec.pk_index)), Some("Outside a transaction; SHARE UPDATE EXCLUSIVE: traffic continues. The validated CHECK goes with the expand rollback.")));
+            }
+            r.push(ctx.rollback_ddl(
+                do_block(&format!(
+                    "DECLARE\n  lockstep_idx record;\nBEGIN\n  FOR lockstep_idx IN SELECT indexrelid::regclass AS idx FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = {} AND c.relname LIKE 'lockstep\\_idx\\_%' LOOP\n    EXECUTE format('DROP INDEX %s', lockstep_idx.idx);\n  END LOOP;\nEND",
+                    ctx.regclass()
+                )),
+                Some("Drops the index copies (lockstep_idx_*). Each DROP INDEX takes ACCESS EXCLUSIVE on the table for a moment (a DO block cannot drop CONCURRENTLY). Dropping the new column (expand rollback) would drop them too."),
+            ));
+            r
+        },
         irreversible: None,
         checks: index_checks,
     };
@@ -894,41 +904,50 @@ fn copy_regclass(oid_sql: &str) -> String {
 
 /// Copies of the column's indexes on the new column, named `lockstep_idx_<oid of the original>`
 /// (short, unique, ASCII: the swap renames each copy to its original's name).
-fn index_copy_steps(ctx: &Ctx, spec: &Spec) -> (Step, Step) {
+fn index_copy_steps(ctx: &Ctx, spec: &Spec) -> Step {
     let reg = ctx.regclass();
+    let originals = originals_filter(ctx, spec, "i");
+    let new_name = literal(&spec.new_col);
+    let old_name = literal(spec.column);
     let old_attnum = format!(
         "(SELECT attnum FROM pg_attribute WHERE {})",
         attr(ctx, spec.column)
     );
-    let drop_sql = format!(
-        "SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %s', c.indexrelid::regclass) FROM pg_index c JOIN pg_class n ON n.oid = c.indexrelid WHERE c.indrelid = {reg} AND n.relname LIKE 'lockstep\\_idx\\_%' AND NOT c.indisvalid \\gexec"
+    let copy = copy_regclass("i.indexrelid");
+    let sql = format!(
+        "SELECT lockstep_statement FROM (\n  SELECT i.indexrelid AS lockstep_index, 1 AS lockstep_order, format('DROP INDEX CONCURRENTLY IF EXISTS %s;', {copy}) AS lockstep_statement\n  FROM pg_index i WHERE {originals} AND EXISTS (SELECT 1 FROM pg_index c WHERE c.indexrelid = {copy} AND NOT c.indisvalid)\n  UNION ALL\n  SELECT i.indexrelid, 2, format('CREATE %sINDEX CONCURRENTLY IF NOT EXISTS %I ON %s USING %s (%s)%s;',\n    CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END,\n    'lockstep_idx_' || i.indexrelid,\n    i.indrelid::regclass,\n    (SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE c.oid = i.indexrelid),\n    (SELECT string_agg(CASE WHEN k.attnum = {old_attnum} THEN quote_ident({new_name}) ELSE quote_ident(a.attname) END, ', ' ORDER BY k.pos)\n       FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, pos) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum),\n    CASE WHEN i.indpred IS NULL THEN '' WHEN quote_ident({old_name}) = {old_name}\n      THEN ' WHERE ' || regexp_replace(pg_get_expr(i.indpred, i.indrelid), '\\m' || {old_name} || '\\M', quote_ident({new_name}), 'g')\n      ELSE ' WHERE ' || replace(pg_get_expr(i.indpred, i.indrelid), quote_ident({old_name}), quote_ident({new_name})) END)\n  FROM pg_index i WHERE {originals} AND NOT EXISTS (SELECT 1 FROM pg_index c WHERE c.indexrelid = {copy} AND c.indisvalid)\n) AS lockstep_copies ORDER BY lockstep_index, lockstep_order;"
     );
-    let mut drop = ctx.ddl(
-        "Drop INVALID index copies an earlier failed attempt left (if any)",
-        vec![drop_sql],
-        Statement::DropIndexConcurrently,
-        CATALOG_ONLY,
+    let _ = reg;
+    let mut step = ctx.query(
+        "Generate the CREATE INDEX CONCURRENTLY statements that copy the old column's indexes, then run each one",
+        vec![sql],
     );
-    drop.in_transaction = false;
-    drop.retry = "Safe to re-run: it only drops INVALID copies.".to_string();
-    drop.notes.push("psql's \\gexec runs each generated statement on its own, outside a transaction, as DROP INDEX CONCURRENTLY requires. With no INVALID copy it generates nothing.".to_string());
-    let new_name = literal(&spec.new_col);
-    let old_name = literal(spec.column);
-    let build_sql = format!(
-        "SELECT format('CREATE %sINDEX CONCURRENTLY IF NOT EXISTS %I ON %s USING %s (%s)%s',\n  CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END,\n  'lockstep_idx_' || i.indexrelid,\n  i.indrelid::regclass,\n  am.amname,\n  (SELECT string_agg(CASE WHEN k.attnum = {old_attnum} THEN quote_ident({new_name}) ELSE quote_ident(a.attname) END, ', ' ORDER BY k.pos)\n     FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, pos) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum),\n  CASE WHEN i.indpred IS NULL THEN '' WHEN quote_ident({old_name}) = {old_name}\n    THEN ' WHERE ' || regexp_replace(pg_get_expr(i.indpred, i.indrelid), '\\m' || {old_name} || '\\M', quote_ident({new_name}), 'g')\n    ELSE ' WHERE ' || replace(pg_get_expr(i.indpred, i.indrelid), quote_ident({old_name}), quote_ident({new_name})) END)\nFROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam\nWHERE i.indrelid = {reg} AND {old_attnum} = ANY (i.indkey::int2[]) AND i.indexprs IS NULL\n  AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = i.indexrelid)\nORDER BY i.indexrelid \\gexec"
-    );
-    let mut build = ctx.ddl(
-        "Build a copy of each index of the old column on the new column, CONCURRENTLY",
-        vec![build_sql],
-        Statement::CreateIndexConcurrently,
-        ctx.model.concurrent_index_build(),
-    );
-    build.in_transaction = false;
-    build.scans_table = true;
-    build.notes.push("The query generates one CREATE INDEX CONCURRENTLY per index that contains the old column (same method, same other columns, the partial predicate with the old column renamed to the new one, default operator classes for the new type); psql's \\gexec runs each on its own, outside a transaction. Run the SELECT without \\gexec first to review them: an operator class or a predicate written for the old type may not fit the new one. Indexes on expressions and constraint indexes are not copied (preflight lists them).".to_string());
-    build.notes.push("Each build takes SHARE UPDATE EXCLUSIVE (reads and writes continue) and waits for older transactions; the duration is per index.".to_string());
-    build.retry = "If a build fails it leaves an INVALID copy: run the previous step (it drops INVALID copies), then this one; IF NOT EXISTS skips the copies already built.".to_string();
-    (drop, build)
+    step.in_transaction = false;
+    step.notes.push("CREATE INDEX CONCURRENTLY cannot run inside a function or DO block, and the indexes to copy are only known to the catalog, so this query writes the statements: run each row it returns on its own, outside a transaction (in psql, end the query with \\gexec instead of ; to run them all). It returns nothing when the old column has no index, or when every copy exists and is valid.".to_string());
+    step.notes.push("Each copy is named lockstep_idx_<oid of the original>, with the same method, the same other columns and the partial predicate with the old column renamed; operator classes are the new type's defaults. Read the statements before running them: an operator class or a predicate written for the old type may not fit the new one. Indexes on expressions and constraint indexes are not copied (preflight lists them). The swap renames each copy to its original's name.".to_string());
+    step.notes.push(format!("Each generated build takes SHARE UPDATE EXCLUSIVE: reads and writes continue; it waits for older transactions. About {} per index. A failed build leaves an INVALID copy: run this query again, it then starts with a DROP INDEX CONCURRENTLY of that copy.", ctx.model.concurrent_index_build().describe()));
+    step.retry =
+        "Read-only: run it again at any time; it only returns what is still missing.".to_string();
+    step
+}
+
+/// `pg_index` rows (alias `i`) of the indexes the plan copies: on the old column, plain columns
+/// only, not backing a constraint.
+fn originals_filter(ctx: &Ctx, spec: &Spec, i: &str) -> String {
+    format!(
+        "{i}.indrelid = {} AND (SELECT attnum FROM pg_attribute WHERE {}) = ANY ({i}.indkey::int2[]) AND {i}.indexprs IS NULL AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = {i}.indexrelid)",
+        ctx.regclass(),
+        attr(ctx, spec.column)
+    )
+}
+
+/// In the swap: refuse to start while an index of the old column has no valid copy.
+fn copies_guard(ctx: &Ctx, spec: &Spec) -> String {
+    format!(
+        "  IF EXISTS (SELECT 1 FROM pg_index i WHERE {} AND NOT EXISTS (SELECT 1 FROM pg_index c WHERE c.indexrelid = {} AND c.indisvalid)) THEN\n    RAISE EXCEPTION 'lockstep: an index of the old column has no valid copy on the new column: run the statements the index-copy step generates first';\n  END IF;\n",
+        originals_filter(ctx, spec, "i"),
+        copy_regclass("i.indexrelid")
+    )
 }
 
 /// PK only: copy each foreign key that references the column onto the new column, NOT VALID,
@@ -984,9 +1003,11 @@ fn foreign_keys_phase(ctx: &Ctx, spec: &Spec) -> Phase {
         purpose: format!("Give every foreign key that references {} a validated twin on {}, so the swap only has to drop the originals.", ident(spec.column), ident(&spec.new_col)),
         app_change: None,
         steps: vec![add, validate],
-        rollback: vec![rollback(
-            format!("SELECT format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', conrelid::regclass, conname) FROM pg_constraint WHERE confrelid = {reg} AND contype = 'f' AND conname LIKE 'lockstep\\_fk\\_%' \\gexec"),
-            Some("psql's \\gexec runs each generated DROP CONSTRAINT; each takes ACCESS EXCLUSIVE on its referencing table and on this one for a moment: SET lock_timeout first."),
+        rollback: vec![ctx.rollback_ddl(
+            do_block(&format!(
+                "DECLARE\n  lockstep_fk record;\nBEGIN\n  FOR lockstep_fk IN SELECT conrelid::regclass AS child, conname FROM pg_constraint WHERE confrelid = {reg} AND contype = 'f' AND conname LIKE 'lockstep\\_fk\\_%' LOOP\n    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', lockstep_fk.child, lockstep_fk.conname);\n  END LOOP;\nEND"
+            )),
+            Some("Drops the foreign-key copies (lockstep_fk_*); each DROP takes ACCESS EXCLUSIVE on its referencing table and on this one for a moment."),
         )],
         irreversible: None,
         checks: vec![
@@ -1032,7 +1053,7 @@ fn move_default_sql(ctx: &Ctx, spec: &Spec, indent: &str) -> String {
 fn index_rename_loop(ctx: &Ctx, spec: &Spec) -> String {
     let reg = ctx.regclass();
     format!(
-        "  -- Index copies take their originals' names; the originals go with the old column.\n  FOR lockstep_idx IN SELECT c.oid, c.relname, c.relnamespace::regnamespace AS nsp FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {}) = ANY (i.indkey::int2[]) AND {} IS NOT NULL LOOP\n    EXECUTE format('ALTER INDEX %s.%I RENAME TO %I', lockstep_idx.nsp, lockstep_idx.relname, 'lockstep_old_' || lockstep_idx.oid);\n    EXECUTE format('ALTER INDEX %s.%I RENAME TO %I', lockstep_idx.nsp, 'lockstep_idx_' || lockstep_idx.oid, lockstep_idx.relname);\n  END LOOP;\n",
+        "  FOR lockstep_idx IN SELECT c.oid, c.relname, c.relnamespace::regnamespace AS nsp FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {}) = ANY (i.indkey::int2[]) AND {} IS NOT NULL LOOP\n    EXECUTE format('ALTER INDEX %s.%I RENAME TO %I', lockstep_idx.nsp, lockstep_idx.relname, 'lockstep_old_' || lockstep_idx.oid);\n    EXECUTE format('ALTER INDEX %s.%I RENAME TO %I', lockstep_idx.nsp, 'lockstep_idx_' || lockstep_idx.oid, lockstep_idx.relname);\n  END LOOP;\n",
         attr(ctx, spec.column),
         copy_regclass("c.oid")
     )
@@ -1066,13 +1087,14 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
             literal(&table),
             literal(spec.column)
         ));
+        body.push_str(&copies_guard(ctx, spec));
         body.push_str(&format!(
-            "  SELECT conname INTO lockstep_pk FROM pg_constraint WHERE conrelid = {reg} AND contype = 'p';\n  -- Foreign keys that reference the old column: their validated copies take over, under the same names.\n  FOR lockstep_fk IN SELECT oid, conrelid::regclass AS child, conname FROM pg_constraint WHERE confrelid = {reg} AND contype = 'f' AND confkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE {})]::int2[] LOOP\n    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = lockstep_fk.child AND conname = 'lockstep_fk_' || lockstep_fk.oid AND convalidated) THEN\n      RAISE EXCEPTION 'lockstep: foreign key % on % has no validated copy on the new column: run the foreign-key phase first', lockstep_fk.conname, lockstep_fk.child;\n    END IF;\n    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', lockstep_fk.child, lockstep_fk.conname);\n    EXECUTE format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I', lockstep_fk.child, 'lockstep_fk_' || lockstep_fk.oid, lockstep_fk.conname);\n  END LOOP;\n  EXECUTE format('ALTER TABLE {} DROP CONSTRAINT %I', lockstep_pk);\n",
+            "  SELECT conname INTO lockstep_pk FROM pg_constraint WHERE conrelid = {reg} AND contype = 'p';\n  FOR lockstep_fk IN SELECT oid, conrelid::regclass AS child, conname FROM pg_constraint WHERE confrelid = {reg} AND contype = 'f' AND confkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE {})]::int2[] LOOP\n    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = lockstep_fk.child AND conname = 'lockstep_fk_' || lockstep_fk.oid AND convalidated) THEN\n      RAISE EXCEPTION 'lockstep: foreign key % on % has no validated copy on the new column: run the foreign-key phase first', lockstep_fk.conname, lockstep_fk.child;\n    END IF;\n    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', lockstep_fk.child, lockstep_fk.conname);\n    EXECUTE format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I', lockstep_fk.child, 'lockstep_fk_' || lockstep_fk.oid, lockstep_fk.conname);\n  END LOOP;\n  EXECUTE format('ALTER TABLE {} DROP CONSTRAINT %I', lockstep_pk);\n",
             attr(ctx, spec.column),
             esc(&table)
         ));
         body.push_str(&format!(
-            "  -- The sequence or identity that numbers new rows moves to the new column.\n  SELECT attidentity INTO lockstep_identity FROM pg_attribute WHERE {};\n  IF lockstep_identity IN ('a', 'd') THEN\n    lockstep_next := nextval(lockstep_seq);\n    SELECT relname INTO lockstep_seq_name FROM pg_class WHERE oid = lockstep_seq::regclass;\n    ALTER TABLE {table} ALTER COLUMN {col} DROP IDENTITY;\n    EXECUTE format('ALTER TABLE {} ALTER COLUMN {} ADD GENERATED %s AS IDENTITY (START WITH %s)', CASE lockstep_identity WHEN 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END, lockstep_next);\n    -- The new identity sequence takes the old one's name (the old one went with DROP IDENTITY).\n    EXECUTE format('ALTER SEQUENCE %s RENAME TO %I', pg_get_serial_sequence({}, {}), lockstep_seq_name);\n  ELSE\n",
+            "  SELECT attidentity INTO lockstep_identity FROM pg_attribute WHERE {};\n  IF lockstep_identity IN ('a', 'd') THEN\n    lockstep_next := nextval(lockstep_seq);\n    SELECT relname INTO lockstep_seq_name FROM pg_class WHERE oid = lockstep_seq::regclass;\n    ALTER TABLE {table} ALTER COLUMN {col} DROP IDENTITY;\n    EXECUTE format('ALTER TABLE {} ALTER COLUMN {} ADD GENERATED %s AS IDENTITY (START WITH %s)', CASE lockstep_identity WHEN 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END, lockstep_next);\n    EXECUTE format('ALTER SEQUENCE %s RENAME TO %I', pg_get_serial_sequence({}, {}), lockstep_seq_name);\n  ELSE\n",
             attr(ctx, spec.column),
             esc(&table),
             esc(&new_col),
@@ -1088,7 +1110,7 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
         ));
         body.push_str(&index_rename_loop(ctx, spec));
         body.push_str(&format!(
-            "  -- The names, and the primary key on the new column's unique index.\n  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\n  EXECUTE format('ALTER TABLE {} ADD CONSTRAINT %I PRIMARY KEY USING INDEX {}', lockstep_pk);\n",
+            "  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\n  EXECUTE format('ALTER TABLE {} ADD CONSTRAINT %I PRIMARY KEY USING INDEX {}', lockstep_pk);\n",
             esc(&table),
             esc(&ident(&spec.pk_index))
         ));
@@ -1102,9 +1124,10 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
     } else {
         let mut body =
             String::from("DECLARE\n  lockstep_nn name;\n  lockstep_default text;\n  lockstep_idx record;\nBEGIN\n");
+        body.push_str(&copies_guard(ctx, spec));
         if uses_check {
             body.push_str(&format!(
-                "  -- NOT NULL: the validated CHECK lets SET NOT NULL skip its scan (12+).\n  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) THEN\n    ALTER TABLE {table} ALTER COLUMN {new_col} SET NOT NULL;\n    ALTER TABLE {table} DROP CONSTRAINT {};\n  ELSIF EXISTS (SELECT 1 FROM pg_constraint WHERE {}) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first';\n  END IF;\n",
+                "  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) THEN\n    ALTER TABLE {table} ALTER COLUMN {new_col} SET NOT NULL;\n    ALTER TABLE {table} DROP CONSTRAINT {};\n  ELSIF EXISTS (SELECT 1 FROM pg_constraint WHERE {}) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first';\n  END IF;\n",
                 by_name(ctx, &spec.not_null_check),
                 ident(&spec.not_null_check),
                 by_name(ctx, &spec.not_null_check),
@@ -1257,7 +1280,7 @@ fn not_null_names(ctx: &Ctx, spec: &Spec, keep_check: bool) -> String {
     let target = literal(&derived_name(&[&ctx.req.table, spec.column, "not_null"]));
     let reg = ctx.regclass();
     let mut s = format!(
-        "  -- The NOT NULL constraint (18+: named after the column it was set on) takes the column's final name.\n  SELECT conname INTO lockstep_nn FROM pg_constraint WHERE conrelid = {reg} AND contype = 'n' AND conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE {})]::int2[];\n",
+        "  SELECT conname INTO lockstep_nn FROM pg_constraint WHERE conrelid = {reg} AND contype = 'n' AND conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE {})]::int2[];\n",
         attr(ctx, spec.column)
     );
     if keep_check {
