@@ -306,7 +306,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         Statement::AlterTableAccessExclusive,
     );
     nullable.notes.push("Catalog-only. DROP NOT NULL of a column that is already nullable changes nothing. Without it, an INSERT into the old table that no longer sets a NOT NULL moved column would fail once the application writes those columns to the new table only.".to_string());
-    nullable.retry = format!("{RETRY_LOCK_TIMEOUT} Safe to re-run.");
+    nullable.retry = RETRY_LOCK_TIMEOUT.to_string();
     let set_pairs = columns
         .iter()
         .map(|c| format!("{} = lockstep_n.{}", ident(c), ident(c)))
@@ -322,20 +322,13 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         .map(|c| format!("lockstep_n.{}", ident(c)))
         .collect::<Vec<_>>()
         .join(", ");
-    let switch_writes = Phase {
-        name: "switch writes".to_string(),
-        purpose: format!("The application writes the moved columns to {new} only."),
-        app_change: Some(format!(
-            "First run this phase's step. Then deploy the version that writes {cols} to {new} with INSERT ... ON CONFLICT ({key}) DO UPDATE, after inserting the row of {table} (the trigger may already have created the row of {new}), and no longer writes them to {table}. Until the last old instance is gone the trigger keeps mirroring its writes."
-        )),
+    let prepare_writes = Phase {
+        name: "prepare writes".to_string(),
+        purpose: format!("Before any writer stops filling the moved columns of {table}, let them be empty there."),
+        app_change: None,
         steps: vec![nullable],
-        rollback: vec![
-            rollback(
-                format!("UPDATE {table} AS lockstep_o SET {set_pairs} FROM {new} AS lockstep_n WHERE lockstep_n.{key} = lockstep_o.{key} AND ({old_cols}) IS DISTINCT FROM ({new_cols});"),
-                Some("Copy back into the old columns what was written to the new table only (one statement here: on a large table run it in keyset batches like the copy), then deploy the previous version. NOT NULL on the old columns is not restored: add it back with the add-not-null plan if you stay on the old shape."),
-            ),
-        ],
-        irreversible: None,
+        rollback: Vec::new(),
+        irreversible: Some(format!("this plan does not put NOT NULL back: which moved columns had it is in preflight's list, and SET NOT NULL scans {table} under ACCESS EXCLUSIVE (use the add-not-null plan for each). While the application still fills the columns, nullable changes nothing for it.")),
         checks: vec![check(
             "The moved columns of the old table accept NULL",
             format!(
@@ -345,6 +338,22 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             "0",
             Expected::row(&["0"]),
         )],
+    };
+    let switch_writes = Phase {
+        name: "switch writes".to_string(),
+        purpose: format!("The application writes the moved columns to {new} only."),
+        app_change: Some(format!(
+            "Deploy the version that writes {cols} to {new} with INSERT ... ON CONFLICT ({key}) DO UPDATE, after inserting the row of {table} (the trigger may already have created the row of {new}), and no longer writes them to {table}. Until the last old instance is gone the trigger keeps mirroring its writes."
+        )),
+        steps: Vec::new(),
+        rollback: vec![
+            rollback(
+                format!("UPDATE {table} AS lockstep_o SET {set_pairs} FROM {new} AS lockstep_n WHERE lockstep_n.{key} = lockstep_o.{key} AND ({old_cols}) IS DISTINCT FROM ({new_cols});"),
+                Some("Copy back into the old columns what was written to the new table only (one statement here: on a large table run it in keyset batches like the copy), then deploy the previous version."),
+            ),
+        ],
+        irreversible: None,
+        checks: Vec::new(),
     };
 
     // ---- contract
@@ -401,6 +410,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             expand,
             copy,
             switch_reads,
+            prepare_writes,
             switch_writes,
             contract,
         ]),
@@ -460,6 +470,7 @@ mod tests {
                 "expand",
                 "copy",
                 "switch reads",
+                "prepare writes",
                 "switch writes",
                 "contract"
             ]
@@ -490,8 +501,8 @@ mod tests {
         assert!(plan.phases[2].checks[0]
             .sql
             .contains("md5(ROW(lockstep_t.id, lockstep_t.bio, lockstep_t.avatar_url)::text)"));
-        assert!(plan.phases[3].app_change.is_some() && plan.phases[4].app_change.is_some());
-        assert!(plan.phases[5].irreversible.is_some());
+        assert!(plan.phases[3].app_change.is_some() && plan.phases[5].app_change.is_some());
+        assert!(plan.phases[6].irreversible.is_some());
     }
 
     #[test]
