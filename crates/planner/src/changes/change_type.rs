@@ -478,7 +478,10 @@ fn rewrite_direct(ctx: &Ctx, spec: &Spec, effect: AlterTypeEffect) -> Vec<Phase>
     let (title, duration) = if rebuild_only {
         (
             "Change the type under a UTC session (no table rewrite; indexes on the column are rebuilt)",
-            Estimate::new(CATALOG_ONLY.low, ctx.model.index_build().high),
+            Estimate::new(
+                CATALOG_ONLY.low,
+                ctx.model.index_build().high.min(ctx.model.rewrite().high),
+            ),
         )
     } else {
         (
@@ -905,7 +908,6 @@ fn copy_regclass(oid_sql: &str) -> String {
 /// Copies of the column's indexes on the new column, named `lockstep_idx_<oid of the original>`
 /// (short, unique, ASCII: the swap renames each copy to its original's name).
 fn index_copy_steps(ctx: &Ctx, spec: &Spec) -> Step {
-    let reg = ctx.regclass();
     let originals = originals_filter(ctx, spec, "i");
     let new_name = literal(&spec.new_col);
     let old_name = literal(spec.column);
@@ -917,7 +919,6 @@ fn index_copy_steps(ctx: &Ctx, spec: &Spec) -> Step {
     let sql = format!(
         "SELECT lockstep_statement FROM (\n  SELECT i.indexrelid AS lockstep_index, 1 AS lockstep_order, format('DROP INDEX CONCURRENTLY IF EXISTS %s;', {copy}) AS lockstep_statement\n  FROM pg_index i WHERE {originals} AND EXISTS (SELECT 1 FROM pg_index c WHERE c.indexrelid = {copy} AND NOT c.indisvalid)\n  UNION ALL\n  SELECT i.indexrelid, 2, format('CREATE %sINDEX CONCURRENTLY IF NOT EXISTS %I ON %s USING %s (%s)%s;',\n    CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END,\n    'lockstep_idx_' || i.indexrelid,\n    i.indrelid::regclass,\n    (SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE c.oid = i.indexrelid),\n    (SELECT string_agg(CASE WHEN k.attnum = {old_attnum} THEN quote_ident({new_name}) ELSE quote_ident(a.attname) END, ', ' ORDER BY k.pos)\n       FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, pos) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum),\n    CASE WHEN i.indpred IS NULL THEN '' WHEN quote_ident({old_name}) = {old_name}\n      THEN ' WHERE ' || regexp_replace(pg_get_expr(i.indpred, i.indrelid), '\\m' || {old_name} || '\\M', quote_ident({new_name}), 'g')\n      ELSE ' WHERE ' || replace(pg_get_expr(i.indpred, i.indrelid), quote_ident({old_name}), quote_ident({new_name})) END)\n  FROM pg_index i WHERE {originals} AND NOT EXISTS (SELECT 1 FROM pg_index c WHERE c.indexrelid = {copy} AND c.indisvalid)\n) AS lockstep_copies ORDER BY lockstep_index, lockstep_order;"
     );
-    let _ = reg;
     let mut step = ctx.query(
         "Generate the CREATE INDEX CONCURRENTLY statements that copy the old column's indexes, then run each one",
         vec![sql],
