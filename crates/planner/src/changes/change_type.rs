@@ -169,10 +169,12 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         AlterTypeEffect::IndexRebuildOnly | AlterTypeEffect::Rewrite => {
             warnings.extend(ctx.version_warnings(true));
             let direct = rewrite_direct(ctx, &spec, effect);
-            let online = match &ctx.req.env.primary_key {
-                Some(pk) => Some(online(ctx, &spec, pk)),
-                None => None,
-            };
+            let online = ctx
+                .req
+                .env
+                .primary_key
+                .as_ref()
+                .map(|pk| online(ctx, &spec, pk));
             if online.is_none() {
                 let blocking = crate::plan::longest_blocking(&direct);
                 if blocking > ctx.req.max_downtime_ms as f64 / 1000.0 {
@@ -1172,7 +1174,7 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
     ));
     if spec.is_pk {
         if uses_check {
-            step.notes.push(format!("SET NOT NULL finds the validated CHECK and skips its scan (PostgreSQL 12+); ADD PRIMARY KEY USING INDEX then needs no scan and no index build: the whole transaction is catalog-only. The first DO block refuses to start if the CHECK is not validated."));
+            step.notes.push("SET NOT NULL finds the validated CHECK and skips its scan (PostgreSQL 12+); ADD PRIMARY KEY USING INDEX then needs no scan and no index build: the whole transaction is catalog-only. The first DO block refuses to start if the CHECK is not validated.".to_string());
         } else {
             step.notes.push(format!("PostgreSQL {v}: SET NOT NULL reads every row under ACCESS EXCLUSIVE even though the validated CHECK proves it (the scan is skipped only from 12), and ADD PRIMARY KEY needs the column NOT NULL: this transaction blocks reads and writes for about one sequential scan (estimated above). There is no way around it on this version; on 12+ the swap is catalog-only."));
         }
