@@ -26,13 +26,15 @@ pub(crate) struct IndexSpec<'c> {
 
 impl IndexSpec<'_> {
     /// `CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] name ON table USING m (cols) [WHERE p];`
+    /// The name stays unqualified: CREATE INDEX refuses a schema there (the index always lives
+    /// in its table's schema); DROP INDEX and catalog lookups use the qualified name.
     pub fn create_sql(&self, ctx: &Ctx, concurrently: bool) -> String {
         format!(
             "CREATE {}INDEX {}{}{} ON {} USING {} ({}){};",
             if self.unique { "UNIQUE " } else { "" },
             if concurrently { "CONCURRENTLY " } else { "" },
             if concurrently { "IF NOT EXISTS " } else { "" },
-            self.qualified_name(ctx),
+            ident(&self.name),
             ctx.table(),
             self.method.name(),
             ident_list(self.columns),
@@ -177,18 +179,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
 
     let mut build = ctx.ddl(
         "Build the index (blocks writes until it finishes)",
-        vec![format!(
-            "CREATE {}INDEX {} ON {} USING {} ({}){};",
-            if *unique { "UNIQUE " } else { "" },
-            index,
-            ctx.table(),
-            method.name(),
-            ident_list(columns),
-            predicate
-                .as_deref()
-                .map(|p| format!(" WHERE {p}"))
-                .unwrap_or_default()
-        )],
+        vec![spec.create_sql(ctx, false)],
         Statement::CreateIndex,
         ctx.model.index_build(),
     );
@@ -281,6 +272,27 @@ mod tests {
         assert_eq!(plan.strategy.chosen, "direct");
         assert_eq!(plan.phases[1].steps[0].blocks, Blocks::Writes);
         assert!(plan.alternative.is_some());
+    }
+
+    #[test]
+    fn schema_qualifies_the_table_and_drops_but_never_the_new_index_name() {
+        let plan = crate::plan(&params("1M", "1GB", "0").with("schema", "Sales")).unwrap();
+        let build = plan.steps().find(|s| s.title.starts_with("Build")).unwrap();
+        assert!(
+            build.sql[0]
+                .contains("IF NOT EXISTS orders_customer_id_created_at_idx ON \"Sales\".orders "),
+            "{}",
+            build.sql[0]
+        );
+        assert!(plan.phases[1].rollback[0].sql.contains(
+            "DROP INDEX CONCURRENTLY IF EXISTS \"Sales\".orders_customer_id_created_at_idx;"
+        ));
+        let direct = &plan.alternative.unwrap().phases[1].steps[0].sql[0];
+        assert!(
+            direct
+                .starts_with("CREATE INDEX orders_customer_id_created_at_idx ON \"Sales\".orders "),
+            "{direct}"
+        );
     }
 
     #[test]
