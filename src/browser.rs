@@ -21,7 +21,10 @@ pub fn replace_query(query: &str) {
 pub fn page_address() -> String {
     let location = window().location();
     let href = location.href().unwrap_or_default();
-    href.split(['?', '#']).next().unwrap_or_default().to_string()
+    href.split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Saves `text` as a file named `name`, from memory: no request is made.
@@ -29,8 +32,12 @@ pub fn download(name: &str, mime: &str, text: &str) {
     let parts = js_sys_array(text);
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);
-    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else { return };
-    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
+    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else {
+        return;
+    };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+        return;
+    };
     if let Ok(anchor) = document().create_element("a") {
         if let Ok(anchor) = anchor.dyn_into::<web_sys::HtmlAnchorElement>() {
             anchor.set_href(&url);

@@ -18,14 +18,17 @@ fn label(name: &str) -> String {
         other => {
             let text = other.replace('-', " ");
             let mut chars = text.chars();
-            chars.next().map_or(String::new(), |c| c.to_uppercase().chain(chars).collect())
+            chars
+                .next()
+                .map_or(String::new(), |c| c.to_uppercase().chain(chars).collect())
         }
     }
 }
 
 #[component]
 pub fn RequestForm(params: RwSignal<Params>, result: Memo<PlanResult>) -> impl IntoView {
-    let errors = Signal::derive(move || result.with(|r| r.as_ref().err().cloned().unwrap_or_default()));
+    let errors =
+        Signal::derive(move || result.with(|r| r.as_ref().err().cloned().unwrap_or_default()));
     let kind = Memo::new(move |_| params.with(|p| p.raw("change").to_string()));
     view! {
         <form class="request" on:submit=|ev| ev.prevent_default() aria-label="Migration request">
@@ -104,7 +107,11 @@ fn TextField(
 }
 
 #[component]
-fn Switch(name: &'static str, params: RwSignal<Params>, errors: Signal<Vec<FieldError>>) -> impl IntoView {
+fn Switch(
+    name: &'static str,
+    params: RwSignal<Params>,
+    errors: Signal<Vec<FieldError>>,
+) -> impl IntoView {
     view! {
         <label class="field switch">
             <input

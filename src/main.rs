@@ -33,7 +33,12 @@ fn App() -> impl IntoView {
     } else {
         match share::from_link(&search) {
             Ok(params) => (params, None),
-            Err(e) => (example(), Some(format!("This link could not be read ({e}); showing the example instead."))),
+            Err(e) => (
+                example(),
+                Some(format!(
+                    "This link could not be read ({e}); showing the example instead."
+                )),
+            ),
         }
     };
     let params = RwSignal::new(initial);
