@@ -298,6 +298,18 @@ pub fn validate_fragment(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A dollar-quoted body (`$lockstep$ ... $lockstep$`) for DO blocks, with a tag that does not
+/// occur in the body, so a name or literal holding `$lockstep$` cannot end the block early.
+pub fn dollar_quoted(body: &str) -> String {
+    let mut tag = "$lockstep$".to_string();
+    let mut n = 0;
+    while body.contains(&tag) {
+        n += 1;
+        tag = format!("$lockstep{n}$");
+    }
+    format!("{tag}\n{body}\n{tag}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,5 +349,16 @@ mod tests {
         assert!(validate_fragment("false; drop table x").is_err());
         assert!(validate_fragment("now(").is_err());
         assert!(validate_fragment("1 -- x").is_err());
+    }
+
+    #[test]
+    fn dollar_quoting_avoids_the_body() {
+        assert_eq!(
+            dollar_quoted("BEGIN END"),
+            "$lockstep$\nBEGIN END\n$lockstep$"
+        );
+        let body = "SELECT 'a$lockstep$b'";
+        let quoted = dollar_quoted(body);
+        assert!(quoted.starts_with("$lockstep1$\n") && quoted.ends_with("\n$lockstep1$"));
     }
 }

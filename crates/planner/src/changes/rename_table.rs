@@ -1,11 +1,432 @@
-//! rename-table: not planned yet.
+//! Rename a table.
+//!
+//! `ALTER TABLE ... RENAME TO` is catalog-only (ACCESS EXCLUSIVE for a moment), but the moment
+//! it commits every query that still names the old table fails. So the online path is required
+//! whatever the budget:
+//!
+//! 1. expand — in one transaction: rename the table and create a view with the old name,
+//!    `SELECT * FROM <new>`. A view over one table with plain column references is
+//!    automatically updatable (docs, "CREATE VIEW", "Updatable Views"): SELECT, INSERT (with
+//!    RETURNING and ON CONFLICT), UPDATE, DELETE and SELECT ... FOR UPDATE through the old name
+//!    keep working; inserts get the table's defaults. The view gets the table's owner and its
+//!    SELECT/INSERT/UPDATE/DELETE grants. From 15 it is `security_invoker`, so privileges and
+//!    row-level security are checked as the querying user, exactly as on the table; before 15 a
+//!    view reads its table with its owner's rights, which would bypass row-level security, so
+//!    the preflight requires it to be off.
+//! 2. the application deploys using the new name;
+//! 3. contract — drop the view.
+//!
+//! The direct path is the single RENAME under lock_timeout, shown as the alternative for when
+//! every client is stopped.
 
-use super::{Ctx, Paths};
-use crate::input::FieldError;
+use super::{check, Ctx, Paths};
+use crate::engines::postgres::{self, Statement};
+use crate::input::{Change, FieldError};
+use crate::plan::{Check, Expected, Phase};
+use crate::quote::{self, ident, literal};
 
-pub fn paths(_ctx: &Ctx) -> Result<Paths, FieldError> {
-    Err(FieldError::new(
-        "change",
-        "rename-table is not planned by this build yet; accepts add-index",
-    ))
+/// `CREATE VIEW <view> AS SELECT *<extra> FROM <base>` and the statement giving it the base
+/// table's owner and grants. `view` and `base` are raw names in the table's schema; `extra` is
+/// appended to the select list (`, new AS old` for a column rename).
+pub(crate) fn compat_view_sql(ctx: &Ctx, view: &str, base: &str, extra: &str) -> Vec<String> {
+    let options = if postgres::has_security_invoker_views(ctx.version()) {
+        " WITH (security_invoker = true)"
+    } else {
+        ""
+    };
+    vec![
+        format!(
+            "CREATE VIEW {}{options} AS SELECT *{extra} FROM {};",
+            ctx.sibling(view),
+            ctx.sibling(base)
+        ),
+        copy_owner_and_grants_sql(ctx, view, base),
+    ]
+}
+
+/// A DO block that gives the view the table's owner and the table's SELECT, INSERT, UPDATE and
+/// DELETE grants (a view has its own ACL: the table's grants do not reach it).
+fn copy_owner_and_grants_sql(ctx: &Ctx, view: &str, base: &str) -> String {
+    let view_text = literal(&ctx.sibling(view));
+    let base_oid = format!("{}::regclass", literal(&ctx.sibling(base)));
+    let body = format!(
+        "DECLARE
+  lockstep_grant record;
+BEGIN
+  EXECUTE format('ALTER VIEW %s OWNER TO %s', {view_text}, (SELECT relowner::regrole::text FROM pg_class WHERE oid = {base_oid}));
+  FOR lockstep_grant IN
+    SELECT a.privilege_type, a.is_grantable,
+           CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END AS grantee
+    FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a
+    WHERE c.oid = {base_oid} AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+  LOOP
+    EXECUTE format('GRANT %s ON %s TO %s%s', lockstep_grant.privilege_type, {view_text}, lockstep_grant.grantee,
+                   CASE WHEN lockstep_grant.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+  END LOOP;
+END"
+    );
+    format!("DO {};", quote::dollar_quoted(&body))
+}
+
+/// Preflight checks of every plan that puts a view in front of the table: it is a table, the
+/// migration role may own the view, no privilege or policy would be lost through the view, and
+/// `free` (the name the table moves to) is not taken.
+pub(crate) fn compat_view_checks(ctx: &Ctx, free: &str) -> Vec<Check> {
+    let t = ctx.regclass();
+    let mut checks = vec![
+        check(
+            "The relation is a table (plain or partitioned)",
+            format!("SELECT relkind IN ('r', 'p') AS is_table FROM pg_class WHERE oid = {t};"),
+            "t",
+            Expected::row(&["t"]),
+        ),
+        check(
+            "You run the plan as the table's owner or a member of its role (RENAME needs it, and the view takes the table's owner)",
+            format!("SELECT pg_has_role(relowner, 'MEMBER') AS may_own FROM pg_class WHERE oid = {t};"),
+            "t",
+            Expected::row(&["t"]),
+        ),
+        check(
+            "No column-level grants (the view copies table-level grants only)",
+            format!("SELECT count(*) AS column_grants FROM pg_attribute WHERE attrelid = {t} AND attnum > 0 AND attacl IS NOT NULL;"),
+            "0 (otherwise grant the same column privileges on the view right after the expand phase)",
+            Expected::row(&["0"]),
+        ),
+        check(
+            &format!("The name {} is free", ident(free)),
+            format!(
+                "SELECT to_regclass({}) IS NULL AS name_free;",
+                literal(&ctx.sibling(free))
+            ),
+            "t",
+            Expected::row(&["t"]),
+        ),
+    ];
+    if !postgres::has_security_invoker_views(ctx.version()) {
+        checks.push(check(
+            "Row-level security is off: before 15 a view reads its table with the owner's rights, which would bypass the policies",
+            format!("SELECT relrowsecurity FROM pg_class WHERE oid = {t};"),
+            "f (if t, do not use the view path on this version: rename during a short window when every client is stopped, or upgrade to 15+ where the view can be security_invoker)",
+            Expected::row(&["f"]),
+        ));
+    }
+    checks
+}
+
+/// Checks that `name` now is an automatically updatable view.
+pub(crate) fn view_checks(ctx: &Ctx, name: &str) -> Vec<Check> {
+    let lit = literal(&ctx.sibling(name));
+    vec![
+        check(
+            &format!("{} is now a view", ident(name)),
+            format!("SELECT relkind FROM pg_class WHERE oid = to_regclass({lit});"),
+            "v",
+            Expected::row(&["v"]),
+        ),
+        check(
+            "The view accepts INSERT, UPDATE and DELETE (automatically updatable)",
+            format!("SELECT pg_relation_is_updatable(to_regclass({lit}), false) & 28 = 28 AS updatable;"),
+            "t",
+            Expected::row(&["t"]),
+        ),
+    ]
+}
+
+/// Logical replication matches tables and columns by name: a rename on the publisher stops a
+/// subscriber that still has the old name.
+pub(crate) fn publication_check(ctx: &Ctx, what: &str) -> Check {
+    check(
+        &format!("The table is in no publication (logical replication matches {what} by name)"),
+        format!(
+            "SELECT pubname FROM pg_publication_tables WHERE (schemaname, tablename) = (SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = {});",
+            ctx.regclass()
+        ),
+        "no rows (otherwise make the same rename on every subscriber in the same window, or replication stops)",
+        Expected::NoRows,
+    )
+}
+
+/// What the view path changes for clients while the view stands in for the table, which is
+/// named `table_now` meanwhile.
+pub(crate) fn view_limits(table_now: &str) -> String {
+    format!("While the view stands in for the table, these fail on the old name: TRUNCATE, COPY ... FROM (COPY (SELECT ...) TO works), LOCK TABLE, ALTER TABLE and other DDL. Run them on {} instead, but add no column until the contract phase: the view's SELECT * was expanded when it was created and would not show it.", ident(table_now))
+}
+
+pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
+    let Change::RenameTable { new_name } = &ctx.req.change else {
+        unreachable!("rename_table::paths called for another change")
+    };
+    let old_name = &ctx.req.table;
+    if new_name == old_name {
+        return Err(FieldError::new(
+            "new-name",
+            "is the table's current name; accepts a different name",
+        ));
+    }
+    let old = ctx.table();
+    let new = ctx.sibling(new_name);
+    let old_lit = literal(&old);
+    let new_lit = literal(&new);
+    let version = ctx.version();
+
+    let renamed_check = check(
+        "The table has its new name and the old name is gone",
+        format!("SELECT to_regclass({new_lit}) IS NOT NULL AS new_exists, to_regclass({old_lit}) IS NULL AS old_gone;"),
+        "t, t",
+        Expected::row(&["t", "t"]),
+    );
+
+    // Online: rename behind an updatable view, deploy, drop the view.
+    let mut expand_sql = vec![format!("ALTER TABLE {old} RENAME TO {};", ident(new_name))];
+    expand_sql.extend(compat_view_sql(ctx, old_name, new_name, ""));
+    let mut expand = ctx.brief(
+        "Rename the table and put an updatable view with the old name in its place (one transaction)",
+        expand_sql,
+        Statement::AlterTableAccessExclusive,
+    );
+    expand.only_if = Some(format!(
+        "SELECT to_regclass({new_lit}) IS NULL AS lockstep_not_renamed;"
+    ));
+    expand.notes.push("Clients keep using the old name through the view: SELECT, INSERT (with RETURNING and ON CONFLICT), UPDATE, DELETE and SELECT ... FOR UPDATE pass through a simple view to the table; inserts get the table's defaults.".to_string());
+    expand.notes.push(view_limits(new_name));
+    expand.notes.push(if postgres::has_security_invoker_views(version) {
+        "The view is security_invoker (15+): privileges and row-level security policies are checked as the querying user, as on the table; it carries the table's owner and SELECT/INSERT/UPDATE/DELETE grants.".to_string()
+    } else {
+        format!("PostgreSQL {version} has no security_invoker views (15+): the view reads the table with its owner's rights. It gets the table's owner and SELECT/INSERT/UPDATE/DELETE grants; the preflight proved row-level security is off.")
+    });
+    expand.notes.push("Indexes, constraints, sequences and triggers keep their names (e.g. the primary key index and serial sequence named after the old table); rename them separately if the names matter.".to_string());
+    expand.retry = format!("{} The step runs only while the new name is free, so re-running it after it committed does nothing.", super::RETRY_LOCK_TIMEOUT);
+
+    let mut expand_checks = view_checks(ctx, old_name);
+    expand_checks.push(check(
+        "The table answers to its new name",
+        format!("SELECT relkind IN ('r', 'p') AS is_table FROM pg_class WHERE oid = to_regclass({new_lit});"),
+        "t",
+        Expected::row(&["t"]),
+    ));
+
+    let mut drop_view = ctx.brief(
+        "Drop the compatibility view",
+        vec![format!("DROP VIEW IF EXISTS {old};")],
+        Statement::DropView,
+    );
+    drop_view.only_if = Some(format!(
+        "SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass({old_lit}) AND relkind = 'v') AS lockstep_view_present;"
+    ));
+    drop_view.notes.push(
+        "Takes ACCESS EXCLUSIVE on the view (the old name) for a moment and no lock on the table, so clients on the new name never wait."
+            .to_string(),
+    );
+
+    let mut recreate = vec!["BEGIN;".to_string()];
+    recreate.extend(compat_view_sql(ctx, old_name, new_name, ""));
+    recreate.push("COMMIT;".to_string());
+
+    let mut preflight_checks = compat_view_checks(ctx, new_name);
+    preflight_checks.push(publication_check(ctx, "tables"));
+
+    let online = vec![
+        ctx.preflight(None, preflight_checks),
+        Phase {
+            name: "expand: rename behind a view".to_string(),
+            purpose: format!(
+                "Rename the table to {} and keep {} working as an updatable view, so clients on either name work.",
+                ident(new_name),
+                ident(old_name)
+            ),
+            app_change: None,
+            steps: vec![expand],
+            rollback: vec![ctx.rollback_ddl(
+                format!(
+                    "BEGIN;\nDROP VIEW IF EXISTS {old};\nALTER TABLE {new} RENAME TO {};\nCOMMIT;",
+                    ident(old_name)
+                ),
+                Some("Run before any client depends on the new name: clients already using it fail once it is gone."),
+            )],
+            irreversible: None,
+            checks: expand_checks,
+        },
+        Phase {
+            name: "contract: drop the view".to_string(),
+            purpose: format!("Remove the old name {} once nothing uses it.", ident(old_name)),
+            app_change: Some(format!(
+                "Every client uses {}: application code, ORM table names, background jobs, reports, ETL, dashboards and grant scripts. Nothing may use {} after this phase.",
+                ident(new_name),
+                ident(old_name)
+            )),
+            steps: vec![drop_view],
+            rollback: vec![ctx.rollback_ddl(
+                recreate.join("\n"),
+                Some("Puts the view back if a client still needed the old name."),
+            )],
+            irreversible: None,
+            checks: vec![check(
+                "The old name is gone",
+                format!("SELECT to_regclass({old_lit}) IS NULL AS old_gone;"),
+                "t",
+                Expected::row(&["t"]),
+            ), renamed_check.clone()],
+        },
+    ];
+
+    let mut rename = ctx.brief(
+        "Rename the table",
+        vec![format!(
+            "ALTER TABLE IF EXISTS {old} RENAME TO {};",
+            ident(new_name)
+        )],
+        Statement::AlterTableAccessExclusive,
+    );
+    rename
+        .notes
+        .push("Every query naming the old table fails from the moment this commits.".to_string());
+    let direct = vec![
+        ctx.preflight(
+            None,
+            vec![
+                check(
+                    &format!("The name {} is free", ident(new_name)),
+                    format!("SELECT to_regclass({new_lit}) IS NULL AS name_free;"),
+                    "t",
+                    Expected::row(&["t"]),
+                ),
+                publication_check(ctx, "tables"),
+            ],
+        ),
+        Phase {
+            name: "rename".to_string(),
+            purpose: format!("Rename the table to {}.", ident(new_name)),
+            app_change: Some(format!(
+                "Stop every client of {}; start them again with the new name right after this phase.",
+                ident(old_name)
+            )),
+            steps: vec![rename],
+            rollback: vec![ctx.rollback_ddl(
+                format!(
+                    "ALTER TABLE IF EXISTS {new} RENAME TO {};",
+                    ident(old_name)
+                ),
+                None,
+            )],
+            irreversible: None,
+            checks: vec![renamed_check],
+        },
+    ];
+
+    Ok(Paths {
+        summary: format!("Rename table {old} to {new}"),
+        direct: Some(direct),
+        online: Some(online),
+        online_required: Some("renaming the table breaks every query that still uses the old name the moment it commits; the view keeps the old name working until every client has switched".to_string()),
+        warnings: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::params::Params;
+    use crate::plan::{Blocks, Lock};
+
+    fn params(db: &str) -> Params {
+        Params::new()
+            .with("db", db)
+            .with("change", "rename-table")
+            .with("table", "orders")
+            .with("new-name", "purchases")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0")
+    }
+
+    #[test]
+    fn renames_behind_an_updatable_view_whatever_the_budget() {
+        for budget in ["0", "5m"] {
+            let plan =
+                crate::plan(&params("postgresql@16.4").with("max-downtime", budget)).unwrap();
+            assert_eq!(plan.strategy.chosen, "online");
+            assert!(plan.strategy.rule.contains("breaks every query"));
+            let expand = &plan.phases[1].steps[0];
+            assert_eq!(expand.lock, Some(Lock::AccessExclusive));
+            assert!(expand.in_transaction);
+            assert_eq!(expand.sql[0], "ALTER TABLE orders RENAME TO purchases;");
+            assert_eq!(
+                expand.sql[1],
+                "CREATE VIEW orders WITH (security_invoker = true) AS SELECT * FROM purchases;"
+            );
+            assert!(expand.sql[2].contains("GRANT %s ON %s TO %s%s"));
+            assert!(expand
+                .only_if
+                .as_deref()
+                .unwrap()
+                .ends_with("AS lockstep_not_renamed;"));
+            let contract = &plan.phases[2];
+            assert!(contract
+                .app_change
+                .as_deref()
+                .unwrap()
+                .contains("purchases"));
+            assert_eq!(contract.steps[0].sql, ["DROP VIEW IF EXISTS orders;"]);
+            assert_eq!(contract.steps[0].lock, Some(Lock::AccessExclusive));
+            let alt = plan.alternative.unwrap();
+            assert_eq!(
+                alt.phases[1].steps[0].sql,
+                ["ALTER TABLE IF EXISTS orders RENAME TO purchases;"]
+            );
+            assert_eq!(alt.phases[1].steps[0].blocks, Blocks::ReadsAndWrites);
+        }
+    }
+
+    #[test]
+    fn before_15_the_view_is_plain_and_row_level_security_must_be_off() {
+        let plan = crate::plan(&params("postgresql@14.11")).unwrap();
+        let expand = &plan.phases[1].steps[0];
+        assert_eq!(
+            expand.sql[1],
+            "CREATE VIEW orders AS SELECT * FROM purchases;"
+        );
+        assert!(plan.phases[0]
+            .checks
+            .iter()
+            .any(|c| c.sql.contains("relrowsecurity")));
+        let plan = crate::plan(&params("postgresql@15.0")).unwrap();
+        assert!(!plan.phases[0]
+            .checks
+            .iter()
+            .any(|c| c.sql.contains("relrowsecurity")));
+    }
+
+    #[test]
+    fn hostile_names_are_quoted() {
+        let plan = crate::plan(
+            &params("postgresql@16")
+                .with("schema", "Sales")
+                .with("table", "order\"s; --")
+                .with("new-name", "select"),
+        )
+        .unwrap();
+        let expand = &plan.phases[1].steps[0];
+        assert_eq!(
+            expand.sql[0],
+            "ALTER TABLE \"Sales\".\"order\"\"s; --\" RENAME TO \"select\";"
+        );
+        assert!(expand.sql[2].contains("'\"Sales\".\"order\"\"s; --\"'"));
+    }
+
+    #[test]
+    fn same_name_is_refused() {
+        let errors = crate::plan(&params("postgresql@16").with("new-name", "orders")).unwrap_err();
+        assert_eq!(errors[0].field, "new-name");
+    }
+
+    #[test]
+    fn runbook_before_and_from_15() {
+        for (db, name) in [
+            ("postgresql@14.11", "rename_table_pg14"),
+            ("postgresql@15.6", "rename_table_pg15"),
+        ] {
+            let p = params(db);
+            let plan = crate::plan(&p).unwrap();
+            insta::assert_snapshot!(name, crate::render::markdown::render(&plan, &p));
+        }
+    }
 }

@@ -22,8 +22,9 @@ pub enum Statement {
     CreateIndexConcurrently,
     DropIndex,
     DropIndexConcurrently,
-    /// DROP VIEW: ACCESS EXCLUSIVE on the view only; its base table is not locked (docs,
-    /// "13.3 Explicit Locking"; read from `pg_locks` on 10.23 and 18.4).
+    /// DROP VIEW: ACCESS EXCLUSIVE on the view only; its base table is not locked at all (read
+    /// from `pg_locks` on 10.23 and 18.4). The lock reported is the view's: it is what a client
+    /// still using the view's name would wait for.
     DropView,
     /// Plain DML: UPDATE batches of a backfill, INSERT ... SELECT copies.
     Dml,
