@@ -86,7 +86,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     );
     drop.in_transaction = false;
     drop.notes.push("Waits for every transaction that could still use the index to finish; a long transaction makes it wait, not fail, and blocks nothing meanwhile.".to_string());
-    drop.retry = "If it fails or is cancelled it can leave the index INVALID (still maintained by writes, unused by reads): run it again, it finishes the drop. Safe to re-run.".to_string();
+    drop.retry = "If it fails or is cancelled it can leave the index behind marked INVALID (no longer used by queries): run it again, it finishes the drop. Safe to re-run.".to_string();
 
     let online = vec![
         ctx.preflight(None, checks.clone()),
