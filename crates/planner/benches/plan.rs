@@ -21,20 +21,49 @@ fn request(change: &str, extra: &[(&str, &str)]) -> Params {
 
 fn main() {
     let cases = [
-        request("add-column", &[("column", "is_flagged"), ("type", "boolean"), ("default", "false")]),
+        request(
+            "add-column",
+            &[
+                ("column", "is_flagged"),
+                ("type", "boolean"),
+                ("default", "false"),
+            ],
+        ),
         request("drop-column", &[("column", "legacy")]),
-        request("rename-column", &[("column", "email"), ("new-name", "email_address")]),
+        request(
+            "rename-column",
+            &[("column", "email"), ("new-name", "email_address")],
+        ),
         request("rename-table", &[("new-name", "purchases")]),
-        request("change-type", &[("column", "id"), ("from-type", "integer"), ("to-type", "bigint")]),
+        request(
+            "change-type",
+            &[
+                ("column", "id"),
+                ("from-type", "integer"),
+                ("to-type", "bigint"),
+            ],
+        ),
         request("add-index", &[("columns", "customer_id,created_at")]),
         request("drop-index", &[("index", "orders_status_idx")]),
         request("add-not-null", &[("column", "customer_id")]),
         request("add-unique", &[("columns", "email")]),
-        request("add-foreign-key", &[("columns", "customer_id"), ("references", "customers(id)")]),
+        request(
+            "add-foreign-key",
+            &[("columns", "customer_id"), ("references", "customers(id)")],
+        ),
         request("add-check", &[("check", "amount >= 0")]),
-        request("split-table", &[("columns", "notes,metadata"), ("new-table", "order_details")]),
+        request(
+            "split-table",
+            &[
+                ("columns", "notes,metadata"),
+                ("new-table", "order_details"),
+            ],
+        ),
     ];
-    println!("{:<18} {:>14} {:>18}", "change", "plan (µs)", "plan+markdown (µs)");
+    println!(
+        "{:<18} {:>14} {:>18}",
+        "change", "plan (µs)", "plan+markdown (µs)"
+    );
     for params in &cases {
         let iterations = 2_000;
         let start = Instant::now();
@@ -49,7 +78,16 @@ fn main() {
             }
         }
         let md_us = start.elapsed().as_secs_f64() * 1e6 / iterations as f64;
-        let status = if lockstep_planner::plan(params).is_ok() { "" } else { "  (error: no plan)" };
-        println!("{:<18} {:>14.1} {:>18.1}{status}", params.get("change").unwrap_or(""), plan_us, md_us);
+        let status = if lockstep_planner::plan(params).is_ok() {
+            ""
+        } else {
+            "  (error: no plan)"
+        };
+        println!(
+            "{:<18} {:>14.1} {:>18.1}{status}",
+            params.get("change").unwrap_or(""),
+            plan_us,
+            md_us
+        );
     }
 }

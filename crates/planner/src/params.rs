@@ -45,7 +45,15 @@ pub const FIELDS: &[Field] = &[
 ];
 
 /// Fields that every request has, whatever the change.
-pub const COMMON_FIELDS: &[&str] = &["db", "change", "schema", "table", "rows", "size", "max-downtime"];
+pub const COMMON_FIELDS: &[&str] = &[
+    "db",
+    "change",
+    "schema",
+    "table",
+    "rows",
+    "size",
+    "max-downtime",
+];
 
 /// Optional facts and model overrides, shown under "more options".
 pub const OPTION_FIELDS: &[&str] = &[
@@ -135,7 +143,10 @@ impl Params {
 
     /// The value exactly as typed (untrimmed), or "" when absent: what a form field shows.
     pub fn raw(&self, name: &str) -> &str {
-        self.0.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
