@@ -161,7 +161,31 @@ fn bench_one(cluster: &Cluster, b: &Bench, rows: u64) -> Result<(Measured, Measu
     )?;
     std::thread::sleep(Duration::from_millis(300));
     let t0 = Instant::now();
-    run_plan_plain(&mut s, &plan, &load)?;
+    // A plan step that never ends (a backfill chasing new rows) is cancelled, and reported.
+    let limit = Duration::from_secs(120 + rows / 5_000);
+    let cancel = s.cancel_token();
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let finished = std::sync::Arc::clone(&finished);
+        std::thread::spawn(move || {
+            while t0.elapsed() < limit {
+                if finished.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = cancel.cancel_query(postgres::NoTls);
+        })
+    };
+    let outcome = run_plan_plain(&mut s, &plan, &load, t0 + limit);
+    finished.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = watchdog.join();
+    outcome.map_err(|e| {
+        format!(
+            "the plan did not complete within {} s: {e}",
+            limit.as_secs()
+        )
+    })?;
     let t1 = Instant::now();
     load.settle(t1, Duration::from_secs(30));
     let planned = Measured {
@@ -179,7 +203,12 @@ fn bench_one(cluster: &Cluster, b: &Bench, rows: u64) -> Result<(Measured, Measu
 }
 
 /// Every step of every phase, as an operator runs the runbook (no probes, no rollbacks).
-fn run_plan_plain(s: &mut postgres::Client, plan: &Plan, load: &Load) -> Result<(), String> {
+fn run_plan_plain(
+    s: &mut postgres::Client,
+    plan: &Plan,
+    load: &Load,
+    deadline: Instant,
+) -> Result<(), String> {
     let mut stage = 0;
     for phase in &plan.phases {
         if phase.app_change.is_some() {
@@ -197,17 +226,40 @@ fn run_plan_plain(s: &mut postgres::Client, plan: &Plan, load: &Load) -> Result<
                 }
             }
             if step.in_transaction {
-                exec(s, "BEGIN")?;
-                for stmt in &step.sql {
-                    if let Err(e) = exec(s, stmt) {
-                        let _ = exec(s, "ROLLBACK");
-                        return Err(format!("{}: {e}", step.title));
+                // A batch the runbook repeats until it returns no row (PostgreSQL 10 backfills).
+                let repeat = crate::runner::is_repeated_batch(step);
+                loop {
+                    exec(s, "BEGIN")?;
+                    let mut returned = 0;
+                    for stmt in &step.sql {
+                        match crate::sql::text_rows(s, stmt) {
+                            Ok(rows) if crate::runner::batch_finished(&rows) => returned = 0,
+                            Ok(rows) => returned = rows.len(),
+                            Err(e) => {
+                                let _ = exec(s, "ROLLBACK");
+                                return Err(format!("{}: {e}", step.title));
+                            }
+                        }
                     }
+                    exec(s, "COMMIT")?;
+                    if !repeat || returned == 0 {
+                        break;
+                    }
+                    if Instant::now() > deadline {
+                        return Err(format!("{}: still returning rows", step.title));
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
                 }
-                exec(s, "COMMIT")?;
             } else {
                 for stmt in step.sql.iter().flat_map(|x| split_statements(x)) {
-                    exec(s, &stmt).map_err(|e| format!("{}: {e}", step.title))?;
+                    let rows = crate::sql::text_rows(s, &stmt)
+                        .map_err(|e| format!("{}: {e}", step.title))?;
+                    // A query writing the statements to run (psql \gexec): run each row.
+                    if crate::runner::is_generator(step) {
+                        for generated in rows.iter().filter_map(|r| r.first().cloned().flatten()) {
+                            exec(s, &generated).map_err(|e| format!("{}: {e}", step.title))?;
+                        }
+                    }
                 }
             }
         }

@@ -25,6 +25,11 @@ pub struct AppStage {
     pub note: Option<String>,
     /// Column holding the e-mail (written on insert only).
     pub email: String,
+    /// Table, keyed by the order id, that receives email and note instead of `table`
+    /// (split-table once writes have switched): upserted in the same transaction.
+    pub contacts_write: Option<String>,
+    /// Table the reader joins for email and note (split-table once reads have switched).
+    pub contacts_read: Option<String>,
 }
 
 impl AppStage {
@@ -33,6 +38,8 @@ impl AppStage {
             table: "orders".to_string(),
             note: Some("note".to_string()),
             email: "email".to_string(),
+            contacts_write: None,
+            contacts_read: None,
         }
     }
 }
@@ -360,6 +367,19 @@ fn writer_sql(
         crate::sql::lit(&format!("written {n} by {tag}"))
     };
     let t = &stage.table;
+    if let Some(contacts) = &stage.contacts_write {
+        return split_writer_sql(
+            t,
+            contacts,
+            shared,
+            rng,
+            n,
+            tag,
+            &status,
+            &amount,
+            &note_value,
+        );
+    }
     if !n.is_multiple_of(2) {
         let cid = 1 + rng.below(10_000);
         let created = format!("timestamp '2025-01-01' + interval '{n} seconds'");
@@ -409,9 +429,63 @@ fn writer_sql(
     }
 }
 
+/// The application after a split-table write switch: the row of `table` without email and
+/// note, then an upsert of them into `contacts` (as the plan's deploy gate says), in one
+/// transaction (a multi-statement simple query is one implicit transaction).
+#[allow(clippy::too_many_arguments)]
+fn split_writer_sql(
+    t: &str,
+    contacts: &str,
+    shared: &Shared,
+    rng: &mut Rng,
+    n: u64,
+    tag: &str,
+    status: &str,
+    amount: &str,
+    note: &str,
+) -> (String, Kind) {
+    if !n.is_multiple_of(2) {
+        let cid = 1 + rng.below(10_000);
+        let created = format!("timestamp '2025-01-01' + interval '{n} seconds'");
+        let email = crate::sql::lit(&format!("{tag}-{n}@example.com"));
+        (
+            format!(
+                "WITH w AS (INSERT INTO {t} (customer_id, status, amount, created_at) \
+                 VALUES ({cid}, {status}, {amount}, {created}) RETURNING id) \
+                 INSERT INTO verify.truth (id, customer_id, status, amount, created_at, email, note) \
+                 SELECT w.id, {cid}, {status}, {amount}, {created}, {email}, {note} FROM w; \
+                 INSERT INTO {contacts} (id, email, note) VALUES (lastval(), {email}, {note}) \
+                 ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email, note = EXCLUDED.note \
+                 RETURNING id"
+            ),
+            Kind::Insert,
+        )
+    } else {
+        let last = shared.last_insert.load(Ordering::SeqCst);
+        let id = if n.is_multiple_of(4) && last > 0 {
+            last
+        } else {
+            1 + rng.below(shared.seed_rows)
+        };
+        (
+            format!(
+                "WITH w AS (UPDATE {t} SET status = {status}, amount = {amount} WHERE id = {id} RETURNING id) \
+                 UPDATE verify.truth v SET status = {status}, amount = {amount}, note = {note} FROM w WHERE v.id = w.id; \
+                 UPDATE {contacts} SET note = {note} WHERE id = {id}"
+            ),
+            Kind::Update,
+        )
+    }
+}
+
 fn reader_sql(stage: &AppStage, shared: &Shared, rng: &mut Rng, n: u64) -> (String, Kind) {
     let t = &stage.table;
-    let sql = if n.is_multiple_of(2) {
+    let sql = if let (true, Some(c)) = (n.is_multiple_of(2), &stage.contacts_read) {
+        format!(
+            "SELECT o.id, o.status, o.amount, n.email, n.note FROM {t} o LEFT JOIN {c} n ON n.id = o.id WHERE o.id = {}",
+            1 + rng.below(shared.seed_rows)
+        )
+    } else if n.is_multiple_of(2) {
         format!(
             "SELECT * FROM {t} WHERE id = {}",
             1 + rng.below(shared.seed_rows)

@@ -22,7 +22,7 @@ const HELP: &str = "lockstep-verify: checks Lockstep's plans on real PostgreSQL 
 
 USAGE
   lockstep-verify [--versions 10,11,...|all] [--changes add-index,...|all] [--rows 200000]
-                  [--jobs 2] [--stall-ms 200] [--no-rollback] [--verbose]
+                  [--jobs 2] [--stall-ms 200] [--step-timeout S] [--no-rollback] [--verbose]
   lockstep-verify bench-live [--versions 16] [--rows 1000000]
 
 Servers come from .tools/pg/<major> (scripts/setup-postgres.sh installs them). Each run starts
@@ -32,6 +32,8 @@ and written to target/verify/report.md; the exit status is 1 when any claim is f
   --changes   change types (add-index) or single cases (add-index/online); default all
   --jobs      versions verified at the same time (default 2)
   --stall-ms  longest acceptable writer/reader stall for steps claiming to block nothing
+  --step-timeout  seconds after which a step still running is cancelled and fails
+              (default 30 per 200k rows)
   --tools     directory holding <major>/bin (default .tools/pg in the workspace)
   --out       directory for clusters and the report (default target/verify in the workspace)
 ";
@@ -42,6 +44,7 @@ struct Args {
     rows: Option<u64>,
     jobs: usize,
     stall_ms: u64,
+    step_timeout_s: Option<u64>,
     rollback: bool,
     verbose: bool,
     tools: PathBuf,
@@ -65,6 +68,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         rows: None,
         jobs: 2,
         stall_ms: 200,
+        step_timeout_s: None,
         rollback: true,
         verbose: false,
         tools: root.join(".tools/pg"),
@@ -131,6 +135,13 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 a.stall_ms = value()?
                     .parse()
                     .map_err(|_| "--stall-ms accepts a number".to_string())?
+            }
+            "--step-timeout" => {
+                a.step_timeout_s = Some(
+                    value()?
+                        .parse()
+                        .map_err(|_| "--step-timeout accepts seconds".to_string())?,
+                )
             }
             "--no-rollback" => a.rollback = false,
             "--verbose" | "-v" => a.verbose = true,
@@ -206,6 +217,10 @@ fn verify(args: Args) -> ExitCode {
         rollback: args.rollback,
         think: Duration::from_millis(5),
         verbose: args.verbose,
+        step_timeout: Duration::from_secs(args.step_timeout_s.unwrap_or_else(|| {
+            // A correct 200k-row backfill takes ~5 s here: 30 s per 200k rows is generous.
+            (args.rows.unwrap_or(200_000) * 30 / 200_000).max(30)
+        })),
     };
     let started = Instant::now();
     let queue = Mutex::new(args.majors.clone());

@@ -110,6 +110,8 @@ pub struct CaseResult {
     pub guard_skips: usize,
     pub irreversible: usize,
     pub other_locks: Vec<String>,
+    /// max-downtime refusals (the case then ran at the budget the refusal named).
+    pub refusals: Vec<String>,
     pub calibration: Vec<Calibration>,
     pub notes: Vec<String>,
     pub seconds: f64,
@@ -130,6 +132,7 @@ impl CaseResult {
             guard_skips: 0,
             irreversible: 0,
             other_locks: Vec::new(),
+            refusals: Vec::new(),
             calibration: Vec::new(),
             notes: Vec::new(),
             seconds: 0.0,
@@ -214,12 +217,17 @@ impl Report {
                 )
             })
             .count();
-        if failed == 0 && errors == 0 {
-            format!("pass {claims}")
-        } else if errors > 0 {
-            format!("FAIL {failed}/{claims} +{errors} err")
+        let refused = if rs.iter().any(|r| !r.refusals.is_empty()) {
+            " †"
         } else {
-            format!("FAIL {failed}/{claims}")
+            ""
+        };
+        if failed == 0 && errors == 0 {
+            format!("pass {claims}{refused}")
+        } else if errors > 0 {
+            format!("FAIL {failed}/{claims} +{errors} err{refused}")
+        } else {
+            format!("FAIL {failed}/{claims}{refused}")
         }
     }
 
@@ -262,7 +270,7 @@ impl Report {
         );
         let _ = writeln!(
             w,
-            "Each cell: `pass N` = N claims checked, all true; `FAIL f/N` = f of N claims false; `not built` = the planner still answers with its placeholder for this change type.\n"
+            "Each cell: `pass N` = N claims checked, all true; `FAIL f/N` = f of N claims false; `not built` = the planner still answers with its placeholder for this change type; † = the planner refused the zero budget on this version (see Refusals) and the plan at the budget it named was verified instead.\n"
         );
         w.push_str(&self.matrix());
         let _ = writeln!(w, "\n## Disagreements (claimed vs observed)\n");
@@ -335,6 +343,28 @@ impl Report {
                 r.guard_skips,
                 r.seconds
             );
+        }
+
+        let refusals: Vec<String> = self
+            .results
+            .iter()
+            .flat_map(|r| {
+                r.refusals.iter().map(move |m| {
+                    format!(
+                        "- PostgreSQL {} · {} / {}: {m}",
+                        r.version, r.change, r.case
+                    )
+                })
+            })
+            .collect();
+        if !refusals.is_empty() {
+            let _ = writeln!(
+                w,
+                "\n## Refusals (zero budget not met; verified at the budget named)\n"
+            );
+            for l in refusals {
+                let _ = writeln!(w, "{l}");
+            }
         }
 
         let locks: Vec<String> = self

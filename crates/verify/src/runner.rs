@@ -31,6 +31,8 @@ pub struct Options {
     /// Pause between two operations of the writer (and of the reader).
     pub think: Duration,
     pub verbose: bool,
+    /// A step (or a repeated batch) still running after this long is cancelled and fails.
+    pub step_timeout: Duration,
 }
 
 /// Marker of the planner's placeholder error for change types not written yet.
@@ -133,8 +135,24 @@ fn run_in_db(
     let rows: u64 = text_value(&mut b, "SELECT count(*) FROM public.orders")?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let params = params_for(case, &cluster.version, rows, size);
-    let plan = match lockstep_planner::plan(&params) {
+    let mut params = params_for(case, &cluster.version, rows, size);
+    let mut planned = lockstep_planner::plan(&params);
+    // A zero budget the planner cannot meet on this version: it must say so on max-downtime
+    // and name the budget that works; the plan at that budget is then verified.
+    if let Err(errors) = &planned {
+        if let Some(e) = errors.iter().find(|e| e.field == "max-downtime") {
+            if let Some(budget) = suggested_budget(&e.message) {
+                result.notes.push(format!(
+                    "refused at max-downtime {}: {}; verified the plan at max-downtime {budget} instead",
+                    case.budget, e.message
+                ));
+                result.refusals.push(e.message.clone());
+                params.set("max-downtime", budget);
+                planned = lockstep_planner::plan(&params);
+            }
+        }
+    }
+    let plan = match planned {
         Ok(plan) => plan,
         Err(errors) => {
             let msg = errors
@@ -187,6 +205,7 @@ fn run_in_db(
         target_oid,
         load,
         result,
+        never_ended: false,
     };
     // Traffic runs before, during and after the migration.
     std::thread::sleep(Duration::from_millis(300));
@@ -201,6 +220,22 @@ fn run_in_db(
         "traffic during the run: {ins} inserts, {upd} updates, {reads} reads"
     ));
     Ok(())
+}
+
+/// "raise it to at least 309 ms" -> "310ms": the budget a max-downtime refusal names, rounded up.
+pub fn suggested_budget(message: &str) -> Option<String> {
+    let rest = message.split("at least ").nth(1)?;
+    let mut words = rest.split_whitespace();
+    let value: f64 = words.next()?.parse().ok()?;
+    let unit = words.next()?.trim_end_matches(|c: char| !c.is_alphabetic());
+    let ms = match unit {
+        "ms" => value,
+        "s" => value * 1000.0,
+        "min" => value * 60_000.0,
+        "h" => value * 3_600_000.0,
+        _ => return None,
+    };
+    Some(format!("{}ms", (ms * 1.05).ceil() as u64 + 1))
 }
 
 /// Why the rest of a case was not run.
@@ -220,6 +255,8 @@ struct UnitObs {
     /// ACCESS SHARE was refused).
     held_probe: Option<(bool, bool)>,
     window: Option<(Instant, Instant)>,
+    /// Rows the last statement returned, in text form.
+    rows: Vec<Vec<Option<String>>>,
 }
 
 struct Exec<'a> {
@@ -234,6 +271,9 @@ struct Exec<'a> {
     target_oid: String,
     load: Load,
     result: &'a mut CaseResult,
+    /// A step of this case already ran into the step timeout: the same never-ending loop on
+    /// a re-run is cut after 10 s (the failure is recorded once at full length).
+    never_ended: bool,
 }
 
 fn lock_from_mode(mode: &str) -> Option<Lock> {
@@ -281,6 +321,8 @@ impl Exec<'_> {
 
     fn run_plan(&mut self, plan: &Plan) -> Result<(), Abort> {
         let mut stage = 0;
+        // Schema before each phase that has steps: (phase index, dump).
+        let mut dumps: Vec<(usize, String)> = Vec::new();
         for (pi, phase) in plan.phases.iter().enumerate() {
             if phase.app_change.is_some() {
                 stage += 1;
@@ -290,6 +332,7 @@ impl Exec<'_> {
             let phase_start = Instant::now();
             if !phase.steps.is_empty() {
                 let before = self.schema_dump(&pname)?;
+                dumps.push((pi, before));
                 self.run_steps(&pname, phase)?;
                 if phase.irreversible.is_some() {
                     self.result.irreversible += 1;
@@ -303,7 +346,19 @@ impl Exec<'_> {
                         false,
                     );
                 } else if self.opts.rollback {
-                    self.rollback(&pname, phase, &before)?;
+                    let back_to = self.rollback(&pname, phase, &dumps)?;
+                    // A rollback that also undid earlier phases: replay them first.
+                    for (j, earlier) in plan.phases.iter().enumerate().take(pi).skip(back_to) {
+                        if !earlier.steps.is_empty() {
+                            let place = format!(
+                                "phase {} '{}' (replayed: the rollback of phase {} undid it too)",
+                                j + 1,
+                                earlier.name,
+                                pi + 1
+                            );
+                            self.run_steps(&place, earlier)?;
+                        }
+                    }
                     self.run_steps(&format!("{pname} (re-run after rollback)"), phase)?;
                 }
             }
@@ -388,16 +443,29 @@ impl Exec<'_> {
         ));
     }
 
-    fn target_name(&mut self) -> Option<String> {
-        text_value(
+    /// The relations a step's lock claim is about, as (oid, name, relkind): the seeded table
+    /// (by oid, so it is followed through renames) and whatever now answers to the plan's table
+    /// name when that is another relation (the compatibility view of a rename).
+    fn targets(&mut self) -> Vec<(String, String, String)> {
+        text_rows(
             &mut self.c,
             &format!(
-                "SELECT c.oid::regclass::text FROM pg_class c WHERE c.oid = {}",
+                "SELECT c.oid::text, c.oid::regclass::text, c.relkind::text FROM pg_class c \
+                 WHERE c.oid = {} OR c.oid = to_regclass('public.orders') ORDER BY c.relkind = 'r' DESC",
                 self.target_oid
             ),
         )
-        .ok()
-        .flatten()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| {
+            let mut it = r.into_iter().map(Option::unwrap_or_default);
+            (
+                it.next().unwrap_or_default(),
+                it.next().unwrap_or_default(),
+                it.next().unwrap_or_default(),
+            )
+        })
+        .collect()
     }
 
     fn filenode(&mut self) -> Option<String> {
@@ -466,7 +534,7 @@ impl Exec<'_> {
         };
         let filenode_before = self.filenode();
         let mut obs_all: Vec<UnitObs> = Vec::new();
-        let mut failed = None;
+        let mut failed: Option<String> = None;
         for unit in &units {
             let obs = self.run_unit(unit, step.in_transaction);
             let err = obs.error.clone();
@@ -475,6 +543,68 @@ impl Exec<'_> {
                 failed = Some(e);
                 break;
             }
+        }
+        // A query that writes the statements to run (psql `\gexec`): run each row it returned
+        // on its own, outside a transaction, observed like any other statement of the step.
+        let mut generated = 0;
+        if is_generator(step) && failed.is_none() {
+            let statements: Vec<String> = obs_all
+                .last()
+                .map(|o| {
+                    o.rows
+                        .iter()
+                        .filter_map(|r| r.first().cloned().flatten())
+                        .flat_map(|sql| split_statements(&sql))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for stmt in statements {
+                generated += 1;
+                let obs = self.run_unit(std::slice::from_ref(&stmt), false);
+                let err = obs.error.clone();
+                obs_all.push(obs);
+                if let Some(e) = err {
+                    failed = Some(format!("{e} [generated statement: {}]", short(&stmt, 200)));
+                    break;
+                }
+            }
+        }
+        // "Repeat until it returns no row" (one batch per run, PostgreSQL 10): loop it as the
+        // runbook says, pausing between batches; the traffic keeps running.
+        let repeat = is_repeated_batch(step);
+        let mut batches = 1;
+        if repeat && failed.is_none() && obs_all.last().is_some_and(|o| !batch_finished(&o.rows)) {
+            let from = Instant::now();
+            loop {
+                std::thread::sleep(Duration::from_millis(50));
+                let t = Instant::now();
+                let r = self.run_plain(&units[0], step.in_transaction);
+                batches += 1;
+                if let Some(o) = obs_all.last_mut() {
+                    o.seconds += t.elapsed().as_secs_f64();
+                }
+                match r {
+                    Ok(rows) if batch_finished(&rows) => break,
+                    Ok(_) if from.elapsed() < self.step_timeout() => {}
+                    Ok(_) => {
+                        failed = Some(format!(
+                            "the batch still returned rows after {batches} runs and {} s (it never reaches the end while rows are being inserted)",
+                            from.elapsed().as_secs()
+                        ));
+                        break;
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            let to = Instant::now();
+            self.load.settle(to, Duration::from_secs(10));
+            obs_all.push(UnitObs {
+                window: Some((from, to)),
+                ..UnitObs::default()
+            });
         }
         let seconds: f64 = obs_all.iter().map(|o| o.seconds).sum();
         // 1. statements
@@ -494,7 +624,18 @@ impl Exec<'_> {
                     &format!("{e} [{sqls}]"),
                     false,
                 );
-                return Err(Abort);
+                // A batch loop that never ends (it keeps finding rows inserted meanwhile) has
+                // done its work on the rows that existed: go on, so the rest of the plan is
+                // still verified. Any other error ends the case.
+                if !(e.contains("did not finish within") || e.contains("still returned rows after"))
+                {
+                    return Err(Abort);
+                }
+                self.result.notes.push(format!(
+                    "{place}: stopped by the verifier after {} s and continued with the next step",
+                    self.step_timeout().as_secs()
+                ));
+                self.never_ended = true;
             }
             None => self.claim(
                 Kind::Statement,
@@ -502,14 +643,21 @@ impl Exec<'_> {
                 "runs without error",
                 "no error",
                 &format!(
-                    "{} statement(s) {} in {:.3}s",
+                    "{} statement(s) {} in {:.3}s{}",
                     units.iter().map(Vec::len).sum::<usize>(),
                     if step.in_transaction {
                         "in one transaction"
                     } else {
                         "each on its own"
                     },
-                    seconds
+                    seconds,
+                    if repeat {
+                        format!(", repeated {batches} times until it returned no row")
+                    } else if is_generator(step) {
+                        format!(", then the {generated} statement(s) it generated (\\gexec)")
+                    } else {
+                        String::new()
+                    }
                 ),
                 true,
             ),
@@ -688,53 +836,109 @@ impl Exec<'_> {
         Ok(())
     }
 
+    fn step_timeout(&self) -> Duration {
+        if self.never_ended {
+            self.opts.step_timeout.min(Duration::from_secs(10))
+        } else {
+            self.opts.step_timeout
+        }
+    }
+
+    /// Runs one unit on B without probes; returns the rows of the last statement.
+    fn run_plain(
+        &mut self,
+        unit: &[String],
+        in_transaction: bool,
+    ) -> Result<Vec<Vec<Option<String>>>, String> {
+        let b = &mut self.b;
+        let mut returned = Vec::new();
+        if in_transaction {
+            exec(b, "BEGIN")?;
+            for stmt in unit {
+                match text_rows(b, stmt) {
+                    Ok(rows) => returned = rows,
+                    Err(e) => {
+                        let _ = exec(b, "ROLLBACK");
+                        return Err(e);
+                    }
+                }
+            }
+            exec(b, "COMMIT")?;
+        } else {
+            returned = text_rows(b, &unit[0])?;
+        }
+        Ok(returned)
+    }
+
     /// Runs one unit on B with the lock probe around it.
     fn run_unit(&mut self, unit: &[String], in_transaction: bool) -> UnitObs {
         let mut obs = UnitObs::default();
-        let target_name = self.target_name();
-        // Pause traffic so that A's lock queues nobody but B, then hold ACCESS EXCLUSIVE.
+        let targets = self.targets();
+        let target_oids: Vec<String> = targets.iter().map(|t| t.0.clone()).collect();
+        // Pause traffic so that A's lock queues nobody but B, then hold ACCESS EXCLUSIVE on
+        // every target (a view can be locked from 11; on 10 only the table is held).
         self.load.pause();
-        let holding = match &target_name {
-            Some(t) => exec(
-                &mut self.a,
-                &format!("BEGIN; SET LOCAL lock_timeout = '30s'; LOCK TABLE {t} IN ACCESS EXCLUSIVE MODE"),
-            )
-            .is_ok(),
-            None => false,
-        };
-        if !holding && target_name.is_some() {
-            let _ = exec(&mut self.a, "ROLLBACK");
+        let mut holding = false;
+        if !targets.is_empty() && exec(&mut self.a, "BEGIN; SET LOCAL lock_timeout = '30s'").is_ok()
+        {
+            for (i, (_, name, _)) in targets.iter().enumerate() {
+                let _ = exec(&mut self.a, &format!("SAVEPOINT lockstep_hold_{i}"));
+                match exec(
+                    &mut self.a,
+                    &format!("LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE"),
+                ) {
+                    Ok(()) => holding = true,
+                    Err(_) => {
+                        let _ = exec(
+                            &mut self.a,
+                            &format!("ROLLBACK TO SAVEPOINT lockstep_hold_{i}"),
+                        );
+                    }
+                }
+            }
+            if !holding {
+                let _ = exec(&mut self.a, "ROLLBACK");
+            }
         }
         let done = AtomicBool::new(false);
         let (held_tx, held_rx) = mpsc::channel::<BTreeMap<String, (bool, Lock)>>();
         let (go_tx, go_rx) = mpsc::channel::<()>();
+        let cancel = self.b.cancel_token();
+        let step_timeout = self.step_timeout();
         let b = &mut self.b;
-        let target_oid = self.target_oid.clone();
         let lock_query = locks_sql(&self.b_pid, true);
         let own_query = locks_sql("pg_backend_pid()", false);
         let done = &done;
-        let runner_oid = target_oid.clone();
+        let deadline = Instant::now() + step_timeout;
+        let mut cancelled = false;
+        let runner_oids = target_oids.clone();
         let stmts = unit;
         std::thread::scope(|s| {
             let runner = s.spawn(move || {
-                let target_oid = runner_oid;
+                let target_oids = runner_oids;
                 let start = Instant::now();
-                let r = (|| -> Result<(), String> {
+                // Rows returned by the last statement (a repeated batch stops at zero).
+                let r = (|| -> Result<Vec<Vec<Option<String>>>, String> {
+                    let mut returned = Vec::new();
                     if in_transaction {
                         exec(b, "BEGIN")?;
                         for stmt in stmts {
-                            if let Err(e) = exec(b, stmt) {
-                                let _ = exec(b, "ROLLBACK");
-                                return Err(e);
+                            match text_rows(b, stmt) {
+                                Ok(rows) => returned = rows,
+                                Err(e) => {
+                                    let _ = exec(b, "ROLLBACK");
+                                    return Err(e);
+                                }
                             }
                         }
                         let own = text_rows(b, &own_query).unwrap_or_default();
-                        let _ = held_tx.send(parse_modes(&own, &target_oid));
+                        let _ = held_tx.send(parse_modes(&own, &target_oids));
                         let _ = go_rx.recv_timeout(Duration::from_secs(60));
-                        exec(b, "COMMIT")
+                        exec(b, "COMMIT")?;
                     } else {
-                        exec(b, &stmts[0])
+                        returned = text_rows(b, &stmts[0])?;
                     }
+                    Ok(returned)
                 })();
                 done.store(true, Ordering::SeqCst);
                 (r, start.elapsed().as_secs_f64())
@@ -749,7 +953,9 @@ impl Exec<'_> {
                             obs.waited = Some((
                                 w[1].clone().unwrap_or_default(),
                                 w[3].clone().unwrap_or_default(),
-                                w[2].as_deref() == Some(target_oid.as_str()),
+                                target_oids
+                                    .iter()
+                                    .any(|o| w[2].as_deref() == Some(o.as_str())),
                             ));
                             break;
                         }
@@ -766,11 +972,21 @@ impl Exec<'_> {
                 if done.load(Ordering::SeqCst) {
                     break;
                 }
+                if !cancelled && Instant::now() > deadline {
+                    // A step that never ends (a backfill chasing new rows, a lock never
+                    // granted) is a failure, not a hang of the whole run.
+                    cancelled = true;
+                    let _ = cancel.cancel_query(postgres::NoTls);
+                }
                 if let Ok(held) = held_rx.try_recv() {
                     merge(&mut obs.modes, held);
-                    if let Some(t) = &target_name {
-                        let w = refused(&mut self.p, t, "ROW EXCLUSIVE");
-                        let r = refused(&mut self.p, t, "ACCESS SHARE");
+                    if !targets.is_empty() {
+                        let mut w = false;
+                        let mut r = false;
+                        for (_, name, _) in &targets {
+                            w |= refused(&mut self.p, name, "ROW EXCLUSIVE");
+                            r |= refused(&mut self.p, name, "ACCESS SHARE");
+                        }
                         obs.held_probe = Some((w, r));
                     }
                     let _ = go_tx.send(());
@@ -781,14 +997,23 @@ impl Exec<'_> {
                         .into_iter()
                         .filter(|r| r[4].as_deref() == Some("t"))
                         .collect();
-                    merge(&mut obs.modes, parse_modes(&granted, &target_oid));
+                    merge(&mut obs.modes, parse_modes(&granted, &target_oids));
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
             let (r, secs) = runner
                 .join()
                 .unwrap_or((Err("runner thread died".into()), 0.0));
-            obs.error = r.err();
+            match r {
+                Ok(rows) => obs.rows = rows,
+                Err(e) if cancelled => {
+                    obs.error = Some(format!(
+                        "did not finish within {} s: cancelled by the verifier ({e})",
+                        step_timeout.as_secs()
+                    ))
+                }
+                Err(e) => obs.error = Some(e),
+            }
             obs.seconds = secs;
             obs.window = Some((window_start, Instant::now()));
         });
@@ -800,7 +1025,16 @@ impl Exec<'_> {
         obs
     }
 
-    fn rollback(&mut self, pname: &str, phase: &Phase, before: &str) -> Result<(), Abort> {
+    /// Runs the phase's rollback and compares the schema with the one before the phase.
+    /// Returns the index of the phase whose starting schema the rollback restored (the phase
+    /// itself, or an earlier one when the rollback undoes more, as its note must then say).
+    fn rollback(
+        &mut self,
+        pname: &str,
+        phase: &Phase,
+        dumps: &[(usize, String)],
+    ) -> Result<usize, Abort> {
+        let (pi, before) = dumps.last().cloned().unwrap_or_default();
         let _ = exec(&mut self.b, "RESET ALL");
         for rb in &phase.rollback {
             for stmt in split_statements(&rb.sql) {
@@ -818,10 +1052,38 @@ impl Exec<'_> {
             }
         }
         let after = self.schema_dump(pname)?;
+        let notes: Vec<String> = phase
+            .rollback
+            .iter()
+            .filter_map(|r| r.note.clone())
+            .collect();
+        let says_wider = notes.iter().any(|n| {
+            let n = n.to_lowercase();
+            n.contains("previous") || n.contains("earlier") || n.contains("undo")
+        });
+        let mut back_to = pi;
         let (ok, observed) = if after == before {
             (
                 true,
                 "schema identical to the one before the phase".to_string(),
+            )
+        } else if let Some((j, _)) = dumps[..dumps.len() - 1]
+            .iter()
+            .rev()
+            .find(|(_, d)| *d == after)
+        {
+            back_to = *j;
+            (
+                says_wider,
+                format!(
+                    "schema identical to the one before phase {} (the rollback also undoes the phases in between; its note {})",
+                    j + 1,
+                    if says_wider {
+                        format!("says so: {:?}", notes.join(" "))
+                    } else {
+                        format!("does not say so: {:?}", notes.join(" "))
+                    }
+                ),
             )
         } else {
             let b: Vec<&str> = before.lines().collect();
@@ -841,7 +1103,7 @@ impl Exec<'_> {
             &observed,
             ok,
         );
-        Ok(())
+        Ok(back_to)
     }
 
     /// Tables, columns (sorted by name: position is not compared), types, nullability,
@@ -930,6 +1192,27 @@ impl Exec<'_> {
     }
 }
 
+/// A step the operator repeats until it returns no row, or prints 0 (a backfill batch on
+/// PostgreSQL 10, where a DO block cannot COMMIT). The plan says so in words only: in the
+/// title ("repeat until it returns no row") or a note ("Repeat this statement until it prints 0").
+pub fn is_repeated_batch(step: &Step) -> bool {
+    std::iter::once(&step.title)
+        .chain(step.notes.iter())
+        .map(|t| t.to_lowercase())
+        .any(|t| t.contains("repeat") && (t.contains("no row") || t.contains("prints 0")))
+}
+
+/// The end of a repeated batch: no row, or a single 0.
+pub fn batch_finished(rows: &[Vec<Option<String>>]) -> bool {
+    rows.is_empty()
+        || (rows.len() == 1 && rows[0].first().cloned().flatten().as_deref() == Some("0"))
+}
+
+/// A step whose query writes the statements to run, one per row (psql's `\gexec`).
+pub fn is_generator(step: &Step) -> bool {
+    step.notes.iter().any(|n| n.contains("\\gexec"))
+}
+
 /// B's relation locks: (relname, relation oid, mode, granted) — from C by pid, or from B itself.
 fn locks_sql(pid: &str, with_waits: bool) -> String {
     format!(
@@ -941,11 +1224,19 @@ fn locks_sql(pid: &str, with_waits: bool) -> String {
 }
 
 /// Strongest mode per table (relkind r/p) from rows of [`locks_sql`], marking the target.
-fn parse_modes(rows: &[Vec<Option<String>>], target_oid: &str) -> BTreeMap<String, (bool, Lock)> {
+fn parse_modes(
+    rows: &[Vec<Option<String>>],
+    target_oids: &[String],
+) -> BTreeMap<String, (bool, Lock)> {
     let mut out = BTreeMap::new();
     for r in rows {
         let relkind = r.get(5).cloned().flatten().unwrap_or_default();
-        if r[0].as_deref() != Some("relation") || !(relkind == "r" || relkind == "p") {
+        let oid = r[2].clone().unwrap_or_default();
+        // A target dropped inside the step's own transaction has no visible pg_class row.
+        let is_target = target_oids.contains(&oid);
+        if r[0].as_deref() != Some("relation")
+            || !(is_target || matches!(relkind.as_str(), "r" | "p" | "v"))
+        {
             continue;
         }
         let name = r[1].clone().unwrap_or_default();
@@ -955,8 +1246,7 @@ fn parse_modes(rows: &[Vec<Option<String>>], target_oid: &str) -> BTreeMap<Strin
         let Some(l) = r[3].as_deref().and_then(lock_from_mode) else {
             continue;
         };
-        let oid = r[2].clone().unwrap_or_default();
-        let e = out.entry(name).or_insert((oid == target_oid, l));
+        let e = out.entry(name).or_insert((is_target, l));
         e.1 = e.1.max(l);
     }
     out
@@ -1024,3 +1314,26 @@ pub const SCHEMA_DUMP_SQL: &str = "SELECT string_agg(line, E'\\n' ORDER BY line)
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
    WHERE n.nspname = 'public'
 ) s";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_from_refusal() {
+        let m = "zero-downtime is too short: on PostgreSQL 10.23 the shortest path for this change blocks traffic for up to 309 ms. Accepts a duration such as 0, 500ms, 30s or 5m; raise it to at least 309 ms";
+        assert_eq!(suggested_budget(m).as_deref(), Some("326ms"));
+        assert_eq!(
+            suggested_budget("raise it to at least 2 min (renames)").as_deref(),
+            Some("126001ms")
+        );
+        assert_eq!(suggested_budget("no number here"), None);
+    }
+
+    #[test]
+    fn repeated_batches_end_at_no_row_or_zero() {
+        assert!(batch_finished(&[]));
+        assert!(batch_finished(&[vec![Some("0".into())]]));
+        assert!(!batch_finished(&[vec![Some("5000".into())]]));
+    }
+}

@@ -110,7 +110,7 @@ fn stage(table: &str, note: Option<&str>) -> AppStage {
     AppStage {
         table: table.to_string(),
         note: note.map(str::to_string),
-        email: "email".to_string(),
+        ..AppStage::plain()
     }
 }
 
@@ -275,6 +275,19 @@ pub fn all_cases() -> Vec<Case> {
         "online",
         &[("columns", "email,note"), ("new-table", "order_contacts")],
     );
+    // Gates: reads move to order_contacts (phase "switch reads"), then writes (phase "switch
+    // writes"), then the contract phase.
+    let reads_new = AppStage {
+        contacts_read: Some("order_contacts".to_string()),
+        ..AppStage::plain()
+    };
+    let writes_new = AppStage {
+        note: None,
+        contacts_write: Some("order_contacts".to_string()),
+        contacts_read: Some("order_contacts".to_string()),
+        ..AppStage::plain()
+    };
+    c.stages = vec![AppStage::plain(), reads_new, writes_new];
     c.data = DataCheck::with(
         "public.orders o LEFT JOIN public.order_contacts c ON c.id = o.id",
         &[
@@ -290,7 +303,8 @@ pub fn all_cases() -> Vec<Case> {
 }
 
 /// The seeded schema: `customers` (10k rows) and `orders` (`rows` rows, an index on
-/// customer_id and one on status), plus `verify.truth`, the never-migrated copy of `orders`.
+/// customer_id and one on status), with an integer key also `order_events` referencing
+/// `orders (id)`; plus `verify.truth`, the never-migrated copy of `orders`.
 pub fn seed_sql(rows: u64, int_id: bool) -> String {
     let id = if int_id { "serial" } else { "bigserial" };
     format!(
@@ -316,9 +330,21 @@ SELECT 1 + (g * 7919) % 10000,
 FROM generate_series(1, {rows}) g;
 CREATE INDEX orders_customer_id_idx ON orders (customer_id);
 CREATE INDEX orders_status_idx ON orders (status);
-CREATE TABLE verify.truth AS SELECT * FROM orders;
+{events}CREATE TABLE verify.truth AS SELECT * FROM orders;
 ALTER TABLE verify.truth ADD PRIMARY KEY (id);
 ",
-        cid = if int_id { "integer" } else { "bigint" }
+        cid = if int_id { "integer" } else { "bigint" },
+        // An integer key is the int -> bigint case: give it a referencing foreign key, as real
+        // tables have, so the plan's foreign-key steps run for real.
+        events = if int_id {
+            format!(
+                "CREATE TABLE order_events (id bigserial PRIMARY KEY, order_id integer NOT NULL REFERENCES orders (id), kind text NOT NULL);
+INSERT INTO order_events (order_id, kind) SELECT g, 'created' FROM generate_series(1, {rows}, 10) g;
+CREATE INDEX order_events_order_id_idx ON order_events (order_id);
+"
+            )
+        } else {
+            String::new()
+        }
     )
 }
