@@ -63,6 +63,19 @@ async function fillAndSee(page, label) {
   await page.fill('input[name=rows]', '500M');
   await build.first().waitFor({ timeout: 5000 });
 
+  // Every change type renders a plan or names the fields it still needs; none crashes the page.
+  const kinds = await page.locator('select[name=change] option').evaluateAll((os) => os.map((o) => o.value));
+  const rendered = [];
+  for (const kind of kinds) {
+    await page.selectOption('select[name=change]', kind);
+    await page.locator('.plan .summary, .problems').first().waitFor({ timeout: 5000 });
+    rendered.push(kind);
+  }
+  check(rendered.length === 12, `${label}: all ${rendered.length} change types render a plan or their missing fields`);
+  await page.selectOption('select[name=change]', 'add-index');
+  await build.first().waitFor({ timeout: 5000 });
+  check((await page.inputValue('input[name=columns]')) === 'customer_id', `${label}: switching change types keeps what was typed`);
+
   writeFileSync(`${out}/${label}.html`, await page.content());
   await page.screenshot({ path: `${out}/${label}.png`, fullPage: false });
   return page.locator('.toolbar .share input').inputValue();
