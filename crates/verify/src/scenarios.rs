@@ -321,7 +321,7 @@ CREATE TABLE orders (
   note text
 );
 INSERT INTO orders (customer_id, status, amount, created_at, email, note)
-SELECT 1 + (g * 7919) % 10000,
+SELECT 1 + (g::bigint * 7919) % 10000,
        (ARRAY['new', 'paid', 'shipped', 'cancelled'])[1 + g % 4],
        (g % 100000) / 100.0,
        timestamp '2024-01-01' + g * interval '1 minute',
