@@ -67,7 +67,14 @@ pub fn run(out: &Path, tools: &Path, majors: &[u32], rows: u64) -> ExitCode {
         println!("|---|---|---|---|---|---|---|---|");
         for b in &BENCHES {
             match bench_one(&cluster, b, rows) {
-                Ok((naive, plan)) => {
+                Ok((naive, Err(e))) => println!(
+                    "| {} | {} ms | {e} | | {} ms | | {:.1} s | |",
+                    b.label,
+                    naive.write_stall.as_millis(),
+                    naive.read_stall.as_millis(),
+                    naive.seconds
+                ),
+                Ok((naive, Ok(plan))) => {
                     let ratio = naive.write_stall.as_secs_f64()
                         / plan.write_stall.as_secs_f64().max(0.000_001);
                     println!(
@@ -109,7 +116,9 @@ fn fresh_db(cluster: &Cluster, rows: u64, int_id: bool, name: &str) -> Result<()
     )
 }
 
-fn bench_one(cluster: &Cluster, b: &Bench, rows: u64) -> Result<(Measured, Measured), String> {
+type Outcome = (Measured, Result<Measured, String>);
+
+fn bench_one(cluster: &Cluster, b: &Bench, rows: u64) -> Result<Outcome, String> {
     let case = all_cases()
         .into_iter()
         .find(|c| c.change == b.change && c.name == b.case)
@@ -144,12 +153,17 @@ fn bench_one(cluster: &Cluster, b: &Bench, rows: u64) -> Result<(Measured, Measu
 
     // Lockstep's plan for the same table.
     let params = params_for(&case, &cluster.version, rows, size);
-    let plan = lockstep_planner::plan(&params).map_err(|e| {
-        e.iter()
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
+    let plan = match lockstep_planner::plan(&params) {
+        Ok(plan) => plan,
+        Err(e) => {
+            let msg = e
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Ok((naive, Err(format!("no plan: {msg}"))));
+        }
+    };
     fresh_db(cluster, rows, case.int_id, "bench_plan")?;
     let mut s = cluster.connect("bench_plan")?;
     let load = Load::start(
@@ -162,7 +176,7 @@ fn bench_one(cluster: &Cluster, b: &Bench, rows: u64) -> Result<(Measured, Measu
     std::thread::sleep(Duration::from_millis(300));
     let t0 = Instant::now();
     // A plan step that never ends (a backfill chasing new rows) is cancelled, and reported.
-    let limit = Duration::from_secs(120 + rows / 5_000);
+    let limit = Duration::from_secs(60 + rows / 10_000);
     let cancel = s.cancel_token();
     let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watchdog = {
@@ -180,12 +194,16 @@ fn bench_one(cluster: &Cluster, b: &Bench, rows: u64) -> Result<(Measured, Measu
     let outcome = run_plan_plain(&mut s, &plan, &load, t0 + limit);
     finished.store(true, std::sync::atomic::Ordering::SeqCst);
     let _ = watchdog.join();
-    outcome.map_err(|e| {
-        format!(
-            "the plan did not complete within {} s: {e}",
-            limit.as_secs()
-        )
-    })?;
+    if let Err(e) = outcome {
+        drop(load);
+        return Ok((
+            naive,
+            Err(format!(
+                "the plan did not complete within {} s: {e}",
+                limit.as_secs()
+            )),
+        ));
+    }
     let t1 = Instant::now();
     load.settle(t1, Duration::from_secs(30));
     let planned = Measured {
@@ -199,7 +217,7 @@ fn bench_one(cluster: &Cluster, b: &Bench, rows: u64) -> Result<(Measured, Measu
     let mut admin = cluster.connect("postgres")?;
     let _ = exec(&mut admin, "DROP DATABASE IF EXISTS bench_naive");
     let _ = exec(&mut admin, "DROP DATABASE IF EXISTS bench_plan");
-    Ok((naive, planned))
+    Ok((naive, Ok(planned)))
 }
 
 /// Every step of every phase, as an operator runs the runbook (no probes, no rollbacks).
