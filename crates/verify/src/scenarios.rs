@@ -225,6 +225,67 @@ pub fn all_cases() -> Vec<Case> {
         ],
     ));
 
+    // The single statements, with a budget they fit: their lock and rewrite claims matter as
+    // much (they are what the runbook offers beside the online path, and what it runs when
+    // the table is small).
+    let mut c = case(
+        "change-type",
+        "int-to-bigint-direct",
+        &[
+            ("column", "customer_id"),
+            ("from-type", "integer"),
+            ("to-type", "bigint"),
+        ],
+    );
+    c.int_id = true;
+    c.budget = "10m";
+    c.expect_strategy = Some("direct");
+    cases.push(c);
+    let mut c = case(
+        "change-type",
+        "timestamp-to-timestamptz-direct",
+        &[
+            ("column", "created_at"),
+            ("from-type", "timestamp"),
+            ("to-type", "timestamptz"),
+        ],
+    );
+    c.budget = "10m";
+    c.expect_strategy = Some("direct");
+    c.data = DataCheck::with(
+        "public.orders",
+        &[("created_at", Some(("created_at AT TIME ZONE 'UTC'", "created_at")))],
+        &[],
+    );
+    cases.push(c);
+    let mut c = case(
+        "add-column",
+        "volatile-default-direct",
+        &[
+            ("column", "seen_at"),
+            ("type", "timestamptz"),
+            ("default", "clock_timestamp()"),
+        ],
+    );
+    c.budget = "10m";
+    c.data = DataCheck::with("public.orders", &[], &[("seen_at IS NOT NULL", "true")]);
+    c.expect_strategy = Some("direct");
+    cases.push(c);
+    for (change, params) in [
+        ("add-not-null", vec![("column", "email")]),
+        ("add-unique", vec![("columns", "email")]),
+        (
+            "add-foreign-key",
+            vec![("columns", "customer_id"), ("references", "customers(id)")],
+        ),
+        ("add-check", vec![("check", "amount >= 0")]),
+    ] {
+        let mut c = case(change, "direct", &params);
+        c.budget = "10m";
+        c.expect_strategy = Some("direct");
+        cases.push(c);
+    }
+
     // add-index: online (zero budget), direct (generous budget), a retry after a failed
     // concurrent build, and a unique index.
     let idx = [("columns", "customer_id,created_at")];
