@@ -142,6 +142,21 @@ impl Cluster {
                 initdb.display()
             ));
         }
+        // The server runs as an unprivileged user: every directory above the binaries and the
+        // data must be traversable by it (o+x), which a checkout under /root is not.
+        let reachable = as_server_user(&bin.join("postgres"))
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !reachable {
+            return Err(format!(
+                "{} cannot be run by uid {RUN_UID} (the server user): every directory above it and its lib/ needs o+x (chmod o+x on each parent), or put the checkout elsewhere",
+                bin.join("postgres").display()
+            ));
+        }
         let run_dir = root.join(format!("run-{}", std::process::id()));
         fs::create_dir_all(&run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
         fs::set_permissions(&run_dir, fs::Permissions::from_mode(0o755))

@@ -254,7 +254,10 @@ pub fn all_cases() -> Vec<Case> {
     c.expect_strategy = Some("direct");
     c.data = DataCheck::with(
         "public.orders",
-        &[("created_at", Some(("created_at AT TIME ZONE 'UTC'", "created_at")))],
+        &[(
+            "created_at",
+            Some(("created_at AT TIME ZONE 'UTC'", "created_at")),
+        )],
         &[],
     );
     cases.push(c);
