@@ -268,7 +268,7 @@ impl KeysetPass<'_> {
         let pause = ctx.model.batch_pause_ms as f64 / 1000.0;
         if postgres::do_block_commit(ctx.version()) {
             let body = format!(
-                "DECLARE\n  lockstep_lower {table}.{key}%TYPE;\n  lockstep_upper {table}.{key}%TYPE;\n  lockstep_batches bigint := 0;\nBEGIN\n  SELECT min({key}) INTO lockstep_lower FROM {table};\n  WHILE lockstep_lower IS NOT NULL LOOP\n    SELECT max(lockstep_batch.{key}) INTO lockstep_upper\n      FROM (SELECT {key} FROM {table} WHERE {key} >= lockstep_lower ORDER BY {key} LIMIT {n}) AS lockstep_batch;\n    {};\n    COMMIT;\n    lockstep_batches := lockstep_batches + 1;\n    PERFORM pg_sleep({pause});\n    IF lockstep_batches % 100 = 0 THEN\n      RAISE NOTICE 'lockstep: % batches done, up to {key_text} %', lockstep_batches, lockstep_upper;\n    END IF;\n    SELECT min({key}) INTO lockstep_lower FROM {table} WHERE {key} > lockstep_upper;\n  END LOOP;\n  RAISE NOTICE 'lockstep: % batches done', lockstep_batches;\nEND",
+                "DECLARE\n  lockstep_lower {table}.{key}%TYPE;\n  lockstep_upper {table}.{key}%TYPE;\n  lockstep_end {table}.{key}%TYPE;\n  lockstep_batches bigint := 0;\nBEGIN\n  SELECT max({key}) INTO lockstep_end FROM {table};\n  SELECT min({key}) INTO lockstep_lower FROM {table};\n  WHILE lockstep_lower IS NOT NULL LOOP\n    SELECT max(lockstep_batch.{key}) INTO lockstep_upper\n      FROM (SELECT {key} FROM {table} WHERE {key} >= lockstep_lower AND {key} <= lockstep_end ORDER BY {key} LIMIT {n}) AS lockstep_batch;\n    {};\n    COMMIT;\n    lockstep_batches := lockstep_batches + 1;\n    PERFORM pg_sleep({pause});\n    IF lockstep_batches % 100 = 0 THEN\n      RAISE NOTICE 'lockstep: % batches done, up to {key_text} %', lockstep_batches, lockstep_upper;\n    END IF;\n    SELECT min({key}) INTO lockstep_lower FROM {table} WHERE {key} > lockstep_upper AND {key} <= lockstep_end;\n  END LOOP;\n  RAISE NOTICE 'lockstep: % batches done', lockstep_batches;\nEND",
                 apply(&format!("{key} >= lockstep_lower AND {key} <= lockstep_upper")),
                 key_text = key.replace('\'', "''").replace('%', "")
             );
@@ -286,6 +286,7 @@ impl KeysetPass<'_> {
                 human_seconds(pause)
             ));
             step.notes.push("Run it outside a transaction block (plain psql autocommit): COMMIT inside DO fails in one.".to_string());
+            step.notes.push(format!("It stops at the highest {key} that exists when it starts: rows inserted later already go through the trigger this plan installed, and chasing them would never end while inserts continue."));
             step.notes.push(format!("Every 100 batches it prints the last key done. To resume a long pass after a failure without rereading the finished part, replace `SELECT min({key}) INTO lockstep_lower FROM {table};` with `lockstep_lower := <the last key printed>;` (that batch is redone, which changes nothing; restarting from the top is also correct, only slower)."));
             if ctx.req.env.replicas {
                 step.notes.push("Watch replay_lag (pg_stat_replication) while it runs; cancel it (pg_cancel_backend) if replicas fall behind, and run it again later.".to_string());
@@ -298,8 +299,8 @@ impl KeysetPass<'_> {
                 let mut s = ctx.ddl(
                     "Create the progress table the repeated batch statement keeps its place in",
                     vec![
-                        format!("CREATE TABLE IF NOT EXISTS {progress} AS SELECT {key} AS last_key, false AS started FROM {table} WITH NO DATA;"),
-                        format!("INSERT INTO {progress} SELECT (SELECT min({key}) FROM {table}), false WHERE NOT EXISTS (SELECT 1 FROM {progress});"),
+                        format!("CREATE TABLE IF NOT EXISTS {progress} AS SELECT {key} AS last_key, {key} AS end_key, false AS started FROM {table} WITH NO DATA;"),
+                        format!("INSERT INTO {progress} SELECT (SELECT min({key}) FROM {table}), (SELECT max({key}) FROM {table}), false WHERE NOT EXISTS (SELECT 1 FROM {progress});"),
                     ],
                     Statement::Dml,
                     Estimate::new(0.001, 0.1),
@@ -310,7 +311,7 @@ impl KeysetPass<'_> {
                 s
             };
             let batch_sql = format!(
-                "WITH lockstep_batch AS (\n  SELECT {key} AS lockstep_key FROM {table}\n  WHERE {key} >= (SELECT last_key FROM {progress})\n    AND ({key} > (SELECT last_key FROM {progress}) OR NOT (SELECT started FROM {progress}))\n  ORDER BY {key} LIMIT {n}\n), lockstep_apply AS (\n  {} RETURNING 1\n), lockstep_progress AS (\n  UPDATE {progress} SET last_key = (SELECT max(lockstep_key) FROM lockstep_batch), started = true\n  WHERE EXISTS (SELECT 1 FROM lockstep_batch) RETURNING 1\n)\nSELECT count(*) AS rows_in_batch FROM lockstep_batch;",
+                "WITH lockstep_batch AS (\n  SELECT {key} AS lockstep_key FROM {table}\n  WHERE {key} >= (SELECT last_key FROM {progress}) AND {key} <= (SELECT end_key FROM {progress})\n    AND ({key} > (SELECT last_key FROM {progress}) OR NOT (SELECT started FROM {progress}))\n  ORDER BY {key} LIMIT {n}\n), lockstep_apply AS (\n  {} RETURNING 1\n), lockstep_progress AS (\n  UPDATE {progress} SET last_key = (SELECT max(lockstep_key) FROM lockstep_batch), started = true\n  WHERE EXISTS (SELECT 1 FROM lockstep_batch) RETURNING 1\n)\nSELECT count(*) AS rows_in_batch FROM lockstep_batch;",
                 apply(&format!("{key} IN (SELECT lockstep_key FROM lockstep_batch)"))
             );
             let mut step = ctx.ddl(
@@ -324,6 +325,7 @@ impl KeysetPass<'_> {
             step.notes.push(format!(
                 "Repeat this statement until it prints 0 (the duration above is for all repetitions). From a shell: `while out=$(psql -XqAt -v ON_ERROR_STOP=1 -f batch.sql) && [ \"$out\" != 0 ]; do sleep {pause}; done` with this step's SQL (settings included) in batch.sql; the loop stops at 0 or at the first error. Each run is its own transaction, so row locks are held for one batch of {n} rows only."
             ));
+            step.notes.push(format!("It stops at the highest {key} that existed when the progress table was created: later rows already go through the trigger this plan installed."));
             step.notes.push("Keyset pagination: each batch starts after the last key recorded in the progress table, so it never rereads finished rows (a `WHERE ... IS NULL LIMIT` batch would, and slows down quadratically).".to_string());
             step.retry = "If a run fails, nothing of that batch is kept (one statement, one transaction) and the progress table still points before it: run it again.".to_string();
             vec![setup, step]
@@ -887,6 +889,16 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
                 )),
                 Some("Drops the index copies (lockstep_idx_*). Each DROP INDEX takes ACCESS EXCLUSIVE on the table for a moment (a DO block cannot drop CONCURRENTLY). Dropping the new column (expand rollback) would drop them too."),
             ));
+            r.push(ctx.rollback_ddl(
+                do_block(&format!(
+                    "BEGIN\n  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {by} AND convalidated) THEN\n    ALTER TABLE {table} DROP CONSTRAINT {check};\n    ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({new_col} IS NOT NULL) NOT VALID;\n  END IF;\nEND",
+                    by = by_name(ctx, &spec.not_null_check),
+                    table = ctx.table(),
+                    check = ident(&spec.not_null_check),
+                    new_col = ident(&spec.new_col),
+                )),
+                Some("A validated CHECK cannot be marked NOT VALID again: it is dropped and re-added NOT VALID (catalog-only, ACCESS EXCLUSIVE for a moment), as it was before this phase."),
+            ));
             r
         },
         irreversible: None,
@@ -926,6 +938,10 @@ fn index_copy_steps(ctx: &Ctx, spec: &Spec) -> Step {
         vec![sql],
     );
     step.in_transaction = false;
+    // The statements it generates are CREATE INDEX CONCURRENTLY: the step as run takes their lock.
+    step.lock = Statement::CreateIndexConcurrently.lock();
+    step.lock_timeout_ms = Some(super::NON_BLOCKING_LOCK_TIMEOUT_MS);
+    step.estimate = ctx.model.concurrent_index_build();
     step.notes.push("CREATE INDEX CONCURRENTLY cannot run inside a function or DO block, and the indexes to copy are only known to the catalog, so this query writes the statements: run each row it returns on its own, outside a transaction (in psql, end the query with \\gexec instead of ; to run them all). It returns nothing when the old column has no index, or when every copy exists and is valid.".to_string());
     step.notes.push("Each copy is named lockstep_idx_<oid of the original>, with the same method, the same other columns and the partial predicate with the old column renamed; operator classes are the new type's defaults. Read the statements before running them: an operator class or a predicate written for the old type may not fit the new one. Indexes on expressions and constraint indexes are not copied (preflight lists them). The swap renames each copy to its original's name.".to_string());
     step.notes.push(format!("Each generated build takes SHARE UPDATE EXCLUSIVE: reads and writes continue; it waits for older transactions. About {} per index. A failed build leaves an INVALID copy: run this query again, it then starts with a DROP INDEX CONCURRENTLY of that copy.", ctx.model.concurrent_index_build().describe()));
@@ -1060,6 +1076,40 @@ fn index_rename_loop(ctx: &Ctx, spec: &Spec) -> String {
         attr(ctx, spec.column),
         copy_regclass("c.oid")
     )
+}
+
+/// The swap rollback's counterpart of [`index_rename_loop`], run after the column names are
+/// back: each original (`lockstep_old_<oid>`, on the old column again) takes back its name
+/// from the copy that matches it with the new column in place of the old one, and the copy
+/// becomes `lockstep_idx_<oid>` again, so a later swap finds it. Key lists are compared as
+/// text: `int2vector` casts to an array with lower bound 0, which never equals an `array_agg`.
+fn index_rename_back(ctx: &Ctx, spec: &Spec, new_col: &str) -> String {
+    let reg = ctx.regclass();
+    let body = format!(
+        "DECLARE\n  lockstep_idx record;\nBEGIN\n  FOR lockstep_idx IN SELECT o.oid AS old_oid, o.relname AS old_name, n.relname AS copy_name, o.relnamespace::regnamespace AS nsp\n    FROM pg_index oi JOIN pg_class o ON o.oid = oi.indexrelid\n    JOIN pg_index ni ON ni.indrelid = oi.indrelid AND ni.indexrelid <> oi.indexrelid\n    JOIN pg_class n ON n.oid = ni.indexrelid\n    WHERE oi.indrelid = {reg} AND o.relname = 'lockstep_old_' || o.oid\n      AND n.relam = o.relam AND ni.indisunique = oi.indisunique AND (ni.indpred IS NULL) = (oi.indpred IS NULL)\n      AND ni.indkey::text = (SELECT string_agg(CASE WHEN k.attnum = (SELECT attnum FROM pg_attribute WHERE {old}) THEN (SELECT attnum FROM pg_attribute WHERE {new}) ELSE k.attnum END::text, ' ' ORDER BY k.pos) FROM unnest(oi.indkey::int2[]) WITH ORDINALITY AS k(attnum, pos))\n  LOOP\n    EXECUTE format('ALTER INDEX %s.%I RENAME TO %I', lockstep_idx.nsp, lockstep_idx.copy_name, 'lockstep_idx_' || lockstep_idx.old_oid);\n    EXECUTE format('ALTER INDEX %s.%I RENAME TO %I', lockstep_idx.nsp, lockstep_idx.old_name, lockstep_idx.copy_name);\n  END LOOP;\nEND",
+        old = attr(ctx, spec.column),
+        new = attr(ctx, new_col),
+    );
+    do_block(&body)
+}
+
+/// The swap rollback's NOT NULL move, run after the names are back: when the new column is
+/// NOT NULL (the swap moved it there), the old one gets it back and the new one gets its
+/// validated CHECK again, which is the state before the swap. Before 12 the swap kept the
+/// CHECK (renamed `<table>_<col>_not_null`) instead of SET NOT NULL: it gets its name back.
+fn not_null_back(ctx: &Ctx, spec: &Spec) -> String {
+    let table = ctx.table();
+    do_block(&format!(
+        "BEGIN\n  IF (SELECT attnotnull FROM pg_attribute WHERE {new}) THEN\n    ALTER TABLE {table} ALTER COLUMN {new_col} DROP NOT NULL;\n    ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL;\n    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {by}) THEN\n      ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({new_col} IS NOT NULL);\n    END IF;\n  ELSIF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {reg} AND conname = {kept} AND contype = 'c') THEN\n    ALTER TABLE {table} RENAME CONSTRAINT {kept_ident} TO {check};\n    ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL;\n  END IF;\nEND",
+        reg = ctx.regclass(),
+        kept = literal(&derived_name(&[&ctx.req.table, spec.column, "not_null"])),
+        kept_ident = ident(&derived_name(&[&ctx.req.table, spec.column, "not_null"])),
+        new = attr(ctx, &spec.new_col),
+        new_col = ident(&spec.new_col),
+        col = ident(spec.column),
+        by = by_name(ctx, &spec.not_null_check),
+        check = ident(&spec.not_null_check),
+    ))
 }
 
 fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
@@ -1248,8 +1298,8 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
                     Some("First bring the old column up to date with the writes made since the swap (here as one statement: on a large table run it in keyset batches like the backfill). It fails for a value that does not fit the old type; convert such values by hand."),
                 ),
                 ctx.rollback_ddl(
-                    format!("BEGIN;\nLOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;\nALTER TABLE {table} RENAME COLUMN {col} TO {new_col};\nALTER TABLE {table} RENAME COLUMN {old_col} TO {col};\n{}\nCOMMIT;", trigger_sql_for(ctx, spec)),
-                    Some("Then swap the names back and restart the sync trigger, in one short transaction. Defaults, index names and NOT NULL stay on the new column; move them back by hand if you keep the old type for long."),
+                    format!("BEGIN;\nLOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;\nUPDATE {table} SET {old_col} = {from_value} WHERE {old_col} IS DISTINCT FROM {from_value};\nALTER TABLE {table} RENAME COLUMN {col} TO {new_col};\nALTER TABLE {table} RENAME COLUMN {old_col} TO {col};\n{}\n{}\n{}\nCOMMIT;", not_null_back(ctx, spec), index_rename_back(ctx, spec, &spec.new_col), trigger_sql_for(ctx, spec)),
+                    Some("Then, in one transaction under ACCESS EXCLUSIVE: catch up the rows written since the previous statement, swap the names back, move NOT NULL back to the old column (with the validated CHECK on the new one, as before the swap), give the indexes their names back and restart the sync trigger. When the old column was NOT NULL this scans the table up to three times under the lock (catch-up, SET NOT NULL, CHECK): it blocks reads and writes for that long. Defaults stay on the new column; move them back by hand if you keep the old type for long."),
                 ),
             ],
             None,
