@@ -207,6 +207,12 @@ pub fn literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
+/// A shell word for a command line the runbook prints (pg_repack): single-quoted, with `'`
+/// written as `'\''`, so no name can break out of the argument.
+pub fn shell(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
 /// A comma-separated list of quoted identifiers.
 pub fn ident_list(names: &[String]) -> String {
     names
@@ -328,6 +334,7 @@ mod tests {
         );
         assert_eq!(ident("zählung"), "\"zählung\"");
         assert_eq!(literal("it's"), "'it''s'");
+        assert_eq!(shell("a'b; rm -rf /"), "'a'\\''b; rm -rf /'");
     }
 
     #[test]

@@ -296,6 +296,34 @@ mod tests {
     }
 
     #[test]
+    fn snapshots() {
+        for (name, p) in [
+            (
+                "add_index_pg14_3_zero_budget",
+                params("500M", "120GB", "0").with("db", "postgresql@14.3"),
+            ),
+            (
+                "add_index_pg14_4_zero_budget",
+                params("500M", "120GB", "0").with("db", "postgresql@14.4"),
+            ),
+            (
+                "add_index_small_table_direct",
+                params("10k", "2MB", "30s").with("unique", "true"),
+            ),
+            (
+                "add_index_partial_gin",
+                params("500M", "120GB", "0")
+                    .with("method", "gin")
+                    .with("columns", "tags")
+                    .with("where", "archived_at IS NULL"),
+            ),
+        ] {
+            let plan = crate::plan(&p).unwrap();
+            insta::assert_snapshot!(name, crate::render::markdown::render(&plan, &p));
+        }
+    }
+
+    #[test]
     fn pg14_before_14_4_warns() {
         let plan = crate::plan(&params("1M", "1GB", "0").with("db", "postgresql@14.3")).unwrap();
         assert!(plan

@@ -159,6 +159,8 @@ pub fn choose(ctx: &Ctx, paths: Paths) -> Result<Plan, FieldError> {
         ));
     }
     let req = ctx.req;
+    let mut warnings = paths.warnings;
+    warnings.extend(environment_warnings(ctx, &phases));
     Ok(Plan {
         engine: req.db.engine.name().to_string(),
         version: req.db.version.to_string(),
@@ -173,9 +175,46 @@ pub fn choose(ctx: &Ctx, paths: Paths) -> Result<Plan, FieldError> {
         longest_blocking_seconds: longest,
         phases,
         alternative,
-        warnings: paths.warnings,
+        warnings,
         assumptions: ctx.model.assumptions(),
     })
+}
+
+/// What the optional environment facts change: a write rate that competes with a backfill,
+/// and pg_repack for reclaiming the space dropped columns leave behind.
+fn environment_warnings(ctx: &Ctx, phases: &[Phase]) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    // Batched DML that walks the table: a backfill or a copy.
+    let walks_table = phases
+        .iter()
+        .flat_map(|p| p.steps.iter())
+        .any(|s| s.lock.is_none() && s.scans_table && !s.in_transaction);
+    if let Some(rate) = ctx.req.env.write_rate {
+        if walks_table && rate as f64 > ctx.model.backfill_rows_per_sec as f64 * 0.5 {
+            warnings.push(Warning {
+                code: "write-rate".to_string(),
+                message: format!(
+                    "At {rate} rows/s of writes, the batched backfill ({} rows/s assumed) competes with the application for the same rows and WAL, and the trigger this plan installs adds work to every write. Run it off-peak, lower --batch-size, and watch replication lag and lock waits (pg_stat_activity.wait_event) while it runs.",
+                    ctx.model.backfill_rows_per_sec
+                ),
+            });
+        }
+    }
+    if ctx.req.env.pg_repack
+        && matches!(
+            ctx.req.change,
+            Change::DropColumn { .. } | Change::SplitTable { .. }
+        )
+    {
+        warnings.push(Warning {
+            code: "pg-repack".to_string(),
+            message: format!(
+                "DROP COLUMN leaves the column's bytes in every row until rows are rewritten. pg_repack is available: after the last phase, `pg_repack --no-order --table {} <connection options>` rewrites the table online (ACCESS EXCLUSIVE only briefly at its start and end; it needs a primary key or a unique NOT NULL index, and free disk for a full copy).",
+                quote::shell(&ctx.table())
+            ),
+        });
+    }
+    warnings
 }
 
 fn human_budget(ms: u64) -> String {
