@@ -245,11 +245,9 @@ fn function_calls(expr: &str) -> Vec<String> {
                 let base = current.rsplit('.').next().unwrap_or(&current).to_string();
                 names.push(base);
             }
+            // `now ()` is still a call: a space keeps the name for a `(` that may follow.
             if !c.is_whitespace() || c == '(' {
                 current.clear();
-            }
-            if c.is_whitespace() {
-                // `now ()` is still a call; keep the name across spaces.
             }
         }
     }
