@@ -228,6 +228,7 @@ fn function_calls(expr: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut current = String::new();
     let mut in_string = false;
+    let mut after_space = false;
     for c in expr.chars() {
         if c == '\'' {
             in_string = !in_string;
@@ -238,8 +239,14 @@ fn function_calls(expr: &str) -> Vec<String> {
             continue;
         }
         if c.is_alphanumeric() || c == '_' || c == '.' {
+            // A word after a space starts a new name (`false OR random()`).
+            if after_space {
+                current.clear();
+            }
+            after_space = false;
             current.push(c);
         } else {
+            after_space = c.is_whitespace();
             if c == '(' && !current.is_empty() && !current.starts_with(|d: char| d.is_ascii_digit())
             {
                 let base = current.rsplit('.').next().unwrap_or(&current).to_string();
@@ -534,6 +541,11 @@ mod tests {
         );
         assert_eq!(classify_default("my_func()"), DefaultKind::Unknown);
         assert_eq!(classify_default("'random()'"), DefaultKind::NonVolatile);
+        assert_eq!(classify_default("now ()"), DefaultKind::NonVolatile);
+        assert_eq!(
+            classify_default("false OR random() > 0.5"),
+            DefaultKind::Volatile
+        );
     }
 
     #[test]
