@@ -18,13 +18,7 @@ pub fn to_query(params: &Params) -> String {
 
 /// Reads a query string (with or without a leading `?`), or a whole URL.
 pub fn from_link(link: &str) -> Result<Params, FieldError> {
-    let link = link.trim();
-    let query = match link.find('?') {
-        Some(i) => &link[i + 1..],
-        None if link.contains("://") => "",
-        None => link,
-    };
-    let query = query.split('#').next().unwrap_or("");
+    let query = query_of(link);
     let mut params = Params::new();
     let mut version = None;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -53,6 +47,75 @@ pub fn from_link(link: &str) -> Result<Params, FieldError> {
             "has no v= parameter; accepts a link copied from the Lockstep page",
         )),
     }
+}
+
+/// What [`restore`] could read from a link, and what it had to leave out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Restored {
+    pub params: Params,
+    /// One sentence per thing the link had that could not be used, naming it.
+    pub problems: Vec<String>,
+}
+
+/// Reads a link leniently, for the page: a link from an older or newer build, or one with a
+/// damaged or unknown parameter, still restores every parameter it can, and says what it could
+/// not. Values are taken as typed; the planner then reports bad values per field.
+/// [`from_link`] stays strict for the CLI, where a half-read link must not run.
+pub fn restore(link: &str) -> Restored {
+    let mut out = Restored::default();
+    let mut version = None;
+    for pair in query_of(link).split('&').filter(|p| !p.is_empty()) {
+        let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let Ok(name) = decode(raw_name) else {
+            out.problems.push(format!(
+                "The parameter {raw_name:?} is damaged and was left out."
+            ));
+            continue;
+        };
+        if name == "v" {
+            version = Some(raw_value.to_string());
+            continue;
+        }
+        if !FIELDS.iter().any(|f| f.name == name) {
+            out.problems.push(format!(
+                "The link's parameter {name:?} is unknown to this version and was left out."
+            ));
+            continue;
+        }
+        match decode(raw_value) {
+            Ok(value) => out.params.set(&name, value),
+            Err(message) => out
+                .problems
+                .push(format!("The value of {name:?} {message} and was left out.")),
+        }
+    }
+    match version.as_deref() {
+        Some(VERSION) => {}
+        Some(other) => out.problems.insert(
+            0,
+            format!(
+                "This link was made by share-link version {other}; this page reads version \
+                 {VERSION}, so check the restored values."
+            ),
+        ),
+        None => out.problems.insert(
+            0,
+            "This link has no v= parameter; the values it has were restored as they are."
+                .to_string(),
+        ),
+    }
+    out
+}
+
+/// The query part of a query string (with or without `?`) or of a whole URL, without `#...`.
+fn query_of(link: &str) -> &str {
+    let link = link.trim();
+    let query = match link.find('?') {
+        Some(i) => &link[i + 1..],
+        None if link.contains("://") => "",
+        None => link,
+    };
+    query.split('#').next().unwrap_or("")
 }
 
 fn encode(value: &str) -> String {
@@ -112,6 +175,31 @@ mod tests {
         assert!(query.starts_with("v=1&db=postgresql%4016.4&change=add-index&table=orders%22"));
         let back = from_link(&format!("https://example.test/lockstep/?{query}#top")).unwrap();
         assert_eq!(back.canonical(), params.canonical());
+    }
+
+    #[test]
+    fn restore_keeps_what_it_can_read() {
+        let query = to_query(
+            &Params::new()
+                .with("db", "postgresql@16")
+                .with("rows", "lots"),
+        );
+        let good = restore(&query);
+        assert_eq!(good.params.get("rows"), Some("lots"));
+        assert!(good.problems.is_empty());
+
+        let odd = restore("?v=7&db=postgresql%4016&color=red&table=%ZZ&rows=5M");
+        assert_eq!(odd.params.get("db"), Some("postgresql@16"));
+        assert_eq!(odd.params.get("rows"), Some("5M"));
+        assert_eq!(odd.params.get("table"), None);
+        assert_eq!(odd.problems.len(), 3);
+        assert!(odd.problems[0].contains("version 7"));
+        assert!(odd.problems[1].contains("\"color\""));
+        assert!(odd.problems[2].contains("\"table\"") && odd.problems[2].contains("%ZZ"));
+
+        let bare = restore("https://example.test/?db=postgresql%4015#x");
+        assert_eq!(bare.params.get("db"), Some("postgresql@15"));
+        assert!(bare.problems[0].contains("v="));
     }
 
     #[test]
