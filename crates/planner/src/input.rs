@@ -34,37 +34,76 @@ impl fmt::Display for FieldError {
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     Postgresql,
+    Mysql,
+    Mariadb,
 }
 
 impl Engine {
+    /// The name as the `db` parameter and the JSON spell it.
     pub fn name(self) -> &'static str {
         match self {
             Engine::Postgresql => "postgresql",
+            Engine::Mysql => "mysql",
+            Engine::Mariadb => "mariadb",
         }
+    }
+
+    /// The product name, for prose.
+    pub fn label(self) -> &'static str {
+        match self {
+            Engine::Postgresql => "PostgreSQL",
+            Engine::Mysql => "MySQL",
+            Engine::Mariadb => "MariaDB",
+        }
+    }
+
+    /// MySQL and MariaDB share the InnoDB online-DDL rules, SQL dialect and tools.
+    pub fn is_mysql_family(self) -> bool {
+        matches!(self, Engine::Mysql | Engine::Mariadb)
     }
 }
 
-/// A server version. `minor` is `None` when the user gave only the major version.
+/// A server version. Parts the user did not give are `None`. PostgreSQL 10+ numbers releases
+/// `major.minor`; MySQL and MariaDB `major.minor.patch` (8.0.35, 10.11.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Version {
     pub major: u32,
     pub minor: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<u32>,
 }
 
 impl Version {
+    pub fn new(major: u32, minor: Option<u32>) -> Version {
+        Version {
+            major,
+            minor,
+            patch: None,
+        }
+    }
+
     /// True when this version is at least `major.minor`. An unknown minor counts as `.0`, the
     /// conservative reading: a fix that arrived in a minor release is not assumed present.
     pub fn at_least(&self, major: u32, minor: u32) -> bool {
         (self.major, self.minor.unwrap_or(0)) >= (major, minor)
     }
+
+    /// True when this version is at least `major.minor.patch`; unknown parts count as 0.
+    pub fn at_least_patch(&self, major: u32, minor: u32, patch: u32) -> bool {
+        (self.major, self.minor.unwrap_or(0), self.patch.unwrap_or(0)) >= (major, minor, patch)
+    }
 }
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.minor {
-            Some(minor) => write!(f, "{}.{}", self.major, minor),
-            None => write!(f, "{}", self.major),
+        write!(f, "{}", self.major)?;
+        if let Some(minor) = self.minor {
+            write!(f, ".{minor}")?;
         }
+        if let Some(patch) = self.patch {
+            write!(f, ".{patch}")?;
+        }
+        Ok(())
     }
 }
 
@@ -205,6 +244,57 @@ pub struct Environment {
     pub write_rate: Option<u64>,
     pub pg_repack: bool,
     pub replicas: bool,
+    /// The table has foreign keys, or other tables reference it.
+    pub foreign_keys: bool,
+    /// Online-schema-change tools the user allows (MySQL family).
+    pub osc_tools: Vec<OscTool>,
+}
+
+/// Online-schema-change tools for MySQL and MariaDB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OscTool {
+    GhOst,
+    PtOnlineSchemaChange,
+    Spirit,
+}
+
+impl OscTool {
+    pub const ALL: [OscTool; 3] = [
+        OscTool::GhOst,
+        OscTool::PtOnlineSchemaChange,
+        OscTool::Spirit,
+    ];
+
+    /// The command's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            OscTool::GhOst => "gh-ost",
+            OscTool::PtOnlineSchemaChange => "pt-online-schema-change",
+            OscTool::Spirit => "spirit",
+        }
+    }
+}
+
+fn parse_osc_tools(raw: &str) -> Result<Vec<OscTool>, String> {
+    let mut tools = Vec::new();
+    for word in raw.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        let tool = match word.to_ascii_lowercase().as_str() {
+            "gh-ost" | "ghost" => OscTool::GhOst,
+            "pt-online-schema-change" | "pt-osc" => OscTool::PtOnlineSchemaChange,
+            "spirit" => OscTool::Spirit,
+            other => {
+                return Err(format!(
+                    "{other:?} is not a tool Lockstep plans with; {}",
+                    accepts("osc-tools")
+                ))
+            }
+        };
+        if !tools.contains(&tool) {
+            tools.push(tool);
+        }
+    }
+    Ok(tools)
 }
 
 /// Overrides of the duration model's assumptions; `None` keeps the default.
@@ -236,6 +326,8 @@ pub struct Request {
 struct Parser<'a> {
     params: &'a Params,
     errors: Vec<FieldError>,
+    /// The engine, once `db` parsed: names are checked against its rules.
+    engine: Option<Engine>,
 }
 
 impl<'a> Parser<'a> {
@@ -264,7 +356,17 @@ impl<'a> Parser<'a> {
     }
 
     fn check_ident(&mut self, field: &str, value: &str) -> String {
-        if let Err(message) = validate_ident(value) {
+        let checked = match self.engine {
+            Some(e) if e.is_mysql_family() => {
+                if value.contains('\0') {
+                    Err("contains a NUL character, which names cannot hold".to_string())
+                } else {
+                    crate::quote::mysql::validate_ident(value)
+                }
+            }
+            _ => validate_ident(value),
+        };
+        if let Err(message) = checked {
             self.error(field, message);
         }
         value.to_string()
@@ -350,6 +452,7 @@ impl Request {
         let mut p = Parser {
             params,
             errors: Vec::new(),
+            engine: None,
         };
         for name in params.unknown_names() {
             p.error(
@@ -364,6 +467,7 @@ impl Request {
                 None
             }
         });
+        p.engine = db.map(|d| d.engine);
         let schema = p.optional_ident("schema");
         let table = p.ident("table");
         let change = parse_change(&mut p);
@@ -382,6 +486,11 @@ impl Request {
             write_rate: p.parsed("write-rate", parse_count),
             pg_repack: p.flag("pg-repack"),
             replicas: p.flag("replicas"),
+            foreign_keys: p.flag("foreign-keys"),
+            osc_tools: p
+                .parsed("osc-tools", parse_osc_tools)
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| OscTool::ALL.to_vec()),
         };
         let overrides = Overrides {
             lock_timeout_ms: p.parsed("lock-timeout", parse_duration_ms),
@@ -512,45 +621,64 @@ fn parse_change(p: &mut Parser) -> Option<Change> {
     Some(change)
 }
 
-/// `postgresql@16`, `postgresql@14.3`, `postgres@12`, `pg@18.1`.
+/// What the `db` parameter accepts, for every message about it.
+const DB_ACCEPTS: &str = "accepts postgresql@10 to postgresql@18 (optional minor: postgresql@14.3), mysql@5.7, mysql@8.0.<patch> or mysql@8.4 (e.g. mysql@8.0.35), mariadb@10.3 to mariadb@11.x (e.g. mariadb@10.11.6)";
+
+/// `postgresql@16`, `postgresql@14.3`, `pg@18.1`, `mysql@8.0.35`, `mariadb@10.11.6`.
 pub fn parse_database(raw: &str) -> Result<Database, String> {
-    let expected = "accepts postgresql@<major>[.<minor>] with major 10 to 18, e.g. postgresql@16.4";
     let (engine, version) = raw
         .split_once('@')
-        .ok_or_else(|| format!("{raw:?} has no @version; {expected}"))?;
-    match engine.trim().to_ascii_lowercase().as_str() {
-        "postgresql" | "postgres" | "pg" => {}
-        "mysql" | "mariadb" => {
+        .ok_or_else(|| format!("{raw:?} has no @version; {DB_ACCEPTS}"))?;
+    let engine = match engine.trim().to_ascii_lowercase().as_str() {
+        "postgresql" | "postgres" | "pg" => Engine::Postgresql,
+        "mysql" => Engine::Mysql,
+        "mariadb" => Engine::Mariadb,
+        other => {
             return Err(format!(
-                "{engine} planning is not available yet (PostgreSQL only for now); {expected}"
+                "{other:?} is not a supported database; {DB_ACCEPTS}"
             ))
         }
-        other => return Err(format!("{other:?} is not a supported database; {expected}")),
-    }
-    let mut parts = version.trim().split('.');
-    let major: u32 = parts
-        .next()
-        .and_then(|m| m.parse().ok())
-        .ok_or_else(|| format!("{version:?} is not a version; {expected}"))?;
-    let minor = match parts.next() {
-        None => None,
-        Some(m) => Some(
-            m.parse::<u32>()
-                .map_err(|_| format!("{version:?} is not a version; {expected}"))?,
-        ),
     };
-    if parts.next().is_some() {
+    let parts: Vec<&str> = version.trim().split('.').collect();
+    let numbers: Option<Vec<u32>> = parts.iter().map(|p| p.parse().ok()).collect();
+    let numbers = numbers
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| format!("{version:?} is not a version; {DB_ACCEPTS}"))?;
+    let max_parts = if engine == Engine::Postgresql { 2 } else { 3 };
+    if numbers.len() > max_parts {
         return Err(format!(
-            "{version:?} has too many parts: PostgreSQL 10 and later number releases major.minor; {expected}"
+            "{version:?} has too many parts: {} numbers releases {}; {DB_ACCEPTS}",
+            engine.label(),
+            if max_parts == 2 {
+                "major.minor"
+            } else {
+                "major.minor.patch"
+            }
         ));
     }
-    if !(10..=18).contains(&major) {
-        return Err(format!("PostgreSQL {major} is not supported; {expected}"));
+    let version = Version {
+        major: numbers[0],
+        minor: numbers.get(1).copied(),
+        patch: numbers.get(2).copied(),
+    };
+    let supported = match engine {
+        Engine::Postgresql => (10..=18).contains(&version.major),
+        // 8.0 and 8.4 are the supported lines; 5.7 is end-of-life but still common.
+        Engine::Mysql => matches!(
+            (version.major, version.minor),
+            (5, Some(7)) | (8, Some(0)) | (8, Some(4))
+        ),
+        Engine::Mariadb => {
+            (version.major == 10 && version.minor.is_some_and(|m| m >= 3)) || version.major == 11
+        }
+    };
+    if !supported {
+        return Err(format!(
+            "{} {version} is not supported; {DB_ACCEPTS}",
+            engine.label()
+        ));
     }
-    Ok(Database {
-        engine: Engine::Postgresql,
-        version: Version { major, minor },
-    })
+    Ok(Database { engine, version })
 }
 
 fn parse_method(raw: &str) -> Result<IndexMethod, String> {
@@ -690,21 +818,31 @@ mod tests {
     #[test]
     fn database_versions() {
         let db = parse_database("postgresql@14.3").unwrap();
-        assert_eq!(
-            db.version,
-            Version {
-                major: 14,
-                minor: Some(3)
-            }
-        );
+        assert_eq!(db.version, Version::new(14, Some(3)));
         assert!(db.version.at_least(14, 3) && !db.version.at_least(14, 4));
         assert_eq!(parse_database("pg@18").unwrap().version.minor, None);
         assert!(parse_database("postgresql@9.6")
             .unwrap_err()
-            .contains("10 to 18"));
-        assert!(parse_database("mysql@8.0")
+            .contains("postgresql@10 to postgresql@18"));
+        let my = parse_database("mysql@8.0.35").unwrap();
+        assert_eq!(
+            (my.engine, my.version.to_string()),
+            (Engine::Mysql, "8.0.35".to_string())
+        );
+        assert!(my.version.at_least_patch(8, 0, 29) && !my.version.at_least_patch(8, 0, 36));
+        assert_eq!(
+            parse_database("mariadb@10.11").unwrap().engine,
+            Engine::Mariadb
+        );
+        assert!(parse_database("mysql@8.1")
             .unwrap_err()
-            .contains("not available yet"));
+            .contains("mysql@8.4"));
+        assert!(parse_database("mariadb@10.2")
+            .unwrap_err()
+            .contains("not supported"));
+        assert!(parse_database("postgresql@16.1.2")
+            .unwrap_err()
+            .contains("major.minor"));
         assert!(parse_database("postgresql")
             .unwrap_err()
             .contains("@version"));

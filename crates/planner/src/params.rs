@@ -7,7 +7,7 @@
 /// Every parameter the planner understands, with what it accepts.
 /// The order is the order of the share link and of `lockstep plan --help`.
 pub const FIELDS: &[Field] = &[
-    f("db", "database and version: postgresql@10 to postgresql@18, with an optional minor version (postgresql@14.3)"),
+    f("db", "database and version: postgresql@10 to postgresql@18 (postgresql@14.3), mysql@5.7, mysql@8.0.35, mysql@8.4, mariadb@10.3 to mariadb@11.x (mariadb@10.11.6)"),
     f("change", "add-column, drop-column, rename-column, rename-table, change-type, add-index, drop-index, add-not-null, add-unique, add-foreign-key, add-check, split-table"),
     f("schema", "schema of the table (optional; default: the search_path)"),
     f("table", "table name, exactly as in the catalog (case-sensitive, at most 63 bytes)"),
@@ -35,7 +35,9 @@ pub const FIELDS: &[Field] = &[
     f("primary-key", "primary key column (default id), or none when the table has no primary key"),
     f("write-rate", "rows written per second at peak (optional), e.g. 2000 or 5k"),
     f("pg-repack", "true when pg_repack is installed on the server"),
-    f("replicas", "true when streaming replicas follow this server"),
+    f("replicas", "true when replicas follow this server (streaming replicas; MySQL/MariaDB replication)"),
+    f("foreign-keys", "true when the table has foreign keys or other tables reference it (MySQL/MariaDB: decides the online-schema-change tool)"),
+    f("osc-tools", "online-schema-change tools you allow (MySQL/MariaDB): comma-separated gh-ost, pt-online-schema-change, spirit; default all three"),
     f("lock-timeout", "lock_timeout for each DDL statement (default: the budget, clamped to 500ms..5s)"),
     f("batch-size", "rows per backfill batch (default 5000)"),
     f("backfill-rows-per-sec", "assumed backfill throughput in rows/s (default 20000)"),
@@ -61,6 +63,8 @@ pub const OPTION_FIELDS: &[&str] = &[
     "write-rate",
     "pg-repack",
     "replicas",
+    "foreign-keys",
+    "osc-tools",
     "lock-timeout",
     "batch-size",
     "backfill-rows-per-sec",
@@ -70,7 +74,13 @@ pub const OPTION_FIELDS: &[&str] = &[
 ];
 
 /// Yes/no fields: a checkbox on the page, a bare `--flag` on the command line.
-pub const SWITCH_FIELDS: &[&str] = &["unique", "not-null", "pg-repack", "replicas"];
+pub const SWITCH_FIELDS: &[&str] = &[
+    "unique",
+    "not-null",
+    "pg-repack",
+    "replicas",
+    "foreign-keys",
+];
 
 /// The fields a change type reads, beyond the common ones.
 pub fn change_fields(kind: &str) -> &'static [&'static str] {

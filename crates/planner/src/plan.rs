@@ -1,10 +1,173 @@
 //! What the planner answers: `Plan > Phase > Step`, with locks, durations, rollbacks and checks.
 
+use crate::input::Engine;
 use serde::{Serialize, Serializer};
+
+/// The lock a step takes on the table it changes, in its engine's own terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    Pg(PgLock),
+    Mysql(MysqlLock),
+}
+
+impl Lock {
+    /// The lock as the engine's documentation spells it: `ACCESS EXCLUSIVE`,
+    /// `ALGORITHM=INPLACE, LOCK=NONE`.
+    pub fn name(self) -> String {
+        match self {
+            Lock::Pg(l) => l.name().to_string(),
+            Lock::Mysql(l) => l.name(),
+        }
+    }
+
+    /// What ordinary traffic the lock stops while it is held.
+    pub fn blocks(self) -> Blocks {
+        match self {
+            Lock::Pg(l) => l.blocks(),
+            Lock::Mysql(l) => l.blocks(),
+        }
+    }
+
+    pub fn pg(self) -> Option<PgLock> {
+        match self {
+            Lock::Pg(l) => Some(l),
+            Lock::Mysql(_) => None,
+        }
+    }
+
+    pub fn mysql(self) -> Option<MysqlLock> {
+        match self {
+            Lock::Mysql(l) => Some(l),
+            Lock::Pg(_) => None,
+        }
+    }
+}
+
+impl From<PgLock> for Lock {
+    fn from(l: PgLock) -> Self {
+        Lock::Pg(l)
+    }
+}
+
+impl From<MysqlLock> for Lock {
+    fn from(l: MysqlLock) -> Self {
+        Lock::Mysql(l)
+    }
+}
+
+impl Serialize for Lock {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+/// InnoDB online DDL algorithms (MySQL manual, "Online DDL Operations"; MariaDB KB,
+/// "InnoDB Online DDL Overview").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// Only the data dictionary changes.
+    Instant,
+    /// Built inside the storage engine, possibly rebuilding the table; DML may continue.
+    Inplace,
+    /// A full copy into a new table; DML is blocked while it runs.
+    Copy,
+}
+
+/// The `LOCK=` clause of ALTER TABLE: what concurrent DML may do while the ALTER runs.
+/// With an explicit clause the server refuses an operation it cannot do at that level
+/// instead of silently taking a stronger lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockClause {
+    /// No clause written: MySQL refuses any LOCK clause next to ALGORITHM=INSTANT.
+    Default,
+    None,
+    Shared,
+    Exclusive,
+}
+
+/// What a MySQL-family step locks. Every ALTER takes an exclusive metadata lock (MDL) for a
+/// moment at its start and its end; between, the LOCK clause decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MysqlLock {
+    Alter {
+        algorithm: Algorithm,
+        lock: LockClause,
+    },
+    /// An exclusive metadata lock for a moment: RENAME TABLE, CREATE/DROP TRIGGER, the
+    /// cut-over of an online-schema-change tool.
+    MetadataExclusive,
+}
+
+impl MysqlLock {
+    pub const INSTANT: MysqlLock = MysqlLock::Alter {
+        algorithm: Algorithm::Instant,
+        lock: LockClause::Default,
+    };
+    pub const INPLACE_NONE: MysqlLock = MysqlLock::Alter {
+        algorithm: Algorithm::Inplace,
+        lock: LockClause::None,
+    };
+
+    /// `ALGORITHM=INPLACE, LOCK=NONE`, or the metadata lock in words.
+    pub fn name(self) -> String {
+        match self {
+            MysqlLock::Alter { algorithm, lock } => {
+                let alg = match algorithm {
+                    Algorithm::Instant => "INSTANT",
+                    Algorithm::Inplace => "INPLACE",
+                    Algorithm::Copy => "COPY",
+                };
+                match lock {
+                    LockClause::Default => format!("ALGORITHM={alg}"),
+                    LockClause::None => format!("ALGORITHM={alg}, LOCK=NONE"),
+                    LockClause::Shared => format!("ALGORITHM={alg}, LOCK=SHARED"),
+                    LockClause::Exclusive => format!("ALGORITHM={alg}, LOCK=EXCLUSIVE"),
+                }
+            }
+            MysqlLock::MetadataExclusive => "exclusive metadata lock (brief)".to_string(),
+        }
+    }
+
+    /// The clause as written in the statement (`ALGORITHM=INSTANT` or
+    /// `ALGORITHM=INPLACE, LOCK=NONE`); empty for a metadata lock.
+    pub fn clause(self) -> String {
+        match self {
+            MysqlLock::Alter { .. } => self.name(),
+            MysqlLock::MetadataExclusive => String::new(),
+        }
+    }
+
+    /// What DML waits for. INSTANT and LOCK=NONE still take the exclusive metadata lock for a
+    /// moment at start and end, which stops reads and writes then (and for as long as the
+    /// ALTER waits for it): reported as reads-and-writes for a catalog-only moment.
+    pub fn blocks(self) -> Blocks {
+        match self {
+            MysqlLock::Alter {
+                lock: LockClause::Shared,
+                ..
+            }
+            | MysqlLock::Alter {
+                algorithm: Algorithm::Copy,
+                lock: LockClause::Default,
+            } => Blocks::Writes,
+            _ => Blocks::ReadsAndWrites,
+        }
+    }
+
+    /// True when DML continues for the whole run except the metadata-lock moments.
+    pub fn dml_continues(self) -> bool {
+        match self {
+            MysqlLock::Alter { algorithm, lock } => {
+                algorithm == Algorithm::Instant || lock == LockClause::None
+            }
+            MysqlLock::MetadataExclusive => true,
+        }
+    }
+}
 
 /// PostgreSQL table-level lock modes, weakest first (PostgreSQL docs, "Explicit Locking" 13.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Lock {
+pub enum PgLock {
     AccessShare,
     RowShare,
     RowExclusive,
@@ -15,32 +178,32 @@ pub enum Lock {
     AccessExclusive,
 }
 
-impl Lock {
+impl PgLock {
     /// The mode as the documentation and `LOCK TABLE ... IN ... MODE` spell it.
     pub fn name(self) -> &'static str {
         match self {
-            Lock::AccessShare => "ACCESS SHARE",
-            Lock::RowShare => "ROW SHARE",
-            Lock::RowExclusive => "ROW EXCLUSIVE",
-            Lock::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE",
-            Lock::Share => "SHARE",
-            Lock::ShareRowExclusive => "SHARE ROW EXCLUSIVE",
-            Lock::Exclusive => "EXCLUSIVE",
-            Lock::AccessExclusive => "ACCESS EXCLUSIVE",
+            PgLock::AccessShare => "ACCESS SHARE",
+            PgLock::RowShare => "ROW SHARE",
+            PgLock::RowExclusive => "ROW EXCLUSIVE",
+            PgLock::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE",
+            PgLock::Share => "SHARE",
+            PgLock::ShareRowExclusive => "SHARE ROW EXCLUSIVE",
+            PgLock::Exclusive => "EXCLUSIVE",
+            PgLock::AccessExclusive => "ACCESS EXCLUSIVE",
         }
     }
 
     /// The mode as `pg_locks.mode` shows it.
     pub fn pg_locks_mode(self) -> &'static str {
         match self {
-            Lock::AccessShare => "AccessShareLock",
-            Lock::RowShare => "RowShareLock",
-            Lock::RowExclusive => "RowExclusiveLock",
-            Lock::ShareUpdateExclusive => "ShareUpdateExclusiveLock",
-            Lock::Share => "ShareLock",
-            Lock::ShareRowExclusive => "ShareRowExclusiveLock",
-            Lock::Exclusive => "ExclusiveLock",
-            Lock::AccessExclusive => "AccessExclusiveLock",
+            PgLock::AccessShare => "AccessShareLock",
+            PgLock::RowShare => "RowShareLock",
+            PgLock::RowExclusive => "RowExclusiveLock",
+            PgLock::ShareUpdateExclusive => "ShareUpdateExclusiveLock",
+            PgLock::Share => "ShareLock",
+            PgLock::ShareRowExclusive => "ShareRowExclusiveLock",
+            PgLock::Exclusive => "ExclusiveLock",
+            PgLock::AccessExclusive => "AccessExclusiveLock",
         }
     }
 
@@ -48,19 +211,13 @@ impl Lock {
     /// take ROW EXCLUSIVE (the conflict table of "Explicit Locking").
     pub fn blocks(self) -> Blocks {
         match self {
-            Lock::AccessShare
-            | Lock::RowShare
-            | Lock::RowExclusive
-            | Lock::ShareUpdateExclusive => Blocks::Nothing,
-            Lock::Share | Lock::ShareRowExclusive | Lock::Exclusive => Blocks::Writes,
-            Lock::AccessExclusive => Blocks::ReadsAndWrites,
+            PgLock::AccessShare
+            | PgLock::RowShare
+            | PgLock::RowExclusive
+            | PgLock::ShareUpdateExclusive => Blocks::Nothing,
+            PgLock::Share | PgLock::ShareRowExclusive | PgLock::Exclusive => Blocks::Writes,
+            PgLock::AccessExclusive => Blocks::ReadsAndWrites,
         }
-    }
-}
-
-impl Serialize for Lock {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
     }
 }
 
@@ -153,6 +310,24 @@ pub struct Step {
     /// What to do when the step fails or times out.
     pub retry: String,
     pub notes: Vec<String>,
+    /// A command run from a shell instead of SQL (an online-schema-change tool such as
+    /// gh-ost or pt-online-schema-change); `sql` is then empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shell: Option<String>,
+    /// Set when the step's claims come from the documentation and are not checked by
+    /// Lockstep's live verification (MySQL-only behaviour; tools not installed there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unverified: Option<String>,
+    /// The engine the step runs on: decides how its session settings are written.
+    #[serde(skip)]
+    pub engine: Engine,
+}
+
+impl Step {
+    /// The PostgreSQL lock mode, when the step is a PostgreSQL step that takes one.
+    pub fn pg_lock(&self) -> Option<PgLock> {
+        self.lock.and_then(Lock::pg)
+    }
 }
 
 fn join_statements<S: Serializer>(sql: &[String], s: S) -> Result<S::Ok, S::Error> {

@@ -369,3 +369,100 @@ mod tests {
         assert!(quoted.starts_with("$lockstep1$\n") && quoted.ends_with("\n$lockstep1$"));
     }
 }
+
+/// The one place identifiers and literals become SQL text for MySQL and MariaDB.
+///
+/// Identifiers are always backquoted with `` ` `` doubled (as mysqldump writes them), so no
+/// name, reserved word or not, can end the identifier. Literals never depend on the
+/// `NO_BACKSLASH_ESCAPES` SQL mode: a value holding a backslash is written as a hex string.
+pub mod mysql {
+    /// MySQL and MariaDB names hold at most 64 characters (manual, "Identifier Length Limits").
+    pub const MAX_IDENT_CHARS: usize = 64;
+
+    /// `` `name` `` with `` ` `` doubled.
+    pub fn ident(name: &str) -> String {
+        format!("`{}`", name.replace('`', "``"))
+    }
+
+    /// `` `schema`.`table` `` or `` `table` ``.
+    pub fn qualified(schema: Option<&str>, name: &str) -> String {
+        match schema {
+            Some(s) => format!("{}.{}", ident(s), ident(name)),
+            None => ident(name),
+        }
+    }
+
+    /// A comma-separated list of quoted identifiers.
+    pub fn ident_list(names: &[String]) -> String {
+        names
+            .iter()
+            .map(|n| ident(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A string literal: `'...'` with `'` doubled; a value with a backslash (whose meaning
+    /// depends on the SQL mode) becomes `CONVERT(X'..' USING utf8mb4)`.
+    pub fn literal(value: &str) -> String {
+        if value.contains('\\') {
+            let hex: String = value.bytes().map(|b| format!("{b:02X}")).collect();
+            format!("CONVERT(X'{hex}' USING utf8mb4)")
+        } else {
+            format!("'{}'", value.replace('\'', "''"))
+        }
+    }
+
+    /// A name the planner derives, cut to 64 characters as the server requires.
+    pub fn derived_name(parts: &[&str]) -> String {
+        parts
+            .iter()
+            .filter(|p| !p.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join("_")
+            .chars()
+            .take(MAX_IDENT_CHARS)
+            .collect()
+    }
+
+    /// Checks a user-supplied name against MySQL's rules: at most 64 characters, no NUL,
+    /// no trailing space (the server refuses both).
+    pub fn validate_ident(name: &str) -> Result<(), String> {
+        if name.chars().count() > MAX_IDENT_CHARS {
+            return Err(format!(
+                "is {} characters long; MySQL and MariaDB names hold at most {MAX_IDENT_CHARS}",
+                name.chars().count()
+            ));
+        }
+        if name.ends_with(' ') {
+            return Err("ends with a space, which MySQL and MariaDB names cannot".to_string());
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn hostile_names_stay_one_identifier() {
+            assert_eq!(
+                ident("orders`; drop table x; --"),
+                "`orders``; drop table x; --`"
+            );
+            assert_eq!(qualified(Some("app"), "t"), "`app`.`t`");
+        }
+
+        #[test]
+        fn literals_do_not_depend_on_backslash_mode() {
+            assert_eq!(literal("o'k"), "'o''k'");
+            assert_eq!(literal("a\\'"), "CONVERT(X'615C27' USING utf8mb4)");
+        }
+
+        #[test]
+        fn derived_names_fit_64_characters() {
+            let long = "é".repeat(40);
+            assert_eq!(derived_name(&[&long, &long]).chars().count(), 64);
+        }
+    }
+}

@@ -11,7 +11,7 @@ use crate::load::{Load, Role};
 use crate::report::{Calibration, CaseResult, CaseStatus, Claim, Kind};
 use crate::scenarios::{Case, DataCheck};
 use crate::sql::{exec, lit, split_statements, sqlstate, text_rows, text_value};
-use lockstep_planner::plan::{Blocks, Expected, Lock, Phase, Plan, Step};
+use lockstep_planner::plan::{Blocks, Expected, Phase, PgLock, Plan, Step};
 use lockstep_planner::render;
 use lockstep_planner::Params;
 use postgres::Client;
@@ -254,7 +254,7 @@ struct UnitObs {
     waited: Option<(String, String, bool)>,
     /// Strongest mode seen per relation (name, is_target): sampled while running, and read by B
     /// itself before COMMIT.
-    modes: BTreeMap<String, (bool, Lock)>,
+    modes: BTreeMap<String, (bool, PgLock)>,
     error: Option<String>,
     seconds: f64,
     /// With the step's transaction still open: (an INSERT's ROW EXCLUSIVE was refused, a SELECT's
@@ -282,16 +282,16 @@ struct Exec<'a> {
     never_ended: bool,
 }
 
-fn lock_from_mode(mode: &str) -> Option<Lock> {
+fn lock_from_mode(mode: &str) -> Option<PgLock> {
     [
-        Lock::AccessShare,
-        Lock::RowShare,
-        Lock::RowExclusive,
-        Lock::ShareUpdateExclusive,
-        Lock::Share,
-        Lock::ShareRowExclusive,
-        Lock::Exclusive,
-        Lock::AccessExclusive,
+        PgLock::AccessShare,
+        PgLock::RowShare,
+        PgLock::RowExclusive,
+        PgLock::ShareUpdateExclusive,
+        PgLock::Share,
+        PgLock::ShareRowExclusive,
+        PgLock::Exclusive,
+        PgLock::AccessExclusive,
     ]
     .into_iter()
     .find(|l| l.pg_locks_mode() == mode)
@@ -687,8 +687,8 @@ impl Exec<'_> {
         });
 
         // 2. lock on the target table (strongest mode requested), and on other tables.
-        let mut target: Option<Lock> = None;
-        let mut others: BTreeMap<String, Lock> = BTreeMap::new();
+        let mut target: Option<PgLock> = None;
+        let mut others: BTreeMap<String, PgLock> = BTreeMap::new();
         let mut waited = Vec::new();
         for o in &obs_all {
             if let Some((rel, mode, is_target)) = &o.waited {
@@ -729,13 +729,13 @@ impl Exec<'_> {
                 )
             }
         );
-        match step.lock {
+        match step.pg_lock() {
             Some(claimed) => {
                 // A generator's claim is the lock of the statements it writes; when it wrote
                 // none (nothing to copy), only the query ran and no DDL lock may appear.
                 let nothing_generated = is_generator(step) && generated == 0;
                 let ok = target == Some(claimed)
-                    || (nothing_generated && target.is_none_or(|l| l <= Lock::RowExclusive));
+                    || (nothing_generated && target.is_none_or(|l| l <= PgLock::RowExclusive));
                 self.claim(
                     Kind::Lock,
                     place,
@@ -746,7 +746,7 @@ impl Exec<'_> {
                 );
             }
             None => {
-                let ok = target.is_none_or(|l| l <= Lock::RowExclusive);
+                let ok = target.is_none_or(|l| l <= PgLock::RowExclusive);
                 self.claim(
                     Kind::Lock,
                     place,
@@ -926,7 +926,7 @@ impl Exec<'_> {
             }
         }
         let done = AtomicBool::new(false);
-        let (held_tx, held_rx) = mpsc::channel::<BTreeMap<String, (bool, Lock)>>();
+        let (held_tx, held_rx) = mpsc::channel::<BTreeMap<String, (bool, PgLock)>>();
         let (go_tx, go_rx) = mpsc::channel::<()>();
         let cancel = self.b.cancel_token();
         let step_timeout = self.step_timeout();
@@ -1274,7 +1274,7 @@ fn locks_sql(pid: &str, with_waits: bool) -> String {
 fn parse_modes(
     rows: &[Vec<Option<String>>],
     target_oids: &[String],
-) -> BTreeMap<String, (bool, Lock)> {
+) -> BTreeMap<String, (bool, PgLock)> {
     let mut out = BTreeMap::new();
     for r in rows {
         let relkind = r.get(5).cloned().flatten().unwrap_or_default();
@@ -1299,7 +1299,7 @@ fn parse_modes(
     out
 }
 
-fn merge(into: &mut BTreeMap<String, (bool, Lock)>, from: BTreeMap<String, (bool, Lock)>) {
+fn merge(into: &mut BTreeMap<String, (bool, PgLock)>, from: BTreeMap<String, (bool, PgLock)>) {
     for (k, (t, l)) in from {
         let e = into.entry(k).or_insert((t, l));
         e.1 = e.1.max(l);

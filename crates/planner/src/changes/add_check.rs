@@ -142,7 +142,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::super::constraint::tests::{markdown, params, step};
-    use crate::plan::{Blocks, Lock};
+    use crate::plan::{Blocks, Lock, PgLock};
 
     fn check_params(rows: &str, size: &str, budget: &str) -> crate::params::Params {
         params("add-check", "postgresql@16.4", rows, size, budget).with("check", "amount >= 0")
@@ -158,7 +158,7 @@ mod tests {
             add.sql,
             ["ALTER TABLE orders ADD CONSTRAINT orders_check CHECK (amount >= 0) NOT VALID;"]
         );
-        assert_eq!(add.lock, Some(Lock::AccessExclusive));
+        assert_eq!(add.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
         assert_eq!(
             add.blocking_seconds.high,
             crate::estimate::CATALOG_ONLY.high
@@ -173,7 +173,7 @@ mod tests {
             validate.sql,
             ["ALTER TABLE orders VALIDATE CONSTRAINT orders_check;"]
         );
-        assert_eq!(validate.lock, Some(Lock::ShareUpdateExclusive));
+        assert_eq!(validate.lock, Some(Lock::Pg(PgLock::ShareUpdateExclusive)));
         assert_eq!(validate.blocks, Blocks::Nothing);
         assert!(validate.scans_table);
         assert_eq!(validate.statement_timeout_ms, Some(0));
@@ -204,7 +204,7 @@ mod tests {
             add.sql,
             ["ALTER TABLE orders ADD CONSTRAINT amount_positive CHECK (amount >= 0);"]
         );
-        assert_eq!(add.lock, Some(Lock::AccessExclusive));
+        assert_eq!(add.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
         insta::assert_snapshot!("add_check_small_table_direct", markdown(&plan, &p));
     }
 

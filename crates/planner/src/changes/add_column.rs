@@ -763,7 +763,7 @@ fn generated_paths(
 #[cfg(test)]
 mod tests {
     use crate::params::Params;
-    use crate::plan::{Blocks, Lock};
+    use crate::plan::{Blocks, Lock, PgLock};
 
     fn params(db: &str) -> Params {
         Params::new()
@@ -790,7 +790,7 @@ mod tests {
             step.sql,
             ["ALTER TABLE orders ADD COLUMN IF NOT EXISTS is_flagged boolean DEFAULT false;"]
         );
-        assert_eq!(step.lock, Some(Lock::AccessExclusive));
+        assert_eq!(step.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
         assert!(!step.rewrites_table);
         assert!(step.blocking_seconds.high <= crate::estimate::CATALOG_ONLY.high);
         assert!(plan.phases[1]
@@ -907,7 +907,7 @@ mod tests {
             .any(|s| s.contains("CHECK (public_id IS NOT NULL) NOT VALID")));
         assert!(sql.iter().any(|s| s.ends_with("SET NOT NULL;")));
         let validate = p12.steps().find(|s| s.sql[0].contains("VALIDATE")).unwrap();
-        assert_eq!(validate.lock, Some(Lock::ShareUpdateExclusive));
+        assert_eq!(validate.lock, Some(Lock::Pg(PgLock::ShareUpdateExclusive)));
         assert!(validate.scans_table);
         let p11 = nn("postgresql@11");
         assert!(!step_sql(&p11).iter().any(|s| s.contains("SET NOT NULL")));

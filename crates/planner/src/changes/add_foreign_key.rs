@@ -51,8 +51,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let definition = format!("FOREIGN KEY ({cols}) REFERENCES {parent} ({ref_cols})");
     let lock_on_parent = |stmt| {
         postgres::foreign_key_referenced_lock(stmt)
-            .map(|l| l.name())
-            .unwrap_or("no lock")
+            .map_or_else(|| "no lock".to_string(), |l| l.name())
     };
 
     let mut extra = Vec::new();
@@ -249,7 +248,7 @@ mod tests {
     use super::super::constraint::tests::{markdown, params, step};
     use crate::estimate::CATALOG_ONLY;
     use crate::params::Params;
-    use crate::plan::{Blocks, Lock};
+    use crate::plan::{Blocks, Lock, PgLock};
 
     fn fk(db: &str, rows: &str, size: &str, budget: &str) -> Params {
         params("add-foreign-key", db, rows, size, budget)
@@ -267,7 +266,7 @@ mod tests {
             add.sql,
             ["ALTER TABLE orders ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID;"]
         );
-        assert_eq!(add.lock, Some(Lock::ShareRowExclusive));
+        assert_eq!(add.lock, Some(Lock::Pg(PgLock::ShareRowExclusive)));
         assert_eq!(add.blocks, Blocks::Writes);
         assert_eq!(add.blocking_seconds.high, CATALOG_ONLY.high);
         assert!(add.notes[0].contains("SHARE ROW EXCLUSIVE on customers"));
@@ -276,7 +275,7 @@ mod tests {
             validate.sql,
             ["ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_id_fkey;"]
         );
-        assert_eq!(validate.lock, Some(Lock::ShareUpdateExclusive));
+        assert_eq!(validate.lock, Some(Lock::Pg(PgLock::ShareUpdateExclusive)));
         assert_eq!(validate.blocks, Blocks::Nothing);
         assert!(validate
             .notes
@@ -284,7 +283,7 @@ mod tests {
             .any(|n| n.contains("ROW SHARE on customers")));
         let alt = plan.alternative.as_ref().unwrap();
         let direct = &alt.phases[1].steps[0];
-        assert_eq!(direct.lock, Some(Lock::ShareRowExclusive));
+        assert_eq!(direct.lock, Some(Lock::Pg(PgLock::ShareRowExclusive)));
         assert_eq!(direct.blocks, Blocks::Writes);
         assert!(direct.scans_table);
         // Before 18: NOT VALID foreign keys are refused on partitioned tables.

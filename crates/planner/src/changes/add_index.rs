@@ -228,7 +228,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
 #[cfg(test)]
 mod tests {
     use crate::params::Params;
-    use crate::plan::{Blocks, Lock};
+    use crate::plan::{Blocks, Lock, PgLock};
 
     fn params(rows: &str, size: &str, budget: &str) -> Params {
         Params::new()
@@ -250,7 +250,7 @@ mod tests {
             build.sql,
             ["CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_customer_id_created_at_idx ON orders USING btree (customer_id, created_at);"]
         );
-        assert_eq!(build.lock, Some(Lock::ShareUpdateExclusive));
+        assert_eq!(build.lock, Some(Lock::Pg(PgLock::ShareUpdateExclusive)));
         assert_eq!(build.blocks, Blocks::Nothing);
         assert!(!build.in_transaction);
         let drop = plan.steps().next().unwrap();
@@ -263,7 +263,7 @@ mod tests {
         );
         let alt = plan.alternative.unwrap();
         assert!(alt.label.contains("NOT"));
-        assert_eq!(alt.phases[1].steps[0].lock, Some(Lock::Share));
+        assert_eq!(alt.phases[1].steps[0].lock, Some(Lock::Pg(PgLock::Share)));
     }
 
     #[test]

@@ -331,7 +331,7 @@ mod tests {
     use super::super::constraint::tests::{markdown, params, step};
     use crate::estimate::CATALOG_ONLY;
     use crate::params::Params;
-    use crate::plan::{Blocks, Lock};
+    use crate::plan::{Blocks, Lock, PgLock};
 
     fn nn(db: &str, rows: &str, size: &str, budget: &str) -> Params {
         params("add-not-null", db, rows, size, budget).with("column", "email")
@@ -347,11 +347,11 @@ mod tests {
             add.sql,
             ["ALTER TABLE orders ADD CONSTRAINT orders_email_not_null NOT NULL email NOT VALID;"]
         );
-        assert_eq!(add.lock, Some(Lock::AccessExclusive));
+        assert_eq!(add.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
         assert_eq!(add.blocking_seconds.high, CATALOG_ONLY.high);
         assert!(add.only_if.is_some());
         let validate = step(&plan, "Check the existing rows");
-        assert_eq!(validate.lock, Some(Lock::ShareUpdateExclusive));
+        assert_eq!(validate.lock, Some(Lock::Pg(PgLock::ShareUpdateExclusive)));
         assert!(validate.scans_table);
         // Validation is proven with convalidated, not attnotnull.
         let checks = &plan.phases[2].checks;
@@ -389,7 +389,7 @@ mod tests {
             );
             assert!(set.in_transaction);
             assert!(!set.scans_table);
-            assert_eq!(set.lock, Some(Lock::AccessExclusive));
+            assert_eq!(set.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
             assert_eq!(set.blocking_seconds.high, CATALOG_ONLY.high);
             assert!(set.only_if.as_deref().unwrap().contains("convalidated"));
             assert!(plan.longest_blocking_seconds <= CATALOG_ONLY.high);

@@ -214,7 +214,7 @@ mod tests {
     use super::super::constraint::tests::{markdown, params, step};
     use crate::estimate::CATALOG_ONLY;
     use crate::params::Params;
-    use crate::plan::{Blocks, Lock};
+    use crate::plan::{Blocks, Lock, PgLock};
 
     fn uq(db: &str, rows: &str, size: &str, budget: &str) -> Params {
         params("add-unique", db, rows, size, budget).with("columns", "customer_id,code")
@@ -230,21 +230,21 @@ mod tests {
             build.sql,
             ["CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS orders_customer_id_code_key ON orders USING btree (customer_id, code);"]
         );
-        assert_eq!(build.lock, Some(Lock::ShareUpdateExclusive));
+        assert_eq!(build.lock, Some(Lock::Pg(PgLock::ShareUpdateExclusive)));
         assert!(!build.in_transaction);
         let attach = step(&plan, "Turn the index");
         assert_eq!(
             attach.sql,
             ["ALTER TABLE orders ADD CONSTRAINT orders_customer_id_code_key UNIQUE USING INDEX orders_customer_id_code_key;"]
         );
-        assert_eq!(attach.lock, Some(Lock::AccessExclusive));
+        assert_eq!(attach.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
         assert_eq!(attach.blocking_seconds.high, CATALOG_ONLY.high);
         assert!(attach.only_if.is_some());
         assert!(plan.warnings.is_empty());
         // Regression: ADD UNIQUE takes ACCESS EXCLUSIVE for the whole build, reads block too.
         let alt = plan.alternative.as_ref().unwrap();
         let direct = &alt.phases[1].steps[0];
-        assert_eq!(direct.lock, Some(Lock::AccessExclusive));
+        assert_eq!(direct.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
         assert_eq!(direct.blocks, Blocks::ReadsAndWrites);
         assert_eq!(direct.blocking_seconds, direct.estimate);
         insta::assert_snapshot!("add_unique_pg16_zero_budget", markdown(&plan, &p));

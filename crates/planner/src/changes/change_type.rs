@@ -1405,7 +1405,7 @@ mod tests {
     use crate::estimate::CATALOG_ONLY;
     use crate::input::Version;
     use crate::params::Params;
-    use crate::plan::{Blocks, Lock};
+    use crate::plan::{Blocks, Lock, PgLock};
 
     fn ct(
         db: &str,
@@ -1423,7 +1423,7 @@ mod tests {
     }
 
     fn v(major: u32) -> Version {
-        Version { major, minor: None }
+        Version::new(major, None)
     }
 
     fn effect(major: u32, from: &str, to: &str) -> AlterTypeEffect {
@@ -1539,7 +1539,7 @@ mod tests {
         let plan = crate::plan(&p).unwrap();
         assert_eq!(plan.strategy.chosen, "direct");
         let s = step(&plan, "Change the type");
-        assert_eq!(s.lock, Some(Lock::AccessExclusive));
+        assert_eq!(s.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
         assert!(!s.rewrites_table);
         assert_eq!(s.blocking_seconds, CATALOG_ONLY);
         assert_eq!(
@@ -1547,7 +1547,7 @@ mod tests {
             ["ALTER TABLE orders ALTER COLUMN email TYPE varchar(255);"]
         );
         let analyze = step(&plan, "Rebuild the column's statistics");
-        assert_eq!(analyze.lock, Some(Lock::ShareUpdateExclusive));
+        assert_eq!(analyze.lock, Some(Lock::Pg(PgLock::ShareUpdateExclusive)));
         assert_eq!(analyze.blocks, Blocks::Nothing);
     }
 
@@ -1620,7 +1620,7 @@ mod tests {
         assert!(backfill.sql[0].contains("COMMIT;"));
         assert!(backfill.sql[0].contains("amount_new IS DISTINCT FROM amount::numeric(12,2)"));
         let swap = step(&plan, "Swap");
-        assert_eq!(swap.lock, Some(Lock::AccessExclusive));
+        assert_eq!(swap.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
         assert!(swap.in_transaction);
         assert!(swap
             .only_if
@@ -1697,10 +1697,10 @@ mod tests {
         assert!(all.contains("OWNED BY orders.id_new"));
         assert!(all.contains("DROP IDENTITY"));
         let fk = step(&plan, "Validate the foreign-key copies");
-        assert_eq!(fk.lock, Some(Lock::RowShare));
+        assert_eq!(fk.lock, Some(Lock::Pg(PgLock::RowShare)));
         assert_eq!(fk.blocks, Blocks::Nothing);
         let add_fk = step(&plan, "Copy each referencing foreign key");
-        assert_eq!(add_fk.lock, Some(Lock::ShareRowExclusive));
+        assert_eq!(add_fk.lock, Some(Lock::Pg(PgLock::ShareRowExclusive)));
         assert!(plan.phases[5].irreversible.is_some());
     }
 

@@ -150,7 +150,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
 #[cfg(test)]
 mod tests {
     use crate::params::Params;
-    use crate::plan::{Blocks, Lock};
+    use crate::plan::{Blocks, Lock, PgLock};
 
     fn params(budget: &str) -> Params {
         Params::new()
@@ -179,7 +179,7 @@ mod tests {
                 step.sql,
                 ["ALTER TABLE orders DROP COLUMN IF EXISTS legacy_flag;"]
             );
-            assert_eq!(step.lock, Some(Lock::AccessExclusive));
+            assert_eq!(step.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
             assert_eq!(step.blocks, Blocks::ReadsAndWrites);
             assert!(!step.rewrites_table);
             assert!(step.blocking_seconds.high <= crate::estimate::CATALOG_ONLY.high);

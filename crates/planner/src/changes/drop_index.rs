@@ -132,7 +132,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
 #[cfg(test)]
 mod tests {
     use crate::params::Params;
-    use crate::plan::{Blocks, Lock};
+    use crate::plan::{Blocks, Lock, PgLock};
 
     fn params(budget: &str) -> Params {
         Params::new()
@@ -154,7 +154,7 @@ mod tests {
             step.sql,
             ["DROP INDEX CONCURRENTLY IF EXISTS orders_status_idx;"]
         );
-        assert_eq!(step.lock, Some(Lock::ShareUpdateExclusive));
+        assert_eq!(step.lock, Some(Lock::Pg(PgLock::ShareUpdateExclusive)));
         assert_eq!(step.blocks, Blocks::Nothing);
         assert!(!step.in_transaction);
         let preflight = &plan.phases[0];
@@ -169,7 +169,10 @@ mod tests {
             .unwrap()
             .contains("CREATE INDEX CONCURRENTLY IF NOT EXISTS statement the preflight printed"));
         let alt = plan.alternative.unwrap();
-        assert_eq!(alt.phases[1].steps[0].lock, Some(Lock::AccessExclusive));
+        assert_eq!(
+            alt.phases[1].steps[0].lock,
+            Some(Lock::Pg(PgLock::AccessExclusive))
+        );
     }
 
     #[test]

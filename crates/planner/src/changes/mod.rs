@@ -24,8 +24,11 @@ mod rename_column;
 mod rename_table;
 mod split_table;
 
-/// Plans a validated request.
+/// Plans a validated request: MySQL and MariaDB in [`crate::mysql`], PostgreSQL here.
 pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
+    if req.db.engine.is_mysql_family() {
+        return crate::mysql::plan_request(req);
+    }
     let ctx = Ctx::new(req);
     let paths = match &req.change {
         Change::AddColumn { .. } => add_column::paths(&ctx)?,
@@ -41,7 +44,10 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
         Change::AddCheck { .. } => add_check::paths(&ctx)?,
         Change::SplitTable { .. } => split_table::paths(&ctx)?,
     };
-    choose(&ctx, paths)
+    let mut plan = choose(req, &ctx.model, paths)?;
+    let extra = environment_warnings(&ctx, &plan.phases);
+    plan.warnings.extend(extra);
+    Ok(plan)
 }
 
 /// The ways a change can be made. A change fills in what exists for it.
@@ -62,9 +68,10 @@ pub struct Paths {
 /// Picks the path: the direct statement when its longest blocking fits the budget (with the
 /// online path offered beside it), otherwise the online path (with the direct one shown as
 /// what not to do). Fails, naming `max-downtime`, when no path fits.
-pub fn choose(ctx: &Ctx, paths: Paths) -> Result<Plan, FieldError> {
-    let budget_s = ctx.req.max_downtime_ms as f64 / 1000.0;
-    let budget = human_budget(ctx.req.max_downtime_ms);
+/// Shared by every engine: the rule is about blocking time, not about how a lock is named.
+pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldError> {
+    let budget_s = req.max_downtime_ms as f64 / 1000.0;
+    let budget = human_budget(req.max_downtime_ms);
     let direct_blocking = paths.direct.as_deref().map(longest_blocking);
     let online_blocking = paths.online.as_deref().map(longest_blocking);
     let (chosen, rule, phases, alternative) = match (paths.direct, paths.online) {
@@ -150,21 +157,23 @@ pub fn choose(ctx: &Ctx, paths: Paths) -> Result<Plan, FieldError> {
         return Err(FieldError::new(
             "max-downtime",
             format!(
-                "{budget} is too short: on PostgreSQL {} the shortest path for this change blocks traffic for up to {}. Accepts a duration such as 0, 500ms, 30s or 5m; raise it to at least {}{}",
-                ctx.version(),
+                "{budget} is too short: on {} {} the shortest path for this change blocks traffic for up to {}. Accepts a duration such as 0, 500ms, 30s or 5m; raise it to at least {}{}",
+                req.db.engine.label(),
+                req.db.version,
                 human_seconds(longest),
                 human_seconds(longest),
                 paths.online_required.map(|r| format!(" ({r})")).unwrap_or_default()
             ),
         ));
     }
-    let req = ctx.req;
-    let mut warnings = paths.warnings;
-    warnings.extend(environment_warnings(ctx, &phases));
     Ok(Plan {
         engine: req.db.engine.name().to_string(),
         version: req.db.version.to_string(),
-        table: quote::qualified(req.schema.as_deref(), &req.table),
+        table: if req.db.engine.is_mysql_family() {
+            quote::mysql::qualified(req.schema.as_deref(), &req.table)
+        } else {
+            quote::qualified(req.schema.as_deref(), &req.table)
+        },
         change: req.change.kind().to_string(),
         summary: paths.summary,
         strategy: Strategy {
@@ -175,8 +184,8 @@ pub fn choose(ctx: &Ctx, paths: Paths) -> Result<Plan, FieldError> {
         longest_blocking_seconds: longest,
         phases,
         alternative,
-        warnings,
-        assumptions: ctx.model.assumptions(),
+        warnings: paths.warnings,
+        assumptions: model.assumptions(),
     })
 }
 
@@ -305,6 +314,9 @@ impl<'a> Ctx<'a> {
             }),
             retry: RETRY_LOCK_TIMEOUT.to_string(),
             notes: Vec::new(),
+            shell: None,
+            unverified: None,
+            engine: crate::input::Engine::Postgresql,
         }
     }
 

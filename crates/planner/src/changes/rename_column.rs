@@ -251,7 +251,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
 mod tests {
     use super::temporary_name;
     use crate::params::Params;
-    use crate::plan::Lock;
+    use crate::plan::{Lock, PgLock};
 
     fn params(db: &str) -> Params {
         Params::new()
@@ -278,7 +278,7 @@ mod tests {
                 "CREATE VIEW orders WITH (security_invoker = true) AS SELECT *, total AS amount FROM orders_renaming;",
             ]
         );
-        assert_eq!(expand.lock, Some(Lock::AccessExclusive));
+        assert_eq!(expand.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
         assert!(expand.in_transaction);
         assert!(!expand.rewrites_table);
         let contract = &plan.phases[2];

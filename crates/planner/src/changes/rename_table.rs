@@ -325,7 +325,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
 #[cfg(test)]
 mod tests {
     use crate::params::Params;
-    use crate::plan::{Blocks, Lock};
+    use crate::plan::{Blocks, Lock, PgLock};
 
     fn params(db: &str) -> Params {
         Params::new()
@@ -346,7 +346,7 @@ mod tests {
             assert_eq!(plan.strategy.chosen, "online");
             assert!(plan.strategy.rule.contains("breaks every query"));
             let expand = &plan.phases[1].steps[0];
-            assert_eq!(expand.lock, Some(Lock::AccessExclusive));
+            assert_eq!(expand.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
             assert!(expand.in_transaction);
             assert_eq!(expand.sql[0], "ALTER TABLE orders RENAME TO purchases;");
             assert_eq!(
@@ -366,7 +366,10 @@ mod tests {
                 .unwrap()
                 .contains("purchases"));
             assert_eq!(contract.steps[0].sql, ["DROP VIEW IF EXISTS orders;"]);
-            assert_eq!(contract.steps[0].lock, Some(Lock::AccessExclusive));
+            assert_eq!(
+                contract.steps[0].lock,
+                Some(Lock::Pg(PgLock::AccessExclusive))
+            );
             let alt = plan.alternative.unwrap();
             assert_eq!(
                 alt.phases[1].steps[0].sql,

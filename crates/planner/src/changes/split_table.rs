@@ -448,7 +448,7 @@ mod tests {
     use super::super::constraint::tests::{markdown, params, step};
     use crate::estimate::CATALOG_ONLY;
     use crate::params::Params;
-    use crate::plan::{Blocks, Lock};
+    use crate::plan::{Blocks, Lock, PgLock};
 
     fn split(db: &str) -> Params {
         params("split-table", db, "50M", "20GB", "0")
@@ -483,7 +483,7 @@ mod tests {
         assert!(
             create.sql[2].contains("REFERENCES orders (id) ON DELETE CASCADE ON UPDATE CASCADE")
         );
-        assert_eq!(create.lock, Some(Lock::ShareRowExclusive));
+        assert_eq!(create.lock, Some(Lock::Pg(PgLock::ShareRowExclusive)));
         assert_eq!(create.blocks, Blocks::Writes);
         assert!(create
             .only_if

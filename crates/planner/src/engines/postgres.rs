@@ -3,7 +3,7 @@
 //! claims on real servers of every major version 10 to 18.
 
 use crate::input::Version;
-use crate::plan::Lock;
+use crate::plan::{Lock, PgLock};
 
 /// Statement shapes the planner emits, and the lock each takes on the target table.
 /// Source: PostgreSQL docs, "ALTER TABLE" (lock notes per subcommand), "CREATE INDEX",
@@ -38,18 +38,18 @@ impl Statement {
     /// ROW EXCLUSIVE lock conflicts with no ordinary traffic.
     pub fn lock(self) -> Option<Lock> {
         match self {
-            Statement::AlterTableAccessExclusive => Some(Lock::AccessExclusive),
-            Statement::AddForeignKeyOrTrigger => Some(Lock::ShareRowExclusive),
-            Statement::ValidateConstraint => Some(Lock::ShareUpdateExclusive),
-            Statement::CreateIndex => Some(Lock::Share),
-            Statement::CreateIndexConcurrently => Some(Lock::ShareUpdateExclusive),
+            Statement::AlterTableAccessExclusive => Some(Lock::Pg(PgLock::AccessExclusive)),
+            Statement::AddForeignKeyOrTrigger => Some(Lock::Pg(PgLock::ShareRowExclusive)),
+            Statement::ValidateConstraint => Some(Lock::Pg(PgLock::ShareUpdateExclusive)),
+            Statement::CreateIndex => Some(Lock::Pg(PgLock::Share)),
+            Statement::CreateIndexConcurrently => Some(Lock::Pg(PgLock::ShareUpdateExclusive)),
             // DROP INDEX locks the index's table ACCESS EXCLUSIVE; CONCURRENTLY takes
             // SHARE UPDATE EXCLUSIVE (docs, "DROP INDEX").
-            Statement::DropIndex => Some(Lock::AccessExclusive),
-            Statement::DropIndexConcurrently => Some(Lock::ShareUpdateExclusive),
-            Statement::DropView => Some(Lock::AccessExclusive),
+            Statement::DropIndex => Some(Lock::Pg(PgLock::AccessExclusive)),
+            Statement::DropIndexConcurrently => Some(Lock::Pg(PgLock::ShareUpdateExclusive)),
+            Statement::DropView => Some(Lock::Pg(PgLock::AccessExclusive)),
             Statement::Dml => None,
-            Statement::Analyze => Some(Lock::ShareUpdateExclusive),
+            Statement::Analyze => Some(Lock::Pg(PgLock::ShareUpdateExclusive)),
         }
     }
 }
@@ -90,9 +90,9 @@ pub fn not_null_not_valid(v: Version) -> bool {
 /// on 10.23 and 18.4.
 pub fn foreign_key_referenced_lock(stmt: Statement) -> Option<Lock> {
     match stmt {
-        Statement::AddForeignKeyOrTrigger => Some(Lock::ShareRowExclusive),
-        Statement::ValidateConstraint => Some(Lock::RowShare),
-        Statement::AlterTableAccessExclusive => Some(Lock::AccessExclusive),
+        Statement::AddForeignKeyOrTrigger => Some(Lock::Pg(PgLock::ShareRowExclusive)),
+        Statement::ValidateConstraint => Some(Lock::Pg(PgLock::RowShare)),
+        Statement::AlterTableAccessExclusive => Some(Lock::Pg(PgLock::AccessExclusive)),
         _ => None,
     }
 }
@@ -550,7 +550,7 @@ mod tests {
 
     #[test]
     fn boundaries() {
-        let v = |major, minor| Version { major, minor };
+        let v = |major, minor| Version::new(major, minor);
         assert!(concurrent_index_corruption_bug(v(14, Some(3))));
         assert!(concurrent_index_corruption_bug(v(14, None)));
         assert!(!concurrent_index_corruption_bug(v(14, Some(4))));

@@ -1,7 +1,7 @@
 //! The runbook a human follows at 3 a.m.: phases in order, every step with its lock, what it
 //! blocks, how long, how to retry; deploy gates, rollback and checks per phase.
 
-use super::psql_step;
+use super::step_text;
 use crate::params::Params;
 use crate::plan::{human_seconds, Phase, Plan};
 use std::fmt::Write;
@@ -53,7 +53,7 @@ pub fn render(plan: &Plan, params: &Params) -> String {
                     step.blocks.describe(),
                     step.estimate.describe()
                 );
-                let _ = writeln!(w, "\n```sql\n{}\n```\n", psql_step(step));
+                let _ = writeln!(w, "\n```sql\n{}\n```\n", step_text(step));
             }
         }
     }
@@ -117,7 +117,7 @@ fn render_phase(w: &mut String, number: usize, phase: &Phase) {
         if let Some(guard) = &step.only_if {
             let _ = writeln!(w, "Run only when this returns `t` (the psql form below checks it for you):\n\n```sql\n{guard}\n```\n");
         }
-        let _ = writeln!(w, "```sql\n{}\n```\n", psql_step(step));
+        let _ = writeln!(w, "```sql\n{}\n```\n", step_text(step));
         for note in &step.notes {
             let _ = writeln!(w, "- {note}");
         }

@@ -5,6 +5,7 @@ pub mod json;
 pub mod markdown;
 pub mod sql;
 
+use crate::input::Engine;
 use crate::plan::Step;
 
 /// `2s`, `500ms`, `10min`: the unit PostgreSQL accepts for timeouts.
@@ -22,6 +23,9 @@ pub fn timeout_value(ms: u64) -> String {
 
 /// The session settings a step runs under.
 pub fn settings(step: &Step) -> Vec<String> {
+    if step.engine.is_mysql_family() {
+        return mysql_settings(step);
+    }
     let mut lines = Vec::new();
     if let Some(ms) = step.lock_timeout_ms {
         lines.push(format!("SET lock_timeout = {};", timeout_value(ms)));
@@ -32,9 +36,36 @@ pub fn settings(step: &Step) -> Vec<String> {
     lines
 }
 
+/// MySQL and MariaDB: `lock_wait_timeout` in whole seconds; MariaDB also bounds a blocking
+/// statement with `max_statement_time` (MySQL has no such bound for DDL).
+fn mysql_settings(step: &Step) -> Vec<String> {
+    let mut lines = Vec::new();
+    if step.shell.is_some() {
+        return lines;
+    }
+    if let Some(ms) = step.lock_timeout_ms {
+        lines.push(format!(
+            "SET SESSION lock_wait_timeout = {};",
+            crate::mysql::lock_wait_seconds(ms)
+        ));
+    }
+    if step.engine == Engine::Mariadb {
+        if let Some(ms) = step.statement_timeout_ms {
+            lines.push(format!(
+                "SET SESSION max_statement_time = {};",
+                ms as f64 / 1000.0
+            ));
+        }
+    }
+    lines
+}
+
 /// A step as a human runs it: settings, then the statements, wrapped in BEGIN/COMMIT when the
 /// step is one transaction of several statements.
 pub fn step_script(step: &Step) -> String {
+    if let Some(command) = &step.shell {
+        return format!("# shell\n{command}");
+    }
     let mut lines = settings(step);
     let wrap = step.in_transaction && step.sql.len() > 1;
     if wrap {
@@ -47,8 +78,14 @@ pub fn step_script(step: &Step) -> String {
     lines.join("\n")
 }
 
-/// A step for psql: a guarded step becomes `\gset` + `\if`, so the script stays re-runnable.
+/// The old name of [`step_text`].
 pub fn psql_step(step: &Step) -> String {
+    step_text(step)
+}
+
+/// A step as its client runs it. psql: a guarded step becomes `\gset` + `\if`, so the script
+/// stays re-runnable. MySQL-family steps are never guarded (their re-runs are safe as is).
+pub fn step_text(step: &Step) -> String {
     match &step.only_if {
         None => step_script(step),
         Some(guard) => {

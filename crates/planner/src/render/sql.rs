@@ -2,15 +2,46 @@
 //! rollback script (phases in reverse). Statements that cannot run in a transaction are never
 //! wrapped in one.
 
-use super::psql_step;
+use super::step_text;
 use crate::plan::Plan;
 use std::fmt::Write;
 
+fn mysql_family(plan: &Plan) -> bool {
+    plan.engine != "postgresql"
+}
+
 fn header(plan: &Plan, what: &str) -> String {
+    if mysql_family(plan) {
+        let label = if plan.engine == "mariadb" {
+            "MariaDB"
+        } else {
+            "MySQL"
+        };
+        return format!(
+            "-- Lockstep {what}: {}\n-- {label} {}, table {}\n-- Run with: mysql --show-warnings <connection options> <database> < <this file>\n-- (the client stops at the first error; deploy gates pause with the client's `system` command, Unix only)\n",
+            plan.summary, plan.version, plan.table
+        );
+    }
     format!(
         "-- Lockstep {what}: {}\n-- PostgreSQL {}, table {}\n-- Run with: psql -X -f <this file>\n\\set ON_ERROR_STOP on\n\\set VERBOSITY verbose\n",
         plan.summary, plan.version, plan.table
     )
+}
+
+/// A pause until the operator presses Enter: psql's `\prompt`, or the mysql client's
+/// `system` command reading from the terminal.
+fn pause(plan: &Plan, message: &str) -> String {
+    if mysql_family(plan) {
+        format!(
+            "system read -r -p {} lockstep_gate < /dev/tty",
+            crate::quote::shell(&format!("{message} ")),
+        )
+    } else {
+        format!(
+            "\\prompt {} lockstep_gate",
+            crate::quote::literal(&format!("{message} "))
+        )
+    }
 }
 
 /// The whole forward runbook. Each deploy gate pauses for the operator.
@@ -28,12 +59,36 @@ pub fn forward(plan: &Plan) -> String {
             let _ = writeln!(out, "-- DEPLOY GATE: {app}");
             let _ = writeln!(
                 out,
-                "\\prompt 'Deploy gate before phase {}: confirm the application change is live, then press Enter ' lockstep_gate",
-                i + 1
+                "{}",
+                pause(
+                    plan,
+                    &format!(
+                        "Deploy gate before phase {}: confirm the application change is live, then press Enter",
+                        i + 1
+                    )
+                )
             );
         }
         for step in &phase.steps {
-            let _ = writeln!(out, "\n-- {}\n{}", step.title, psql_step(step));
+            match &step.shell {
+                None => {
+                    let _ = writeln!(out, "\n-- {}\n{}", step.title, step_text(step));
+                }
+                Some(command) => {
+                    let _ = writeln!(out, "\n-- {}\n-- Run in a shell:", step.title);
+                    for line in command.lines() {
+                        let _ = writeln!(out, "--   {line}");
+                    }
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        pause(
+                            plan,
+                            "Run the command above in a shell; when it has finished, press Enter"
+                        )
+                    );
+                }
+            }
         }
         for check in &phase.checks {
             let _ = writeln!(

@@ -1,0 +1,235 @@
+//! What MySQL and MariaDB (InnoDB) do, by version: every online-DDL rule and version boundary
+//! the MySQL-family planner relies on lives here, with its source. MySQL lines come from the
+//! MySQL 8.0/8.4 reference manual, "15.12.1 Online DDL Operations" (5.7: "14.13.1"); MariaDB
+//! lines from the MariaDB Knowledge Base, "InnoDB Online DDL Operations with the INSTANT
+//! Alter Algorithm" and "... INPLACE ...". `crates/verify` checks the MariaDB claims on a real
+//! MariaDB 10.11; MySQL-only claims are marked "documented, not verified here" in plans.
+
+use crate::input::{Engine, Version};
+
+/// The server a plan is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Server {
+    pub engine: Engine,
+    pub version: Version,
+}
+
+impl Server {
+    pub fn is_mariadb(self) -> bool {
+        self.engine == Engine::Mariadb
+    }
+
+    pub fn is_mysql(self) -> bool {
+        self.engine == Engine::Mysql
+    }
+
+    fn mysql_at_least(self, major: u32, minor: u32, patch: u32) -> bool {
+        self.is_mysql() && self.version.at_least_patch(major, minor, patch)
+    }
+
+    fn mariadb_at_least(self, major: u32, minor: u32, patch: u32) -> bool {
+        self.is_mariadb() && self.version.at_least_patch(major, minor, patch)
+    }
+
+    /// ADD COLUMN as the last column is INSTANT: MySQL 8.0.12, MariaDB 10.3.2. MariaDB 10.3.0
+    /// and 10.3.1 were alpha releases, so `mariadb@10.3` counts as having it; MySQL 8.0.11 was
+    /// GA, so `mysql@8.0` without a patch does not.
+    pub fn instant_add_column_last(self) -> bool {
+        self.mysql_at_least(8, 0, 12) || self.mariadb_at_least(10, 3, 0)
+    }
+
+    /// ADD COLUMN at any position and DROP COLUMN are INSTANT: MySQL 8.0.29, MariaDB 10.4.
+    pub fn instant_add_drop_anywhere(self) -> bool {
+        self.mysql_at_least(8, 0, 29) || self.mariadb_at_least(10, 4, 0)
+    }
+
+    /// MySQL 8.0.29 counts row versions: at most 64 INSTANT ADD/DROP COLUMN per table before
+    /// a rebuild is required (`INFORMATION_SCHEMA.INNODB_TABLES.TOTAL_ROW_VERSIONS`).
+    pub fn instant_row_version_limit(self) -> Option<u32> {
+        self.mysql_at_least(8, 0, 29).then_some(64)
+    }
+
+    /// 8.0.29 to 8.0.31: redo-log and corruption defects on tables with instantly added or
+    /// dropped columns (fixed in 8.0.32; 8.0.29 was withdrawn). Unknown patch counts as
+    /// affected: 8.0 without a patch may be any of them.
+    pub fn instant_column_defect(self) -> bool {
+        self.is_mysql()
+            && self.version.major == 8
+            && self.version.minor == Some(0)
+            && self.version.patch.is_none_or(|p| (29..=31).contains(&p))
+    }
+
+    /// `ALTER TABLE ... RENAME COLUMN a TO b`: MySQL 8.0, MariaDB 10.5.2. Before, only
+    /// `CHANGE a b <full definition>`.
+    pub fn has_rename_column(self) -> bool {
+        self.mysql_at_least(8, 0, 0) || self.mariadb_at_least(10, 5, 2)
+    }
+
+    /// RENAME COLUMN is INSTANT on MySQL 8.0.28+ and MariaDB 10.3+ (metadata only);
+    /// INPLACE without a rebuild before that on MySQL.
+    pub fn instant_rename_column(self) -> bool {
+        self.mysql_at_least(8, 0, 28) || self.is_mariadb()
+    }
+
+    /// Invisible (MySQL 8.0) / ignored (MariaDB 10.6) indexes: the optimizer stops using an
+    /// index while it is still maintained, so a DROP INDEX can be rehearsed and undone.
+    pub fn index_visibility_clause(self, visible: bool) -> Option<&'static str> {
+        if self.mysql_at_least(8, 0, 0) {
+            Some(if visible { "VISIBLE" } else { "INVISIBLE" })
+        } else if self.mariadb_at_least(10, 6, 0) {
+            Some(if visible { "NOT IGNORED" } else { "IGNORED" })
+        } else {
+            None
+        }
+    }
+
+    /// CHECK constraints are enforced from MySQL 8.0.16 and MariaDB 10.2.1; MySQL 5.7 and
+    /// 8.0.0-8.0.15 parse them and ignore them.
+    pub fn enforces_check(self) -> bool {
+        self.mysql_at_least(8, 0, 16) || self.is_mariadb()
+    }
+
+    /// MySQL refuses any LOCK clause next to ALGORITHM=INSTANT ("Incorrect usage of
+    /// ALGORITHM=INSTANT and LOCK=NONE/SHARED/EXCLUSIVE"); MariaDB accepts LOCK=NONE with it.
+    pub fn lock_clause_with_instant(self) -> bool {
+        self.is_mariadb()
+    }
+
+    /// `lock_wait_timeout` default: one year on MySQL, one day on MariaDB 10.2.4+. Either way
+    /// an ALTER queued behind a long transaction would block the table for that long.
+    pub fn default_lock_wait_timeout_s(self) -> u64 {
+        if self.is_mariadb() {
+            86_400
+        } else {
+            31_536_000
+        }
+    }
+
+    /// MariaDB bounds any statement's run time with `max_statement_time` (seconds, 10.1+);
+    /// MySQL's `max_execution_time` bounds only SELECT.
+    pub fn statement_timeout_variable(self) -> Option<&'static str> {
+        self.is_mariadb().then_some("max_statement_time")
+    }
+
+    /// `performance_schema.metadata_locks` is on by default from MySQL 8.0 (5.7 needs the
+    /// mdl instrument enabled; MariaDB ships performance_schema off by default).
+    pub fn metadata_locks_table(self) -> bool {
+        self.mysql_at_least(8, 0, 0)
+    }
+
+    /// Spirit supports MySQL 8.0 and later only (its README).
+    pub fn spirit_supported(self) -> bool {
+        self.mysql_at_least(8, 0, 0)
+    }
+
+    /// gh-ost supports MySQL 5.7+ and reads its binlog; MariaDB is not supported by gh-ost's
+    /// maintainers (different GTID and binlog formats).
+    pub fn ghost_supported(self) -> bool {
+        self.is_mysql()
+    }
+
+    /// pt-online-schema-change's `--alter-foreign-keys-method=drop_swap` fails on MySQL 8.0+
+    /// (its documentation); `rebuild_constraints` works everywhere.
+    pub fn pt_osc_drop_swap_works(self) -> bool {
+        !self.mysql_at_least(8, 0, 0)
+    }
+
+    /// The name the replica-status statement has: `SHOW REPLICA STATUS` from MySQL 8.0.22 and
+    /// MariaDB 10.5.1, `SHOW SLAVE STATUS` before.
+    pub fn replica_status(self) -> &'static str {
+        if self.mysql_at_least(8, 0, 22) || self.mariadb_at_least(10, 5, 1) {
+            "SHOW REPLICA STATUS"
+        } else {
+            "SHOW SLAVE STATUS"
+        }
+    }
+
+    /// True when this server's claims are checked by Lockstep's live verification (MariaDB);
+    /// MySQL behaviour comes from the manual only.
+    pub fn verified_here(self) -> bool {
+        self.is_mariadb()
+    }
+}
+
+/// The note on MySQL-only steps.
+pub const UNVERIFIED: &str =
+    "documented, not verified here: from the MySQL reference manual; Lockstep's live verification runs on MariaDB";
+
+/// Whether the column type is one InnoDB stores in a way that makes extending a VARCHAR
+/// in place possible: VARCHAR(n) with `n` characters.
+pub fn varchar_length(data_type: &str) -> Option<u32> {
+    let t = data_type.trim().to_ascii_lowercase();
+    let inner = t.strip_prefix("varchar")?.trim();
+    let inner = inner.strip_prefix('(')?.split(')').next()?;
+    inner.trim().parse().ok()
+}
+
+/// Extending VARCHAR is in place (no rebuild, DML continues) while the length prefix stays
+/// the same size: both lengths under 256 bytes, or both at 256 or more. Bytes per character
+/// are assumed 4 (utf8mb4), the MySQL 8.0 default: 63 characters is the last one-byte length.
+pub fn varchar_extend_in_place(from_chars: u32, to_chars: u32) -> bool {
+    let bytes = |chars: u32| chars * 4;
+    to_chars >= from_chars && ((bytes(from_chars) < 256) == (bytes(to_chars) < 256))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mysql(major: u32, minor: u32, patch: Option<u32>) -> Server {
+        Server {
+            engine: Engine::Mysql,
+            version: Version {
+                major,
+                minor: Some(minor),
+                patch,
+            },
+        }
+    }
+
+    fn mariadb(major: u32, minor: u32) -> Server {
+        Server {
+            engine: Engine::Mariadb,
+            version: Version::new(major, Some(minor)),
+        }
+    }
+
+    #[test]
+    fn version_boundaries() {
+        assert!(!mysql(8, 0, Some(11)).instant_add_column_last());
+        assert!(mysql(8, 0, Some(12)).instant_add_column_last());
+        assert!(!mysql(5, 7, None).instant_add_column_last());
+        assert!(!mysql(8, 0, Some(28)).instant_add_drop_anywhere());
+        assert!(mysql(8, 0, Some(29)).instant_add_drop_anywhere());
+        assert!(mysql(8, 4, None).instant_add_drop_anywhere());
+        assert!(mysql(8, 0, Some(30)).instant_column_defect());
+        assert!(mysql(8, 0, None).instant_column_defect());
+        assert!(!mysql(8, 0, Some(32)).instant_column_defect());
+        assert!(!mysql(8, 4, None).instant_column_defect());
+        assert!(mariadb(10, 3).instant_add_column_last());
+        assert!(!mariadb(10, 3).instant_add_drop_anywhere());
+        assert!(mariadb(10, 4).instant_add_drop_anywhere());
+        assert!(!mariadb(10, 4).has_rename_column());
+        assert!(mariadb(10, 11).has_rename_column());
+        assert_eq!(mariadb(10, 5).index_visibility_clause(false), None);
+        assert_eq!(
+            mariadb(10, 11).index_visibility_clause(false),
+            Some("IGNORED")
+        );
+        assert_eq!(
+            mysql(8, 0, Some(35)).index_visibility_clause(false),
+            Some("INVISIBLE")
+        );
+        assert!(!mysql(8, 0, Some(15)).enforces_check());
+    }
+
+    #[test]
+    fn varchar_prefix_bytes() {
+        assert_eq!(varchar_length("VARCHAR(64)"), Some(64));
+        assert_eq!(varchar_length("text"), None);
+        assert!(varchar_extend_in_place(20, 63));
+        assert!(!varchar_extend_in_place(63, 64));
+        assert!(varchar_extend_in_place(64, 1000));
+        assert!(!varchar_extend_in_place(64, 10));
+    }
+}

@@ -1,0 +1,280 @@
+//! Add a column (MySQL, MariaDB).
+//!
+//! InnoDB adds a column without touching rows (ALGORITHM=INSTANT) from MySQL 8.0.12 and
+//! MariaDB 10.3.2 (`engines::mysql`), when the default is a constant or CURRENT_TIMESTAMP and
+//! the column is not STORED generated; a VIRTUAL generated column is INSTANT too. Before that
+//! (MySQL 5.7, 8.0.0-8.0.11) the same statement rebuilds the table in place with
+//! LOCK=NONE: long, but reads and writes continue. A default that must be computed per row
+//! (`(uuid())`, any other expression) and a STORED generated column need ALGORITHM=COPY,
+//! which blocks writes for the whole copy (seen on MariaDB 10.11: "ALGORITHM=INPLACE is not
+//! supported for this operation. Try ALGORITHM=COPY"), so the online path is an
+//! online-schema-change tool (`tools`).
+
+use super::{summary_paths, tools, Ctx};
+use crate::changes::{check, Paths};
+use crate::input::{Change, FieldError};
+use crate::plan::{Algorithm, Expected, LockClause, MysqlLock, Phase, Warning};
+use crate::quote::mysql::{ident, literal};
+
+/// How InnoDB can add this column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cost {
+    Instant,
+    /// In-place rebuild with LOCK=NONE (5.7, 8.0 before 8.0.12).
+    InplaceRebuild,
+    /// Only a table copy: blocks writes, or an online-schema-change tool.
+    Copy,
+}
+
+/// True for a default InnoDB stores once in the dictionary: a literal, NULL, TRUE/FALSE or
+/// CURRENT_TIMESTAMP (its synonyms NOW(), LOCALTIMESTAMP), optionally with a precision.
+fn constant_default(expr: &str) -> bool {
+    let e = expr.trim();
+    let lower = e.to_ascii_lowercase();
+    let quoted = e.len() >= 2
+        && e.starts_with('\'')
+        && e.ends_with('\'')
+        && !e[1..e.len() - 1].replace("''", "").contains('\'');
+    let number = lower
+        .trim_start_matches(['-', '+'])
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == 'e')
+        && lower.chars().any(|c| c.is_ascii_digit());
+    let timestamp = ["current_timestamp", "now", "localtimestamp"]
+        .iter()
+        .any(|f| {
+            lower == *f
+                || lower.strip_prefix(f).is_some_and(|rest| {
+                    rest.starts_with('(')
+                        && rest.ends_with(')')
+                        && rest[1..rest.len() - 1].chars().all(|c| c.is_ascii_digit())
+                })
+        });
+    quoted || number || timestamp || ["null", "true", "false"].contains(&lower.as_str())
+}
+
+pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
+    let Change::AddColumn {
+        column,
+        data_type,
+        default,
+        not_null,
+        generated,
+    } = &ctx.req.change
+    else {
+        unreachable!("add_column::paths called for another change")
+    };
+    let server = ctx.server;
+    let mut definition = format!("ADD COLUMN {} {}", ident(column), data_type.trim());
+    if let Some(expr) = generated {
+        // VIRTUAL is computed on read: nothing to write. STORED must fill every row.
+        definition.push_str(&format!(" GENERATED ALWAYS AS ({expr}) VIRTUAL"));
+    } else {
+        if *not_null {
+            definition.push_str(" NOT NULL");
+        }
+        if let Some(d) = default {
+            definition.push_str(&format!(" DEFAULT {d}"));
+        }
+    }
+    let computed_default = default.as_deref().is_some_and(|d| !constant_default(d));
+    let cost = if computed_default {
+        Cost::Copy
+    } else if server.instant_add_column_last() {
+        Cost::Instant
+    } else {
+        Cost::InplaceRebuild
+    };
+
+    let mut out = summary_paths(format!(
+        "Add column {} {} to {}",
+        ident(column),
+        data_type.trim(),
+        ctx.table()
+    ));
+    if *not_null && default.is_none() && generated.is_none() {
+        out.warnings.push(Warning {
+            code: "not-null-without-default".to_string(),
+            message: format!(
+                "{} is NOT NULL without a DEFAULT: existing rows get the type's implicit default (0, '', or the zero date), and in strict SQL mode every INSERT that does not name the column fails. Deploy the application that writes it first, or give a DEFAULT.",
+                ident(column)
+            ),
+        });
+    }
+    if server.instant_column_defect() && cost == Cost::Instant {
+        out.warnings.push(Warning {
+            code: "mysql-8029-instant-defect".to_string(),
+            message: format!(
+                "MySQL {}: 8.0.29 to 8.0.31 had redo-log and corruption defects on tables with instantly added or dropped columns (8.0.29 was withdrawn). Upgrade to 8.0.32 or later before using ALGORITHM=INSTANT{}.",
+                ctx.req.db.version,
+                if ctx.req.db.version.patch.is_none() { " (no patch version was given, so an affected one is assumed possible)" } else { "" }
+            ),
+        });
+    }
+
+    let present = ctx.column_check("The column exists", column, "1", Expected::row(&["1"]));
+    let rollback = ctx.rollback_ddl(
+        format!(
+            "ALTER TABLE {} DROP COLUMN {}{};",
+            ctx.table(),
+            ident(column),
+            ctx.lock_clause(if server.instant_add_drop_anywhere() {
+                MysqlLock::INSTANT
+            } else {
+                MysqlLock::INPLACE_NONE
+            })
+        ),
+        Some("Drops the column and any values written to it since."),
+    );
+    let phase = |step| Phase {
+        name: "add column".to_string(),
+        purpose: "Add the column. Deploy code that writes it only after this phase.".to_string(),
+        app_change: None,
+        steps: vec![step],
+        rollback: vec![rollback.clone()],
+        irreversible: None,
+        checks: vec![present.clone()],
+    };
+
+    match cost {
+        Cost::Instant => {
+            let mut step = ctx.alter(
+                "Add the column (INSTANT: only the data dictionary changes)",
+                std::slice::from_ref(&definition),
+                MysqlLock::INSTANT,
+                crate::estimate::CATALOG_ONLY,
+            );
+            if let Some(limit) = server.instant_row_version_limit() {
+                step.notes.push(format!(
+                    "Each INSTANT ADD/DROP COLUMN adds a row version; after {limit} the table must be rebuilt (OPTIMIZE TABLE or ALTER TABLE ... FORCE) before the next one. The preflight shows the count."
+                ));
+            }
+            let step = ctx.documented(step);
+            let mut extra = Vec::new();
+            if let Some(limit) = server.instant_row_version_limit() {
+                extra.push(check(
+                    "Room for another row version (MySQL 8.0.29+)",
+                    format!(
+                        "SELECT total_row_versions < {limit} AS room FROM information_schema.innodb_tables WHERE name = CONCAT({}, '/', {});",
+                        ctx.schema_value(),
+                        literal(&ctx.req.table)
+                    ),
+                    "1",
+                    Expected::row(&["1"]),
+                ));
+            }
+            out.direct = Some(vec![ctx.preflight(None, extra), phase(step)]);
+        }
+        Cost::InplaceRebuild => {
+            let mut step = ctx.alter(
+                "Add the column (rebuilds the table in place; reads and writes continue)",
+                std::slice::from_ref(&definition),
+                MysqlLock::INPLACE_NONE,
+                ctx.model.rewrite(),
+            );
+            step.rewrites_table = true;
+            step.notes.push("InnoDB logs concurrent writes while it rebuilds and applies them at the end, under the exclusive metadata lock: a heavy write rate lengthens that final moment (innodb_online_alter_log_max_size bounds the log; the ALTER fails if it fills).".to_string());
+            let step = ctx.documented(step);
+            out.direct = Some(vec![
+                ctx.preflight(Some(ctx.req.bytes), Vec::new()),
+                phase(step),
+            ]);
+        }
+        Cost::Copy => {
+            let copy_lock = MysqlLock::Alter {
+                algorithm: Algorithm::Copy,
+                lock: LockClause::Shared,
+            };
+            let mut step = ctx.alter(
+                "Add the column by copying the table (writes wait for the whole copy)",
+                std::slice::from_ref(&definition),
+                copy_lock,
+                ctx.model.rewrite(),
+            );
+            step.rewrites_table = true;
+            out.direct = Some(vec![
+                ctx.preflight(Some(ctx.req.bytes), Vec::new()),
+                phase(step),
+            ]);
+            out.online = Some(tools::online_alter(
+                ctx,
+                &definition,
+                "a computed DEFAULT or a STORED generated column has to be written into every row, which InnoDB can only do by copying the table",
+            )?);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::Params;
+    use crate::plan::Plan;
+
+    fn plan(db: &str, default: Option<&str>) -> Plan {
+        let mut p = Params::new()
+            .with("db", db)
+            .with("change", "add-column")
+            .with("table", "orders`; drop table x; --")
+            .with("column", "is_flagged")
+            .with("type", "tinyint(1)")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0");
+        if let Some(d) = default {
+            p.set("default", d);
+        }
+        crate::plan(&p).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[test]
+    fn instant_on_mariadb_and_modern_mysql() {
+        let p = plan("mariadb@10.11.6", Some("0"));
+        let step = &p.phases[1].steps[0];
+        assert_eq!(
+            step.sql[0],
+            "ALTER TABLE `orders``; drop table x; --` ADD COLUMN `is_flagged` tinyint(1) DEFAULT 0, ALGORITHM=INSTANT, LOCK=NONE;"
+        );
+        assert!(step.unverified.is_none());
+        let p = plan("mysql@8.0.35", Some("0"));
+        let step = &p.phases[1].steps[0];
+        assert!(step.sql[0].ends_with("DEFAULT 0, ALGORITHM=INSTANT;"));
+        assert!(step.unverified.is_some());
+        assert!(p
+            .warnings
+            .iter()
+            .all(|w| w.code != "mysql-8029-instant-defect"));
+        assert!(plan("mysql@8.0.30", None)
+            .warnings
+            .iter()
+            .any(|w| w.code == "mysql-8029-instant-defect"));
+    }
+
+    #[test]
+    fn rebuild_in_place_before_instant() {
+        let p = plan("mysql@5.7", Some("'n'"));
+        let step = &p.phases[1].steps[0];
+        assert!(step.sql[0].ends_with("ALGORITHM=INPLACE, LOCK=NONE;"));
+        assert!(step.rewrites_table);
+        assert!(step.blocking_seconds.high <= 0.05);
+    }
+
+    #[test]
+    fn constants_and_timestamps_are_instant() {
+        for d in [
+            "0",
+            "-1.5",
+            "'a''b'",
+            "NULL",
+            "true",
+            "CURRENT_TIMESTAMP",
+            "now(6)",
+        ] {
+            assert!(constant_default(d), "{d}");
+        }
+        for d in ["(uuid())", "rand()", "'a' || 'b'", "now() + 1"] {
+            assert!(!constant_default(d), "{d}");
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! The MySQL and MariaDB planner: one file per change type, as for PostgreSQL in
+//! [`crate::changes`], sharing its `Plan` shape and its budget rule ([`choose`]). Version rules
+//! live in [`crate::engines::mysql`]; online-schema-change tools in [`tools`].
+
+use crate::changes::{check, choose, human_bytes, Paths};
+use crate::engines::mysql::{Server, UNVERIFIED};
+use crate::estimate::{Model, CATALOG_ONLY};
+use crate::input::{Change, FieldError, Request};
+use crate::plan::{
+    Blocks, Check, Estimate, Expected, Lock, MysqlLock, Phase, Plan, RollbackStep, Step,
+};
+use crate::quote::mysql as quote;
+
+mod add_column;
+pub mod tools;
+
+/// Plans a validated MySQL or MariaDB request.
+pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
+    let ctx = Ctx::new(req);
+    let paths = match &req.change {
+        Change::AddColumn { .. } => add_column::paths(&ctx)?,
+        other => {
+            return Err(FieldError::new(
+                "change",
+                format!(
+                    "{} is not planned for {} yet; accepts add-column",
+                    other.kind(),
+                    req.db.engine.label()
+                ),
+            ))
+        }
+    };
+    choose(req, &ctx.model, paths)
+}
+
+/// What every MySQL-family change needs: the request, the server's rules, the duration model
+/// and the SQL helpers.
+pub struct Ctx<'a> {
+    pub req: &'a Request,
+    pub server: Server,
+    pub model: Model,
+}
+
+/// Retry advice for a DDL statement guarded by lock_wait_timeout.
+pub const RETRY_LOCK_WAIT: &str = "If it fails with \"Lock wait timeout exceeded\", the ALTER gave up waiting for the metadata lock and traffic was blocked for at most lock_wait_timeout: find the blocker with the preflight's long-transaction query, then run it again, backing off (5 s, 15 s, 60 s). Safe to re-run.";
+
+impl<'a> Ctx<'a> {
+    pub fn new(req: &'a Request) -> Self {
+        Ctx {
+            req,
+            server: Server {
+                engine: req.db.engine,
+                version: req.db.version,
+            },
+            model: Model::for_request(req),
+        }
+    }
+
+    /// The target table, quoted and qualified.
+    pub fn table(&self) -> String {
+        quote::qualified(self.req.schema.as_deref(), &self.req.table)
+    }
+
+    /// Another table in the same schema, quoted and qualified.
+    pub fn sibling(&self, name: &str) -> String {
+        quote::qualified(self.req.schema.as_deref(), name)
+    }
+
+    /// The schema as an `information_schema` predicate value: the named one or `DATABASE()`.
+    pub fn schema_value(&self) -> String {
+        self.req
+            .schema
+            .as_deref()
+            .map_or("DATABASE()".to_string(), quote::literal)
+    }
+
+    /// `table_schema = ... AND table_name = '...'` for `information_schema` queries about
+    /// the target table (or a sibling).
+    pub fn where_table(&self, name: &str) -> String {
+        format!(
+            "table_schema = {} AND table_name = {}",
+            self.schema_value(),
+            quote::literal(name)
+        )
+    }
+
+    /// `ALTER TABLE <table> <clauses>, ALGORITHM=..., LOCK=...;` as one step. Steps whose DML
+    /// continues block traffic only for the metadata-lock moments at start and end.
+    pub fn alter(
+        &self,
+        title: &str,
+        clauses: &[String],
+        lock: MysqlLock,
+        duration: Estimate,
+    ) -> Step {
+        self.alter_on(title, &self.table(), clauses, lock, duration)
+    }
+
+    /// [`Ctx::alter`] on another table.
+    pub fn alter_on(
+        &self,
+        title: &str,
+        table: &str,
+        clauses: &[String],
+        lock: MysqlLock,
+        duration: Estimate,
+    ) -> Step {
+        let sql = format!(
+            "ALTER TABLE {table} {}{};",
+            clauses.join(", "),
+            self.lock_clause(lock)
+        );
+        self.step(title, vec![sql], Some(lock), duration)
+    }
+
+    /// `, ALGORITHM=INSTANT` (MySQL) or `, ALGORITHM=INSTANT, LOCK=NONE` (MariaDB):
+    /// written every time so the server refuses rather than silently copying the table.
+    pub fn lock_clause(&self, lock: MysqlLock) -> String {
+        let mut clause = lock.clause();
+        if lock == MysqlLock::INSTANT && self.server.lock_clause_with_instant() {
+            clause.push_str(", LOCK=NONE");
+        }
+        if clause.is_empty() {
+            clause
+        } else {
+            format!(", {clause}")
+        }
+    }
+
+    /// A step with the given lock (none for queries and DML), bounded by lock_wait_timeout.
+    pub fn step(
+        &self,
+        title: &str,
+        sql: Vec<String>,
+        lock: Option<MysqlLock>,
+        duration: Estimate,
+    ) -> Step {
+        let (blocks, blocking) = match lock {
+            None => (Blocks::Nothing, Estimate::new(0.0, 0.0)),
+            Some(l) if l.dml_continues() => (l.blocks(), CATALOG_ONLY),
+            Some(l) => (l.blocks(), duration),
+        };
+        let blocking_long = lock.is_some_and(|l| !l.dml_continues());
+        Step {
+            title: title.to_string(),
+            sql,
+            lock: lock.map(Lock::Mysql),
+            blocks,
+            rewrites_table: false,
+            scans_table: false,
+            // MySQL commits implicitly before and after every DDL statement.
+            in_transaction: false,
+            only_if: None,
+            estimate: duration,
+            blocking_seconds: blocking,
+            lock_timeout_ms: Some(self.model.lock_timeout_ms),
+            statement_timeout_ms: Some(if blocking_long {
+                self.model.blocking_statement_timeout_ms()
+            } else {
+                0
+            }),
+            retry: RETRY_LOCK_WAIT.to_string(),
+            notes: Vec::new(),
+            shell: None,
+            unverified: None,
+            engine: self.req.db.engine,
+        }
+    }
+
+    /// A read-only query step.
+    pub fn query(&self, title: &str, sql: Vec<String>) -> Step {
+        let mut step = self.step(title, sql, None, Estimate::new(0.001, 1.0));
+        step.retry = "Read-only: safe to re-run at any time.".to_string();
+        step
+    }
+
+    /// Marks a step whose claims are MySQL-only (not checked on MariaDB here).
+    pub fn documented(&self, mut step: Step) -> Step {
+        if !self.server.verified_here() {
+            step.unverified = Some(UNVERIFIED.to_string());
+        }
+        step
+    }
+
+    /// A rollback statement under the plan's lock_wait_timeout.
+    pub fn rollback_ddl(&self, sql: impl Into<String>, note: Option<&str>) -> RollbackStep {
+        RollbackStep {
+            sql: format!(
+                "SET SESSION lock_wait_timeout = {};\n{}",
+                lock_wait_seconds(self.model.lock_timeout_ms),
+                sql.into()
+            ),
+            note: note.map(str::to_string),
+        }
+    }
+
+    /// The column as `information_schema.columns` shows it: one row `name, type, nullable,
+    /// default` when present; used by checks on every column change.
+    pub fn column_check(
+        &self,
+        description: &str,
+        column: &str,
+        expect: &str,
+        expected: Expected,
+    ) -> Check {
+        check(
+            description,
+            format!(
+                "SELECT COUNT(*) AS present FROM information_schema.columns WHERE {} AND column_name = {};",
+                self.where_table(&self.req.table),
+                quote::literal(column)
+            ),
+            expect,
+            expected,
+        )
+    }
+
+    /// The preflight phase: version, long transactions and metadata-lock waits that would make
+    /// an ALTER queue (and so block everyone), replication, disk headroom.
+    pub fn preflight(&self, needs_free_bytes: Option<u64>, extra_checks: Vec<Check>) -> Phase {
+        let v = self.req.db.version;
+        let pattern = match v.minor {
+            Some(minor) => format!("{}.{minor}.%", v.major),
+            None => format!("{}.%", v.major),
+        };
+        let mut checks = vec![
+            check(
+                "The server is the version this plan was made for",
+                format!("SELECT VERSION() LIKE {} AS same_version;", quote::literal(&pattern)),
+                &format!("1 (the plan was made for {} {v})", self.req.db.engine.label()),
+                Expected::row(&["1"]),
+            ),
+            check(
+                "No long-running transaction holds a metadata lock an ALTER would queue behind",
+                "SELECT trx_mysql_thread_id, trx_started, LEFT(trx_query, 60) AS query FROM information_schema.innodb_trx WHERE trx_started < NOW() - INTERVAL 1 MINUTE ORDER BY trx_started;",
+                "no rows (end or wait out any listed transaction first)",
+                Expected::NoRows,
+            ),
+            check(
+                "Nothing is already waiting for a metadata lock",
+                "SELECT id, user, time, state, LEFT(info, 60) AS query FROM information_schema.processlist WHERE state LIKE 'Waiting for%metadata lock%';",
+                "no rows",
+                Expected::NoRows,
+            ),
+        ];
+        if self.server.metadata_locks_table() {
+            checks.push(check(
+                "No session holds or waits for a strong metadata lock on the table (MySQL 8.0+)",
+                format!(
+                    "SELECT owner_thread_id, lock_type, lock_status FROM performance_schema.metadata_locks WHERE object_schema = {} AND object_name = {} AND (lock_status = 'PENDING' OR lock_type IN ('EXCLUSIVE', 'SHARED_NO_WRITE', 'SHARED_NO_READ_WRITE', 'SHARED_UPGRADABLE'));",
+                    self.schema_value(),
+                    quote::literal(&self.req.table)
+                ),
+                "no rows",
+                Expected::NoRows,
+            ));
+        }
+        if self.req.env.replicas {
+            checks.push(check(
+                "Replicas are caught up (run on each replica)",
+                format!("{};", self.server.replica_status()),
+                "replication threads running, Seconds_Behind_Master / Seconds_Behind_Source under a few seconds",
+                Expected::Manual,
+            ));
+        }
+        if let Some(bytes) = needs_free_bytes {
+            checks.push(check(
+                "Disk headroom for what this change writes",
+                format!(
+                    "SELECT ROUND((data_length + index_length) / 1048576) AS table_mb FROM information_schema.tables WHERE {};",
+                    self.where_table(&self.req.table)
+                ),
+                &format!(
+                    "free space on the data volume (df) above {} plus binlog headroom",
+                    human_bytes(bytes)
+                ),
+                Expected::Manual,
+            ));
+        }
+        checks.extend(extra_checks);
+        Phase {
+            name: "preflight".to_string(),
+            purpose:
+                "Confirm the server and the traffic are what this plan assumes. Changes nothing."
+                    .to_string(),
+            app_change: None,
+            steps: Vec::new(),
+            rollback: Vec::new(),
+            irreversible: None,
+            checks,
+        }
+    }
+}
+
+/// lock_wait_timeout takes whole seconds (at least 1): the plan's lock timeout rounded up.
+pub fn lock_wait_seconds(ms: u64) -> u64 {
+    ms.div_ceil(1000).max(1)
+}
+
+/// Paths with just a summary, for changes to fill in.
+pub fn summary_paths(summary: String) -> Paths {
+    Paths {
+        summary,
+        ..Paths::default()
+    }
+}
