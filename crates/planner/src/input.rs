@@ -157,6 +157,9 @@ pub enum Change {
     RenameColumn {
         column: String,
         new_name: String,
+        /// The column's full current type; MySQL's `CHANGE old new <definition>` (5.7,
+        /// MariaDB before 10.5.2) restates it. Not used for PostgreSQL.
+        data_type: Option<String>,
     },
     RenameTable {
         new_name: String,
@@ -179,6 +182,9 @@ pub enum Change {
     },
     AddNotNull {
         column: String,
+        /// The column's full current type; MySQL's `MODIFY` restates the whole column. Not
+        /// used for PostgreSQL.
+        data_type: Option<String>,
     },
     AddUnique {
         columns: Vec<String>,
@@ -540,6 +546,7 @@ fn parse_change(p: &mut Parser) -> Option<Change> {
         "rename-column" => Change::RenameColumn {
             column: p.ident("column"),
             new_name: p.ident("new-name"),
+            data_type: p.optional_fragment("type"),
         },
         "rename-table" => Change::RenameTable {
             new_name: p.ident("new-name"),
@@ -564,6 +571,7 @@ fn parse_change(p: &mut Parser) -> Option<Change> {
         },
         "add-not-null" => Change::AddNotNull {
             column: p.ident("column"),
+            data_type: p.optional_fragment("type"),
         },
         "add-unique" => Change::AddUnique {
             columns: p.ident_list("columns"),

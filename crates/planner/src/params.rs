@@ -12,7 +12,7 @@ pub const FIELDS: &[Field] = &[
     f("schema", "schema of the table (optional; default: the search_path)"),
     f("table", "table name, exactly as in the catalog (case-sensitive, at most 63 bytes)"),
     f("column", "column name (add/drop/rename column, change-type, add-not-null, add-foreign-key)"),
-    f("type", "SQL type of a new column (add-column), e.g. boolean, bigint, varchar(64)"),
+    f("type", "SQL type of a new column (add-column), e.g. boolean, bigint, varchar(64); MySQL/MariaDB add-not-null and rename-column: the column's current full type, e.g. int or varchar(64) DEFAULT ''"),
     f("default", "default expression of a new column (add-column), e.g. false, 0, now(), gen_random_uuid()"),
     f("not-null", "true when the new column is NOT NULL (add-column; needs a default on a non-empty table)"),
     f("generated", "expression of a GENERATED ALWAYS AS (...) STORED column (add-column)"),
@@ -86,8 +86,9 @@ pub const SWITCH_FIELDS: &[&str] = &[
 pub fn change_fields(kind: &str) -> &'static [&'static str] {
     match kind {
         "add-column" => &["column", "type", "default", "not-null", "generated"],
-        "drop-column" | "add-not-null" => &["column"],
-        "rename-column" => &["column", "new-name"],
+        "drop-column" => &["column"],
+        "add-not-null" => &["column", "type"],
+        "rename-column" => &["column", "new-name", "type"],
         "rename-table" => &["new-name"],
         "change-type" => &["column", "from-type", "to-type", "using"],
         "add-index" => &["columns", "unique", "where", "method", "name"],

@@ -35,7 +35,7 @@ use crate::plan::{Check, Expected, Phase, Warning};
 use crate::quote::{self, derived_name, ident};
 
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::AddNotNull { column } = &ctx.req.change else {
+    let Change::AddNotNull { column, .. } = &ctx.req.change else {
         unreachable!("add_not_null::paths called for another change")
     };
     let v = ctx.version();

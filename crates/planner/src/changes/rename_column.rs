@@ -65,7 +65,10 @@ fn temporary_name(table: &str) -> String {
 }
 
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::RenameColumn { column, new_name } = &ctx.req.change else {
+    let Change::RenameColumn {
+        column, new_name, ..
+    } = &ctx.req.change
+    else {
         unreachable!("rename_column::paths called for another change")
     };
     if new_name == column {
