@@ -10,7 +10,12 @@ pub fn render(plan: &Plan, params: &Params) -> String {
     let mut out = String::new();
     let w = &mut out;
     let _ = writeln!(w, "# Lockstep runbook: {}\n", plan.summary);
-    let _ = writeln!(w, "- Database: PostgreSQL {}", plan.version);
+    let label = match plan.engine.as_str() {
+        "mysql" => "MySQL",
+        "mariadb" => "MariaDB",
+        _ => "PostgreSQL",
+    };
+    let _ = writeln!(w, "- Database: {label} {}", plan.version);
     let _ = writeln!(w, "- Table: `{}`", plan.table);
     for (name, label) in [
         ("rows", "Rows"),
@@ -53,7 +58,7 @@ pub fn render(plan: &Plan, params: &Params) -> String {
                     step.blocks.describe(),
                     step.estimate.describe()
                 );
-                let _ = writeln!(w, "\n```sql\n{}\n```\n", step_text(step));
+                let _ = writeln!(w, "\n{}", fenced(step));
             }
         }
     }
@@ -77,10 +82,16 @@ fn blocking_text(seconds: f64) -> String {
     }
 }
 
+/// A step's text in a fenced block: `sh` for a tool's command line, `sql` otherwise.
+fn fenced(step: &crate::plan::Step) -> String {
+    match &step.shell {
+        Some(command) => format!("```sh\n{command}\n```\n"),
+        None => format!("```sql\n{}\n```\n", step_text(step)),
+    }
+}
+
 fn lock_text(lock: Option<crate::plan::Lock>) -> String {
-    lock.map_or("none beyond ordinary row locks".to_string(), |l| {
-        l.name().to_string()
-    })
+    lock.map_or("none beyond ordinary row locks".to_string(), |l| l.name())
 }
 
 fn render_phase(w: &mut String, number: usize, phase: &Phase) {
@@ -117,7 +128,10 @@ fn render_phase(w: &mut String, number: usize, phase: &Phase) {
         if let Some(guard) = &step.only_if {
             let _ = writeln!(w, "Run only when this returns `t` (the psql form below checks it for you):\n\n```sql\n{guard}\n```\n");
         }
-        let _ = writeln!(w, "```sql\n{}\n```\n", step_text(step));
+        let _ = writeln!(w, "{}", fenced(step));
+        if let Some(why) = &step.unverified {
+            let _ = writeln!(w, "- Verification: {why}");
+        }
         for note in &step.notes {
             let _ = writeln!(w, "- {note}");
         }
