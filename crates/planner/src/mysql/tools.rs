@@ -179,6 +179,8 @@ fn command(ctx: &Ctx, tool: OscTool, alter: &str, execute: bool) -> String {
                 args.push("--replica-dsn=<replica dsn> --replica-max-lag=10s".into());
             }
             args.push("--defer-cutover".into());
+            // Keep the old table for a rollback; the last phase drops it.
+            args.push("--skip-drop-after-cutover".into());
         }
     }
     args.join(" \\\n  ")
@@ -196,6 +198,8 @@ fn old_table(tool: OscTool, table: &str) -> String {
     match tool {
         OscTool::GhOst => format!("_{table}_del"),
         OscTool::PtOnlineSchemaChange => format!("_{table}_old"),
+        // Recent Spirit versions add the start time (`_<table>_old_20260101_120000`) when
+        // told to keep it; its log names the table ("skipped dropping old table: ...").
         OscTool::Spirit => format!("_{table}_old"),
     }
 }
@@ -326,17 +330,27 @@ pub fn online_alter(
         checks: Vec::new(),
     });
     if postponed {
-        let release = match tool {
-            OscTool::GhOst => format!("rm /tmp/ghost.postpone.{}.flag", sanitize(table)),
-            _ => "# drop the sentinel table Spirit created (its name is in Spirit's log): DROP TABLE <sentinel>;".to_string(),
+        let title = "Cut over: swap the new table in (atomic RENAME, brief exclusive metadata lock)";
+        let mut cut = match tool {
+            OscTool::GhOst => shell_step(
+                ctx,
+                title,
+                format!("rm /tmp/ghost.postpone.{}.flag", sanitize(table)),
+                Some(MysqlLock::MetadataExclusive),
+                crate::estimate::CATALOG_ONLY,
+            ),
+            // Spirit waits until its sentinel table `_<table>_sentinel` is dropped, then
+            // checksums and cuts over (Spirit's USAGE, "defer-cutover").
+            _ => ctx.step(
+                title,
+                vec![format!(
+                    "DROP TABLE {};",
+                    ctx.sibling(&format!("_{table}_sentinel"))
+                )],
+                Some(MysqlLock::MetadataExclusive),
+                crate::estimate::CATALOG_ONLY,
+            ),
         };
-        let mut cut = shell_step(
-            ctx,
-            "Cut over: swap the new table in (atomic RENAME, brief exclusive metadata lock)",
-            release,
-            Some(MysqlLock::MetadataExclusive),
-            crate::estimate::CATALOG_ONLY,
-        );
         cut.retry = format!(
             "If the cut-over cannot get its lock within {} s it backs off and retries by itself; watch the tool's log.",
             lock_wait_seconds(ctx.model.lock_timeout_ms)

@@ -16,7 +16,12 @@ pub fn render(plan: &Plan, params: &Params) -> String {
         _ => "PostgreSQL",
     };
     let _ = writeln!(w, "- Database: {label} {}", plan.version);
-    let _ = writeln!(w, "- Table: `{}`", plan.table);
+    // A MySQL name carries backquotes: a double-backtick code span keeps them visible.
+    if plan.table.contains('`') {
+        let _ = writeln!(w, "- Table: `` {} ``", plan.table);
+    } else {
+        let _ = writeln!(w, "- Table: `{}`", plan.table);
+    }
     for (name, label) in [
         ("rows", "Rows"),
         ("size", "Size"),
