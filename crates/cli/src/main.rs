@@ -123,9 +123,11 @@ fn run_plan(args: &[String]) -> Result<String, Failure> {
 
 fn help() -> String {
     let mut out = String::from(
-        "lockstep plan: a zero-downtime migration runbook for a PostgreSQL table.\n\n\
+        "lockstep plan: a zero-downtime migration runbook for a PostgreSQL, MySQL or MariaDB table.\n\n\
          Usage: lockstep plan --db postgresql@16 --change add-index --table orders --columns customer_id \\\n\
          \x20                    --rows 500M --size 120GB --max-downtime 0 [--format markdown]\n\
+         \x20      lockstep plan --db mysql@8.0.35 --change change-type --table orders --column id \\\n\
+         \x20                    --from-type int --to-type 'bigint NOT NULL AUTO_INCREMENT' --rows 500M --size 120GB --max-downtime 0\n\
          \x20      lockstep plan --link '<share link copied from the page>' [--format json]\n\n\
          Flags (the same names as the share link's parameters):\n",
     );
