@@ -132,3 +132,73 @@ fn help_lists_every_flag() {
         assert!(text.contains(flag), "help lacks {flag}");
     }
 }
+
+#[test]
+fn mariadb_plan_as_json_and_mysql_script() {
+    let args = [
+        "plan",
+        "--db",
+        "mariadb@10.11.6",
+        "--change",
+        "add-column",
+        "--table",
+        "orders`; drop table x; --",
+        "--column",
+        "flag",
+        "--type",
+        "tinyint(1)",
+        "--default",
+        "0",
+        "--rows",
+        "500M",
+        "--size",
+        "120GB",
+        "--max-downtime",
+        "0",
+    ];
+    let json = lockstep(&[&args[..], &["--format", "json"]].concat());
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["engine"], "mariadb");
+    let step = &doc["phases"][1]["steps"][0];
+    assert_eq!(step["lock"], "ALGORITHM=INSTANT, LOCK=NONE");
+    assert!(step["sql"]
+        .as_str()
+        .unwrap()
+        .starts_with("ALTER TABLE `orders``; drop table x; --` ADD COLUMN `flag`"));
+    let script = lockstep(&[&args[..], &["--format", "sql"]].concat());
+    let text = String::from_utf8(script.stdout).unwrap();
+    assert!(
+        text.contains("SET SESSION lock_wait_timeout = 1;"),
+        "{text}"
+    );
+    assert!(!text.contains("\\set ON_ERROR_STOP"), "{text}");
+}
+
+#[test]
+fn unsupported_mysql_version_names_the_db_flag() {
+    let out = lockstep(&[
+        "plan",
+        "--db",
+        "mysql@8.1",
+        "--change",
+        "drop-index",
+        "--table",
+        "t",
+        "--index",
+        "i",
+        "--rows",
+        "1",
+        "--size",
+        "1MB",
+        "--max-downtime",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("db") && err.contains("mysql@8.4"), "{err}");
+}

@@ -105,6 +105,7 @@ impl<'a> Ctx<'a> {
         lock: MysqlLock,
         duration: Estimate,
     ) -> Step {
+        let lock = self.as_written(lock);
         let sql = format!(
             "ALTER TABLE {table} {}{};",
             clauses.join(", "),
@@ -113,13 +114,23 @@ impl<'a> Ctx<'a> {
         self.step(title, vec![sql], Some(lock), duration)
     }
 
+    /// The lock as this server's statement spells it: MariaDB takes `LOCK=NONE` next to
+    /// `ALGORITHM=INSTANT` (an extra guard), MySQL refuses any LOCK clause there.
+    pub fn as_written(&self, lock: MysqlLock) -> MysqlLock {
+        if lock == MysqlLock::INSTANT && self.server.lock_clause_with_instant() {
+            MysqlLock::Alter {
+                algorithm: crate::plan::Algorithm::Instant,
+                lock: crate::plan::LockClause::None,
+            }
+        } else {
+            lock
+        }
+    }
+
     /// `, ALGORITHM=INSTANT` (MySQL) or `, ALGORITHM=INSTANT, LOCK=NONE` (MariaDB):
     /// written every time so the server refuses rather than silently copying the table.
     pub fn lock_clause(&self, lock: MysqlLock) -> String {
-        let mut clause = lock.clause();
-        if lock == MysqlLock::INSTANT && self.server.lock_clause_with_instant() {
-            clause.push_str(", LOCK=NONE");
-        }
+        let clause = self.as_written(lock).clause();
         if clause.is_empty() {
             clause
         } else {
