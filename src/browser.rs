@@ -1,4 +1,4 @@
-//! The few browser APIs the page uses: the address bar and file downloads.
+//! The few browser APIs the page uses: the address bar, file downloads, the clipboard, print.
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -46,6 +46,34 @@ pub fn download(name: &str, mime: &str, text: &str) {
         }
     }
     let _ = web_sys::Url::revoke_object_url(&url);
+}
+
+/// Puts `text` on the clipboard; `done` learns whether it worked (the API can refuse, e.g.
+/// without a user gesture or outside a secure context).
+pub fn copy_text(text: &str, done: impl FnOnce(bool) + 'static) {
+    use wasm_bindgen::closure::Closure;
+    let promise = window().navigator().clipboard().write_text(text);
+    let done = std::rc::Rc::new(std::cell::Cell::new(Some(done)));
+    let other = done.clone();
+    let ok = Closure::once(move |_: wasm_bindgen::JsValue| {
+        if let Some(f) = done.take() {
+            f(true)
+        }
+    });
+    let failed = Closure::once(move |_: wasm_bindgen::JsValue| {
+        if let Some(f) = other.take() {
+            f(false)
+        }
+    });
+    let _ = promise.then2(&ok, &failed);
+    // Each runs at most once; the browser drops them with the promise.
+    ok.forget();
+    failed.forget();
+}
+
+/// Opens the print dialog; the print stylesheet turns the page into the runbook.
+pub fn print() {
+    let _ = window().print();
 }
 
 fn js_sys_array(text: &str) -> wasm_bindgen::JsValue {

@@ -3,10 +3,15 @@
 
 mod browser;
 mod form;
+mod highlight;
 mod plan_view;
+mod toolbar;
 
 use leptos::prelude::*;
-use lockstep_planner::{share, Params};
+use lockstep_planner::{share, FieldError, Params, Plan};
+
+/// What the planner answered for the current inputs.
+pub type PlanResult = Result<Plan, Vec<FieldError>>;
 
 fn main() {
     console_error_panic_hook::set_once();
@@ -25,39 +30,63 @@ fn example() -> Params {
         .with("max-downtime", "0")
 }
 
+/// The inputs the page opens with: the link's, as far as they can be read, or the example;
+/// plus what the link had that could not be restored.
+fn initial_params() -> (Params, Vec<String>) {
+    let search = browser::location_search();
+    if search.trim_start_matches('?').is_empty() {
+        return (example(), Vec::new());
+    }
+    let restored = share::restore(&search);
+    if restored.params.iter().next().is_none() {
+        let mut problems = restored.problems;
+        problems.push("Nothing in this link could be used: showing the example instead.".into());
+        return (example(), problems);
+    }
+    (restored.params, restored.problems)
+}
+
 #[component]
 fn App() -> impl IntoView {
-    let search = browser::location_search();
-    let (initial, link_error) = if search.trim_start_matches('?').is_empty() {
-        (example(), None)
-    } else {
-        match share::from_link(&search) {
-            Ok(params) => (params, None),
-            Err(e) => (
-                example(),
-                Some(format!(
-                    "This link could not be read ({e}); showing the example instead."
-                )),
-            ),
-        }
-    };
+    let (initial, link_problems) = initial_params();
     let params = RwSignal::new(initial);
     let result = Memo::new(move |_| params.with(lockstep_planner::plan));
+    // The last plan that planned stays on screen (dimmed) while an input is invalid.
+    let shown = Memo::new(move |last: Option<&Option<Plan>>| match result.get() {
+        Ok(plan) => Some(plan),
+        Err(_) => last.cloned().flatten(),
+    });
     let query = Memo::new(move |_| share::to_query(&params.with(Params::relevant)));
     Effect::new(move |_| browser::replace_query(&query.get()));
 
     view! {
         <header class="top">
             <h1>"Lockstep"</h1>
-            <p class="tagline">"Zero-downtime schema migration runbooks for PostgreSQL 10–18. Runs entirely in your browser: nothing you type leaves this page."</p>
+            <p class="tagline">"Zero-downtime schema migration runbooks. Runs entirely in your browser: nothing you type leaves this page."</p>
         </header>
-        {link_error.map(|m| view! { <p class="banner error" role="alert">{m}</p> })}
-        <div class="layout">
+        {(!link_problems.is_empty()).then(|| view! { <LinkProblems problems=link_problems/> })}
+        <main class="layout">
             <form::RequestForm params=params result=result/>
-            <section class="output" aria-live="polite">
-                <plan_view::Downloads params=params result=result query=query/>
-                <plan_view::Output result=result/>
+            <section class="output" aria-label="Plan">
+                <toolbar::Toolbar params=params plan=shown fresh=Signal::derive(move || result.with(Result::is_ok)) query=query/>
+                <plan_view::Status result=result/>
+                <plan_view::Output result=result shown=shown/>
             </section>
-        </div>
+        </main>
+    }
+}
+
+/// What a share link had that could not be restored; dismissable.
+#[component]
+fn LinkProblems(problems: Vec<String>) -> impl IntoView {
+    let open = RwSignal::new(true);
+    view! {
+        <Show when=move || open.get()>
+            <div class="banner" role="alert">
+                <p><strong>"Some of this link could not be restored."</strong>" Everything else was."</p>
+                <ul>{problems.iter().map(|p| view! { <li>{p.clone()}</li> }).collect_view()}</ul>
+                <button type="button" on:click=move |_| open.set(false)>"Dismiss"</button>
+            </div>
+        </Show>
     }
 }

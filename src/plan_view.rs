@@ -1,214 +1,375 @@
-//! The plan as a timeline of phases and steps, the downloads and the share link.
+//! The plan: a status line, the problems with the inputs, and the plan itself.
+//!
+//! The plan is a read-only document rebuilt whenever it changes, so it is written as one
+//! escaped HTML string and set in one `innerHTML`: far less wasm than a reactive view tree
+//! (the page has a 250 KB budget the engine mostly needs) and one DOM update per re-plan.
+//! Every text from the plan goes through [`esc`]; the copy buttons use one delegated handler.
 
-use crate::browser;
+use crate::{browser, form::label, highlight::sql_html, PlanResult};
 use leptos::prelude::*;
 use lockstep_planner::plan::{human_seconds, Blocks, Phase, Step};
-use lockstep_planner::render::{json, markdown, psql_step, sql};
-use lockstep_planner::{FieldError, Params, Plan};
+use lockstep_planner::render::psql_step;
+use lockstep_planner::{FieldError, Plan};
+use std::fmt::Write;
+use wasm_bindgen::JsCast;
 
-type PlanResult = Result<Plan, Vec<FieldError>>;
-
+/// One line saying what is on screen, announced to screen readers as it changes.
 #[component]
-pub fn Output(result: Memo<PlanResult>) -> impl IntoView {
-    move || {
-        match result.get() {
-        Ok(plan) => view! { <PlanView plan=plan/> }.into_any(),
-        Err(errors) => view! {
-            <div class="problems" role="alert">
-                <h2>"The request needs attention"</h2>
-                <ul>
-                    {errors.into_iter().map(|e| view! { <li><code>{e.field}</code>": "{e.message}</li> }).collect_view()}
-                </ul>
-            </div>
-        }
-        .into_any(),
-    }
-    }
-}
-
-#[component]
-pub fn Downloads(
-    params: RwSignal<Params>,
-    result: Memo<PlanResult>,
-    query: Memo<String>,
-) -> impl IntoView {
-    let link = move || format!("{}?{}", browser::page_address(), query.get());
-    let save = move |format: &'static str| {
-        let Ok(plan) = result.get_untracked() else {
-            return;
-        };
-        let params = params.get_untracked();
-        let base = format!(
-            "lockstep-{}-{}",
-            plan.change,
-            params.get("table").unwrap_or("table")
-        )
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
+pub fn Status(result: Memo<PlanResult>) -> impl IntoView {
+    let text = move || {
+        result.with(|r| match r {
+            Ok(plan) => format!(
+                "Plan: {} phases, {} steps; {}.",
+                plan.phases.len(),
+                plan.steps().count(),
+                longest_blocking(plan.longest_blocking_seconds)
+            ),
+            Err(errors) if errors.len() == 1 => {
+                "1 input needs attention; the last valid plan stays below, dimmed.".to_string()
             }
+            Err(errors) => format!(
+                "{} inputs need attention; the last valid plan stays below, dimmed.",
+                errors.len()
+            ),
         })
-        .collect::<String>();
-        let (name, mime, text) = match format {
-            "md" => (
-                format!("{base}.md"),
-                "text/markdown",
-                markdown::render(&plan, &params),
-            ),
-            "sql" => (
-                format!("{base}.sql"),
-                "application/sql",
-                sql::forward(&plan),
-            ),
-            "rollback" => (
-                format!("{base}-rollback.sql"),
-                "application/sql",
-                sql::rollback(&plan),
-            ),
-            _ => (
-                format!("{base}.json"),
-                "application/json",
-                json::render(&plan, &params),
-            ),
-        };
-        browser::download(&name, mime, &text);
     };
-    view! {
-        <div class="toolbar">
-            <button type="button" on:click=move |_| save("md") disabled=move || result.with(|r| r.is_err())>"Markdown"</button>
-            <button type="button" on:click=move |_| save("sql") disabled=move || result.with(|r| r.is_err())>"SQL"</button>
-            <button type="button" on:click=move |_| save("rollback") disabled=move || result.with(|r| r.is_err())>"Rollback SQL"</button>
-            <button type="button" on:click=move |_| save("json") disabled=move || result.with(|r| r.is_err())>"JSON"</button>
-            <label class="share">
-                <span>"Share link"</span>
-                <input type="text" readonly prop:value=link on:focus=|ev| {
-                    use wasm_bindgen::JsCast;
-                    if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
-                        input.select();
-                    }
-                }/>
-            </label>
-        </div>
-    }
+    view! { <p class="status" role="status" aria-live="polite">{text}</p> }
 }
 
-#[component]
-fn PlanView(plan: Plan) -> impl IntoView {
-    let blocking = if plan.longest_blocking_seconds <= 0.0 {
-        "No step blocks reads or writes beyond waiting for its lock.".to_string()
+fn longest_blocking(seconds: f64) -> String {
+    if seconds <= 0.0 {
+        "no step blocks reads or writes beyond waiting for its lock".into()
     } else {
         format!(
-            "Longest blocking step: up to {}.",
-            human_seconds(plan.longest_blocking_seconds)
+            "the longest step blocks traffic for up to {}",
+            human_seconds(seconds)
         )
-    };
-    view! {
-        <article class="plan">
-            <h2 class="summary">{plan.summary.clone()}</h2>
-            <p class="meta">"PostgreSQL "{plan.version.clone()}" · "<code>{plan.table.clone()}</code>" · "{blocking}</p>
-            <p class="strategy"><strong>{format!("Strategy: {}. ", plan.strategy.chosen)}</strong>{plan.strategy.rule.clone()}</p>
-            {(!plan.warnings.is_empty()).then(|| view! {
-                <ul class="warnings">
-                    {plan.warnings.iter().map(|w| view! { <li><strong>{w.code.clone()}</strong>": "{w.message.clone()}</li> }).collect_view()}
-                </ul>
-            })}
-            <ol class="phases">
-                {plan.phases.iter().enumerate().map(|(i, p)| view! { <PhaseView number=i + 1 phase=p.clone()/> }).collect_view()}
-            </ol>
-            {plan.alternative.clone().map(|alt| view! {
-                <section class="alternative">
-                    <h3>{alt.label}</h3>
-                    <p>{alt.why}</p>
-                    {alt.phases.iter().flat_map(|p| p.steps.iter()).map(|s| view! {
-                        <div class="alt-step">
-                            <p>{s.title.clone()}" — "<LockBadge step=s.clone()/>" for "{s.estimate.describe()}</p>
-                            <pre><code>{psql_step(s)}</code></pre>
-                        </div>
-                    }).collect_view()}
-                </section>
-            })}
-            <details class="assumptions">
-                <summary>"Assumptions behind the durations"</summary>
-                <ul>
-                    {plan.assumptions.iter().map(|a| view! {
-                        <li>{format!("{}: {}", a.name, a.value)}{(!a.overridden_by.is_empty()).then(|| format!(" (option: {})", a.overridden_by))}</li>
-                    }).collect_view()}
-                </ul>
-            </details>
-        </article>
     }
 }
 
+/// The input problems (when any) above the last plan that planned, dimmed while stale.
 #[component]
-fn PhaseView(number: usize, phase: Phase) -> impl IntoView {
+pub fn Output(result: Memo<PlanResult>, shown: Memo<Option<Plan>>) -> impl IntoView {
+    let errors = Memo::new(move |_| result.with(|r| r.as_ref().err().cloned()));
+    let html = Memo::new(move |_| shown.with(|p| p.as_ref().map(plan_html).unwrap_or_default()));
+    let node = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        let html = html.get();
+        if let Some(el) = node.get() {
+            replace_keeping_open(&el, &html);
+        }
+    });
+    let copied = RwSignal::new(String::new());
     view! {
-        <li class="phase">
-            <h3>{format!("Phase {number}: {}", phase.name)}</h3>
-            <p>{phase.purpose.clone()}</p>
-            {phase.app_change.clone().map(|a| view! { <p class="gate"><strong>"Deploy gate: "</strong>{a}</p> })}
-            {phase.steps.iter().enumerate().map(|(j, s)| view! { <StepView label=format!("{number}.{}", j + 1) step=s.clone()/> }).collect_view()}
-            {(!phase.checks.is_empty()).then(|| view! {
-                <div class="checks">
-                    <h4>"Checks"</h4>
-                    {phase.checks.iter().map(|c| view! {
-                        <div class="check">
-                            <p>{c.description.clone()}" — expect "<em>{c.expect.clone()}</em></p>
-                            <pre><code>{c.sql.clone()}</code></pre>
-                        </div>
-                    }).collect_view()}
-                </div>
-            })}
-            <div class="rollback">
-                <h4>"Rollback"</h4>
-                {match phase.irreversible.clone() {
-                    Some(why) => view! { <p>"Cannot be rolled back: "{why}</p> }.into_any(),
-                    None if phase.rollback.is_empty() => view! { <p>"Nothing to undo."</p> }.into_any(),
-                    None => phase.rollback.iter().map(|r| view! {
-                        <pre><code>{r.sql.clone()}</code></pre>
-                        {r.note.clone().map(|n| view! { <p class="note">{n}</p> })}
-                    }).collect_view().into_any(),
-                }}
-            </div>
-        </li>
+        {move || errors.get().map(|errors| view! { <Problems errors=errors/> })}
+        <div class="plan-wrap" class:stale=move || errors.with(Option::is_some) node_ref=node
+            on:click=move |ev| copy_clicked(ev, copied)></div>
+        <p class="visually-hidden" aria-live="polite">{move || copied.get()}</p>
     }
 }
 
-#[component]
-fn LockBadge(step: Step) -> impl IntoView {
-    let class = match step.blocks {
-        Blocks::Nothing => "badge ok",
-        Blocks::Writes => "badge warn",
-        Blocks::ReadsAndWrites => "badge stop",
-    };
-    let lock = step
-        .lock
-        .map_or("no table lock".to_string(), |l| l.name().to_string());
-    view! { <span class=class>{format!("{lock} · blocks {}", step.blocks.describe())}</span> }
+/// Sets the plan's HTML; the sections the user had opened (rollback, checks...) stay open.
+fn replace_keeping_open(el: &web_sys::HtmlDivElement, html: &str) {
+    let mut open = Vec::new();
+    let details = el.get_elements_by_tag_name("details");
+    for i in 0..details.length() {
+        if let Some(d) = details.item(i).filter(|d| d.has_attribute("open")) {
+            open.extend(d.get_attribute("data-k"));
+        }
+    }
+    el.set_inner_html(html);
+    for key in open {
+        if let Ok(Some(d)) = el.query_selector(&format!("details[data-k={key}]")) {
+            let _ = d.set_attribute("open", "");
+        }
+    }
+}
+
+/// A click on a copy button copies the SQL block it belongs to, as plain text.
+fn copy_clicked(ev: web_sys::MouseEvent, copied: RwSignal<String>) {
+    let button = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .and_then(|e| e.closest("button.copy").ok().flatten());
+    let Some(button) = button else { return };
+    let code = button
+        .parent_element()
+        .and_then(|p| p.query_selector("code").ok().flatten());
+    let Some(code) = code else { return };
+    let what = button.get_attribute("aria-label").unwrap_or_default();
+    browser::copy_text(&code.text_content().unwrap_or_default(), move |ok| {
+        button.set_text_content(Some(if ok { "Copied" } else { "Copy failed" }));
+        let what = what.trim_start_matches("Copy ");
+        copied.set(if ok {
+            format!("Copied the {what}.")
+        } else {
+            format!("Could not copy the {what}: select it and copy it by hand.")
+        });
+        set_timeout(
+            move || button.set_text_content(Some("Copy")),
+            std::time::Duration::from_millis(1500),
+        );
+    });
 }
 
 #[component]
-fn StepView(label: String, step: Step) -> impl IntoView {
-    let table = match (step.rewrites_table, step.scans_table) {
-        (true, _) => "rewrites the table",
-        (false, true) => "scans the table",
-        _ => "does not touch table data",
-    };
+fn Problems(errors: Vec<FieldError>) -> impl IntoView {
     view! {
-        <div class="step">
-            <h4>{format!("Step {label}: {}", step.title)}</h4>
-            <p class="facts">
-                <LockBadge step=step.clone()/>
-                <span>{format!(" · {} · {} · {}", step.estimate.describe(), table,
-                    if step.in_transaction { "in one transaction" } else { "outside any transaction" })}</span>
-            </p>
-            <pre><code>{psql_step(&step)}</code></pre>
-            <ul class="notes">
-                {step.notes.iter().map(|n| view! { <li>{n.clone()}</li> }).collect_view()}
-                <li>"Retry: "{step.retry.clone()}</li>
+        <div class="problems" role="alert">
+            <h2>"Check these inputs"</h2>
+            <ul>
+                {errors.into_iter().map(|e| view! {
+                    <li><a href=format!("#f-{}", e.field)>{label(&e.field)}</a>": "{e.message}</li>
+                }).collect_view()}
             </ul>
         </div>
+    }
+}
+
+/// Text escaped for HTML content and double-quoted attribute values.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `postgresql` → `PostgreSQL`; unknown engines as they come.
+fn engine_label(engine: &str) -> &str {
+    match engine {
+        "postgresql" => "PostgreSQL",
+        "mysql" => "MySQL",
+        "mariadb" => "MariaDB",
+        other => other,
+    }
+}
+
+/// The whole plan as HTML: header, reasoning, the phased runbook, assumptions.
+pub fn plan_html(plan: &Plan) -> String {
+    let mut h = String::with_capacity(16 * 1024);
+    let longest = plan.steps().map(|s| s.estimate.high).fold(0.0, f64::max);
+    let _ = write!(
+        h,
+        "<article class=plan><h2 class=summary>{}</h2><p class=meta>{} {} · table {} · {}</p>",
+        esc(&plan.summary),
+        esc(engine_label(&plan.engine)),
+        esc(&plan.version),
+        esc(&plan.table),
+        esc(&longest_blocking(plan.longest_blocking_seconds)),
+    );
+    reasoning(&mut h, plan);
+    h.push_str("<h3 class=timeline-title>Runbook</h3><ol class=phases>");
+    for (i, phase) in plan.phases.iter().enumerate() {
+        phase_html(&mut h, i + 1, phase, longest);
+    }
+    h.push_str("</ol><details class=assumptions data-k=as><summary>Assumptions behind the durations</summary><ul>");
+    for a in &plan.assumptions {
+        let _ = write!(h, "<li>{}: {}", esc(&a.name), esc(&a.value));
+        if !a.overridden_by.is_empty() {
+            let _ = write!(h, " (option: {})", esc(&label(&a.overridden_by)));
+        }
+        h.push_str("</li>");
+    }
+    h.push_str("</ul></details></article>");
+    h
+}
+
+/// Why this strategy, what the other path (often the naive statement) would do, the warnings.
+fn reasoning(h: &mut String, plan: &Plan) {
+    let _ = write!(
+        h,
+        "<section class=reasoning aria-label=\"Why this plan\"><p class=rule><strong>Strategy: {}.</strong> {}</p>",
+        esc(&plan.strategy.chosen),
+        esc(&plan.strategy.rule)
+    );
+    if let Some(alt) = &plan.alternative {
+        let _ = write!(
+            h,
+            "<div class=alternative><p><strong>{}:</strong> {}</p><ul>",
+            esc(&alt.label),
+            esc(&alt.why)
+        );
+        for (i, s) in alt.phases.iter().flat_map(|p| p.steps.iter()).enumerate() {
+            h.push_str("<li>");
+            badge(h, s);
+            let _ = write!(
+                h,
+                " {} — lock {}, takes {}<details data-k=a{i}><summary>SQL</summary>",
+                esc(&s.title),
+                esc(&lock_name(s)),
+                esc(&s.estimate.describe())
+            );
+            sql_block(h, &psql_step(s), &format!("SQL of “{}”", s.title));
+            h.push_str("</details></li>");
+        }
+        h.push_str("</ul></div>");
+    }
+    if !plan.warnings.is_empty() {
+        h.push_str("<ul class=warnings aria-label=Warnings>");
+        for w in &plan.warnings {
+            let _ = write!(
+                h,
+                "<li><strong>{}</strong>: {}</li>",
+                esc(&w.code),
+                esc(&w.message)
+            );
+        }
+        h.push_str("</ul>");
+    }
+    h.push_str("</section>");
+}
+
+fn phase_html(h: &mut String, n: usize, phase: &Phase, longest: f64) {
+    h.push_str("<li class=phase>");
+    if let Some(app) = &phase.app_change {
+        let _ = write!(
+            h,
+            "<p class=gate><strong>Deploy gate before phase {n}:</strong> {}</p>",
+            esc(app)
+        );
+    }
+    let _ = write!(
+        h,
+        "<h3>Phase {n}: {}</h3><p class=purpose>{}</p><ol class=steps>",
+        esc(&phase.name),
+        esc(&phase.purpose)
+    );
+    for (j, step) in phase.steps.iter().enumerate() {
+        step_html(h, &format!("{n}.{}", j + 1), step, longest);
+    }
+    h.push_str("</ol>");
+    if !phase.checks.is_empty() {
+        let _ = write!(
+            h,
+            "<details class=checks data-k=c{n}><summary>Validation: {} check{}</summary>",
+            phase.checks.len(),
+            if phase.checks.len() == 1 { "" } else { "s" }
+        );
+        for c in &phase.checks {
+            let _ = write!(
+                h,
+                "<p>{} — expect <em>{}</em></p>",
+                esc(&c.description),
+                esc(&c.expect)
+            );
+            sql_block(h, &c.sql, &format!("check query of phase {n}"));
+        }
+        h.push_str("</details>");
+    }
+    let _ = write!(
+        h,
+        "<details class=rollback data-k=r{n}><summary>Rollback of phase {n}</summary>"
+    );
+    match &phase.irreversible {
+        Some(why) => {
+            let _ = write!(h, "<p>Cannot be rolled back: {}</p>", esc(why));
+        }
+        None if phase.rollback.is_empty() => h.push_str("<p>Nothing to undo.</p>"),
+        None => {
+            for r in &phase.rollback {
+                sql_block(h, &r.sql, &format!("rollback of phase {n}"));
+                if let Some(note) = &r.note {
+                    let _ = write!(h, "<p class=note>{}</p>", esc(note));
+                }
+            }
+        }
+    }
+    h.push_str("</details></li>");
+}
+
+fn lock_name(step: &Step) -> String {
+    step.lock
+        .map_or("no table lock".to_string(), |l| l.name().to_string())
+}
+
+/// What a step blocks, in colour and in words.
+fn badge(h: &mut String, step: &Step) {
+    let (class, text) = match step.blocks {
+        Blocks::Nothing => ("ok", "Blocks nothing"),
+        Blocks::Writes => ("warn", "Blocks writes"),
+        Blocks::ReadsAndWrites => ("stop", "Blocks reads and writes"),
+    };
+    let _ = write!(h, "<span class=\"badge {class}\">{text}");
+    if step.blocks != Blocks::Nothing && step.blocking_seconds.high > 0.0 {
+        let _ = write!(h, " up to {}", human_seconds(step.blocking_seconds.high));
+    }
+    h.push_str("</span>");
+}
+
+fn step_html(h: &mut String, label: &str, step: &Step, longest: f64) {
+    // The duration bar, in twentieths of the longest step (style classes: CSP forbids inline style).
+    let width = if longest > 0.0 {
+        (step.estimate.high / longest * 20.0).round() as u32
+    } else {
+        0
+    };
+    let data = match (step.rewrites_table, step.scans_table) {
+        (true, _) => "Rewrites the table",
+        (false, true) => "Scans the table",
+        _ => "Does not touch table data",
+    };
+    let txn = if step.in_transaction {
+        "one transaction"
+    } else {
+        "outside any transaction"
+    };
+    let _ = write!(
+        h,
+        "<li class=step><h4>Step {label}: {}</h4><p class=facts>",
+        esc(&step.title)
+    );
+    badge(h, step);
+    let _ = write!(
+        h,
+        "<span class=lock>Lock: <code>{}</code></span><span class=duration>Takes {}</span></p>\
+         <div class=\"bar w{width}\" aria-hidden=true><span></span></div>",
+        esc(&lock_name(step)),
+        esc(&step.estimate.describe())
+    );
+    sql_block(h, &psql_step(step), &format!("SQL of step {label}"));
+    let _ = write!(h, "<ul class=notes><li>{data}; {txn}.</li>");
+    for note in &step.notes {
+        let _ = write!(h, "<li>{}</li>", esc(note));
+    }
+    let _ = write!(h, "<li>If it fails: {}</li></ul></li>", esc(&step.retry));
+}
+
+/// Highlighted SQL and its copy button (handled by [`copy_clicked`]).
+fn sql_block(h: &mut String, sql: &str, what: &str) {
+    let _ = write!(
+        h,
+        "<div class=sql><pre><code>{}</code></pre><button type=button class=copy aria-label=\"Copy {}\">Copy</button></div>",
+        sql_html(sql),
+        esc(what)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockstep_planner::Params;
+
+    #[test]
+    fn hostile_names_stay_text() {
+        let params = Params::new()
+            .with("db", "postgresql@16")
+            .with("change", "add-index")
+            .with("table", "<img src=x onerror=alert(1)>\"&")
+            .with("columns", "a")
+            .with("rows", "1M")
+            .with("size", "1GB")
+            .with("max-downtime", "0");
+        let plan = lockstep_planner::plan(&params).expect("plans");
+        let html = plan_html(&plan);
+        assert!(!html.contains("<img"));
+        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        assert!(html.contains("class=phases"));
     }
 }
