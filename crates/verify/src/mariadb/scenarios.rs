@@ -1,0 +1,278 @@
+//! The MariaDB cases: every change type, with MySQL types and defaults, on the direct path
+//! (a budget the ALTER fits) and the online path (zero budget: INSTANT, INPLACE with
+//! LOCK=NONE, or pt-online-schema-change), and the seeded schema they run on.
+
+use crate::load::AppStage;
+use crate::scenarios::{Case, DataCheck};
+
+fn stage(table: &str, note: Option<&str>) -> AppStage {
+    AppStage {
+        table: table.to_string(),
+        note: note.map(str::to_string),
+        ..AppStage::plain()
+    }
+}
+
+fn case(change: &'static str, name: &'static str, params: &[(&'static str, &'static str)]) -> Case {
+    Case {
+        change,
+        name,
+        params: params.to_vec(),
+        budget: "0",
+        int_id: false,
+        stages: vec![AppStage::plain()],
+        data: DataCheck::unchanged(),
+        inject_failed_build: false,
+        expect_strategy: None,
+    }
+}
+
+/// Every MariaDB case, in matrix order.
+pub fn all_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+
+    // add-column: INSTANT for a constant default (10.3.2+), anywhere (10.4+); a default
+    // computed per row needs a copy.
+    let mut c = case(
+        "add-column",
+        "not-null-default",
+        &[
+            ("column", "is_gift"),
+            ("type", "boolean"),
+            ("default", "false"),
+            ("not-null", "true"),
+        ],
+    );
+    c.data = DataCheck::with("orders", &[], &[("is_gift", "0")]);
+    cases.push(c);
+    let mut c = case(
+        "add-column",
+        "nullable",
+        &[("column", "tag"), ("type", "varchar(32)")],
+    );
+    c.data = DataCheck::with("orders", &[], &[("tag", "NULL")]);
+    cases.push(c);
+    let mut c = case(
+        "add-column",
+        "computed-default",
+        &[
+            ("column", "token"),
+            ("type", "char(36)"),
+            ("default", "(uuid())"),
+        ],
+    );
+    c.data = DataCheck::with("orders", &[], &[("token IS NOT NULL", "1")]);
+    cases.push(c);
+    let mut c = case(
+        "add-column",
+        "computed-default-direct",
+        &[
+            ("column", "token"),
+            ("type", "char(36)"),
+            ("default", "(uuid())"),
+        ],
+    );
+    c.budget = "10m";
+    c.expect_strategy = Some("direct");
+    c.data = DataCheck::with("orders", &[], &[("token IS NOT NULL", "1")]);
+    cases.push(c);
+
+    // drop-column: the application stops using the column before it is dropped.
+    let mut c = case("drop-column", "online", &[("column", "note")]);
+    c.stages = vec![AppStage::plain(), stage("orders", None)];
+    c.data = DataCheck::with("orders", &[("note", None)], &[]);
+    cases.push(c);
+
+    // rename-column: the application moves from the old name to the new one at the gates.
+    let mut c = case(
+        "rename-column",
+        "online",
+        &[("column", "note"), ("new-name", "remark")],
+    );
+    c.stages = vec![AppStage::plain(), stage("orders", Some("remark"))];
+    c.data = DataCheck::with("orders", &[("note", Some(("remark", "note")))], &[]);
+    cases.push(c);
+
+    // rename-table.
+    let mut c = case("rename-table", "online", &[("new-name", "purchases")]);
+    c.stages = vec![AppStage::plain(), stage("purchases", Some("note"))];
+    c.data = DataCheck::with("purchases", &[], &[]);
+    cases.push(c);
+
+    // change-type: INT -> BIGINT needs a copy on InnoDB: pt-online-schema-change online, a
+    // blocking ALGORITHM=COPY with a budget; the key column too (order_events references it).
+    let mut c = case(
+        "change-type",
+        "int-to-bigint",
+        &[
+            ("column", "customer_id"),
+            ("from-type", "int"),
+            ("to-type", "bigint"),
+            ("foreign-keys", "true"),
+        ],
+    );
+    c.int_id = true;
+    cases.push(c);
+    let mut c = case(
+        "change-type",
+        "int-pk-to-bigint",
+        &[
+            ("column", "id"),
+            ("from-type", "int"),
+            ("to-type", "bigint"),
+            ("foreign-keys", "true"),
+        ],
+    );
+    c.int_id = true;
+    cases.push(c);
+    let mut c = case(
+        "change-type",
+        "int-to-bigint-direct",
+        &[
+            ("column", "customer_id"),
+            ("from-type", "int"),
+            ("to-type", "bigint"),
+            ("foreign-keys", "true"),
+        ],
+    );
+    c.int_id = true;
+    c.budget = "10m";
+    c.expect_strategy = Some("direct");
+    cases.push(c);
+    // utf8mb4: 64 and 128 characters both need two length bytes, so INSTANT.
+    cases.push(case(
+        "change-type",
+        "varchar-widen",
+        &[
+            ("column", "email"),
+            ("from-type", "varchar(64)"),
+            ("to-type", "varchar(128)"),
+        ],
+    ));
+
+    // add-index: INPLACE (NOCOPY) with LOCK=NONE, plain and unique.
+    let idx = [("columns", "customer_id,created_at")];
+    let mut c = case("add-index", "online", &idx);
+    c.expect_strategy = Some("online");
+    cases.push(c);
+    cases.push(case(
+        "add-index",
+        "unique",
+        &[("columns", "email"), ("unique", "true")],
+    ));
+
+    cases.push(case(
+        "drop-index",
+        "online",
+        &[("index", "orders_status_idx")],
+    ));
+
+    // add-not-null: email is nullable but holds no NULL; INPLACE rebuild with LOCK=NONE.
+    cases.push(case("add-not-null", "online", &[("column", "email")]));
+
+    cases.push(case("add-unique", "online", &[("columns", "email")]));
+
+    // add-foreign-key: orders.customer_id -> customers(id); INPLACE only with
+    // foreign_key_checks=0, so the plan must validate the rows itself.
+    cases.push(case(
+        "add-foreign-key",
+        "online",
+        &[("columns", "customer_id"), ("references", "customers(id)")],
+    ));
+
+    // add-check: MariaDB can only add a CHECK by copying the table.
+    cases.push(case("add-check", "online", &[("check", "amount >= 0")]));
+    let mut c = case("add-check", "direct", &[("check", "amount >= 0")]);
+    c.budget = "10m";
+    c.expect_strategy = Some("direct");
+    cases.push(c);
+
+    // split-table: email and note move to order_contacts (keyed by the order id).
+    let mut c = case(
+        "split-table",
+        "online",
+        &[("columns", "email,note"), ("new-table", "order_contacts")],
+    );
+    let reads_new = AppStage {
+        contacts_read: Some("order_contacts".to_string()),
+        ..AppStage::plain()
+    };
+    let writes_new = AppStage {
+        note: None,
+        contacts_write: Some("order_contacts".to_string()),
+        contacts_read: Some("order_contacts".to_string()),
+        ..AppStage::plain()
+    };
+    c.stages = vec![AppStage::plain(), reads_new, writes_new];
+    c.data = DataCheck::with(
+        "orders o LEFT JOIN order_contacts c ON c.id = o.id",
+        &[
+            ("id", Some(("o.id", "id"))),
+            ("email", Some(("c.email", "email"))),
+            ("note", Some(("c.note", "note"))),
+        ],
+        &[],
+    );
+    cases.push(c);
+
+    cases
+}
+
+/// `count | md5 of every row in id order`, NULLs spelled out (MariaDB's form of
+/// [`DataCheck::sql`]; the session needs a large `group_concat_max_len`).
+pub fn data_sql(from: &str, cols: &[String]) -> String {
+    let values: Vec<String> = cols
+        .iter()
+        .map(|c| format!("COALESCE(CAST(({c}) AS CHAR), '<null>')"))
+        .collect();
+    format!(
+        "SELECT CONCAT(COUNT(*), ' rows, md5 ', COALESCE(MD5(GROUP_CONCAT(CONCAT_WS('|', {}) ORDER BY ({}) SEPARATOR '\\n')), '-')) FROM {from}",
+        values.join(", "),
+        cols[0]
+    )
+}
+
+/// The seeded schema in database `app` (utf8mb4, InnoDB): `customers` (10k rows), `orders`
+/// (`rows` rows, an index on customer_id and one on status), with an INT key also
+/// `order_events` referencing `orders (id)`; and `verify.truth`, the never-migrated copy of
+/// `orders`. Rows come from the SEQUENCE engine (`seq_1_to_N`).
+pub fn seed_sql(rows: u64, int_id: bool) -> String {
+    let int = if int_id { "int" } else { "bigint" };
+    let events = if int_id {
+        format!(
+            "CREATE TABLE order_events (id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, order_id int NOT NULL, kind varchar(16) NOT NULL, \
+             KEY order_events_order_id_idx (order_id), CONSTRAINT order_events_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders (id));
+INSERT INTO order_events (order_id, kind) SELECT seq, 'created' FROM seq_1_to_{rows}_step_10;
+"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "CREATE TABLE customers (id bigint NOT NULL PRIMARY KEY, name varchar(100) NOT NULL);
+INSERT INTO customers SELECT seq, CONCAT('customer ', seq) FROM seq_1_to_10000;
+CREATE TABLE orders (
+  id {int} NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  customer_id {cid} NOT NULL,
+  status varchar(16) NOT NULL DEFAULT 'new',
+  amount decimal(12,2) NOT NULL,
+  created_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  email varchar(64),
+  note text,
+  KEY orders_customer_id_idx (customer_id),
+  KEY orders_status_idx (status)
+);
+INSERT INTO orders (customer_id, status, amount, created_at, email, note)
+SELECT 1 + (seq * 7919) % 10000, ELT(1 + seq % 4, 'new', 'paid', 'shipped', 'cancelled'),
+       (seq % 100000) / 100.0, TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq MINUTE,
+       CONCAT('user', seq, '@example.com'), IF(seq % 5 = 0, NULL, CONCAT('note ', seq))
+FROM seq_1_to_{rows};
+{events}CREATE TABLE verify.truth LIKE orders;
+INSERT INTO verify.truth SELECT * FROM orders;
+ANALYZE TABLE customers, orders;
+",
+        // customers.id is BIGINT: a foreign key needs the same type on both sides, so the
+        // INT case (int -> bigint) has no customers FK case.
+        cid = int,
+    )
+}
