@@ -30,7 +30,8 @@ test-browser: dist/index.html
 
 verify:
 	bash scripts/setup.sh postgres
-	cargo run --release --quiet -p lockstep-verify -- --versions all
+	bash scripts/setup.sh mariadb
+	cargo run --release --quiet -p lockstep-verify -- --engines postgresql,mariadb --versions all
 
 ## Benchmarks print numbers; they never fail on timing
 bench: dist/index.html
