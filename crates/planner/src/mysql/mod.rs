@@ -12,6 +12,8 @@ use crate::plan::{
 use crate::quote::mysql as quote;
 
 mod add_column;
+mod add_index;
+mod add_unique;
 pub mod tools;
 
 /// Plans a validated MySQL or MariaDB request.
@@ -19,6 +21,8 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
     let ctx = Ctx::new(req);
     let paths = match &req.change {
         Change::AddColumn { .. } => add_column::paths(&ctx)?,
+        Change::AddIndex { .. } => add_index::paths(&ctx)?,
+        Change::AddUnique { .. } => add_unique::paths(&ctx)?,
         other => {
             return Err(FieldError::new(
                 "change",

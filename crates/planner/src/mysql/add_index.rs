@@ -1,0 +1,367 @@
+//! Add an index (MySQL, MariaDB).
+//!
+//! InnoDB builds a secondary index in place while reads and writes continue:
+//! `ALTER TABLE t ADD INDEX name (cols), ALGORITHM=INPLACE, LOCK=NONE` (MySQL manual, "Online
+//! DDL Operations", secondary indexes; MariaDB KB, "InnoDB Online DDL Operations with the
+//! INPLACE Alter Algorithm"; accepted on MariaDB 10.11, for UNIQUE too). Writes that arrive
+//! during the build go to an online log, replayed at the end. The exclusive metadata lock is
+//! taken for a moment at the start and at the end: that moment, and any wait for it behind an
+//! open transaction, stops reads and writes, so every statement runs under a short
+//! `lock_wait_timeout`. There is no blocking "plain" variant worth offering: without
+//! `LOCK=NONE` the server would pick the same algorithm, and with it the server refuses
+//! rather than silently copying the table.
+//!
+//! What MySQL and MariaDB do not have is refused, naming the field: partial indexes (`where`)
+//! and index methods other than btree (`method`; InnoDB accepts `USING HASH` and silently builds
+//! a btree, seen on MariaDB 10.11). FULLTEXT and SPATIAL indexes are not methods here (they
+//! cannot be built with `LOCK=NONE`: "Fulltext index creation requires a lock").
+//!
+//! A UNIQUE index fails with "Duplicate entry" when duplicates exist, or when a duplicate is
+//! written during the build (the online log is checked at the end), and leaves nothing behind:
+//! the preflight lists duplicates first. Rows with a NULL in an indexed column never conflict.
+//! Rollback: `DROP INDEX name, ALGORITHM=INPLACE, LOCK=NONE` (metadata only).
+//!
+//! On replicas the ALTER is replayed only once it has finished on the source, and holds up
+//! the replica's applier for as long as the build took: the plan warns when replicas follow.
+
+use super::{summary_paths, Ctx};
+use crate::changes::{check, Paths};
+use crate::input::{Change, FieldError, IndexMethod};
+use crate::plan::{Check, Expected, MysqlLock, Phase, Warning};
+use crate::quote::mysql::{derived_name, ident, ident_list, literal};
+
+/// Rough on-disk size of one InnoDB secondary-index entry (key, primary key, record header),
+/// for disk headroom: the build also sorts in temporary files of about the index's size.
+pub(super) const INDEX_BYTES_PER_ROW: u64 = 48;
+
+/// The index to add, as add-index and add-unique both need it.
+pub(super) struct IndexSpec<'c> {
+    pub columns: &'c [String],
+    pub unique: bool,
+    pub name: String,
+}
+
+impl IndexSpec<'_> {
+    /// `ADD [UNIQUE] INDEX name (cols)`.
+    pub fn add_clause(&self) -> String {
+        format!(
+            "ADD {}INDEX {} ({})",
+            if self.unique { "UNIQUE " } else { "" },
+            ident(&self.name),
+            ident_list(self.columns)
+        )
+    }
+
+    /// `information_schema.statistics` rows of this index on the table.
+    fn where_index(&self, ctx: &Ctx) -> String {
+        format!(
+            "{} AND index_name = {}",
+            ctx.where_table(&ctx.req.table),
+            literal(&self.name)
+        )
+    }
+
+    /// The name is not taken by another index of the table.
+    pub fn name_free_check(&self, ctx: &Ctx) -> Check {
+        check(
+            &format!("The table has no index named {} yet", ident(&self.name)),
+            format!(
+                "SELECT COUNT(*) AS taken FROM information_schema.statistics WHERE {};",
+                self.where_index(ctx)
+            ),
+            "0 (otherwise pass --name with a free name, or drop the old index first)",
+            Expected::row(&["0"]),
+        )
+    }
+
+    /// Every column exists, and none is BLOB/TEXT (MySQL refuses an index on them without a
+    /// prefix length; MariaDB silently indexes a prefix, or for UNIQUE builds a hash over a
+    /// hidden column, which INPLACE refuses).
+    pub fn column_checks(&self, ctx: &Ctx) -> Vec<Check> {
+        let names = self
+            .columns
+            .iter()
+            .map(|c| literal(c))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let n = self.columns.len().to_string();
+        vec![
+            check(
+                "Every indexed column exists",
+                format!(
+                    "SELECT COUNT(*) AS found FROM information_schema.columns WHERE {} AND column_name IN ({names});",
+                    ctx.where_table(&ctx.req.table)
+                ),
+                &n,
+                Expected::row(&[&n]),
+            ),
+            check(
+                "No indexed column is BLOB or TEXT (they need a prefix length this plan does not give)",
+                format!(
+                    "SELECT column_name, data_type FROM information_schema.columns WHERE {} AND column_name IN ({names}) AND data_type IN ('tinyblob', 'blob', 'mediumblob', 'longblob', 'tinytext', 'text', 'mediumtext', 'longtext', 'json');",
+                    ctx.where_table(&ctx.req.table)
+                ),
+                "no rows",
+                Expected::NoRows,
+            ),
+        ]
+    }
+
+    /// No duplicates among rows without a NULL in the key (a unique index never compares those).
+    pub fn duplicates_check(&self, ctx: &Ctx) -> Check {
+        let cols = ident_list(self.columns);
+        let not_null = self
+            .columns
+            .iter()
+            .map(|c| format!("{} IS NOT NULL", ident(c)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        check(
+            "No duplicates exist (a full scan: run it on a replica if you have one)",
+            format!(
+                "SELECT {cols}, COUNT(*) AS copies FROM {} WHERE {not_null} GROUP BY {cols} HAVING COUNT(*) > 1 LIMIT 10;",
+                ctx.table()
+            ),
+            "no rows (rows with a NULL in any of these columns never conflict). Any row: remove the duplicates first, or the build fails with \"Duplicate entry\"",
+            Expected::NoRows,
+        )
+    }
+
+    /// The index exists, on exactly these columns in order, unique or not as asked.
+    pub fn present_check(&self, ctx: &Ctx) -> Check {
+        let columns = self.columns.join(",");
+        let non_unique = if self.unique { "0" } else { "1" };
+        check(
+            "The index exists on exactly these columns",
+            format!(
+                "SELECT GROUP_CONCAT(column_name ORDER BY seq_in_index SEPARATOR ',') AS columns, MIN(non_unique) AS non_unique FROM information_schema.statistics WHERE {};",
+                self.where_index(ctx)
+            ),
+            &format!("{columns}, {non_unique}"),
+            Expected::row(&[&columns, non_unique]),
+        )
+    }
+
+    /// `ALTER TABLE t DROP INDEX name, ALGORITHM=INPLACE, LOCK=NONE;`
+    pub fn drop_sql(&self, ctx: &Ctx) -> String {
+        format!(
+            "ALTER TABLE {} DROP INDEX {}{};",
+            ctx.table(),
+            ident(&self.name),
+            ctx.lock_clause(MysqlLock::INPLACE_NONE)
+        )
+    }
+
+    /// The preflight and the build phase, for add-index and add-unique alike.
+    pub fn phases(&self, ctx: &Ctx, app_change: Option<String>) -> Vec<Phase> {
+        let index_bytes = ctx.req.rows.saturating_mul(INDEX_BYTES_PER_ROW);
+        let mut extra = vec![self.name_free_check(ctx)];
+        extra.extend(self.column_checks(ctx));
+        if self.unique {
+            extra.push(self.duplicates_check(ctx));
+        }
+
+        let mut build = ctx.alter(
+            "Build the index in place (reads and writes continue)",
+            &[self.add_clause()],
+            MysqlLock::INPLACE_NONE,
+            ctx.model.index_build(),
+        );
+        build.scans_table = true;
+        build.notes.push("Writes made during the build go to an online log (bounded by innodb_online_alter_log_max_size; the ALTER fails if it fills) and are applied at the end, under the exclusive metadata lock: a heavy write rate lengthens that final moment.".to_string());
+        build.notes.push("The sort uses temporary files in innodb_tmpdir (tmpdir by default): about the index's size must be free there too.".to_string());
+        if self.unique {
+            build.notes.push("A duplicate that already exists, or one written while the index builds, makes the ALTER fail with \"Duplicate entry\" at the end and leaves no index behind.".to_string());
+            build.retry = format!("If it fails with \"Duplicate entry\", nothing changed: remove the duplicates the preflight query lists, then run it again. {}", super::RETRY_LOCK_WAIT);
+        }
+        let build = ctx.documented(build);
+
+        vec![
+            ctx.preflight(Some(index_bytes), extra),
+            Phase {
+                name: "build index".to_string(),
+                purpose: "Build the index with ALGORITHM=INPLACE, LOCK=NONE: reads and writes continue except for a metadata-lock moment at the start and the end.".to_string(),
+                app_change,
+                steps: vec![build],
+                rollback: vec![ctx.rollback_ddl(
+                    self.drop_sql(ctx),
+                    Some("Metadata only: the index is dropped in place while reads and writes continue."),
+                )],
+                irreversible: None,
+                checks: vec![self.present_check(ctx)],
+            },
+        ]
+    }
+}
+
+/// Warnings every in-place index build carries.
+pub(super) fn build_warnings(ctx: &Ctx) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    if ctx.req.env.replicas {
+        warnings.push(Warning {
+            code: "mysql-replica-ddl-lag".to_string(),
+            message: format!(
+                "Replicas replay the ALTER only after it finishes here, and their applier waits for it: expect replica lag of about the build time ({}). For a table this big, an online-schema-change tool (which replicates in small chunks) avoids that lag.",
+                ctx.model.index_build().describe()
+            ),
+        });
+    }
+    warnings
+}
+
+pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
+    let Change::AddIndex {
+        columns,
+        unique,
+        predicate,
+        method,
+        name,
+    } = &ctx.req.change
+    else {
+        unreachable!("add_index::paths called for another change")
+    };
+    let engine = ctx.req.db.engine.label();
+    if predicate.is_some() {
+        return Err(FieldError::new(
+            "where",
+            format!("{engine} has no partial indexes: an index covers every row. Leave it out (index all rows), or index a generated column that is NULL for the rows you want left out"),
+        ));
+    }
+    if *method != IndexMethod::Btree {
+        return Err(FieldError::new(
+            "method",
+            format!(
+                "{} is not an InnoDB index method: InnoDB builds btree indexes only (it accepts USING HASH and silently builds a btree); accepts btree",
+                method.name()
+            ),
+        ));
+    }
+    let mut parts: Vec<&str> = vec![&ctx.req.table];
+    parts.extend(columns.iter().map(String::as_str));
+    parts.push(if *unique { "key" } else { "idx" });
+    let spec = IndexSpec {
+        columns,
+        unique: *unique,
+        name: name.clone().unwrap_or_else(|| derived_name(&parts)),
+    };
+    let app_change = unique.then(|| {
+        format!(
+            "The application no longer writes duplicate ({}) values: from this phase on, a duplicate write fails, or makes the build fail.",
+            ident_list(columns)
+        )
+    });
+    let mut out = summary_paths(format!(
+        "Add {}index {} on {} ({})",
+        if *unique { "unique " } else { "" },
+        ident(&spec.name),
+        ctx.table(),
+        ident_list(columns)
+    ));
+    out.direct = Some(spec.phases(ctx, app_change));
+    out.warnings = build_warnings(ctx);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::params::Params;
+    use crate::plan::{Blocks, Expected, Lock, MysqlLock};
+
+    pub(crate) fn params(db: &str) -> Params {
+        Params::new()
+            .with("db", db)
+            .with("change", "add-index")
+            .with("table", "orders`; drop table x; --")
+            .with("columns", "customer_id,created_at")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0")
+    }
+
+    #[test]
+    fn in_place_with_lock_none_on_every_version() {
+        for db in [
+            "mariadb@10.11.6",
+            "mariadb@10.3",
+            "mysql@8.0.35",
+            "mysql@5.7",
+        ] {
+            let plan = crate::plan(&params(db)).unwrap_or_else(|e| panic!("{db}: {e:?}"));
+            assert_eq!(plan.strategy.chosen, "direct", "{db}");
+            let step = &plan.phases[1].steps[0];
+            assert_eq!(
+                step.sql,
+                ["ALTER TABLE `orders``; drop table x; --` ADD INDEX `orders``; drop table x; --_customer_id_created_at_idx` (`customer_id`, `created_at`), ALGORITHM=INPLACE, LOCK=NONE;"],
+                "{db}"
+            );
+            assert_eq!(step.lock, Some(Lock::Mysql(MysqlLock::INPLACE_NONE)));
+            assert_eq!(step.blocks, Blocks::ReadsAndWrites);
+            assert!(step.blocking_seconds.high <= 0.05);
+            assert!(step.estimate.high > 60.0);
+            assert!(step.scans_table);
+            assert_eq!(step.unverified.is_some(), db.starts_with("mysql"));
+            assert!(plan.phases[1].rollback[0]
+                .sql
+                .ends_with("DROP INDEX `orders``; drop table x; --_customer_id_created_at_idx`, ALGORITHM=INPLACE, LOCK=NONE;"));
+            assert_eq!(
+                plan.phases[1].checks[0].expected,
+                Expected::row(&["customer_id,created_at", "1"])
+            );
+            assert!(plan.phases[0]
+                .checks
+                .iter()
+                .all(|c| !c.description.starts_with("No duplicates")));
+        }
+    }
+
+    #[test]
+    fn unique_checks_duplicates_and_gates_the_application() {
+        let plan = crate::plan(
+            &params("mariadb@10.11")
+                .with("unique", "true")
+                .with("name", "uq"),
+        )
+        .unwrap();
+        let dup = plan.phases[0]
+            .checks
+            .iter()
+            .find(|c| c.description.starts_with("No duplicates"))
+            .unwrap();
+        assert_eq!(
+            dup.sql,
+            "SELECT `customer_id`, `created_at`, COUNT(*) AS copies FROM `orders``; drop table x; --` WHERE `customer_id` IS NOT NULL AND `created_at` IS NOT NULL GROUP BY `customer_id`, `created_at` HAVING COUNT(*) > 1 LIMIT 10;"
+        );
+        assert_eq!(dup.expected, Expected::NoRows);
+        let build = &plan.phases[1];
+        assert!(build.app_change.is_some());
+        assert!(build.steps[0].sql[0].contains(
+            "ADD UNIQUE INDEX `uq` (`customer_id`, `created_at`), ALGORITHM=INPLACE, LOCK=NONE;"
+        ));
+        assert_eq!(
+            build.checks[0].expected,
+            Expected::row(&["customer_id,created_at", "0"])
+        );
+    }
+
+    #[test]
+    fn partial_and_non_btree_are_refused() {
+        let errors =
+            crate::plan(&params("mysql@8.0.35").with("where", "deleted_at IS NULL")).unwrap_err();
+        assert_eq!(errors[0].field, "where");
+        for method in ["hash", "gin"] {
+            let errors = crate::plan(&params("mariadb@10.11").with("method", method)).unwrap_err();
+            assert_eq!(errors[0].field, "method", "{method}");
+        }
+    }
+
+    #[test]
+    fn replicas_warn_about_applier_lag() {
+        let plan = crate::plan(&params("mysql@8.0.35").with("replicas", "true")).unwrap();
+        assert!(plan
+            .warnings
+            .iter()
+            .any(|w| w.code == "mysql-replica-ddl-lag"));
+        let plan = crate::plan(&params("mysql@8.0.35")).unwrap();
+        assert!(plan.warnings.is_empty());
+    }
+}

@@ -1,0 +1,120 @@
+//! Add a UNIQUE constraint (MySQL, MariaDB).
+//!
+//! In InnoDB a UNIQUE constraint is a unique index and nothing more: there is no separate
+//! constraint object to attach afterwards, as PostgreSQL's `ADD CONSTRAINT ... USING INDEX`.
+//! `ADD UNIQUE INDEX name (cols), ALGORITHM=INPLACE, LOCK=NONE` builds it while reads and
+//! writes continue (MySQL manual, "Online DDL Operations", secondary indexes; accepted on
+//! MariaDB 10.11), and `information_schema.table_constraints` then lists it as a UNIQUE
+//! constraint of that name. The build, its checks and its rollback are add-index's
+//! ([`super::add_index::IndexSpec`]); this file adds the constraint view of it.
+//!
+//! Existing duplicates make the build fail with "Duplicate entry" (seen on MariaDB 10.11),
+//! and so does a duplicate written while it runs: the preflight lists duplicates, and the
+//! application must stop writing them before the build. NULLs never conflict.
+//! The default name follows PostgreSQL's, `<table>_<col>[_<col>...]_key`, cut to 64 characters.
+
+use super::add_index::{build_warnings, IndexSpec};
+use super::{summary_paths, Ctx};
+use crate::changes::{check, Paths};
+use crate::input::{Change, FieldError};
+use crate::plan::Expected;
+use crate::quote::mysql::{derived_name, ident, ident_list, literal};
+
+pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
+    let Change::AddUnique { columns, name } = &ctx.req.change else {
+        unreachable!("add_unique::paths called for another change")
+    };
+    let mut parts: Vec<&str> = vec![&ctx.req.table];
+    parts.extend(columns.iter().map(String::as_str));
+    parts.push("key");
+    let spec = IndexSpec {
+        columns,
+        unique: true,
+        name: name.clone().unwrap_or_else(|| derived_name(&parts)),
+    };
+    let cols = ident_list(columns);
+    let mut phases = spec.phases(
+        ctx,
+        Some(format!(
+            "The application no longer writes duplicate ({cols}) values: from this phase on, a duplicate write fails, or makes the build fail."
+        )),
+    );
+    let build = phases
+        .last_mut()
+        .expect("add-index phases end with the build");
+    build.name = "add unique constraint".to_string();
+    build.purpose = "Build the unique index that is the constraint, with ALGORITHM=INPLACE, LOCK=NONE: reads and writes continue except for a metadata-lock moment at the start and the end.".to_string();
+    build.checks.push(check(
+        "The server lists it as a UNIQUE constraint",
+        format!(
+            "SELECT constraint_type FROM information_schema.table_constraints WHERE {} AND constraint_name = {};",
+            ctx.where_table(&ctx.req.table),
+            literal(&spec.name)
+        ),
+        "UNIQUE",
+        Expected::row(&["UNIQUE"]),
+    ));
+    let mut out = summary_paths(format!(
+        "Add UNIQUE constraint {} on {} ({cols})",
+        ident(&spec.name),
+        ctx.table()
+    ));
+    out.direct = Some(phases);
+    out.warnings = build_warnings(ctx);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::params::Params;
+    use crate::plan::{Expected, Lock, MysqlLock};
+
+    fn params(db: &str) -> Params {
+        Params::new()
+            .with("db", db)
+            .with("change", "add-unique")
+            .with("table", "orders`; drop table x; --")
+            .with("columns", "customer_id,code")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0")
+    }
+
+    #[test]
+    fn unique_index_in_place_with_duplicate_preflight() {
+        for db in ["mariadb@10.11.6", "mysql@8.0.35", "mysql@5.7"] {
+            let plan = crate::plan(&params(db)).unwrap_or_else(|e| panic!("{db}: {e:?}"));
+            let build = &plan.phases[1];
+            assert_eq!(
+                build.steps[0].sql,
+                ["ALTER TABLE `orders``; drop table x; --` ADD UNIQUE INDEX `orders``; drop table x; --_customer_id_code_key` (`customer_id`, `code`), ALGORITHM=INPLACE, LOCK=NONE;"]
+            );
+            assert_eq!(
+                build.steps[0].lock,
+                Some(Lock::Mysql(MysqlLock::INPLACE_NONE))
+            );
+            assert!(build.steps[0].blocking_seconds.high <= 0.05);
+            assert!(build.app_change.is_some());
+            assert!(plan.phases[0]
+                .checks
+                .iter()
+                .any(|c| c.description.starts_with("No duplicates")
+                    && c.expected == Expected::NoRows));
+            assert!(build
+                .checks
+                .iter()
+                .any(|c| c.sql.contains("information_schema.table_constraints")
+                    && c.expected == Expected::row(&["UNIQUE"])));
+            assert!(build.rollback[0].sql.contains("DROP INDEX `orders``; drop table x; --_customer_id_code_key`, ALGORITHM=INPLACE, LOCK=NONE;"));
+        }
+    }
+
+    #[test]
+    fn named_constraint() {
+        let plan = crate::plan(&params("mariadb@10.11").with("name", "orders_code_uniq")).unwrap();
+        assert!(plan.phases[1].steps[0].sql[0].contains("ADD UNIQUE INDEX `orders_code_uniq` ("));
+        assert!(plan
+            .summary
+            .starts_with("Add UNIQUE constraint `orders_code_uniq`"));
+    }
+}
