@@ -83,6 +83,40 @@ impl Server {
         }
     }
 
+    /// Changing an index's visibility is metadata-only. MariaDB accepts `ALTER INDEX i
+    /// [NOT] IGNORED, ALGORITHM=INSTANT, LOCK=NONE` (seen on 10.11); MySQL documents
+    /// `ALTER INDEX i [IN]VISIBLE` as INPLACE by default (WL#8697, NF-4) and promises no
+    /// INSTANT, so plans write `ALGORITHM=INPLACE, LOCK=NONE` there.
+    pub fn instant_index_visibility(self) -> bool {
+        self.is_mariadb()
+    }
+
+    /// The `information_schema.statistics` column saying whether the optimizer may use an
+    /// index, and its value for a hidden one: `IS_VISIBLE = 'NO'` (MySQL 8.0, manual
+    /// "Invisible Indexes"), `IGNORED = 'YES'` (MariaDB 10.6, KB "Ignored Indexes").
+    pub fn index_hidden_column(self) -> Option<(&'static str, &'static str)> {
+        if self.mysql_at_least(8, 0, 0) {
+            Some(("is_visible", "NO"))
+        } else if self.mariadb_at_least(10, 6, 0) {
+            Some(("ignored", "YES"))
+        } else {
+            None
+        }
+    }
+
+    /// A query for how often an index was read, for "is it still used?". MySQL:
+    /// `performance_schema.table_io_waits_summary_by_index_usage` (on by default since 5.6.6);
+    /// MariaDB: `information_schema.index_statistics`, filled only while `userstat = ON`
+    /// (KB "User Statistics"), and performance_schema is off by default there. `schema`,
+    /// `table` and `index` are SQL literals (or `DATABASE()`).
+    pub fn index_usage_sql(self, schema: &str, table: &str, index: &str) -> String {
+        if self.is_mariadb() {
+            format!("SELECT @@userstat AS userstat_on, (SELECT rows_read FROM information_schema.index_statistics WHERE table_schema = {schema} AND table_name = {table} AND index_name = {index}) AS rows_read;")
+        } else {
+            format!("SELECT count_star AS reads_and_writes, count_read AS reads FROM performance_schema.table_io_waits_summary_by_index_usage WHERE object_schema = {schema} AND object_name = {table} AND index_name = {index};")
+        }
+    }
+
     /// CHECK constraints are enforced from MySQL 8.0.16 and MariaDB 10.2.1; MySQL 5.7 and
     /// 8.0.0-8.0.15 parse them and ignore them.
     pub fn enforces_check(self) -> bool {
@@ -221,6 +255,28 @@ mod tests {
             Some("INVISIBLE")
         );
         assert!(!mysql(8, 0, Some(15)).enforces_check());
+    }
+
+    #[test]
+    fn index_visibility_rules() {
+        assert!(mariadb(10, 11).instant_index_visibility());
+        assert!(!mysql(8, 0, Some(35)).instant_index_visibility());
+        assert_eq!(
+            mysql(8, 0, Some(35)).index_hidden_column(),
+            Some(("is_visible", "NO"))
+        );
+        assert_eq!(mysql(5, 7, None).index_hidden_column(), None);
+        assert_eq!(mariadb(10, 5).index_hidden_column(), None);
+        assert_eq!(
+            mariadb(10, 6).index_hidden_column(),
+            Some(("ignored", "YES"))
+        );
+        assert!(mariadb(10, 11)
+            .index_usage_sql("DATABASE()", "'t'", "'i'")
+            .contains("information_schema.index_statistics"));
+        assert!(mysql(8, 4, None)
+            .index_usage_sql("DATABASE()", "'t'", "'i'")
+            .contains("table_io_waits_summary_by_index_usage"));
     }
 
     #[test]

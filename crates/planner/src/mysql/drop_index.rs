@@ -1,0 +1,316 @@
+//! Drop an index (MySQL, MariaDB).
+//!
+//! `ALTER TABLE t DROP INDEX i, ALGORITHM=INPLACE, LOCK=NONE` is metadata-only and lets reads
+//! and writes continue (MySQL manual, "Online DDL Operations": dropping an index is in place,
+//! only modifies metadata; MariaDB 10.11 accepts INPLACE/NOCOPY with LOCK=NONE and refuses
+//! INSTANT: "Try ALGORITHM=NOCOPY"). The lock is not the danger: a query that still needed
+//! the index turns into a full scan at once, and building it back takes as long as the
+//! original build. So where the server can hide an index from the optimizer while still
+//! maintaining it — invisible indexes (MySQL 8.0, manual "Invisible Indexes") and ignored
+//! indexes (MariaDB 10.6, KB "Ignored Indexes"), see `engines::mysql` — the plan rehearses:
+//!
+//! 1. hide the index (metadata-only; undone instantly by making it visible again);
+//! 2. observe a representative period (queries naming it in an index hint fail with "Key ...
+//!    doesn't exist", seen on MariaDB 10.11; slow queries show up in the slow log);
+//! 3. drop it.
+//!
+//! Neither server hides a primary key, explicit or implicit (the first UNIQUE index on NOT
+//! NULL columns of a table without one): MariaDB says "A primary key cannot be marked as
+//! IGNORE", and the manual says the same of INVISIBLE. A hidden index still enforces
+//! uniqueness and still serves foreign-key checks, so hiding proves nothing about those: an
+//! index a foreign key needs cannot be dropped ("needed in a foreign key constraint", seen on
+//! MariaDB 10.11) unless another index starts with the same columns. The preflight lists
+//! both.
+//!
+//! The drop cannot be rolled back by a stored statement: once gone, the server keeps no
+//! definition. The preflight prints the `ADD INDEX` statement that recreates it (from
+//! `information_schema.statistics`) and `SHOW CREATE TABLE`, to save before the drop.
+
+use super::{summary_paths, Ctx};
+use crate::changes::{check, Paths};
+use crate::estimate::CATALOG_ONLY;
+use crate::input::{Change, FieldError};
+use crate::plan::{Check, Expected, MysqlLock, Phase};
+use crate::quote::mysql::{ident, literal};
+
+pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
+    let Change::DropIndex { index } = &ctx.req.change else {
+        unreachable!("drop_index::paths called for another change")
+    };
+    if index.eq_ignore_ascii_case("PRIMARY") {
+        return Err(FieldError::new(
+            "index",
+            "is the primary key: dropping it rebuilds the table and is a different change (an online-schema-change tool adding the replacement key in the same ALTER); accepts the name of a secondary index",
+        ));
+    }
+    let server = ctx.server;
+    let table = ctx.table();
+    let table_name = &ctx.req.table;
+    let idx = ident(index);
+    let index_lit = literal(index);
+    let where_index = format!(
+        "{} AND index_name = {index_lit}",
+        ctx.where_table(table_name)
+    );
+    let first_column = format!(
+        "(SELECT column_name FROM information_schema.statistics WHERE {where_index} AND seq_in_index = 1)"
+    );
+
+    let mut checks: Vec<Check> = vec![
+        check(
+            "The index exists on the table",
+            format!("SELECT COUNT(*) AS present FROM information_schema.statistics WHERE {where_index} AND seq_in_index = 1;"),
+            "1",
+            Expected::row(&["1"]),
+        ),
+        check(
+            "No foreign key starts with the index's first column (a foreign key needs an index on its columns)",
+            format!(
+                "SELECT constraint_name, table_name, column_name FROM information_schema.key_column_usage WHERE referenced_table_name IS NOT NULL AND ordinal_position = 1 AND ((table_schema = {s} AND table_name = {t} AND column_name = {first_column}) OR (referenced_table_schema = {s} AND referenced_table_name = {t} AND referenced_column_name = {first_column}));",
+                s = ctx.schema_value(),
+                t = literal(table_name),
+            ),
+            "no rows. A row: if no other index starts with that foreign key's columns, DROP INDEX fails with \"needed in a foreign key constraint\"; hiding the index does not show this, since foreign-key checks still use a hidden index",
+            Expected::NoRows,
+        ),
+        check(
+            "Whether the index enforces uniqueness",
+            format!("SELECT MIN(non_unique) AS non_unique FROM information_schema.statistics WHERE {where_index};"),
+            "1. 0 means it is a UNIQUE index: once dropped, duplicates are accepted; continue only if that is the intent (hiding it does not show this: a hidden index still enforces uniqueness)",
+            Expected::Manual,
+        ),
+        check(
+            "Nothing reads the index (counters since the server started, on this server only: check replicas too)",
+            server.index_usage_sql(&ctx.schema_value(), &literal(table_name), &index_lit),
+            if server.is_mariadb() {
+                "rows_read 0 or close to it over a representative period; userstat_on 0 means the counters are off (SET GLOBAL userstat = ON, then wait a representative period)"
+            } else {
+                "reads 0 or close to it over a representative period (performance_schema must be on)"
+            },
+            Expected::Manual,
+        ),
+        check(
+            "SAVE THIS OUTPUT: the statement that recreates the index (the rollback of the drop)",
+            format!(
+                "SELECT CONCAT('ALTER TABLE ', {table_text}, ' ADD ', IF(MIN(non_unique) = 0, 'UNIQUE ', ''), IF(MIN(index_type) IN ('FULLTEXT', 'SPATIAL'), CONCAT(MIN(index_type), ' '), ''), 'INDEX ', {index_text}, ' (', GROUP_CONCAT(CONCAT('`', REPLACE(column_name, '`', '``'), '`', IFNULL(CONCAT('(', sub_part, ')'), ''), IF(collation = 'D', ' DESC', '')) ORDER BY seq_in_index SEPARATOR ', '), '), ALGORITHM=INPLACE, LOCK=NONE;') AS recreate FROM information_schema.statistics WHERE {where_index};",
+                table_text = literal(&table),
+                index_text = literal(&idx),
+            ),
+            "one row: an ALTER TABLE ... ADD INDEX statement; keep it with this runbook (NULL for an index on an expression: take its line from SHOW CREATE TABLE instead)",
+            Expected::Manual,
+        ),
+        check(
+            "SAVE THIS OUTPUT too: the table's full definition, with the index's KEY line",
+            format!("SHOW CREATE TABLE {table};"),
+            "the CREATE TABLE statement",
+            Expected::Manual,
+        ),
+    ];
+
+    let drop_sql = format!(
+        "ALTER TABLE {table} DROP INDEX {idx}{};",
+        ctx.lock_clause(MysqlLock::INPLACE_NONE)
+    );
+    let mut drop = ctx.step(
+        "Drop the index in place (metadata only; reads and writes continue)",
+        vec![drop_sql],
+        Some(MysqlLock::INPLACE_NONE),
+        CATALOG_ONLY,
+    );
+    drop.notes.push("ALGORITHM=INSTANT is refused for DROP INDEX (\"Try ALGORITHM=NOCOPY\"): INPLACE is the metadata-only way.".to_string());
+    let drop = ctx.documented(drop);
+    let gone = vec![check(
+        "The index is gone",
+        format!(
+            "SELECT COUNT(*) AS present FROM information_schema.statistics WHERE {where_index};"
+        ),
+        "0",
+        Expected::row(&["0"]),
+    )];
+    let recreate = "The server keeps no copy of a dropped index's definition, so no prepared statement can bring it back. To recreate it, run the ALTER TABLE ... ADD INDEX statement the preflight printed (save it before this phase): ALGORITHM=INPLACE, LOCK=NONE, so reads and writes continue while it builds, for about as long as the original build. A UNIQUE index fails with \"Duplicate entry\" if duplicates arrived meanwhile.".to_string();
+    let drop_phase = |app_change: Option<String>| Phase {
+        name: "drop index".to_string(),
+        purpose: format!("Drop {idx}."),
+        app_change,
+        steps: vec![drop.clone()],
+        rollback: Vec::new(),
+        irreversible: Some(recreate.clone()),
+        checks: gone.clone(),
+    };
+
+    let direct = vec![ctx.preflight(None, checks.clone()), drop_phase(None)];
+    let mut out = summary_paths(format!("Drop index {idx} on {table}"));
+    out.direct = Some(direct);
+
+    let (Some(hide_clause), Some(show_clause), Some((column, hidden))) = (
+        server.index_visibility_clause(false),
+        server.index_visibility_clause(true),
+        server.index_hidden_column(),
+    ) else {
+        return Ok(out);
+    };
+    let visibility_lock = if server.instant_index_visibility() {
+        MysqlLock::INSTANT
+    } else {
+        MysqlLock::INPLACE_NONE
+    };
+    let mut hide = ctx.alter(
+        "Hide the index from the optimizer (it is still maintained)",
+        &[format!("ALTER INDEX {idx} {hide_clause}")],
+        visibility_lock,
+        CATALOG_ONLY,
+    );
+    hide.notes.push(format!("From now on the optimizer plans every query as if {idx} did not exist, while writes keep it up to date (and a UNIQUE index keeps enforcing uniqueness): making it visible again is instant."));
+    hide.notes.push("A query naming the index in a hint (FORCE INDEX, USE INDEX, IGNORE INDEX) fails with \"Key ... doesn't exist\" while it is hidden, exactly as it would after the drop: that is part of what this rehearsal finds.".to_string());
+    let hide = ctx.documented(hide);
+    let show_sql = format!(
+        "ALTER TABLE {table} ALTER INDEX {idx} {show_clause}{};",
+        ctx.lock_clause(visibility_lock)
+    );
+    checks.push(check(
+        "The table has a PRIMARY KEY (otherwise a UNIQUE index on NOT NULL columns may be its implicit primary key, which cannot be hidden)",
+        format!(
+            "SELECT COUNT(*) AS primary_keys FROM information_schema.table_constraints WHERE {} AND constraint_type = 'PRIMARY KEY';",
+            ctx.where_table(table_name)
+        ),
+        "1 (0: if this index is UNIQUE on NOT NULL columns, the hide step fails; drop it directly, after the usage check)",
+        Expected::row(&["1"]),
+    ));
+    let online = vec![
+        ctx.preflight(None, checks),
+        Phase {
+            name: "hide index".to_string(),
+            purpose: format!("Make {idx} {hide_clause}: queries stop using it, nothing is lost."),
+            app_change: None,
+            steps: vec![hide],
+            rollback: vec![ctx.rollback_ddl(
+                show_sql,
+                Some("Metadata only: the optimizer uses the index again at once."),
+            )],
+            irreversible: None,
+            checks: vec![check(
+                "The index is hidden from the optimizer",
+                format!("SELECT DISTINCT {column} FROM information_schema.statistics WHERE {where_index};"),
+                hidden,
+                Expected::row(&[hidden]),
+            )],
+        },
+        drop_phase(Some(format!(
+            "Observe with {idx} hidden for a representative period (a full business cycle: daily and monthly jobs, reports, replicas' queries): query latency, the slow query log, and errors \"Key ... doesn't exist\" from index hints. Any regression: run the previous phase's rollback (instant) and stop here."
+        ))),
+    ];
+    out.online = Some(online);
+    out.online_required = Some(format!(
+        "a query that still needs the index turns into a full scan the moment it is dropped, and rebuilding it takes as long as the original build; hiding it first ({hide_clause}) is undone instantly"
+    ));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::params::Params;
+    use crate::plan::{Algorithm, Blocks, Expected, Lock, LockClause, MysqlLock};
+
+    fn params(db: &str) -> Params {
+        Params::new()
+            .with("db", db)
+            .with("change", "drop-index")
+            .with("table", "orders`; drop table x; --")
+            .with("index", "orders_status_idx")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0")
+    }
+
+    const TABLE: &str = "`orders``; drop table x; --`";
+
+    #[test]
+    fn mariadb_ignores_then_drops() {
+        let plan = crate::plan(&params("mariadb@10.11.6").with("max-downtime", "30s")).unwrap();
+        assert_eq!(plan.strategy.chosen, "online");
+        let hide = &plan.phases[1];
+        assert_eq!(
+            hide.steps[0].sql,
+            [format!("ALTER TABLE {TABLE} ALTER INDEX `orders_status_idx` IGNORED, ALGORITHM=INSTANT, LOCK=NONE;")]
+        );
+        assert_eq!(
+            hide.steps[0].lock,
+            Some(Lock::Mysql(MysqlLock::Alter {
+                algorithm: Algorithm::Instant,
+                lock: LockClause::None
+            }))
+        );
+        assert!(hide.steps[0].unverified.is_none());
+        assert!(hide.rollback[0].sql.ends_with(
+            "ALTER INDEX `orders_status_idx` NOT IGNORED, ALGORITHM=INSTANT, LOCK=NONE;"
+        ));
+        assert_eq!(hide.checks[0].expected, Expected::row(&["YES"]));
+        assert!(hide.checks[0].sql.starts_with("SELECT DISTINCT ignored "));
+        let drop = &plan.phases[2];
+        assert!(drop.app_change.as_deref().unwrap().contains("rollback"));
+        assert_eq!(
+            drop.steps[0].sql,
+            [format!(
+                "ALTER TABLE {TABLE} DROP INDEX `orders_status_idx`, ALGORITHM=INPLACE, LOCK=NONE;"
+            )]
+        );
+        assert_eq!(drop.steps[0].blocks, Blocks::ReadsAndWrites);
+        assert!(drop.steps[0].blocking_seconds.high <= 0.05);
+        assert!(drop.irreversible.is_some());
+        let preflight = &plan.phases[0];
+        assert!(preflight
+            .checks
+            .iter()
+            .any(|c| c.sql.contains("key_column_usage")));
+        assert!(preflight
+            .checks
+            .iter()
+            .any(|c| c.sql.contains("index_statistics")));
+        assert!(preflight
+            .checks
+            .iter()
+            .any(|c| c.description.starts_with("SAVE THIS OUTPUT: the statement")));
+        assert!(preflight
+            .checks
+            .iter()
+            .any(|c| c.sql.contains("'PRIMARY KEY'")));
+    }
+
+    #[test]
+    fn mysql8_hides_with_invisible_in_place() {
+        let plan = crate::plan(&params("mysql@8.0.35")).unwrap();
+        let hide = &plan.phases[1].steps[0];
+        assert_eq!(
+            hide.sql,
+            [format!("ALTER TABLE {TABLE} ALTER INDEX `orders_status_idx` INVISIBLE, ALGORITHM=INPLACE, LOCK=NONE;")]
+        );
+        assert!(hide.unverified.is_some());
+        assert_eq!(plan.phases[1].checks[0].expected, Expected::row(&["NO"]));
+        assert!(plan.phases[0]
+            .checks
+            .iter()
+            .any(|c| c.sql.contains("table_io_waits_summary_by_index_usage")));
+    }
+
+    #[test]
+    fn without_visibility_only_the_direct_drop() {
+        for db in ["mysql@5.7", "mariadb@10.5"] {
+            let plan = crate::plan(&params(db)).unwrap();
+            assert_eq!(plan.strategy.chosen, "direct", "{db}");
+            assert!(plan.alternative.is_none());
+            assert_eq!(plan.phases.len(), 2);
+            assert!(plan.phases[1].steps[0].sql[0]
+                .contains("DROP INDEX `orders_status_idx`, ALGORITHM=INPLACE, LOCK=NONE;"));
+            assert!(plan.phases[0]
+                .checks
+                .iter()
+                .all(|c| !c.sql.contains("'PRIMARY KEY'")));
+        }
+    }
+
+    #[test]
+    fn primary_key_is_refused() {
+        let errors = crate::plan(&params("mariadb@10.11").with("index", "PRIMARY")).unwrap_err();
+        assert_eq!(errors[0].field, "index");
+    }
+}
