@@ -102,7 +102,17 @@ pub fn sweep_stale(root: &Path, tools: &Path) {
             continue;
         };
         // SAFETY: kill with signal 0 only checks whether the process exists.
-        let alive = unsafe { libc::kill(pid, 0) == 0 };
+        let exists = unsafe { libc::kill(pid, 0) == 0 };
+        // A killed run not yet reaped by its parent is a zombie: gone all the same.
+        let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .map(|r| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(false);
+        let alive = exists && !zombie;
         if alive {
             continue;
         }

@@ -65,8 +65,25 @@ pub fn kill_stale(dir: &Path) {
         let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         if comm.trim() == "mariadbd" || comm.trim() == "mysqld" {
             kill(pid);
+            // Gone before its directory is removed (it could still write into it).
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while running(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
     }
+}
+
+/// The process exists and is not a zombie.
+fn running(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit(')')
+                .next()
+                .map(|r| !r.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
 }
 
 /// One running throwaway MariaDB server.
