@@ -14,6 +14,7 @@ use crate::quote::mysql as quote;
 mod add_column;
 mod add_index;
 mod add_unique;
+mod drop_column;
 mod drop_index;
 pub mod tools;
 
@@ -24,6 +25,7 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
         Change::AddColumn { .. } => add_column::paths(&ctx)?,
         Change::AddIndex { .. } => add_index::paths(&ctx)?,
         Change::AddUnique { .. } => add_unique::paths(&ctx)?,
+        Change::DropColumn { .. } => drop_column::paths(&ctx)?,
         Change::DropIndex { .. } => drop_index::paths(&ctx)?,
         other => {
             return Err(FieldError::new(
