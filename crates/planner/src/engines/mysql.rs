@@ -178,6 +178,48 @@ impl Server {
         }
     }
 
+    /// Extending a VARCHAR without copying the table: the length prefix keeps its size
+    /// ([`varchar_extend_in_place`], MySQL manual "Online DDL Operations", 5.7 and 8.0), or on
+    /// MariaDB 10.4.3+ the old maximum is at most 127 bytes, whose one-byte lengths the two-byte
+    /// encoding reads the same (MDEV-15563). Checked on MariaDB 10.11 (utf8mb4): 31 -> 64
+    /// characters INSTANT, 32 -> 64 refused even INPLACE, 64 -> 128 INSTANT.
+    pub fn varchar_extend_without_copy(self, from_chars: u32, to_chars: u32) -> bool {
+        varchar_extend_in_place(from_chars, to_chars)
+            || (self.mariadb_at_least(10, 4, 3)
+                && to_chars >= from_chars
+                && from_chars.saturating_mul(4) <= 127)
+    }
+
+    /// The algorithm of a VARCHAR extension that needs no copy: INSTANT on MariaDB (10.2.2+,
+    /// MariaDB KB "InnoDB Online DDL Operations with the INSTANT Alter Algorithm"; checked on
+    /// 10.11), INPLACE without a rebuild on MySQL 5.7 and 8.x (manual: "Extending VARCHAR
+    /// column size ... In Place: Yes, Rebuilds Table: No, Permits Concurrent DML: Yes").
+    pub fn varchar_extend_instant(self) -> bool {
+        self.is_mariadb()
+    }
+
+    /// Dropping a CHECK constraint: `DROP CHECK name` on MySQL 8.0.16+ (`DROP CONSTRAINT`
+    /// only from 8.0.19), `DROP CONSTRAINT name` on MariaDB (10.2.1+).
+    pub fn drop_check_keyword(self) -> &'static str {
+        if self.is_mariadb() {
+            "CONSTRAINT"
+        } else {
+            "CHECK"
+        }
+    }
+
+    /// `CREATE TABLE ... SELECT` is refused under `enforce_gtid_consistency=ON` before MySQL
+    /// 8.0.21 (it became atomic there: manual, "Restrictions on Replication with GTIDs");
+    /// MariaDB's GTIDs have no such restriction.
+    pub fn create_table_select_with_gtid(self) -> bool {
+        self.mysql_at_least(8, 0, 21) || self.is_mariadb()
+    }
+
+    /// `CREATE TRIGGER IF NOT EXISTS`: MySQL 8.0.29, MariaDB 10.1.4.
+    pub fn trigger_if_not_exists(self) -> bool {
+        self.mysql_at_least(8, 0, 29) || self.mariadb_at_least(10, 1, 4)
+    }
+
     /// True when this server's claims are checked by Lockstep's live verification (MariaDB);
     /// MySQL behaviour comes from the manual only.
     pub fn verified_here(self) -> bool {
@@ -277,6 +319,26 @@ mod tests {
         assert!(mysql(8, 4, None)
             .index_usage_sql("DATABASE()", "'t'", "'i'")
             .contains("table_io_waits_summary_by_index_usage"));
+    }
+
+    #[test]
+    fn change_rules_by_engine() {
+        // MariaDB: one-byte lengths under 128 bytes extend instantly to any length.
+        assert!(mariadb(10, 11).varchar_extend_without_copy(31, 64));
+        assert!(!mariadb(10, 11).varchar_extend_without_copy(32, 64));
+        assert!(!mysql(8, 0, Some(35)).varchar_extend_without_copy(31, 64));
+        assert!(mysql(8, 0, Some(35)).varchar_extend_without_copy(10, 63));
+        assert!(!mariadb(10, 11).varchar_extend_without_copy(20, 10));
+        assert!(mariadb(10, 11).varchar_extend_instant());
+        assert!(!mysql(5, 7, None).varchar_extend_instant());
+        assert_eq!(mysql(8, 0, Some(35)).drop_check_keyword(), "CHECK");
+        assert_eq!(mariadb(10, 6).drop_check_keyword(), "CONSTRAINT");
+        assert!(!mysql(8, 0, Some(20)).create_table_select_with_gtid());
+        assert!(mysql(8, 0, Some(21)).create_table_select_with_gtid());
+        assert!(mariadb(10, 3).create_table_select_with_gtid());
+        assert!(!mysql(8, 0, Some(28)).trigger_if_not_exists());
+        assert!(mysql(8, 4, None).trigger_if_not_exists());
+        assert!(mariadb(10, 3).trigger_if_not_exists());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::quote::mysql as quote;
 mod add_column;
 mod add_index;
 mod add_unique;
+mod change_type;
 mod drop_column;
 mod drop_index;
 pub mod tools;
@@ -27,6 +28,7 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
         Change::AddUnique { .. } => add_unique::paths(&ctx)?,
         Change::DropColumn { .. } => drop_column::paths(&ctx)?,
         Change::DropIndex { .. } => drop_index::paths(&ctx)?,
+        Change::ChangeType { .. } => change_type::paths(&ctx)?,
         other => {
             return Err(FieldError::new(
                 "change",

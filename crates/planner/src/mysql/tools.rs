@@ -16,8 +16,28 @@
 use super::{lock_wait_seconds, Ctx};
 use crate::changes::check;
 use crate::input::{FieldError, OscTool};
-use crate::plan::{Estimate, Expected, MysqlLock, Phase, Step};
+use crate::plan::{Algorithm, Check, Estimate, Expected, LockClause, MysqlLock, Phase, Step};
 use crate::quote::{mysql as q, shell};
+
+/// `ALGORITHM=COPY, LOCK=SHARED`: the server's own copy, reads continue and writes wait for
+/// the whole copy. The direct path of every change InnoDB cannot make in place.
+pub const COPY_SHARED: MysqlLock = MysqlLock::Alter {
+    algorithm: Algorithm::Copy,
+    lock: LockClause::Shared,
+};
+
+/// Adds `checks` to the phase that swaps the new table in (the cut-over, or the copy phase of
+/// pt-online-schema-change, which cuts over by itself): what must hold once the new table
+/// serves traffic.
+pub fn check_after_cut_over(phases: &mut [Phase], checks: Vec<Check>) {
+    let at = phases
+        .iter()
+        .position(|p| p.name == "cut-over")
+        .or_else(|| phases.iter().position(|p| p.name == "copy"));
+    if let Some(i) = at {
+        phases[i].checks.extend(checks);
+    }
+}
 
 /// The tool chosen for a request, with the reason in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,6 +256,18 @@ pub fn online_alter(
         "1",
         Expected::row(&["1"]),
     )];
+    if tool == OscTool::PtOnlineSchemaChange && !ctx.req.env.foreign_keys {
+        extra.push(check(
+            "No other table's foreign key references the table (none was declared with --foreign-keys)",
+            format!(
+                "SELECT COUNT(*) AS referencing_foreign_keys FROM information_schema.referential_constraints WHERE unique_constraint_schema = {} AND referenced_table_name = {};",
+                ctx.schema_value(),
+                q::literal(table)
+            ),
+            "0 (otherwise pt-online-schema-change stops: re-plan with --foreign-keys, which adds --alter-foreign-keys-method=rebuild_constraints)",
+            Expected::row(&["0"]),
+        ));
+    }
     if tool != OscTool::PtOnlineSchemaChange {
         extra.push(check(
             "No foreign key points from or to the table (the tool cannot carry them over)",
@@ -330,7 +362,8 @@ pub fn online_alter(
         checks: Vec::new(),
     });
     if postponed {
-        let title = "Cut over: swap the new table in (atomic RENAME, brief exclusive metadata lock)";
+        let title =
+            "Cut over: swap the new table in (atomic RENAME, brief exclusive metadata lock)";
         let mut cut = match tool {
             OscTool::GhOst => shell_step(
                 ctx,

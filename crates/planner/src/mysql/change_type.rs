@@ -1,0 +1,522 @@
+//! Change a column's type (MySQL, MariaDB).
+//!
+//! `ALTER TABLE ... MODIFY col <type>` restates the whole column: whatever `--to-type` does not
+//! say (NOT NULL, DEFAULT, AUTO_INCREMENT, ON UPDATE, COMMENT, CHARACTER SET / COLLATE) is
+//! dropped. Seen on MariaDB 10.11: `MODIFY c varchar(20)` of a column with `DEFAULT 'z'` drops the
+//! default, INSTANT and without a word. The plan warns and its preflight prints the current
+//! definition to compare with. There is no USING clause: the server converts each value with its
+//! implicit cast (strict mode makes a value that does not fit fail the statement).
+//!
+//! What InnoDB does (rules and sources in `engines::mysql`):
+//! - **VARCHAR extension while the length prefix keeps its size** (at most 255 bytes before and
+//!   after, or 256 and more both; MariaDB 10.4.3+ also from at most 127 bytes to any length):
+//!   INPLACE without a rebuild on MySQL (documented), INSTANT on MariaDB (checked on 10.11:
+//!   utf8mb4 varchar(10) -> (63) and (64) -> (128) INSTANT; (63) -> (64) refused). The
+//!   statement is written with that ALGORITHM so the server refuses rather than copies when an
+//!   assumption is wrong (a character set other than utf8mb4, another attribute changed).
+//! - **Everything else** (INT -> BIGINT, shrinking, any other type): only ALGORITHM=COPY, which
+//!   blocks writes for the whole copy (MariaDB 10.11: "Cannot change column type. Try
+//!   ALGORITHM=COPY"). Direct: `MODIFY ..., ALGORITHM=COPY, LOCK=SHARED` (reads continue);
+//!   online: gh-ost, pt-online-schema-change or Spirit (`tools`).
+//! - **The primary key** (typically INT -> BIGINT before the ceiling): the same copy; the tools
+//!   copy by that key and keep it. `--to-type` must restate `NOT NULL AUTO_INCREMENT`, or the
+//!   MODIFY removes AUTO_INCREMENT. A key other tables' foreign keys reference cannot be retyped
+//!   at all (MariaDB 10.11: error 1833 "Cannot change column 'id': used in a foreign key
+//!   constraint", also with foreign_key_checks=0; and a foreign key between INT and BIGINT is
+//!   "incorrectly formed"): the preflight lists such foreign keys and must return none.
+
+use super::{summary_paths, tools, Ctx};
+use crate::changes::{check, Paths};
+use crate::engines::mysql::varchar_length;
+use crate::estimate::CATALOG_ONLY;
+use crate::input::{Change, FieldError};
+use crate::plan::{Check, Expected, MysqlLock, Phase, Warning};
+use crate::quote::mysql::{ident, literal};
+
+/// Largest value of a signed INT.
+const INT_MAX: u64 = 2_147_483_647;
+
+/// A type as written, lowercased with single spaces, for comparisons.
+fn normalized(t: &str) -> String {
+    t.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase()
+}
+
+/// `information_schema.columns.data_type` for a type whose first word names it unambiguously
+/// on both engines; `None` for synonyms whose stored name depends on the engine or its
+/// settings (json, real, float(p), character varying ...).
+fn data_type_name(t: &str) -> Option<&'static str> {
+    let n = normalized(t);
+    let word: String = n.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    let rest = n[word.len()..].trim_start();
+    const NAMES: &[&str] = &[
+        "tinyint",
+        "smallint",
+        "mediumint",
+        "int",
+        "bigint",
+        "decimal",
+        "double",
+        "bit",
+        "char",
+        "varchar",
+        "binary",
+        "varbinary",
+        "tinytext",
+        "text",
+        "mediumtext",
+        "longtext",
+        "tinyblob",
+        "blob",
+        "mediumblob",
+        "longblob",
+        "date",
+        "datetime",
+        "timestamp",
+        "time",
+        "year",
+        "enum",
+        "set",
+    ];
+    let word = match word.as_str() {
+        "integer" => "int",
+        "bool" | "boolean" => "tinyint",
+        "numeric" | "dec" => "decimal",
+        // CHARACTER VARYING / NATIONAL ...: left to the manual comparison.
+        "char" if rest.starts_with("varying") => return None,
+        w => w,
+    };
+    NAMES.iter().copied().find(|n| *n == word)
+}
+
+/// True when the type text restates `word` (`not null`, `auto_increment`).
+pub(super) fn says(t: &str, word: &str) -> bool {
+    normalized(t).contains(word)
+}
+
+/// The column as `information_schema` describes it, for the operator to compare with what the
+/// statement restates.
+pub(super) fn definition_check(ctx: &Ctx, column: &str, restated: &str) -> Check {
+    check(
+        "The column's current definition (MODIFY restates all of it)",
+        format!(
+            "SELECT column_type, is_nullable, column_default, extra, character_set_name, collation_name, column_comment FROM information_schema.columns WHERE {} AND column_name = {};",
+            ctx.where_table(&ctx.req.table),
+            literal(column)
+        ),
+        &format!(
+            "one row. Compare it with `{restated}`: NOT NULL, DEFAULT, AUTO_INCREMENT or ON UPDATE (extra), CHARACTER SET / COLLATE and COMMENT that it does not restate are dropped by the statement; re-plan with them written into the type if they must stay"
+        ),
+        Expected::Manual,
+    )
+}
+
+/// Strict SQL mode: without it a value that does not fit is silently cut or clamped, and a
+/// NULL becomes the type's implicit default, instead of failing the statement.
+pub(super) fn strict_mode_check() -> Check {
+    check(
+        "Strict SQL mode in this session (otherwise values that do not fit are silently truncated)",
+        "SELECT @@SESSION.sql_mode LIKE '%STRICT_TRANS_TABLES%' OR @@SESSION.sql_mode LIKE '%STRICT_ALL_TABLES%' AS strict_mode;",
+        "1",
+        Expected::row(&["1"]),
+    )
+}
+
+/// The new type is in place: the VARCHAR length, the data type, or the column type to read.
+fn type_check(ctx: &Ctx, column: &str, to_type: &str) -> Check {
+    let col = format!(
+        "{} AND column_name = {}",
+        ctx.where_table(&ctx.req.table),
+        literal(column)
+    );
+    if let Some(n) = varchar_length(to_type) {
+        let n = n.to_string();
+        check(
+            "The column has its new length",
+            format!("SELECT character_maximum_length FROM information_schema.columns WHERE {col};"),
+            &n,
+            Expected::row(&[&n]),
+        )
+    } else if let Some(name) = data_type_name(to_type) {
+        check(
+            "The column has its new type",
+            format!("SELECT data_type FROM information_schema.columns WHERE {col};"),
+            name,
+            Expected::row(&[name]),
+        )
+    } else {
+        check(
+            "The column has its new type",
+            format!("SELECT column_type FROM information_schema.columns WHERE {col};"),
+            &format!("the server's spelling of {to_type}"),
+            Expected::Manual,
+        )
+    }
+}
+
+/// Foreign keys of other tables that reference the column: the server refuses to retype it.
+fn referencing_check(ctx: &Ctx, column: &str) -> Check {
+    check(
+        "No foreign key references the column (the server refuses to change its type, even with foreign_key_checks=0)",
+        format!(
+            "SELECT table_schema, table_name, constraint_name FROM information_schema.key_column_usage WHERE referenced_table_schema = {} AND referenced_table_name = {} AND referenced_column_name = {};",
+            ctx.schema_value(),
+            literal(&ctx.req.table),
+            literal(column)
+        ),
+        "no rows. Each listed foreign key must go first (ALTER TABLE <child> DROP FOREIGN KEY <name>, ALGORITHM=INPLACE, LOCK=NONE), its column be changed to the same new type (its own change-type plan), and the key be added back afterwards (add-foreign-key plan): InnoDB needs the same type on both sides",
+        Expected::NoRows,
+    )
+}
+
+pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
+    let Change::ChangeType {
+        column,
+        from_type,
+        to_type,
+        using,
+    } = &ctx.req.change
+    else {
+        unreachable!("change_type::paths called for another change")
+    };
+    if using.is_some() {
+        return Err(FieldError::new(
+            "using",
+            "has no MySQL or MariaDB equivalent: MODIFY converts each stored value with the server's implicit cast. Leave it empty (if that cast is not what you want, add a column of the new type and fill it instead)",
+        ));
+    }
+    let (from, to) = (from_type.trim(), to_type.trim());
+    if normalized(from) == normalized(to) {
+        return Err(FieldError::new(
+            "to-type",
+            format!("{to:?} is the type the column already has (--from-type {from:?}); accepts a different type, e.g. bigint or varchar(255)"),
+        ));
+    }
+    let server = ctx.server;
+    let table = ctx.table();
+    let col = ident(column);
+    let is_pk = ctx.req.env.primary_key.as_deref() == Some(column.as_str());
+    let clause = format!("MODIFY {col} {to}");
+    let mut out = summary_paths(format!(
+        "Change column {col} of {table} from {from} to {to}"
+    ));
+
+    out.warnings.push(Warning {
+        code: "modify-restates-column".to_string(),
+        message: format!(
+            "MODIFY restates the whole column: the new definition is exactly `{to}`. NOT NULL, DEFAULT, AUTO_INCREMENT, ON UPDATE, COMMENT and CHARACTER SET / COLLATE that it does not repeat are dropped (a dropped DEFAULT without any error). Write them into --to-type, e.g. 'bigint NOT NULL' or \"varchar(255) NOT NULL DEFAULT ''\"; the preflight prints the current definition."
+        ),
+    });
+    if is_pk {
+        if !says(to, "auto_increment") {
+            out.warnings.push(Warning {
+                code: "auto-increment".to_string(),
+                message: format!(
+                    "{col} is the primary key. If it is AUTO_INCREMENT, --to-type must say so (e.g. 'bigint NOT NULL AUTO_INCREMENT'), or the change removes AUTO_INCREMENT and every INSERT that leaves the key out fails."
+                ),
+            });
+        }
+        out.warnings.push(Warning {
+            code: "referenced-key".to_string(),
+            message: format!(
+                "Foreign keys of other tables that reference {col} block this change: InnoDB refuses to retype a referenced column and needs the same type on both sides. The preflight lists them; each must be dropped, its column widened too, and the key added back."
+            ),
+        });
+        if matches!(normalized(from).as_str(), "int" | "integer")
+            || normalized(from).starts_with("int(")
+        {
+            out.warnings.push(Warning {
+                code: "int-ceiling".to_string(),
+                message: format!(
+                    "A signed INT key stops at {INT_MAX} (unsigned at twice that): once AUTO_INCREMENT reaches it every INSERT fails. The preflight prints how far the key is along; a copy of this table takes a while, so start well before the ceiling."
+                ),
+            });
+        }
+    }
+
+    let mut pre = vec![
+        ctx.column_check("The column exists", column, "1", Expected::row(&["1"])),
+        definition_check(ctx, column, &clause),
+        strict_mode_check(),
+    ];
+    if is_pk {
+        pre.push(referencing_check(ctx, column));
+        pre.push(check(
+            "How far the key is along (next AUTO_INCREMENT value against the signed INT ceiling)",
+            format!(
+                "SELECT auto_increment, ROUND(100 * auto_increment / {INT_MAX}, 1) AS percent_of_int FROM information_schema.tables WHERE {};",
+                ctx.where_table(&ctx.req.table)
+            ),
+            "for the record: the closer to 100, the sooner the change is needed",
+            Expected::Manual,
+        ));
+    }
+    let after = vec![type_check(ctx, column, to)];
+    let copy_lock = tools::COPY_SHARED;
+    let back = ctx.rollback_ddl(
+        format!(
+            "ALTER TABLE {table} MODIFY {col} {from}{};",
+            ctx.lock_clause(copy_lock)
+        ),
+        Some("Copies the table back to the old type: writes wait for the whole copy (on a large table run it with the tool instead), and it fails if a value written since does not fit the old type."),
+    );
+
+    let extend = match (varchar_length(from), varchar_length(to)) {
+        (Some(f), Some(t)) if t >= f && server.varchar_extend_without_copy(f, t) => Some((f, t)),
+        _ => None,
+    };
+    if let Some((f, t)) = extend {
+        let lock = if server.varchar_extend_instant() {
+            MysqlLock::INSTANT
+        } else {
+            MysqlLock::INPLACE_NONE
+        };
+        let mut step = ctx.alter(
+            "Extend the column (only the data dictionary changes; no rebuild)",
+            std::slice::from_ref(&clause),
+            lock,
+            CATALOG_ONLY,
+        );
+        step.notes.push(format!(
+            "varchar({f}) -> varchar({t}): the length prefix of every stored value stays valid (one byte up to 255 bytes, two from 256; at 4 bytes per utf8mb4 character that boundary is 63/64 characters), so no row is rewritten."
+        ));
+        step.notes.push(format!(
+            "If the server answers \"ALGORITHM={} is not supported\", something else changes too: another character set (the preflight prints its bytes per character), or an attribute the type does not restate (NOT NULL -> NULL rebuilds the table). Nothing happened; fix --to-type and re-plan.",
+            if lock == MysqlLock::INSTANT { "INSTANT" } else { "INPLACE" }
+        ));
+        let step = ctx.documented(step);
+        pre.push(check(
+            "Bytes per character of the column (the length-prefix rule assumes utf8mb4)",
+            format!(
+                "SELECT character_octet_length DIV character_maximum_length AS bytes_per_char FROM information_schema.columns WHERE {} AND column_name = {};",
+                ctx.where_table(&ctx.req.table),
+                literal(column)
+            ),
+            "4 (utf8mb4). Another number moves the one-byte boundary to 255 / n characters: the statement is then refused rather than copying, if it crosses it",
+            Expected::row(&["4"]),
+        ));
+        out.direct = Some(vec![
+            ctx.preflight(None, pre),
+            Phase {
+                name: "extend".to_string(),
+                purpose: format!("Lengthen {col} in place; reads and writes continue."),
+                app_change: None,
+                steps: vec![step],
+                rollback: vec![back],
+                irreversible: None,
+                checks: after,
+            },
+        ]);
+        return Ok(out);
+    }
+
+    if let (Some(f), Some(t)) = (varchar_length(from), varchar_length(to)) {
+        if t < f {
+            pre.push(check(
+                "No value is longer than the new length",
+                format!("SELECT COUNT(*) AS too_long FROM {table} WHERE CHAR_LENGTH({col}) > {t};"),
+                "0 (otherwise the change fails in strict mode: shorten those values first)",
+                Expected::row(&["0"]),
+            ));
+        }
+    }
+
+    let mut step = ctx.alter(
+        "Change the type by copying the table (writes wait for the whole copy; reads continue)",
+        std::slice::from_ref(&clause),
+        copy_lock,
+        ctx.model.rewrite(),
+    );
+    step.rewrites_table = true;
+    step.notes.push("InnoDB cannot change this type in place: the server copies every row into a new table while holding a lock that lets reads through and makes every write wait, then swaps the tables.".to_string());
+    if is_pk {
+        step.notes.push(format!(
+            "{col} is the primary key: the copy rebuilds the clustered index and every secondary index (each holds the key)."
+        ));
+    }
+    out.direct = Some(vec![
+        ctx.preflight(Some(ctx.req.bytes), pre.clone()),
+        Phase {
+            name: "change type".to_string(),
+            purpose: format!("Copy {table} with {col} as {to}."),
+            app_change: None,
+            steps: vec![step],
+            rollback: vec![back],
+            irreversible: None,
+            checks: after.clone(),
+        },
+    ]);
+    let mut online = tools::online_alter(
+        ctx,
+        &clause,
+        "InnoDB changes a column's type (INT -> BIGINT included) only by copying the table, and ALGORITHM=COPY blocks writes for the whole copy",
+    )?;
+    online[0].checks.extend(pre);
+    tools::check_after_cut_over(&mut online, after);
+    out.online = Some(online);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::Params;
+    use crate::plan::{Blocks, Plan};
+
+    fn params(db: &str, column: &str, from: &str, to: &str, budget: &str) -> Params {
+        Params::new()
+            .with("db", db)
+            .with("change", "change-type")
+            .with("table", "orders`; drop table x; --")
+            .with("column", column)
+            .with("from-type", from)
+            .with("to-type", to)
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", budget)
+    }
+
+    fn plan(p: &Params) -> Plan {
+        crate::plan(p).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn sql(plan: &Plan) -> Vec<String> {
+        plan.steps()
+            .flat_map(|s| s.sql.iter().chain(s.shell.iter()).cloned())
+            .collect()
+    }
+
+    #[test]
+    fn varchar_extension_is_instant_on_mariadb_and_inplace_on_mysql() {
+        let p = plan(&params(
+            "mariadb@10.11.6",
+            "email",
+            "varchar(64)",
+            "varchar(128)",
+            "0",
+        ));
+        assert_eq!(p.strategy.chosen, "direct");
+        assert_eq!(
+            p.phases[1].steps[0].sql[0],
+            "ALTER TABLE `orders``; drop table x; --` MODIFY `email` varchar(128), ALGORITHM=INSTANT, LOCK=NONE;"
+        );
+        assert!(p.phases[1].steps[0].unverified.is_none());
+        let p = plan(&params(
+            "mysql@8.0.35",
+            "email",
+            "varchar(10)",
+            "varchar(63)",
+            "0",
+        ));
+        let step = &p.phases[1].steps[0];
+        assert!(step.sql[0].ends_with("varchar(63), ALGORITHM=INPLACE, LOCK=NONE;"));
+        assert!(step.unverified.is_some());
+        assert!(step.blocking_seconds.high <= 0.05);
+        assert!(p.phases[0]
+            .checks
+            .iter()
+            .any(|c| c.sql.contains("bytes_per_char")));
+    }
+
+    #[test]
+    fn crossing_the_length_prefix_boundary_copies() {
+        let p = plan(&params(
+            "mysql@8.0.35",
+            "email",
+            "varchar(63)",
+            "varchar(64)",
+            "0",
+        ));
+        assert_eq!(p.strategy.chosen, "online");
+        assert!(sql(&p).iter().any(|s| s.contains("spirit")));
+        // MariaDB: from under 128 bytes the extension stays instant.
+        let p = plan(&params(
+            "mariadb@10.11.6",
+            "email",
+            "varchar(31)",
+            "varchar(64)",
+            "0",
+        ));
+        assert!(p.phases[1].steps[0].sql[0].contains("ALGORITHM=INSTANT"));
+    }
+
+    #[test]
+    fn int_to_bigint_copies_online_or_blocks_writes_directly() {
+        let p = plan(&params(
+            "mariadb@10.11.6",
+            "customer_id",
+            "int",
+            "bigint NOT NULL",
+            "0",
+        ));
+        assert_eq!(p.strategy.chosen, "online");
+        let all = sql(&p);
+        assert!(all.iter().any(|s| s.starts_with("pt-online-schema-change")
+            && s.contains("--alter='MODIFY `customer_id` bigint NOT NULL'")));
+        let direct = &p.alternative.as_ref().unwrap().phases;
+        let step = &direct[1].steps[0];
+        assert!(step.sql[0]
+            .ends_with("MODIFY `customer_id` bigint NOT NULL, ALGORITHM=COPY, LOCK=SHARED;"));
+        assert_eq!(step.blocks, Blocks::Writes);
+        assert!(step.blocking_seconds.high > 60.0);
+        // The type check after the swap, and the definition check before.
+        assert!(p
+            .phases
+            .iter()
+            .flat_map(|ph| ph.checks.iter())
+            .any(|c| c.expected == Expected::row(&["bigint"])));
+        assert!(p.phases[0]
+            .checks
+            .iter()
+            .any(|c| c.sql.contains("column_default")));
+        // A budget the copy fits: the direct statement.
+        let mut small = params("mariadb@10.11.6", "customer_id", "int", "bigint", "10m");
+        small.set("size", "200MB");
+        small.set("rows", "1M");
+        let p = plan(&small);
+        assert_eq!(p.strategy.chosen, "direct");
+        assert!(p.phases[1].rollback[0]
+            .sql
+            .contains("MODIFY `customer_id` int, ALGORITHM=COPY, LOCK=SHARED;"));
+    }
+
+    #[test]
+    fn primary_key_needs_auto_increment_restated_and_no_referencing_keys() {
+        let p = plan(&params("mysql@8.0.35", "id", "int", "bigint", "0"));
+        assert!(p.warnings.iter().any(|w| w.code == "auto-increment"));
+        assert!(p.warnings.iter().any(|w| w.code == "int-ceiling"));
+        assert!(p.phases[0]
+            .checks
+            .iter()
+            .any(|c| c.sql.contains("referenced_column_name = 'id'")
+                && c.expected == Expected::NoRows));
+        let p = plan(&params(
+            "mysql@8.0.35",
+            "id",
+            "int",
+            "bigint NOT NULL AUTO_INCREMENT",
+            "0",
+        ));
+        assert!(p.warnings.iter().all(|w| w.code != "auto-increment"));
+    }
+
+    #[test]
+    fn bad_inputs_name_their_field() {
+        let mut p = params("mysql@8.0.35", "n", "int", "bigint", "0");
+        p.set("using", "n * 2");
+        let err = crate::plan(&p).unwrap_err();
+        assert!(err.iter().any(|e| e.field == "using"), "{err:?}");
+        let err = crate::plan(&params("mysql@8.0.35", "n", "INT", " int ", "0")).unwrap_err();
+        assert!(err.iter().any(|e| e.field == "to-type"), "{err:?}");
+    }
+
+    #[test]
+    fn data_type_names() {
+        assert_eq!(data_type_name("BIGINT UNSIGNED NOT NULL"), Some("bigint"));
+        assert_eq!(data_type_name("integer"), Some("int"));
+        assert_eq!(data_type_name("json"), None);
+        assert_eq!(data_type_name("character varying(10)"), None);
+    }
+}
