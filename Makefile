@@ -37,6 +37,8 @@ verify:
 bench: dist/index.html
 	cargo bench -p lockstep-planner --quiet
 	@cat target/web/sizes.txt
+	bash scripts/setup.sh browser
+	node tests/browser/bench.mjs
 
 bench-live:
 	bash scripts/setup.sh postgres

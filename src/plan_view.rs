@@ -51,13 +51,12 @@ fn longest_blocking(seconds: f64) -> String {
 #[component]
 pub fn Output(result: Memo<PlanResult>, shown: Memo<Option<Plan>>) -> impl IntoView {
     let errors = Memo::new(move |_| result.with(|r| r.as_ref().err().cloned()));
-    let html = Memo::new(move |_| shown.with(|p| p.as_ref().map(plan_html).unwrap_or_default()));
     let node = NodeRef::<leptos::html::Div>::new();
-    Effect::new(move |_| {
-        let html = html.get();
-        if let Some(el) = node.get() {
-            replace_keeping_open(&el, &html);
-        }
+    Effect::new(move |last: Option<Option<Doc>>| {
+        let doc = shown.with(|p| p.as_ref().map(plan_doc))?;
+        let el = node.get()?;
+        show(&el, &doc, last.flatten().as_ref());
+        Some(doc)
     });
     let copied = RwSignal::new(String::new());
     view! {
@@ -151,41 +150,122 @@ fn engine_label(engine: &str) -> &str {
     }
 }
 
-/// The whole plan as HTML: header, reasoning, the phased runbook, assumptions.
-pub fn plan_html(plan: &Plan) -> String {
-    let mut h = String::with_capacity(16 * 1024);
+/// The plan as HTML, and where its leaf blocks are: elements marked `data-b=N` that never
+/// nest. A re-plan that keeps the rest (the skeleton) replaces only the leaves that changed,
+/// so typing a row count re-parses a few durations, not every SQL block.
+#[derive(Default)]
+pub struct Doc {
+    pub html: String,
+    leaves: Vec<std::ops::Range<usize>>,
+    open: usize,
+}
+
+impl Doc {
+    /// Starts a leaf: `<{tag_and_class} data-b=N>`.
+    fn leaf(&mut self, tag_and_class: &str) {
+        self.open = self.html.len();
+        let _ = write!(self.html, "<{tag_and_class} data-b={}>", self.leaves.len());
+    }
+
+    /// Ends the current leaf with `</{tag}>`.
+    fn end(&mut self, tag: &str) {
+        let _ = write!(self.html, "</{tag}>");
+        self.leaves.push(self.open..self.html.len());
+    }
+
+    fn leaf_html(&self, i: usize) -> &str {
+        &self.html[self.leaves[i].clone()]
+    }
+
+    /// The text between the leaves: the elements that hold them.
+    fn skeleton(&self) -> Vec<&str> {
+        let mut at = 0;
+        let mut out = Vec::with_capacity(self.leaves.len() + 1);
+        for r in &self.leaves {
+            out.push(&self.html[at..r.start]);
+            at = r.end;
+        }
+        out.push(&self.html[at..]);
+        out
+    }
+
+    /// True when both have the same elements outside their leaves.
+    fn same_skeleton(&self, other: &Doc) -> bool {
+        self.skeleton() == other.skeleton()
+    }
+}
+
+/// Shows `doc` in `el`: only its changed leaves when `last` has the same skeleton, else all.
+fn show(el: &web_sys::HtmlDivElement, doc: &Doc, last: Option<&Doc>) {
+    match last {
+        Some(last) if last.same_skeleton(doc) => {
+            for i in 0..doc.leaves.len() {
+                if doc.leaf_html(i) == last.leaf_html(i) {
+                    continue;
+                }
+                let selector = format!("[data-b=\"{i}\"]");
+                if let Ok(Some(old)) = el.query_selector(&selector) {
+                    let open = old.has_attribute("open");
+                    old.set_outer_html(doc.leaf_html(i));
+                    if open {
+                        if let Ok(Some(new)) = el.query_selector(&selector) {
+                            let _ = new.set_attribute("open", "");
+                        }
+                    }
+                }
+            }
+        }
+        _ => replace_keeping_open(el, &doc.html),
+    }
+}
+
+/// The whole plan: header, reasoning, the phased runbook, assumptions.
+pub fn plan_doc(plan: &Plan) -> Doc {
+    let mut d = Doc::default();
+    d.html.reserve(32 * 1024);
     let longest = plan.steps().map(|s| s.estimate.high).fold(0.0, f64::max);
+    d.html.push_str("<article class=plan>");
+    d.leaf("div class=head");
     let _ = write!(
-        h,
-        "<article class=plan><h2 class=summary>{}</h2><p class=meta>{} {} · table {} · {}</p>",
+        d.html,
+        "<h2 class=summary>{}</h2><p class=meta>{} {} · table {} · {}</p>",
         esc(&plan.summary),
         esc(engine_label(&plan.engine)),
         esc(&plan.version),
         esc(&plan.table),
         esc(&longest_blocking(plan.longest_blocking_seconds)),
     );
-    reasoning(&mut h, plan);
-    h.push_str("<h3 class=timeline-title>Runbook</h3><ol class=phases>");
+    d.end("div");
+    reasoning(&mut d, plan);
+    d.html
+        .push_str("<h3 class=timeline-title>Runbook</h3><ol class=phases>");
     for (i, phase) in plan.phases.iter().enumerate() {
-        phase_html(&mut h, i + 1, phase, longest);
+        phase_html(&mut d, i + 1, phase, longest);
     }
-    h.push_str("</ol><details class=assumptions data-k=as><summary>Assumptions behind the durations</summary><ul>");
+    d.html.push_str("</ol>");
+    d.leaf("details class=assumptions data-k=as");
+    d.html
+        .push_str("<summary>Assumptions behind the durations</summary><ul>");
     for a in &plan.assumptions {
-        let _ = write!(h, "<li>{}: {}", esc(&a.name), esc(&a.value));
+        let _ = write!(d.html, "<li>{}: {}", esc(&a.name), esc(&a.value));
         if !a.overridden_by.is_empty() {
-            let _ = write!(h, " (option: {})", esc(&label(&a.overridden_by)));
+            let _ = write!(d.html, " (option: {})", esc(&label(&a.overridden_by)));
         }
-        h.push_str("</li>");
+        d.html.push_str("</li>");
     }
-    h.push_str("</ul></details></article>");
-    h
+    d.html.push_str("</ul>");
+    d.end("details");
+    d.html.push_str("</article>");
+    d
 }
 
 /// Why this strategy, what the other path (often the naive statement) would do, the warnings.
-fn reasoning(h: &mut String, plan: &Plan) {
+fn reasoning(d: &mut Doc, plan: &Plan) {
+    d.leaf("section class=reasoning aria-label=\"Why this plan\"");
+    let h = &mut d.html;
     let _ = write!(
         h,
-        "<section class=reasoning aria-label=\"Why this plan\"><p class=rule><strong>Strategy: {}.</strong> {}</p>",
+        "<p class=rule><strong>Strategy: {}.</strong> {}</p>",
         esc(&plan.strategy.chosen),
         esc(&plan.strategy.rule)
     );
@@ -201,13 +281,13 @@ fn reasoning(h: &mut String, plan: &Plan) {
             badge(h, s);
             let _ = write!(
                 h,
-                " {} — lock {}, takes {}<details data-k=a{i}><summary>SQL</summary>",
+                " {} — lock {}, takes {}<details data-k=a{i}><summary>SQL</summary><div class=sql>",
                 esc(&s.title),
                 esc(&lock_name(s)),
                 esc(&s.estimate.describe())
             );
             sql_block(h, &psql_step(s), &format!("SQL of “{}”", s.title));
-            h.push_str("</details></li>");
+            h.push_str("</div></details></li>");
         }
         h.push_str("</ul></div>");
     }
@@ -223,65 +303,71 @@ fn reasoning(h: &mut String, plan: &Plan) {
         }
         h.push_str("</ul>");
     }
-    h.push_str("</section>");
+    d.end("section");
 }
 
-fn phase_html(h: &mut String, n: usize, phase: &Phase, longest: f64) {
-    h.push_str("<li class=phase>");
+fn phase_html(d: &mut Doc, n: usize, phase: &Phase, longest: f64) {
+    d.html.push_str("<li class=phase>");
+    d.leaf("div class=phase-head");
     if let Some(app) = &phase.app_change {
         let _ = write!(
-            h,
+            d.html,
             "<p class=gate><strong>Deploy gate before phase {n}:</strong> {}</p>",
             esc(app)
         );
     }
     let _ = write!(
-        h,
-        "<h3>Phase {n}: {}</h3><p class=purpose>{}</p><ol class=steps>",
+        d.html,
+        "<h3>Phase {n}: {}</h3><p class=purpose>{}</p>",
         esc(&phase.name),
         esc(&phase.purpose)
     );
+    d.end("div");
+    d.html.push_str("<ol class=steps>");
     for (j, step) in phase.steps.iter().enumerate() {
-        step_html(h, &format!("{n}.{}", j + 1), step, longest);
+        step_html(d, &format!("{n}.{}", j + 1), step, longest);
     }
-    h.push_str("</ol>");
+    d.html.push_str("</ol>");
     if !phase.checks.is_empty() {
+        d.leaf(&format!("details class=checks data-k=c{n}"));
         let _ = write!(
-            h,
-            "<details class=checks data-k=c{n}><summary>Validation: {} check{}</summary>",
+            d.html,
+            "<summary>Validation: {} check{}</summary>",
             phase.checks.len(),
             if phase.checks.len() == 1 { "" } else { "s" }
         );
         for c in &phase.checks {
             let _ = write!(
-                h,
-                "<p>{} — expect <em>{}</em></p>",
+                d.html,
+                "<p>{} — expect <em>{}</em></p><div class=sql>",
                 esc(&c.description),
                 esc(&c.expect)
             );
-            sql_block(h, &c.sql, &format!("check query of phase {n}"));
+            sql_block(&mut d.html, &c.sql, &format!("check query of phase {n}"));
+            d.html.push_str("</div>");
         }
-        h.push_str("</details>");
+        d.end("details");
     }
-    let _ = write!(
-        h,
-        "<details class=rollback data-k=r{n}><summary>Rollback of phase {n}</summary>"
-    );
+    d.leaf(&format!("details class=rollback data-k=r{n}"));
+    let _ = write!(d.html, "<summary>Rollback of phase {n}</summary>");
     match &phase.irreversible {
         Some(why) => {
-            let _ = write!(h, "<p>Cannot be rolled back: {}</p>", esc(why));
+            let _ = write!(d.html, "<p>Cannot be rolled back: {}</p>", esc(why));
         }
-        None if phase.rollback.is_empty() => h.push_str("<p>Nothing to undo.</p>"),
+        None if phase.rollback.is_empty() => d.html.push_str("<p>Nothing to undo.</p>"),
         None => {
             for r in &phase.rollback {
-                sql_block(h, &r.sql, &format!("rollback of phase {n}"));
+                d.html.push_str("<div class=sql>");
+                sql_block(&mut d.html, &r.sql, &format!("rollback of phase {n}"));
+                d.html.push_str("</div>");
                 if let Some(note) = &r.note {
-                    let _ = write!(h, "<p class=note>{}</p>", esc(note));
+                    let _ = write!(d.html, "<p class=note>{}</p>", esc(note));
                 }
             }
         }
     }
-    h.push_str("</details></li>");
+    d.end("details");
+    d.html.push_str("</li>");
 }
 
 fn lock_name(step: &Step) -> String {
@@ -303,7 +389,7 @@ fn badge(h: &mut String, step: &Step) {
     h.push_str("</span>");
 }
 
-fn step_html(h: &mut String, label: &str, step: &Step, longest: f64) {
+fn step_html(d: &mut Doc, label: &str, step: &Step, longest: f64) {
     // The duration bar, in twentieths of the longest step (style classes: CSP forbids inline style).
     let width = if longest > 0.0 {
         (step.estimate.high / longest * 20.0).round() as u32
@@ -320,32 +406,40 @@ fn step_html(h: &mut String, label: &str, step: &Step, longest: f64) {
     } else {
         "outside any transaction"
     };
+    d.html.push_str("<li class=step>");
+    d.leaf("div class=step-head");
     let _ = write!(
-        h,
-        "<li class=step><h4>Step {label}: {}</h4><p class=facts>",
+        d.html,
+        "<h4>Step {label}: {}</h4><p class=facts>",
         esc(&step.title)
     );
-    badge(h, step);
+    badge(&mut d.html, step);
     let _ = write!(
-        h,
+        d.html,
         "<span class=lock>Lock: <code>{}</code></span><span class=duration>Takes {}</span></p>\
          <div class=\"bar w{width}\" aria-hidden=true><span></span></div>",
         esc(&lock_name(step)),
         esc(&step.estimate.describe())
     );
-    sql_block(h, &psql_step(step), &format!("SQL of step {label}"));
-    let _ = write!(h, "<ul class=notes><li>{data}; {txn}.</li>");
+    d.end("div");
+    d.leaf("div class=sql");
+    sql_block(&mut d.html, &psql_step(step), &format!("SQL of step {label}"));
+    d.end("div");
+    d.leaf("ul class=notes");
+    let _ = write!(d.html, "<li>{data}; {txn}.</li>");
     for note in &step.notes {
-        let _ = write!(h, "<li>{}</li>", esc(note));
+        let _ = write!(d.html, "<li>{}</li>", esc(note));
     }
-    let _ = write!(h, "<li>If it fails: {}</li></ul></li>", esc(&step.retry));
+    let _ = write!(d.html, "<li>If it fails: {}</li>", esc(&step.retry));
+    d.end("ul");
+    d.html.push_str("</li>");
 }
 
-/// Highlighted SQL and its copy button (handled by [`copy_clicked`]).
+/// Highlighted SQL and its copy button (handled by [`copy_clicked`]), inside a `div.sql`.
 fn sql_block(h: &mut String, sql: &str, what: &str) {
     let _ = write!(
         h,
-        "<div class=sql><pre><code>{}</code></pre><button type=button class=copy aria-label=\"Copy {}\">Copy</button></div>",
+        "<pre><code>{}</code></pre><button type=button class=copy aria-label=\"Copy {}\">Copy</button>",
         sql_html(sql),
         esc(what)
     );
@@ -367,9 +461,34 @@ mod tests {
             .with("size", "1GB")
             .with("max-downtime", "0");
         let plan = lockstep_planner::plan(&params).expect("plans");
-        let html = plan_html(&plan);
+        let doc = plan_doc(&plan);
+        let html = &doc.html;
         assert!(!html.contains("<img"));
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
         assert!(html.contains("class=phases"));
+        assert!(doc.same_skeleton(&plan_doc(&plan)));
+        for i in 0..doc.leaves.len() {
+            let leaf = doc.leaf_html(i);
+            assert!(leaf.starts_with('<') && leaf.contains(&format!(" data-b={i}>")));
+        }
+    }
+
+    #[test]
+    fn a_new_row_count_changes_leaves_not_the_skeleton() {
+        let params = Params::new()
+            .with("db", "postgresql@16")
+            .with("change", "change-type")
+            .with("table", "orders")
+            .with("column", "id")
+            .with("from-type", "integer")
+            .with("to-type", "bigint")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0");
+        let a = plan_doc(&lockstep_planner::plan(&params).expect("plans"));
+        let b = plan_doc(&lockstep_planner::plan(&params.with("rows", "640M")).expect("plans"));
+        assert!(a.same_skeleton(&b));
+        let changed = (0..a.leaves.len()).filter(|&i| a.leaf_html(i) != b.leaf_html(i)).count();
+        assert!(changed > 0 && changed < a.leaves.len());
     }
 }
