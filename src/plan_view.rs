@@ -423,7 +423,11 @@ fn step_html(d: &mut Doc, label: &str, step: &Step, longest: f64) {
     );
     d.end("div");
     d.leaf("div class=sql");
-    sql_block(&mut d.html, &psql_step(step), &format!("SQL of step {label}"));
+    sql_block(
+        &mut d.html,
+        &psql_step(step),
+        &format!("SQL of step {label}"),
+    );
     d.end("div");
     d.leaf("ul class=notes");
     let _ = write!(d.html, "<li>{data}; {txn}.</li>");
@@ -488,7 +492,9 @@ mod tests {
         let a = plan_doc(&lockstep_planner::plan(&params).expect("plans"));
         let b = plan_doc(&lockstep_planner::plan(&params.with("rows", "640M")).expect("plans"));
         assert!(a.same_skeleton(&b));
-        let changed = (0..a.leaves.len()).filter(|&i| a.leaf_html(i) != b.leaf_html(i)).count();
+        let changed = (0..a.leaves.len())
+            .filter(|&i| a.leaf_html(i) != b.leaf_html(i))
+            .count();
         assert!(changed > 0 && changed < a.leaves.len());
     }
 }
