@@ -17,6 +17,7 @@ mod add_unique;
 mod change_type;
 mod drop_column;
 mod drop_index;
+mod rename_table;
 pub mod tools;
 
 /// Plans a validated MySQL or MariaDB request.
@@ -28,6 +29,7 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
         Change::AddUnique { .. } => add_unique::paths(&ctx)?,
         Change::DropColumn { .. } => drop_column::paths(&ctx)?,
         Change::DropIndex { .. } => drop_index::paths(&ctx)?,
+        Change::RenameTable { .. } => rename_table::paths(&ctx)?,
         Change::ChangeType { .. } => change_type::paths(&ctx)?,
         other => {
             return Err(FieldError::new(
