@@ -12,7 +12,9 @@ use crate::plan::{
 use crate::quote::mysql as quote;
 
 mod add_column;
+mod add_foreign_key;
 mod add_index;
+mod add_not_null;
 mod add_unique;
 mod change_type;
 mod drop_column;
@@ -31,6 +33,8 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
         Change::DropIndex { .. } => drop_index::paths(&ctx)?,
         Change::RenameTable { .. } => rename_table::paths(&ctx)?,
         Change::ChangeType { .. } => change_type::paths(&ctx)?,
+        Change::AddNotNull { .. } => add_not_null::paths(&ctx)?,
+        Change::AddForeignKey { .. } => add_foreign_key::paths(&ctx)?,
         other => {
             return Err(FieldError::new(
                 "change",

@@ -1,0 +1,200 @@
+//! Make an existing column NOT NULL (MySQL, MariaDB).
+//!
+//! `ALTER TABLE ... MODIFY col <type> NOT NULL, ALGORITHM=INPLACE, LOCK=NONE` rebuilds the table
+//! in place while reads and writes continue (MySQL manual, "Online DDL Operations": "Making a
+//! column NOT NULL: In Place Yes, Rebuilds Table Yes, Permits Concurrent DML Yes", 5.7 and 8.x,
+//! with strict SQL mode; checked on MariaDB 10.11, where INSTANT is refused). The statement fails,
+//! changing nothing, when a NULL is left (strict mode: "Data truncated for column", seen on
+//! MariaDB 10.11), so the preflight counts them; filling them is the user's decision (which
+//! value?) and is not planned here.
+//!
+//! MODIFY restates the whole column, so the request must carry the column's current type
+//! (`--type`, with its DEFAULT, CHARACTER SET, COMMENT if it has them): the server has no
+//! "SET NOT NULL" alone. The preflight prints the current definition to compare with.
+//! The rollback is the same rebuild back to NULL (INPLACE, LOCK=NONE; checked on MariaDB 10.11).
+
+use super::change_type::{definition_check, says, strict_mode_check};
+use super::{summary_paths, Ctx};
+use crate::changes::{check, Paths};
+use crate::input::{Change, FieldError};
+use crate::plan::{Expected, MysqlLock, Phase, Warning};
+use crate::quote::mysql::{ident, literal};
+
+/// `--type` as MODIFY needs it: the current type, without any NULL / NOT NULL of its own.
+fn current_type(data_type: Option<&str>) -> Result<&str, FieldError> {
+    let Some(t) = data_type.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Err(FieldError::new(
+            "type",
+            "is required for MySQL and MariaDB: MODIFY restates the whole column, so give its current type, e.g. int or varchar(64) (plus DEFAULT ..., CHARACTER SET ... or COMMENT ... if it has them)",
+        ));
+    };
+    let words: Vec<String> = t
+        .split_whitespace()
+        .map(|w| w.to_ascii_lowercase())
+        .collect();
+    for (i, w) in words.iter().enumerate() {
+        if w == "null" {
+            let after_default = i > 0 && words[i - 1] == "default";
+            let message = if after_default {
+                "has DEFAULT NULL, which a NOT NULL column cannot keep; accepts the current type without it, e.g. int or varchar(64) DEFAULT ''"
+            } else {
+                "says NULL or NOT NULL itself; accepts the current type without it (the plan adds NOT NULL), e.g. int or varchar(64) DEFAULT ''"
+            };
+            return Err(FieldError::new("type", message));
+        }
+    }
+    Ok(t)
+}
+
+pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
+    let Change::AddNotNull { column, data_type } = &ctx.req.change else {
+        unreachable!("add_not_null::paths called for another change")
+    };
+    if ctx.req.env.primary_key.as_deref() == Some(column.as_str()) {
+        return Err(FieldError::new(
+            "column",
+            format!(
+                "{column:?} is the primary key, which is always NOT NULL; accepts another column"
+            ),
+        ));
+    }
+    let ty = current_type(data_type.as_deref())?;
+    let table = ctx.table();
+    let col = ident(column);
+    let clause = format!("MODIFY {col} {ty} NOT NULL");
+    let mut out = summary_paths(format!("Make column {col} of {table} NOT NULL"));
+    out.warnings.push(Warning {
+        code: "modify-restates-column".to_string(),
+        message: format!(
+            "MODIFY restates the whole column: it becomes exactly `{ty} NOT NULL`. A DEFAULT, ON UPDATE, COMMENT or CHARACTER SET / COLLATE the column has and --type does not repeat is dropped. The preflight prints the current definition: compare before running."
+        ),
+    });
+    if says(ty, "auto_increment") {
+        out.warnings.push(Warning {
+            code: "auto-increment".to_string(),
+            message: "--type says AUTO_INCREMENT: such a column is normally a key and already NOT NULL; check that this is the column you mean.".to_string(),
+        });
+    }
+
+    let col_where = format!(
+        "{} AND column_name = {}",
+        ctx.where_table(&ctx.req.table),
+        literal(column)
+    );
+    let pre = vec![
+        check(
+            "The column exists and still accepts NULL",
+            format!("SELECT is_nullable FROM information_schema.columns WHERE {col_where};"),
+            "YES (NO: it is already NOT NULL and there is nothing to do; no row: there is no such column)",
+            Expected::row(&["YES"]),
+        ),
+        definition_check(ctx, column, &clause),
+        strict_mode_check(),
+        check(
+            "No NULL is left in the column (a full scan unless an index covers it: run it on a replica if you have one)",
+            format!("SELECT COUNT(*) AS null_rows FROM {table} WHERE {col} IS NULL;"),
+            "0. Otherwise decide the value those rows get and fill them first, in batches the application can live with (e.g. UPDATE ... SET <col> = <value> WHERE <col> IS NULL LIMIT 5000, repeated until it changes no row), and make sure the application writes no new NULL",
+            Expected::row(&["0"]),
+        ),
+    ];
+
+    let mut step = ctx.alter(
+        "Make the column NOT NULL (rebuilds the table in place; reads and writes continue)",
+        std::slice::from_ref(&clause),
+        MysqlLock::INPLACE_NONE,
+        ctx.model.rewrite(),
+    );
+    step.rewrites_table = true;
+    step.scans_table = true;
+    step.notes.push("InnoDB rebuilds the table and checks every row while it copies; concurrent writes are logged and applied at the end, under the exclusive metadata lock: a heavy write rate lengthens that final moment (innodb_online_alter_log_max_size bounds the log; the ALTER fails if it fills).".to_string());
+    step.notes.push("If a NULL is found (or written meanwhile), the statement fails at the end with \"Data truncated\" / \"Invalid use of NULL value\" and nothing has changed: fill the NULLs, stop the writer, run it again.".to_string());
+    let step = ctx.documented(step);
+    let rollback = ctx.rollback_ddl(
+        format!(
+            "ALTER TABLE {table} MODIFY {col} {ty} NULL{};",
+            ctx.lock_clause(MysqlLock::INPLACE_NONE)
+        ),
+        Some("Another in-place rebuild (reads and writes continue) that lets the column accept NULL again."),
+    );
+    out.direct = Some(vec![
+        ctx.preflight(Some(ctx.req.bytes), pre),
+        Phase {
+            name: "set not null".to_string(),
+            purpose: format!(
+                "Rebuild {table} with {col} NOT NULL while traffic continues; from then on a NULL is refused."
+            ),
+            app_change: Some(format!(
+                "The application writes no NULL into {col}: every INSERT sets it (or relies on a DEFAULT that --type restates) and no UPDATE sets it to NULL. From this phase on such writes fail."
+            )),
+            steps: vec![step],
+            rollback: vec![rollback],
+            irreversible: None,
+            checks: vec![check(
+                "The column is NOT NULL",
+                format!("SELECT is_nullable FROM information_schema.columns WHERE {col_where};"),
+                "NO",
+                Expected::row(&["NO"]),
+            )],
+        },
+    ]);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::params::Params;
+    use crate::plan::{Blocks, Expected};
+
+    fn params(db: &str, ty: Option<&str>) -> Params {
+        let mut p = Params::new()
+            .with("db", db)
+            .with("change", "add-not-null")
+            .with("table", "orders`; drop table x; --")
+            .with("column", "email")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0");
+        if let Some(t) = ty {
+            p.set("type", t);
+        }
+        p
+    }
+
+    #[test]
+    fn in_place_rebuild_with_dml_on_every_version() {
+        for db in ["mariadb@10.11.6", "mysql@8.0.35", "mysql@5.7"] {
+            let p = crate::plan(&params(db, Some("varchar(64)"))).unwrap();
+            assert_eq!(p.strategy.chosen, "direct");
+            let step = &p.phases[1].steps[0];
+            assert_eq!(
+                step.sql[0],
+                "ALTER TABLE `orders``; drop table x; --` MODIFY `email` varchar(64) NOT NULL, ALGORITHM=INPLACE, LOCK=NONE;"
+            );
+            assert!(step.rewrites_table);
+            assert_eq!(step.blocks, Blocks::ReadsAndWrites);
+            assert!(step.blocking_seconds.high <= 0.05);
+            assert_eq!(step.unverified.is_none(), db.starts_with("mariadb"));
+            assert!(p.phases[1].rollback[0]
+                .sql
+                .ends_with("MODIFY `email` varchar(64) NULL, ALGORITHM=INPLACE, LOCK=NONE;"));
+            assert!(p.phases[1].app_change.is_some());
+            assert!(p.phases[0]
+                .checks
+                .iter()
+                .any(|c| c.sql.contains("WHERE `email` IS NULL")
+                    && c.expected == Expected::row(&["0"])));
+        }
+    }
+
+    #[test]
+    fn type_is_required_and_must_not_say_null() {
+        for ty in [None, Some("varchar(64) NOT NULL"), Some("int DEFAULT NULL")] {
+            let err = crate::plan(&params("mysql@8.0.35", ty)).unwrap_err();
+            assert!(err.iter().any(|e| e.field == "type"), "{ty:?}: {err:?}");
+        }
+        let mut p = params("mariadb@10.11.6", Some("bigint"));
+        p.set("column", "id");
+        let err = crate::plan(&p).unwrap_err();
+        assert!(err.iter().any(|e| e.field == "column"), "{err:?}");
+    }
+}
