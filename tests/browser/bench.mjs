@@ -89,7 +89,7 @@ const context = await browser.newContext();
 const page = await context.newPage();
 const scenarios = [
   ['add-index (example, 2 phases)', ''],
-  ['change-type integer -> bigint (large plan)', '?v=1&db=postgresql%4016&change=change-type&table=orders&column=id&from-type=integer&to-type=bigint&rows=500M&size=120GB&max-downtime=0'],
+  ['change-type integer -> bigint (large plan)', '?v=1&db=postgresql@16&change=change-type&table=orders&column=id&from-type=integer&to-type=bigint&rows=500M&size=120GB&max-downtime=0'],
 ];
 console.log('Input change to updated timeline (value set + input event -> new plan in the DOM, laid out):');
 for (const [name, query] of scenarios) {

@@ -96,7 +96,7 @@ const sameOrigin = (u) => u.startsWith(origin) || u.startsWith('data:') || u.sta
   // First visit: the example plan, and the address bar already is its share link.
   await attempt('first visit', async () => {
     check((await summary(page)).includes('orders'), 'http: the first visit shows the example plan');
-    check(new URL(page.url()).search.startsWith('?v=1&db=postgresql%4016.4&change=add-index&table=orders'),
+    check(new URL(page.url()).search.startsWith('?v=1&db=postgresql@16.4&change=add-index&table=orders&columns=customer_id,+created_at&rows=500M'),
       `http: the address is the share link, version first (${new URL(page.url()).search.slice(0, 60)}...)`);
     const legends = await page.$$eval('form.request legend', (ls) => ls.map((l) => l.textContent.trim()));
     check(legends.join('|') === 'Database|Change|Table size|Downtime budget|Advanced facts', `http: the form is grouped (${legends.join(', ')})`);
@@ -380,7 +380,7 @@ server.close();
     await page.locator('.phases .step button.copy').first().click();
     check((await clipboard(page)).length > 10, 'file: copy works');
     const link = await page.inputValue('#share-link');
-    check(link.startsWith('file://') && link.includes('?v=1&db=postgresql%4016.4'), 'file: the share link is this file with the inputs');
+    check(link.startsWith('file://') && link.includes('?v=1&db=postgresql@16.4'), 'file: the share link is this file with the inputs');
     await page.fill('#f-table', 'Orders"; drop table x; --');
     const hostile = await page.inputValue('#share-link');
     const again = await context.newPage();

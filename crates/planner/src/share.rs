@@ -7,7 +7,7 @@ use crate::params::{Params, FIELDS};
 /// The share-link format version this build writes and reads.
 pub const VERSION: &str = "1";
 
-/// `v=1&db=postgresql%4016&...`, fields in canonical order, blank fields left out.
+/// `v=1&db=postgresql@16&...`, fields in canonical order, blank fields left out.
 pub fn to_query(params: &Params) -> String {
     let mut parts = vec![format!("v={VERSION}")];
     for (name, value) in params.canonical() {
@@ -118,13 +118,17 @@ fn query_of(link: &str) -> &str {
     query.split('#').next().unwrap_or("")
 }
 
+/// Percent-encodes all but what reads well and is safe in a query, in a shell's single quotes
+/// and in chat: `postgresql@16.4`, `customer_id,+created_at`, `customers(id)`.
 fn encode(value: &str) -> String {
     let mut out = String::new();
     for b in value.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => out.push(b as char),
+            b'-' | b'_' | b'.' | b'~' | b'@' | b':' | b',' | b'/' | b'(' | b')' => {
                 out.push(b as char)
             }
+            b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -172,7 +176,9 @@ mod tests {
             .with("where", "status = 'open' & x+1 > 2 % 3")
             .with("rows", "500M");
         let query = to_query(&params);
-        assert!(query.starts_with("v=1&db=postgresql%4016.4&change=add-index&table=orders%22"));
+        assert!(query.starts_with("v=1&db=postgresql@16.4&change=add-index&table=orders%22"));
+        assert!(query.contains("&columns=gr%C3%B6%C3%9Fe,+%22a+b%22&"));
+        assert!(query.contains("&where=status+%3D+%27open%27+%26+x%2B1+%3E+2+%25+3&"));
         let back = from_link(&format!("https://example.test/lockstep/?{query}#top")).unwrap();
         assert_eq!(back.canonical(), params.canonical());
     }
