@@ -11,6 +11,7 @@ use crate::plan::{
 };
 use crate::quote::mysql as quote;
 
+mod add_check;
 mod add_column;
 mod add_foreign_key;
 mod add_index;
@@ -35,6 +36,7 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
         Change::ChangeType { .. } => change_type::paths(&ctx)?,
         Change::AddNotNull { .. } => add_not_null::paths(&ctx)?,
         Change::AddForeignKey { .. } => add_foreign_key::paths(&ctx)?,
+        Change::AddCheck { .. } => add_check::paths(&ctx)?,
         other => {
             return Err(FieldError::new(
                 "change",

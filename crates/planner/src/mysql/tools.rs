@@ -26,16 +26,20 @@ pub const COPY_SHARED: MysqlLock = MysqlLock::Alter {
     lock: LockClause::Shared,
 };
 
-/// Adds `checks` to the phase that swaps the new table in (the cut-over, or the copy phase of
-/// pt-online-schema-change, which cuts over by itself): what must hold once the new table
-/// serves traffic.
-pub fn check_after_cut_over(phases: &mut [Phase], checks: Vec<Check>) {
+/// The phase that swaps the new table in: the cut-over, or the copy phase of
+/// pt-online-schema-change, which cuts over by itself.
+pub fn swap_phase(phases: &mut [Phase]) -> Option<&mut Phase> {
     let at = phases
         .iter()
         .position(|p| p.name == "cut-over")
-        .or_else(|| phases.iter().position(|p| p.name == "copy"));
-    if let Some(i) = at {
-        phases[i].checks.extend(checks);
+        .or_else(|| phases.iter().position(|p| p.name == "copy"))?;
+    Some(&mut phases[at])
+}
+
+/// Adds `checks` to the [`swap_phase`]: what must hold once the new table serves traffic.
+pub fn check_after_cut_over(phases: &mut [Phase], checks: Vec<Check>) {
+    if let Some(phase) = swap_phase(phases) {
+        phase.checks.extend(checks);
     }
 }
 
