@@ -16,7 +16,7 @@
 //! - then, as on PostgreSQL: data, rollbacks (SHOW CREATE TABLE of every table, triggers,
 //!   views), and the plan's checks.
 
-use super::scenarios::{data_sql, seed_sql};
+use super::scenarios::{data_sql, seed_sql, with_events};
 use super::{error_code, exec, text_rows, text_value, LoadConn, Server};
 use crate::load::{Dialect, Load, Role};
 use crate::report::{Calibration, CaseResult, CaseStatus, Claim, Kind};
@@ -131,8 +131,11 @@ fn run_case(server: &Server, case: &Case, opts: &Options) -> CaseResult {
             ),
         )?;
         let mut seed = server.connect(DB)?;
-        exec(&mut seed, &seed_sql(opts.rows, case.int_id))
-            .map_err(|e| format!("seeding {} rows: {e}", opts.rows))?;
+        exec(
+            &mut seed,
+            &seed_sql(opts.rows, case.int_id, with_events(case)),
+        )
+        .map_err(|e| format!("seeding {} rows: {e}", opts.rows))?;
         drop(seed);
         run_in_db(server, case, opts, &mut result)
     })();
