@@ -88,7 +88,8 @@ pub fn all_cases() -> Vec<Case> {
     let mut c = case(
         "rename-column",
         "online",
-        &[("column", "note"), ("new-name", "remark")],
+        // CHANGE restates the column: its current full type.
+        &[("column", "note"), ("new-name", "remark"), ("type", "text")],
     );
     c.stages = vec![AppStage::plain(), stage("orders", Some("remark"))];
     c.data = DataCheck::with("orders", &[("note", Some(("remark", "note")))], &[]);
@@ -174,7 +175,11 @@ pub fn all_cases() -> Vec<Case> {
     ));
 
     // add-not-null: email is nullable but holds no NULL; INPLACE rebuild with LOCK=NONE.
-    cases.push(case("add-not-null", "online", &[("column", "email")]));
+    cases.push(case(
+        "add-not-null",
+        "online",
+        &[("column", "email"), ("type", "varchar(64)")],
+    ));
 
     cases.push(case("add-unique", "online", &[("columns", "email")]));
 
