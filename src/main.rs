@@ -60,6 +60,7 @@ fn App() -> impl IntoView {
     Effect::new(move |_| browser::replace_query(&query.get()));
 
     view! {
+        <a class="skip" href="#plan">"Skip to the plan"</a>
         <header class="top">
             <h1>"Lockstep"</h1>
             <p class="tagline">"Zero-downtime schema migration runbooks. Runs entirely in your browser: nothing you type leaves this page."</p>
@@ -67,7 +68,7 @@ fn App() -> impl IntoView {
         {(!link_problems.is_empty()).then(|| view! { <LinkProblems problems=link_problems/> })}
         <main class="layout">
             <form::RequestForm params=params result=result/>
-            <section class="output" aria-label="Plan">
+            <section class="output" id="plan" aria-label="Plan" tabindex="-1">
                 <toolbar::Toolbar params=params plan=shown fresh=Signal::derive(move || result.with(Result::is_ok)) query=query/>
                 <plan_view::Status result=result/>
                 <plan_view::Output result=result shown=shown/>

@@ -271,8 +271,11 @@ const sameOrigin = (u) => u.startsWith(origin) || u.startsWith('data:') || u.sta
       order.push(await page.evaluate(() => document.activeElement.id || document.activeElement.textContent.trim().slice(0, 20)));
     }
     const want = ['f-db', 'f-change', 'f-table', 'f-schema', 'f-columns', 'f-unique', 'f-where', 'f-method', 'f-name', 'f-rows', 'f-size', 'f-max-downtime'];
-    check(want.every((id, i) => order[i] === id) && order.includes('runbook.md') && order.includes('share-link'),
-      `http: Tab visits the fields in reading order, then the toolbar (${order.slice(0, 14).join(', ')}, ...)`);
+    check(order[0] === 'Skip to the plan' && want.every((id, i) => order[i + 1] === id) && order.includes('runbook.md') && order.includes('share-link'),
+      `http: Tab visits the fields in reading order, then the toolbar (${order.slice(0, 15).join(', ')}, ...)`);
+    await page.focus('a.skip');
+    await page.keyboard.press('Enter');
+    check(await until(page, () => document.activeElement.id === 'plan', null, 'skip link'), 'http: "Skip to the plan" moves focus to the plan');
     await page.focus('#f-rows');
     await page.keyboard.press('Control+A');
     await page.keyboard.type('2B');
