@@ -2,7 +2,7 @@
 //! user can override (the `*-per-sec` parameters). Ranges run from half to twice the nominal
 //! figure: the same statement on the same table varies that much with cache, I/O and load.
 
-use crate::input::Request;
+use crate::input::{Engine, Request};
 use crate::plan::{Assumption, Estimate};
 
 const MB: f64 = 1024.0 * 1024.0;
@@ -27,6 +27,8 @@ pub struct Model {
     pub batch_pause_ms: u64,
     pub lock_timeout_ms: u64,
     pub max_downtime_ms: u64,
+    /// The engine: the assumptions are worded in its terms.
+    pub engine: Engine,
 }
 
 impl Model {
@@ -47,6 +49,7 @@ impl Model {
                 .lock_timeout_ms
                 .unwrap_or(req.max_downtime_ms.clamp(500, 5_000)),
             max_downtime_ms: req.max_downtime_ms,
+            engine: req.db.engine,
         }
     }
 
@@ -99,9 +102,14 @@ impl Model {
             value,
             overridden_by: flag.to_string(),
         };
+        let mysql = self.engine.is_mysql_family();
         vec![
             a(
-                "backfill throughput",
+                if mysql {
+                    "backfill and online-schema-change copy throughput"
+                } else {
+                    "backfill throughput"
+                },
                 format!("{} rows/s", self.backfill_rows_per_sec),
                 "backfill-rows-per-sec",
             ),
@@ -125,10 +133,17 @@ impl Model {
             ),
             a(
                 "index build",
-                format!(
-                    "{} MB of table per second; CONCURRENTLY takes 2-3x",
-                    self.index_mb_per_sec
-                ),
+                if mysql {
+                    format!(
+                        "{} MB of table per second (ALGORITHM=INPLACE, LOCK=NONE)",
+                        self.index_mb_per_sec
+                    )
+                } else {
+                    format!(
+                        "{} MB of table per second; CONCURRENTLY takes 2-3x",
+                        self.index_mb_per_sec
+                    )
+                },
                 "index-mb-per-sec",
             ),
             a(
@@ -136,11 +151,23 @@ impl Model {
                 "1-50 ms once its lock is granted".to_string(),
                 "",
             ),
-            a(
-                "lock_timeout",
-                format!("{} ms per DDL statement", self.lock_timeout_ms),
-                "lock-timeout",
-            ),
+            if mysql {
+                a(
+                    "lock_wait_timeout",
+                    format!(
+                        "{} s per DDL statement ({} ms rounded up to whole seconds)",
+                        crate::mysql::lock_wait_seconds(self.lock_timeout_ms),
+                        self.lock_timeout_ms
+                    ),
+                    "lock-timeout",
+                )
+            } else {
+                a(
+                    "lock_timeout",
+                    format!("{} ms per DDL statement", self.lock_timeout_ms),
+                    "lock-timeout",
+                )
+            },
             a("ranges", "half to twice the nominal figure".to_string(), ""),
         ]
     }
