@@ -1711,6 +1711,18 @@ mod tests {
     }
 
     #[test]
+    fn planner_placeholders_are_filled() {
+        let cmd = "pt-online-schema-change \\\n  --alter='MODIFY `customer_id` bigint NOT NULL' \\\n  --no-drop-old-table \\\n  --execute \\\n  'D=<database>,t=orders' \\\n  <connection options>";
+        let got = connect_shell(cmd, "/x/client.cnf", "app");
+        assert!(got.contains("'F=/x/client.cnf,D=app,t=orders'"), "{got}");
+        assert!(!got.contains('<'), "{got}");
+        assert!(
+            got.contains("--alter='MODIFY `customer_id` bigint NOT NULL'"),
+            "{got}"
+        );
+    }
+
+    #[test]
     fn batches_end_when_nothing_changes() {
         assert!(batch_done(&[], 0));
         assert!(!batch_done(&[], 1000));
