@@ -1,0 +1,648 @@
+//! Split a table (MySQL, MariaDB): move a set of columns into a new table keyed by the
+//! primary key.
+//!
+//! No single statement does this, and the application must move its reads and writes, so only
+//! the online path is offered, shaped like the PostgreSQL one (`changes::split_table`):
+//!
+//! 1. **expand**: `CREATE TABLE IF NOT EXISTS new (PRIMARY KEY (pk)) AS SELECT pk, cols FROM old
+//!    WHERE 1 = 0`: exactly these columns with their types, character sets, NOT NULL and
+//!    defaults, no row, no index but the key (seen on MariaDB 10.11; the impossible WHERE reads
+//!    nothing). Then four single-statement triggers on the old table keep the new one in sync:
+//!    AFTER INSERT upserts the row; AFTER UPDATE removes the old key's row when the key changes
+//!    and upserts the row when the key or a moved column changes (so once the application writes
+//!    the new table itself, updates of other columns leave it alone); AFTER DELETE deletes it.
+//!    No foreign key between the tables: it would stop gh-ost and Spirit on the old table. Each
+//!    CREATE TRIGGER takes the exclusive metadata lock for a moment.
+//! 2. **copy**: MySQL has no COMMIT inside a statement block run by the client, so one batch is
+//!    one run of a few statements the operator repeats until it prints 0 (the PostgreSQL 10
+//!    path's scheme), keeping its place in a one-row progress table created after the triggers:
+//!    it stops at the largest key that existed then (later rows come through the trigger). The
+//!    batch is `INSERT ... SELECT ... LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE <no-op>`: the
+//!    locking read sees the latest committed row and makes a concurrent UPDATE or DELETE of it
+//!    wait for the batch, so a row the trigger wrote is never overwritten with an older value and
+//!    a row deleted meanwhile is never copied back; a row the trigger already wrote is kept.
+//!    Then a count and checksum of key + moved columns compares both tables in one snapshot.
+//! 3. deploy gates: **switch reads** to the new table, then **switch writes**.
+//! 4. **contract**: drop the triggers, the moved columns (INSTANT where the server can, else in
+//!    place while DML continues) and the progress table.
+
+use super::{summary_paths, Ctx};
+use crate::changes::{check, Paths};
+use crate::estimate::CATALOG_ONLY;
+use crate::input::{Change, FieldError};
+use crate::plan::{Estimate, Expected, MysqlLock, Phase, Step, Warning};
+use crate::quote::mysql::{derived_name, ident, ident_list, literal};
+use crate::quote::shell;
+
+/// The names of the four mirror triggers (suffix first, so a long table name cannot cut it).
+struct Triggers {
+    insert: String,
+    update_key: String,
+    update: String,
+    delete: String,
+}
+
+impl Triggers {
+    fn new(new_table: &str) -> Self {
+        let name = |what: &str| derived_name(&[&format!("lockstep_{what}"), new_table]);
+        Triggers {
+            insert: name("ins"),
+            update_key: name("updkey"),
+            update: name("upd"),
+            delete: name("del"),
+        }
+    }
+
+    fn names(&self) -> [&str; 4] {
+        [&self.insert, &self.update_key, &self.update, &self.delete]
+    }
+}
+
+pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
+    let Change::SplitTable { columns, new_table } = &ctx.req.change else {
+        unreachable!("split_table::paths called for another change")
+    };
+    let Some(pk) = ctx.req.env.primary_key.as_deref() else {
+        return Err(FieldError::new(
+            "primary-key",
+            "is none, but the new table is keyed by the old table's primary key, and the copy pages through the table by it; accepts the name of the primary key column (e.g. id)",
+        ));
+    };
+    if columns.iter().any(|c| c == pk) {
+        return Err(FieldError::new(
+            "columns",
+            format!("names the primary key {pk:?}: it stays in the old table and keys the new one; accepts the other columns to move, e.g. bio,avatar_url"),
+        ));
+    }
+    if new_table == &ctx.req.table {
+        return Err(FieldError::new(
+            "new-table",
+            "is the table being split; accepts a new table name, e.g. orders_details",
+        ));
+    }
+    let server = ctx.server;
+    let table = ctx.table();
+    let table_name = &ctx.req.table;
+    let new = ctx.sibling(new_table);
+    let key = ident(pk);
+    let cols = ident_list(columns);
+    let key_and_cols = format!("{key}, {cols}");
+    let triggers = Triggers::new(new_table);
+    let progress_name = derived_name(&["lockstep_progress", new_table]);
+    let progress = ctx.sibling(&progress_name);
+    let col_names = columns
+        .iter()
+        .map(|c| literal(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let trigger_names = triggers
+        .names()
+        .iter()
+        .map(|n| literal(n))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let moved_where = format!(
+        "{} AND column_name IN ({col_names})",
+        ctx.where_table(table_name)
+    );
+
+    // ---- preflight
+    let n = columns.len().to_string();
+    let mut pre = vec![
+        check(
+            "Every column to move exists",
+            format!("SELECT COUNT(*) AS present FROM information_schema.columns WHERE {moved_where};"),
+            &n,
+            Expected::row(&[&n]),
+        ),
+        check(
+            "The key column is the table's whole primary key",
+            format!(
+                "SELECT GROUP_CONCAT(column_name ORDER BY seq_in_index) AS primary_key FROM information_schema.statistics WHERE {} AND index_name = 'PRIMARY';",
+                ctx.where_table(table_name)
+            ),
+            pk,
+            Expected::row(&[pk]),
+        ),
+        check(
+            "The new table's name is free",
+            format!(
+                "SELECT COUNT(*) AS taken FROM information_schema.tables WHERE {};",
+                ctx.where_table(new_table)
+            ),
+            "0 (1: a table of that name exists; if it is this plan's own from an earlier attempt, CREATE TABLE IF NOT EXISTS skips it)",
+            Expected::row(&["0"]),
+        ),
+        check(
+            "Inserts into the old table can leave every moved column out (needed once the application writes them to the new table only)",
+            format!(
+                "SELECT column_name FROM information_schema.columns WHERE {moved_where} AND is_nullable = 'NO' AND column_default IS NULL AND extra NOT LIKE '%GENERATED%';"
+            ),
+            &format!("no rows. A listed column is NOT NULL without a default: give it one first, e.g. ALTER TABLE {table} ALTER COLUMN <column> SET DEFAULT <value>, ALGORITHM=INSTANT (metadata only), or strict mode makes the new version's inserts fail"),
+            Expected::NoRows,
+        ),
+        check(
+            "What the new table does not inherit: indexes on the moved columns (CREATE TABLE ... SELECT copies types, NOT NULL and defaults only)",
+            format!("SELECT index_name, column_name FROM information_schema.statistics WHERE {moved_where} ORDER BY index_name, seq_in_index;"),
+            "the list, for the record: add the indexes that matter to the new table after the contract phase (add-index plan)",
+            Expected::Manual,
+        ),
+        check(
+            "Triggers already on the table (this plan adds four)",
+            format!(
+                "SELECT trigger_name, action_timing, event_manipulation FROM information_schema.triggers WHERE event_object_schema = {} AND event_object_table = {};",
+                ctx.schema_value(),
+                literal(table_name)
+            ),
+            "for the record: existing triggers keep firing; pt-online-schema-change refuses a table that has triggers of its own, so run no such copy of this table until the contract phase is done",
+            Expected::Manual,
+        ),
+    ];
+    if !server.create_table_select_with_gtid() {
+        pre.push(check(
+            "GTID consistency is not enforced (before MySQL 8.0.21 it refuses CREATE TABLE ... SELECT)",
+            "SELECT @@GLOBAL.enforce_gtid_consistency AS enforce_gtid_consistency;",
+            "OFF (ON: create the two tables by hand with CREATE TABLE and the columns' types from SHOW CREATE TABLE, then continue)",
+            Expected::row(&["OFF"]),
+        ));
+    }
+    let preflight = ctx.preflight(Some(ctx.req.bytes), pre);
+
+    // ---- expand
+    let mut create = ctx.step(
+        "Create the new table (empty): the key and the moved columns, with their types",
+        vec![format!(
+            "CREATE TABLE IF NOT EXISTS {new} (PRIMARY KEY ({key})) AS SELECT {key_and_cols} FROM {table} WHERE 1 = 0;"
+        )],
+        None,
+        CATALOG_ONLY,
+    );
+    create.notes.push("CREATE TABLE ... SELECT copies exactly these columns with their types, character sets, NOT NULL and defaults, and no row: the impossible WHERE reads nothing. AUTO_INCREMENT, indexes, CHECKs and foreign keys are not copied.".to_string());
+    create.retry = "Safe to re-run: IF NOT EXISTS skips it once the table exists.".to_string();
+
+    let if_not_exists = if server.trigger_if_not_exists() {
+        "IF NOT EXISTS "
+    } else {
+        ""
+    };
+    let new_row = |prefix: &str| {
+        std::iter::once(pk)
+            .chain(columns.iter().map(String::as_str))
+            .map(|c| format!("{prefix}.{}", ident(c)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let upsert_set = columns
+        .iter()
+        .map(|c| format!("{} = NEW.{}", ident(c), ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let unchanged = std::iter::once(pk)
+        .chain(columns.iter().map(String::as_str))
+        .map(|c| format!("OLD.{} <=> NEW.{}", ident(c), ident(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let create_trigger = |name: &str, event: &str, body: String| {
+        format!(
+            "CREATE TRIGGER {if_not_exists}{} AFTER {event} ON {table} FOR EACH ROW {body};",
+            ctx.sibling(name)
+        )
+    };
+    let trigger_sql = vec![
+        create_trigger(
+            &triggers.insert,
+            "INSERT",
+            format!(
+                "INSERT INTO {new} ({key_and_cols}) VALUES ({}) ON DUPLICATE KEY UPDATE {upsert_set}",
+                new_row("NEW")
+            ),
+        ),
+        create_trigger(
+            &triggers.update_key,
+            "UPDATE",
+            format!("DELETE FROM {new} WHERE {key} = OLD.{key} AND NOT (OLD.{key} <=> NEW.{key})"),
+        ),
+        create_trigger(
+            &triggers.update,
+            "UPDATE",
+            format!(
+                "INSERT INTO {new} ({key_and_cols}) SELECT {} FROM DUAL WHERE NOT ({unchanged}) ON DUPLICATE KEY UPDATE {upsert_set}",
+                new_row("NEW")
+            ),
+        ),
+        create_trigger(
+            &triggers.delete,
+            "DELETE",
+            format!("DELETE FROM {new} WHERE {key} = OLD.{key}"),
+        ),
+    ];
+    let mut sync = ctx.step(
+        "Mirror every write of the old table into the new one (four triggers)",
+        trigger_sql,
+        Some(MysqlLock::MetadataExclusive),
+        CATALOG_ONLY,
+    );
+    sync.notes.push(format!("Each trigger is one statement (no BEGIN ... END, so the client needs no DELIMITER). AFTER INSERT upserts the key and moved columns into {new}; AFTER UPDATE deletes the old key's row when the key changes, and upserts the row only when the key or a moved column changes, so once the application writes {new} itself, updates of other columns leave it alone; AFTER DELETE deletes the row. Each runs in the writer's transaction."));
+    sync.notes.push("Each CREATE TRIGGER takes the exclusive metadata lock on the old table for a moment (reads and writes wait that long, and behind any long transaction: lock_wait_timeout bounds the wait). From here every write of the old table costs one more row write.".to_string());
+    sync.retry = if server.trigger_if_not_exists() {
+        format!(
+            "{} IF NOT EXISTS skips the triggers already created.",
+            super::RETRY_LOCK_WAIT
+        )
+    } else {
+        format!(
+            "{} No IF NOT EXISTS before MySQL 8.0.29: on a re-run, leave out the statements whose trigger the phase check already finds.",
+            super::RETRY_LOCK_WAIT
+        )
+    };
+    let drop_triggers: Vec<String> = triggers
+        .names()
+        .iter()
+        .map(|n| format!("DROP TRIGGER IF EXISTS {};", ctx.sibling(n)))
+        .collect();
+    let expand_rollback = vec![
+        ctx.rollback_ddl(
+            drop_triggers.join("\n"),
+            Some("Each DROP TRIGGER takes the exclusive metadata lock on the old table for a moment."),
+        ),
+        ctx.rollback_ddl(format!("DROP TABLE IF EXISTS {new};"), None),
+    ];
+    let triggers_present = |n: &str| {
+        check(
+            if n == "4" {
+                "The four mirror triggers are in place"
+            } else {
+                "The mirror triggers are gone"
+            },
+            format!(
+                "SELECT COUNT(*) AS triggers FROM information_schema.triggers WHERE trigger_schema = {} AND trigger_name IN ({trigger_names});",
+                ctx.schema_value()
+            ),
+            n,
+            Expected::row(&[n]),
+        )
+    };
+    let expand = Phase {
+        name: "expand".to_string(),
+        purpose: format!("Create {new} (key and moved columns, empty) and mirror every write into it."),
+        app_change: None,
+        steps: vec![create, sync],
+        rollback: expand_rollback.clone(),
+        irreversible: None,
+        checks: vec![
+            check(
+                "The new table exists with its primary key",
+                format!(
+                    "SELECT COUNT(*) AS has_primary_key FROM information_schema.table_constraints WHERE {} AND constraint_type = 'PRIMARY KEY';",
+                    ctx.where_table(new_table)
+                ),
+                "1",
+                Expected::row(&["1"]),
+            ),
+            triggers_present("4"),
+        ],
+    };
+
+    // ---- copy
+    let batch = ctx.model.batch_size;
+    let pause = ctx.model.batch_pause_ms as f64 / 1000.0;
+    let mut setup = ctx.step(
+        "Create the progress table the repeated batch keeps its place in",
+        vec![format!(
+            "CREATE TABLE IF NOT EXISTS {progress} AS SELECT MIN({key}) AS last_key, MAX({key}) AS end_key, 0 AS started FROM {table};"
+        )],
+        None,
+        Estimate::new(0.001, 0.1),
+    );
+    setup.notes.push(format!("One row: the first key, the last key that exists now (the batches stop there: rows inserted from now on reach {new} through the trigger, and chasing them would never end), and whether the first batch ran. MIN and MAX read the two ends of the primary key only. It survives a dropped connection, so the batch can be repeated from any session."));
+    setup.retry =
+        "Safe to re-run: IF NOT EXISTS keeps the first row (and the place reached).".to_string();
+    let in_batch = format!(
+        "{key} >= @lockstep_lo AND {key} <= {{upper}} AND ({key} > @lockstep_lo OR @lockstep_started = 0)"
+    );
+    let range = |upper: &str| in_batch.replace("{upper}", upper);
+    let batch_sql = vec![
+        format!("SELECT last_key, end_key, started INTO @lockstep_lo, @lockstep_end, @lockstep_started FROM {progress};"),
+        format!(
+            "SELECT COUNT(*), MAX(lockstep_k) INTO @lockstep_n, @lockstep_hi FROM (SELECT {key} AS lockstep_k FROM {table} WHERE {} ORDER BY {key} LIMIT {batch}) AS lockstep_batch;",
+            range("@lockstep_end")
+        ),
+        format!(
+            "INSERT INTO {new} ({key_and_cols}) SELECT {key_and_cols} FROM {table} WHERE {} LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE {new}.{key} = {new}.{key};",
+            range("@lockstep_hi")
+        ),
+        format!("UPDATE {progress} SET last_key = @lockstep_hi, started = 1 WHERE @lockstep_n > 0;"),
+        "SELECT @lockstep_n AS rows_in_batch;".to_string(),
+    ];
+    let mut copy_step = ctx.step(
+        &format!("Copy the existing rows: one batch of {batch} rows; repeat until it prints 0"),
+        batch_sql,
+        None,
+        ctx.model.backfill(),
+    );
+    copy_step.scans_table = true;
+    copy_step.notes.push(format!(
+        "Repeat this step until it prints 0 (the duration above is for all repetitions). From a shell, with this step's SQL (settings included) in batch.sql: `while out=$(mysql -N -B <connection options> {} < batch.sql) && [ \"$out\" != 0 ]; do sleep {pause}; done` stops at 0 or at the first error. Each statement commits on its own: row locks are held for one batch of {batch} rows only.",
+        shell(ctx.req.schema.as_deref().unwrap_or("<database>"))
+    ));
+    copy_step.notes.push(format!("Keyset pagination: each batch starts after the last key recorded in {progress} and stops at the key that existed when it was created, so it never rereads finished rows and ends while inserts continue."));
+    copy_step.notes.push("LOCK IN SHARE MODE: the batch reads the latest committed version of each row and makes a concurrent UPDATE or DELETE of it wait until the batch commits, so it cannot copy a value older than what the trigger wrote, nor bring back a row deleted meanwhile. ON DUPLICATE KEY UPDATE of the key to itself keeps a row the trigger already wrote.".to_string());
+    if ctx.req.env.replicas {
+        copy_step.notes.push(
+            "Watch replica lag between batches; pause the loop while replicas catch up."
+                .to_string(),
+        );
+    }
+    copy_step.retry = "If a run fails (lock wait timeout, deadlock), run it again: a batch is redone from the recorded place, and redoing it changes nothing.".to_string();
+    let checksum = |t: &str| {
+        let mut parts: Vec<String> = std::iter::once(pk)
+            .chain(columns.iter().map(String::as_str))
+            .map(|c| format!("lockstep_t.{}", ident(c)))
+            .collect();
+        parts.extend(
+            columns
+                .iter()
+                .map(|c| format!("ISNULL(lockstep_t.{})", ident(c))),
+        );
+        format!(
+            "(SELECT CONCAT(COUNT(*), '/', COALESCE(BIT_XOR(CAST(CONV(LEFT(MD5(CONCAT_WS('|', {})), 16), 16, 10) AS UNSIGNED)), 0)) FROM {t} AS lockstep_t)",
+            parts.join(", ")
+        )
+    };
+    let same_check = check(
+        "Old and new tables hold the same rows: count and checksum of key + moved columns, in one snapshot (two full scans: run it on a replica if you have one)",
+        format!("SELECT {} = {} AS same;", checksum(&table), checksum(&new)),
+        "1",
+        Expected::row(&["1"]),
+    );
+    let drop_progress = format!("DROP TABLE IF EXISTS {progress};");
+    let copy = Phase {
+        name: "copy".to_string(),
+        purpose: format!("Copy the rows that existed before the triggers into {new}, in small batches while traffic continues, then prove both tables agree."),
+        app_change: None,
+        steps: vec![setup, copy_step],
+        rollback: {
+            let mut r = expand_rollback.clone();
+            r.push(ctx.rollback_ddl(drop_progress.clone(), None));
+            r
+        },
+        irreversible: None,
+        checks: vec![same_check.clone()],
+    };
+
+    // ---- switch reads
+    let switch_reads = Phase {
+        name: "switch reads".to_string(),
+        purpose: format!("The application reads the moved columns from {new}; writes still go to {table}, and the triggers mirror them."),
+        app_change: Some(format!(
+            "Deploy the version that reads {cols} from {new} (joined on {key}; every row of {table} has its row in {new} from now on). It still writes them to {table}."
+        )),
+        steps: Vec::new(),
+        rollback: vec![crate::changes::rollback(
+            "SELECT 'no database change to undo' AS rollback;",
+            Some("This phase changes no schema: deploy the previous application version, which reads the old columns (still complete: every write still goes to them)."),
+        )],
+        irreversible: None,
+        checks: vec![same_check],
+    };
+
+    // ---- switch writes
+    let set_back = columns
+        .iter()
+        .map(|c| format!("lockstep_o.{} = lockstep_n.{}", ident(c), ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let differs = columns
+        .iter()
+        .map(|c| format!("lockstep_o.{} <=> lockstep_n.{}", ident(c), ident(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let switch_writes = Phase {
+        name: "switch writes".to_string(),
+        purpose: format!("The application writes the moved columns to {new} only."),
+        app_change: Some(format!(
+            "Deploy the version that writes {cols} to {new} with INSERT ... ON DUPLICATE KEY UPDATE, after inserting the row of {table} (the trigger has already created the row of {new} then), and no longer writes them to {table}. Until the last old instance is gone the triggers keep mirroring its writes."
+        )),
+        steps: Vec::new(),
+        rollback: vec![crate::changes::rollback(
+            format!("UPDATE {table} AS lockstep_o JOIN {new} AS lockstep_n ON lockstep_n.{key} = lockstep_o.{key} SET {set_back} WHERE NOT ({differs});"),
+            Some("Copy back into the old columns what was written to the new table only (one statement here: on a large table run it in key ranges like the copy), then deploy the previous version."),
+        )],
+        irreversible: None,
+        checks: Vec::new(),
+    };
+
+    // ---- contract
+    let mut drop_trg = ctx.step(
+        "Drop the mirror triggers",
+        drop_triggers,
+        Some(MysqlLock::MetadataExclusive),
+        CATALOG_ONLY,
+    );
+    drop_trg.notes.push(
+        "Each DROP TRIGGER takes the exclusive metadata lock on the old table for a moment."
+            .to_string(),
+    );
+    drop_trg.retry = format!(
+        "{} IF EXISTS makes it a no-op once done.",
+        super::RETRY_LOCK_WAIT
+    );
+    let instant = server.instant_add_drop_anywhere() && !server.instant_column_defect();
+    let drops = columns
+        .iter()
+        .map(|c| format!("DROP COLUMN {}", ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let inplace_sql = format!(
+        "ALTER TABLE {table} {drops}{};",
+        ctx.lock_clause(MysqlLock::INPLACE_NONE)
+    );
+    let mut drop_cols = if instant {
+        let mut s = ctx.alter(
+            "Drop the moved columns from the old table (INSTANT: only the data dictionary changes)",
+            std::slice::from_ref(&drops),
+            MysqlLock::INSTANT,
+            CATALOG_ONLY,
+        );
+        s.notes.push(format!("If the server refuses INSTANT (a moved column is in an index: the preflight listed them), nothing changed: run instead {inplace_sql} (rebuilds the table; reads and writes continue)."));
+        s
+    } else {
+        let mut s = ctx.alter(
+            "Drop the moved columns from the old table (rebuilds it in place; reads and writes continue)",
+            std::slice::from_ref(&drops),
+            MysqlLock::INPLACE_NONE,
+            ctx.model.rewrite(),
+        );
+        s.rewrites_table = true;
+        s
+    };
+    drop_cols.retry = format!(
+        "{} If it says a column does not exist, it was already dropped: leave that column out.",
+        super::RETRY_LOCK_WAIT
+    );
+    let drop_cols = ctx.documented(drop_cols);
+    let mut drop_prog = ctx.step(
+        "Drop the backfill progress table",
+        vec![drop_progress],
+        None,
+        CATALOG_ONLY,
+    );
+    drop_prog.retry = "Safe to re-run (IF EXISTS).".to_string();
+    let contract_steps: Vec<Step> = vec![drop_trg, drop_cols, drop_prog];
+    let contract = Phase {
+        name: "contract".to_string(),
+        purpose: format!("Remove the transition: the mirror triggers, the moved columns of {table}, the progress table."),
+        app_change: Some(format!(
+            "Every application instance reads and writes {cols} in {new} only, deletes the row of {new} when it deletes the row of {table} (the trigger did until now), and you no longer need to go back: the old values are dropped here."
+        )),
+        steps: contract_steps,
+        rollback: Vec::new(),
+        irreversible: Some(format!("DROP COLUMN discards the old copies of {cols}; the data lives on in {new}.")),
+        checks: vec![
+            check(
+                "The moved columns are gone from the old table",
+                format!("SELECT COUNT(*) AS left_behind FROM information_schema.columns WHERE {moved_where};"),
+                "0",
+                Expected::row(&["0"]),
+            ),
+            triggers_present("0"),
+        ],
+    };
+
+    let mut out = summary_paths(format!(
+        "Move {cols} of {table} into a new table {new} keyed by {key}"
+    ));
+    out.warnings.push(Warning {
+        code: "split-needs-deploys".to_string(),
+        message: "A split changes what the application reads and writes: the plan has deploy gates (switch reads, switch writes, contract) and no single-statement alternative.".to_string(),
+    });
+    out.warnings.push(Warning {
+        code: "trigger-write-cost".to_string(),
+        message: format!("From the expand phase to the contract phase every INSERT, UPDATE and DELETE of {table} also writes {new} in the same transaction (more row locks, more binlog). Keep the two deploys close together."),
+    });
+    out.online = Some(vec![
+        preflight,
+        expand,
+        copy,
+        switch_reads,
+        switch_writes,
+        contract,
+    ]);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::params::Params;
+    use crate::plan::{Expected, Plan};
+
+    fn params(db: &str) -> Params {
+        Params::new()
+            .with("db", db)
+            .with("change", "split-table")
+            .with("table", "orders`; drop table x; --")
+            .with("columns", "email,note")
+            .with("new-table", "order_contacts")
+            .with("rows", "50M")
+            .with("size", "20GB")
+            .with("max-downtime", "0")
+    }
+
+    fn plan(db: &str) -> Plan {
+        crate::plan(&params(db)).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[test]
+    fn online_only_never_beyond_a_metadata_moment() {
+        for db in ["mariadb@10.11.6", "mysql@8.0.35", "mysql@5.7"] {
+            let p = plan(db);
+            assert_eq!(p.strategy.chosen, "online");
+            assert!(p.longest_blocking_seconds <= 0.05, "{db}");
+            let names: Vec<_> = p.phases.iter().map(|ph| ph.name.as_str()).collect();
+            assert_eq!(
+                names,
+                [
+                    "preflight",
+                    "expand",
+                    "copy",
+                    "switch reads",
+                    "switch writes",
+                    "contract"
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn triggers_are_single_statements_and_keep_both_tables_in_sync() {
+        let p = plan("mariadb@10.11.6");
+        let sync = &p.phases[1].steps[1];
+        assert_eq!(sync.sql.len(), 4);
+        assert!(sync.sql[0].starts_with("CREATE TRIGGER IF NOT EXISTS `lockstep_ins_order_contacts` AFTER INSERT ON `orders``; drop table x; --` FOR EACH ROW INSERT INTO `order_contacts`"));
+        assert!(sync.sql.iter().all(|s| !s.contains("BEGIN")));
+        assert!(sync.sql[2].contains("WHERE NOT (OLD.`id` <=> NEW.`id` AND OLD.`email` <=> NEW.`email` AND OLD.`note` <=> NEW.`note`)"));
+        assert!(sync.sql[3].contains("AFTER DELETE"));
+        // MySQL before 8.0.29 has no IF NOT EXISTS for triggers.
+        let p = plan("mysql@8.0.28");
+        assert!(p.phases[1].steps[1].sql[0].starts_with("CREATE TRIGGER `lockstep_ins"));
+        // CREATE TABLE ... SELECT is refused under enforced GTID consistency before 8.0.21.
+        assert!(plan("mysql@8.0.20").phases[0]
+            .checks
+            .iter()
+            .any(|c| c.sql.contains("enforce_gtid_consistency")));
+        assert!(plan("mysql@8.0.35").phases[0]
+            .checks
+            .iter()
+            .all(|c| !c.sql.contains("enforce_gtid_consistency")));
+    }
+
+    #[test]
+    fn copy_is_a_repeated_locking_batch_that_stops_at_the_recorded_end() {
+        let p = plan("mariadb@10.11.6");
+        let step = &p.phases[2].steps[1];
+        assert!(step.title.contains("repeat until it prints 0"));
+        assert!(step.sql[2].contains("LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE `order_contacts`.`id` = `order_contacts`.`id`;"));
+        assert!(step.sql[1].contains("<= @lockstep_end"));
+        assert_eq!(
+            step.sql.last().unwrap(),
+            "SELECT @lockstep_n AS rows_in_batch;"
+        );
+        assert!(step.lock.is_none());
+        assert!(p.phases[2].checks[0].expected == Expected::row(&["1"]));
+    }
+
+    #[test]
+    fn contract_drops_columns_instantly_where_possible() {
+        let p = plan("mariadb@10.11.6");
+        let contract = p.phases.last().unwrap();
+        assert!(contract.steps[1].sql[0]
+            .ends_with("DROP COLUMN `email`, DROP COLUMN `note`, ALGORITHM=INSTANT, LOCK=NONE;"));
+        assert!(contract.irreversible.is_some());
+        let p = plan("mysql@5.7");
+        let step = &p.phases.last().unwrap().steps[1];
+        assert!(step.sql[0].ends_with("ALGORITHM=INPLACE, LOCK=NONE;"));
+        assert!(step.rewrites_table);
+    }
+
+    #[test]
+    fn bad_inputs_name_their_field() {
+        let mut p = params("mysql@8.0.35");
+        p.set("columns", "id,email");
+        assert!(crate::plan(&p)
+            .unwrap_err()
+            .iter()
+            .any(|e| e.field == "columns"));
+        let mut p = params("mysql@8.0.35");
+        p.set("primary-key", "none");
+        assert!(crate::plan(&p)
+            .unwrap_err()
+            .iter()
+            .any(|e| e.field == "primary-key"));
+        let mut p = params("mysql@8.0.35");
+        p.set("new-table", "orders`; drop table x; --");
+        assert!(crate::plan(&p)
+            .unwrap_err()
+            .iter()
+            .any(|e| e.field == "new-table"));
+    }
+}
