@@ -104,6 +104,14 @@ impl Server {
         }
     }
 
+    /// A BEFORE INSERT trigger may fill a NOT NULL column without a DEFAULT that the INSERT
+    /// leaves out: MariaDB checks NOT NULL after BEFORE triggers from 10.1 (MDEV-8605; seen on
+    /// 10.11 in strict mode). MySQL refuses such an INSERT before the trigger runs ("Field
+    /// ... doesn't have a default value"), so the INSERT must name the column itself.
+    pub fn before_insert_trigger_fills_not_null(self) -> bool {
+        self.is_mariadb()
+    }
+
     /// A query for how often an index was read, for "is it still used?". MySQL:
     /// `performance_schema.table_io_waits_summary_by_index_usage` (on by default since 5.6.6);
     /// MariaDB: `information_schema.index_statistics`, filled only while `userstat = ON`
@@ -319,6 +327,12 @@ mod tests {
         assert!(mysql(8, 4, None)
             .index_usage_sql("DATABASE()", "'t'", "'i'")
             .contains("table_io_waits_summary_by_index_usage"));
+    }
+
+    #[test]
+    fn triggers_and_not_null_columns() {
+        assert!(mariadb(10, 11).before_insert_trigger_fills_not_null());
+        assert!(!mysql(8, 0, Some(35)).before_insert_trigger_fills_not_null());
     }
 
     #[test]

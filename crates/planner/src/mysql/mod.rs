@@ -20,6 +20,7 @@ mod add_unique;
 mod change_type;
 mod drop_column;
 mod drop_index;
+mod rename_column;
 mod rename_table;
 mod split_table;
 pub mod tools;
@@ -34,21 +35,12 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
         Change::DropColumn { .. } => drop_column::paths(&ctx)?,
         Change::DropIndex { .. } => drop_index::paths(&ctx)?,
         Change::RenameTable { .. } => rename_table::paths(&ctx)?,
+        Change::RenameColumn { .. } => rename_column::paths(&ctx)?,
         Change::ChangeType { .. } => change_type::paths(&ctx)?,
         Change::AddNotNull { .. } => add_not_null::paths(&ctx)?,
         Change::AddForeignKey { .. } => add_foreign_key::paths(&ctx)?,
         Change::AddCheck { .. } => add_check::paths(&ctx)?,
         Change::SplitTable { .. } => split_table::paths(&ctx)?,
-        other => {
-            return Err(FieldError::new(
-                "change",
-                format!(
-                    "{} is not planned for {} yet; accepts add-column",
-                    other.kind(),
-                    req.db.engine.label()
-                ),
-            ))
-        }
     };
     choose(req, &ctx.model, paths)
 }

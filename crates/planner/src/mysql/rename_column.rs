@@ -1,0 +1,686 @@
+//! Rename a column (MySQL, MariaDB).
+//!
+//! The rename itself is cheap: `RENAME COLUMN a TO b` (MySQL 8.0, MariaDB 10.5.2) is INSTANT
+//! on MySQL 8.0.28+ and MariaDB (accepted on 10.11), INPLACE metadata-only before; older
+//! servers restate the column, `CHANGE a b <full definition>` (so the plan needs the column's
+//! type). But every client query that names the old column fails the moment it commits,
+//! whatever the lock, so the online path is required whatever the budget.
+//!
+//! PostgreSQL's plan keeps both names working with an updatable view over the renamed table.
+//! That does not carry over: a view that shows one column under two names is not insertable
+//! on MySQL (manual, "Updatable and Insertable Views": multiple references to a base column),
+//! and neither server can rename a column and swap a view in one statement, so queries
+//! through the view would fail between the two. The MySQL way is expand/contract with a second
+//! column kept in sync by triggers:
+//!
+//! 1. expand — add the new column (nullable, no default, so a trigger can tell whether an
+//!    INSERT set it), and two BEFORE triggers, each a single `SET`: an INSERT copies whichever
+//!    name the statement set to the other; an UPDATE that changed the new name copies it to
+//!    the old one, any other UPDATE copies the old name to the new one (seen on MariaDB 10.11
+//!    for INSERTs naming either column, UPDATEs of either, and unrelated UPDATEs);
+//! 2. backfill — walk the table by primary key in batches (a stored procedure run from the
+//!    mysql client, as a loop cannot be written in plain statements), then add the column's
+//!    indexes on the new name (the preflight prints the statements);
+//! 3. the application deploys using the new name;
+//! 4. contract — drop the triggers, then in one in-place ALTER drop the old column and give the
+//!    new one its full definition (NOT NULL, DEFAULT): a table rebuild, reads and writes
+//!    continue (MySQL manual, "Online DDL Operations"; seen on MariaDB 10.11).
+//!
+//! CREATE TRIGGER and DROP TRIGGER take the table's exclusive metadata lock for a moment, like
+//! an ALTER, and run under the same lock_wait_timeout. The column ends up last in the table.
+//! On MySQL an INSERT that leaves out a NOT NULL column without a DEFAULT fails before any
+//! trigger runs (`engines::mysql`), so there the new version must write both names until the
+//! contract when the old column is such a column (the preflight says which).
+
+use super::{lock_wait_seconds, summary_paths, Ctx};
+use crate::changes::{check, Paths};
+use crate::estimate::CATALOG_ONLY;
+use crate::input::{Change, FieldError};
+use crate::plan::{Expected, MysqlLock, Phase};
+use crate::quote::mysql::{derived_name, ident, literal};
+
+/// Words of a column definition this plan cannot restate on a second column.
+const REFUSED_WORDS: &[&str] = &[
+    "auto_increment",
+    "generated",
+    "as",
+    "primary",
+    "unique",
+    "key",
+    "references",
+    "first",
+    "after",
+    "serial",
+];
+
+/// Splits a column definition into words, keeping quoted strings and parenthesized groups
+/// (with what touches them: `varchar(64)`, `CURRENT_TIMESTAMP(6)`, `'a b'`) whole.
+fn words(definition: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    for c in definition.chars() {
+        match quote {
+            Some(q) => {
+                word.push(c);
+                if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '\'' | '"' | '`' => {
+                    quote = Some(c);
+                    word.push(c);
+                }
+                '(' => {
+                    depth += 1;
+                    word.push(c);
+                }
+                ')' => {
+                    depth = depth.saturating_sub(1);
+                    word.push(c);
+                }
+                c if c.is_whitespace() && depth == 0 => {
+                    if !word.is_empty() {
+                        out.push(std::mem::take(&mut word));
+                    }
+                }
+                c => word.push(c),
+            },
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+/// The definition of the column while both names live: the given one without NULL/NOT NULL
+/// and DEFAULT, made nullable (default NULL), so the INSERT trigger can tell "not set".
+fn transition_definition(full: &str) -> String {
+    let words = words(full);
+    let mut kept: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i].to_ascii_lowercase();
+        if w == "not"
+            && words
+                .get(i + 1)
+                .is_some_and(|n| n.eq_ignore_ascii_case("null"))
+        {
+            i += 2;
+        } else if w == "null" {
+            i += 1;
+        } else if w == "default" {
+            i += 2;
+        } else {
+            kept.push(&words[i]);
+            i += 1;
+        }
+    }
+    format!("{} NULL", kept.join(" "))
+}
+
+/// True when the definition makes the column NOT NULL.
+fn not_null(full: &str) -> bool {
+    let words = words(full);
+    words
+        .windows(2)
+        .any(|w| w[0].eq_ignore_ascii_case("not") && w[1].eq_ignore_ascii_case("null"))
+}
+
+fn column_type(ctx: &Ctx) -> Result<String, FieldError> {
+    let Change::RenameColumn { data_type, .. } = &ctx.req.change else {
+        unreachable!("rename_column::column_type called for another change")
+    };
+    let Some(full) = data_type
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    else {
+        return Err(FieldError::new(
+            "type",
+            "is required for MySQL and MariaDB: keeping both names working adds a second column with the same definition (and CHANGE restates it before RENAME COLUMN existed). Accepts the column's definition as SHOW CREATE TABLE prints it after the name, e.g. --type 'int NOT NULL' or --type \"varchar(64) NOT NULL DEFAULT ''\"",
+        ));
+    };
+    if let Some(word) = words(full)
+        .iter()
+        .map(|w| w.to_ascii_lowercase())
+        .find(|w| REFUSED_WORDS.contains(&w.as_str()))
+    {
+        return Err(FieldError::new(
+            "type",
+            format!("contains {}: a key, AUTO_INCREMENT, generated or positioned column cannot be duplicated by this plan (rename it directly, with every client stopped, or copy the table with an online-schema-change tool). Accepts a plain definition such as 'int NOT NULL' or \"varchar(64) NOT NULL DEFAULT ''\"", word.to_ascii_uppercase()),
+        ));
+    }
+    Ok(full.to_string())
+}
+
+pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
+    let Change::RenameColumn {
+        column, new_name, ..
+    } = &ctx.req.change
+    else {
+        unreachable!("rename_column::paths called for another change")
+    };
+    if new_name == column {
+        return Err(FieldError::new(
+            "new-name",
+            "is the column's current name; accepts a different name",
+        ));
+    }
+    let full = column_type(ctx)?;
+    let Some(pk) = ctx.req.env.primary_key.as_deref() else {
+        return Err(FieldError::new(
+            "primary-key",
+            "is none: the backfill walks the table by its primary key in batches; accepts the primary key's (first) column, default id",
+        ));
+    };
+    let server = ctx.server;
+    let table = ctx.table();
+    let table_name = &ctx.req.table;
+    let (old, new) = (ident(column), ident(new_name));
+    let (old_lit, new_lit) = (literal(column), literal(new_name));
+    let pk_q = ident(pk);
+    let where_t = ctx.where_table(table_name);
+    let ins_trigger = derived_name(&[table_name, "lockstep_rename_ins"]);
+    let upd_trigger = derived_name(&[table_name, "lockstep_rename_upd"]);
+    let procedure = derived_name(&[table_name, "lockstep_backfill"]);
+
+    let names_check = |description: &str, expect: [&str; 2]| {
+        check(
+            description,
+            format!(
+                "SELECT SUM(column_name = {old_lit}) AS old_name, SUM(column_name = {new_lit}) AS new_name FROM information_schema.columns WHERE {where_t};"
+            ),
+            &format!("{}, {}", expect[0], expect[1]),
+            Expected::row(&expect),
+        )
+    };
+
+    // The direct path: one statement, with every client stopped.
+    let (rename_clause, rename_back, rename_lock) = if server.has_rename_column() {
+        (
+            format!("RENAME COLUMN {old} TO {new}"),
+            format!("RENAME COLUMN {new} TO {old}"),
+            if server.instant_rename_column() {
+                MysqlLock::INSTANT
+            } else {
+                MysqlLock::INPLACE_NONE
+            },
+        )
+    } else {
+        (
+            format!("CHANGE COLUMN {old} {new} {full}"),
+            format!("CHANGE COLUMN {new} {old} {full}"),
+            if server.instant_rename_column() {
+                MysqlLock::INSTANT
+            } else {
+                MysqlLock::INPLACE_NONE
+            },
+        )
+    };
+    let mut rename = ctx.alter(
+        "Rename the column",
+        std::slice::from_ref(&rename_clause),
+        rename_lock,
+        CATALOG_ONLY,
+    );
+    rename.notes.push(format!(
+        "Every query naming {old} fails from the moment this commits."
+    ));
+    if !server.has_rename_column() {
+        rename.notes.push("CHANGE restates the whole column: the definition must be exactly the current one (the preflight shows it), or this also changes the column.".to_string());
+    }
+    let rename = ctx.documented(rename);
+    let definition_check = check(
+        "The column's current definition, to compare with --type",
+        format!("SELECT column_type, is_nullable, column_default, extra FROM information_schema.columns WHERE {where_t} AND column_name = {old_lit};"),
+        &format!("the same type, nullability and default as {full}"),
+        Expected::Manual,
+    );
+    let direct = vec![
+        ctx.preflight(
+            None,
+            vec![
+                names_check(
+                    &format!("The column {old} exists and no column is named {new} yet"),
+                    ["1", "0"],
+                ),
+                definition_check.clone(),
+            ],
+        ),
+        Phase {
+            name: "rename column".to_string(),
+            purpose: format!("Rename {old} to {new}."),
+            app_change: Some(format!(
+                "Stop every client that uses {old}; start them again with {new} right after this phase."
+            )),
+            steps: vec![rename],
+            rollback: vec![ctx.rollback_ddl(
+                format!(
+                    "ALTER TABLE {table} {rename_back}{};",
+                    ctx.lock_clause(rename_lock)
+                ),
+                None,
+            )],
+            irreversible: None,
+            checks: vec![names_check(
+                &format!("The table has {new} and no longer {old}"),
+                ["0", "1"],
+            )],
+        },
+    ];
+
+    // The online path: a second column kept in sync by triggers.
+    let transition = transition_definition(&full);
+    let (add_lock, add_estimate) = if server.instant_add_column_last() {
+        (MysqlLock::INSTANT, CATALOG_ONLY)
+    } else {
+        (MysqlLock::INPLACE_NONE, ctx.model.rewrite())
+    };
+    let mut add = ctx.alter(
+        &format!("Add {new} with the same type, nullable for now"),
+        &[format!("ADD COLUMN {new} {transition}")],
+        add_lock,
+        add_estimate,
+    );
+    add.rewrites_table = add_lock != MysqlLock::INSTANT;
+    add.notes.push(format!("Nullable without a default while both names live, so the INSERT trigger can tell whether a statement set {new}; the contract phase gives it the full definition ({full})."));
+    let add = ctx.documented(add);
+    let trigger_sql = |name: &str, event: &str, body: String| {
+        format!(
+            "CREATE TRIGGER {} BEFORE {event} ON {table} FOR EACH ROW {body};",
+            ctx.sibling(name)
+        )
+    };
+    let mut triggers = ctx.step(
+        "Keep both names in sync with two BEFORE triggers",
+        vec![
+            trigger_sql(
+                &ins_trigger,
+                "INSERT",
+                format!("SET NEW.{old} = IF(NEW.{new} IS NULL, NEW.{old}, NEW.{new}), NEW.{new} = IF(NEW.{new} IS NULL, NEW.{old}, NEW.{new})"),
+            ),
+            trigger_sql(
+                &upd_trigger,
+                "UPDATE",
+                format!("SET NEW.{old} = IF(NEW.{new} <=> OLD.{new}, NEW.{old}, NEW.{new}), NEW.{new} = NEW.{old}"),
+            ),
+        ],
+        Some(MysqlLock::MetadataExclusive),
+        CATALOG_ONLY,
+    );
+    triggers.notes.push(format!("INSERT: a statement that sets {new} wins; one that sets only {old} is copied to {new}. UPDATE: a statement that changes {new} wins; any other copies {old} to {new}. Each trigger is one SET, so no DELIMITER is needed. An INSERT that sets {new} to NULL explicitly gets {old}'s value instead."));
+    triggers.notes.push("Each CREATE TRIGGER takes the table's exclusive metadata lock for a moment. They run after the table's existing triggers of the same event (the default order), and every write pays for them until the contract phase.".to_string());
+    let triggers = ctx.documented(triggers);
+
+    let backfill_sql = format!(
+        "DROP PROCEDURE IF EXISTS {p};\nDELIMITER //\nCREATE PROCEDURE {p}()\nBEGIN\n  SET @lockstep_lo = (SELECT MIN({pk_q}) FROM {table});\n  WHILE @lockstep_lo IS NOT NULL DO\n    SET @lockstep_hi = (SELECT MAX({pk_q}) FROM (SELECT {pk_q} FROM {table} WHERE {pk_q} >= @lockstep_lo ORDER BY {pk_q} LIMIT {batch}) AS lockstep_batch);\n    UPDATE {table} SET {new} = {old} WHERE {pk_q} >= @lockstep_lo AND {pk_q} <= @lockstep_hi AND NOT ({new} <=> {old});\n    SET @lockstep_lo = (SELECT MIN({pk_q}) FROM {table} WHERE {pk_q} > @lockstep_hi);\n    DO SLEEP({pause});\n  END WHILE;\nEND //\nDELIMITER ;\nSET SESSION lock_wait_timeout = {wait};\nCALL {p}();\nDROP PROCEDURE {p};",
+        p = ctx.sibling(&procedure),
+        batch = ctx.model.batch_size,
+        pause = ctx.model.batch_pause_ms as f64 / 1000.0,
+        wait = lock_wait_seconds(ctx.model.lock_timeout_ms),
+    );
+    let mut terminator = "LOCKSTEP_SQL".to_string();
+    while backfill_sql.lines().any(|l| l == terminator) {
+        terminator.push('_');
+    }
+    let db = ctx
+        .req
+        .schema
+        .clone()
+        .unwrap_or_else(|| "<database>".to_string());
+    let mut backfill = ctx.step(
+        &format!(
+            "Copy {old} into {new} in batches of {} rows",
+            ctx.model.batch_size
+        ),
+        Vec::new(),
+        None,
+        ctx.model.backfill(),
+    );
+    backfill.shell = Some(format!(
+        "mysql <connection options> {} <<'{terminator}'\n{backfill_sql}\n{terminator}",
+        crate::quote::shell(&db)
+    ));
+    backfill.scans_table = true;
+    backfill.notes.push(format!("A loop needs a stored procedure (plain statements cannot repeat), hence the mysql client with DELIMITER; it needs the CREATE ROUTINE and ALTER ROUTINE privileges. Each batch commits on its own and locks only its own rows; the UPDATE goes through the trigger, which keeps {old} as it is."));
+    backfill.retry = "Safe to re-run from the start: rows already copied are skipped (the UPDATE changes only rows where the two differ). If it was interrupted, DROP PROCEDURE IF EXISTS is its first statement.".to_string();
+
+    let index_statements = check(
+        &format!("RUN THIS OUTPUT after the backfill: the same indexes with {new} in place of {old}"),
+        format!(
+            "SELECT CONCAT('ALTER TABLE ', {table_text}, ' ADD ', IF(MIN(non_unique) = 0, 'UNIQUE ', ''), 'INDEX ', CONCAT('`', REPLACE(LEFT(CONCAT(index_name, '_', {new_lit}), 64), '`', '``'), '`'), ' (', GROUP_CONCAT(CONCAT('`', REPLACE(IF(column_name = {old_lit}, {new_lit}, column_name), '`', '``'), '`', IFNULL(CONCAT('(', sub_part, ')'), ''), IF(collation = 'D', ' DESC', '')) ORDER BY seq_in_index SEPARATOR ', '), '), ALGORITHM=INPLACE, LOCK=NONE;') AS statement FROM information_schema.statistics WHERE {where_t} AND index_name IN (SELECT index_name FROM information_schema.statistics WHERE {where_t} AND column_name = {old_lit}) GROUP BY index_name;",
+            table_text = literal(&table),
+        ),
+        "one ALTER TABLE ... ADD INDEX per index containing the column (no rows: none): run each as in the add-index plan (in place; reads and writes continue) before the deploy gate, so queries on the new name use them. The old indexes shrink or disappear with the old column in the contract phase",
+        Expected::Manual,
+    );
+
+    let mut preflight_checks = vec![
+        names_check(
+            &format!("The column {old} exists and no column is named {new} yet"),
+            ["1", "0"],
+        ),
+        definition_check,
+        check(
+            "The column is not part of the primary key, not generated, and no foreign key uses it",
+            format!(
+                "SELECT 'primary key' AS why FROM information_schema.statistics WHERE {where_t} AND index_name = 'PRIMARY' AND column_name = {old_lit} UNION ALL SELECT 'generated' FROM information_schema.columns WHERE {where_t} AND column_name = {old_lit} AND extra LIKE '%GENERATED%' UNION ALL SELECT constraint_name FROM information_schema.key_column_usage WHERE referenced_table_name IS NOT NULL AND (({where_t} AND column_name = {old_lit}) OR (referenced_table_schema = {s} AND referenced_table_name = {t} AND referenced_column_name = {old_lit}));",
+                s = ctx.schema_value(),
+                t = literal(table_name),
+            ),
+            "no rows (otherwise this path cannot carry the key over: rename directly with every client stopped)",
+            Expected::NoRows,
+        ),
+        check(
+            &format!("{pk_q} is the first column of the primary key (the backfill walks it)"),
+            format!("SELECT column_name FROM information_schema.statistics WHERE {where_t} AND index_name = 'PRIMARY' AND seq_in_index = 1;"),
+            pk,
+            Expected::row(&[pk]),
+        ),
+        check(
+            "The trigger and procedure names are free",
+            format!(
+                "SELECT (SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = {s} AND trigger_name IN ({}, {})) + (SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema = {s} AND routine_name = {}) AS taken;",
+                literal(&ins_trigger),
+                literal(&upd_trigger),
+                literal(&procedure),
+                s = ctx.schema_value(),
+            ),
+            "0",
+            Expected::row(&["0"]),
+        ),
+        check(
+            "The table's existing triggers (ours run after them; each adds to every write)",
+            format!("SELECT trigger_name, action_timing, event_manipulation FROM information_schema.triggers WHERE event_object_schema = {} AND event_object_table = {};", ctx.schema_value(), literal(table_name)),
+            "any rows are fine; an existing trigger that writes the column by its old name keeps working",
+            Expected::Manual,
+        ),
+        check(
+            "Binary logging settings for CREATE TRIGGER",
+            "SELECT @@log_bin AS log_bin, @@log_bin_trust_function_creators AS trust_creators;",
+            "log_bin 0, or trust_creators 1, or run the plan as a user with SUPER (with binary logging on, CREATE TRIGGER needs it otherwise)",
+            Expected::Manual,
+        ),
+        index_statements,
+    ];
+    if !server.before_insert_trigger_fills_not_null() {
+        preflight_checks.push(check(
+            &format!("Whether {old} is NOT NULL without a DEFAULT (MySQL then refuses an INSERT that leaves it out, before any trigger runs)"),
+            format!("SELECT is_nullable = 'NO' AND column_default IS NULL AS write_both FROM information_schema.columns WHERE {where_t} AND column_name = {old_lit};"),
+            &format!("0. If 1, the new version's INSERTs must set both {old} and {new} (the same value) until the contract phase"),
+            Expected::Manual,
+        ));
+    }
+
+    let drop_triggers_sql = vec![
+        format!("DROP TRIGGER IF EXISTS {};", ctx.sibling(&ins_trigger)),
+        format!("DROP TRIGGER IF EXISTS {};", ctx.sibling(&upd_trigger)),
+    ];
+    let undo = |lock: MysqlLock, note: &str| {
+        ctx.rollback_ddl(
+            format!(
+                "{}\nALTER TABLE {table} DROP COLUMN {new}{};",
+                drop_triggers_sql.join("\n"),
+                ctx.lock_clause(lock)
+            ),
+            Some(note),
+        )
+    };
+    let undo_expand = undo(
+        if server.instant_add_drop_anywhere() {
+            MysqlLock::INSTANT
+        } else {
+            MysqlLock::INPLACE_NONE
+        },
+        "Drops the triggers, then the new column and whatever was written to it; run it only while no client uses the new name.",
+    );
+    let undo_backfill = undo(
+        MysqlLock::INPLACE_NONE,
+        "Drops the triggers, then the new column and the indexes added on it (in place: an indexed column cannot be dropped instantly); run it only while no client uses the new name.",
+    );
+    let in_sync = check(
+        "Both names hold the same value in every row (a full scan: run it on a replica if you have one)",
+        format!("SELECT COUNT(*) AS differ FROM {table} WHERE NOT ({new} <=> {old});"),
+        "0",
+        Expected::row(&["0"]),
+    );
+    let triggers_present = |n: &str| {
+        check(
+            if n == "2" {
+                "Both sync triggers exist"
+            } else {
+                "The sync triggers are gone"
+            },
+            format!(
+                "SELECT COUNT(*) AS triggers FROM information_schema.triggers WHERE trigger_schema = {} AND trigger_name IN ({}, {});",
+                ctx.schema_value(),
+                literal(&ins_trigger),
+                literal(&upd_trigger)
+            ),
+            n,
+            Expected::row(&[n]),
+        )
+    };
+
+    let mut drop_triggers = ctx.step(
+        "Drop the sync triggers",
+        drop_triggers_sql,
+        Some(MysqlLock::MetadataExclusive),
+        CATALOG_ONLY,
+    );
+    drop_triggers.notes.push(format!(
+        "From now on writes to {old} are no longer copied: nothing may use it any more."
+    ));
+    let drop_triggers = ctx.documented(drop_triggers);
+    let mut contract_alter = ctx.alter(
+        &format!("Drop {old} and give {new} its full definition (rebuilds the table in place; reads and writes continue)"),
+        &[format!("DROP COLUMN {old}"), format!("MODIFY COLUMN {new} {full}")],
+        MysqlLock::INPLACE_NONE,
+        ctx.model.rewrite(),
+    );
+    contract_alter.rewrites_table = true;
+    contract_alter.notes.push(format!("The MODIFY {} Indexes that contained {old} lose it (one left with no column is dropped): drop the ones queries no longer need with the drop-index plan.", if not_null(&full) {
+        format!("makes {new} NOT NULL: it fails, changing nothing, if a NULL remains where {old} was NOT NULL.")
+    } else {
+        "restores the column's default.".to_string()
+    }));
+    contract_alter.notes.push("InnoDB logs concurrent writes while it rebuilds and applies them at the end, under the exclusive metadata lock (innodb_online_alter_log_max_size bounds the log; the ALTER fails if it fills).".to_string());
+    let contract_alter = ctx.documented(contract_alter);
+
+    let online = vec![
+        ctx.preflight(Some(ctx.req.bytes), preflight_checks),
+        Phase {
+            name: "expand: add the new column and sync triggers".to_string(),
+            purpose: format!("Add {new} next to {old} and keep the two equal on every write."),
+            app_change: None,
+            steps: vec![add, triggers],
+            rollback: vec![undo_expand],
+            irreversible: None,
+            checks: vec![
+                names_check(&format!("Both {old} and {new} exist"), ["1", "1"]),
+                triggers_present("2"),
+            ],
+        },
+        Phase {
+            name: "backfill".to_string(),
+            purpose: format!("Copy {old} into {new} for the rows written before the triggers, then index {new} like {old}."),
+            app_change: None,
+            steps: vec![backfill],
+            rollback: vec![undo_backfill],
+            irreversible: None,
+            checks: vec![
+                in_sync,
+                check(
+                    &format!("{new} is in as many indexes as {old} (run the index statements the preflight printed)"),
+                    format!("SELECT (SELECT COUNT(DISTINCT index_name) FROM information_schema.statistics WHERE {where_t} AND column_name = {new_lit}) >= (SELECT COUNT(DISTINCT index_name) FROM information_schema.statistics WHERE {where_t} AND column_name = {old_lit}) AS indexed_alike;"),
+                    "1",
+                    Expected::row(&["1"]),
+                ),
+            ],
+        },
+        Phase {
+            name: "contract: drop the old column".to_string(),
+            purpose: format!("Remove {old} once nothing uses it."),
+            app_change: Some(format!(
+                "Every client uses {new} instead of {old}: application queries, ORM mappings, background jobs, reports, ETL, views and stored routines. Deploy in two steps if some processes may still write {old}: both names stay in sync until this phase. Nothing may name {old} after it."
+            )),
+            steps: vec![drop_triggers, contract_alter],
+            rollback: Vec::new(),
+            irreversible: Some(format!("{old} and its indexes are dropped. Its values live on in {new}; to go back, rename the column again in the other direction (this plan with the names swapped).")),
+            checks: vec![
+                triggers_present("0"),
+                names_check(&format!("The table has {new} and no longer {old}"), ["0", "1"]),
+            ],
+        },
+    ];
+
+    let mut out = summary_paths(format!("Rename column {old} of {table} to {new}"));
+    out.direct = Some(direct);
+    out.online = Some(online);
+    out.online_required = Some(format!(
+        "renaming the column breaks every query that still names {old} the moment it commits; a second column kept in sync by triggers keeps both names working until every client has switched"
+    ));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{not_null, transition_definition, words};
+    use crate::params::Params;
+    use crate::plan::{Algorithm, Lock, LockClause, MysqlLock};
+
+    fn params(db: &str) -> Params {
+        Params::new()
+            .with("db", db)
+            .with("change", "rename-column")
+            .with("table", "orders`; drop table x; --")
+            .with("column", "amount")
+            .with("new-name", "total")
+            .with("type", "int NOT NULL DEFAULT 0")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0")
+    }
+
+    const TABLE: &str = "`orders``; drop table x; --`";
+
+    #[test]
+    fn definitions_while_both_names_live() {
+        assert_eq!(
+            transition_definition(
+                "varchar(64) CHARACTER SET utf8mb4 NOT NULL DEFAULT 'a b' COMMENT 'x'"
+            ),
+            "varchar(64) CHARACTER SET utf8mb4 COMMENT 'x' NULL"
+        );
+        assert_eq!(transition_definition("int"), "int NULL");
+        assert_eq!(
+            transition_definition(
+                "timestamp(6) NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)"
+            ),
+            "timestamp(6) ON UPDATE CURRENT_TIMESTAMP(6) NULL"
+        );
+        assert_eq!(
+            words("decimal(10, 2) DEFAULT '0.00'"),
+            ["decimal(10, 2)", "DEFAULT", "'0.00'"]
+        );
+        assert!(not_null("int  not   null"));
+        assert!(!not_null("int DEFAULT 'not null'"));
+    }
+
+    #[test]
+    fn triggers_keep_both_names_then_contract() {
+        for db in [
+            "mariadb@10.11.6",
+            "mysql@8.0.35",
+            "mysql@5.7",
+            "mariadb@10.3",
+        ] {
+            let plan = crate::plan(&params(db)).unwrap_or_else(|e| panic!("{db}: {e:?}"));
+            assert_eq!(plan.strategy.chosen, "online", "{db}");
+            let expand = &plan.phases[1];
+            assert!(expand.steps[0].sql[0].starts_with(&format!(
+                "ALTER TABLE {TABLE} ADD COLUMN `total` int NULL, ALGORITHM="
+            )));
+            assert_eq!(
+                expand.steps[1].sql,
+                [
+                    format!("CREATE TRIGGER `orders``; drop table x; --_lockstep_rename_ins` BEFORE INSERT ON {TABLE} FOR EACH ROW SET NEW.`amount` = IF(NEW.`total` IS NULL, NEW.`amount`, NEW.`total`), NEW.`total` = IF(NEW.`total` IS NULL, NEW.`amount`, NEW.`total`);"),
+                    format!("CREATE TRIGGER `orders``; drop table x; --_lockstep_rename_upd` BEFORE UPDATE ON {TABLE} FOR EACH ROW SET NEW.`amount` = IF(NEW.`total` <=> OLD.`total`, NEW.`amount`, NEW.`total`), NEW.`total` = NEW.`amount`;"),
+                ]
+            );
+            assert_eq!(
+                expand.steps[1].lock,
+                Some(Lock::Mysql(MysqlLock::MetadataExclusive))
+            );
+            let backfill = &plan.phases[2].steps[0];
+            let shell = backfill.shell.as_deref().unwrap();
+            assert!(shell.starts_with("mysql <connection options> '<database>' <<'LOCKSTEP_SQL'\n"));
+            assert!(shell.ends_with("\nLOCKSTEP_SQL"));
+            assert!(shell.contains(&format!("UPDATE {TABLE} SET `total` = `amount` WHERE `id` >= @lockstep_lo AND `id` <= @lockstep_hi AND NOT (`total` <=> `amount`);")));
+            assert!(backfill.sql.is_empty());
+            let contract = &plan.phases[3];
+            assert!(contract.app_change.is_some());
+            assert!(contract.irreversible.is_some());
+            assert_eq!(
+                contract.steps[1].sql,
+                [format!("ALTER TABLE {TABLE} DROP COLUMN `amount`, MODIFY COLUMN `total` int NOT NULL DEFAULT 0, ALGORITHM=INPLACE, LOCK=NONE;")]
+            );
+            assert!(contract.steps[1].blocking_seconds.high <= 0.05);
+            assert!(plan.steps().all(|s| s.blocking_seconds.high <= 0.05));
+            let write_both = plan.phases[0]
+                .checks
+                .iter()
+                .any(|c| c.sql.contains("AS write_both"));
+            assert_eq!(write_both, db.starts_with("mysql"), "{db}");
+        }
+    }
+
+    #[test]
+    fn direct_rename_by_version() {
+        let direct = |db: &str| {
+            let plan = crate::plan(&params(db)).unwrap();
+            plan.alternative.unwrap().phases[1].steps[0].clone()
+        };
+        let step = direct("mariadb@10.11");
+        assert_eq!(
+            step.sql,
+            [format!("ALTER TABLE {TABLE} RENAME COLUMN `amount` TO `total`, ALGORITHM=INSTANT, LOCK=NONE;")]
+        );
+        assert_eq!(
+            step.lock,
+            Some(Lock::Mysql(MysqlLock::Alter {
+                algorithm: Algorithm::Instant,
+                lock: LockClause::None
+            }))
+        );
+        assert!(direct("mysql@8.0.35").sql[0]
+            .ends_with("RENAME COLUMN `amount` TO `total`, ALGORITHM=INSTANT;"));
+        assert!(direct("mysql@8.0.27").sql[0]
+            .ends_with("RENAME COLUMN `amount` TO `total`, ALGORITHM=INPLACE, LOCK=NONE;"));
+        assert!(direct("mysql@5.7").sql[0].ends_with(
+            "CHANGE COLUMN `amount` `total` int NOT NULL DEFAULT 0, ALGORITHM=INPLACE, LOCK=NONE;"
+        ));
+        assert!(direct("mariadb@10.4").sql[0].ends_with(
+            "CHANGE COLUMN `amount` `total` int NOT NULL DEFAULT 0, ALGORITHM=INSTANT, LOCK=NONE;"
+        ));
+    }
+
+    #[test]
+    fn field_errors() {
+        let mut p = params("mariadb@10.11");
+        p.set("type", "");
+        assert_eq!(crate::plan(&p).unwrap_err()[0].field, "type");
+        let errors =
+            crate::plan(&params("mysql@8.0.35").with("type", "bigint NOT NULL AUTO_INCREMENT"))
+                .unwrap_err();
+        assert_eq!(errors[0].field, "type");
+        let errors = crate::plan(&params("mariadb@10.11").with("new-name", "amount")).unwrap_err();
+        assert_eq!(errors[0].field, "new-name");
+        let errors = crate::plan(&params("mariadb@10.11").with("primary-key", "none")).unwrap_err();
+        assert_eq!(errors[0].field, "primary-key");
+    }
+}
