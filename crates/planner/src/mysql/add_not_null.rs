@@ -13,7 +13,7 @@
 //! "SET NOT NULL" alone. The preflight prints the current definition to compare with.
 //! The rollback is the same rebuild back to NULL (INPLACE, LOCK=NONE; checked on MariaDB 10.11).
 
-use super::change_type::{definition_check, says, strict_mode_check};
+use super::change_type::{definition_check, lost_attributes_check, says, strict_mode_check};
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::input::{Change, FieldError};
@@ -89,6 +89,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             Expected::row(&["YES"]),
         ),
         definition_check(ctx, column, &clause),
+        lost_attributes_check(ctx, column, &format!("{ty} NOT NULL")),
         strict_mode_check(),
         check(
             "No NULL is left in the column (a full scan unless an index covers it: run it on a replica if you have one)",

@@ -113,6 +113,49 @@ pub(super) fn definition_check(ctx: &Ctx, column: &str, restated: &str) -> Check
     )
 }
 
+/// The attributes the column has that `restated` (the full new definition after the column
+/// name) does not repeat, which MODIFY would silently drop: the check lists them and must
+/// return no row.
+pub(super) fn lost_attributes_check(ctx: &Ctx, column: &str, restated: &str) -> Check {
+    let mut items = Vec::new();
+    if !says(restated, "not null") {
+        items.push("IF(is_nullable = 'NO', 'NOT NULL', NULL)");
+    }
+    if !says(restated, "default") {
+        // MariaDB spells "no default" of a nullable column as the text NULL.
+        items.push("IF(column_default IS NOT NULL AND column_default <> 'NULL', CONCAT('DEFAULT ', column_default), NULL)");
+    }
+    if !says(restated, "auto_increment") {
+        items.push("IF(extra LIKE '%auto_increment%', 'AUTO_INCREMENT', NULL)");
+    }
+    if !says(restated, "on update") {
+        items.push("IF(extra LIKE '%on update%', 'ON UPDATE', NULL)");
+    }
+    if !says(restated, "comment") {
+        items.push("IF(column_comment <> '', 'COMMENT', NULL)");
+    }
+    let sql = if items.is_empty() {
+        format!(
+            "SELECT column_name FROM information_schema.columns WHERE {} AND column_name = {} AND 1 = 0;",
+            ctx.where_table(&ctx.req.table),
+            literal(column)
+        )
+    } else {
+        format!(
+            "SELECT CONCAT_WS(', ', {}) AS would_be_dropped FROM information_schema.columns WHERE {} AND column_name = {} HAVING would_be_dropped <> '';",
+            items.join(", "),
+            ctx.where_table(&ctx.req.table),
+            literal(column)
+        )
+    };
+    check(
+        "Nothing the column has would be dropped by restating it",
+        sql,
+        &format!("no rows. A row names what the column has and `{restated}` does not say (MODIFY would drop it without a word): re-plan with it written into the type"),
+        Expected::NoRows,
+    )
+}
+
 /// Strict SQL mode: without it a value that does not fit is silently cut or clamped, and a
 /// NULL becomes the type's implicit default, instead of failing the statement.
 pub(super) fn strict_mode_check() -> Check {
@@ -239,6 +282,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let mut pre = vec![
         ctx.column_check("The column exists", column, "1", Expected::row(&["1"])),
         definition_check(ctx, column, &clause),
+        lost_attributes_check(ctx, column, to),
         strict_mode_check(),
     ];
     if is_pk {
@@ -471,6 +515,15 @@ mod tests {
             .checks
             .iter()
             .any(|c| c.sql.contains("column_default")));
+        // 'bigint NOT NULL' restates NOT NULL: only the other attributes are looked for.
+        let lost = p.phases[0]
+            .checks
+            .iter()
+            .find(|c| c.sql.contains("would_be_dropped"))
+            .unwrap();
+        assert!(!lost.sql.contains("'NOT NULL'"));
+        assert!(lost.sql.contains("'AUTO_INCREMENT'"));
+        assert_eq!(lost.expected, Expected::NoRows);
         // A budget the copy fits: the direct statement.
         let mut small = params("mariadb@10.11.6", "customer_id", "int", "bigint", "10m");
         small.set("size", "200MB");
