@@ -8,7 +8,8 @@
 //!
 //! PostgreSQL's plan keeps both names working with an updatable view over the renamed table.
 //! That does not carry over: a view that shows one column under two names is not insertable
-//! on MySQL (manual, "Updatable and Insertable Views": multiple references to a base column),
+//! on MySQL (manual, "Updatable and Insertable Views": multiple references to a base column
+//! fail for INSERT; MariaDB's KB states the same, though 10.11 accepted an INSERT naming one),
 //! and neither server can rename a column and swap a view in one statement, so queries
 //! through the view would fail between the two. The MySQL way is expand/contract with a second
 //! column kept in sync by triggers:
@@ -313,6 +314,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         CATALOG_ONLY,
     );
     triggers.notes.push(format!("INSERT: a statement that sets {new} wins; one that sets only {old} is copied to {new}. UPDATE: a statement that changes {new} wins; any other copies {old} to {new}. Each trigger is one SET, so no DELIMITER is needed. An INSERT that sets {new} to NULL explicitly gets {old}'s value instead."));
+    triggers.retry = format!("{} If the second CREATE TRIGGER failed, run only that one: the first exists already (\"Trigger already exists\"), as the phase's check shows.", super::RETRY_LOCK_WAIT);
     triggers.notes.push("Each CREATE TRIGGER takes the table's exclusive metadata lock for a moment. They run after the table's existing triggers of the same event (the default order), and every write pays for them until the contract phase.".to_string());
     let triggers = ctx.documented(triggers);
 
@@ -407,6 +409,21 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ),
         index_statements,
     ];
+    if let (true, Some(limit)) = (
+        add_lock == MysqlLock::INSTANT,
+        server.instant_row_version_limit(),
+    ) {
+        preflight_checks.push(check(
+            "Room for another row version (MySQL 8.0.29+: at most 64 instant ADD/DROP COLUMN per table)",
+            format!(
+                "SELECT total_row_versions < {limit} AS room FROM information_schema.innodb_tables WHERE name = CONCAT({}, '/', {});",
+                ctx.schema_value(),
+                literal(table_name)
+            ),
+            "1 (0: the INSTANT ADD COLUMN is refused: rebuild the table first with OPTIMIZE TABLE, or add the column with ALGORITHM=INPLACE, LOCK=NONE)",
+            Expected::row(&["1"]),
+        ));
+    }
     if !server.before_insert_trigger_fills_not_null() {
         preflight_checks.push(check(
             &format!("Whether {old} is NOT NULL without a DEFAULT (MySQL then refuses an INSERT that leaves it out, before any trigger runs)"),
@@ -636,6 +653,11 @@ mod tests {
                 .iter()
                 .any(|c| c.sql.contains("AS write_both"));
             assert_eq!(write_both, db.starts_with("mysql"), "{db}");
+            let row_versions = plan.phases[0]
+                .checks
+                .iter()
+                .any(|c| c.sql.contains("total_row_versions < 64"));
+            assert_eq!(row_versions, db == "mysql@8.0.35", "{db}");
         }
     }
 
