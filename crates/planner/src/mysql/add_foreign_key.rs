@@ -257,7 +257,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             name: "add foreign key".to_string(),
             purpose: format!("Copy {table} with the foreign key, checking every row."),
             app_change: Some(app_change),
-            steps: vec![copy],
+            steps: vec![ctx.documented(copy)],
             rollback: vec![rollback],
             irreversible: None,
             checks: after,

@@ -386,7 +386,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             name: "change type".to_string(),
             purpose: format!("Copy {table} with {col} as {to}."),
             app_change: None,
-            steps: vec![step],
+            steps: vec![ctx.documented(step)],
             rollback: vec![back],
             irreversible: None,
             checks: after.clone(),

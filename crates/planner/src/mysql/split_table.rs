@@ -286,7 +286,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         name: "expand".to_string(),
         purpose: format!("Create {new} (key and moved columns, empty) and mirror every write into it."),
         app_change: None,
-        steps: vec![create, sync],
+        steps: vec![create, ctx.documented(sync)],
         rollback: expand_rollback.clone(),
         irreversible: None,
         checks: vec![
@@ -488,7 +488,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         CATALOG_ONLY,
     );
     drop_prog.retry = "Safe to re-run (IF EXISTS).".to_string();
-    let contract_steps: Vec<Step> = vec![drop_trg, drop_cols, drop_prog];
+    let contract_steps: Vec<Step> = vec![ctx.documented(drop_trg), drop_cols, drop_prog];
     let contract = Phase {
         name: "contract".to_string(),
         purpose: format!("Remove the transition: the mirror triggers, the moved columns of {table}, the progress table."),
