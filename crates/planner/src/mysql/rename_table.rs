@@ -202,9 +202,9 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         views_check(ctx, old_name),
     ];
     preflight_checks.push(check(
-        "Stored routines and events that name the table (they do not follow a rename)",
+        "Stored routines, events and other tables' triggers that name the table (they do not follow a rename)",
         format!(
-            "SELECT routine_type AS kind, routine_name AS name FROM information_schema.routines WHERE routine_schema = {s} AND LOCATE({t}, routine_definition) > 0 UNION ALL SELECT 'EVENT', event_name FROM information_schema.events WHERE event_schema = {s} AND LOCATE({t}, event_definition) > 0;",
+            "SELECT routine_type AS kind, routine_name AS name FROM information_schema.routines WHERE routine_schema = {s} AND LOCATE({t}, routine_definition) > 0 UNION ALL SELECT 'EVENT', event_name FROM information_schema.events WHERE event_schema = {s} AND LOCATE({t}, event_definition) > 0 UNION ALL SELECT 'TRIGGER', trigger_name FROM information_schema.triggers WHERE trigger_schema = {s} AND event_object_table <> {t} AND LOCATE({t}, action_statement) > 0;",
             s = ctx.schema_value(),
             t = literal(old_name)
         ),
