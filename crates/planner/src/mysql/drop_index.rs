@@ -92,11 +92,11 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         check(
             "SAVE THIS OUTPUT: the statement that recreates the index (the rollback of the drop)",
             format!(
-                "SELECT CONCAT('ALTER TABLE ', {table_text}, ' ADD ', IF(MIN(non_unique) = 0, 'UNIQUE ', ''), IF(MIN(index_type) IN ('FULLTEXT', 'SPATIAL'), CONCAT(MIN(index_type), ' '), ''), 'INDEX ', {index_text}, ' (', GROUP_CONCAT(CONCAT('`', REPLACE(column_name, '`', '``'), '`', IFNULL(CONCAT('(', sub_part, ')'), ''), IF(collation = 'D', ' DESC', '')) ORDER BY seq_in_index SEPARATOR ', '), '), ALGORITHM=INPLACE, LOCK=NONE;') AS recreate FROM information_schema.statistics WHERE {where_index};",
+                "SELECT CONCAT('ALTER TABLE ', {table_text}, ' ADD ', IF(MIN(non_unique) = 0, 'UNIQUE ', ''), IF(MIN(index_type) IN ('FULLTEXT', 'SPATIAL'), CONCAT(MIN(index_type), ' '), ''), 'INDEX ', {index_text}, ' (', GROUP_CONCAT(CONCAT('`', REPLACE(column_name, '`', '``'), '`', IFNULL(CONCAT('(', sub_part, ')'), ''), IF(collation = 'D', ' DESC', '')) ORDER BY seq_in_index SEPARATOR ', '), IF(MIN(index_type) IN ('FULLTEXT', 'SPATIAL'), '), ALGORITHM=INPLACE, LOCK=SHARED;', '), ALGORITHM=INPLACE, LOCK=NONE;')) AS recreate FROM information_schema.statistics WHERE {where_index};",
                 table_text = literal(&table),
                 index_text = literal(&idx),
             ),
-            "one row: an ALTER TABLE ... ADD INDEX statement; keep it with this runbook (NULL for an index on an expression: take its line from SHOW CREATE TABLE instead)",
+            "one row: an ALTER TABLE ... ADD INDEX statement; keep it with this runbook (NULL for an index on an expression: take its line from SHOW CREATE TABLE instead). A FULLTEXT or SPATIAL index is rebuilt with LOCK=SHARED: writes wait while it builds",
             Expected::Manual,
         ),
         check(
