@@ -112,23 +112,28 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         },
     ]);
 
-    let mut online = tools::online_alter(
+    let online = tools::online_alter(
         ctx,
         &clause,
         "InnoDB adds a CHECK constraint only by copying the table (INSTANT and INPLACE are refused), and ALGORITHM=COPY blocks writes for the whole copy",
-    )?;
-    online[0].checks.extend(pre);
-    if let Some(copy) = online.iter_mut().find(|p| p.name == "copy") {
-        copy.app_change = Some(format!(
-            "{app_change} Deploy it before the copy starts: the tool copies rows with INSERT IGNORE, which would leave out a violating row written meanwhile instead of failing."
-        ));
-    }
-    tools::check_after_cut_over(&mut online, after);
-    if let Some(swap) = tools::swap_phase(&mut online) {
-        // Better than swapping the old table back: keeps the writes made since the cut-over.
-        swap.rollback.insert(0, rollback);
-    }
-    out.online = Some(online);
+    );
+    let direct = out.direct.as_deref().unwrap_or_default();
+    out.online = tools::optional_online(ctx, direct, online, &mut out.warnings)?.map(
+        |mut online| {
+            online[0].checks.extend(pre);
+            if let Some(copy) = online.iter_mut().find(|p| p.name == "copy") {
+                copy.app_change = Some(format!(
+                    "{app_change} Deploy it before the copy starts: the tool copies rows with INSERT IGNORE, which would leave out a violating row written meanwhile instead of failing."
+                ));
+            }
+            tools::check_after_cut_over(&mut online, after);
+            if let Some(swap) = tools::swap_phase(&mut online) {
+                // Better than swapping the old table back: keeps the writes made since the cut-over.
+                swap.rollback.insert(0, rollback);
+            }
+            online
+        },
+    );
     Ok(out)
 }
 

@@ -392,14 +392,18 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             checks: after.clone(),
         },
     ]);
-    let mut online = tools::online_alter(
+    let online = tools::online_alter(
         ctx,
         &clause,
         "InnoDB changes a column's type (INT -> BIGINT included) only by copying the table, and ALGORITHM=COPY blocks writes for the whole copy",
-    )?;
-    online[0].checks.extend(pre);
-    tools::check_after_cut_over(&mut online, after);
-    out.online = Some(online);
+    );
+    let direct = out.direct.as_deref().unwrap_or_default();
+    out.online =
+        tools::optional_online(ctx, direct, online, &mut out.warnings)?.map(|mut online| {
+            online[0].checks.extend(pre);
+            tools::check_after_cut_over(&mut online, after);
+            online
+        });
     Ok(out)
 }
 
@@ -563,6 +567,21 @@ mod tests {
         assert!(err.iter().any(|e| e.field == "using"), "{err:?}");
         let err = crate::plan(&params("mysql@8.0.35", "n", "INT", " int ", "0")).unwrap_err();
         assert!(err.iter().any(|e| e.field == "to-type"), "{err:?}");
+    }
+
+    #[test]
+    fn without_a_tool_the_direct_copy_stands_alone_when_it_fits() {
+        let mut small = params("mysql@8.0.35", "n", "int", "bigint", "10m");
+        small.set("size", "200MB");
+        small.set("primary-key", "none");
+        let p = plan(&small);
+        assert_eq!(p.strategy.chosen, "direct");
+        assert!(p.alternative.is_none());
+        assert!(p.warnings.iter().any(|w| w.code == "no-online-tool"));
+        let mut big = params("mysql@8.0.35", "n", "int", "bigint", "0");
+        big.set("primary-key", "none");
+        let err = crate::plan(&big).unwrap_err();
+        assert!(err.iter().any(|e| e.field == "primary-key"), "{err:?}");
     }
 
     #[test]

@@ -16,7 +16,10 @@
 use super::{lock_wait_seconds, Ctx};
 use crate::changes::check;
 use crate::input::{FieldError, OscTool};
-use crate::plan::{Algorithm, Check, Estimate, Expected, LockClause, MysqlLock, Phase, Step};
+use crate::plan::{
+    longest_blocking, Algorithm, Check, Estimate, Expected, LockClause, MysqlLock, Phase, Step,
+    Warning,
+};
 use crate::quote::{mysql as q, shell};
 
 /// `ALGORITHM=COPY, LOCK=SHARED`: the server's own copy, reads continue and writes wait for
@@ -40,6 +43,31 @@ pub fn swap_phase(phases: &mut [Phase]) -> Option<&mut Phase> {
 pub fn check_after_cut_over(phases: &mut [Phase], checks: Vec<Check>) {
     if let Some(phase) = swap_phase(phases) {
         phase.checks.extend(checks);
+    }
+}
+
+/// The online path when a tool can make it; when none can (no primary key, no allowed tool
+/// fits) but the direct path fits the budget, the plan goes without it and says why in a
+/// warning. Otherwise the tool's error, naming its field, stands.
+pub fn optional_online(
+    ctx: &Ctx,
+    direct: &[Phase],
+    online: Result<Vec<Phase>, FieldError>,
+    warnings: &mut Vec<Warning>,
+) -> Result<Option<Vec<Phase>>, FieldError> {
+    match online {
+        Ok(phases) => Ok(Some(phases)),
+        Err(e) if longest_blocking(direct) <= ctx.req.max_downtime_ms as f64 / 1000.0 => {
+            warnings.push(Warning {
+                code: "no-online-tool".to_string(),
+                message: format!(
+                    "No online-schema-change tool can make this change here ({}: {}), so only the direct statement is offered; it fits the budget.",
+                    e.field, e.message
+                ),
+            });
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 
