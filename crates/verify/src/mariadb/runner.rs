@@ -834,10 +834,13 @@ impl MyExec<'_> {
             if repeat && failed.is_none() {
                 let from = Instant::now();
                 let mut batches = 1;
-                while !obs_all
+                let mut last = obs_all
                     .last()
-                    .is_some_and(|o| batch_done(&o.rows, o.affected))
-                {
+                    .map(|o| (o.rows.clone(), o.affected))
+                    .unwrap_or_default();
+                // The whole step again (all its statements), as the runbook repeats it, with
+                // the traffic running; the stall window covers every repetition.
+                while !batch_done(&last.0, last.1) {
                     if from.elapsed() > self.opts.step_timeout {
                         failed = Some(format!(
                             "the batch still changed rows after {batches} runs and {} s",
@@ -846,15 +849,22 @@ impl MyExec<'_> {
                         break;
                     }
                     std::thread::sleep(Duration::from_millis(20));
-                    let obs = self.run_unit(&units[units.len() - 1], step.in_transaction, false);
                     batches += 1;
-                    if let Some(e) = obs.error.clone() {
-                        failed = Some(e);
-                        obs_all.push(obs);
-                        break;
+                    match self.run_plain(&units) {
+                        Ok(r) => last = r,
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
                     }
-                    obs_all.push(obs);
                 }
+                let to = Instant::now();
+                self.load.settle(to, Duration::from_secs(10));
+                obs_all.push(UnitObs {
+                    seconds: to.duration_since(from).as_secs_f64(),
+                    window: Some((from, to)),
+                    ..UnitObs::default()
+                });
                 what_ran = format!(", repeated {batches} times until it changed no row");
             }
         }
@@ -1034,10 +1044,11 @@ impl MyExec<'_> {
         exec(&mut self.p, "SET SESSION foreign_key_checks = DEFAULT")
     }
 
-    /// Runs `sql` on a fresh empty copy of the schema, after the step's own SET statements.
-    fn try_on_copy(&mut self, step: &Step, sql: &str) -> Result<(), String> {
+    /// Runs `sql` (the step's statement `index`, rewritten) on a fresh empty copy of the
+    /// schema, after the step's SET statements that come before it.
+    fn try_on_copy(&mut self, step: &Step, index: usize, sql: &str) -> Result<(), String> {
         self.clone_schema()?;
-        for s in &step.sql {
+        for s in step.sql.iter().take(index) {
             if s.trim_start().to_ascii_uppercase().starts_with("SET ") {
                 exec(&mut self.p, s)?;
             }
@@ -1054,18 +1065,19 @@ impl MyExec<'_> {
     /// clause claiming to block writes is needed (LOCK=NONE is refused); and, once per
     /// operation, the strongest clause the server accepts (the facts of the report).
     fn probe_clauses(&mut self, place: &str, step: &Step, algorithm: Algorithm, lock: LockClause) {
-        let statements: Vec<String> = step
+        let statements: Vec<(usize, String)> = step
             .sql
             .iter()
-            .filter(|s| with_clause(s, "INSTANT", "").is_some())
-            .cloned()
+            .enumerate()
+            .filter(|(_, s)| with_clause(s, "INSTANT", "").is_some())
+            .map(|(i, s)| (i, s.clone()))
             .collect();
-        for stmt in statements {
+        for (index, stmt) in statements {
             let claimed = MysqlLock::Alter { algorithm, lock }.name();
             let Some(sql) = with_clause(&stmt, algorithm_word(algorithm), lock_word(lock)) else {
                 continue;
             };
-            let verdict = self.try_on_copy(step, &sql);
+            let verdict = self.try_on_copy(step, index, &sql);
             self.claim(
                 Kind::Lock,
                 place,
@@ -1081,7 +1093,7 @@ impl MyExec<'_> {
                 || matches!(lock, LockClause::Shared | LockClause::Exclusive);
             if blocks_writes {
                 let online = with_clause(&stmt, "INPLACE", "NONE").unwrap_or_default();
-                let verdict = self.try_on_copy(step, &online);
+                let verdict = self.try_on_copy(step, index, &online);
                 self.claim(
                     Kind::Lock,
                     place,
@@ -1097,11 +1109,11 @@ impl MyExec<'_> {
                     verdict.is_err(),
                 );
             }
-            self.ladder(&stmt, step);
+            self.ladder(&stmt, step, index);
         }
     }
 
-    fn ladder(&mut self, stmt: &str, step: &Step) {
+    fn ladder(&mut self, stmt: &str, step: &Step, index: usize) {
         let op = operation(stmt);
         if !self.seen_ops.insert(op.clone()) {
             return;
@@ -1111,7 +1123,7 @@ impl MyExec<'_> {
             let Some(sql) = with_clause(stmt, alg, lock) else {
                 return;
             };
-            match self.try_on_copy(step, &sql) {
+            match self.try_on_copy(step, index, &sql) {
                 Ok(()) => {
                     let clause = if lock.is_empty() {
                         format!("ALGORITHM={alg}")
@@ -1214,6 +1226,32 @@ impl MyExec<'_> {
             Err(e) => obs.error = Some(format!("{tool}: {e}")),
         }
         obs
+    }
+
+    /// Runs every unit of a step on B, without probes; the last statement's rows and count.
+    fn run_plain(&mut self, units: &[Vec<String>]) -> Result<(Rows, u64), String> {
+        let mut last = (Vec::new(), 0);
+        for unit in units {
+            let tx = unit.len() > 1;
+            if tx {
+                exec(&mut self.b, "START TRANSACTION")?;
+            }
+            for stmt in unit {
+                match text_rows(&mut self.b, stmt) {
+                    Ok(rows) => last = (rows, self.b.affected_rows()),
+                    Err(e) => {
+                        if tx {
+                            let _ = exec(&mut self.b, "ROLLBACK");
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            if tx {
+                exec(&mut self.b, "COMMIT")?;
+            }
+        }
+        Ok(last)
     }
 
     /// Runs one unit on B; with `probe`, A first holds a shared metadata lock on the table in
