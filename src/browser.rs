@@ -1,26 +1,57 @@
-//! The few browser APIs the page uses: the address bar, file downloads, the clipboard, print.
+//! The few browser APIs the page uses: the document, events, the address bar, downloads, the
+//! clipboard, timers and print. Failures of optional APIs are ignored: the page still works.
 
-use leptos::prelude::*;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Document, Element, Window};
+
+pub fn window() -> Window {
+    web_sys::window().expect("the page runs in a browser window")
+}
+
+pub fn document() -> Document {
+    window().document().expect("the window has a document")
+}
+
+/// The element with this id, if the page has it.
+pub fn by_id(id: &str) -> Option<Element> {
+    document().get_element_by_id(id)
+}
+
+/// Calls `handler` for every `kind` event that reaches `target` (delegation: one listener for
+/// many elements). Listeners live as long as the page.
+pub fn listen(
+    target: &web_sys::EventTarget,
+    kind: &str,
+    handler: impl FnMut(web_sys::Event) + 'static,
+) {
+    let closure = Closure::<dyn FnMut(web_sys::Event)>::new(handler);
+    let _ = target.add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref());
+    closure.forget();
+}
+
+/// Runs `f` once after `ms` milliseconds.
+pub fn after(ms: i32, f: impl FnOnce() + 'static) {
+    let f = Closure::once_into_js(f);
+    let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(f.unchecked_ref(), ms);
+}
 
 /// `?v=1&...` of the current address, or "".
 pub fn location_search() -> String {
     window().location().search().unwrap_or_default()
 }
 
-/// Keeps the address bar equal to the share link. Browsers refuse this for some `file://`
-/// pages; the link box on the page still shows the link then.
+/// Keeps the address bar equal to the share link without adding history entries. Browsers
+/// refuse this for some `file://` pages; the link box on the page still shows the link then.
 pub fn replace_query(query: &str) {
-    let url = format!("?{query}");
     if let Ok(history) = window().history() {
-        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&format!("?{query}")));
     }
 }
 
 /// The page's address without its query, for building a full share link.
 pub fn page_address() -> String {
-    let location = window().location();
-    let href = location.href().unwrap_or_default();
+    let href = window().location().href().unwrap_or_default();
     href.split(['?', '#'])
         .next()
         .unwrap_or_default()
@@ -29,7 +60,7 @@ pub fn page_address() -> String {
 
 /// Saves `text` as a file named `name`, from memory: no request is made.
 pub fn download(name: &str, mime: &str, text: &str) {
-    let parts = js_sys_array(text);
+    let parts = js_sys::Array::of1(&JsValue::from_str(text));
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);
     let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else {
@@ -51,16 +82,15 @@ pub fn download(name: &str, mime: &str, text: &str) {
 /// Puts `text` on the clipboard; `done` learns whether it worked (the API can refuse, e.g.
 /// without a user gesture or outside a secure context).
 pub fn copy_text(text: &str, done: impl FnOnce(bool) + 'static) {
-    use wasm_bindgen::closure::Closure;
     let promise = window().navigator().clipboard().write_text(text);
     let done = std::rc::Rc::new(std::cell::Cell::new(Some(done)));
     let other = done.clone();
-    let ok = Closure::once(move |_: wasm_bindgen::JsValue| {
+    let ok = Closure::once(move |_: JsValue| {
         if let Some(f) = done.take() {
             f(true)
         }
     });
-    let failed = Closure::once(move |_: wasm_bindgen::JsValue| {
+    let failed = Closure::once(move |_: JsValue| {
         if let Some(f) = other.take() {
             f(false)
         }
@@ -74,10 +104,4 @@ pub fn copy_text(text: &str, done: impl FnOnce(bool) + 'static) {
 /// Opens the print dialog; the print stylesheet turns the page into the runbook.
 pub fn print() {
     let _ = window().print();
-}
-
-fn js_sys_array(text: &str) -> wasm_bindgen::JsValue {
-    let array = js_sys::Array::new();
-    array.push(&wasm_bindgen::JsValue::from_str(text));
-    array.into()
 }

@@ -1,13 +1,16 @@
-//! The request form. Every input writes its raw text into `Params`, so nothing typed is lost
-//! to parsing; the planner's field errors are shown next to the field they name. Which fields
-//! exist comes from `lockstep_planner::params`, so new change types and options appear here
-//! without UI changes.
+//! The request form. Inputs are the source of truth for what was typed: every input event
+//! writes its raw text into `Params`, so nothing is lost to parsing, and the planner's field
+//! errors are written next to the field they name. Which fields exist comes from
+//! `lockstep_planner::params`, so new change types and options appear without UI changes.
 
-use crate::PlanResult;
-use leptos::prelude::*;
+use crate::browser::by_id;
+use crate::highlight::esc;
 use lockstep_planner::input::CHANGE_KINDS;
-use lockstep_planner::params::{accepts, change_fields, OPTION_FIELDS, SWITCH_FIELDS};
+use lockstep_planner::params::{
+    accepts, change_fields, COMMON_FIELDS, OPTION_FIELDS, SWITCH_FIELDS,
+};
 use lockstep_planner::{FieldError, Params};
+use std::fmt::Write;
 
 /// Suggestions for the database field; any version the planner accepts can be typed.
 const DATABASES: &[&str] = &[
@@ -32,6 +35,7 @@ const DATABASES: &[&str] = &[
 pub fn label(name: &str) -> String {
     match name {
         "db" => "Database and version".into(),
+        "change" => "Change type".into(),
         "max-downtime" => "Longest acceptable blocking".into(),
         "where" => "Partial index WHERE".into(),
         "size" => "Table size on disk".into(),
@@ -50,166 +54,144 @@ pub fn label(name: &str) -> String {
     }
 }
 
-#[component]
-pub fn RequestForm(params: RwSignal<Params>, result: Memo<PlanResult>) -> impl IntoView {
-    let errors = Memo::new(move |_| result.with(|r| r.as_ref().err().cloned().unwrap_or_default()));
-    let kind = Memo::new(move |_| params.with(|p| p.raw("change").to_string()));
-    let fields = move |names: &'static [&'static str]| {
-        names
-            .iter()
-            .map(|name| field(name, params, errors))
-            .collect_view()
-    };
-    // Open when a link brought options, and whenever one of them is wrong: never hide an error.
-    let advanced =
-        RwSignal::new(params.with_untracked(|p| OPTION_FIELDS.iter().any(|n| p.get(n).is_some())));
-    Effect::new(move |_| {
-        if errors.with(|e| e.iter().any(|e| OPTION_FIELDS.contains(&e.field.as_str()))) {
-            advanced.set(true);
-        }
-    });
-    view! {
-        <form class="request" novalidate on:submit=|ev| ev.prevent_default() aria-label="Migration request">
-            <fieldset>
-                <legend>"Database"</legend>
-                {field("db", params, errors)}
-                <datalist id="db-list">
-                    {DATABASES.iter().map(|v| view! { <option value=*v></option> }).collect_view()}
-                </datalist>
-            </fieldset>
-            <fieldset>
-                <legend>"Change"</legend>
-                <ChangeSelect params=params errors=errors/>
-                {fields(&["table", "schema"])}
-                {move || fields(change_fields(&kind.get()))}
-            </fieldset>
-            <fieldset>
-                <legend>"Table size"</legend>
-                {fields(&["rows", "size"])}
-            </fieldset>
-            <fieldset>
-                <legend>"Downtime budget"</legend>
-                {field("max-downtime", params, errors)}
-            </fieldset>
-            <details class="advanced" prop:open=move || advanced.get() on:toggle=move |ev| {
-                use wasm_bindgen::JsCast;
-                if let Some(d) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
-                    advanced.set(d.has_attribute("open"));
-                }
-            }>
-                <summary>"Advanced facts: primary key, write rate, pg_repack, replicas, estimate assumptions"</summary>
-                <fieldset>
-                    <legend class="visually-hidden">"Advanced facts"</legend>
-                    {fields(OPTION_FIELDS)}
-                </fieldset>
-            </details>
-        </form>
+/// The whole form for `params`. The advanced section starts open when a link brought options.
+pub fn form_html(params: &Params) -> String {
+    let mut h = String::with_capacity(16 * 1024);
+    h.push_str("<form class=request id=request novalidate aria-label=\"Migration request\"><fieldset><legend>Database</legend>");
+    field(&mut h, "db", params);
+    h.push_str("<datalist id=db-list>");
+    for db in DATABASES {
+        let _ = write!(h, "<option value=\"{db}\"></option>");
     }
+    h.push_str("</datalist></fieldset><fieldset><legend>Change</legend>");
+    change_select(&mut h, params.raw("change"));
+    field(&mut h, "table", params);
+    field(&mut h, "schema", params);
+    let _ = write!(
+        h,
+        "<div id=change-fields>{}</div></fieldset><fieldset><legend>Table size</legend>",
+        change_fields_html(params)
+    );
+    field(&mut h, "rows", params);
+    field(&mut h, "size", params);
+    h.push_str("</fieldset><fieldset><legend>Downtime budget</legend>");
+    field(&mut h, "max-downtime", params);
+    let open = OPTION_FIELDS.iter().any(|n| params.get(n).is_some());
+    let _ = write!(
+        h,
+        "</fieldset><details class=advanced id=advanced{}><summary>Advanced facts: primary key, write rate, \
+         pg_repack, replicas, estimate assumptions</summary><fieldset>\
+         <legend class=visually-hidden>Advanced facts</legend>",
+        if open { " open" } else { "" }
+    );
+    for name in OPTION_FIELDS {
+        field(&mut h, name, params);
+    }
+    h.push_str("</fieldset></details></form>");
+    h
 }
 
-fn field(name: &'static str, params: RwSignal<Params>, errors: Memo<Vec<FieldError>>) -> AnyView {
+/// The fields of the chosen change type, with the values typed so far.
+pub fn change_fields_html(params: &Params) -> String {
+    let mut h = String::new();
+    for name in change_fields(params.raw("change")) {
+        field(&mut h, name, params);
+    }
+    h
+}
+
+/// The fields the form shows for `params`, in order.
+pub fn shown_fields(params: &Params) -> impl Iterator<Item = &'static str> + '_ {
+    COMMON_FIELDS
+        .iter()
+        .chain(change_fields(params.raw("change")))
+        .chain(OPTION_FIELDS)
+        .copied()
+}
+
+fn field(h: &mut String, name: &str, params: &Params) {
+    let accepts = esc(accepts(name));
+    let label = esc(&label(name));
     if SWITCH_FIELDS.contains(&name) {
-        view! { <Switch name=name params=params errors=errors/> }.into_any()
+        let checked = if params.get(name) == Some("true") {
+            " checked"
+        } else {
+            ""
+        };
+        let _ = write!(
+            h,
+            "<div class=\"field switch\" id=w-{name}><input type=checkbox id=f-{name} name={name}{checked} \
+             aria-describedby=a-{name}><label for=f-{name}>{label}</label>\
+             <span class=field-error id=e-{name}></span><small class=accepts id=a-{name}>{accepts}</small></div>"
+        );
     } else {
-        view! { <TextField name=name params=params errors=errors/> }.into_any()
+        let list = if name == "db" { " list=db-list" } else { "" };
+        let _ = write!(
+            h,
+            "<div class=field id=w-{name}><label for=f-{name}>{label}</label><input type=text id=f-{name} \
+             name={name}{list} value=\"{}\" spellcheck=false autocomplete=off autocapitalize=off \
+             aria-describedby=a-{name}><span class=field-error id=e-{name}></span>\
+             <small class=accepts id=a-{name}>{accepts}</small></div>",
+            esc(params.raw(name))
+        );
     }
 }
 
-/// The messages the planner has for one field, joined; empty when it is fine.
-fn message(errors: Memo<Vec<FieldError>>, name: &str) -> String {
-    errors.with(|e| {
-        e.iter()
+fn change_select(h: &mut String, current: &str) {
+    h.push_str(
+        "<div class=field id=w-change><label for=f-change>Change type</label>\
+         <select id=f-change name=change aria-describedby=a-change>",
+    );
+    for kind in CHANGE_KINDS {
+        let selected = if *kind == current { " selected" } else { "" };
+        let _ = write!(
+            h,
+            "<option value={kind}{selected}>{}</option>",
+            kind.replace('-', " ")
+        );
+    }
+    h.push_str(
+        "</select><span class=field-error id=e-change></span><small class=accepts id=a-change>\
+         What must change; the fields below follow the change type.</small></div>",
+    );
+}
+
+/// Marks each shown field valid or invalid, with its messages. Opens the advanced section
+/// when one of its fields is wrong: an error is never hidden.
+pub fn show_errors(params: &Params, errors: &[FieldError]) {
+    for name in shown_fields(params) {
+        let message = errors
+            .iter()
             .filter(|e| e.field == name)
             .map(|e| e.message.as_str())
             .collect::<Vec<_>>()
-            .join("; ")
-    })
-}
-
-/// The accepts text and, when invalid, the error: what a screen reader says about the field.
-fn described_by(name: &str, invalid: bool) -> String {
-    if invalid {
-        format!("e-{name} a-{name}")
-    } else {
-        format!("a-{name}")
-    }
-}
-
-#[component]
-fn TextField(
-    name: &'static str,
-    params: RwSignal<Params>,
-    errors: Memo<Vec<FieldError>>,
-) -> impl IntoView {
-    let error = Memo::new(move |_| message(errors, name));
-    let invalid = move || !error.with(String::is_empty);
-    view! {
-        <div class="field" class:invalid=invalid>
-            <label for=format!("f-{name}")>{label(name)}</label>
-            <input
-                type="text"
-                id=format!("f-{name}")
-                name=name
-                list=(name == "db").then_some("db-list")
-                spellcheck="false"
-                autocomplete="off"
-                autocapitalize="off"
-                aria-invalid=move || invalid().then_some("true")
-                aria-describedby=move || described_by(name, invalid())
-                prop:value=move || params.with(|p| p.raw(name).to_string())
-                on:input=move |ev| params.update(|p| p.set(name, event_target_value(&ev)))
-            />
-            <span class="field-error" id=format!("e-{name}")>{move || error.get()}</span>
-            <small class="accepts" id=format!("a-{name}")>{accepts(name)}</small>
-        </div>
-    }
-}
-
-#[component]
-fn Switch(
-    name: &'static str,
-    params: RwSignal<Params>,
-    errors: Memo<Vec<FieldError>>,
-) -> impl IntoView {
-    let error = Memo::new(move |_| message(errors, name));
-    let invalid = move || !error.with(String::is_empty);
-    view! {
-        <div class="field switch" class:invalid=invalid>
-            <input
-                type="checkbox"
-                id=format!("f-{name}")
-                name=name
-                aria-invalid=move || invalid().then_some("true")
-                aria-describedby=move || described_by(name, invalid())
-                prop:checked=move || params.with(|p| p.get(name) == Some("true"))
-                on:change=move |ev| params.update(|p| p.set(name, if event_target_checked(&ev) { "true" } else { "" }))
-            />
-            <label for=format!("f-{name}")>{label(name)}</label>
-            <span class="field-error" id=format!("e-{name}")>{move || error.get()}</span>
-            <small class="accepts" id=format!("a-{name}")>{accepts(name)}</small>
-        </div>
-    }
-}
-
-#[component]
-fn ChangeSelect(params: RwSignal<Params>, errors: Memo<Vec<FieldError>>) -> impl IntoView {
-    let error = Memo::new(move |_| message(errors, "change"));
-    let invalid = move || !error.with(String::is_empty);
-    view! {
-        <div class="field" class:invalid=invalid>
-            <label for="f-change">"Change type"</label>
-            <select
-                id="f-change"
-                name="change"
-                aria-invalid=move || invalid().then_some("true")
-                aria-describedby=move || described_by("change", invalid())
-                prop:value=move || params.with(|p| p.raw("change").to_string())
-                on:change=move |ev| params.update(|p| p.set("change", event_target_value(&ev)))
-            >
-                {CHANGE_KINDS.iter().map(|k| view! { <option value=*k>{k.replace('-', " ")}</option> }).collect_view()}
-            </select>
-            <span class="field-error" id="e-change">{move || error.get()}</span>
-            <small class="accepts" id="a-change">"What must change; the fields below follow the change type."</small>
-        </div>
+            .join("; ");
+        let invalid = !message.is_empty();
+        if let Some(error) = by_id(&format!("e-{name}")) {
+            if error.text_content().unwrap_or_default() != message {
+                error.set_text_content(Some(&message));
+            }
+        }
+        if let Some(wrap) = by_id(&format!("w-{name}")) {
+            let _ = wrap.class_list().toggle_with_force("invalid", invalid);
+        }
+        if let Some(input) = by_id(&format!("f-{name}")) {
+            let _ = if invalid {
+                input.set_attribute("aria-invalid", "true")
+            } else {
+                input.remove_attribute("aria-invalid")
+            };
+            let described = if invalid {
+                format!("e-{name} a-{name}")
+            } else {
+                format!("a-{name}")
+            };
+            let _ = input.set_attribute("aria-describedby", &described);
+        }
+        if invalid && OPTION_FIELDS.contains(&name) {
+            if let Some(advanced) = by_id("advanced") {
+                let _ = advanced.set_attribute("open", "");
+            }
+        }
     }
 }

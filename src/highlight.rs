@@ -1,4 +1,4 @@
-//! SQL as escaped HTML with a few token classes, for the step and rollback blocks.
+//! Text as HTML: [`esc`] for every text the page writes, [`sql_html`] for SQL blocks.
 //! Deliberately tiny: the planner writes keywords in upper case, so an upper-case word is a
 //! keyword; no SQL grammar is needed, and nothing but these spans ever reaches `innerHTML`.
 
@@ -82,12 +82,20 @@ fn word_len(s: &str) -> usize {
         .unwrap_or(s.len())
 }
 
+/// Text escaped for HTML content and double-quoted attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text);
+    out
+}
+
 fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
             c => out.push(c),
         }
     }
@@ -101,7 +109,7 @@ mod tests {
     fn classes_and_escapes() {
         assert_eq!(
             sql_html("CREATE INDEX \"a<b>\" ON t (x) WHERE y = 'it''s & <ok>'; -- done"),
-            "<span class=k>CREATE</span> <span class=k>INDEX</span> <span class=i>\"a&lt;b&gt;\"</span> \
+            "<span class=k>CREATE</span> <span class=k>INDEX</span> <span class=i>&quot;a&lt;b&gt;&quot;</span> \
              <span class=k>ON</span> t (x) <span class=k>WHERE</span> y = \
              <span class=s>'it''s &amp; &lt;ok&gt;'</span>; <span class=c>-- done</span>"
         );
@@ -145,6 +153,7 @@ mod tests {
                 plain
                     .replace("&lt;", "<")
                     .replace("&gt;", ">")
+                    .replace("&quot;", "\"")
                     .replace("&amp;", "&"),
                 text
             );

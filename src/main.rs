@@ -1,5 +1,10 @@
-//! Lockstep's page: a form that becomes a `Params`, and the planner's `Plan` rendered to DOM.
+//! Lockstep's page: a form that becomes a `Params`, and the planner's `Plan` written as HTML.
 //! No planning logic lives here: everything it shows comes from `lockstep_planner`.
+//!
+//! No UI framework: the page is a form and a document. HTML strings (always escaped) and
+//! three delegated listeners (input, click, focus) do all of it in a fraction of the wasm a
+//! reactive framework costs (measured: Leptos added ~80 KB gzipped to a 250 KB budget that
+//! the engine needs), and a re-plan replaces only the parts of the plan that changed.
 
 mod browser;
 mod form;
@@ -7,15 +12,21 @@ mod highlight;
 mod plan_view;
 mod toolbar;
 
-use leptos::prelude::*;
+use browser::by_id;
 use lockstep_planner::{share, FieldError, Params, Plan};
-
-/// What the planner answered for the current inputs.
-pub type PlanResult = Result<Plan, Vec<FieldError>>;
+use std::cell::RefCell;
+use wasm_bindgen::JsCast;
 
 fn main() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(App);
+    let (params, link_problems) = initial_params();
+    mount(&params, &link_problems);
+    PAGE.with(|page| {
+        let mut page = page.borrow_mut();
+        page.params = params;
+        page.update();
+    });
+    listen();
 }
 
 /// The example a first visit starts from.
@@ -46,48 +57,201 @@ fn initial_params() -> (Params, Vec<String>) {
     (restored.params, restored.problems)
 }
 
-#[component]
-fn App() -> impl IntoView {
-    let (initial, link_problems) = initial_params();
-    let params = RwSignal::new(initial);
-    let result = Memo::new(move |_| params.with(lockstep_planner::plan));
-    // The last plan that planned stays on screen (dimmed) while an input is invalid.
-    let shown = Memo::new(move |last: Option<&Option<Plan>>| match result.get() {
-        Ok(plan) => Some(plan),
-        Err(_) => last.cloned().flatten(),
-    });
-    let query = Memo::new(move |_| share::to_query(&params.with(Params::relevant)));
-    Effect::new(move |_| browser::replace_query(&query.get()));
-
-    view! {
-        <a class="skip" href="#plan">"Skip to the plan"</a>
-        <header class="top">
-            <h1>"Lockstep"</h1>
-            <p class="tagline">"Zero-downtime schema migration runbooks. Runs entirely in your browser: nothing you type leaves this page."</p>
-        </header>
-        {(!link_problems.is_empty()).then(|| view! { <LinkProblems problems=link_problems/> })}
-        <main class="layout">
-            <form::RequestForm params=params result=result/>
-            <section class="output" id="plan" aria-label="Plan" tabindex="-1">
-                <toolbar::Toolbar params=params plan=shown fresh=Signal::derive(move || result.with(Result::is_ok)) query=query/>
-                <plan_view::Status result=result/>
-                <plan_view::Output result=result shown=shown/>
-            </section>
-        </main>
+/// Writes the page's skeleton: header, link problems, form, toolbar, status and plan area.
+fn mount(params: &Params, link_problems: &[String]) {
+    let mut h = String::from(
+        "<a class=skip href=\"#plan\">Skip to the plan</a><header class=top><h1>Lockstep</h1>\
+         <p class=tagline>Zero-downtime schema migration runbooks. Runs entirely in your browser: \
+         nothing you type leaves this page.</p></header>",
+    );
+    if !link_problems.is_empty() {
+        h.push_str(
+            "<div class=banner id=banner role=alert><p><strong>Some of this link could not be \
+             restored.</strong> Everything else was.</p><ul>",
+        );
+        for p in link_problems {
+            h.push_str(&format!("<li>{}</li>", highlight::esc(p)));
+        }
+        h.push_str("</ul><button type=button data-act=dismiss>Dismiss</button></div>");
+    }
+    h.push_str("<main class=layout>");
+    h.push_str(&form::form_html(params));
+    h.push_str("<section class=output id=plan aria-label=Plan tabindex=-1>");
+    h.push_str(&toolbar::toolbar_html());
+    h.push_str(
+        "<p class=status id=status role=status aria-live=polite></p><div id=problems></div>\
+         <div class=plan-wrap id=plan-wrap></div>\
+         <p class=visually-hidden id=announce aria-live=polite></p></section></main>",
+    );
+    if let Ok(root) = browser::document().create_element("div") {
+        root.set_id("app");
+        root.set_inner_html(&h);
+        if let Some(body) = browser::document().body() {
+            let _ = body.append_child(&root);
+        }
     }
 }
 
-/// What a share link had that could not be restored; dismissable.
-#[component]
-fn LinkProblems(problems: Vec<String>) -> impl IntoView {
-    let open = RwSignal::new(true);
-    view! {
-        <Show when=move || open.get()>
-            <div class="banner" role="alert">
-                <p><strong>"Some of this link could not be restored."</strong>" Everything else was."</p>
-                <ul>{problems.iter().map(|p| view! { <li>{p.clone()}</li> }).collect_view()}</ul>
-                <button type="button" on:click=move |_| open.set(false)>"Dismiss"</button>
-            </div>
-        </Show>
+/// What is on screen, so each update touches only what changed.
+#[derive(Default)]
+struct Page {
+    params: Params,
+    /// The change type whose fields the form shows.
+    kind: String,
+    /// The last plan that planned: kept on screen, dimmed, while an input is invalid.
+    shown: Option<Plan>,
+    doc: Option<plan_view::Doc>,
+    fresh: Option<bool>,
+    status: String,
+    problems: String,
+    query: String,
+}
+
+thread_local! {
+    static PAGE: RefCell<Page> = RefCell::default();
+}
+
+impl Page {
+    /// Re-plans and brings the page up to date with `params`.
+    fn update(&mut self) {
+        let kind = self.params.raw("change").to_string();
+        if kind != self.kind {
+            if let Some(fields) = by_id("change-fields") {
+                if !self.kind.is_empty() {
+                    fields.set_inner_html(&form::change_fields_html(&self.params));
+                }
+            }
+            self.kind = kind;
+        }
+        let result = lockstep_planner::plan(&self.params);
+        let errors: &[FieldError] = result.as_ref().err().map_or(&[], |e| e.as_slice());
+        form::show_errors(&self.params, errors);
+        set_if_changed(&mut self.problems, plan_view::problems_html(errors), |h| {
+            if let Some(el) = by_id("problems") {
+                el.set_inner_html(h);
+            }
+        });
+        set_if_changed(&mut self.status, plan_view::status_text(&result), |t| {
+            if let Some(el) = by_id("status") {
+                el.set_text_content(Some(t));
+            }
+        });
+        let fresh = result.is_ok();
+        if self.fresh != Some(fresh) {
+            self.fresh = Some(fresh);
+            toolbar::set_fresh(fresh);
+            if let Some(wrap) = by_id("plan-wrap") {
+                let _ = wrap.class_list().toggle_with_force("stale", !fresh);
+            }
+        }
+        if let Ok(plan) = result {
+            if self.shown.as_ref() != Some(&plan) {
+                let doc = plan_view::plan_doc(&plan);
+                if let Some(wrap) = by_id("plan-wrap") {
+                    plan_view::show(&wrap, &doc, self.doc.as_ref());
+                }
+                self.doc = Some(doc);
+                self.shown = Some(plan);
+            }
+        }
+        let query = share::to_query(&self.params.relevant());
+        set_if_changed(&mut self.query, query, |q| {
+            browser::replace_query(q);
+            if let Some(input) =
+                by_id("share-link").and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
+            {
+                input.set_value(&format!("{}?{q}", browser::page_address()));
+            }
+        });
     }
+
+    /// A click on a `data-act` button.
+    fn act(&self, act: &str, button: web_sys::Element) {
+        match act {
+            "print" => browser::print(),
+            "dismiss" => {
+                if let Some(banner) = by_id("banner") {
+                    banner.remove();
+                }
+            }
+            "copy-link" => {
+                let link = format!("{}?{}", browser::page_address(), self.query);
+                browser::copy_text(&link, move |ok| {
+                    button.set_text_content(Some(if ok { "Link copied" } else { "Copy failed" }));
+                    plan_view::announce(if ok {
+                        "Copied the share link."
+                    } else {
+                        "Could not copy: select the link and copy it by hand."
+                    });
+                    browser::after(1500, move || button.set_text_content(Some("Copy link")));
+                });
+            }
+            file => {
+                if let (Some(plan), Some(true)) = (&self.shown, self.fresh) {
+                    toolbar::save(file, plan, &self.params.relevant());
+                }
+            }
+        }
+    }
+}
+
+/// Runs `apply` with `new` when it differs from what `slot` holds, and keeps it.
+fn set_if_changed(slot: &mut String, new: String, apply: impl FnOnce(&str)) {
+    if *slot != new {
+        apply(&new);
+        *slot = new;
+    }
+}
+
+/// The page's three listeners: typing in the form, clicks on buttons, focus on the link box.
+fn listen() {
+    let document = browser::document();
+    if let Some(form) = by_id("request") {
+        browser::listen(&form, "input", |ev| {
+            let Some(target) = ev.target() else { return };
+            let (name, value) = if let Some(input) = target.dyn_ref::<web_sys::HtmlInputElement>() {
+                let value = if input.type_() == "checkbox" {
+                    if input.checked() { "true" } else { "" }.to_string()
+                } else {
+                    input.value()
+                };
+                (input.name(), value)
+            } else if let Some(select) = target.dyn_ref::<web_sys::HtmlSelectElement>() {
+                (select.name(), select.value())
+            } else {
+                return;
+            };
+            PAGE.with(|page| {
+                let mut page = page.borrow_mut();
+                page.params.set(&name, value);
+                page.update();
+            });
+        });
+        browser::listen(&form, "submit", |ev| ev.prevent_default());
+    }
+    browser::listen(&document, "click", |ev| {
+        let Some(target) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        else {
+            return;
+        };
+        let Ok(Some(button)) = target.closest("button") else {
+            return;
+        };
+        if button.class_list().contains("copy") {
+            plan_view::copy_clicked(button);
+        } else if let Some(act) = button.get_attribute("data-act") {
+            PAGE.with(|page| page.borrow().act(&act, button));
+        }
+    });
+    browser::listen(&document, "focusin", |ev| {
+        if let Some(input) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+            .filter(|i| i.id() == "share-link")
+        {
+            input.select();
+        }
+    });
 }

@@ -1,39 +1,34 @@
 //! The plan: a status line, the problems with the inputs, and the plan itself.
 //!
-//! The plan is a read-only document rebuilt whenever it changes, so it is written as one
-//! escaped HTML string and set in one `innerHTML`: far less wasm than a reactive view tree
-//! (the page has a 250 KB budget the engine mostly needs) and one DOM update per re-plan.
-//! Every text from the plan goes through [`esc`]; the copy buttons use one delegated handler.
+//! The plan is a read-only document rebuilt whenever it changes, so it is written as escaped
+//! HTML strings and set with `innerHTML`: far less wasm than a view framework (the page has a
+//! 250 KB budget that the engine mostly needs), and only the blocks that changed are replaced.
+//! Every text from the plan goes through [`esc`]; copy buttons are handled by delegation.
 
-use crate::{browser, form::label, highlight::sql_html, PlanResult};
-use leptos::prelude::*;
+use crate::browser::{self, by_id};
+use crate::{form::label, highlight::esc, highlight::sql_html};
 use lockstep_planner::plan::{human_seconds, Blocks, Phase, Step};
 use lockstep_planner::render::psql_step;
 use lockstep_planner::{FieldError, Plan};
 use std::fmt::Write;
-use wasm_bindgen::JsCast;
 
-/// One line saying what is on screen, announced to screen readers as it changes.
-#[component]
-pub fn Status(result: Memo<PlanResult>) -> impl IntoView {
-    let text = move || {
-        result.with(|r| match r {
-            Ok(plan) => format!(
-                "Plan: {} phases, {} steps; {}.",
-                plan.phases.len(),
-                plan.steps().count(),
-                longest_blocking(plan.longest_blocking_seconds)
-            ),
-            Err(errors) if errors.len() == 1 => {
-                "1 input needs attention; the last valid plan stays below, dimmed.".to_string()
-            }
-            Err(errors) => format!(
-                "{} inputs need attention; the last valid plan stays below, dimmed.",
-                errors.len()
-            ),
-        })
-    };
-    view! { <p class="status" role="status" aria-live="polite">{text}</p> }
+/// One line saying what is on screen (an `aria-live` region: announced as it changes).
+pub fn status_text(result: &Result<Plan, Vec<FieldError>>) -> String {
+    match result {
+        Ok(plan) => format!(
+            "Plan: {} phases, {} steps; {}.",
+            plan.phases.len(),
+            plan.steps().count(),
+            longest_blocking(plan.longest_blocking_seconds)
+        ),
+        Err(errors) if errors.len() == 1 => {
+            "1 input needs attention; the last valid plan stays below, dimmed.".to_string()
+        }
+        Err(errors) => format!(
+            "{} inputs need attention; the last valid plan stays below, dimmed.",
+            errors.len()
+        ),
+    }
 }
 
 fn longest_blocking(seconds: f64) -> String {
@@ -47,28 +42,27 @@ fn longest_blocking(seconds: f64) -> String {
     }
 }
 
-/// The input problems (when any) above the last plan that planned, dimmed while stale.
-#[component]
-pub fn Output(result: Memo<PlanResult>, shown: Memo<Option<Plan>>) -> impl IntoView {
-    let errors = Memo::new(move |_| result.with(|r| r.as_ref().err().cloned()));
-    let node = NodeRef::<leptos::html::Div>::new();
-    Effect::new(move |last: Option<Option<Doc>>| {
-        let doc = shown.with(|p| p.as_ref().map(plan_doc))?;
-        let el = node.get()?;
-        show(&el, &doc, last.flatten().as_ref());
-        Some(doc)
-    });
-    let copied = RwSignal::new(String::new());
-    view! {
-        {move || errors.get().map(|errors| view! { <Problems errors=errors/> })}
-        <div class="plan-wrap" class:stale=move || errors.with(Option::is_some) node_ref=node
-            on:click=move |ev| copy_clicked(ev, copied)></div>
-        <p class="visually-hidden" aria-live="polite">{move || copied.get()}</p>
+/// The list of input problems, each linking to its field; "" when there are none.
+pub fn problems_html(errors: &[FieldError]) -> String {
+    if errors.is_empty() {
+        return String::new();
     }
+    let mut h = String::from("<div class=problems role=alert><h2>Check these inputs</h2><ul>");
+    for e in errors {
+        let _ = write!(
+            h,
+            "<li><a href=\"#f-{}\">{}</a>: {}</li>",
+            esc(&e.field),
+            esc(&label(&e.field)),
+            esc(&e.message)
+        );
+    }
+    h.push_str("</ul></div>");
+    h
 }
 
 /// Sets the plan's HTML; the sections the user had opened (rollback, checks...) stay open.
-fn replace_keeping_open(el: &web_sys::HtmlDivElement, html: &str) {
+fn replace_keeping_open(el: &web_sys::Element, html: &str) {
     let mut open = Vec::new();
     let details = el.get_elements_by_tag_name("details");
     for i in 0..details.length() {
@@ -85,12 +79,7 @@ fn replace_keeping_open(el: &web_sys::HtmlDivElement, html: &str) {
 }
 
 /// A click on a copy button copies the SQL block it belongs to, as plain text.
-fn copy_clicked(ev: web_sys::MouseEvent, copied: RwSignal<String>) {
-    let button = ev
-        .target()
-        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-        .and_then(|e| e.closest("button.copy").ok().flatten());
-    let Some(button) = button else { return };
+pub fn copy_clicked(button: web_sys::Element) {
     let code = button
         .parent_element()
         .and_then(|p| p.query_selector("code").ok().flatten());
@@ -98,46 +87,20 @@ fn copy_clicked(ev: web_sys::MouseEvent, copied: RwSignal<String>) {
     let what = button.get_attribute("aria-label").unwrap_or_default();
     browser::copy_text(&code.text_content().unwrap_or_default(), move |ok| {
         button.set_text_content(Some(if ok { "Copied" } else { "Copy failed" }));
-        let what = what.trim_start_matches("Copy ");
-        copied.set(if ok {
-            format!("Copied the {what}.")
+        announce(&if ok {
+            format!("Copied the {}.", what.trim_start_matches("Copy "))
         } else {
-            format!("Could not copy the {what}: select it and copy it by hand.")
+            "Could not copy: select the text and copy it by hand.".to_string()
         });
-        set_timeout(
-            move || button.set_text_content(Some("Copy")),
-            std::time::Duration::from_millis(1500),
-        );
+        browser::after(1500, move || button.set_text_content(Some("Copy")));
     });
 }
 
-#[component]
-fn Problems(errors: Vec<FieldError>) -> impl IntoView {
-    view! {
-        <div class="problems" role="alert">
-            <h2>"Check these inputs"</h2>
-            <ul>
-                {errors.into_iter().map(|e| view! {
-                    <li><a href=format!("#f-{}", e.field)>{label(&e.field)}</a>": "{e.message}</li>
-                }).collect_view()}
-            </ul>
-        </div>
+/// Says `text` through the page's polite live region.
+pub fn announce(text: &str) {
+    if let Some(live) = by_id("announce") {
+        live.set_text_content(Some(text));
     }
-}
-
-/// Text escaped for HTML content and double-quoted attribute values.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// `postgresql` → `PostgreSQL`; unknown engines as they come.
@@ -196,7 +159,7 @@ impl Doc {
 }
 
 /// Shows `doc` in `el`: only its changed leaves when `last` has the same skeleton, else all.
-fn show(el: &web_sys::HtmlDivElement, doc: &Doc, last: Option<&Doc>) {
+pub fn show(el: &web_sys::Element, doc: &Doc, last: Option<&Doc>) {
     match last {
         Some(last) if last.same_skeleton(doc) => {
             for i in 0..doc.leaves.len() {

@@ -1,28 +1,28 @@
 //! Taking the plan away: the four downloads (built in memory), the share link, print.
 
 use crate::browser;
-use leptos::prelude::*;
 use lockstep_planner::render::{json, markdown, sql};
 use lockstep_planner::{Params, Plan};
 
-/// What a download contains; the file is named after the table and the change.
-#[derive(Clone, Copy)]
-enum File {
-    Runbook,
-    Forward,
-    Rollback,
-    Json,
-}
+/// The downloads, by the suffix of their file name.
+pub const FILES: &[&str] = &["runbook.md", "forward.sql", "rollback.sql", "plan.json"];
 
-impl File {
-    fn suffix(self) -> &'static str {
-        match self {
-            File::Runbook => "runbook.md",
-            File::Forward => "forward.sql",
-            File::Rollback => "rollback.sql",
-            File::Json => "plan.json",
-        }
+/// The toolbar. Its buttons carry `data-act`, handled by the page's one click listener.
+pub fn toolbar_html() -> String {
+    let mut h = String::from(
+        "<div class=toolbar><div class=downloads role=group aria-label=Download><span class=group-label>Download</span>",
+    );
+    for file in FILES {
+        h.push_str(&format!(
+            "<button type=button class=dl data-act={file}>{file}</button>"
+        ));
     }
+    h.push_str(
+        "<button type=button class=dl data-act=print>Print</button></div><div class=share>\
+         <label for=share-link>Share link</label><input id=share-link type=text readonly>\
+         <button type=button data-act=copy-link>Copy link</button></div></div>",
+    );
+    h
 }
 
 /// `orders-add-index`: safe in any file system, whatever the table is called.
@@ -40,70 +40,27 @@ fn file_stem(plan: &Plan) -> String {
         .collect()
 }
 
-/// `fresh` is false while the inputs are invalid: downloads then wait for a plan of these inputs.
-#[component]
-pub fn Toolbar(
-    params: RwSignal<Params>,
-    plan: Memo<Option<Plan>>,
-    fresh: Signal<bool>,
-    query: Memo<String>,
-) -> impl IntoView {
-    let save = move |file: File| {
-        let Some(plan) = plan.get_untracked() else {
-            return;
-        };
-        let params = params.with_untracked(Params::relevant);
-        let (mime, text) = match file {
-            File::Runbook => ("text/markdown", markdown::render(&plan, &params)),
-            File::Forward => ("application/sql", sql::forward(&plan)),
-            File::Rollback => ("application/sql", sql::rollback(&plan)),
-            File::Json => ("application/json", json::render(&plan, &params)),
-        };
-        let name = format!("{}-{}", file_stem(&plan), file.suffix());
-        browser::download(&name, mime, &text);
+/// Saves one of [`FILES`] for `plan`, made from `params` (the share-link parameters).
+pub fn save(file: &str, plan: &Plan, params: &Params) {
+    let (mime, text) = match file {
+        "runbook.md" => ("text/markdown", markdown::render(plan, params)),
+        "forward.sql" => ("application/sql", sql::forward(plan)),
+        "rollback.sql" => ("application/sql", sql::rollback(plan)),
+        _ => ("application/json", json::render(plan, params)),
     };
-    let button = move |file: File| {
-        view! {
-            <button type="button" on:click=move |_| save(file) disabled=move || !fresh.get()>
-                {file.suffix()}
-            </button>
-        }
-    };
-    let link = Memo::new(move |_| format!("{}?{}", browser::page_address(), query.get()));
-    let copied = RwSignal::new("Copy link");
-    let copy_link = move |_| {
-        browser::copy_text(&link.get_untracked(), move |ok| {
-            copied.set(if ok {
-                "Link copied"
+    browser::download(&format!("{}-{file}", file_stem(plan)), mime, &text);
+}
+
+/// Enables the downloads and print only while the plan on screen is the plan of the inputs.
+pub fn set_fresh(fresh: bool) {
+    let buttons = browser::document().get_elements_by_class_name("dl");
+    for i in 0..buttons.length() {
+        if let Some(b) = buttons.item(i) {
+            let _ = if fresh {
+                b.remove_attribute("disabled")
             } else {
-                "Copy failed: select the link"
-            });
-            set_timeout(
-                move || copied.set("Copy link"),
-                std::time::Duration::from_millis(1500),
-            );
-        })
-    };
-    view! {
-        <div class="toolbar">
-            <div class="downloads" role="group" aria-label="Download">
-                <span class="group-label">"Download"</span>
-                {button(File::Runbook)}
-                {button(File::Forward)}
-                {button(File::Rollback)}
-                {button(File::Json)}
-                <button type="button" on:click=|_| browser::print() disabled=move || !fresh.get()>"Print"</button>
-            </div>
-            <div class="share">
-                <label for="share-link">"Share link"</label>
-                <input id="share-link" type="text" readonly prop:value=move || link.get() on:focus=|ev| {
-                    use wasm_bindgen::JsCast;
-                    if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
-                        input.select();
-                    }
-                }/>
-                <button type="button" on:click=copy_link><span aria-live="polite">{move || copied.get()}</span></button>
-            </div>
-        </div>
+                b.set_attribute("disabled", "")
+            };
+        }
     }
 }
