@@ -318,9 +318,31 @@ pub struct Step {
     /// Lockstep's live verification (MySQL-only behaviour; tools not installed there).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unverified: Option<String>,
+    /// How often the operator runs the statements: once, repeated until done, or once per
+    /// row the query returns. Machines (the live verifier, the psql script) read this field.
+    pub run: Run,
     /// The engine the step runs on: decides how its session settings are written.
     #[serde(skip)]
     pub engine: Engine,
+}
+
+/// How a step is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Run {
+    Once,
+    /// One batch per run: repeat until the last statement returns no row, or a single 0.
+    UntilDone,
+    /// The query writes the statements to run, one per returned row (psql's `\gexec`).
+    EachRow,
+}
+
+impl Run {
+    /// True when the rows a run returned say the repetition is over: no row, or one `0`.
+    pub fn finished(rows: &[Vec<Option<String>>]) -> bool {
+        rows.is_empty()
+            || (rows.len() == 1 && rows[0].first().cloned().flatten().as_deref() == Some("0"))
+    }
 }
 
 impl Step {

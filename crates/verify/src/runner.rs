@@ -11,7 +11,7 @@ use crate::load::{Load, Role};
 use crate::report::{Calibration, CaseResult, CaseStatus, Claim, Kind};
 use crate::scenarios::{Case, DataCheck};
 use crate::sql::{exec, lit, split_statements, sqlstate, text_rows, text_value};
-use lockstep_planner::plan::{Blocks, Expected, PgLock, Phase, Plan, Step};
+use lockstep_planner::plan::{Blocks, Expected, PgLock, Phase, Plan, Run, Step};
 use lockstep_planner::render;
 use lockstep_planner::Params;
 use postgres::Client;
@@ -1240,24 +1240,19 @@ impl Exec<'_> {
 }
 
 /// A step the operator repeats until it returns no row, or prints 0 (a backfill batch on
-/// PostgreSQL 10, where a DO block cannot COMMIT). The plan says so in words only: in the
-/// title ("repeat until it returns no row") or a note ("Repeat this statement until it prints 0").
+/// PostgreSQL 10, where a DO block cannot COMMIT; MySQL's batched copies).
 pub fn is_repeated_batch(step: &Step) -> bool {
-    std::iter::once(&step.title)
-        .chain(step.notes.iter())
-        .map(|t| t.to_lowercase())
-        .any(|t| t.contains("repeat") && (t.contains("no row") || t.contains("prints 0")))
+    step.run == Run::UntilDone
 }
 
 /// The end of a repeated batch: no row, or a single 0.
 pub fn batch_finished(rows: &[Vec<Option<String>>]) -> bool {
-    rows.is_empty()
-        || (rows.len() == 1 && rows[0].first().cloned().flatten().as_deref() == Some("0"))
+    Run::finished(rows)
 }
 
 /// A step whose query writes the statements to run, one per row (psql's `\gexec`).
 pub fn is_generator(step: &Step) -> bool {
-    step.notes.iter().any(|n| n.contains("\\gexec"))
+    step.run == Run::EachRow
 }
 
 /// B's relation locks: (relname, relation oid, mode, granted) — from C by pid, or from B itself.

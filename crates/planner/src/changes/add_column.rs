@@ -499,6 +499,7 @@ END",
             Statement::Dml,
             ctx.model.backfill(),
         );
+        step.run = crate::plan::Run::UntilDone;
         step.notes.push(format!("PostgreSQL {} cannot COMMIT inside a DO block, and one UPDATE of every row would hold its row locks and bloat for the whole fill; so this is one batch, its own short transaction, that moves the progress table forward. Repeat it until it returns no row; the estimate is for all batches.", ctx.version()));
         step.notes.push(format!("Loop it from psql 17 or later: run it, then \\watch interval={pause} min_rows=1 (stops when it returns no row). Older psql: \\watch 1, and press Ctrl-C once it returns no row."));
         step.notes.push("Or from a shell, with the statement in batch.sql: while out=$(psql -X -At -v ON_ERROR_STOP=1 -f batch.sql); do [ -z \"$out\" ] && break; sleep 0.05; done (an error ends the loop with the error printed; re-run to resume).".to_string());

@@ -322,6 +322,7 @@ impl KeysetPass<'_> {
             );
             step.in_transaction = false;
             step.scans_table = true;
+            step.run = crate::plan::Run::UntilDone;
             step.notes.push(format!(
                 "Repeat this statement until it prints 0 (the duration above is for all repetitions). From a shell: `while out=$(psql -XqAt -v ON_ERROR_STOP=1 -f batch.sql) && [ \"$out\" != 0 ]; do sleep {pause}; done` with this step's SQL (settings included) in batch.sql; the loop stops at 0 or at the first error. Each run is its own transaction, so row locks are held for one batch of {n} rows only."
             ));
@@ -938,11 +939,12 @@ fn index_copy_steps(ctx: &Ctx, spec: &Spec) -> Step {
         vec![sql],
     );
     step.in_transaction = false;
+    step.run = crate::plan::Run::EachRow;
     // The statements it generates are CREATE INDEX CONCURRENTLY: the step as run takes their lock.
     step.lock = Statement::CreateIndexConcurrently.lock();
     step.lock_timeout_ms = Some(super::NON_BLOCKING_LOCK_TIMEOUT_MS);
     step.estimate = ctx.model.concurrent_index_build();
-    step.notes.push("CREATE INDEX CONCURRENTLY cannot run inside a function or DO block, and the indexes to copy are only known to the catalog, so this query writes the statements: run each row it returns on its own, outside a transaction (in psql, end the query with \\gexec instead of ; to run them all). It returns nothing when the old column has no index, or when every copy exists and is valid.".to_string());
+    step.notes.push("CREATE INDEX CONCURRENTLY cannot run inside a function or DO block, and the indexes to copy are only known to the catalog, so this query writes the statements: run each row it returns on its own, outside a transaction (the psql script ends the query with \\gexec, which runs them all). It returns nothing when the old column has no index, or when every copy exists and is valid.".to_string());
     step.notes.push("Each copy is named lockstep_idx_<oid of the original>, with the same method, the same other columns and the partial predicate with the old column renamed; operator classes are the new type's defaults. Read the statements before running them: an operator class or a predicate written for the old type may not fit the new one. Indexes on expressions and constraint indexes are not copied (preflight lists them). The swap renames each copy to its original's name.".to_string());
     step.notes.push(format!("Each generated build takes SHARE UPDATE EXCLUSIVE: reads and writes continue; it waits for older transactions. About {} per index. A failed build leaves an INVALID copy: run this query again, it then starts with a DROP INDEX CONCURRENTLY of that copy.", ctx.model.concurrent_index_build().describe()));
     step.retry =

@@ -316,6 +316,7 @@ impl<'a> Ctx<'a> {
             notes: Vec::new(),
             shell: None,
             unverified: None,
+            run: crate::plan::Run::Once,
             engine: crate::input::Engine::Postgresql,
         }
     }

@@ -186,6 +186,7 @@ impl<'a> Ctx<'a> {
             notes: Vec::new(),
             shell: None,
             unverified: None,
+            run: crate::plan::Run::Once,
             engine: self.req.db.engine,
         }
     }

@@ -341,6 +341,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ctx.model.backfill(),
     );
     copy_step.scans_table = true;
+    copy_step.run = crate::plan::Run::UntilDone;
     copy_step.notes.push(format!(
         "Repeat this step until it prints 0 (the duration above is for all repetitions). From a shell, with this step's SQL (settings included) in batch.sql: `while out=$(mysql -N -B <connection options> {} < batch.sql) && [ \"$out\" != 0 ]; do sleep {pause}; done` stops at 0 or at the first error. Each statement commits on its own: row locks are held for one batch of {batch} rows only.",
         shell(ctx.req.schema.as_deref().unwrap_or("<database>"))

@@ -6,7 +6,7 @@ pub mod markdown;
 pub mod sql;
 
 use crate::input::Engine;
-use crate::plan::Step;
+use crate::plan::{Run, Step};
 
 /// `2s`, `500ms`, `10min`: the unit PostgreSQL accepts for timeouts.
 pub fn timeout_value(ms: u64) -> String {
@@ -72,6 +72,12 @@ pub fn step_script(step: &Step) -> String {
         lines.push("BEGIN;".to_string());
     }
     lines.extend(step.sql.iter().cloned());
+    // psql runs each row a generator query returns as a statement when it ends in \gexec.
+    if step.run == Run::EachRow && !step.engine.is_mysql_family() {
+        if let Some(last) = lines.last_mut() {
+            *last = format!("{} \\gexec", last.trim_end().trim_end_matches(';'));
+        }
+    }
     if wrap {
         lines.push("COMMIT;".to_string());
     }

@@ -1,0 +1,292 @@
+//! Properties every MySQL and MariaDB plan keeps, over change type x engine x version x size x
+//! budget x identifiers: a plan or a clear error naming a field (never a panic), no plan over
+//! its budget, every DDL written with its ALGORITHM (and LOCK=NONE where it claims writes
+//! continue) and guarded by lock_wait_timeout, hostile names always inside backquotes.
+
+use lockstep_planner::estimate::CATALOG_ONLY;
+use lockstep_planner::input::CHANGE_KINDS;
+use lockstep_planner::params::{change_fields, FIELDS};
+use lockstep_planner::plan::{Algorithm, Blocks, LockClause, MysqlLock, Plan};
+use lockstep_planner::render::{json, markdown, sql};
+use lockstep_planner::Params;
+use proptest::prelude::*;
+
+/// Names that end the statement, or open a comment or a string, if pasted raw.
+const HOSTILE: &str = "orders`; drop table x; --";
+const NAMES: &[&str] = &[
+    "orders",
+    HOSTILE,
+    "Order Items",
+    "select",
+    "zählung",
+    "a'b",
+    "back\\slash",
+    "hash#tag",
+];
+
+const SERVERS: &[&str] = &[
+    "mysql@5.7",
+    "mysql@5.7.44",
+    "mysql@8.0",
+    "mysql@8.0.11",
+    "mysql@8.0.12",
+    "mysql@8.0.28",
+    "mysql@8.0.29",
+    "mysql@8.0.31",
+    "mysql@8.0.35",
+    "mysql@8.4",
+    "mysql@8.4.3",
+    "mariadb@10.3",
+    "mariadb@10.4",
+    "mariadb@10.5",
+    "mariadb@10.6",
+    "mariadb@10.11",
+    "mariadb@10.11.6",
+    "mariadb@11.4",
+];
+
+fn value_for(field: &str, name: &str) -> String {
+    match field {
+        "column" => name.to_string(),
+        "columns" => format!("{name}, customer_id"),
+        "type" => "int".into(),
+        "default" => "0".into(),
+        "from-type" => "int".into(),
+        "to-type" => "bigint".into(),
+        "references" => "customers(id)".into(),
+        "check" => "amount >= 0".into(),
+        "new-name" => format!("{name}_new"),
+        "new-table" => format!("{name}_details"),
+        "index" => format!("{name}_idx"),
+        _ => String::new(),
+    }
+}
+
+/// Splits MySQL text into backquoted identifiers, string literals and the bare text between.
+#[derive(Debug)]
+enum Token {
+    Quoted,
+    Bare(String),
+}
+
+fn lex(sql: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut bare = String::new();
+    let chars: Vec<char> = sql.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '`' || c == '\'' {
+            tokens.push(Token::Bare(std::mem::take(&mut bare)));
+            i += 1;
+            loop {
+                assert!(i < chars.len(), "unclosed {c} in {sql}");
+                // A backslash escapes the next character in a MySQL string literal: the planner
+                // must never rely on that (its literals are mode-independent), so treat it as
+                // an error when it precedes the closing quote.
+                if c == '\'' && chars[i] == '\\' {
+                    panic!("backslash inside a string literal (depends on NO_BACKSLASH_ESCAPES) in {sql}");
+                }
+                if chars[i] == c {
+                    if chars.get(i + 1) == Some(&c) {
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    break;
+                }
+                i += 1;
+            }
+            tokens.push(Token::Quoted);
+        } else {
+            bare.push(c);
+            i += 1;
+        }
+    }
+    tokens.push(Token::Bare(bare));
+    tokens
+}
+
+fn assert_harmless(sql: &str) {
+    for token in lex(sql) {
+        if let Token::Bare(text) = token {
+            assert!(
+                !text.contains("drop table x"),
+                "hostile name outside quotes in:\n{sql}"
+            );
+            assert!(!text.contains("--"), "comment outside quotes in:\n{sql}");
+            assert!(!text.contains('#'), "# comment outside quotes in:\n{sql}");
+            assert!(
+                !text.contains('"'),
+                "double quote outside quotes in:\n{sql}"
+            );
+        }
+    }
+}
+
+fn assert_one_statement(sql: &str) {
+    let semicolons: usize = lex(sql)
+        .iter()
+        .map(|t| match t {
+            Token::Bare(text) => text.matches(';').count(),
+            Token::Quoted => 0,
+        })
+        .sum();
+    assert_eq!(semicolons, 1, "expected exactly one statement:\n{sql}");
+}
+
+fn check_plan(plan: &Plan, params: &Params, budget_ms: u64) {
+    let budget_s = (budget_ms as f64 / 1000.0).max(CATALOG_ONLY.high);
+    assert!(plan.longest_blocking_seconds <= budget_s + 1e-9);
+    for phase in &plan.phases {
+        for step in &phase.steps {
+            assert!(
+                step.blocking_seconds.high <= budget_s + 1e-9,
+                "{} blocks over budget",
+                step.title
+            );
+            if budget_ms == 0 && step.blocks != Blocks::Nothing {
+                assert!(step.blocking_seconds.high <= CATALOG_ONLY.high);
+            }
+            assert!(step.estimate.low <= step.estimate.high && step.estimate.low >= 0.0);
+            assert!(
+                step.pg_lock().is_none(),
+                "{}: a PostgreSQL lock in a MySQL plan",
+                step.title
+            );
+            let mysql_lock = step.lock.and_then(|l| l.mysql());
+            if let Some(lock) = mysql_lock {
+                assert!(step.lock_timeout_ms.is_some_and(|t| t > 0));
+                if let MysqlLock::Alter {
+                    algorithm,
+                    lock: clause,
+                } = lock
+                {
+                    let alters: Vec<&String> = step
+                        .sql
+                        .iter()
+                        .filter(|s| s.starts_with("ALTER TABLE"))
+                        .collect();
+                    for statement in &alters {
+                        let alg = match algorithm {
+                            Algorithm::Instant => "ALGORITHM=INSTANT",
+                            Algorithm::Inplace => "ALGORITHM=INPLACE",
+                            Algorithm::Copy => "ALGORITHM=COPY",
+                        };
+                        assert!(
+                            statement.contains(alg),
+                            "{}: {statement} lacks {alg}",
+                            step.title
+                        );
+                        if clause == LockClause::None {
+                            assert!(statement.contains("LOCK=NONE"), "{statement}");
+                        }
+                        if algorithm == Algorithm::Instant && plan.engine == "mysql" {
+                            assert!(
+                                !statement.contains("LOCK="),
+                                "MySQL refuses LOCK with INSTANT: {statement}"
+                            );
+                        }
+                    }
+                }
+            }
+            if step.shell.is_some() {
+                assert!(step.sql.is_empty(), "{}: shell step with SQL", step.title);
+            }
+            if plan.engine == "mysql" && mysql_lock.is_some() {
+                assert!(
+                    step.unverified.is_some(),
+                    "{}: a MySQL DDL claim not marked as documented-only",
+                    step.title
+                );
+            }
+            for statement in &step.sql {
+                assert_harmless(statement);
+                assert_one_statement(statement);
+            }
+        }
+        for r in &phase.rollback {
+            assert_harmless(&r.sql);
+        }
+        for c in &phase.checks {
+            assert_harmless(&c.sql);
+        }
+        let changes_schema = phase.steps.iter().any(|s| s.lock.is_some());
+        assert!(
+            !changes_schema || phase.irreversible.is_some() || !phase.rollback.is_empty(),
+            "phase {} changes the schema but has neither rollback nor an irreversible reason",
+            phase.name
+        );
+    }
+    assert!(markdown::render(plan, params).starts_with("# Lockstep runbook"));
+    let forward = sql::forward(plan);
+    assert!(!forward.contains("\\prompt") && !forward.contains("SET lock_timeout"));
+    let _ = sql::rollback(plan);
+    let doc: serde_json::Value = serde_json::from_str(&json::render(plan, params)).unwrap();
+    assert!(doc["engine"] == "mysql" || doc["engine"] == "mariadb");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn every_mysql_request_plans_or_explains(
+        kind in prop::sample::select(CHANGE_KINDS),
+        db in prop::sample::select(SERVERS),
+        rows in prop_oneof![Just(0u64), 1u64..100_000, 100_000u64..10_000_000_000],
+        budget_ms in prop_oneof![Just(0u64), Just(500), Just(30_000), Just(300_000), 0u64..3_600_000],
+        name in prop::sample::select(NAMES),
+        pk in any::<bool>(),
+        fks in any::<bool>(),
+        replicas in any::<bool>(),
+        tools in prop::sample::select(&["", "gh-ost", "pt-online-schema-change", "spirit", "gh-ost,spirit"][..]),
+    ) {
+        let mut params = Params::new()
+            .with("db", db)
+            .with("change", kind)
+            .with("table", name)
+            .with("rows", rows.to_string())
+            .with("size", format!("{}", rows.saturating_mul(200)))
+            .with("max-downtime", format!("{budget_ms}ms"))
+            .with("foreign-keys", fks.to_string())
+            .with("replicas", replicas.to_string())
+            .with("osc-tools", tools);
+        if !pk {
+            params.set("primary-key", "none");
+        }
+        for field in change_fields(kind) {
+            let v = value_for(field, name);
+            if !v.is_empty() {
+                params.set(field, v);
+            }
+        }
+        match lockstep_planner::plan(&params) {
+            Ok(plan) => check_plan(&plan, &params, budget_ms),
+            Err(errors) => {
+                prop_assert!(!errors.is_empty());
+                for e in errors {
+                    prop_assert!(FIELDS.iter().any(|f| f.name == e.field), "unknown field {}", e.field);
+                    prop_assert!(e.message.len() > 10, "vague message {:?}", e.message);
+                    prop_assert!(!e.message.contains("not planned for"), "{} on {}: {}", kind, db, e.message);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_64_character_limit_is_enforced_with_a_clear_message() {
+    let base = Params::new()
+        .with("db", "mariadb@10.11")
+        .with("change", "add-column")
+        .with("column", "c")
+        .with("type", "int")
+        .with("rows", "1000")
+        .with("size", "1MB")
+        .with("max-downtime", "0");
+    let ok = "é".repeat(64);
+    assert!(lockstep_planner::plan(&base.clone().with("table", ok.as_str())).is_ok());
+    let errors = lockstep_planner::plan(&base.with("table", "é".repeat(65).as_str())).unwrap_err();
+    assert_eq!(errors[0].field, "table");
+    assert!(errors[0].message.contains("64"), "{}", errors[0].message);
+}
