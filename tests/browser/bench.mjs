@@ -100,6 +100,12 @@ for (const [name, query] of scenarios) {
     const plan = () => document.querySelector('.plan-wrap').textContent;
     const macrotask = () => new Promise((ok) => { const c = new MessageChannel(); c.port1.onmessage = ok; c.port2.postMessage(0); });
     const out = [];
+    // Warm-up (JIT tiers, caches), not measured.
+    for (let i = 0; i < 10; i += 1) {
+      input.value = i % 2 ? '500M' : '640M';
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+      await macrotask();
+    }
     for (let i = 0; i < n; i += 1) {
       const before = plan();
       await macrotask();
