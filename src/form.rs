@@ -57,7 +57,7 @@ pub fn label(name: &str) -> String {
 /// The whole form for `params`. The advanced section starts open when a link brought options.
 pub fn form_html(params: &Params) -> String {
     let mut h = String::with_capacity(16 * 1024);
-    h.push_str("<form class=request id=request novalidate aria-label=\"Migration request\"><fieldset><legend>Database</legend>");
+    h.push_str("<form class=request id=request novalidate autocomplete=off aria-label=\"Migration request\"><fieldset><legend>Database</legend>");
     field(&mut h, "db", params);
     h.push_str("<datalist id=db-list>");
     for db in DATABASES {

@@ -324,6 +324,9 @@ const sameOrigin = (u) => u.startsWith(origin) || u.startsWith('data:') || u.sta
     const rollback = await page.locator('.phase details.rollback pre').first().isVisible();
     check(rollback, 'http: print shows the rollback and validation sections, even closed');
     await page.pdf({ path: `${out}/runbook.pdf`, format: 'A4', printBackground: true });
+    await page.setViewportSize({ width: 800, height: 1100 });
+    await page.screenshot({ path: `${out}/print.png`, fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
     await page.emulateMedia({ media: 'screen' });
   });
 
