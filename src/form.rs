@@ -142,6 +142,19 @@ fn change_select(h: &mut String, current: &str) {
         "<div class=field id=w-change><label for=f-change>Change type</label>\
          <select id=f-change name=change aria-describedby=a-change>",
     );
+    // A link may name no change, or one this version does not know: show it, not another.
+    if !CHANGE_KINDS.contains(&current) {
+        let text = if current.is_empty() {
+            "choose a change type".to_string()
+        } else {
+            format!("{} (unknown to this version)", esc(current))
+        };
+        let _ = write!(
+            h,
+            "<option value=\"{}\" selected>{text}</option>",
+            esc(current)
+        );
+    }
     for kind in CHANGE_KINDS {
         let selected = if *kind == current { " selected" } else { "" };
         let _ = write!(

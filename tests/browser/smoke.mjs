@@ -253,6 +253,10 @@ const sameOrigin = (u) => u.startsWith(origin) || u.startsWith('data:') || u.sta
       'http: ... and restores everything else as written');
     check((await bad.locator('#e-rows').innerText()).includes('500M'), 'http: ... a bad value shows its field\'s message');
     await bad.screenshot({ path: `${out}/bad-link.png` });
+    await bad.goto(`${origin}/?v=1&db=postgresql@16&change=add-partition&table=t`);
+    await bad.waitForSelector('#e-change:not(:empty)', { timeout: 30000 });
+    check((await bad.inputValue('#f-change')) === 'add-partition' && (await bad.locator('#e-change').innerText()).includes('add-column'),
+      'http: an unknown change type stays shown as itself, with what the field accepts');
     await bad.goto(`${origin}/?color=red`);
     await bad.waitForSelector('.banner', { timeout: 30000 });
     check((await bad.locator('.banner').innerText()).includes('example') && (await summary(bad)).includes('orders'),
