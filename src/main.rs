@@ -83,6 +83,17 @@ fn mount(params: &Params, link_problems: &[String]) {
          <div class=plan-wrap id=plan-wrap></div>\
          <p class=visually-hidden id=announce aria-live=polite></p></section></main>",
     );
+    // The hosted page offers the single file to carry into an air-gapped network.
+    if browser::window()
+        .location()
+        .protocol()
+        .is_ok_and(|p| p.starts_with("http"))
+    {
+        h.push_str(
+            "<footer class=bottom><a href=lockstep.html download>Download lockstep.html</a>: \
+             this whole page in one file that works from <code>file://</code>, with no network.</footer>",
+        );
+    }
     if let Ok(root) = browser::document().create_element("div") {
         root.set_id("app");
         root.set_inner_html(&h);
@@ -236,6 +247,17 @@ fn listen() {
         else {
             return;
         };
+        // A problem's link focuses its field (a plain fragment link would only scroll).
+        if let Ok(Some(link)) = target.closest(".problems a") {
+            let field = link
+                .get_attribute("href")
+                .and_then(|h| by_id(h.trim_start_matches('#')));
+            if let Some(field) = field.and_then(|f| f.dyn_into::<web_sys::HtmlElement>().ok()) {
+                ev.prevent_default();
+                let _ = field.focus();
+            }
+            return;
+        }
         let Ok(Some(button)) = target.closest("button") else {
             return;
         };

@@ -196,6 +196,9 @@ const sameOrigin = (u) => u.startsWith(origin) || u.startsWith('data:') || u.sta
     check((await formState(page)) === before.replace('rows=500M', 'rows=lots'), 'http: the typed text and every other field are kept');
     check((await page.locator('.plan-wrap.stale .plan .summary').count()) === 1, 'http: the last valid plan stays visible, dimmed');
     check((await page.locator('.problems a[href="#f-rows"]').innerText()) === 'Row count', 'http: the problem list names the field and links to it');
+    await page.focus('#f-db');
+    await page.click('.problems a[href="#f-rows"]');
+    check(await page.evaluate(() => document.activeElement.id === 'f-rows'), 'http: following that link puts the cursor in the field');
     check(await page.locator('.downloads button').first().isDisabled(), 'http: downloads wait for a plan of the current inputs');
     await page.screenshot({ path: `${out}/invalid.png` });
     await axe(page, 'while an input is invalid (dimmed plan excluded)', ['.plan-wrap.stale']);
@@ -332,6 +335,14 @@ const sameOrigin = (u) => u.startsWith(origin) || u.startsWith('data:') || u.sta
     await page.screenshot({ path: `${out}/print.png`, fullPage: true });
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.emulateMedia({ media: 'screen' });
+  });
+
+  // The single file is offered for download from the hosted page.
+  await attempt('single-file link', async () => {
+    const href = await page.getAttribute('footer.bottom a', 'href');
+    const response = await page.request.get(`${origin}/${href}`);
+    check(href === 'lockstep.html' && response.ok() && (await response.text()).includes('initSync'),
+      'http: the hosted page offers dist/lockstep.html, the single file');
   });
 
   // CSP: the page itself cannot reach another origin.
