@@ -200,6 +200,7 @@ const sameOrigin = (u) => u.startsWith(origin) || u.startsWith('data:') || u.sta
     await page.click('.problems a[href="#f-rows"]');
     check(await page.evaluate(() => document.activeElement.id === 'f-rows'), 'http: following that link puts the cursor in the field');
     check(await page.locator('.downloads button').first().isDisabled(), 'http: downloads wait for a plan of the current inputs');
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: `${out}/invalid.png` });
     await axe(page, 'while an input is invalid (dimmed plan excluded)', ['.plan-wrap.stale']);
     await page.fill('#f-rows', '500M');
