@@ -443,17 +443,20 @@ fn strip_option(s: &str, word: &str) -> String {
     s.to_string()
 }
 
-/// The plan's shell command with the connection options pointed at the test server: DSN
-/// keys h/P/S/u/p/F (pt-online-schema-change's `h=...,D=...,t=...`) become `F=<defaults
-/// file>`, D becomes the test database, and `--host/--port/--socket/--user/--password/
-/// --defaults-file` options (and `<...>` placeholders for them) are dropped or replaced.
+/// The plan's shell command pointed at the test server. On the command line only (a heredoc
+/// body is left exactly as written): `<connection options>` becomes `--defaults-file=<file>`
+/// (the test server's socket and user; pt-online-schema-change and the mysql client both
+/// read it), `<database>` the test database; explicit `--host/--port/--socket/--user/
+/// --password/--ask-pass/--defaults-file` options are dropped, and DSN keys h/P/S/u/p/F
+/// (pt-online-schema-change's `h=...,D=...,t=...`) too.
 pub fn connect_shell(cmd: &str, defaults_file: &str, db: &str) -> String {
-    let mut out = cmd.replace("<connection options>", "");
-    // A password prompt would wait forever: the test server's root has no password.
-    while let Some(pos) = find_option(&out, "--ask-pass") {
-        out.replace_range(pos..pos + "--ask-pass".len(), "");
-    }
-    // Options taking a value, with "=" or a space.
+    // The command line ends at the end of the line that starts a heredoc.
+    let split = cmd
+        .find("<<")
+        .map(|i| cmd[i..].find('\n').map_or(cmd.len(), |j| i + j))
+        .unwrap_or(cmd.len());
+    let (line, body) = cmd.split_at(split);
+    let mut out = line.to_string();
     for opt in [
         "--host",
         "--port",
@@ -467,9 +470,9 @@ pub fn connect_shell(cmd: &str, defaults_file: &str, db: &str) -> String {
             let len = if let Some(rest) = after.strip_prefix('=') {
                 1 + token_len(rest)
             } else {
-                let spaces = after.len() - after.trim_start().len();
+                let spaces = after.len() - after.trim_start_matches([' ', '\t']).len();
                 let rest = &after[spaces..];
-                if rest.starts_with("--") || rest.is_empty() {
+                if rest.starts_with("--") || rest.starts_with('\\') || rest.is_empty() {
                     0
                 } else {
                     spaces + token_len(rest)
@@ -478,12 +481,24 @@ pub fn connect_shell(cmd: &str, defaults_file: &str, db: &str) -> String {
             out.replace_range(pos..pos + opt.len() + len, "");
         }
     }
-    // DSN arguments: comma-separated key=value with a t= (table) or D= key.
-    let mut words: Vec<String> = Vec::new();
-    for word in shell_words(&out) {
-        words.push(rewrite_dsn(&word, defaults_file, db).unwrap_or(word));
+    // A password prompt would wait forever: the test server's root has no password.
+    while let Some(pos) = find_option(&out, "--ask-pass") {
+        out.replace_range(pos..pos + "--ask-pass".len(), "");
     }
-    words.join(" ")
+    let dsns: Vec<(String, String)> = out
+        .split_whitespace()
+        .filter_map(|w| rewrite_dsn(w, db).map(|n| (w.to_string(), n)))
+        .collect();
+    for (old, new) in dsns {
+        out = out.replace(&old, &new);
+    }
+    out = out
+        .replace(
+            "<connection options>",
+            &format!("--defaults-file={defaults_file}"),
+        )
+        .replace("<database>", db);
+    format!("{out}{body}")
 }
 
 fn find_option(s: &str, opt: &str) -> Option<usize> {
@@ -521,30 +536,9 @@ fn token_len(s: &str) -> usize {
     i
 }
 
-/// Splits a command into words, keeping quotes, line continuations and operators as they are
-/// (only the spacing between words is normalised).
-fn shell_words(s: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut rest = s.trim_start();
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix("\\\n") {
-            words.push("\\\n".to_string());
-            rest = r.trim_start_matches([' ', '\t']);
-            continue;
-        }
-        if rest.starts_with('\n') {
-            words.push("\n".to_string());
-            rest = rest[1..].trim_start_matches([' ', '\t']);
-            continue;
-        }
-        let n = token_len(rest).max(1);
-        words.push(rest[..n].to_string());
-        rest = rest[n..].trim_start_matches([' ', '\t']);
-    }
-    words
-}
-
-fn rewrite_dsn(word: &str, defaults_file: &str, db: &str) -> Option<String> {
+/// A DSN word (`h=...,D=...,t=...`, possibly quoted) without its connection keys, with the
+/// test database; `None` for any other word.
+fn rewrite_dsn(word: &str, db: &str) -> Option<String> {
     let (quote, inner) = match word.as_bytes().first() {
         Some(b'\'') | Some(b'"') if word.len() >= 2 => (&word[..1], &word[1..word.len() - 1]),
         _ => ("", word),
@@ -559,7 +553,7 @@ fn rewrite_dsn(word: &str, defaults_file: &str, db: &str) -> Option<String> {
     if !is_dsn {
         return None;
     }
-    let mut kept: Vec<String> = vec![format!("F={defaults_file}")];
+    let mut kept: Vec<String> = Vec::new();
     for p in parts {
         match &p[..1] {
             "h" | "P" | "S" | "u" | "p" | "F" => {}
@@ -568,7 +562,7 @@ fn rewrite_dsn(word: &str, defaults_file: &str, db: &str) -> Option<String> {
         }
     }
     if !kept.iter().any(|k| k.starts_with("D=")) {
-        kept.insert(1, format!("D={db}"));
+        kept.insert(0, format!("D={db}"));
     }
     Some(format!("{quote}{}{quote}", kept.join(",")))
 }
@@ -604,11 +598,17 @@ impl MyExec<'_> {
         let mut stage = 0;
         let mut dumps: Vec<(usize, String)> = Vec::new();
         for (pi, phase) in plan.phases.iter().enumerate() {
+            let pname = format!("phase {} '{}'", pi + 1, phase.name);
             if phase.app_change.is_some() {
                 stage += 1;
                 self.load.set_stage(stage);
+                let (ins, upd, _) = self.load.counts();
+                // Ties a lost write in the data claim to the deploy gate it straddled.
+                self.result.notes.push(format!(
+                    "{pname}: application at stage {stage} from about writer operation {}",
+                    ins + upd + 1
+                ));
             }
-            let pname = format!("phase {} '{}'", pi + 1, phase.name);
             let phase_start = Instant::now();
             if !phase.steps.is_empty() {
                 let before = self.schema_dump(&pname)?;
@@ -734,6 +734,13 @@ impl MyExec<'_> {
     }
 
     fn run_step(&mut self, place: &str, step: &Step) -> Result<(), Abort> {
+        if self.opts.verbose {
+            let (ins, upd, _) = self.load.counts();
+            eprintln!(
+                "  [mariadb] {place}: starts at about writer operation {}",
+                ins + upd + 1
+            );
+        }
         if let Some(why) = &step.unverified {
             self.result
                 .notes
@@ -1523,6 +1530,37 @@ impl MyExec<'_> {
             }
             Err(e) => (format!("{e} [{}]", short(&new_sql, 200)), false),
         };
+        let observed = if ok {
+            observed
+        } else {
+            // Which rows differ: the first few, new shape vs truth, by key.
+            let diff_sql = data_diff_sql(&d.from, &d.cols, &d.truth);
+            let count = text_value(
+                &mut self.c,
+                &format!(
+                    "SELECT COUNT(*) FROM ({}) x",
+                    diff_sql.trim_end_matches(" ORDER BY k LIMIT 3")
+                ),
+            )
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+            let diff = text_rows(&mut self.c, &diff_sql)
+                .map(|rows| {
+                    rows.into_iter()
+                        .map(|r| {
+                            let r: Vec<String> = r
+                                .into_iter()
+                                .map(|v| v.unwrap_or("missing".into()))
+                                .collect();
+                            format!("id {}: new {} / truth {}", r[0], r[1], r[2])
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_else(|e| e);
+            format!("{observed}; {count} row(s) differ, first: {diff}")
+        };
         self.claim(
             Kind::Data,
             "after the last phase",
@@ -1557,6 +1595,28 @@ fn explained_tables(before: &str, after: &str, notes: &[String]) -> Option<Vec<S
     let text = notes.join(" ").replace("<table>", "orders");
     let named = !extra.is_empty() && extra.iter().all(|t| text.contains(t.as_str()));
     named.then(|| extra.into_iter().collect())
+}
+
+/// The first rows (by key) where the migrated shape and the truth differ.
+fn data_diff_sql(from: &str, cols: &[String], truth: &[String]) -> String {
+    let row = |cols: &[String]| {
+        cols.iter()
+            .map(|c| format!("COALESCE(CAST(({c}) AS CHAR), '<null>')"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "WITH n AS (SELECT ({nk}) AS k, CONCAT_WS('|', {nv}) AS v FROM {from}), \
+         t AS (SELECT ({tk}) AS k, CONCAT_WS('|', {tv}) AS v FROM verify.truth) \
+         SELECT * FROM (SELECT t.k, n.v AS new_row, t.v AS truth_row FROM t LEFT JOIN n ON n.k = t.k \
+         WHERE n.v IS NULL OR n.v <> t.v \
+         UNION ALL SELECT n.k, n.v, NULL FROM n LEFT JOIN t ON t.k = n.k WHERE t.k IS NULL) d \
+         ORDER BY k LIMIT 3",
+        nk = cols[0],
+        nv = row(cols),
+        tk = truth[0],
+        tv = row(truth),
+    )
 }
 
 /// A MySQL batch step repeated until it changes nothing ("repeat until it reports 0 rows
@@ -1736,7 +1796,7 @@ mod tests {
     fn shell_commands_point_at_the_test_server() {
         let cmd = "pt-online-schema-change --alter \"MODIFY COLUMN customer_id bigint NOT NULL\" \\\n  --execute --host=db.example.com --user admin --ask-pass h=db.example.com,P=3306,D=shop,t=orders";
         let got = connect_shell(cmd, "/tmp/x.cnf", "app");
-        assert!(got.contains("F=/tmp/x.cnf,D=app,t=orders"), "{got}");
+        assert!(got.contains(" D=app,t=orders"), "{got}");
         assert!(
             !got.contains("--host") && !got.contains("--user") && !got.contains("admin"),
             "{got}"
@@ -1752,8 +1812,15 @@ mod tests {
     fn planner_placeholders_are_filled() {
         let cmd = "pt-online-schema-change \\\n  --alter='MODIFY `customer_id` bigint NOT NULL' \\\n  --no-drop-old-table \\\n  --execute \\\n  'D=<database>,t=orders' \\\n  <connection options>";
         let got = connect_shell(cmd, "/x/client.cnf", "app");
-        assert!(got.contains("'F=/x/client.cnf,D=app,t=orders'"), "{got}");
+        assert!(got.contains("'D=app,t=orders'"), "{got}");
+        assert!(got.contains("--defaults-file=/x/client.cnf"), "{got}");
         assert!(!got.contains('<'), "{got}");
+        // A heredoc body stays exactly as written.
+        let sql = "mysql <connection options> '<database>' <<'LOCKSTEP_SQL'\nDELIMITER //\nSELECT  1 //\n  --host stays\nLOCKSTEP_SQL";
+        assert_eq!(
+            connect_shell(sql, "/x/c.cnf", "app"),
+            "mysql --defaults-file=/x/c.cnf 'app' <<'LOCKSTEP_SQL'\nDELIMITER //\nSELECT  1 //\n  --host stays\nLOCKSTEP_SQL"
+        );
         assert!(
             got.contains("--alter='MODIFY `customer_id` bigint NOT NULL'"),
             "{got}"
