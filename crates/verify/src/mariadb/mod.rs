@@ -122,6 +122,22 @@ impl Server {
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
         give_to_server_user(&dir).map_err(|e| format!("chown {}: {e}", dir.display()))?;
+        // The server runs as an unprivileged user: it must reach and write its directory,
+        // which a checkout under /root (mode 700) does not allow.
+        let reachable = as_server_user(Path::new("/usr/bin/test"))
+            .arg("-w")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !reachable {
+            let _ = fs::remove_dir_all(&dir);
+            return Err(format!(
+                "{} cannot be written by uid {} (the server user): every directory above it needs o+x (chmod o+x on each parent), or put the checkout elsewhere",
+                dir.display(),
+                crate::cluster::RUN_UID
+            ));
+        }
         // Registered before anything runs so that an interrupt from here on removes it.
         LIVE.lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -1828,6 +1828,23 @@ mod tests {
     }
 
     #[test]
+    fn rollback_leftovers_named_by_the_note() {
+        let before = "table orders: `id` int";
+        let after = "table _orders_rollback: `id` int\ntable orders: `id` int";
+        let note = vec!["Rows written since are only in _<table>_rollback".to_string()];
+        assert_eq!(
+            explained_tables(before, after, &note),
+            Some(vec!["_orders_rollback".to_string()])
+        );
+        assert_eq!(explained_tables(before, after, &[]), None);
+        // A changed line of a kept table is never explained away.
+        assert_eq!(
+            explained_tables(before, "table orders: `id` bigint", &note),
+            None
+        );
+    }
+
+    #[test]
     fn batches_end_when_nothing_changes() {
         assert!(batch_done(&[], 0));
         assert!(!batch_done(&[], 1000));
