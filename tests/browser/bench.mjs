@@ -95,6 +95,7 @@ console.log('Input change to updated timeline (value set + input event -> new pl
 for (const [name, query] of scenarios) {
   await page.goto(`${origin}/${query}`);
   await page.waitForSelector('.plan .phases', { timeout: 30000 });
+  await page.waitForTimeout(1000); // let background compilation (wasm tier-up) settle: steady typing
   const times = await page.evaluate(async (n) => {
     const input = document.getElementById('f-rows');
     const plan = () => document.querySelector('.plan-wrap').textContent;
