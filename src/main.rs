@@ -116,6 +116,8 @@ struct Page {
     status: String,
     problems: String,
     query: String,
+    /// Counts query changes, so only the last one of a burst writes the address bar.
+    address_updates: u32,
 }
 
 thread_local! {
@@ -166,14 +168,30 @@ impl Page {
             }
         }
         let query = share::to_query(&self.params.relevant());
-        set_if_changed(&mut self.query, query, |q| {
-            browser::replace_query(q);
+        if query != self.query {
             if let Some(input) =
                 by_id("share-link").and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
             {
-                input.set_value(&format!("{}?{q}", browser::page_address()));
+                input.set_value(&format!("{}?{query}", browser::page_address()));
             }
-        });
+            // The address bar follows once typing pauses: browsers throttle a flood of
+            // replaceState calls (held-down keys), and would then keep a stale address.
+            self.address_updates += 1;
+            if self.query.is_empty() {
+                browser::replace_query(&query);
+            } else {
+                let update = self.address_updates;
+                browser::after(250, move || {
+                    PAGE.with(|page| {
+                        let page = page.borrow();
+                        if page.address_updates == update {
+                            browser::replace_query(&page.query);
+                        }
+                    })
+                });
+            }
+            self.query = query;
+        }
     }
 
     /// A click on a `data-act` button.

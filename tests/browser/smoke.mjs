@@ -138,7 +138,8 @@ const sameOrigin = (u) => u.startsWith(origin) || u.startsWith('data:') || u.sta
     await page.fill('#f-max-downtime', '0');
     await until(page, () => /Strategy: online/.test(document.querySelector('.rule')?.textContent), null, 'online');
     check((await page.evaluate(() => history.length)) === historyBefore, 'http: typing replaces the address (no history entry per keystroke)');
-    check(new URL(page.url()).searchParams.get('db') === 'postgresql@14.3', 'http: the address follows the inputs');
+    check(await until(page, () => new URL(location.href).searchParams.get('db') === 'postgresql@14.3', null, 'address'),
+      'http: the address follows the inputs once typing pauses');
   });
 
   // The timeline: every step has its badge in words, lock, duration, bar, SQL and copy button.
@@ -218,7 +219,8 @@ const sameOrigin = (u) => u.startsWith(origin) || u.startsWith('data:') || u.sta
     check((await step.locator('button.copy').innerText()) === 'Copied', 'http: the copy button confirms');
     await page.click('.share button');
     const link = await clipboard(page);
-    check(link === page.url() && link === await page.inputValue('#share-link'), 'http: "Copy link" copies the share link, equal to the address');
+    check(link === await page.inputValue('#share-link') && await until(page, (l) => location.href === l, link, 'address = link'),
+      'http: "Copy link" copies the share link, equal to the address');
   });
 
   await attempt('downloads', () => downloads(page, 'http'));
