@@ -361,6 +361,10 @@ fn join_statements<S: Serializer>(sql: &[String], s: S) -> Result<S::Ok, S::Erro
 pub struct RollbackStep {
     pub sql: String,
     pub note: Option<String>,
+    /// A command run from a shell instead of SQL (an online-schema-change tool run with the
+    /// inverse change); `sql` is then empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shell: Option<String>,
 }
 
 /// A query proving the phase worked, and what it must return.

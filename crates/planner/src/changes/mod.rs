@@ -428,6 +428,7 @@ pub fn rollback(sql: impl Into<String>, note: Option<&str>) -> RollbackStep {
     RollbackStep {
         sql: sql.into(),
         note: note.map(str::to_string),
+        shell: None,
     }
 }
 

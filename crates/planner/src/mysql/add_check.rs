@@ -115,6 +115,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let online = tools::online_alter(
         ctx,
         &clause,
+        // Dropping the constraint is metadata only: no second copy needed.
+        tools::Inverse::InPlace(vec![rollback.clone()]),
         "InnoDB adds a CHECK constraint only by copying the table (INSTANT and INPLACE are refused), and ALGORITHM=COPY blocks writes for the whole copy",
     );
     let direct = out.direct.as_deref().unwrap_or_default();
@@ -127,10 +129,6 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
                 ));
             }
             tools::check_after_cut_over(&mut online, after);
-            if let Some(swap) = tools::swap_phase(&mut online) {
-                // Better than swapping the old table back: keeps the writes made since the cut-over.
-                swap.rollback.insert(0, rollback);
-            }
             online
         },
     );

@@ -199,6 +199,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             out.online = Some(tools::online_alter(
                 ctx,
                 &definition,
+                // Dropping the column is INSTANT or in place: no second copy needed.
+                tools::Inverse::InPlace(vec![rollback.clone()]),
                 "a computed DEFAULT or a STORED generated column has to be written into every row, which InnoDB can only do by copying the table",
             )?);
         }

@@ -392,9 +392,11 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             checks: after.clone(),
         },
     ]);
+    let inverse = format!("MODIFY {col} {from}");
     let online = tools::online_alter(
         ctx,
         &clause,
+        tools::Inverse::Tool(&inverse),
         "InnoDB changes a column's type (INT -> BIGINT included) only by copying the table, and ALGORITHM=COPY blocks writes for the whole copy",
     );
     let direct = out.direct.as_deref().unwrap_or_default();

@@ -215,6 +215,7 @@ impl<'a> Ctx<'a> {
                 sql.into()
             ),
             note: note.map(str::to_string),
+            shell: None,
         }
     }
 

@@ -17,8 +17,8 @@ use super::{lock_wait_seconds, Ctx};
 use crate::changes::check;
 use crate::input::{FieldError, OscTool};
 use crate::plan::{
-    longest_blocking, Algorithm, Check, Estimate, Expected, LockClause, MysqlLock, Phase, Step,
-    Warning,
+    longest_blocking, Algorithm, Check, Estimate, Expected, LockClause, MysqlLock, Phase,
+    RollbackStep, Step, Warning,
 };
 use crate::quote::{mysql as q, shell};
 
@@ -164,8 +164,28 @@ fn database(ctx: &Ctx) -> String {
         .unwrap_or_else(|| "<database>".to_string())
 }
 
-/// The tool's command line: `execute` false gives the dry run (where the tool has one).
-fn command(ctx: &Ctx, tool: OscTool, alter: &str, execute: bool) -> String {
+/// How a tool run is meant: a rehearsal, the forward change waiting for its cut-over, or a
+/// run that cuts over by itself (the rollback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    DryRun,
+    Postponed,
+    Immediate,
+}
+
+/// How a change made by a tool is undone once the new table serves traffic.
+pub enum Inverse<'a> {
+    /// Statements that undo it in place (DROP COLUMN, DROP CHECK): cheap, and every write
+    /// made since the cut-over stays.
+    InPlace(Vec<RollbackStep>),
+    /// The ALTER clause that undoes it when only a copy can (MODIFY back to the old type): the
+    /// same tool runs again with it, online, keeping every write made since the cut-over.
+    Tool(&'a str),
+}
+
+/// The tool's command line for `mode`.
+fn command(ctx: &Ctx, tool: OscTool, alter: &str, mode: Mode) -> String {
+    let execute = mode != Mode::DryRun;
     let table = &ctx.req.table;
     let db = database(ctx);
     let wait = lock_wait_seconds(ctx.model.lock_timeout_ms);
@@ -188,10 +208,12 @@ fn command(ctx: &Ctx, tool: OscTool, alter: &str, execute: bool) -> String {
             }
             args.push(format!("--cut-over-lock-timeout-seconds={wait}"));
             args.push("--default-retries=120".into());
-            args.push(format!(
-                "--postpone-cut-over-flag-file=/tmp/ghost.postpone.{}.flag",
-                sanitize(table)
-            ));
+            if mode != Mode::Immediate {
+                args.push(format!(
+                    "--postpone-cut-over-flag-file=/tmp/ghost.postpone.{}.flag",
+                    sanitize(table)
+                ));
+            }
             args.push("--exact-rowcount --concurrent-rowcount --verbose".into());
             if execute {
                 args.push("--execute".into());
@@ -230,7 +252,9 @@ fn command(ctx: &Ctx, tool: OscTool, alter: &str, execute: bool) -> String {
             if replicas {
                 args.push("--replica-dsn=<replica dsn> --replica-max-lag=10s".into());
             }
-            args.push("--defer-cutover".into());
+            if mode != Mode::Immediate {
+                args.push("--defer-cutover".into());
+            }
             // Keep the old table for a rollback; the last phase drops it.
             args.push("--skip-drop-after-cutover".into());
         }
@@ -274,6 +298,7 @@ fn shell_step(
 pub fn online_alter(
     ctx: &Ctx,
     alter_clause: &str,
+    inverse: Inverse,
     why_copy: &str,
 ) -> Result<Vec<Phase>, FieldError> {
     let choice = choose(ctx)?;
@@ -342,7 +367,7 @@ pub fn online_alter(
                 "Dry run: {} checks the table and the ALTER without copying",
                 tool.name()
             ),
-            command(ctx, tool, alter_clause, false),
+            command(ctx, tool, alter_clause, Mode::DryRun),
             None,
             Estimate::new(1.0, 30.0),
         );
@@ -352,7 +377,7 @@ pub fn online_alter(
     let mut copy = shell_step(
         ctx,
         &format!("Copy the table with {}", tool.name()),
-        command(ctx, tool, alter_clause, true),
+        command(ctx, tool, alter_clause, Mode::Postponed),
         // pt-online-schema-change takes the exclusive metadata lock to create its triggers and
         // for its final RENAME; the binlog-based tools take none until the cut-over.
         (tool == OscTool::PtOnlineSchemaChange).then_some(MysqlLock::MetadataExclusive),
@@ -379,6 +404,9 @@ pub fn online_alter(
     } else {
         copy.notes.push(
             "pt-online-schema-change cuts over by itself when the copy is done (atomic RENAME under a brief exclusive metadata lock).".to_string(),
+        );
+        copy.notes.push(
+            "Its triggers and its chunk copy lock the same rows: while it runs, application writes meet more deadlocks (error 1213) and row-lock waits (1205). Writes continue, but the application must retry those errors, as it should anyway.".to_string(),
         );
     }
     phases.push(Phase {
@@ -431,19 +459,28 @@ pub fn online_alter(
             checks: Vec::new(),
         });
     }
-    // After the swap the old table holds the data as it was at the cut-over: swapping back
-    // restores the old shape but loses the writes made since.
+    // The old table the tool left holds the rows as they were at the cut-over: swapping it
+    // back would lose every write made since (and hand out AUTO_INCREMENT values again), so
+    // the rollback undoes the change on the live table instead.
     let old = old_table(tool, table);
     let last = phases.len() - 1;
-    phases[last].rollback.push(ctx.rollback_ddl(
-        format!(
-            "RENAME TABLE {t} TO {tmp}, {old} TO {t};",
-            t = ctx.table(),
-            tmp = ctx.sibling(&format!("_{table}_rollback")),
-            old = ctx.sibling(&old),
-        ),
-        Some("Swaps the old table back. Rows written since the cut-over are only in the renamed new table (_<table>_rollback): copy them back before dropping it."),
-    ));
+    phases[last].rollback = match inverse {
+        Inverse::InPlace(steps) => steps,
+        Inverse::Tool(clause) => vec![
+            ctx.rollback_ddl(
+                format!("DROP TABLE IF EXISTS {};", ctx.sibling(&old)),
+                Some("The table the forward run left holds the rows as they were at the cut-over, stale since: dropped first so the tool can use its name again."),
+            ),
+            RollbackStep {
+                sql: String::new(),
+                note: Some(format!(
+                    "{} again with the inverse change, cutting over as soon as it has caught up: online like the forward run, and every write made since the cut-over stays. It leaves the changed table behind as {old}; drop it once the rollback has proved itself.",
+                    tool.name()
+                )),
+                shell: Some(command(ctx, tool, clause, Mode::Immediate)),
+            },
+        ],
+    };
     let mut drop = ctx.step(
         "Drop the old table the tool left behind",
         vec![format!("DROP TABLE {};", ctx.sibling(&old))],

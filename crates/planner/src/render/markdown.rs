@@ -157,7 +157,14 @@ fn render_phase(w: &mut String, number: usize, phase: &Phase) {
     } else if !phase.rollback.is_empty() {
         let _ = writeln!(w, "**Rollback**\n");
         for r in &phase.rollback {
-            let _ = writeln!(w, "```sql\n{}\n```\n", r.sql);
+            match &r.shell {
+                Some(command) => {
+                    let _ = writeln!(w, "```sh\n{command}\n```\n");
+                }
+                None => {
+                    let _ = writeln!(w, "```sql\n{}\n```\n", r.sql);
+                }
+            }
             if let Some(note) = &r.note {
                 let _ = writeln!(w, "{note}\n");
             }

@@ -117,7 +117,25 @@ pub fn rollback(plan: &Plan) -> String {
             if let Some(note) = &r.note {
                 let _ = writeln!(out, "-- {note}");
             }
-            let _ = writeln!(out, "{}", r.sql);
+            match &r.shell {
+                None => {
+                    let _ = writeln!(out, "{}", r.sql);
+                }
+                Some(command) => {
+                    let _ = writeln!(out, "-- Run in a shell:");
+                    for line in command.lines() {
+                        let _ = writeln!(out, "--   {line}");
+                    }
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        pause(
+                            plan,
+                            "Run the command above in a shell; when it has finished, press Enter"
+                        )
+                    );
+                }
+            }
         }
     }
     out
