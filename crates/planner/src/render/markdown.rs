@@ -57,10 +57,11 @@ pub fn render(plan: &Plan, params: &Params) -> String {
             for step in &phase.steps {
                 let _ = writeln!(
                     w,
-                    "- {} — lock {}, blocks {} for {}",
+                    "- {} — lock {}, blocks {} for {} (runs {})",
                     step.title,
                     lock_text(step.lock),
                     step.blocks.describe(),
+                    blocked_for(step),
                     step.estimate.describe()
                 );
                 let _ = writeln!(w, "\n{}", fenced(step));
@@ -87,6 +88,19 @@ fn blocking_text(seconds: f64) -> String {
     }
 }
 
+/// How long the step stops the traffic it blocks: its blocking time, which is shorter than
+/// its run time when the lock is held only for moments (MySQL's metadata lock at the start and
+/// end of an online ALTER).
+fn blocked_for(step: &crate::plan::Step) -> String {
+    if step.blocks == crate::plan::Blocks::Nothing || step.blocking_seconds.high <= 0.0 {
+        "—".to_string()
+    } else if step.blocking_seconds.high < step.estimate.high {
+        format!("up to {} (not the whole run)", human_seconds(step.blocking_seconds.high))
+    } else {
+        step.blocking_seconds.describe()
+    }
+}
+
 /// A step's text in a fenced block: `sh` for a tool's command line, `sql` otherwise.
 fn fenced(step: &crate::plan::Step) -> String {
     match &step.shell {
@@ -110,8 +124,11 @@ fn render_phase(w: &mut String, number: usize, phase: &Phase) {
     }
     for (j, step) in phase.steps.iter().enumerate() {
         let _ = writeln!(w, "### Step {number}.{}: {}\n", j + 1, step.title);
-        let _ = writeln!(w, "| lock | blocks | duration | table | transaction |");
-        let _ = writeln!(w, "|---|---|---|---|---|");
+        let _ = writeln!(
+            w,
+            "| lock | blocks | blocked for | duration | table | transaction |"
+        );
+        let _ = writeln!(w, "|---|---|---|---|---|---|");
         let table = match (step.rewrites_table, step.scans_table) {
             (true, _) => "rewritten",
             (false, true) => "scanned",
@@ -119,9 +136,10 @@ fn render_phase(w: &mut String, number: usize, phase: &Phase) {
         };
         let _ = writeln!(
             w,
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |\n",
             lock_text(step.lock),
             step.blocks.describe(),
+            blocked_for(step),
             step.estimate.describe(),
             table,
             if step.in_transaction {
