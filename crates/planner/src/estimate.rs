@@ -13,6 +13,16 @@ pub const CATALOG_ONLY: Estimate = Estimate {
     high: 0.05,
 };
 
+/// Rows per backfill batch on PostgreSQL, unless `--batch-size` says otherwise.
+pub const PG_BATCH_ROWS: u64 = 5_000;
+
+/// Rows per backfill batch on MySQL and MariaDB, unless `--batch-size` says otherwise. Each
+/// UPDATE batch holds its rows' locks (and fires the table's triggers) until it commits, and a
+/// writer touching one of those rows waits: 5000-row batches stalled a concurrent writer about
+/// 230 ms on MariaDB 10.11 (Lockstep's live verifier). 1000 is also the default chunk of
+/// pt-online-schema-change and gh-ost.
+pub const MYSQL_BATCH_ROWS: u64 = 1_000;
+
 /// The assumptions behind every estimate of one plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
@@ -37,7 +47,11 @@ impl Model {
         Model {
             rows: req.rows,
             bytes: req.bytes,
-            batch_size: o.batch_size.unwrap_or(5_000),
+            batch_size: o.batch_size.unwrap_or(if req.db.engine.is_mysql_family() {
+                MYSQL_BATCH_ROWS
+            } else {
+                PG_BATCH_ROWS
+            }),
             backfill_rows_per_sec: o.backfill_rows_per_sec.unwrap_or(20_000),
             rewrite_mb_per_sec: o.rewrite_mb_per_sec.unwrap_or(60),
             scan_mb_per_sec: o.scan_mb_per_sec.unwrap_or(250),
@@ -170,5 +184,37 @@ impl Model {
             },
             a("ranges", "half to twice the nominal figure".to_string(), ""),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Model, MYSQL_BATCH_ROWS, PG_BATCH_ROWS};
+    use crate::input::Request;
+    use crate::params::Params;
+
+    fn model(db: &str, batch: Option<&str>) -> Model {
+        let mut p = Params::new()
+            .with("db", db)
+            .with("change", "add-column")
+            .with("table", "orders")
+            .with("column", "note")
+            .with("type", "text")
+            .with("rows", "1M")
+            .with("size", "1GB")
+            .with("max-downtime", "0");
+        if let Some(b) = batch {
+            p = p.with("batch-size", b);
+        }
+        Model::for_request(&Request::from_params(&p).unwrap())
+    }
+
+    #[test]
+    fn batch_size_by_engine_unless_overridden() {
+        assert_eq!(model("postgres@16", None).batch_size, PG_BATCH_ROWS);
+        assert_eq!(model("mariadb@10.11", None).batch_size, MYSQL_BATCH_ROWS);
+        assert_eq!(model("mysql@8.0.35", None).batch_size, 1_000);
+        assert_eq!(model("mysql@8.0.35", Some("250")).batch_size, 250);
+        assert_eq!(model("postgres@16", Some("250")).batch_size, 250);
     }
 }

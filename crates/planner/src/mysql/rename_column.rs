@@ -23,9 +23,11 @@
 //!    mysql client, as a loop cannot be written in plain statements), then add the column's
 //!    indexes on the new name (the preflight prints the statements);
 //! 3. the application deploys using the new name;
-//! 4. contract — drop the triggers, then in one in-place ALTER drop the old column and give the
-//!    new one its full definition (NOT NULL, DEFAULT): a table rebuild, reads and writes
-//!    continue (MySQL manual, "Online DDL Operations"; seen on MariaDB 10.11).
+//! 4. contract — drop the triggers, then in one in-place ALTER (reads and writes continue) drop
+//!    the old column and give the new one its full definition (NOT NULL, DEFAULT). Whether that
+//!    rebuilds the table is `engines::mysql::drop_and_modify_column_rebuilds`: always on MySQL
+//!    (manual, "Online DDL Operations"); on MariaDB 10.4+ only when it adds NOT NULL or the old
+//!    column is in a multi-column index (seen on 10.11: otherwise metadata only).
 //!
 //! CREATE TRIGGER and DROP TRIGGER take the table's exclusive metadata lock for a moment, like
 //! an ALTER, and run under the same lock_wait_timeout. The column ends up last in the table.
@@ -37,7 +39,7 @@ use super::{lock_wait_seconds, summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::{Change, FieldError};
-use crate::plan::{Expected, MysqlLock, Phase};
+use crate::plan::{Estimate, Expected, MysqlLock, Phase};
 use crate::quote::mysql::{derived_name, ident, literal};
 
 /// Words of a column definition this plan cannot restate on a second column.
@@ -424,6 +426,16 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             Expected::row(&["1"]),
         ));
     }
+    let adds_not_null = not_null(&full);
+    let contract_rebuilds = server.drop_and_modify_column_rebuilds(adds_not_null);
+    if !contract_rebuilds {
+        preflight_checks.push(check(
+            &format!("Indexes containing {old} with other columns (the contract phase rebuilds each without {old}, which rebuilds the table)"),
+            format!("SELECT index_name FROM information_schema.statistics WHERE {where_t} AND index_name IN (SELECT index_name FROM information_schema.statistics WHERE {where_t} AND column_name = {old_lit}) GROUP BY index_name HAVING COUNT(*) > 1;"),
+            "no rows: the contract's ALTER changes only metadata. Any row: it rebuilds the table in place, reads and writes continuing, for about as long as a full rewrite",
+            Expected::Manual,
+        ));
+    }
     if !server.before_insert_trigger_fills_not_null() {
         preflight_checks.push(check(
             &format!("Whether {old} is NOT NULL without a DEFAULT (MySQL then refuses an INSERT that leaves it out, before any trigger runs)"),
@@ -457,7 +469,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     );
     let undo_backfill = undo(
         MysqlLock::INPLACE_NONE,
-        "Drops the triggers, then the new column and the indexes added on it (in place: an indexed column cannot be dropped instantly); run it only while no client uses the new name.",
+        "This also undoes phase 2 (expand): it drops the triggers, then the new column and the indexes added on it (in place: an indexed column cannot be dropped instantly); run it only while no client uses the new name.",
     );
     let in_sync = check(
         "Both names hold the same value in every row (a full scan: run it on a replica if you have one)",
@@ -493,19 +505,38 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         "From now on writes to {old} are no longer copied: nothing may use it any more."
     ));
     let drop_triggers = ctx.documented(drop_triggers);
-    let mut contract_alter = ctx.alter(
-        &format!("Drop {old} and give {new} its full definition (rebuilds the table in place; reads and writes continue)"),
-        &[format!("DROP COLUMN {old}"), format!("MODIFY COLUMN {new} {full}")],
-        MysqlLock::INPLACE_NONE,
-        ctx.model.rewrite(),
-    );
-    contract_alter.rewrites_table = true;
-    contract_alter.notes.push(format!("The MODIFY {} Indexes that contained {old} lose it (one left with no column is dropped): drop the ones queries no longer need with the drop-index plan.", if not_null(&full) {
+    let rebuild_log_note = "InnoDB logs concurrent writes while it rebuilds and applies them at the end, under the exclusive metadata lock (innodb_online_alter_log_max_size bounds the log; the ALTER fails if it fills).";
+    let contract_clauses = [
+        format!("DROP COLUMN {old}"),
+        format!("MODIFY COLUMN {new} {full}"),
+    ];
+    let mut contract_alter = if contract_rebuilds {
+        let mut step = ctx.alter(
+            &format!("Drop {old} and give {new} its full definition (rebuilds the table in place; reads and writes continue)"),
+            &contract_clauses,
+            MysqlLock::INPLACE_NONE,
+            ctx.model.rewrite(),
+        );
+        step.rewrites_table = true;
+        step.notes.push(rebuild_log_note.to_string());
+        step
+    } else {
+        // Metadata only, unless a multi-column index must be rebuilt without the old column:
+        // the estimate runs up to a rebuild.
+        let mut step = ctx.alter(
+            &format!("Drop {old} and give {new} its full definition (no table rebuild unless {old} is in a multi-column index; reads and writes continue)"),
+            &contract_clauses,
+            MysqlLock::INPLACE_NONE,
+            Estimate::new(CATALOG_ONLY.low, ctx.model.rewrite().high),
+        );
+        step.notes.push(format!("Without a new NOT NULL, dropping {old} and restoring the default change only metadata (an index on {old} alone is dropped without touching the rows). A multi-column index containing {old} is rebuilt without it, and that rebuilds the table, still in place with reads and writes continuing (the preflight lists such indexes). {rebuild_log_note}"));
+        step
+    };
+    contract_alter.notes.push(format!("The MODIFY {} Indexes that contained {old} lose it (one left with no column is dropped): drop the ones queries no longer need with the drop-index plan.", if adds_not_null {
         format!("makes {new} NOT NULL: it fails, changing nothing, if a NULL remains where {old} was NOT NULL.")
     } else {
         "restores the column's default.".to_string()
     }));
-    contract_alter.notes.push("InnoDB logs concurrent writes while it rebuilds and applies them at the end, under the exclusive metadata lock (innodb_online_alter_log_max_size bounds the log; the ALTER fails if it fills).".to_string());
     let contract_alter = ctx.documented(contract_alter);
 
     let online = vec![
@@ -659,6 +690,79 @@ mod tests {
                 .any(|c| c.sql.contains("total_row_versions < 64"));
             assert_eq!(row_versions, db == "mysql@8.0.35", "{db}");
         }
+    }
+
+    #[test]
+    fn contract_claims_a_rebuild_only_when_one_happens() {
+        for (db, definition, rebuilds) in [
+            // MODIFY adds NOT NULL: a rebuild everywhere (seen on MariaDB 10.11).
+            ("mariadb@10.11", "int NOT NULL DEFAULT 0", true),
+            ("mysql@8.0.35", "int NOT NULL DEFAULT 0", true),
+            // Nullable: metadata only on MariaDB 10.4+ (seen on 10.11: TABLE_ID unchanged).
+            ("mariadb@10.11", "text", false),
+            ("mariadb@10.4", "int DEFAULT 5", false),
+            // DROP COLUMN rebuilds before MariaDB 10.4, and under INPLACE on MySQL.
+            ("mariadb@10.3", "text", true),
+            ("mysql@8.0.35", "text", true),
+            ("mysql@5.7", "text", true),
+        ] {
+            let plan = crate::plan(&params(db).with("type", definition)).unwrap();
+            let contract = &plan.phases[3].steps[1];
+            assert_eq!(contract.rewrites_table, rebuilds, "{db} {definition}");
+            assert_eq!(
+                contract.title.contains("(rebuilds the table in place;"),
+                rebuilds,
+                "{db} {definition}: {}",
+                contract.title
+            );
+            assert_eq!(
+                contract
+                    .title
+                    .contains("no table rebuild unless `amount` is in a multi-column index"),
+                !rebuilds,
+                "{db} {definition}: {}",
+                contract.title
+            );
+            assert!(contract.sql[0].ends_with(", ALGORITHM=INPLACE, LOCK=NONE;"));
+            let multi_column_check = plan.phases[0]
+                .checks
+                .iter()
+                .any(|c| c.sql.contains("HAVING COUNT(*) > 1"));
+            assert_eq!(multi_column_check, !rebuilds, "{db} {definition}");
+            if !rebuilds {
+                assert!(contract.estimate.low <= 0.05 && contract.estimate.high >= 1.0);
+            }
+        }
+    }
+
+    #[test]
+    fn backfill_batches_and_rollback_notes() {
+        let plan = crate::plan(&params("mariadb@10.11")).unwrap();
+        let backfill = &plan.phases[2];
+        assert_eq!(
+            backfill.steps[0].title,
+            "Copy `amount` into `total` in batches of 1000 rows"
+        );
+        assert!(backfill.steps[0]
+            .shell
+            .as_deref()
+            .unwrap()
+            .contains("ORDER BY `id` LIMIT 1000)"));
+        // The backfill's rollback drops the expand phase's column and triggers too.
+        let note = backfill.rollback[0].note.as_deref().unwrap();
+        assert!(
+            note.starts_with("This also undoes phase 2 (expand):"),
+            "{note}"
+        );
+        assert!(!plan.phases[1].rollback[0]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("undoes"));
+        let plan = crate::plan(&params("mysql@8.0.35").with("batch-size", "300")).unwrap();
+        assert!(plan.phases[2].steps[0]
+            .title
+            .ends_with("in batches of 300 rows"));
     }
 
     #[test]
