@@ -7,24 +7,59 @@
 //! 1. **expand**: `CREATE TABLE IF NOT EXISTS new (PRIMARY KEY (pk)) AS SELECT pk, cols FROM old
 //!    WHERE 1 = 0`: exactly these columns with their types, character sets, NOT NULL and
 //!    defaults, no row, no index but the key (seen on MariaDB 10.11; the impossible WHERE reads
-//!    nothing). Then four single-statement triggers on the old table keep the new one in sync:
-//!    AFTER INSERT upserts the row; AFTER UPDATE removes the old key's row when the key changes
-//!    and upserts the row when the key or a moved column changes (so once the application writes
-//!    the new table itself, updates of other columns leave it alone); AFTER DELETE deletes it.
-//!    No foreign key between the tables: it would stop gh-ost and Spirit on the old table. Each
-//!    CREATE TRIGGER takes the exclusive metadata lock for a moment.
+//!    nothing). Then four single-statement triggers on the old table keep the new one in sync,
+//!    created in this order: AFTER DELETE deletes the row; AFTER UPDATE (two triggers, fired in
+//!    creation order) first removes the old key's row when the key changes, then upserts the row
+//!    when the key or a moved column changes (so once the application writes the new table
+//!    itself, updates of other columns leave it alone); AFTER INSERT, last, upserts the row.
+//!    Every upsert overwrites the moved columns with the row's values. No foreign key between
+//!    the tables: it would stop gh-ost and Spirit on the old table. Each CREATE TRIGGER takes the
+//!    exclusive metadata lock for a moment.
 //! 2. **copy**: MySQL has no COMMIT inside a statement block run by the client, so one batch is
 //!    one run of a few statements the operator repeats until it prints 0 (the PostgreSQL 10
-//!    path's scheme), keeping its place in a one-row progress table created after the triggers:
-//!    it stops at the largest key that existed then (later rows come through the trigger). The
-//!    batch is `INSERT ... SELECT ... LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE <no-op>`: the
-//!    locking read sees the latest committed row and makes a concurrent UPDATE or DELETE of it
-//!    wait for the batch, so a row the trigger wrote is never overwritten with an older value and
-//!    a row deleted meanwhile is never copied back; a row the trigger already wrote is kept.
-//!    Then a count and checksum of key + moved columns compares both tables in one snapshot.
+//!    path's scheme), keeping its place in a one-row progress table created in this phase, i.e.
+//!    after the expand phase's check found all four triggers: it stops at the largest key that
+//!    existed then (later rows come through the trigger). The batch is
+//!    `INSERT ... SELECT ... LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE col = VALUES(col), ...`:
+//!    it writes the values it read, over whatever the new table holds. Then a count and checksum
+//!    of key + moved columns compares both tables in one snapshot.
 //! 3. deploy gates: **switch reads** to the new table, then **switch writes**.
 //! 4. **contract**: drop the triggers, the moved columns (INSTANT where the server can, else in
 //!    place while DML continues) and the progress table.
+//!
+//! Why no interleaving of writers, trigger creation and copy loses a write (the verifier's
+//! data-loss finding: with the INSERT trigger created first and a copy that kept the row it
+//! found, a row inserted between the INSERT and the UPDATE trigger and updated before the latter
+//! existed kept its insert-time values in the new table):
+//!
+//! - A CREATE TRIGGER waits for the exclusive metadata lock, which every transaction that
+//!   touched the old table holds until it ends (seen on MariaDB 10.11: CREATE TRIGGER times out
+//!   behind an open transaction that inserted a row). So each transaction runs wholly before or
+//!   wholly after each trigger exists, and a trigger that exists fires in every later write.
+//! - Rows reach the new table before the copy only through a trigger, and the DELETE and both
+//!   UPDATE triggers exist before any trigger writes a row (the first writer, AFTER UPDATE
+//!   upsert, comes after AFTER DELETE and the key-change DELETE; AFTER INSERT is last). So from
+//!   the moment a row of the new table is written, every later update, key change and delete of
+//!   its old row is mirrored, and each mirror writes the full moved values of the same
+//!   transaction while it holds the old row's exclusive lock (so two writers of a row reach the
+//!   new table in the order they changed the old one): a row of the new table always equals its
+//!   old row, and none is orphaned.
+//! - A row of the old table that has no row in the new table got its present key before the
+//!   INSERT trigger existed (a later insert or key change goes through a trigger), so that
+//!   transaction committed before the copy's upper key was read (the progress table is created
+//!   in the copy phase, after the expand phase's check found all four triggers): its key is at
+//!   most that end, and a batch reaches it unless a mirrored delete or key change comes first.
+//!   Rows whose key is above the end were written after the INSERT trigger existed.
+//! - The batch reads under LOCK IN SHARE MODE: it waits for an uncommitted writer of the row and
+//!   reads the latest committed version, not its snapshot, and makes any later writer of the row
+//!   wait until the batch commits. The value it writes is therefore the old row's value at the
+//!   batch's commit, the same value a concurrent trigger would write: it cannot put an older
+//!   value over a trigger's newer one, nor bring back a row deleted meanwhile (a deleted row is
+//!   not read). Overwriting instead of keeping the new table's row repairs any row a trigger left
+//!   stale.
+//! - The copy ends before the application writes the new table itself (the switch-writes
+//!   deploy comes after this phase and its check), and its note says never to run it again after
+//!   that deploy: from then on only the new table holds the moved values.
 
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
@@ -36,25 +71,26 @@ use crate::quote::shell;
 
 /// The names of the four mirror triggers (suffix first, so a long table name cannot cut it).
 struct Triggers {
-    insert: String,
+    delete: String,
     update_key: String,
     update: String,
-    delete: String,
+    insert: String,
 }
 
 impl Triggers {
     fn new(new_table: &str) -> Self {
         let name = |what: &str| derived_name(&[&format!("lockstep_{what}"), new_table]);
         Triggers {
-            insert: name("ins"),
+            delete: name("del"),
             update_key: name("updkey"),
             update: name("upd"),
-            delete: name("del"),
+            insert: name("ins"),
         }
     }
 
+    /// In creation order: the INSERT trigger last (see the module doc comment).
     fn names(&self) -> [&str; 4] {
-        [&self.insert, &self.update_key, &self.update, &self.delete]
+        [&self.delete, &self.update_key, &self.update, &self.insert]
     }
 }
 
@@ -208,14 +244,12 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             ctx.sibling(name)
         )
     };
+    // Creation order matters: DELETE and UPDATE first, INSERT last (module doc comment).
     let trigger_sql = vec![
         create_trigger(
-            &triggers.insert,
-            "INSERT",
-            format!(
-                "INSERT INTO {new} ({key_and_cols}) VALUES ({}) ON DUPLICATE KEY UPDATE {upsert_set}",
-                new_row("NEW")
-            ),
+            &triggers.delete,
+            "DELETE",
+            format!("DELETE FROM {new} WHERE {key} = OLD.{key}"),
         ),
         create_trigger(
             &triggers.update_key,
@@ -231,9 +265,12 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             ),
         ),
         create_trigger(
-            &triggers.delete,
-            "DELETE",
-            format!("DELETE FROM {new} WHERE {key} = OLD.{key}"),
+            &triggers.insert,
+            "INSERT",
+            format!(
+                "INSERT INTO {new} ({key_and_cols}) VALUES ({}) ON DUPLICATE KEY UPDATE {upsert_set}",
+                new_row("NEW")
+            ),
         ),
     ];
     let mut sync = ctx.step(
@@ -242,7 +279,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         Some(MysqlLock::MetadataExclusive),
         CATALOG_ONLY,
     );
-    sync.notes.push(format!("Each trigger is one statement (no BEGIN ... END, so the client needs no DELIMITER). AFTER INSERT upserts the key and moved columns into {new}; AFTER UPDATE deletes the old key's row when the key changes, and upserts the row only when the key or a moved column changes, so once the application writes {new} itself, updates of other columns leave it alone; AFTER DELETE deletes the row. Each runs in the writer's transaction."));
+    sync.notes.push(format!("Each trigger is one statement (no BEGIN ... END, so the client needs no DELIMITER). AFTER DELETE deletes the row of {new}; AFTER UPDATE deletes the old key's row when the key changes, then (the second UPDATE trigger fires after the first) upserts the row only when the key or a moved column changes, so once the application writes {new} itself, updates of other columns leave it alone; AFTER INSERT upserts the key and moved columns into {new}. Each runs in the writer's transaction and overwrites with the row's values."));
+    sync.notes.push(format!("Run the statements in this order: the INSERT trigger last. Until all four exist a write can reach {new} through one trigger and miss the next; created in this order, a row that reaches {new} (through the UPDATE upsert or the INSERT trigger) has its later updates and deletes mirrored from the start, and a row inserted before the INSERT trigger is copied by the next phase, whose end key is read after all four exist."));
     sync.notes.push("Each CREATE TRIGGER takes the exclusive metadata lock on the old table for a moment (reads and writes wait that long, and behind any long transaction: lock_wait_timeout bounds the wait). From here every write of the old table costs one more row write.".to_string());
     sync.retry = if server.trigger_if_not_exists() {
         format!(
@@ -258,6 +296,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let drop_triggers: Vec<String> = triggers
         .names()
         .iter()
+        .rev()
         .map(|n| format!("DROP TRIGGER IF EXISTS {};", ctx.sibling(n)))
         .collect();
     let expand_rollback = vec![
@@ -315,12 +354,18 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         Estimate::new(0.001, 0.1),
     );
     setup.notes.push(format!("One row: the first key, the last key that exists now (the batches stop there: rows inserted from now on reach {new} through the trigger, and chasing them would never end), and whether the first batch ran. MIN and MAX read the two ends of the primary key only. It survives a dropped connection, so the batch can be repeated from any session."));
+    setup.notes.push(format!("Create it only after the expand phase's check finds all four triggers: every row committed before the INSERT trigger existed must lie at or below the end key read here, or it would reach {new} neither through the trigger nor through the copy."));
     setup.retry =
         "Safe to re-run: IF NOT EXISTS keeps the first row (and the place reached).".to_string();
     let in_batch = format!(
         "{key} >= @lockstep_lo AND {key} <= {{upper}} AND ({key} > @lockstep_lo OR @lockstep_started = 0)"
     );
     let range = |upper: &str| in_batch.replace("{upper}", upper);
+    let overwrite = columns
+        .iter()
+        .map(|c| format!("{new}.{} = VALUES({})", ident(c), ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
     let batch_sql = vec![
         format!("SELECT last_key, end_key, started INTO @lockstep_lo, @lockstep_end, @lockstep_started FROM {progress};"),
         format!(
@@ -328,7 +373,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             range("@lockstep_end")
         ),
         format!(
-            "INSERT INTO {new} ({key_and_cols}) SELECT {key_and_cols} FROM {table} WHERE {} LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE {new}.{key} = {new}.{key};",
+            "INSERT INTO {new} ({key_and_cols}) SELECT {key_and_cols} FROM {table} WHERE {} LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE {overwrite};",
             range("@lockstep_hi")
         ),
         format!("UPDATE {progress} SET last_key = @lockstep_hi, started = 1 WHERE @lockstep_n > 0;"),
@@ -347,7 +392,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         shell(ctx.req.schema.as_deref().unwrap_or("<database>"))
     ));
     copy_step.notes.push(format!("Keyset pagination: each batch starts after the last key recorded in {progress} and stops at the key that existed when it was created, so it never rereads finished rows and ends while inserts continue."));
-    copy_step.notes.push("LOCK IN SHARE MODE: the batch reads the latest committed version of each row and makes a concurrent UPDATE or DELETE of it wait until the batch commits, so it cannot copy a value older than what the trigger wrote, nor bring back a row deleted meanwhile. ON DUPLICATE KEY UPDATE of the key to itself keeps a row the trigger already wrote.".to_string());
+    copy_step.notes.push(format!("LOCK IN SHARE MODE: the batch waits for an uncommitted writer of a row, reads its latest committed version (not a snapshot) and makes a later UPDATE or DELETE of it wait until the batch commits, so what it writes is the row's value at that commit: never older than what a trigger wrote, and a row deleted meanwhile is not read, so never brought back. ON DUPLICATE KEY UPDATE overwrites the moved columns of a row already in {new} with these values (VALUES(col): the value the batch read)."));
+    copy_step.notes.push(format!("Finish it before the switch-writes deploy and never run it after: from then on only {new} holds the moved values, and a batch would copy the old columns over them."));
     if ctx.req.env.replicas {
         copy_step.notes.push(
             "Watch replica lag between batches; pause the loop while replicas catch up."
@@ -384,6 +430,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         steps: vec![setup, copy_step],
         rollback: {
             let mut r = expand_rollback.clone();
+            r[0].note = Some(format!("This also undoes phase 2 (expand): the copied rows live in {new}, which these statements drop with the mirror triggers (each DROP TRIGGER takes the exclusive metadata lock on the old table for a moment). To keep the expansion instead, drop only the progress table (the last statement)."));
             r.push(ctx.rollback_ddl(drop_progress.clone(), None));
             r
         },
@@ -579,13 +626,18 @@ mod tests {
         let p = plan("mariadb@10.11.6");
         let sync = &p.phases[1].steps[1];
         assert_eq!(sync.sql.len(), 4);
-        assert!(sync.sql[0].starts_with("CREATE TRIGGER IF NOT EXISTS `lockstep_ins_order_contacts` AFTER INSERT ON `orders``; drop table x; --` FOR EACH ROW INSERT INTO `order_contacts`"));
+        assert!(sync.sql[3].starts_with("CREATE TRIGGER IF NOT EXISTS `lockstep_ins_order_contacts` AFTER INSERT ON `orders``; drop table x; --` FOR EACH ROW INSERT INTO `order_contacts`"));
         assert!(sync.sql.iter().all(|s| !s.contains("BEGIN")));
         assert!(sync.sql[2].contains("WHERE NOT (OLD.`id` <=> NEW.`id` AND OLD.`email` <=> NEW.`email` AND OLD.`note` <=> NEW.`note`)"));
-        assert!(sync.sql[3].contains("AFTER DELETE"));
+        assert!(sync.sql[0].contains("AFTER DELETE"));
+        // Both upserts overwrite the moved columns with the written row.
+        for i in [2, 3] {
+            assert!(sync.sql[i]
+                .ends_with("ON DUPLICATE KEY UPDATE `email` = NEW.`email`, `note` = NEW.`note`;"));
+        }
         // MySQL before 8.0.29 has no IF NOT EXISTS for triggers.
         let p = plan("mysql@8.0.28");
-        assert!(p.phases[1].steps[1].sql[0].starts_with("CREATE TRIGGER `lockstep_ins"));
+        assert!(p.phases[1].steps[1].sql[0].starts_with("CREATE TRIGGER `lockstep_del"));
         // CREATE TABLE ... SELECT is refused under enforced GTID consistency before 8.0.21.
         assert!(plan("mysql@8.0.20").phases[0]
             .checks
@@ -602,7 +654,7 @@ mod tests {
         let p = plan("mariadb@10.11.6");
         let step = &p.phases[2].steps[1];
         assert!(step.title.contains("repeat until it prints 0"));
-        assert!(step.sql[2].contains("LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE `order_contacts`.`id` = `order_contacts`.`id`;"));
+        assert!(step.sql[2].ends_with("LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE `order_contacts`.`email` = VALUES(`email`), `order_contacts`.`note` = VALUES(`note`);"));
         assert!(step.sql[1].contains("<= @lockstep_end"));
         assert_eq!(
             step.sql.last().unwrap(),
@@ -610,6 +662,91 @@ mod tests {
         );
         assert!(step.lock.is_none());
         assert!(p.phases[2].checks[0].expected == Expected::row(&["1"]));
+    }
+
+    /// The verifier's data-loss finding: a row inserted once the INSERT trigger existed and
+    /// updated before the UPDATE trigger existed kept stale values, because the INSERT trigger
+    /// came first and the copy kept the row it found. Now the DELETE and UPDATE triggers come
+    /// first, the copy's end key is read only after all four exist, and the copy overwrites.
+    #[test]
+    fn insert_trigger_last_end_key_after_all_triggers_and_the_copy_overwrites() {
+        for db in ["mariadb@10.11.6", "mysql@8.0.35", "mysql@5.7"] {
+            let p = plan(db);
+            // (phase, step, statement, SQL) of every statement, in the order the plan runs them.
+            let order: Vec<(usize, usize, usize, &str)> = p
+                .phases
+                .iter()
+                .enumerate()
+                .flat_map(|(pi, ph)| {
+                    ph.steps.iter().enumerate().flat_map(move |(si, st)| {
+                        st.sql
+                            .iter()
+                            .enumerate()
+                            .map(move |(qi, q)| (pi, si, qi, q.as_str()))
+                    })
+                })
+                .collect();
+            let at = |needle: &str| {
+                order
+                    .iter()
+                    .position(|(_, _, _, q)| q.contains(needle))
+                    .unwrap_or_else(|| panic!("{db}: no statement with {needle}"))
+            };
+            let creates: Vec<usize> = [
+                "AFTER DELETE",
+                "`lockstep_updkey_",
+                "`lockstep_upd_",
+                "AFTER INSERT",
+            ]
+            .iter()
+            .map(|n| at(n))
+            .collect();
+            assert!(creates.windows(2).all(|w| w[0] < w[1]), "{db}: {creates:?}");
+            assert!(order[creates[1]].3.contains("AFTER UPDATE"));
+            assert!(order[creates[2]].3.contains("AFTER UPDATE"));
+            // The end key (MAX) is read after the last trigger, in the next phase, whose
+            // predecessor checks that all four triggers exist.
+            let end_key = at("MAX(`id`) AS end_key");
+            assert!(end_key > creates[3], "{db}");
+            let (trigger_phase, end_phase) = (order[creates[3]].0, order[end_key].0);
+            assert_eq!(end_phase, trigger_phase + 1, "{db}");
+            assert!(p.phases[trigger_phase]
+                .checks
+                .iter()
+                .any(|c| c.description == "The four mirror triggers are in place"
+                    && c.expected == Expected::row(&["4"])));
+            // The copy writes what it read (locking read), never keeps the new table's row.
+            let copy = order[at("LOCK IN SHARE MODE")].3;
+            assert!(copy.contains("ON DUPLICATE KEY UPDATE `order_contacts`.`email` = VALUES(`email`), `order_contacts`.`note` = VALUES(`note`);"), "{db}");
+            assert!(!copy.contains("`order_contacts`.`id` = `order_contacts`.`id`"));
+            assert!(at("LOCK IN SHARE MODE") > end_key);
+            // Triggers go in reverse: the INSERT trigger first.
+            let contract = p.phases.last().unwrap();
+            assert!(contract.steps[0].sql[0].contains("`lockstep_ins_order_contacts`"));
+            assert!(contract.steps[0].sql[3].contains("`lockstep_del_order_contacts`"));
+        }
+    }
+
+    #[test]
+    fn a_rollback_that_undoes_the_expansion_says_so() {
+        let p = plan("mariadb@10.11.6");
+        let copy = &p.phases[2];
+        assert_eq!(copy.name, "copy");
+        let note = copy.rollback[0].note.as_deref().unwrap();
+        assert!(
+            note.starts_with("This also undoes phase 2 (expand):"),
+            "{note}"
+        );
+        assert_eq!(p.phases[1].name, "expand");
+        assert!(copy
+            .rollback
+            .iter()
+            .any(|r| r.sql.contains("DROP TABLE IF EXISTS `order_contacts`;")));
+        // The expand phase's own rollback undoes only itself and claims nothing wider.
+        assert!(p.phases[1]
+            .rollback
+            .iter()
+            .all(|r| r.note.as_deref().is_none_or(|n| !n.contains("undoes"))));
     }
 
     #[test]
