@@ -4,9 +4,10 @@
 //! MariaDB 10.4 (`engines::mysql`; accepted on MariaDB 10.11); MySQL counts each instant
 //! ADD/DROP COLUMN as a row version, at most 64 before the table must be rebuilt. Before those
 //! versions, and whenever the column belongs to an index (MariaDB 10.11 refuses INSTANT then:
-//! "Reason: DROP INDEX. Try ALGORITHM=NOCOPY"), `ALGORITHM=INPLACE, LOCK=NONE` rebuilds the
-//! table while reads and writes continue (MySQL manual, "Online DDL Operations", column
-//! operations). The column is removed from every index it is part of; an index left with no
+//! "Reason: DROP INDEX. Try ALGORITHM=NOCOPY"), `ALGORITHM=INPLACE, LOCK=NONE` drops it while
+//! reads and writes continue: a rebuild on MySQL (manual, "Online DDL Operations", column
+//! operations) and on MariaDB before 10.4; on MariaDB 10.4+ only when the column is part of a
+//! multi-column index (seen on 10.11: TABLE_ID unchanged for a column in a single-column index). The column is removed from every index it is part of; an index left with no
 //! column is dropped.
 //!
 //! As on PostgreSQL, the danger is the clients, not the lock: any query naming the column, or
@@ -109,7 +110,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         if let Some(limit) = server.instant_row_version_limit() {
             step.notes.push(format!("Each INSTANT ADD/DROP COLUMN adds a row version; after {limit} the table must be rebuilt (OPTIMIZE TABLE or ALTER TABLE ... FORCE) before the next one. The preflight shows the count."));
         }
-        step.notes.push(format!("The data stays in the rows until they are rewritten (updates, or a rebuild: OPTIMIZE TABLE). If the server refuses INSTANT (the column is in an index, or a FULLTEXT index on the table), nothing changed: run instead {inplace_sql} (rebuilds the table; reads and writes continue)."));
+        step.notes.push(format!("The data stays in the rows until they are rewritten (updates, or a rebuild: OPTIMIZE TABLE). If the server refuses INSTANT (the column is in an index, or a FULLTEXT index on the table), nothing changed: run instead {inplace_sql} (reads and writes continue; it rebuilds the table on MySQL, and on MariaDB when the column is part of a multi-column index; with a FULLTEXT index on the table LOCK=NONE is refused too and only LOCK=SHARED, which blocks writes, remains)."));
         step
     } else {
         let mut step = ctx.alter(
