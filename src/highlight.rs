@@ -31,6 +31,7 @@ fn token(s: &str, c: char) -> (usize, &'static str) {
         '-' if s.starts_with("--") => (s.find('\n').unwrap_or(s.len()), "c"),
         '\'' => (quoted(s, b'\''), "s"),
         '"' => (quoted(s, b'"'), "i"),
+        '`' => (quoted(s, b'`'), "i"),
         '$' => match s[1..].find('$') {
             // Dollar quoting: $$...$$ or $tag$...$tag$.
             Some(i)
@@ -112,6 +113,15 @@ mod tests {
             "<span class=k>CREATE</span> <span class=k>INDEX</span> <span class=i>&quot;a&lt;b&gt;&quot;</span> \
              <span class=k>ON</span> t (x) <span class=k>WHERE</span> y = \
              <span class=s>'it''s &amp; &lt;ok&gt;'</span>; <span class=c>-- done</span>"
+        );
+    }
+
+    #[test]
+    fn mysql_backticks_are_identifiers() {
+        assert_eq!(
+            sql_html("ALTER TABLE `ORDER` ADD INDEX `i` (`a`)"),
+            "<span class=k>ALTER</span> <span class=k>TABLE</span> <span class=i>`ORDER`</span> \
+             <span class=k>ADD</span> <span class=k>INDEX</span> <span class=i>`i`</span> (<span class=i>`a`</span>)"
         );
     }
 

@@ -174,6 +174,15 @@ const sameOrigin = (u) => u.startsWith(origin) || u.startsWith('data:') || u.sta
     await page.fill('#f-rows', '500M');
   });
 
+  // Other engines plan through the same page.
+  await attempt('mysql', async () => {
+    await page.fill('#f-db', 'mysql@8.0');
+    check(await until(page, () => /^MySQL 8\.0/.test(document.querySelector('.plan .meta')?.textContent) && !document.querySelector('.plan-wrap.stale'), null, 'mysql plan'),
+      'http: a MySQL version plans through the same page');
+    await page.fill('#f-db', 'postgresql@14.3');
+    await planHas(page, 'pg14-cic-corruption');
+  });
+
   // Deploy gates stand out between phases.
   await attempt('deploy gates', async () => {
     await page.selectOption('#f-change', 'rename-column');
