@@ -16,9 +16,9 @@ use std::fmt::Write;
 pub fn status_text(result: &Result<Plan, Vec<FieldError>>) -> String {
     match result {
         Ok(plan) => format!(
-            "Plan: {} phases, {} steps; {}.",
-            plan.phases.len(),
-            plan.steps().count(),
+            "Plan: {}, {}; {}.",
+            count(plan.phases.len(), "phase"),
+            count(plan.steps().count(), "step"),
             longest_blocking(plan.longest_blocking_seconds)
         ),
         Err(errors) if errors.len() == 1 => {
@@ -29,6 +29,11 @@ pub fn status_text(result: &Result<Plan, Vec<FieldError>>) -> String {
             errors.len()
         ),
     }
+}
+
+/// `1 step`, `2 steps`.
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 fn longest_blocking(seconds: f64) -> String {
@@ -295,9 +300,8 @@ fn phase_html(d: &mut Doc, n: usize, phase: &Phase, longest: f64) {
         d.leaf(&format!("details class=checks data-k=c{n}"));
         let _ = write!(
             d.html,
-            "<summary>Validation: {} check{}</summary>",
-            phase.checks.len(),
-            if phase.checks.len() == 1 { "" } else { "s" }
+            "<summary>Validation: {}</summary>",
+            count(phase.checks.len(), "check")
         );
         for c in &phase.checks {
             let _ = write!(
