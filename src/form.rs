@@ -44,6 +44,8 @@ pub fn label(name: &str) -> String {
         "replicas" => "Streaming replicas follow this server".into(),
         "not-null" => "NOT NULL".into(),
         "unique" => "Unique index".into(),
+        "osc-tools" => "Online schema change tools".into(),
+        "write-rate" => "Peak write rate".into(),
         other => {
             let text = other.replace('-', " ");
             let mut chars = text.chars();
@@ -79,8 +81,8 @@ pub fn form_html(params: &Params) -> String {
     let open = OPTION_FIELDS.iter().any(|n| params.get(n).is_some());
     let _ = write!(
         h,
-        "</fieldset><details class=advanced id=advanced{}><summary>Advanced facts: primary key, write rate, \
-         pg_repack, replicas, estimate assumptions</summary><fieldset>\
+        "</fieldset><details class=advanced id=advanced{}><summary>Advanced: facts about the table and server, \
+         and the assumptions of the estimates</summary><fieldset>\
          <legend class=visually-hidden>Advanced facts</legend>",
         if open { " open" } else { "" }
     );
