@@ -232,6 +232,7 @@ fn run_in_db(
         load,
         result,
         seen_ops: BTreeSet::new(),
+        retry_windows: Vec::new(),
     };
     std::thread::sleep(Duration::from_millis(300));
     let outcome = ex.run_plan(&plan);
@@ -282,6 +283,10 @@ struct MyExec<'a> {
     result: &'a mut CaseResult,
     /// Operations whose ALGORITHM/LOCK ladder is already in the facts.
     seen_ops: BTreeSet<String>,
+    /// Windows of steps whose notes tell the application to retry deadlocks (1213) and lock
+    /// wait timeouts (1205): the simulated application does as told, so those errors there
+    /// are retries, not failures.
+    retry_windows: Vec<(Instant, Instant)>,
 }
 
 /// Rows in text form (`None` for NULL).
@@ -647,8 +652,27 @@ impl MyExec<'_> {
         Ok(())
     }
 
+    /// Errors of the application, less the deadlocks and lock wait timeouts inside steps
+    /// that tell it to retry them (returned apart).
+    fn app_errors(
+        &self,
+        from: Instant,
+        to: Instant,
+    ) -> (Vec<crate::load::LoadError>, Vec<crate::load::LoadError>) {
+        self.load
+            .errors_between(from, to)
+            .into_iter()
+            .partition(|e| {
+                !(retryable(&e.message)
+                    && self
+                        .retry_windows
+                        .iter()
+                        .any(|(a, b)| e.at >= *a && e.at <= *b + Duration::from_millis(500)))
+            })
+    }
+
     fn traffic_claim(&mut self, pname: &str, from: Instant) {
-        let errors = self.load.errors_between(from, Instant::now());
+        let (errors, retried) = self.app_errors(from, Instant::now());
         let observed = errors
             .first()
             .map(|e| {
@@ -663,6 +687,15 @@ impl MyExec<'_> {
                 )
             })
             .unwrap_or_else(|| "no error".to_string());
+        let observed = if retried.is_empty() {
+            observed
+        } else {
+            format!(
+                "{observed}; {} deadlock/lock-wait error(s) allowed: the step's note tells the application to retry them, and the failed transaction changed nothing ({})",
+                retried.len(),
+                retried[0].message
+            )
+        };
         self.claim(
             Kind::Blocking,
             pname,
@@ -971,17 +1004,21 @@ impl MyExec<'_> {
         let mut writer = Duration::ZERO;
         let mut reader = Duration::ZERO;
         let mut errors = Vec::new();
+        let mut retried = Vec::new();
+        if says_retry(step) {
+            self.retry_windows
+                .extend(obs_all.iter().filter_map(|o| o.window));
+        }
         for o in &obs_all {
             if let Some((from, to)) = o.window {
                 writer = writer.max(self.load.max_stall(Role::Writer, from, to));
                 reader = reader.max(self.load.max_stall(Role::Reader, from, to));
-                errors.extend(
-                    self.load
-                        .errors_between(from, to + Duration::from_millis(500)),
-                );
+                let (e, r) = self.app_errors(from, to + Duration::from_millis(500));
+                errors.extend(e);
+                retried.extend(r);
             }
         }
-        let err_text = errors
+        let mut err_text = errors
             .first()
             .map(|e| {
                 format!(
@@ -992,6 +1029,13 @@ impl MyExec<'_> {
                 )
             })
             .unwrap_or_default();
+        if let Some(r) = retried.first() {
+            err_text.push_str(&format!(
+                "; {} deadlock/lock-wait error(s) allowed: the step's note tells the application to retry them, and the failed transaction changed nothing ({})",
+                retried.len(),
+                r.message
+            ));
+        }
         let stalls = format!(
             "longest stall: writer {} ms, reader {} ms{err_text}",
             writer.as_millis(),
@@ -1386,13 +1430,21 @@ impl MyExec<'_> {
         let _ = exec(&mut self.b, RESET);
         let id_before = self.table_id();
         for rb in &phase.rollback {
-            if let Err(e) = exec(&mut self.b, &rb.sql) {
+            // A rollback is SQL, or a command (the tool run again with the inverse change).
+            let (result, text) = match &rb.shell {
+                Some(cmd) => (
+                    self.run_shell(cmd).error.map_or(Ok(()), Err),
+                    format!("shell: {cmd}"),
+                ),
+                None => (exec(&mut self.b, &rb.sql), rb.sql.clone()),
+            };
+            if let Err(e) = result {
                 self.claim(
                     Kind::Rollback,
                     pname,
                     "rollback runs without error",
                     "no error",
-                    &format!("{e} [{}]", short(&rb.sql, 200)),
+                    &format!("{e} [{}]", short(&text, 200)),
                     false,
                 );
                 return Err(Abort);
@@ -1617,6 +1669,18 @@ fn data_diff_sql(from: &str, cols: &[String], truth: &[String]) -> String {
         tk = truth[0],
         tv = row(truth),
     )
+}
+
+/// The step tells the application to retry deadlocks and lock wait timeouts.
+fn says_retry(step: &Step) -> bool {
+    step.notes
+        .iter()
+        .any(|n| n.contains("1213") && n.to_lowercase().contains("retry"))
+}
+
+/// Deadlock or lock wait timeout: what an application retries.
+fn retryable(message: &str) -> bool {
+    matches!(error_code(message), Some(1213) | Some(1205))
 }
 
 /// A MySQL batch step repeated until it changes nothing ("repeat until it reports 0 rows
