@@ -82,7 +82,15 @@ pub fn download(name: &str, mime: &str, text: &str) {
 /// Puts `text` on the clipboard; `done` learns whether it worked (the API can refuse, e.g.
 /// without a user gesture or outside a secure context).
 pub fn copy_text(text: &str, done: impl FnOnce(bool) + 'static) {
-    let promise = window().navigator().clipboard().write_text(text);
+    // Plain-http pages other than localhost have no `navigator.clipboard`: calling it would
+    // throw through the wasm frames.
+    let navigator = window().navigator();
+    let available = js_sys::Reflect::get(&navigator, &JsValue::from_str("clipboard"))
+        .is_ok_and(|c| !c.is_undefined() && !c.is_null());
+    if !available {
+        return done(false);
+    }
+    let promise = navigator.clipboard().write_text(text);
     let done = std::rc::Rc::new(std::cell::Cell::new(Some(done)));
     let other = done.clone();
     let ok = Closure::once(move |_: JsValue| {

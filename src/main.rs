@@ -207,6 +207,14 @@ impl Page {
                 let link = format!("{}?{}", browser::page_address(), self.query);
                 browser::copy_text(&link, move |ok| {
                     button.set_text_content(Some(if ok { "Link copied" } else { "Copy failed" }));
+                    if !ok {
+                        // Selected (by the focus listener), ready for Ctrl+C.
+                        let input = by_id("share-link")
+                            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+                        if let Some(input) = input {
+                            let _ = input.focus();
+                        }
+                    }
                     plan_view::announce(if ok {
                         "Copied the share link."
                     } else {

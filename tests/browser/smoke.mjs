@@ -226,6 +226,15 @@ const sameOrigin = (u) => u.startsWith(origin) || u.startsWith('data:') || u.sta
     check(copied === await step.locator('pre code').textContent() && copied.includes('CREATE INDEX CONCURRENTLY IF NOT EXISTS'),
       'http: Copy puts the step\'s SQL, as plain text, on the clipboard');
     check((await step.locator('button.copy').innerText()) === 'Copied', 'http: the copy button confirms');
+    await page.evaluate(() => Object.defineProperty(navigator, 'clipboard', { value: undefined, configurable: true }));
+    await page.click('.share button');
+    check(await until(page, () => document.activeElement.id === 'share-link' && /Copy failed/.test(document.querySelector('.share button').textContent), null, 'no clipboard'),
+      'http: without a clipboard API (plain http) Copy link says so and selects the link instead');
+    await page.fill('#f-rows', '501M');
+    check(await until(page, () => new URL(location.href).searchParams.get('rows') === '501M', null, 'alive after failed copy'), 'http: ... and the page keeps working');
+    await page.fill('#f-rows', '500M');
+    await page.evaluate(() => delete navigator.clipboard);
+    await page.waitForTimeout(1600);
     await page.click('.share button');
     const link = await clipboard(page);
     check(link === await page.inputValue('#share-link') && await until(page, (l) => location.href === l, link, 'address = link'),
