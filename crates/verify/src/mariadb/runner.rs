@@ -1432,10 +1432,24 @@ impl MyExec<'_> {
         for rb in &phase.rollback {
             // A rollback is SQL, or a command (the tool run again with the inverse change).
             let (result, text) = match &rb.shell {
-                Some(cmd) => (
-                    self.run_shell(cmd).error.map_or(Ok(()), Err),
-                    format!("shell: {cmd}"),
-                ),
+                Some(cmd) => {
+                    let obs = self.run_shell(cmd);
+                    // The same tool run backwards: the application was told to retry its
+                    // deadlocks for the forward run, and keeps doing so.
+                    let program = cmd.split_whitespace().next().unwrap_or_default();
+                    let told = rb.note.as_deref().is_some_and(|n| n.contains("1213"))
+                        || phase.steps.iter().any(|st| {
+                            says_retry(st)
+                                && st
+                                    .shell
+                                    .as_deref()
+                                    .is_some_and(|c| c.split_whitespace().next() == Some(program))
+                        });
+                    if told {
+                        self.retry_windows.extend(obs.window);
+                    }
+                    (obs.error.map_or(Ok(()), Err), format!("shell: {cmd}"))
+                }
                 None => (exec(&mut self.b, &rb.sql), rb.sql.clone()),
             };
             if let Err(e) = result {
