@@ -31,7 +31,7 @@ const bootName = `boot-${hash(boot)}.js`;
 const hostedCsp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'";
 const hostedHtml = template
   .replace('<!-- lockstep:csp -->', `<meta http-equiv="Content-Security-Policy" content="${hostedCsp}">`)
-  .replace('<!-- lockstep:head -->', `<link rel="stylesheet" href="./${cssName}">\n    <link rel="modulepreload" href="./${jsName}">`)
+  .replace('<!-- lockstep:head -->', `<link rel="stylesheet" href="./${cssName}">\n    <link rel="modulepreload" href="./${jsName}">\n    <link rel="preload" href="./${wasmName}" as="fetch" type="application/wasm" crossorigin>`)
   .replace('<!-- lockstep:boot -->', `<script type="module" src="./${bootName}"></script>`);
 
 // The single file: glue as an inline module with its exports removed, wasm as base64.

@@ -37,7 +37,9 @@ const attempt = async (what, body) => {
 
 // Records console errors, page errors and foreign requests for one page.
 function watch(page, allowed, problems = []) {
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error' || /preload/i.test(m.text())) problems.push(`console ${m.type()}: ${m.text()}`);
+  });
   page.on('pageerror', (e) => problems.push(`uncaught exception: ${e.message}`));
   page.on('request', (r) => { if (!allowed(r.url())) problems.push(`request to another origin: ${r.url()}`); });
   return problems;
