@@ -36,8 +36,10 @@ written to target/verify/report.md; the exit status is 1 when any claim is false
 
   --engines   postgresql, mariadb or both (default both); --versions picks PostgreSQL majors
   --changes   change types (add-index) or single cases (add-index/online); default all
-  --jobs      versions verified at the same time (default 2)
+  --jobs      PostgreSQL versions verified at the same time (default 2); MariaDB runs
+              first, alone
   --stall-ms  longest acceptable writer/reader stall for steps claiming to block nothing
+              (MariaDB: and for INSTANT, LOCK=NONE and brief metadata-lock steps)
   --step-timeout  seconds after which a step still running is cancelled and fails
               (default 30 per 200k rows)
   --tools     directory holding <major>/bin (default .tools/pg in the workspace)
