@@ -325,7 +325,11 @@ fn phase_html(d: &mut Doc, n: usize, phase: &Phase, longest: f64) {
         None => {
             for r in &phase.rollback {
                 d.html.push_str("<div class=sql>");
-                sql_block(&mut d.html, &r.sql, &format!("rollback of phase {n}"));
+                let text = match &r.shell {
+                    Some(command) => format!("{SHELL}{command}"),
+                    None => r.sql.clone(),
+                };
+                sql_block(&mut d.html, &text, &format!("rollback of phase {n}"));
                 d.html.push_str("</div>");
                 if let Some(note) = &r.note {
                     let _ = write!(d.html, "<p class=note>{}</p>", esc(note));
@@ -406,12 +410,19 @@ fn step_html(d: &mut Doc, label: &str, step: &Step, longest: f64) {
     d.html.push_str("</li>");
 }
 
-/// Highlighted SQL and its copy button (handled by [`copy_clicked`]), inside a `div.sql`.
+/// How the engine marks a command that runs in a shell (an online-schema-change tool).
+const SHELL: &str = "# shell\n";
+
+/// Highlighted SQL, or a shell command as plain text, and its copy button (handled by
+/// [`copy_clicked`]), inside a `div.sql`.
 fn sql_block(h: &mut String, sql: &str, what: &str) {
+    let code = match sql.strip_prefix(SHELL) {
+        Some(command) => format!("<span class=c># shell</span>\n{}", esc(command)),
+        None => sql_html(sql),
+    };
     let _ = write!(
         h,
-        "<pre><code>{}</code></pre><button type=button class=copy aria-label=\"Copy {}\">Copy</button>",
-        sql_html(sql),
+        "<pre><code>{code}</code></pre><button type=button class=copy aria-label=\"Copy {}\">Copy</button>",
         esc(what)
     );
 }
@@ -442,6 +453,23 @@ mod tests {
             let leaf = doc.leaf_html(i);
             assert!(leaf.starts_with('<') && leaf.contains(&format!(" data-b={i}>")));
         }
+    }
+
+    #[test]
+    fn tool_commands_show_as_shell_text_never_empty_blocks() {
+        let params = Params::new()
+            .with("db", "mysql@8.0")
+            .with("change", "change-type")
+            .with("table", "orders")
+            .with("column", "amount")
+            .with("from-type", "int")
+            .with("to-type", "bigint")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0");
+        let html = plan_doc(&lockstep_planner::plan(&params).expect("plans")).html;
+        assert!(html.contains("<span class=c># shell</span>"));
+        assert!(!html.contains("<code></code>"));
     }
 
     #[test]
