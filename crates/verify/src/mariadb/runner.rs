@@ -233,6 +233,7 @@ fn run_in_db(
         result,
         seen_ops: BTreeSet::new(),
         retry_windows: Vec::new(),
+        lock_wait_checked: false,
     };
     std::thread::sleep(Duration::from_millis(300));
     let outcome = ex.run_plan(&plan);
@@ -287,6 +288,9 @@ struct MyExec<'a> {
     /// wait timeouts (1205): the simulated application does as told, so those errors there
     /// are retries, not failures.
     retry_windows: Vec<(Instant, Instant)>,
+    /// The lock_wait_timeout claim was checked in this case (once is enough: it is the
+    /// server's behaviour under the plan's setting, the same for every DDL step).
+    lock_wait_checked: bool,
 }
 
 /// Rows in text form (`None` for NULL).
@@ -845,6 +849,16 @@ impl MyExec<'_> {
                 step.sql.iter().map(|s| vec![s.clone()]).collect()
             };
             let repeat = crate::runner::is_repeated_batch(step) || repeated_until_zero(step);
+            if !self.lock_wait_checked && my_lock.is_some() && catalog_only(step) {
+                let target = self.target.clone();
+                if let Some(i) = step
+                    .sql
+                    .iter()
+                    .position(|s| is_ddl(s) && mentions(s, &target))
+                {
+                    self.lock_wait_claim(place, step, i);
+                }
+            }
             for unit in &units {
                 let target = self.target.clone();
                 // Only where the exclusive lock comes first: a blocking COPY takes it at its
@@ -1070,6 +1084,69 @@ impl MyExec<'_> {
             ok,
         );
         Ok(())
+    }
+
+    /// The runbook's promise about the metadata-lock queue: behind a transaction that holds the
+    /// table, the step's DDL gives up after lock_wait_timeout (error 1205, nothing changed), and
+    /// the traffic queued behind it waits no longer than that. Checked with the traffic
+    /// running: A holds a shared metadata lock, B runs the step's statement `index` (after the
+    /// statements before it) and must fail; then A lets go and the step runs for real.
+    fn lock_wait_claim(&mut self, place: &str, step: &Step, index: usize) {
+        let Some(ms) = step.lock_timeout_ms else {
+            return;
+        };
+        self.lock_wait_checked = true;
+        let secs = ms.div_ceil(1000).max(1);
+        let held = exec(
+            &mut self.a,
+            &format!("START TRANSACTION; SELECT 1 FROM `{}` LIMIT 1", self.target),
+        );
+        if held.is_err() {
+            let _ = exec(&mut self.a, "ROLLBACK");
+            return;
+        }
+        // The SET statements before it (foreign_key_checks, ...) as the step runs them.
+        for s in step.sql.iter().take(index) {
+            if s.trim_start().to_ascii_uppercase().starts_with("SET ") {
+                let _ = exec(&mut self.b, s);
+            }
+        }
+        let t0 = Instant::now();
+        let r = exec(&mut self.b, &step.sql[index]);
+        let t1 = Instant::now();
+        let _ = exec(&mut self.a, "COMMIT");
+        self.load.settle(t1, Duration::from_secs(10));
+        let writer = self.load.max_stall(Role::Writer, t0, t1);
+        let reader = self.load.max_stall(Role::Reader, t0, t1);
+        let waited = t1.duration_since(t0);
+        let limit = Duration::from_millis(secs * 1000 + 500);
+        let (ok, observed) = match r {
+            Err(e) if error_code(&e) == Some(1205) => (
+                waited <= limit && writer <= limit && reader <= limit,
+                format!(
+                    "gave up after {} ms ({e}); traffic queued behind it: writer {} ms, reader {} ms",
+                    waited.as_millis(),
+                    writer.as_millis(),
+                    reader.as_millis()
+                ),
+            ),
+            Err(e) => (false, format!("failed otherwise: {e}")),
+            Ok(()) => (
+                false,
+                format!(
+                    "ran to completion after {} ms despite the open transaction holding the table",
+                    waited.as_millis()
+                ),
+            ),
+        };
+        self.claim(
+            Kind::Blocking,
+            place,
+            "behind an open transaction, the step gives up after lock_wait_timeout and traffic waits at most that long",
+            &format!("error 1205 within {secs} s (+0.5 s)"),
+            &observed,
+            ok,
+        );
     }
 
     /// Clones every table of the case database, empty, into database `probe`.
