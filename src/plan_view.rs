@@ -387,10 +387,15 @@ fn step_html(d: &mut Doc, label: &str, step: &Step, longest: f64) {
     badge(&mut d.html, step);
     let _ = write!(
         d.html,
-        "<span class=lock>Lock: <code>{}</code></span><span class=duration>Takes {}</span></p>\
+        "<span class=lock>Lock: <code>{}</code></span><span class=duration>Takes {}</span>{}</p>\
          <div class=\"bar w{width}\" aria-hidden=true><span></span></div>",
         esc(&lock_name(step)),
-        esc(&step.estimate.describe())
+        esc(&step.estimate.describe()),
+        if step.unverified.is_some() {
+            "<span class=tag>from the documentation, not verified live</span>"
+        } else {
+            ""
+        }
     );
     d.end("div");
     d.leaf("div class=sql");
@@ -402,6 +407,13 @@ fn step_html(d: &mut Doc, label: &str, step: &Step, longest: f64) {
     d.end("div");
     d.leaf("ul class=notes");
     let _ = write!(d.html, "<li>{data}; {txn}.</li>");
+    if let Some(why) = &step.unverified {
+        let _ = write!(
+            d.html,
+            "<li class=unverified>Verification: {}</li>",
+            esc(why)
+        );
+    }
     for note in &step.notes {
         let _ = write!(d.html, "<li>{}</li>", esc(note));
     }
@@ -469,6 +481,7 @@ mod tests {
             .with("max-downtime", "0");
         let html = plan_doc(&lockstep_planner::plan(&params).expect("plans")).html;
         assert!(html.contains("<span class=c># shell</span>"));
+        assert!(html.contains("<li class=unverified>Verification: documented"));
         assert!(!html.contains("<code></code>"));
     }
 
