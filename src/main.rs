@@ -94,6 +94,9 @@ fn mount(params: &Params, link_problems: &[String]) {
              this whole page in one file that works from <code>file://</code>, with no network.</footer>",
         );
     }
+    if let Some(loading) = by_id("loading") {
+        loading.remove();
+    }
     if let Ok(root) = browser::document().create_element("div") {
         root.set_id("app");
         root.set_inner_html(&h);

@@ -98,6 +98,7 @@ const sameOrigin = (u) => u.startsWith(origin) || u.startsWith('data:') || u.sta
   // First visit: the example plan, and the address bar already is its share link.
   await attempt('first visit', async () => {
     check((await summary(page)).includes('orders'), 'http: the first visit shows the example plan');
+    check((await page.locator('#loading').count()) === 0, 'http: the loading line is gone once the planner runs');
     check(new URL(page.url()).search.startsWith('?v=1&db=postgresql@16.4&change=add-index&table=orders&columns=customer_id,+created_at&rows=500M'),
       `http: the address is the share link, version first (${new URL(page.url()).search.slice(0, 60)}...)`);
     const legends = await page.$$eval('form.request legend', (ls) => ls.map((l) => l.textContent.trim()));
