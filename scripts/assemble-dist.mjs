@@ -19,8 +19,12 @@ const wasmName = `lockstep_bg-${hash(wasm)}.wasm`;
 const hostedGlue = glue.replaceAll("'lockstep_bg.wasm'", `'${wasmName}'`);
 const jsName = `lockstep-${hash(hostedGlue)}.js`;
 const cssName = `style-${hash(css)}.css`;
+// The marks let `make bench` split a cold load: HTML and JS, then wasm download, compile and
+// the first plan (init runs main).
 const boot = `import init from './${jsName}';
+performance.mark('lockstep-boot');
 await init({ module_or_path: './${wasmName}' });
+performance.mark('lockstep-ready');
 if ('serviceWorker' in navigator && location.protocol.startsWith('http')) {
   navigator.serviceWorker.register('./sw.js').catch(() => {});
 }

@@ -49,6 +49,8 @@ const observe = () => {
 // 1 and 2: cold loads, each in a fresh context.
 const dom = [];
 const frame = [];
+const boot = [];
+const wasm = [];
 const firstVisit = [];
 for (let i = 0; i < runs; i += 1) {
   const context = await browser.newContext();
@@ -57,9 +59,15 @@ for (let i = 0; i < runs; i += 1) {
   if (i === 0) asked.length = 0;
   await page.goto(`${origin}/`);
   await page.waitForFunction(() => window.__firstPlan?.frame, null, { timeout: 30000 });
-  const t = await page.evaluate(() => window.__firstPlan);
+  const t = await page.evaluate(() => ({
+    ...window.__firstPlan,
+    boot: performance.getEntriesByName('lockstep-boot')[0]?.startTime,
+    wasm: performance.getEntriesByType('resource').find((r) => r.name.endsWith('.wasm'))?.responseEnd,
+  }));
   dom.push(t.dom);
   frame.push(t.frame);
+  boot.push(t.boot);
+  wasm.push(t.wasm);
   if (i === 0) {
     await page.evaluate(() => navigator.serviceWorker.ready);
     await page.waitForTimeout(300);
@@ -82,6 +90,8 @@ console.log(`  ${'total'.padEnd(40)} ${kb(total.raw).padStart(10)} raw ${kb(tota
 console.log(`  (requests: ${firstVisit.length}, ${files.length} distinct; dist/lockstep.html, the single file, is not loaded by the page)\n`);
 console.log('Cold load to first plan (fresh context: no HTTP cache, no service worker):');
 console.log(`  plan in the DOM       ${stats(dom)}   (target < 300 ms)`);
+console.log(`  of which: boot script starts   ${stats(boot)}`);
+console.log(`            wasm downloaded      ${stats(wasm)}`);
 console.log(`  first frame after it  ${stats(frame)}\n`);
 
 // 3: input change to updated timeline, for a small and a large plan.
