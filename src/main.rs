@@ -110,8 +110,8 @@ fn mount(params: &Params, link_problems: &[String]) {
 #[derive(Default)]
 struct Page {
     params: Params,
-    /// The change type whose fields the form shows.
-    kind: String,
+    /// The change type whose fields the form shows; `None` before the first update.
+    kind: Option<String>,
     /// The last plan that planned: kept on screen, dimmed, while an input is invalid.
     shown: Option<Plan>,
     doc: Option<plan_view::Doc>,
@@ -131,13 +131,14 @@ impl Page {
     /// Re-plans and brings the page up to date with `params`.
     fn update(&mut self) {
         let kind = self.params.raw("change").to_string();
-        if kind != self.kind {
-            if let Some(fields) = by_id("change-fields") {
-                if !self.kind.is_empty() {
+        if self.kind.as_ref() != Some(&kind) {
+            // The form was written with the first kind's fields; later kinds replace them.
+            if self.kind.is_some() {
+                if let Some(fields) = by_id("change-fields") {
                     fields.set_inner_html(&form::change_fields_html(&self.params));
                 }
             }
-            self.kind = kind;
+            self.kind = Some(kind);
         }
         let result = lockstep_planner::plan(&self.params);
         let errors: &[FieldError] = result.as_ref().err().map_or(&[], |e| e.as_slice());

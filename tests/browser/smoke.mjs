@@ -284,6 +284,11 @@ const sameOrigin = (u) => u.startsWith(origin) || u.startsWith('data:') || u.sta
     await bad.waitForSelector('#e-change:not(:empty)', { timeout: 30000 });
     check((await bad.inputValue('#f-change')) === 'add-partition' && (await bad.locator('#e-change').innerText()).includes('add-column'),
       'http: an unknown change type stays shown as itself, with what the field accepts');
+    await bad.goto(`${origin}/?v=1&db=postgresql@16&table=t`);
+    await bad.waitForSelector('#e-change:not(:empty)', { timeout: 30000 });
+    await bad.selectOption('#f-change', 'add-column');
+    check(await until(bad, () => !!document.getElementById('f-column'), null, 'fields after no change type'),
+      'http: a link without a change type shows "choose", and choosing one brings its fields');
     await bad.goto(`${origin}/?color=red`);
     await bad.waitForSelector('.banner', { timeout: 30000 });
     check((await bad.locator('.banner').innerText()).includes('example') && (await summary(bad)).includes('orders'),
