@@ -182,6 +182,18 @@ const sameOrigin = (u) => u.startsWith(origin) || u.startsWith('data:') || u.sta
     await page.fill('#f-db', 'mysql@8.0');
     check(await until(page, () => /^MySQL 8\.0/.test(document.querySelector('.plan .meta')?.textContent) && !document.querySelector('.plan-wrap.stale'), null, 'mysql plan'),
       'http: a MySQL version plans through the same page');
+    const kinds = await page.locator('#f-change option').evaluateAll((os) => os.map((o) => o.value));
+    let rendered = 0;
+    for (const db of ['mysql@8.0', 'mariadb@10.11']) {
+      await page.fill('#f-db', db);
+      for (const kind of kinds) {
+        await page.selectOption('#f-change', kind);
+        if (await until(page, (k) => new URL(location.href).searchParams.get('change') === k
+          && (document.querySelector('.problems') || !document.querySelector('.plan-wrap.stale')), kind, `${db} ${kind}`)) rendered += 1;
+      }
+    }
+    check(rendered === 2 * kinds.length, `http: every change type on MySQL 8.0 and MariaDB 10.11 renders a plan or names its missing fields (${rendered})`);
+    await page.selectOption('#f-change', 'add-index');
     await page.fill('#f-db', 'postgresql@14.3');
     await planHas(page, 'pg14-cic-corruption');
   });
