@@ -754,6 +754,10 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
         app_change: None,
         steps: expand_steps,
         rollback: vec![
+            // The CHECK goes first: a NOT VALID CHECK still applies to every row written, and
+            // once the trigger is gone nothing fills the new column, so an UPDATE of a row not yet
+            // backfilled would fail between the two statements (seen on 16.14 under load).
+            ctx.rollback_ddl(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {};", ident(&spec.not_null_check)), Some("Drops the NOT NULL proof first, so no write can fail while the trigger is going away; ACCESS EXCLUSIVE for a moment.")),
             ctx.rollback_ddl(format!("DROP TRIGGER IF EXISTS {} ON {table};", ident(&spec.trigger)), Some("Takes ACCESS EXCLUSIVE for a moment.")),
             rollback(format!("DROP FUNCTION IF EXISTS {}();", ctx.sibling(&spec.function)), None),
             ctx.rollback_ddl(format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {new_col};"), Some("Drops the new column and its CHECK; catalog-only (the space is reclaimed as rows are rewritten).")),
