@@ -464,18 +464,24 @@ pub fn online_alter(
     // the rollback undoes the change on the live table instead.
     let old = old_table(tool, table);
     let last = phases.len() - 1;
+    let drop_old = ctx.rollback_ddl(
+        format!("DROP TABLE IF EXISTS {};", ctx.sibling(&old)),
+        Some("The table the forward run left holds the rows as they were at the cut-over, stale since: dropped first (the cleanup phase would drop it anyway), so the tool can use its name again."),
+    );
     phases[last].rollback = match inverse {
-        Inverse::InPlace(steps) => steps,
+        Inverse::InPlace(steps) => std::iter::once(drop_old).chain(steps).collect(),
         Inverse::Tool(clause) => vec![
-            ctx.rollback_ddl(
-                format!("DROP TABLE IF EXISTS {};", ctx.sibling(&old)),
-                Some("The table the forward run left holds the rows as they were at the cut-over, stale since: dropped first so the tool can use its name again."),
-            ),
+            drop_old,
             RollbackStep {
                 sql: String::new(),
                 note: Some(format!(
-                    "{} again with the inverse change, cutting over as soon as it has caught up: online like the forward run, and every write made since the cut-over stays. It leaves the changed table behind as {old}; drop it once the rollback has proved itself.",
-                    tool.name()
+                    "{} again with the inverse change, cutting over as soon as it has caught up: online like the forward run, and every write made since the cut-over stays. It leaves the changed table behind as {old}; drop it once the rollback has proved itself.{}",
+                    tool.name(),
+                    if tool == OscTool::PtOnlineSchemaChange && ctx.req.env.foreign_keys {
+                        " Each run with --alter-foreign-keys-method=rebuild_constraints renames the child tables' foreign keys (one more leading underscore per run): scripts that name them must use the new names, or rename them back."
+                    } else {
+                        ""
+                    }
                 )),
                 shell: Some(command(ctx, tool, clause, Mode::Immediate)),
             },

@@ -95,7 +95,10 @@ fn blocked_for(step: &crate::plan::Step) -> String {
     if step.blocks == crate::plan::Blocks::Nothing || step.blocking_seconds.high <= 0.0 {
         "—".to_string()
     } else if step.blocking_seconds.high < step.estimate.high {
-        format!("up to {} (not the whole run)", human_seconds(step.blocking_seconds.high))
+        format!(
+            "up to {} (not the whole run)",
+            human_seconds(step.blocking_seconds.high)
+        )
     } else {
         step.blocking_seconds.describe()
     }
