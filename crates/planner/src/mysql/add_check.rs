@@ -179,7 +179,8 @@ mod tests {
         let direct = &p.alternative.as_ref().unwrap().phases[1].steps[0];
         assert!(direct.sql[0].ends_with("CHECK (amount >= 0), ALGORITHM=COPY, LOCK=SHARED;"));
         assert_eq!(direct.blocks, Blocks::Writes);
-        assert!(copy.rollback[0].sql.contains(
+        assert!(copy.rollback[0].sql.contains("DROP TABLE IF EXISTS"));
+        assert!(copy.rollback[1].sql.contains(
             "DROP CONSTRAINT `orders``; drop table x; --_check`, ALGORITHM=INPLACE, LOCK=NONE;"
         ));
     }

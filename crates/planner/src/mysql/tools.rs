@@ -392,6 +392,9 @@ pub fn online_alter(
     };
     copy.notes
         .push(format!("Why {}: {}", tool.name(), choice.why));
+    if tool == OscTool::PtOnlineSchemaChange && ctx.req.env.foreign_keys {
+        copy.notes.push("--alter-foreign-keys-method=rebuild_constraints re-creates the child tables' foreign keys against the new table under new names (a leading underscore is added: fk_x becomes _fk_x): scripts that name them must use the new names.".to_string());
+    }
     copy.notes.push(format!("Why a copy at all: {why_copy}."));
     copy.notes.push(format!(
         "Replace {CONNECTION} with the host, port, user and password options of the tool (for example --host, --port, --user, --ask-pass; pt-online-schema-change also takes them in the DSN). Tune the chunk and load thresholds to the server."
