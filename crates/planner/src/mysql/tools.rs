@@ -478,7 +478,7 @@ pub fn online_alter(
             RollbackStep {
                 sql: String::new(),
                 note: Some(format!(
-                    "{} again with the inverse change, cutting over as soon as it has caught up: online like the forward run, and every write made since the cut-over stays. It leaves the changed table behind as {old}; drop it once the rollback has proved itself.{}",
+                    "{} again with the inverse change, cutting over as soon as it has caught up: online like the forward run, and every write made since the cut-over stays.{}",
                     tool.name(),
                     if tool == OscTool::PtOnlineSchemaChange && ctx.req.env.foreign_keys {
                         " Each run with --alter-foreign-keys-method=rebuild_constraints renames the child tables' foreign keys (one more leading underscore per run): scripts that name them must use the new names, or rename them back."
@@ -488,6 +488,10 @@ pub fn online_alter(
                 )),
                 shell: Some(command(ctx, tool, clause, Mode::Immediate)),
             },
+            ctx.rollback_ddl(
+                format!("DROP TABLE IF EXISTS {};", ctx.sibling(&old)),
+                Some("The run above leaves the changed table behind under the same name: nothing reads it any more."),
+            ),
         ],
     };
     let mut drop = ctx.step(

@@ -1559,6 +1559,13 @@ impl MyExec<'_> {
                 true,
                 "schema identical to the one before the phase".to_string(),
             )
+        } else if predicts_fk_renames(&notes)
+            && without_fk_underscores(&before) == without_fk_underscores(&after)
+        {
+            (
+                true,
+                "schema identical to the one before the phase except child foreign keys renamed with leading underscores, as the rollback's note says".to_string(),
+            )
         } else if let Some(tables) = explained {
             (
                 true,
@@ -1721,6 +1728,26 @@ impl MyExec<'_> {
 
 /// When `after` is `before` plus whole tables that the rollback's notes name (pattern
 /// `_<table>_rollback` read with the seeded table's name), those tables.
+/// True when a rollback note says an online-schema-change run renames the child tables'
+/// foreign keys (pt-online-schema-change's rebuild_constraints adds a leading underscore).
+fn predicts_fk_renames(notes: &[String]) -> bool {
+    notes
+        .iter()
+        .any(|n| n.contains("renames the child tables' foreign keys"))
+}
+
+/// A schema dump with the leading underscores of every constraint name removed: only the
+/// names differ, never a definition, when two dumps compare equal this way.
+fn without_fk_underscores(dump: &str) -> String {
+    dump.lines()
+        .map(|l| match l.split_once("CONSTRAINT `") {
+            Some((head, rest)) => format!("{head}CONSTRAINT `{}", rest.trim_start_matches('_')),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn explained_tables(before: &str, after: &str, notes: &[String]) -> Option<Vec<String>> {
     let b: BTreeSet<&str> = before.lines().collect();
     let a: BTreeSet<&str> = after.lines().collect();
@@ -1980,6 +2007,26 @@ mod tests {
             got.contains("--alter='MODIFY `customer_id` bigint NOT NULL'"),
             "{got}"
         );
+    }
+
+    #[test]
+    fn foreign_key_renames_are_explained_only_when_predicted() {
+        let before = "table c: CONSTRAINT `c_fk` FOREIGN KEY (`p`) REFERENCES `orders` (`id`)";
+        let after = "table c: CONSTRAINT `__c_fk` FOREIGN KEY (`p`) REFERENCES `orders` (`id`)";
+        assert_eq!(
+            without_fk_underscores(before),
+            without_fk_underscores(after)
+        );
+        let other = "table c: CONSTRAINT `__c_fk` FOREIGN KEY (`q`) REFERENCES `orders` (`id`)";
+        assert_ne!(
+            without_fk_underscores(before),
+            without_fk_underscores(other)
+        );
+        assert!(predicts_fk_renames(&[
+            "Each run renames the child tables' foreign keys (one more leading underscore per run)"
+                .to_string()
+        ]));
+        assert!(!predicts_fk_renames(&["Swaps the table back".to_string()]));
     }
 
     #[test]
