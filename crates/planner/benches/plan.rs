@@ -1,4 +1,4 @@
-//! How long planning takes, per change type: prints numbers, asserts nothing.
+//! How long planning takes, per change type and engine: prints numbers, asserts nothing.
 //! Run with `make bench` (or `cargo bench -p lockstep-planner`).
 
 use lockstep_planner::render::markdown;
@@ -8,6 +8,7 @@ use std::time::Instant;
 fn request(change: &str, extra: &[(&str, &str)]) -> Params {
     let mut p = Params::new()
         .with("db", "postgresql@16.4")
+        .with("type", "int")
         .with("change", change)
         .with("table", "orders")
         .with("rows", "500M")
@@ -61,10 +62,15 @@ fn main() {
         ),
     ];
     println!(
-        "{:<18} {:>14} {:>18}",
-        "change", "plan (µs)", "plan+markdown (µs)"
+        "{:<16} {:<18} {:>14} {:>18}",
+        "database", "change", "plan (µs)", "plan+markdown (µs)"
     );
-    for params in &cases {
+    // Every case on each engine's planner: PostgreSQL, then the MySQL family.
+    let all: Vec<Params> = ["postgresql@16.4", "mysql@8.0.35", "mariadb@10.11.6"]
+        .iter()
+        .flat_map(|db| cases.iter().map(|p| p.clone().with("db", *db)))
+        .collect();
+    for params in &all {
         let iterations = 2_000;
         let start = Instant::now();
         for _ in 0..iterations {
@@ -84,7 +90,8 @@ fn main() {
             "  (error: no plan)"
         };
         println!(
-            "{:<18} {:>14.1} {:>18.1}{status}",
+            "{:<16} {:<18} {:>14.1} {:>18.1}{status}",
+            params.get("db").unwrap_or(""),
             params.get("change").unwrap_or(""),
             plan_us,
             md_us
