@@ -3,8 +3,9 @@
 //!
 //! No UI framework: the page is a form and a document. HTML strings (always escaped) and
 //! three delegated listeners (input, click, focus) do all of it in a fraction of the wasm a
-//! reactive framework costs (measured: Leptos added ~80 KB gzipped to a 250 KB budget that
-//! the engine needs), and a re-plan replaces only the parts of the plan that changed.
+//! reactive framework costs (measured on the same engine: the wasm was 249.1 KB gzipped with
+//! Leptos 0.8 and 192.3 KB without, against a 250 KB budget for everything the page loads),
+//! and a re-plan replaces only the parts of the plan that changed.
 
 mod browser;
 mod form;
