@@ -141,7 +141,53 @@ fn run_in_db(
     let rows: u64 = text_value(&mut b, "SELECT count(*) FROM public.orders")?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let mut params = params_for(case, &cluster.version, rows, size);
+    let plan = plan_case(params_for(case, &cluster.version, rows, size), case, result)?;
+
+    let target_oid =
+        text_value(&mut b, "SELECT 'public.orders'::regclass::oid")?.ok_or("orders has no oid")?;
+    let b_pid = text_value(&mut b, "SELECT pg_backend_pid()")?.ok_or("no pid")?;
+    let connect = || cluster.connect(db);
+    let load = Load::start(
+        connect,
+        case.stages.clone(),
+        rows,
+        opts.think,
+        &format!("pg{}-{}", cluster.major, case.name),
+    )?;
+    let mut ex = Exec {
+        major: cluster.major,
+        case,
+        opts,
+        b,
+        a: cluster.connect(db)?,
+        c: cluster.connect(db)?,
+        p: cluster.connect(db)?,
+        b_pid,
+        target_oid,
+        load,
+        result,
+        never_ended: false,
+    };
+    // Traffic runs before, during and after the migration.
+    std::thread::sleep(Duration::from_millis(300));
+    let outcome = ex.run_plan(&plan);
+    std::thread::sleep(Duration::from_millis(200));
+    ex.load.stop();
+    if outcome.is_ok() {
+        ex.data_claim()?;
+    }
+    let (ins, upd, reads) = ex.load.counts();
+    ex.result.notes.push(format!(
+        "traffic during the run: {ins} inserts, {upd} updates, {reads} reads"
+    ));
+    Ok(())
+}
+
+/// Plans a case from its parameters (the engine's `params_for`: server version, seeded
+/// size). A zero budget the planner cannot meet on this version must be refused on
+/// max-downtime naming the budget that works: the plan at that budget is then verified (and
+/// the refusal recorded). Records the strategy and the flags. Shared by both engines.
+pub fn plan_case(mut params: Params, case: &Case, result: &mut CaseResult) -> Result<Plan, String> {
     let mut planned = lockstep_planner::plan(&params);
     // A zero budget the planner cannot meet on this version: it must say so on max-downtime
     // and name the budget that works; the plan at that budget is then verified.
@@ -187,45 +233,7 @@ fn run_in_db(
             want == plan.strategy.chosen,
         ));
     }
-
-    let target_oid =
-        text_value(&mut b, "SELECT 'public.orders'::regclass::oid")?.ok_or("orders has no oid")?;
-    let b_pid = text_value(&mut b, "SELECT pg_backend_pid()")?.ok_or("no pid")?;
-    let connect = || cluster.connect(db);
-    let load = Load::start(
-        connect,
-        case.stages.clone(),
-        rows,
-        opts.think,
-        &format!("pg{}-{}", cluster.major, case.name),
-    )?;
-    let mut ex = Exec {
-        major: cluster.major,
-        case,
-        opts,
-        b,
-        a: cluster.connect(db)?,
-        c: cluster.connect(db)?,
-        p: cluster.connect(db)?,
-        b_pid,
-        target_oid,
-        load,
-        result,
-        never_ended: false,
-    };
-    // Traffic runs before, during and after the migration.
-    std::thread::sleep(Duration::from_millis(300));
-    let outcome = ex.run_plan(&plan);
-    std::thread::sleep(Duration::from_millis(200));
-    ex.load.stop();
-    if outcome.is_ok() {
-        ex.data_claim()?;
-    }
-    let (ins, upd, reads) = ex.load.counts();
-    ex.result.notes.push(format!(
-        "traffic during the run: {ins} inserts, {upd} updates, {reads} reads"
-    ));
-    Ok(())
+    Ok(plan)
 }
 
 /// "raise it to at least 309 ms" -> "310ms": the budget a max-downtime refusal names, rounded up.

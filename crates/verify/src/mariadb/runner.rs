@@ -20,7 +20,7 @@ use super::scenarios::{data_sql, seed_sql, with_events};
 use super::{error_code, exec, text_rows, text_value, LoadConn, Server};
 use crate::load::{Dialect, Load, Role};
 use crate::report::{Calibration, CaseResult, CaseStatus, Claim, Kind};
-use crate::runner::{suggested_budget, Options};
+use crate::runner::{plan_case, Options};
 use crate::scenarios::Case;
 use lockstep_planner::plan::{
     Algorithm, Blocks, Expected, Lock, LockClause, MysqlLock, Phase, Plan, Step,
@@ -164,50 +164,7 @@ fn run_in_db(
     let rows: u64 = text_value(&mut b, "SELECT COUNT(*) FROM orders")?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let mut params = params_for(case, &server.version, rows, size);
-    let mut planned = lockstep_planner::plan(&params);
-    if let Err(errors) = &planned {
-        if let Some(e) = errors.iter().find(|e| e.field == "max-downtime") {
-            if let Some(budget) = suggested_budget(&e.message) {
-                result.notes.push(format!(
-                    "refused at max-downtime {}: {}; verified the plan at max-downtime {budget} instead",
-                    case.budget, e.message
-                ));
-                result.refusals.push(e.message.clone());
-                params.set("max-downtime", budget);
-                planned = lockstep_planner::plan(&params);
-            }
-        }
-    }
-    let plan = match planned {
-        Ok(plan) => plan,
-        Err(errors) => {
-            let msg = errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; ");
-            result.status = CaseStatus::Refused(msg.clone());
-            return Err(msg);
-        }
-    };
-    result.strategy = plan.strategy.chosen.clone();
-    result.params = params
-        .canonical()
-        .iter()
-        .map(|(k, v)| format!("--{k} {v}"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    if let Some(want) = case.expect_strategy {
-        result.claims.push(Claim::new(
-            Kind::Statement,
-            "plan",
-            "strategy",
-            want,
-            &plan.strategy.chosen,
-            want == plan.strategy.chosen,
-        ));
-    }
+    let plan = plan_case(params_for(case, &server.version, rows, size), case, result)?;
     let b_id = b.connection_id();
     let load = Load::start_with(
         || server.connect(DB).map(LoadConn::new),
