@@ -8,7 +8,7 @@
 use crate::browser::{self, by_id};
 use crate::{form::label, highlight::esc, highlight::sql_html};
 use lockstep_planner::plan::{human_seconds, Blocks, Phase, Step};
-use lockstep_planner::render::psql_step;
+use lockstep_planner::render::step_text;
 use lockstep_planner::{FieldError, Plan};
 use std::fmt::Write;
 
@@ -254,7 +254,7 @@ fn reasoning(d: &mut Doc, plan: &Plan) {
                 esc(&lock_name(s)),
                 esc(&s.estimate.describe())
             );
-            sql_block(h, &psql_step(s), &format!("SQL of “{}”", s.title));
+            sql_block(h, &step_text(s), &format!("SQL of “{}”", s.title));
             h.push_str("</div></details></li>");
         }
         h.push_str("</ul></div>");
@@ -401,7 +401,7 @@ fn step_html(d: &mut Doc, label: &str, step: &Step, longest: f64) {
     d.leaf("div class=sql");
     sql_block(
         &mut d.html,
-        &psql_step(step),
+        &step_text(step),
         &format!("SQL of step {label}"),
     );
     d.end("div");

@@ -316,6 +316,11 @@ pub fn dollar_quoted(body: &str) -> String {
     format!("{tag}\n{body}\n{tag}")
 }
 
+/// `DO $lockstep$ ... $lockstep$;`: an anonymous PL/pgSQL block.
+pub fn do_block(body: &str) -> String {
+    format!("DO {};", dollar_quoted(body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

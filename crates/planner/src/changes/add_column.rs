@@ -22,17 +22,16 @@
 //!   naming `max-downtime` that says what would work instead. PostgreSQL 18 makes generated
 //!   columns VIRTUAL by default, so the SQL always says STORED.
 //!
-//! The backfill keeps its position in a one-row progress table, so it resumes after a failure
-//! and skips rows already filled. On 11+ it is one `DO` block that commits after each batch and
-//! pauses between batches; 10 cannot COMMIT inside `DO`, so it is one batch statement the
-//! operator repeats until it returns no row (each run its own short transaction).
+//! The backfill is the shared keyset pass ([`super::backfill`]): it resumes after a failure and
+//! skips rows already filled.
 
-use super::{check, rollback, Ctx, Paths};
+use super::backfill::KeysetPass;
+use super::{check, Ctx, Paths};
 use crate::engines::postgres::{self, DefaultKind, Statement};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::{Change, FieldError};
 use crate::plan::{human_seconds, Check, Expected, Phase, Warning};
-use crate::quote::{self, derived_name, ident, literal};
+use crate::quote::{derived_name, ident, literal};
 
 /// The column being added, as the request gives it.
 struct Column<'a> {
@@ -428,115 +427,35 @@ fn backfill_phase(
     kind: Option<DefaultKind>,
 ) -> Phase {
     let table = ctx.table();
-    let progress = ctx.sibling(&derived_name(&[
-        "lockstep_backfill",
-        &ctx.req.table,
-        c.name,
-    ]));
-    let key = ident(pk);
     let col = ident(c.name);
-    let batch = format!(
-        "WITH lockstep_batch AS (
-  SELECT {key} FROM {table} WHERE {key} >= (SELECT last_key FROM {progress}) AND {key} <= (SELECT end_key FROM {progress})
-  ORDER BY {key} LIMIT {n}
-), lockstep_filled AS (
-  UPDATE {table} AS lockstep_row SET {col} = {value} FROM lockstep_batch
-  WHERE lockstep_row.{key} = lockstep_batch.{key} AND lockstep_row.{col} IS NULL RETURNING 1
-), lockstep_moved AS (
-  UPDATE {progress} SET last_key = (SELECT {key} FROM lockstep_batch ORDER BY {key} DESC LIMIT 1)
-  WHERE EXISTS (SELECT 1 FROM lockstep_batch) RETURNING 1
-)",
-        n = ctx.model.batch_size
-    );
-
-    let mut create = ctx.ddl(
-        "Create the progress table: the key range of the rows to fill, and the last key reached (so the backfill resumes after a failure)",
-        vec![format!(
-            "CREATE TABLE IF NOT EXISTS {progress} AS SELECT (SELECT {key} FROM {table} ORDER BY {key} LIMIT 1) AS last_key, (SELECT {key} FROM {table} ORDER BY {key} DESC LIMIT 1) AS end_key;"
-        )],
-        Statement::Dml,
-        CATALOG_ONLY,
-    );
-    create.retry = "Safe to re-run: an existing progress table is kept, so the backfill resumes where it stopped.".to_string();
-
-    let pause = ctx.model.batch_pause_ms as f64 / 1000.0;
-    let mut fill = if postgres::do_block_commit(ctx.version()) {
-        let body = format!(
-            "DECLARE
-  lockstep_rows bigint;
-BEGIN
-  LOOP
-    {}
-    SELECT count(*) INTO lockstep_rows FROM lockstep_batch;
-    COMMIT;
-    EXIT WHEN lockstep_rows <= 1;
-    PERFORM pg_sleep({pause});
-  END LOOP;
-END",
-            batch.replace('\n', "\n    ")
-        );
-        let mut step = ctx.ddl(
-            &format!(
-                "Fill existing rows in batches of {} (commits after each batch)",
-                ctx.model.batch_size
-            ),
-            vec![format!("DO {};", quote::dollar_quoted(&body))],
-            Statement::Dml,
-            ctx.model.backfill(),
-        );
-        step.in_transaction = false;
-        step.notes.push(format!("Each batch is its own transaction (COMMIT inside DO, 11+): row locks are held for one batch only, and it pauses {pause} s between batches. Progress: SELECT last_key FROM {progress};"));
-        step
-    } else {
-        let mut step = ctx.ddl(
-            &format!(
-                "Fill existing rows: one batch of {} rows; repeat until it returns no row",
-                ctx.model.batch_size
-            ),
-            vec![format!(
-                "{batch}\nSELECT (SELECT count(*) FROM lockstep_batch) AS batch_rows, (SELECT count(*) FROM lockstep_filled) AS filled_rows WHERE (SELECT count(*) FROM lockstep_batch) > 1;"
-            )],
-            Statement::Dml,
-            ctx.model.backfill(),
-        );
-        step.run = crate::plan::Run::UntilDone;
-        step.notes.push(format!("PostgreSQL {} cannot COMMIT inside a DO block, and one UPDATE of every row would hold its row locks and bloat for the whole fill; so this is one batch, its own short transaction, that moves the progress table forward. Repeat it until it returns no row; the estimate is for all batches.", ctx.version()));
-        step.notes.push(format!("Loop it from psql 17 or later: run it, then \\watch interval={pause} min_rows=1 (stops when it returns no row). Older psql: \\watch 1, and press Ctrl-C once it returns no row."));
-        step.notes.push("Or from a shell, with the statement in batch.sql: while out=$(psql -X -At -v ON_ERROR_STOP=1 -f batch.sql); do [ -z \"$out\" ] && break; sleep 0.05; done (an error ends the loop with the error printed; re-run to resume).".to_string());
-        step
+    let pass = KeysetPass {
+        key: pk,
+        progress: derived_name(&["lockstep_backfill", &ctx.req.table, c.name]),
+        title: "Fill existing rows in keyset-paginated batches",
     };
-    fill.retry = "Resumes where it stopped: the progress table holds the last key reached and rows already filled are skipped. A lock timeout means a row was locked by a long transaction: run it again.".to_string();
-    fill.notes.push("It stops at the highest key that existed when the progress table was created: rows inserted since already have the default (the batches skip them too), so the fill ends even while inserts continue.".to_string());
-    if kind == Some(DefaultKind::NonVolatile) && value.contains('(') {
-        fill.notes.push(format!("{value} is evaluated per batch here (for now(), each batch's transaction time), not once for the whole table as ADD COLUMN ... DEFAULT would."));
+    let apply =
+        |pred: &str| format!("UPDATE {table} SET {col} = {value} WHERE {pred} AND {col} IS NULL");
+    let mut steps = pass.steps(ctx, &apply);
+    if let Some(fill) = steps.last_mut() {
+        fill.notes.push("Rows inserted since the expand phase already have the default; the batches skip rows that are no longer NULL, so a batch run twice changes nothing.".to_string());
+        if kind == Some(DefaultKind::NonVolatile) && value.contains('(') {
+            fill.notes.push(format!("{value} is evaluated per batch here (for now(), each batch's transaction time), not once for the whole table as ADD COLUMN ... DEFAULT would."));
+        }
+        fill.notes.push("Every filled row leaves a dead row version behind until autovacuum cleans it: expect the table to grow by up to its size while the fill runs.".to_string());
     }
-    if ctx.req.env.replicas {
-        fill.notes.push("Watch replica lag (SELECT application_name, replay_lag FROM pg_stat_replication;) and stop the fill if it grows: it resumes where it stopped.".to_string());
-    }
-    fill.notes.push("Every filled row leaves a dead row version behind until autovacuum cleans it: expect the table to grow by up to its size while the fill runs.".to_string());
-
-    let mut drop = ctx.ddl(
-        "Drop the progress table",
-        vec![format!("DROP TABLE IF EXISTS {progress};")],
-        Statement::Dml,
-        CATALOG_ONLY,
-    );
-    drop.only_if = Some(format!(
-        "SELECT (SELECT last_key IS NOT DISTINCT FROM end_key FROM {progress}) AS lockstep_fill_done;"
-    ));
-    drop.notes.push("Runs only once the fill has reached the last key, so a script re-run after an interrupted fill resumes from the progress table instead of starting again.".to_string());
-    drop.retry = "Safe to re-run.".to_string();
+    steps.push(pass.guarded_cleanup(ctx));
 
     Phase {
         name: "backfill".to_string(),
         purpose: "Give every existing row the default, in small batches that block nothing."
             .to_string(),
         app_change: None,
-        steps: vec![create, fill, drop],
-        rollback: vec![rollback(
-            format!("DROP TABLE IF EXISTS {progress};"),
-            Some("The values written so far go away with the column when the expand phase is rolled back; nothing else to undo."),
-        )],
+        steps,
+        rollback: vec![{
+            let mut r = pass.cleanup_rollback(ctx);
+            r.note = Some("The values written so far go away with the column when the expand phase is rolled back; nothing else to undo.".to_string());
+            r
+        }],
         irreversible: None,
         checks: vec![check(
             "No existing row is left without a value (reads the whole table; blocks nothing)",
@@ -820,10 +739,14 @@ mod tests {
         );
         assert!(expand.in_transaction);
         let fill = &plan.phases[2].steps[1];
-        assert!(fill.in_transaction);
+        assert_eq!(fill.run, crate::plan::Run::UntilDone);
         assert!(fill.sql[0].starts_with("WITH lockstep_batch AS"));
+        assert!(fill.sql[0].contains("UPDATE orders SET is_flagged = false WHERE id IN (SELECT lockstep_key FROM lockstep_batch) AND is_flagged IS NULL"));
         assert!(!fill.sql[0].contains("DO "));
-        assert!(fill.notes.iter().any(|n| n.contains("\\watch")));
+        assert!(fill.notes.iter().any(|n| n.contains("until it prints 0")));
+        let drop = &plan.phases[2].steps[2];
+        assert!(drop.sql[0].starts_with("DROP TABLE IF EXISTS lockstep_backfill_orders_is_flagged"));
+        assert!(drop.only_if.is_some());
         let alt = plan.alternative.unwrap();
         assert!(alt.phases[1].steps[0].rewrites_table);
         assert_eq!(alt.phases[1].steps[0].blocks, Blocks::ReadsAndWrites);
@@ -863,10 +786,10 @@ mod tests {
             let fill = &plan.phases[2].steps[1];
             assert_eq!(fill.lock, None);
             assert_eq!(fill.blocks, Blocks::Nothing);
+            assert!(!fill.in_transaction);
             if db == "postgresql@10" {
-                assert!(fill.in_transaction);
+                assert_eq!(fill.run, crate::plan::Run::UntilDone);
             } else {
-                assert!(!fill.in_transaction);
                 assert!(fill.sql[0].starts_with("DO $lockstep$"));
                 assert!(fill.sql[0].contains("COMMIT;"));
                 assert_eq!(fill.statement_timeout_ms, Some(0));

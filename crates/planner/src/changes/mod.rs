@@ -16,6 +16,7 @@ mod add_foreign_key;
 mod add_index;
 mod add_not_null;
 mod add_unique;
+mod backfill;
 mod change_type;
 mod constraint;
 mod drop_column;

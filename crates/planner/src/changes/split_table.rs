@@ -24,13 +24,13 @@
 //!    NULL on the moved columns of the old table, so new rows may leave them empty).
 //! 5. **contract**: drop the trigger, the function and the old columns.
 
-use super::change_type::{dollar_quote, KeysetPass};
+use super::backfill::KeysetPass;
 use super::{check, rollback, Ctx, Paths, RETRY_LOCK_TIMEOUT};
 use crate::engines::postgres::{self, Statement};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::{Change, FieldError};
 use crate::plan::{Check, Expected, Phase};
-use crate::quote::{derived_name, ident, ident_list, literal};
+use crate::quote::{self, derived_name, ident, ident_list, literal};
 
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let Change::SplitTable { columns, new_table } = &ctx.req.change else {
@@ -161,7 +161,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let function_sql = format!(
         "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {};",
         ctx.sibling(&function),
-        dollar_quote(&body)
+        quote::dollar_quoted(&body)
     );
     let trigger_sql = format!(
         "CREATE TRIGGER {} AFTER INSERT OR UPDATE OF {cols} ON {table} FOR EACH ROW EXECUTE {} {}();",
@@ -271,7 +271,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             if let Some(first) = r.first_mut() {
                 first.note = Some("Undoing the copy means undoing the expansion: the copied rows live in the new table, which these statements drop with the trigger (ACCESS EXCLUSIVE on the old table for a moment each).".to_string());
             }
-            r.extend(pass.cleanup_rollback(ctx));
+            r.push(pass.cleanup_rollback(ctx));
             r
         },
         irreversible: None,
@@ -384,7 +384,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     drop_cols.notes.push("DROP COLUMN only marks the columns dropped: no rewrite; the space is reused as rows are updated (or reclaimed by VACUUM FULL / pg_repack). Indexes on those columns go with them.".to_string());
     drop_cols.retry = format!("{RETRY_LOCK_TIMEOUT} IF EXISTS makes it a no-op once done.");
     let mut contract_steps = vec![drop_trg, drop_fn, drop_cols];
-    contract_steps.extend(pass.cleanup(ctx));
+    contract_steps.push(pass.cleanup(ctx));
     let contract = Phase {
         name: "contract".to_string(),
         purpose: format!("Remove the transition: the mirror trigger, its function, and the moved columns of {table}. The foreign key of {new} stays: it keeps the tables 1:1."),

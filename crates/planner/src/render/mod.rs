@@ -84,11 +84,6 @@ pub fn step_script(step: &Step) -> String {
     lines.join("\n")
 }
 
-/// The old name of [`step_text`].
-pub fn psql_step(step: &Step) -> String {
-    step_text(step)
-}
-
 /// A step as its client runs it. psql: a guarded step becomes `\gset` + `\if`, so the script
 /// stays re-runnable. MySQL-family steps are never guarded (their re-runs are safe as is).
 pub fn step_text(step: &Step) -> String {
