@@ -238,8 +238,13 @@ impl Cluster {
                  autovacuum = off\n\
                  TimeZone = 'UTC'\n\
                  log_min_messages = warning\n\
-                 log_min_error_statement = panic\n",
-                sock = dir.display()
+                 log_min_error_statement = panic\n\
+                 log_lock_waits = on\n\
+                 deadlock_timeout = '100ms'\n\
+                 log_timezone = 'UTC'\n\
+                 log_line_prefix = '{prefix}'\n",
+                sock = dir.display(),
+                prefix = crate::lockwaits::LOG_LINE_PREFIX
             );
             // Appended: on a retry with another port, the later lines win.
             let base = fs::read_to_string(data.join("postgresql.conf")).unwrap_or_default();
@@ -280,8 +285,12 @@ impl Cluster {
     }
 
     pub fn conn_string(&self, db: &str) -> String {
+        self.conn_string_as(db, "lockstep-verify")
+    }
+
+    fn conn_string_as(&self, db: &str, application: &str) -> String {
         format!(
-            "host=127.0.0.1 port={} user=postgres dbname={db} application_name=lockstep-verify connect_timeout=10",
+            "host=127.0.0.1 port={} user=postgres dbname={db} application_name={application} connect_timeout=10",
             self.port
         )
     }
@@ -289,6 +298,18 @@ impl Cluster {
     pub fn connect(&self, db: &str) -> Result<postgres::Client, String> {
         postgres::Client::connect(&self.conn_string(db), postgres::NoTls)
             .map_err(|e| format!("connect to PostgreSQL {} ({db}): {e}", self.major))
+    }
+
+    /// A connection of the writer or reader: named so the server log tells its lock waits apart.
+    pub fn connect_load(&self, db: &str) -> Result<postgres::Client, String> {
+        let conn = self.conn_string_as(db, crate::lockwaits::LOAD_APP);
+        postgres::Client::connect(&conn, postgres::NoTls)
+            .map_err(|e| format!("connect to PostgreSQL {} ({db}): {e}", self.major))
+    }
+
+    /// The server log (lock waits over `deadlock_timeout` included).
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
     }
 
     /// Stops the server (immediate) and removes its directory.

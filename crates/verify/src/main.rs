@@ -5,6 +5,7 @@
 mod bench;
 mod cluster;
 mod load;
+mod lockwaits;
 mod mariadb;
 mod report;
 mod runner;
