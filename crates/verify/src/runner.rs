@@ -142,7 +142,15 @@ fn run_in_db(
     let rows: u64 = text_value(&mut b, "SELECT count(*) FROM public.orders")?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let plan = plan_case(params_for(case, &cluster.version, rows, size), case, result)?;
+    let mut plan = plan_case(params_for(case, &cluster.version, rows, size), case, result)?;
+    let relabelled = if case.control {
+        relabel_blocking_steps(&mut plan)
+    } else {
+        Vec::new()
+    };
+    if case.control && relabelled.is_empty() {
+        return Err("control case: the plan has no blocking step to relabel".to_string());
+    }
 
     let target_oid =
         text_value(&mut b, "SELECT 'public.orders'::regclass::oid")?.ok_or("orders has no oid")?;
@@ -159,6 +167,7 @@ fn run_in_db(
         major: cluster.major,
         cluster,
         db,
+        relabelled,
         case,
         opts,
         b,
@@ -184,6 +193,20 @@ fn run_in_db(
         "traffic during the run: {ins} inserts, {upd} updates, {reads} reads"
     ));
     Ok(())
+}
+
+/// The control case's lie: every step that blocks is said to block nothing. Returns their titles.
+fn relabel_blocking_steps(plan: &mut Plan) -> Vec<String> {
+    let mut titles = Vec::new();
+    for phase in &mut plan.phases {
+        for step in &mut phase.steps {
+            if step.blocks != Blocks::Nothing {
+                step.blocks = Blocks::Nothing;
+                titles.push(step.title.clone());
+            }
+        }
+    }
+    titles
 }
 
 /// Plans a case from its parameters (the engine's `params_for`: server version, seeded
@@ -281,6 +304,8 @@ struct Exec<'a> {
     cluster: &'a Cluster,
     /// The case's database: its name tells the load's lock waits in the server log apart.
     db: &'a str,
+    /// Titles of the steps the control case relabelled "blocks nothing" ([`Case::control`]).
+    relabelled: Vec<String>,
     case: &'a Case,
     opts: &'a Options,
     b: Client,
@@ -321,6 +346,22 @@ impl Exec<'_> {
         observed: &str,
         ok: bool,
     ) {
+        // The control case: a step relabelled "blocks nothing" must be caught, with the load's
+        // wait for a table lock as the evidence; catching it is the claim that counts.
+        let control = kind == Kind::Blocking
+            && self
+                .relabelled
+                .iter()
+                .any(|t| place.ends_with(&format!("'{t}'")));
+        let (what, claimed, ok) = if control {
+            (
+                "the verifier catches a blocking step relabelled 'blocks nothing' (control)",
+                "judged false, with the load's wait for a table lock in the server log",
+                !ok && observed.contains("waited for a table lock"),
+            )
+        } else {
+            (what, claimed, ok)
+        };
         if self.opts.verbose || !ok {
             eprintln!(
                 "  [pg{} {}/{}] {} {} {}: claimed {} / observed {}",

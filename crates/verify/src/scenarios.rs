@@ -25,6 +25,9 @@ pub struct Case {
     pub inject_failed_build: bool,
     /// The plan must choose this path (`direct` or `online`), or the case fails.
     pub expect_strategy: Option<&'static str>,
+    /// The verifier's own control: every blocking step of the plan is relabelled "blocks
+    /// nothing" before the run, and the case passes only if each of those claims is caught.
+    pub control: bool,
 }
 
 /// The final content check: the migrated shape against `verify.truth`.
@@ -125,6 +128,7 @@ fn case(change: &'static str, name: &'static str, params: &[(&'static str, &'sta
         data: DataCheck::unchanged(),
         inject_failed_build: false,
         expect_strategy: None,
+        control: false,
     }
 }
 
@@ -273,6 +277,10 @@ pub fn all_cases() -> Vec<Case> {
     c.budget = "10m";
     c.data = DataCheck::with("public.orders", &[], &[("seen_at IS NOT NULL", "true")]);
     c.expect_strategy = Some("direct");
+    cases.push(c.clone());
+    // The same rewrite, its blocking step labelled "blocks nothing": the verifier must catch it.
+    c.name = "control-mislabelled";
+    c.control = true;
     cases.push(c);
     for (change, params) in [
         ("add-not-null", vec![("column", "email")]),

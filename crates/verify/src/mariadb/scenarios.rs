@@ -25,6 +25,7 @@ fn case(change: &'static str, name: &'static str, params: &[(&'static str, &'sta
         data: DataCheck::with("orders", &[], &[]),
         inject_failed_build: false,
         expect_strategy: None,
+        control: false,
     }
 }
 
