@@ -321,7 +321,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let triggers = ctx.documented(triggers);
 
     let backfill_sql = format!(
-        "DROP PROCEDURE IF EXISTS {p};\nDELIMITER //\nCREATE PROCEDURE {p}()\nBEGIN\n  SET @lockstep_lo = (SELECT MIN({pk_q}) FROM {table});\n  WHILE @lockstep_lo IS NOT NULL DO\n    SET @lockstep_hi = (SELECT MAX({pk_q}) FROM (SELECT {pk_q} FROM {table} WHERE {pk_q} >= @lockstep_lo ORDER BY {pk_q} LIMIT {batch}) AS lockstep_batch);\n    UPDATE {table} SET {new} = {old} WHERE {pk_q} >= @lockstep_lo AND {pk_q} <= @lockstep_hi AND NOT ({new} <=> {old});\n    SET @lockstep_lo = (SELECT MIN({pk_q}) FROM {table} WHERE {pk_q} > @lockstep_hi);\n    DO SLEEP({pause});\n  END WHILE;\nEND //\nDELIMITER ;\nSET SESSION lock_wait_timeout = {wait};\nCALL {p}();\nDROP PROCEDURE {p};",
+        "DROP PROCEDURE IF EXISTS {p};\nDELIMITER //\nCREATE PROCEDURE {p}()\nBEGIN\n  SET @lockstep_end = (SELECT MAX({pk_q}) FROM {table});\n  SET @lockstep_lo = (SELECT MIN({pk_q}) FROM {table});\n  WHILE @lockstep_lo IS NOT NULL DO\n    SET @lockstep_hi = (SELECT MAX({pk_q}) FROM (SELECT {pk_q} FROM {table} WHERE {pk_q} >= @lockstep_lo AND {pk_q} <= @lockstep_end ORDER BY {pk_q} LIMIT {batch}) AS lockstep_batch);\n    UPDATE {table} SET {new} = {old} WHERE {pk_q} >= @lockstep_lo AND {pk_q} <= @lockstep_hi AND NOT ({new} <=> {old});\n    SET @lockstep_lo = (SELECT MIN({pk_q}) FROM {table} WHERE {pk_q} > @lockstep_hi AND {pk_q} <= @lockstep_end);\n    DO SLEEP({pause});\n  END WHILE;\nEND //\nDELIMITER ;\nSET SESSION lock_wait_timeout = {wait};\nCALL {p}();\nDROP PROCEDURE {p};",
         p = ctx.sibling(&procedure),
         batch = ctx.model.batch_size,
         pause = ctx.model.batch_pause_ms as f64 / 1000.0,
@@ -351,6 +351,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     ));
     backfill.scans_table = true;
     backfill.notes.push(format!("A loop needs a stored procedure (plain statements cannot repeat), hence the mysql client with DELIMITER; it needs the CREATE ROUTINE and ALTER ROUTINE privileges. Each batch commits on its own and locks only its own rows; the UPDATE goes through the trigger, which keeps {old} as it is."));
+    backfill.notes.push(format!("It stops at the highest {pk_q} that existed when it started: rows inserted later get {new} from the INSERT trigger, and chasing them would never end while inserts continue."));
     backfill.retry = "Safe to re-run from the start: rows already copied are skipped (the UPDATE changes only rows where the two differ). If it was interrupted, DROP PROCEDURE IF EXISTS is its first statement.".to_string();
 
     let index_statements = check(
@@ -748,6 +749,11 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("ORDER BY `id` LIMIT 1000)"));
+        // It stops at the last key that existed when it started (the trigger covers later rows).
+        let shell = backfill.steps[0].shell.as_deref().unwrap();
+        assert!(shell
+            .contains("SET @lockstep_end = (SELECT MAX(`id`) FROM `orders``; drop table x; --`);"));
+        assert!(shell.contains("WHERE `id` > @lockstep_hi AND `id` <= @lockstep_end);"));
         // The backfill's rollback drops the expand phase's column and triggers too.
         let note = backfill.rollback[0].note.as_deref().unwrap();
         assert!(
