@@ -7,6 +7,7 @@
 //! The server is always killed and its directory removed: by `Drop`, and by the panic hook and
 //! signal handler of [`crate::cluster`], which call [`stop_all`].
 
+mod lockwatch;
 pub mod runner;
 pub mod scenarios;
 
