@@ -11,6 +11,7 @@ mod report;
 mod runner;
 mod scenarios;
 mod sql;
+mod walk;
 
 use report::Report;
 use runner::Options;

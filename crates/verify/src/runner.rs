@@ -12,6 +12,7 @@ use crate::lockwaits::{self, LockWait};
 use crate::report::{Calibration, CaseResult, CaseStatus, Claim, Kind};
 use crate::scenarios::{Case, DataCheck};
 use crate::sql::{exec, lit, split_statements, sqlstate, text_rows, text_value};
+use crate::walk::{self, PlanRunner};
 use lockstep_planner::plan::{Blocks, Expected, PgLock, Phase, Plan, Run, Step};
 use lockstep_planner::render;
 use lockstep_planner::Params;
@@ -182,7 +183,7 @@ fn run_in_db(
     };
     // Traffic runs before, during and after the migration.
     std::thread::sleep(Duration::from_millis(300));
-    let outcome = ex.run_plan(&plan);
+    let outcome = walk::run_plan(&mut ex, &plan);
     std::thread::sleep(Duration::from_millis(200));
     ex.load.stop();
     if outcome.is_ok() {
@@ -336,101 +337,127 @@ fn lock_from_mode(mode: &str) -> Option<PgLock> {
     .find(|l| l.pg_locks_mode() == mode)
 }
 
-impl Exec<'_> {
-    fn claim(
-        &mut self,
-        kind: Kind,
-        place: &str,
-        what: &str,
-        claimed: &str,
-        observed: &str,
-        ok: bool,
-    ) {
-        // The control case: a step relabelled "blocks nothing" must be caught, with the load's
-        // wait for a table lock as the evidence; catching it is the claim that counts.
-        let control = kind == Kind::Blocking
-            && self
-                .relabelled
-                .iter()
-                .any(|t| place.ends_with(&format!("'{t}'")));
-        let (what, claimed, ok) = if control {
-            (
-                "the verifier catches a blocking step relabelled 'blocks nothing' (control)",
-                "judged false, with the load's wait for a table lock in the server log",
-                !ok && observed.contains("waited for a table lock"),
-            )
-        } else {
-            (what, claimed, ok)
-        };
-        if self.opts.verbose || !ok {
-            eprintln!(
-                "  [pg{} {}/{}] {} {} {}: claimed {} / observed {}",
-                self.major,
-                self.case.change,
-                self.case.name,
-                if ok { "ok  " } else { "FAIL" },
-                place,
-                what,
-                claimed,
-                observed
-            );
-        }
+impl PlanRunner for Exec<'_> {
+    type Abort = Abort;
+
+    fn result(&mut self) -> &mut CaseResult {
         self.result
-            .claims
-            .push(Claim::new(kind, place, what, claimed, observed, ok));
     }
 
-    fn run_plan(&mut self, plan: &Plan) -> Result<(), Abort> {
-        let mut stage = 0;
-        // Schema before each phase that has steps: (phase index, dump).
-        let mut dumps: Vec<(usize, String)> = Vec::new();
-        for (pi, phase) in plan.phases.iter().enumerate() {
-            if phase.app_change.is_some() {
-                stage += 1;
-                self.load.set_stage(stage);
+    fn rollbacks(&self) -> bool {
+        self.opts.rollback
+    }
+
+    fn deploy(&mut self, stage: usize, _pname: &str) {
+        self.load.set_stage(stage);
+    }
+
+    /// Tables, columns (sorted by name: position is not compared), types, nullability,
+    /// defaults, indexes, constraints, triggers, views and functions of schema `public`.
+    fn dump_schema(&mut self, pname: &str) -> Result<String, Abort> {
+        match text_value(&mut self.c, SCHEMA_DUMP_SQL) {
+            Ok(v) => Ok(v.unwrap_or_default()),
+            Err(e) => {
+                self.claim(Kind::Rollback, pname, "schema dump", "readable", &e, false);
+                Err(Abort)
             }
-            let pname = format!("phase {} '{}'", pi + 1, phase.name);
-            let phase_start = Instant::now();
-            if !phase.steps.is_empty() {
-                let before = self.schema_dump(&pname)?;
-                dumps.push((pi, before));
-                self.run_steps(&pname, phase)?;
-                if phase.irreversible.is_some() {
-                    self.result.irreversible += 1;
-                } else if phase.rollback.is_empty() {
-                    self.claim(
-                        Kind::Rollback,
-                        &pname,
-                        "rollback",
-                        "a rollback or an irreversible reason",
-                        "neither",
-                        false,
-                    );
-                } else if self.opts.rollback {
-                    let back_to = self.rollback(&pname, phase, &dumps)?;
-                    // A rollback that also undid earlier phases: replay them first.
-                    for (j, earlier) in plan.phases.iter().enumerate().take(pi).skip(back_to) {
-                        if !earlier.steps.is_empty() {
-                            let place = format!(
-                                "phase {} '{}' (replayed: the rollback of phase {} undid it too)",
-                                j + 1,
-                                earlier.name,
-                                pi + 1
-                            );
-                            self.run_steps(&place, earlier)?;
-                        }
-                    }
-                    self.run_steps(&format!("{pname} (re-run after rollback)"), phase)?;
-                }
-            }
-            self.traffic_claim(&pname, phase_start);
-            self.run_checks(&pname, phase);
+        }
+    }
+
+    fn steps(&mut self, pname: &str, phase: &Phase) -> Result<(), Abort> {
+        if self.case.inject_failed_build && !pname.contains("re-run") {
+            self.inject_failed_build(phase);
+        }
+        for (si, step) in phase.steps.iter().enumerate() {
+            let place = format!("{pname} step {} '{}'", si + 1, step.title);
+            self.run_step(&place, step)?;
         }
         Ok(())
     }
 
+    /// Runs the phase's rollback and compares the schema with the one before the phase.
+    /// Returns the index of the phase whose starting schema the rollback restored (the phase
+    /// itself, or an earlier one when the rollback undoes more, as its note must then say).
+    fn roll_back(
+        &mut self,
+        pname: &str,
+        phase: &Phase,
+        dumps: &[(usize, String)],
+    ) -> Result<usize, Abort> {
+        let (pi, before) = dumps.last().cloned().unwrap_or_default();
+        let _ = exec(&mut self.b, "RESET ALL");
+        for rb in &phase.rollback {
+            for stmt in split_statements(&rb.sql) {
+                if let Err(e) = exec(&mut self.b, &stmt) {
+                    self.claim(
+                        Kind::Rollback,
+                        pname,
+                        "rollback runs without error",
+                        "no error",
+                        &format!("{e} [{}]", short(&stmt, 200)),
+                        false,
+                    );
+                    return Err(Abort);
+                }
+            }
+        }
+        let after = self.dump_schema(pname)?;
+        let notes: Vec<String> = phase
+            .rollback
+            .iter()
+            .filter_map(|r| r.note.clone())
+            .collect();
+        let says_wider = notes.iter().any(|n| {
+            let n = n.to_lowercase();
+            n.contains("previous") || n.contains("earlier") || n.contains("undo")
+        });
+        let mut back_to = pi;
+        let (ok, observed) = if after == before {
+            (
+                true,
+                "schema identical to the one before the phase".to_string(),
+            )
+        } else if let Some((j, _)) = dumps[..dumps.len() - 1]
+            .iter()
+            .rev()
+            .find(|(_, d)| *d == after)
+        {
+            back_to = *j;
+            (
+                says_wider,
+                format!(
+                    "schema identical to the one before phase {} (the rollback also undoes the phases in between; its note {})",
+                    j + 1,
+                    if says_wider {
+                        format!("says so: {:?}", notes.join(" "))
+                    } else {
+                        format!("does not say so: {:?}", notes.join(" "))
+                    }
+                ),
+            )
+        } else {
+            let b: Vec<&str> = before.lines().collect();
+            let a: Vec<&str> = after.lines().collect();
+            let missing: Vec<&str> = b.iter().filter(|l| !a.contains(l)).copied().collect();
+            let extra: Vec<&str> = a.iter().filter(|l| !b.contains(l)).copied().collect();
+            (
+                false,
+                format!("missing after rollback: {missing:?}; extra after rollback: {extra:?}"),
+            )
+        };
+        self.claim(
+            Kind::Rollback,
+            pname,
+            "rollback restores the schema before the phase",
+            "identical schema",
+            &observed,
+            ok,
+        );
+        Ok(back_to)
+    }
+
     /// Errors of the application between the steps of a phase (the deploy gates must keep it working).
-    fn traffic_claim(&mut self, pname: &str, from: Instant) {
+    fn traffic(&mut self, pname: &str, from: Instant) {
         let errors = self.load.errors_between(from, Instant::now());
         let ok = errors.is_empty();
         let observed = errors
@@ -457,17 +484,91 @@ impl Exec<'_> {
         );
     }
 
-    fn run_steps(&mut self, pname: &str, phase: &Phase) -> Result<(), Abort> {
-        if self.case.inject_failed_build && !pname.contains("re-run") {
-            self.inject_failed_build(phase);
+    fn checks(&mut self, pname: &str, phase: &Phase) {
+        for check in &phase.checks {
+            let place = format!("{pname} check '{}'", check.description);
+            let want = match &check.expected {
+                Expected::Manual => {
+                    self.result.manual_checks += 1;
+                    continue;
+                }
+                Expected::NoRows => Vec::new(),
+                Expected::Rows(rows) => rows.clone(),
+            };
+            let observed = match text_rows(&mut self.c, &check.sql) {
+                Ok(rows) => rows
+                    .into_iter()
+                    .map(|r| {
+                        r.into_iter()
+                            .map(|v| v.unwrap_or_default())
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>(),
+                Err(e) => {
+                    self.claim(
+                        Kind::Check,
+                        &place,
+                        "query",
+                        &format!("{want:?}"),
+                        &e,
+                        false,
+                    );
+                    continue;
+                }
+            };
+            let ok = observed == want;
+            self.claim(
+                Kind::Check,
+                &place,
+                "returns",
+                &format!("{want:?}"),
+                &format!("{observed:?}"),
+                ok,
+            );
         }
-        for (si, step) in phase.steps.iter().enumerate() {
-            let place = format!("{pname} step {} '{}'", si + 1, step.title);
-            self.run_step(&place, step)?;
-        }
-        Ok(())
     }
 
+    fn claim(
+        &mut self,
+        kind: Kind,
+        place: &str,
+        what: &str,
+        claimed: &str,
+        observed: &str,
+        ok: bool,
+    ) {
+        // The control case: a step relabelled "blocks nothing" must be caught, with the load's
+        // wait for a table lock as the evidence; catching it is the claim that counts.
+        let control = kind == Kind::Blocking
+            && self
+                .relabelled
+                .iter()
+                .any(|t| place.ends_with(&format!("'{t}'")));
+        let (what, claimed, ok) = if control {
+            (
+                "the verifier catches a blocking step relabelled 'blocks nothing' (control)",
+                "judged false, with the load's wait for a table lock in the server log",
+                !ok && observed.contains("waited for a table lock"),
+            )
+        } else {
+            (what, claimed, ok)
+        };
+        let label = format!("pg{} {}/{}", self.major, self.case.change, self.case.name);
+        walk::record(
+            self.result,
+            self.opts.verbose,
+            &label,
+            kind,
+            place,
+            what,
+            claimed,
+            observed,
+            ok,
+        );
+    }
+}
+
+impl Exec<'_> {
     /// Leaves an INVALID index behind: the plan's concurrent build, cancelled by a short
     /// statement_timeout while it waits for an open transaction holding ROW EXCLUSIVE.
     fn inject_failed_build(&mut self, phase: &Phase) {
@@ -1148,143 +1249,6 @@ impl Exec<'_> {
             Duration::from_secs(10),
         );
         obs
-    }
-
-    /// Runs the phase's rollback and compares the schema with the one before the phase.
-    /// Returns the index of the phase whose starting schema the rollback restored (the phase
-    /// itself, or an earlier one when the rollback undoes more, as its note must then say).
-    fn rollback(
-        &mut self,
-        pname: &str,
-        phase: &Phase,
-        dumps: &[(usize, String)],
-    ) -> Result<usize, Abort> {
-        let (pi, before) = dumps.last().cloned().unwrap_or_default();
-        let _ = exec(&mut self.b, "RESET ALL");
-        for rb in &phase.rollback {
-            for stmt in split_statements(&rb.sql) {
-                if let Err(e) = exec(&mut self.b, &stmt) {
-                    self.claim(
-                        Kind::Rollback,
-                        pname,
-                        "rollback runs without error",
-                        "no error",
-                        &format!("{e} [{}]", short(&stmt, 200)),
-                        false,
-                    );
-                    return Err(Abort);
-                }
-            }
-        }
-        let after = self.schema_dump(pname)?;
-        let notes: Vec<String> = phase
-            .rollback
-            .iter()
-            .filter_map(|r| r.note.clone())
-            .collect();
-        let says_wider = notes.iter().any(|n| {
-            let n = n.to_lowercase();
-            n.contains("previous") || n.contains("earlier") || n.contains("undo")
-        });
-        let mut back_to = pi;
-        let (ok, observed) = if after == before {
-            (
-                true,
-                "schema identical to the one before the phase".to_string(),
-            )
-        } else if let Some((j, _)) = dumps[..dumps.len() - 1]
-            .iter()
-            .rev()
-            .find(|(_, d)| *d == after)
-        {
-            back_to = *j;
-            (
-                says_wider,
-                format!(
-                    "schema identical to the one before phase {} (the rollback also undoes the phases in between; its note {})",
-                    j + 1,
-                    if says_wider {
-                        format!("says so: {:?}", notes.join(" "))
-                    } else {
-                        format!("does not say so: {:?}", notes.join(" "))
-                    }
-                ),
-            )
-        } else {
-            let b: Vec<&str> = before.lines().collect();
-            let a: Vec<&str> = after.lines().collect();
-            let missing: Vec<&str> = b.iter().filter(|l| !a.contains(l)).copied().collect();
-            let extra: Vec<&str> = a.iter().filter(|l| !b.contains(l)).copied().collect();
-            (
-                false,
-                format!("missing after rollback: {missing:?}; extra after rollback: {extra:?}"),
-            )
-        };
-        self.claim(
-            Kind::Rollback,
-            pname,
-            "rollback restores the schema before the phase",
-            "identical schema",
-            &observed,
-            ok,
-        );
-        Ok(back_to)
-    }
-
-    /// Tables, columns (sorted by name: position is not compared), types, nullability,
-    /// defaults, indexes, constraints, triggers, views and functions of schema `public`.
-    fn schema_dump(&mut self, pname: &str) -> Result<String, Abort> {
-        match text_value(&mut self.c, SCHEMA_DUMP_SQL) {
-            Ok(v) => Ok(v.unwrap_or_default()),
-            Err(e) => {
-                self.claim(Kind::Rollback, pname, "schema dump", "readable", &e, false);
-                Err(Abort)
-            }
-        }
-    }
-
-    fn run_checks(&mut self, pname: &str, phase: &Phase) {
-        for check in &phase.checks {
-            let place = format!("{pname} check '{}'", check.description);
-            let want = match &check.expected {
-                Expected::Manual => {
-                    self.result.manual_checks += 1;
-                    continue;
-                }
-                Expected::NoRows => Vec::new(),
-                Expected::Rows(rows) => rows.clone(),
-            };
-            let observed = match text_rows(&mut self.c, &check.sql) {
-                Ok(rows) => rows
-                    .into_iter()
-                    .map(|r| {
-                        r.into_iter()
-                            .map(|v| v.unwrap_or_default())
-                            .collect::<Vec<_>>()
-                    })
-                    .collect::<Vec<_>>(),
-                Err(e) => {
-                    self.claim(
-                        Kind::Check,
-                        &place,
-                        "query",
-                        &format!("{want:?}"),
-                        &e,
-                        false,
-                    );
-                    continue;
-                }
-            };
-            let ok = observed == want;
-            self.claim(
-                Kind::Check,
-                &place,
-                "returns",
-                &format!("{want:?}"),
-                &format!("{observed:?}"),
-                ok,
-            );
-        }
     }
 
     /// After the plan: the migrated shape holds exactly what the application wrote.

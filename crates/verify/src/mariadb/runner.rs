@@ -20,11 +20,12 @@ use super::lockwatch::LockWatch;
 use super::scenarios::{data_sql, seed_sql, with_events};
 use super::{error_code, exec, text_rows, text_value, LoadConn, Server};
 use crate::load::{Dialect, Load, Role};
-use crate::report::{Calibration, CaseResult, CaseStatus, Claim, Kind};
+use crate::report::{Calibration, CaseResult, CaseStatus, Kind};
 use crate::runner::{plan_case, Options};
 use crate::scenarios::Case;
+use crate::walk::{self, PlanRunner};
 use lockstep_planner::plan::{
-    Algorithm, Blocks, Expected, Lock, LockClause, MysqlLock, Phase, Plan, Step,
+    Algorithm, Blocks, Expected, Lock, LockClause, MysqlLock, Phase, Step,
 };
 use lockstep_planner::Params;
 use mysql::Conn;
@@ -205,7 +206,7 @@ fn run_in_db(
         lock_wait_checked: false,
     };
     std::thread::sleep(Duration::from_millis(300));
-    let outcome = ex.run_plan(&plan);
+    let outcome = walk::run_plan(&mut ex, &plan);
     std::thread::sleep(Duration::from_millis(200));
     ex.load.stop();
     ex.watch.stop();
@@ -548,106 +549,161 @@ fn rewrite_dsn(word: &str, db: &str) -> Option<String> {
     Some(format!("{quote}{}{quote}", kept.join(",")))
 }
 
-impl MyExec<'_> {
-    fn claim(
-        &mut self,
-        kind: Kind,
-        place: &str,
-        what: &str,
-        claimed: &str,
-        observed: &str,
-        ok: bool,
-    ) {
-        if self.opts.verbose || !ok {
-            eprintln!(
-                "  [mariadb {}/{}] {} {} {}: claimed {} / observed {}",
-                self.case.change,
-                self.case.name,
-                if ok { "ok  " } else { "FAIL" },
-                place,
-                what,
-                claimed,
-                observed
-            );
-        }
+impl PlanRunner for MyExec<'_> {
+    type Abort = Abort;
+
+    fn result(&mut self) -> &mut CaseResult {
         self.result
-            .claims
-            .push(Claim::new(kind, place, what, claimed, observed, ok));
     }
 
-    fn run_plan(&mut self, plan: &Plan) -> Result<(), Abort> {
-        let mut stage = 0;
-        let mut dumps: Vec<(usize, String)> = Vec::new();
-        for (pi, phase) in plan.phases.iter().enumerate() {
-            let pname = format!("phase {} '{}'", pi + 1, phase.name);
-            if phase.app_change.is_some() {
-                stage += 1;
-                self.load.set_stage(stage);
-                let (ins, upd, _) = self.load.counts();
-                // Ties a lost write in the data claim to the deploy gate it straddled.
-                self.result.notes.push(format!(
-                    "{pname}: application at stage {stage} from about writer operation {}",
-                    ins + upd + 1
-                ));
+    fn rollbacks(&self) -> bool {
+        self.opts.rollback
+    }
+
+    fn deploy(&mut self, stage: usize, pname: &str) {
+        self.load.set_stage(stage);
+        let (ins, upd, _) = self.load.counts();
+        // Ties a lost write in the data claim to the deploy gate it straddled.
+        self.result.notes.push(format!(
+            "{pname}: application at stage {stage} from about writer operation {}",
+            ins + upd + 1
+        ));
+    }
+
+    /// Every table (SHOW CREATE TABLE, its lines sorted so positions do not count, without
+    /// AUTO_INCREMENT=), view and trigger of the case database.
+    fn dump_schema(&mut self, pname: &str) -> Result<String, Abort> {
+        match schema_dump(&mut self.c) {
+            Ok(d) => Ok(d),
+            Err(e) => {
+                self.claim(Kind::Rollback, pname, "schema dump", "readable", &e, false);
+                Err(Abort)
             }
-            let phase_start = Instant::now();
-            if !phase.steps.is_empty() {
-                let before = self.schema_dump(&pname)?;
-                dumps.push((pi, before));
-                self.run_steps(&pname, phase)?;
-                if phase.irreversible.is_some() {
-                    self.result.irreversible += 1;
-                } else if phase.rollback.is_empty() {
-                    self.claim(
-                        Kind::Rollback,
-                        &pname,
-                        "rollback",
-                        "a rollback or an irreversible reason",
-                        "neither",
-                        false,
-                    );
-                } else if self.opts.rollback {
-                    let back_to = self.rollback(&pname, phase, &dumps)?;
-                    for (j, earlier) in plan.phases.iter().enumerate().take(pi).skip(back_to) {
-                        if !earlier.steps.is_empty() {
-                            let place = format!(
-                                "phase {} '{}' (replayed: the rollback of phase {} undid it too)",
-                                j + 1,
-                                earlier.name,
-                                pi + 1
-                            );
-                            self.run_steps(&place, earlier)?;
-                        }
-                    }
-                    self.run_steps(&format!("{pname} (re-run after rollback)"), phase)?;
-                }
-            }
-            self.traffic_claim(&pname, phase_start);
-            self.run_checks(&pname, phase);
+        }
+    }
+
+    fn steps(&mut self, pname: &str, phase: &Phase) -> Result<(), Abort> {
+        for (si, step) in phase.steps.iter().enumerate() {
+            let place = format!("{pname} step {} '{}'", si + 1, step.title);
+            self.run_step(&place, step)?;
         }
         Ok(())
     }
 
-    /// Errors of the application, less the deadlocks and lock wait timeouts inside steps
-    /// that tell it to retry them (returned apart).
-    fn app_errors(
-        &self,
-        from: Instant,
-        to: Instant,
-    ) -> (Vec<crate::load::LoadError>, Vec<crate::load::LoadError>) {
-        self.load
-            .errors_between(from, to)
-            .into_iter()
-            .partition(|e| {
-                !(retryable(&e.message)
-                    && self
-                        .retry_windows
-                        .iter()
-                        .any(|(a, b)| e.at >= *a && e.at <= *b + Duration::from_millis(500)))
-            })
+    fn roll_back(
+        &mut self,
+        pname: &str,
+        phase: &Phase,
+        dumps: &[(usize, String)],
+    ) -> Result<usize, Abort> {
+        let (pi, before) = dumps.last().cloned().unwrap_or_default();
+        let _ = exec(&mut self.b, RESET);
+        let id_before = self.table_id();
+        for rb in &phase.rollback {
+            // A rollback is SQL, or a command (the tool run again with the inverse change).
+            let (result, text) = match &rb.shell {
+                Some(cmd) => {
+                    let obs = self.run_shell(cmd);
+                    // The same tool run backwards: the application was told to retry its
+                    // deadlocks for the forward run, and keeps doing so.
+                    let program = cmd.split_whitespace().next().unwrap_or_default();
+                    let told = rb.note.as_deref().is_some_and(|n| n.contains("1213"))
+                        || phase.steps.iter().any(|st| {
+                            says_retry(st)
+                                && st
+                                    .shell
+                                    .as_deref()
+                                    .is_some_and(|c| c.split_whitespace().next() == Some(program))
+                        });
+                    if told {
+                        self.retry_windows.extend(obs.window);
+                    }
+                    (obs.error.map_or(Ok(()), Err), format!("shell: {cmd}"))
+                }
+                None => (exec(&mut self.b, &rb.sql), rb.sql.clone()),
+            };
+            if let Err(e) = result {
+                self.claim(
+                    Kind::Rollback,
+                    pname,
+                    "rollback runs without error",
+                    "no error",
+                    &format!("{e} [{}]", short(&text, 200)),
+                    false,
+                );
+                return Err(Abort);
+            }
+        }
+        self.follow_target(id_before.as_deref(), "orders");
+        let after = self.dump_schema(pname)?;
+        let notes: Vec<String> = phase
+            .rollback
+            .iter()
+            .filter_map(|r| r.note.clone())
+            .collect();
+        let says_wider = notes.iter().any(|n| {
+            let n = n.to_lowercase();
+            n.contains("previous") || n.contains("earlier") || n.contains("undo")
+        });
+        let mut back_to = pi;
+        let explained = explained_tables(&before, &after, &notes);
+        let (ok, observed) = if after == before {
+            (
+                true,
+                "schema identical to the one before the phase".to_string(),
+            )
+        } else if predicts_fk_renames(&notes)
+            && without_fk_underscores(&before) == without_fk_underscores(&after)
+        {
+            (
+                true,
+                "schema identical to the one before the phase except child foreign keys renamed with leading underscores, as the rollback's note says".to_string(),
+            )
+        } else if let Some(tables) = explained {
+            (
+                true,
+                format!(
+                    "schema identical to the one before the phase, plus {} which the rollback's note names: {:?}",
+                    tables.join(", "),
+                    notes.join(" ")
+                ),
+            )
+        } else if let Some((j, _)) = dumps[..dumps.len() - 1]
+            .iter()
+            .rev()
+            .find(|(_, d)| *d == after)
+        {
+            back_to = *j;
+            (
+                says_wider,
+                format!(
+                    "schema identical to the one before phase {} (the rollback also undoes the phases in between; its note {})",
+                    j + 1,
+                    if says_wider { "says so" } else { "does not say so" }
+                ),
+            )
+        } else {
+            let b: Vec<&str> = before.lines().collect();
+            let a: Vec<&str> = after.lines().collect();
+            let missing: Vec<&str> = b.iter().filter(|l| !a.contains(l)).copied().collect();
+            let extra: Vec<&str> = a.iter().filter(|l| !b.contains(l)).copied().collect();
+            (
+                false,
+                format!("missing after rollback: {missing:?}; extra after rollback: {extra:?}"),
+            )
+        };
+        self.claim(
+            Kind::Rollback,
+            pname,
+            "rollback restores the schema before the phase",
+            "identical schema",
+            &observed,
+            ok,
+        );
+        Ok(back_to)
     }
 
-    fn traffic_claim(&mut self, pname: &str, from: Instant) {
+    fn traffic(&mut self, pname: &str, from: Instant) {
         let (errors, retried) = self.app_errors(from, Instant::now());
         let observed = errors
             .first()
@@ -682,12 +738,92 @@ impl MyExec<'_> {
         );
     }
 
-    fn run_steps(&mut self, pname: &str, phase: &Phase) -> Result<(), Abort> {
-        for (si, step) in phase.steps.iter().enumerate() {
-            let place = format!("{pname} step {} '{}'", si + 1, step.title);
-            self.run_step(&place, step)?;
+    fn checks(&mut self, pname: &str, phase: &Phase) {
+        for check in &phase.checks {
+            let place = format!("{pname} check '{}'", check.description);
+            let want = match &check.expected {
+                Expected::Manual => {
+                    self.result.manual_checks += 1;
+                    continue;
+                }
+                Expected::NoRows => Vec::new(),
+                Expected::Rows(rows) => rows.clone(),
+            };
+            let observed = match text_rows(&mut self.c, &check.sql) {
+                Ok(rows) => rows
+                    .into_iter()
+                    .map(|r| {
+                        r.into_iter()
+                            .map(|v| v.unwrap_or_else(|| "NULL".to_string()))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>(),
+                Err(e) => {
+                    self.claim(
+                        Kind::Check,
+                        &place,
+                        "query",
+                        &format!("{want:?}"),
+                        &e,
+                        false,
+                    );
+                    continue;
+                }
+            };
+            let ok = observed == want;
+            self.claim(
+                Kind::Check,
+                &place,
+                "returns",
+                &format!("{want:?}"),
+                &format!("{observed:?}"),
+                ok,
+            );
         }
-        Ok(())
+    }
+
+    fn claim(
+        &mut self,
+        kind: Kind,
+        place: &str,
+        what: &str,
+        claimed: &str,
+        observed: &str,
+        ok: bool,
+    ) {
+        let label = format!("mariadb {}/{}", self.case.change, self.case.name);
+        walk::record(
+            self.result,
+            self.opts.verbose,
+            &label,
+            kind,
+            place,
+            what,
+            claimed,
+            observed,
+            ok,
+        );
+    }
+}
+
+impl MyExec<'_> {
+    /// Errors of the application, less the deadlocks and lock wait timeouts inside steps
+    /// that tell it to retry them (returned apart).
+    fn app_errors(
+        &self,
+        from: Instant,
+        to: Instant,
+    ) -> (Vec<crate::load::LoadError>, Vec<crate::load::LoadError>) {
+        self.load
+            .errors_between(from, to)
+            .into_iter()
+            .partition(|e| {
+                !(retryable(&e.message)
+                    && self
+                        .retry_windows
+                        .iter()
+                        .any(|(a, b)| e.at >= *a && e.at <= *b + Duration::from_millis(500)))
+            })
     }
 
     /// InnoDB's id of the seeded table (changes when the table is rebuilt or replaced).
@@ -1483,175 +1619,6 @@ impl MyExec<'_> {
             Duration::from_secs(10),
         );
         obs
-    }
-
-    fn rollback(
-        &mut self,
-        pname: &str,
-        phase: &Phase,
-        dumps: &[(usize, String)],
-    ) -> Result<usize, Abort> {
-        let (pi, before) = dumps.last().cloned().unwrap_or_default();
-        let _ = exec(&mut self.b, RESET);
-        let id_before = self.table_id();
-        for rb in &phase.rollback {
-            // A rollback is SQL, or a command (the tool run again with the inverse change).
-            let (result, text) = match &rb.shell {
-                Some(cmd) => {
-                    let obs = self.run_shell(cmd);
-                    // The same tool run backwards: the application was told to retry its
-                    // deadlocks for the forward run, and keeps doing so.
-                    let program = cmd.split_whitespace().next().unwrap_or_default();
-                    let told = rb.note.as_deref().is_some_and(|n| n.contains("1213"))
-                        || phase.steps.iter().any(|st| {
-                            says_retry(st)
-                                && st
-                                    .shell
-                                    .as_deref()
-                                    .is_some_and(|c| c.split_whitespace().next() == Some(program))
-                        });
-                    if told {
-                        self.retry_windows.extend(obs.window);
-                    }
-                    (obs.error.map_or(Ok(()), Err), format!("shell: {cmd}"))
-                }
-                None => (exec(&mut self.b, &rb.sql), rb.sql.clone()),
-            };
-            if let Err(e) = result {
-                self.claim(
-                    Kind::Rollback,
-                    pname,
-                    "rollback runs without error",
-                    "no error",
-                    &format!("{e} [{}]", short(&text, 200)),
-                    false,
-                );
-                return Err(Abort);
-            }
-        }
-        self.follow_target(id_before.as_deref(), "orders");
-        let after = self.schema_dump(pname)?;
-        let notes: Vec<String> = phase
-            .rollback
-            .iter()
-            .filter_map(|r| r.note.clone())
-            .collect();
-        let says_wider = notes.iter().any(|n| {
-            let n = n.to_lowercase();
-            n.contains("previous") || n.contains("earlier") || n.contains("undo")
-        });
-        let mut back_to = pi;
-        let explained = explained_tables(&before, &after, &notes);
-        let (ok, observed) = if after == before {
-            (
-                true,
-                "schema identical to the one before the phase".to_string(),
-            )
-        } else if predicts_fk_renames(&notes)
-            && without_fk_underscores(&before) == without_fk_underscores(&after)
-        {
-            (
-                true,
-                "schema identical to the one before the phase except child foreign keys renamed with leading underscores, as the rollback's note says".to_string(),
-            )
-        } else if let Some(tables) = explained {
-            (
-                true,
-                format!(
-                    "schema identical to the one before the phase, plus {} which the rollback's note names: {:?}",
-                    tables.join(", "),
-                    notes.join(" ")
-                ),
-            )
-        } else if let Some((j, _)) = dumps[..dumps.len() - 1]
-            .iter()
-            .rev()
-            .find(|(_, d)| *d == after)
-        {
-            back_to = *j;
-            (
-                says_wider,
-                format!(
-                    "schema identical to the one before phase {} (the rollback also undoes the phases in between; its note {})",
-                    j + 1,
-                    if says_wider { "says so" } else { "does not say so" }
-                ),
-            )
-        } else {
-            let b: Vec<&str> = before.lines().collect();
-            let a: Vec<&str> = after.lines().collect();
-            let missing: Vec<&str> = b.iter().filter(|l| !a.contains(l)).copied().collect();
-            let extra: Vec<&str> = a.iter().filter(|l| !b.contains(l)).copied().collect();
-            (
-                false,
-                format!("missing after rollback: {missing:?}; extra after rollback: {extra:?}"),
-            )
-        };
-        self.claim(
-            Kind::Rollback,
-            pname,
-            "rollback restores the schema before the phase",
-            "identical schema",
-            &observed,
-            ok,
-        );
-        Ok(back_to)
-    }
-
-    /// Every table (SHOW CREATE TABLE, its lines sorted so positions do not count, without
-    /// AUTO_INCREMENT=), view and trigger of the case database.
-    fn schema_dump(&mut self, pname: &str) -> Result<String, Abort> {
-        match schema_dump(&mut self.c) {
-            Ok(d) => Ok(d),
-            Err(e) => {
-                self.claim(Kind::Rollback, pname, "schema dump", "readable", &e, false);
-                Err(Abort)
-            }
-        }
-    }
-
-    fn run_checks(&mut self, pname: &str, phase: &Phase) {
-        for check in &phase.checks {
-            let place = format!("{pname} check '{}'", check.description);
-            let want = match &check.expected {
-                Expected::Manual => {
-                    self.result.manual_checks += 1;
-                    continue;
-                }
-                Expected::NoRows => Vec::new(),
-                Expected::Rows(rows) => rows.clone(),
-            };
-            let observed = match text_rows(&mut self.c, &check.sql) {
-                Ok(rows) => rows
-                    .into_iter()
-                    .map(|r| {
-                        r.into_iter()
-                            .map(|v| v.unwrap_or_else(|| "NULL".to_string()))
-                            .collect::<Vec<_>>()
-                    })
-                    .collect::<Vec<_>>(),
-                Err(e) => {
-                    self.claim(
-                        Kind::Check,
-                        &place,
-                        "query",
-                        &format!("{want:?}"),
-                        &e,
-                        false,
-                    );
-                    continue;
-                }
-            };
-            let ok = observed == want;
-            self.claim(
-                Kind::Check,
-                &place,
-                "returns",
-                &format!("{want:?}"),
-                &format!("{observed:?}"),
-                ok,
-            );
-        }
     }
 
     fn data_claim(&mut self) -> Result<(), String> {

@@ -1,0 +1,121 @@
+//! Walking a plan, the same on both engines: phases in order, the application moved to its next
+//! stage at each deploy gate, the phase's steps, then its rollback (with a replay of the earlier
+//! phases that rollback also undid) and the phase again, the traffic claim and the phase's
+//! checks. Each engine's runner says how to do one of these things on its server.
+
+use crate::report::{CaseResult, Claim, Kind};
+use lockstep_planner::plan::{Phase, Plan};
+use std::time::Instant;
+
+/// What walking a plan needs from an engine's runner.
+pub trait PlanRunner {
+    /// Why a walk stops early (a step the runner could not go past).
+    type Abort;
+    fn result(&mut self) -> &mut CaseResult;
+    /// Whether rollbacks are run (`--no-rollback` turns them off).
+    fn rollbacks(&self) -> bool;
+    /// A deploy gate before phase `pname`: the application moves to `stage`.
+    fn deploy(&mut self, stage: usize, pname: &str);
+    /// The schema as text, to compare after a rollback.
+    fn dump_schema(&mut self, pname: &str) -> Result<String, Self::Abort>;
+    /// Runs every step of `phase`, checking each claim; `place` names the run in the report.
+    fn steps(&mut self, place: &str, phase: &Phase) -> Result<(), Self::Abort>;
+    /// Runs the phase's rollback and compares the schema with the dump taken before the phase
+    /// (the last of `dumps`); returns the index of the earliest phase the rollback undid.
+    fn roll_back(
+        &mut self,
+        pname: &str,
+        phase: &Phase,
+        dumps: &[(usize, String)],
+    ) -> Result<usize, Self::Abort>;
+    /// The application's errors since `from` (a deploy gate must keep it working).
+    fn traffic(&mut self, pname: &str, from: Instant);
+    /// Runs the phase's checks and compares them with what the plan expects.
+    fn checks(&mut self, pname: &str, phase: &Phase);
+    /// Records one claim about the plan and what the server did (see [`record`]).
+    #[allow(clippy::too_many_arguments)]
+    fn claim(
+        &mut self,
+        kind: Kind,
+        place: &str,
+        what: &str,
+        claimed: &str,
+        observed: &str,
+        ok: bool,
+    );
+}
+
+/// Runs `plan` with `r`, phase by phase.
+pub fn run_plan<R: PlanRunner>(r: &mut R, plan: &Plan) -> Result<(), R::Abort> {
+    let mut stage = 0;
+    // Schema before each phase that has steps: (phase index, dump).
+    let mut dumps: Vec<(usize, String)> = Vec::new();
+    for (pi, phase) in plan.phases.iter().enumerate() {
+        let pname = format!("phase {} '{}'", pi + 1, phase.name);
+        if phase.app_change.is_some() {
+            stage += 1;
+            r.deploy(stage, &pname);
+        }
+        let phase_start = Instant::now();
+        if !phase.steps.is_empty() {
+            let before = r.dump_schema(&pname)?;
+            dumps.push((pi, before));
+            r.steps(&pname, phase)?;
+            if phase.irreversible.is_some() {
+                r.result().irreversible += 1;
+            } else if phase.rollback.is_empty() {
+                r.claim(
+                    Kind::Rollback,
+                    &pname,
+                    "rollback",
+                    "a rollback or an irreversible reason",
+                    "neither",
+                    false,
+                );
+            } else if r.rollbacks() {
+                let back_to = r.roll_back(&pname, phase, &dumps)?;
+                // A rollback that also undid earlier phases: replay them first.
+                for (j, earlier) in plan.phases.iter().enumerate().take(pi).skip(back_to) {
+                    if !earlier.steps.is_empty() {
+                        let place = format!(
+                            "phase {} '{}' (replayed: the rollback of phase {} undid it too)",
+                            j + 1,
+                            earlier.name,
+                            pi + 1
+                        );
+                        r.steps(&place, earlier)?;
+                    }
+                }
+                r.steps(&format!("{pname} (re-run after rollback)"), phase)?;
+            }
+        }
+        r.traffic(&pname, phase_start);
+        r.checks(&pname, phase);
+    }
+    Ok(())
+}
+
+/// Records a claim; prints it when it is false (or always, with `verbose`). `label` names the
+/// server and case in the printed line.
+#[allow(clippy::too_many_arguments)]
+pub fn record(
+    result: &mut CaseResult,
+    verbose: bool,
+    label: &str,
+    kind: Kind,
+    place: &str,
+    what: &str,
+    claimed: &str,
+    observed: &str,
+    ok: bool,
+) {
+    if verbose || !ok {
+        eprintln!(
+            "  [{label}] {} {place} {what}: claimed {claimed} / observed {observed}",
+            if ok { "ok  " } else { "FAIL" },
+        );
+    }
+    result
+        .claims
+        .push(Claim::new(kind, place, what, claimed, observed, ok));
+}
