@@ -20,6 +20,7 @@ mod add_unique;
 mod change_type;
 mod drop_column;
 mod drop_index;
+mod environment;
 mod rename_column;
 mod rename_table;
 mod split_table;
@@ -42,7 +43,10 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
         Change::AddCheck { .. } => add_check::paths(&ctx)?,
         Change::SplitTable { .. } => split_table::paths(&ctx)?,
     };
-    choose(req, &ctx.model, paths)
+    let mut plan = choose(req, &ctx.model, paths)?;
+    let extra = environment::warnings(&ctx, &plan.phases);
+    plan.warnings.extend(extra);
+    Ok(plan)
 }
 
 /// What every MySQL-family change needs: the request, the server's rules, the duration model
