@@ -138,8 +138,9 @@ impl KeysetPass<'_> {
         let key = ident(self.key);
         let progress = ctx.sibling(&self.progress);
         let mut s = self.cleanup(ctx);
+        // Both sides qualified: a key column named like a progress column stays unambiguous.
         s.only_if = Some(format!(
-            "SELECT NOT EXISTS (SELECT 1 FROM {table}, {progress} AS lockstep_p WHERE {key} >= lockstep_p.last_key AND {key} <= lockstep_p.end_key AND ({key} > lockstep_p.last_key OR NOT lockstep_p.started)) AS lockstep_pass_done;"
+            "SELECT NOT EXISTS (SELECT 1 FROM {table} AS lockstep_t, {progress} AS lockstep_p WHERE lockstep_t.{key} >= lockstep_p.last_key AND lockstep_t.{key} <= lockstep_p.end_key AND (lockstep_t.{key} > lockstep_p.last_key OR NOT lockstep_p.started)) AS lockstep_pass_done;"
         ));
         s.notes.push("Runs only when a batch would find no row left in the range, so it never cuts a pass short.".to_string());
         s
@@ -151,5 +152,88 @@ impl KeysetPass<'_> {
             format!("DROP TABLE IF EXISTS {};", ctx.sibling(&self.progress)),
             None,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::params::Params;
+    use crate::plan::{Plan, Run, Step};
+
+    /// An add-column plan with a volatile default: its backfill is a keyset pass.
+    fn plan(db: &str, table: &str, key: &str) -> Plan {
+        crate::plan(
+            &Params::new()
+                .with("db", db)
+                .with("change", "add-column")
+                .with("table", table)
+                .with("column", "token")
+                .with("type", "uuid")
+                .with("default", "gen_random_uuid()")
+                .with("primary-key", key)
+                .with("rows", "500M")
+                .with("size", "120GB")
+                .with("max-downtime", "0"),
+        )
+        .unwrap()
+    }
+
+    fn backfill(plan: &Plan) -> Vec<Step> {
+        plan.phases
+            .iter()
+            .find(|p| p.name == "backfill")
+            .unwrap()
+            .steps
+            .clone()
+    }
+
+    #[test]
+    fn a_progress_table_on_every_version_and_a_loop_from_11() {
+        for (db, looped) in [
+            ("postgresql@10.23", false),
+            ("postgresql@11.22", true),
+            ("postgresql@18.4", true),
+        ] {
+            let steps = backfill(&plan(db, "orders", "id"));
+            assert_eq!(steps.len(), 3, "{db}: setup, batches, guarded drop");
+            assert!(steps[0].sql[0]
+                .starts_with("CREATE TABLE IF NOT EXISTS lockstep_backfill_orders_token"));
+            let batches = &steps[1];
+            assert!(!batches.in_transaction && batches.scans_table);
+            assert_eq!(batches.statement_timeout_ms, Some(0));
+            if looped {
+                assert_eq!(batches.run, Run::Once, "{db}");
+                assert!(batches.sql[0].starts_with("DO $lockstep$"));
+                assert!(batches.sql[0].contains("COMMIT;\n    EXIT WHEN lockstep_rows = 0;"));
+            } else {
+                assert_eq!(batches.run, Run::UntilDone, "{db}");
+                assert!(batches.sql[0]
+                    .ends_with("SELECT count(*) AS rows_in_batch FROM lockstep_batch;"));
+            }
+            // Every batch reads its range from the progress table and moves it forward.
+            assert!(batches.sql[0].contains("UPDATE lockstep_backfill_orders_token SET last_key = (SELECT max(lockstep_key) FROM lockstep_batch), started = true"));
+            assert!(steps[2].only_if.is_some());
+        }
+    }
+
+    #[test]
+    fn names_stay_quoted_and_unambiguous() {
+        let steps = backfill(&plan(
+            "postgresql@16",
+            "orders\"; drop table x; --",
+            "last_key",
+        ));
+        let table = "\"orders\"\"; drop table x; --\"";
+        assert!(steps[1].sql[0].contains(&format!("SELECT last_key AS lockstep_key FROM {table}")));
+        // A key named like a column of the progress table: the guard qualifies both sides.
+        let guard = steps[2].only_if.as_deref().unwrap();
+        assert!(
+            guard.contains(&format!("FROM {table} AS lockstep_t, ")),
+            "{guard}"
+        );
+        assert!(
+            guard.contains("lockstep_t.last_key >= lockstep_p.last_key"),
+            "{guard}"
+        );
     }
 }
