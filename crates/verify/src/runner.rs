@@ -145,7 +145,7 @@ fn run_in_db(
         .unwrap_or(0);
     let mut plan = plan_case(params_for(case, &cluster.version, rows, size), case, result)?;
     let relabelled = if case.control {
-        relabel_blocking_steps(&mut plan)
+        walk::relabel_blocking_steps(&mut plan)
     } else {
         Vec::new()
     };
@@ -194,20 +194,6 @@ fn run_in_db(
         "traffic during the run: {ins} inserts, {upd} updates, {reads} reads"
     ));
     Ok(())
-}
-
-/// The control case's lie: every step that blocks is said to block nothing. Returns their titles.
-fn relabel_blocking_steps(plan: &mut Plan) -> Vec<String> {
-    let mut titles = Vec::new();
-    for phase in &mut plan.phases {
-        for step in &mut phase.steps {
-            if step.blocks != Blocks::Nothing {
-                step.blocks = Blocks::Nothing;
-                titles.push(step.title.clone());
-            }
-        }
-    }
-    titles
 }
 
 /// Plans a case from its parameters (the engine's `params_for`: server version, seeded
@@ -537,22 +523,13 @@ impl PlanRunner for Exec<'_> {
         observed: &str,
         ok: bool,
     ) {
-        // The control case: a step relabelled "blocks nothing" must be caught, with the load's
-        // wait for a table lock as the evidence; catching it is the claim that counts.
-        let control = kind == Kind::Blocking
-            && self
-                .relabelled
-                .iter()
-                .any(|t| place.ends_with(&format!("'{t}'")));
-        let (what, claimed, ok) = if control {
-            (
-                "the verifier catches a blocking step relabelled 'blocks nothing' (control)",
-                "judged false, with the load's wait for a table lock in the server log",
-                !ok && observed.contains("waited for a table lock"),
-            )
-        } else {
-            (what, claimed, ok)
-        };
+        let (what, claimed, ok) = walk::control_claim(
+            &self.relabelled,
+            kind,
+            place,
+            (what, claimed, observed, ok),
+            "waited for a table lock",
+        );
         let label = format!("pg{} {}/{}", self.major, self.case.change, self.case.name);
         walk::record(
             self.result,

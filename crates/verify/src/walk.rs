@@ -4,7 +4,7 @@
 //! checks. Each engine's runner says how to do one of these things on its server.
 
 use crate::report::{CaseResult, Claim, Kind};
-use lockstep_planner::plan::{Phase, Plan};
+use lockstep_planner::plan::{Blocks, Phase, Plan};
 use std::time::Instant;
 
 /// What walking a plan needs from an engine's runner.
@@ -118,4 +118,45 @@ pub fn record(
     result
         .claims
         .push(Claim::new(kind, place, what, claimed, observed, ok));
+}
+
+/// The control case's lie ([`crate::scenarios::Case::control`]): every step that blocks is said
+/// to block nothing. Returns their titles.
+pub fn relabel_blocking_steps(plan: &mut Plan) -> Vec<String> {
+    let mut titles = Vec::new();
+    for phase in &mut plan.phases {
+        for step in &mut phase.steps {
+            if step.blocks != Blocks::Nothing {
+                step.blocks = Blocks::Nothing;
+                titles.push(step.title.clone());
+            }
+        }
+    }
+    titles
+}
+
+/// In the control case, the blocking claim of a relabelled step must come out false, with the
+/// load's lock wait (`evidence`, a phrase of the observed text) as the reason: catching it is
+/// the claim that counts. Other claims pass through unchanged.
+pub fn control_claim<'a>(
+    relabelled: &[String],
+    kind: Kind,
+    place: &str,
+    (what, claimed, observed, ok): (&'a str, &'a str, &str, bool),
+    evidence: &str,
+) -> (&'a str, &'a str, bool) {
+    let control = kind == Kind::Blocking
+        && what == "what it blocks"
+        && relabelled
+            .iter()
+            .any(|t| place.ends_with(&format!("'{t}'")));
+    if control {
+        (
+            "the verifier catches a blocking step relabelled 'blocks nothing' (control)",
+            "judged false, with the load's lock wait as the evidence",
+            !ok && observed.contains(evidence),
+        )
+    } else {
+        (what, claimed, ok)
+    }
 }

@@ -166,7 +166,15 @@ fn run_in_db(
     let rows: u64 = text_value(&mut b, "SELECT COUNT(*) FROM orders")?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let plan = plan_case(params_for(case, &server.version, rows, size), case, result)?;
+    let mut plan = plan_case(params_for(case, &server.version, rows, size), case, result)?;
+    let relabelled = if case.control {
+        walk::relabel_blocking_steps(&mut plan)
+    } else {
+        Vec::new()
+    };
+    if case.control && relabelled.is_empty() {
+        return Err("control case: the plan has no blocking step to relabel".to_string());
+    }
     let b_id = b.connection_id();
     // The load registers each connection it opens, so the lock watch can sample its state.
     let load_ids = Arc::new(Mutex::new(Vec::new()));
@@ -198,6 +206,7 @@ fn run_in_db(
         p: server.connect("mysql")?,
         b_id,
         target: "orders".to_string(),
+        relabelled,
         load,
         watch,
         result,
@@ -251,6 +260,8 @@ struct MyExec<'a> {
     b_id: u32,
     /// The seeded table's current name (followed through renames).
     target: String,
+    /// Titles of the steps the control case relabelled "blocks nothing" ([`Case::control`]).
+    relabelled: Vec<String>,
     load: Load,
     /// Samples the load's lock waits: a stall counts only when a lock caused it.
     watch: LockWatch,
@@ -791,6 +802,13 @@ impl PlanRunner for MyExec<'_> {
         observed: &str,
         ok: bool,
     ) {
+        let (what, claimed, ok) = walk::control_claim(
+            &self.relabelled,
+            kind,
+            place,
+            (what, claimed, observed, ok),
+            "the load was seen waiting for a lock",
+        );
         let label = format!("mariadb {}/{}", self.case.change, self.case.name);
         walk::record(
             self.result,
@@ -957,7 +975,10 @@ impl MyExec<'_> {
                 step.sql.iter().map(|s| vec![s.clone()]).collect()
             };
             let repeat = crate::runner::is_repeated_batch(step) || repeated_until_zero(step);
-            if !self.lock_wait_checked && my_lock.is_some() && catalog_only(step) {
+            // Both checks below need the exclusive lock to come first (INSTANT, LOCK=NONE, a
+            // rename): a COPY takes it only at its end, after the whole copy.
+            let lock_first = my_lock.is_some_and(MysqlLock::dml_continues) && catalog_only(step);
+            if !self.lock_wait_checked && lock_first {
                 let target = self.target.clone();
                 if let Some(i) = step
                     .sql
@@ -969,11 +990,9 @@ impl MyExec<'_> {
             }
             for unit in &units {
                 let target = self.target.clone();
-                // Only where the exclusive lock comes first: a blocking COPY takes it at its
-                // end, so holding the table would run the whole copy with traffic paused.
-                let probe = my_lock.is_some()
-                    && catalog_only(step)
-                    && unit.iter().any(|s| is_ddl(s) && mentions(s, &target));
+                // Holding the table in front of a COPY would run the whole copy with traffic
+                // paused and hide what the copy blocks.
+                let probe = lock_first && unit.iter().any(|s| is_ddl(s) && mentions(s, &target));
                 let mut obs = self.run_unit(unit, step.in_transaction, probe);
                 if obs.waited.is_some() && obs.error.as_deref().and_then(error_code) == Some(1205) {
                     // lock_wait_timeout ran out while the probe held the table: the probe's

@@ -77,6 +77,10 @@ pub fn all_cases() -> Vec<Case> {
     c.budget = "10m";
     c.expect_strategy = Some("direct");
     c.data = DataCheck::with("orders", &[], &[("token IS NOT NULL", "1")]);
+    cases.push(c.clone());
+    // The same copy, its blocking step labelled "blocks nothing": the verifier must catch it.
+    c.name = "control-mislabelled";
+    c.control = true;
     cases.push(c);
 
     // drop-column: the application stops using the column before it is dropped.
