@@ -5,6 +5,9 @@
 use crate::input::{Engine, Request};
 use crate::plan::{Assumption, Estimate};
 
+/// Pause between two batches of a backfill, so replicas and autovacuum keep up.
+pub const BATCH_PAUSE_MS: u64 = 50;
+
 const MB: f64 = 1024.0 * 1024.0;
 
 /// Time a catalog-only statement holds its lock once granted.
@@ -56,7 +59,7 @@ impl Model {
             rewrite_mb_per_sec: o.rewrite_mb_per_sec.unwrap_or(60),
             scan_mb_per_sec: o.scan_mb_per_sec.unwrap_or(250),
             index_mb_per_sec: o.index_mb_per_sec.unwrap_or(40),
-            batch_pause_ms: 50,
+            batch_pause_ms: BATCH_PAUSE_MS,
             // A waiting DDL blocks every later query on the table, so the wait itself is
             // downtime: bounded by the budget, but never so short that it cannot succeed.
             lock_timeout_ms: o

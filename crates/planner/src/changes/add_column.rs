@@ -743,7 +743,10 @@ mod tests {
         assert!(fill.sql[0].starts_with("WITH lockstep_batch AS"));
         assert!(fill.sql[0].contains("UPDATE orders SET is_flagged = false WHERE id IN (SELECT lockstep_key FROM lockstep_batch) AND is_flagged IS NULL"));
         assert!(!fill.sql[0].contains("DO "));
-        assert!(fill.notes.iter().any(|n| n.contains("until it prints 0")));
+        assert!(fill
+            .notes
+            .iter()
+            .any(|n| n.contains("until it returns no row")));
         let drop = &plan.phases[2].steps[2];
         assert!(drop.sql[0].starts_with("DROP TABLE IF EXISTS lockstep_backfill_orders_is_flagged"));
         assert!(drop.only_if.is_some());

@@ -61,13 +61,16 @@ impl KeysetPass<'_> {
         } else {
             let mut step = ctx.ddl(
                 self.title,
-                vec![format!("{batch} AS rows_in_batch FROM lockstep_batch;")],
+                // No row once the range is done: psql 17's `\watch min_rows=1` stops there.
+                vec![format!(
+                    "{batch} AS rows_in_batch FROM lockstep_batch HAVING count(*) > 0;"
+                )],
                 Statement::Dml,
                 ctx.model.backfill(),
             );
             step.run = Run::UntilDone;
             step.notes.push(format!(
-                "PostgreSQL {} cannot COMMIT inside a DO block (that arrived in 11), so this statement is one batch of {n} rows, its own short transaction. Repeat it until it prints 0 (the duration above is for all repetitions). From a shell: `while out=$(psql -XqAt -v ON_ERROR_STOP=1 -f batch.sql) && [ \"$out\" != 0 ]; do sleep {pause}; done` with this step's SQL (settings included) in batch.sql; the loop stops at 0 or at the first error.",
+                "PostgreSQL {} cannot COMMIT inside a DO block (that arrived in 11), so this statement is one batch of {n} rows, its own short transaction. Repeat it until it returns no row (the duration above is for all repetitions): forward.sql does so with psql 17's `\\watch i={pause} min_rows=1`, and with an older psql pauses for you. From a shell: `while out=$(psql -XqAt -v ON_ERROR_STOP=1 -f batch.sql) && [ -n \"$out\" ]; do sleep {pause}; done` with this step's SQL (settings included) in batch.sql; the loop stops when a batch finds no row, or at the first error.",
                 ctx.version()
             ));
             step
@@ -207,8 +210,9 @@ mod tests {
                 assert!(batches.sql[0].contains("COMMIT;\n    EXIT WHEN lockstep_rows = 0;"));
             } else {
                 assert_eq!(batches.run, Run::UntilDone, "{db}");
-                assert!(batches.sql[0]
-                    .ends_with("SELECT count(*) AS rows_in_batch FROM lockstep_batch;"));
+                assert!(batches.sql[0].ends_with(
+                    "SELECT count(*) AS rows_in_batch FROM lockstep_batch HAVING count(*) > 0;"
+                ));
             }
             // Every batch reads its range from the progress table and moves it forward.
             assert!(batches.sql[0].contains("UPDATE lockstep_backfill_orders_token SET last_key = (SELECT max(lockstep_key) FROM lockstep_batch), started = true"));

@@ -2,8 +2,9 @@
 //! rollback script (phases in reverse). Statements that cannot run in a transaction are never
 //! wrapped in one.
 
-use super::step_text;
-use crate::plan::Plan;
+use super::{step_script, step_text};
+use crate::estimate::BATCH_PAUSE_MS;
+use crate::plan::{Plan, Run, Step};
 use std::fmt::Write;
 
 fn mysql_family(plan: &Plan) -> bool {
@@ -44,6 +45,31 @@ fn pause(plan: &Plan, message: &str) -> String {
     }
 }
 
+/// A batch the operator repeats until it is done (a backfill on PostgreSQL 10, a MySQL batched
+/// copy). psql 17+ repeats it itself with `\watch ... min_rows=1` (the batch returns no row
+/// once done); an older psql, or the mysql client, runs it once and pauses for the operator, so
+/// the script never goes on with the copy unfinished.
+fn repeated(plan: &Plan, step: &Step) -> String {
+    let ask = |message: &str| pause(plan, message);
+    if mysql_family(plan) {
+        return format!(
+            "{}\n{}",
+            step_text(step),
+            ask("That was one batch: repeat the statements above until the last one prints 0 (the runbook gives a shell loop), then press Enter")
+        );
+    }
+    let script = step_script(step);
+    let watched = format!(
+        "{} \\watch i={} min_rows=1",
+        script.trim_end().trim_end_matches(';'),
+        BATCH_PAUSE_MS as f64 / 1000.0
+    );
+    format!(
+        "SELECT :VERSION_NUM >= 170000 AS lockstep_psql_watch \\gset\n\\if :lockstep_psql_watch\n{watched}\n\\else\n{script}\n{}\n\\endif",
+        ask("That was one batch: repeat the statement above until it returns no row (psql 17 does it for you; the runbook gives a shell loop), then press Enter")
+    )
+}
+
 /// The whole forward runbook. Each deploy gate pauses for the operator.
 pub fn forward(plan: &Plan) -> String {
     let mut out = header(plan, "forward script");
@@ -71,6 +97,9 @@ pub fn forward(plan: &Plan) -> String {
         }
         for step in &phase.steps {
             match &step.shell {
+                None if step.run == Run::UntilDone => {
+                    let _ = writeln!(out, "\n-- {}\n{}", step.title, repeated(plan, step));
+                }
                 None => {
                     let _ = writeln!(out, "\n-- {}\n{}", step.title, step_text(step));
                 }
@@ -139,4 +168,75 @@ pub fn rollback(plan: &Plan) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forward;
+    use crate::params::Params;
+
+    fn script(db: &str, change: &[(&str, &str)]) -> String {
+        let mut p = Params::new()
+            .with("db", db)
+            .with("table", "orders")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0");
+        for (k, v) in change {
+            p.set(k, *v);
+        }
+        forward(&crate::plan(&p).unwrap())
+    }
+
+    #[test]
+    fn a_repeated_batch_never_lets_the_script_go_on_unfinished() {
+        // PostgreSQL 10: psql 17 repeats the batch itself; an older psql runs it once and waits.
+        let s = script(
+            "postgresql@10.23",
+            &[
+                ("change", "add-column"),
+                ("column", "flag"),
+                ("type", "boolean"),
+                ("default", "false"),
+            ],
+        );
+        let watch = s
+            .find("SELECT :VERSION_NUM >= 170000 AS lockstep_psql_watch \\gset\n\\if :lockstep_psql_watch\n")
+            .unwrap();
+        let rest = &s[watch..];
+        assert!(rest.contains("HAVING count(*) > 0 \\watch i=0.05 min_rows=1\n\\else\n"));
+        let prompt = rest.find("\\prompt 'That was one batch").unwrap();
+        let endif = rest.find("\\endif").unwrap();
+        let drop = rest
+            .find("DROP TABLE IF EXISTS lockstep_backfill_orders_flag")
+            .unwrap();
+        assert!(prompt < endif && endif < drop, "{rest}");
+        // 11+: one DO block that loops by itself, no pause.
+        let s = script(
+            "postgresql@16",
+            &[
+                ("change", "add-column"),
+                ("column", "flag"),
+                ("type", "uuid"),
+                ("default", "gen_random_uuid()"),
+            ],
+        );
+        assert!(!s.contains("\\watch") && !s.contains("That was one batch"));
+        // MySQL's batched copy: the client cannot loop, so the script waits.
+        let s = script(
+            "mariadb@10.11",
+            &[
+                ("change", "split-table"),
+                ("columns", "email,note"),
+                ("new-table", "order_contacts"),
+            ],
+        );
+        let batch = s.find("SELECT @lockstep_n AS rows_in_batch;").unwrap();
+        assert!(
+            s[batch..].starts_with(
+                "SELECT @lockstep_n AS rows_in_batch;\nsystem read -r -p 'That was one batch"
+            ),
+            "{s}"
+        );
+    }
 }
