@@ -10,6 +10,7 @@ mod mariadb;
 mod report;
 mod runner;
 mod scenarios;
+mod script;
 mod sql;
 mod walk;
 

@@ -11,6 +11,7 @@ use crate::load::{Load, Role};
 use crate::lockwaits::{self, LockWait};
 use crate::report::{Calibration, CaseResult, CaseStatus, Claim, Kind};
 use crate::scenarios::{Case, DataCheck};
+use crate::script;
 use crate::sql::{exec, lit, split_statements, sqlstate, text_rows, text_value};
 use crate::walk::{self, PlanRunner};
 use lockstep_planner::plan::{Blocks, Expected, PgLock, Phase, Plan, Run, Step};
@@ -193,6 +194,8 @@ fn run_in_db(
     ex.result.notes.push(format!(
         "traffic during the run: {ins} inserts, {upd} updates, {reads} reads"
     ));
+    let template = ensure_template(cluster, opts.rows, case.int_id)?;
+    script::forward_script_claim(cluster, &plan, &format!("{db}_script"), &template, result);
     Ok(())
 }
 
