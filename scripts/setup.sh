@@ -96,8 +96,8 @@ setup_browser() {
 case "${1:-all}" in
   web) setup_wasm_toolchain; setup_wasm_bindgen; setup_npm ;;
   browser) setup_npm; setup_browser ;;
-  postgres) apt_install postgresql-client; bash scripts/setup-postgres.sh ;;
+  postgres) command -v psql >/dev/null || apt_install postgresql-client; bash scripts/setup-postgres.sh ;;
   mariadb) bash scripts/setup-mariadb.sh ;;
-  all) setup_wasm_toolchain; setup_wasm_bindgen; setup_npm; setup_browser; apt_install postgresql-client; bash scripts/setup-postgres.sh; bash scripts/setup-mariadb.sh ;;
+  all) setup_wasm_toolchain; setup_wasm_bindgen; setup_npm; setup_browser; command -v psql >/dev/null || apt_install postgresql-client; bash scripts/setup-postgres.sh; bash scripts/setup-mariadb.sh ;;
   *) die "unknown part ${1}; accepts web, browser, postgres, mariadb, all" ;;
 esac
