@@ -14,14 +14,75 @@ pub const LOAD_APP: &str = "lockstep-load";
 /// `log_line_prefix` of the test clusters: UTC time with milliseconds, application, database.
 pub const LOG_LINE_PREFIX: &str = "%m %a %d ";
 
-/// One lock wait of the load over `deadlock_timeout`.
+/// A row lock held for one batch of a backfill makes a writer of the same row wait that long;
+/// a wait past this is a statement holding its rows far longer than a batch (an UPDATE of the
+/// whole table), which blocks writes as surely as a table lock.
+pub const ROW_WAIT_LIMIT_MS: f64 = 1000.0;
+
+/// One lock wait of the load over `deadlock_timeout`: its start ("still waiting for", logged
+/// 100 ms in) or its end ("acquired ... after N ms").
 #[derive(Debug, Clone, PartialEq)]
 pub struct LockWait {
     /// Waiting for a lock on a table (`... on relation ...`), not on a row (a transaction id or
     /// a tuple), which an ordinary UPDATE of the same row also causes.
     pub on_table: bool,
-    /// The log message, from "still waiting for".
+    /// How long it waited, on the line that ends the wait; `None` on the line that starts it.
+    pub waited_ms: Option<f64>,
+    /// The log message, from "still waiting for" or "acquired".
     pub message: String,
+}
+
+/// What the load's lock waits during a step say about the step.
+#[derive(Debug, Default)]
+pub struct Evidence {
+    /// Waits for a table lock: the step blocked the table.
+    pub table: Vec<LockWait>,
+    /// Ended row-lock waits, longest first.
+    pub rows_ended: Vec<LockWait>,
+    /// Row-lock waits that started but were not seen to end.
+    pub rows_open: usize,
+}
+
+impl Evidence {
+    pub fn of(waits: &[LockWait]) -> Evidence {
+        let table: Vec<LockWait> = waits
+            .iter()
+            .filter(|w| w.on_table && w.waited_ms.is_none())
+            .cloned()
+            .collect();
+        let mut rows_ended: Vec<LockWait> = waits
+            .iter()
+            .filter(|w| !w.on_table && w.waited_ms.is_some())
+            .cloned()
+            .collect();
+        rows_ended.sort_by(|a, b| {
+            b.waited_ms
+                .partial_cmp(&a.waited_ms)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let started = waits
+            .iter()
+            .filter(|w| !w.on_table && w.waited_ms.is_none())
+            .count();
+        Evidence {
+            table,
+            rows_open: started.saturating_sub(rows_ended.len()),
+            rows_ended,
+        }
+    }
+
+    /// The longest ended row-lock wait, in ms.
+    pub fn longest_row_wait(&self) -> f64 {
+        self.rows_ended
+            .first()
+            .and_then(|w| w.waited_ms)
+            .unwrap_or(0.0)
+    }
+
+    /// Whether the load waited for any lock at all (over 100 ms).
+    pub fn any(&self) -> bool {
+        !self.table.is_empty() || !self.rows_ended.is_empty() || self.rows_open > 0
+    }
 }
 
 /// The waits that `log` records for connections named [`LOAD_APP`] in database `db`, whose log
@@ -37,17 +98,34 @@ pub fn load_waits(log: &str, db: &str, windows: &[(Instant, Instant)]) -> Vec<Lo
     log.lines()
         .filter_map(parse_line)
         .filter(|(_, app, database, _)| *app == LOAD_APP && *database == db)
-        .filter(|(at, ..)| ranges.iter().any(|(a, b)| a <= at && at <= b))
+        // A wait ends when the step's lock goes: at most a moment after the window.
+        .filter(|(at, _, _, message)| {
+            let grace = if message.starts_with("acquired ") {
+                500
+            } else {
+                0
+            };
+            ranges.iter().any(|(a, b)| a <= at && *at <= b + grace)
+        })
         .map(|(_, _, _, message)| LockWait {
             on_table: message.contains(" on relation ") && !message.contains(" on tuple "),
+            waited_ms: message
+                .strip_prefix("acquired ")
+                .and_then(|m| m.rsplit_once(" after "))
+                .and_then(|(_, ms)| ms.trim_end_matches(" ms").trim().parse().ok()),
             message: message.to_string(),
         })
         .collect()
 }
 
-/// `(ms since the epoch, application, database, message)` of a "still waiting for" line.
+/// `(ms since the epoch, application, database, message)` of a "still waiting for" or an
+/// "acquired ... after" line (`process N acquired ShareLock on transaction 7 after 210.5 ms`).
 fn parse_line(line: &str) -> Option<(i64, &str, &str, &str)> {
-    let at = line.find("still waiting for ")?;
+    let at = line.find("still waiting for ").or_else(|| {
+        line.find(" acquired ")
+            .filter(|_| line.contains(" after "))
+            .map(|i| i + 1)
+    })?;
     let mut fields = line.splitn(6, ' ');
     let (date, time, zone, app, db) = (
         fields.next()?,
@@ -106,6 +184,26 @@ mod tests {
     }
 
     #[test]
+    fn row_waits_that_ended_say_how_long() {
+        let w = |on_table: bool, ms: Option<f64>| LockWait {
+            on_table,
+            waited_ms: ms,
+            message: String::new(),
+        };
+        let e = Evidence::of(&[
+            w(false, None),
+            w(false, Some(210.0)),
+            w(false, None),
+            w(false, Some(1500.0)),
+        ]);
+        assert!(e.table.is_empty());
+        assert_eq!(e.longest_row_wait(), 1500.0);
+        assert_eq!(e.rows_open, 0);
+        assert!(e.any());
+        assert!(!Evidence::of(&[]).any());
+    }
+
+    #[test]
     fn table_and_row_waits_of_the_load_only() {
         let now = SystemTime::now();
         let stamp = |t: SystemTime| {
@@ -146,9 +244,19 @@ mod tests {
             &[(i - Duration::from_secs(2), i + Duration::from_secs(2))],
         );
         assert_eq!(
-            w.iter().map(|w| w.on_table).collect::<Vec<_>>(),
-            [true, false, false]
+            w.iter()
+                .map(|w| (w.on_table, w.waited_ms))
+                .collect::<Vec<_>>(),
+            [
+                (true, None),
+                (false, None),
+                (false, None),
+                (true, Some(612.0))
+            ]
         );
+        let e = Evidence::of(&w);
+        assert_eq!(e.table.len(), 1);
+        assert_eq!(e.rows_open, 2);
         // Outside every window: nothing.
         let past = i - Duration::from_secs(60);
         assert!(load_waits(&log, "case_x", &[(past, past + Duration::from_secs(1))]).is_empty());

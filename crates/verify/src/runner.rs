@@ -8,7 +8,7 @@
 
 use crate::cluster::Cluster;
 use crate::load::{Load, Role};
-use crate::lockwaits::{self, LockWait};
+use crate::lockwaits::{self, Evidence, ROW_WAIT_LIMIT_MS};
 use crate::report::{Calibration, CaseResult, CaseStatus, Claim, Kind};
 use crate::scenarios::{Case, DataCheck};
 use crate::script;
@@ -965,31 +965,43 @@ impl Exec<'_> {
             .unwrap_or_default();
         let threshold = self.opts.stall_threshold;
         let stalled = writer >= threshold || reader >= threshold;
-        let table_waits: Vec<&LockWait> = waits.iter().filter(|w| w.on_table).collect();
-        let wait_text = match (table_waits.first(), waits.first()) {
-            (Some(w), _) => format!(
+        let evidence = Evidence::of(&waits);
+        let row_wait = evidence.longest_row_wait();
+        let mut wait_text = String::new();
+        if let Some(w) = evidence.table.first() {
+            wait_text.push_str(&format!(
                 "; the load waited for a table lock over 100 ms {} time(s) (server log), first: {}",
-                table_waits.len(),
+                evidence.table.len(),
                 w.message
-            ),
-            (None, Some(w)) if stalled => format!(
-                "; the load waited for a row lock over 100 ms {} time(s) (server log), first: {}",
-                waits.len(),
+            ));
+        }
+        if let Some(w) = evidence.rows_ended.first() {
+            wait_text.push_str(&format!(
+                "; longest row-lock wait of the load {row_wait:.0} ms (server log: {}), limit {ROW_WAIT_LIMIT_MS:.0} ms",
                 w.message
-            ),
-            (None, None) if stalled => "; the server log shows no lock wait of the load over 100 ms: the stall is the machine's load, not a lock".to_string(),
-            _ => String::new(),
-        };
+            ));
+        }
+        if evidence.rows_open > 0 && stalled {
+            wait_text.push_str(&format!(
+                "; {} row-lock wait(s) of the load not seen to end",
+                evidence.rows_open
+            ));
+        }
+        if !evidence.any() && stalled {
+            wait_text.push_str("; the server log shows no lock wait of the load over 100 ms: the stall is the machine's load, not a lock");
+        }
         let (ok, claimed) = match step.blocks {
-            // A stall counts when a lock caused it; a wait for a table lock counts even when
-            // short. A row-lock wait alone is an UPDATE of the same row, fine while it is brief.
+            // A wait for a table lock counts even when short; a row-lock wait counts past what
+            // one batch holds its rows for; a stall counts when a lock wait not seen to end
+            // may have caused it. A stall with no lock wait is the machine, not the step.
             Blocks::Nothing => (
-                table_waits.is_empty()
-                    && (!stalled || waits.is_empty())
+                evidence.table.is_empty()
+                    && row_wait < ROW_WAIT_LIMIT_MS
+                    && !(stalled && evidence.rows_open > 0)
                     && errors.is_empty()
                     && held.iter().all(|(w, r)| !w && !r),
                 format!(
-                    "blocks nothing (no table-lock wait, stalls < {} ms or not caused by a lock)",
+                    "blocks nothing (no table-lock wait, no row-lock wait past {ROW_WAIT_LIMIT_MS:.0} ms, stalls < {} ms or not caused by a lock)",
                     threshold.as_millis()
                 ),
             ),
