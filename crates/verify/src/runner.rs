@@ -14,7 +14,7 @@ use crate::scenarios::{Case, DataCheck};
 use crate::script;
 use crate::sql::{exec, lit, split_statements, sqlstate, text_rows, text_value};
 use crate::walk::{self, PlanRunner};
-use lockstep_planner::plan::{Blocks, Expected, PgLock, Phase, Plan, Run, Step};
+use lockstep_planner::plan::{Blocks, PgLock, Phase, Plan, Run, Step};
 use lockstep_planner::render;
 use lockstep_planner::Params;
 use postgres::Client;
@@ -328,6 +328,26 @@ fn lock_from_mode(mode: &str) -> Option<PgLock> {
 
 impl PlanRunner for Exec<'_> {
     type Abort = Abort;
+    const CONTROL_EVIDENCE: &'static str = "waited for a table lock";
+
+    fn label(&self) -> String {
+        format!("pg{} {}/{}", self.major, self.case.change, self.case.name)
+    }
+
+    fn verbose(&self) -> bool {
+        self.opts.verbose
+    }
+
+    fn relabelled(&self) -> &[String] {
+        &self.relabelled
+    }
+
+    fn check_rows(&mut self, sql: &str) -> Result<Vec<Vec<String>>, String> {
+        Ok(text_rows(&mut self.c, sql)?
+            .into_iter()
+            .map(|r| r.into_iter().map(|v| v.unwrap_or_default()).collect())
+            .collect())
+    }
 
     fn result(&mut self) -> &mut CaseResult {
         self.result
@@ -469,80 +489,6 @@ impl PlanRunner for Exec<'_> {
             "application traffic keeps working through the phase",
             "no error",
             &observed,
-            ok,
-        );
-    }
-
-    fn checks(&mut self, pname: &str, phase: &Phase) {
-        for check in &phase.checks {
-            let place = format!("{pname} check '{}'", check.description);
-            let want = match &check.expected {
-                Expected::Manual => {
-                    self.result.manual_checks += 1;
-                    continue;
-                }
-                Expected::NoRows => Vec::new(),
-                Expected::Rows(rows) => rows.clone(),
-            };
-            let observed = match text_rows(&mut self.c, &check.sql) {
-                Ok(rows) => rows
-                    .into_iter()
-                    .map(|r| {
-                        r.into_iter()
-                            .map(|v| v.unwrap_or_default())
-                            .collect::<Vec<_>>()
-                    })
-                    .collect::<Vec<_>>(),
-                Err(e) => {
-                    self.claim(
-                        Kind::Check,
-                        &place,
-                        "query",
-                        &format!("{want:?}"),
-                        &e,
-                        false,
-                    );
-                    continue;
-                }
-            };
-            let ok = observed == want;
-            self.claim(
-                Kind::Check,
-                &place,
-                "returns",
-                &format!("{want:?}"),
-                &format!("{observed:?}"),
-                ok,
-            );
-        }
-    }
-
-    fn claim(
-        &mut self,
-        kind: Kind,
-        place: &str,
-        what: &str,
-        claimed: &str,
-        observed: &str,
-        ok: bool,
-    ) {
-        let (what, claimed, ok) = walk::control_claim(
-            &self.relabelled,
-            kind,
-            place,
-            (what, claimed, observed, ok),
-            "waited for a table lock",
-        );
-        let label = format!("pg{} {}/{}", self.major, self.case.change, self.case.name);
-        walk::record(
-            self.result,
-            self.opts.verbose,
-            &label,
-            kind,
-            place,
-            what,
-            claimed,
-            observed,
             ok,
         );
     }

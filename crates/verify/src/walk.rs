@@ -4,7 +4,7 @@
 //! checks. Each engine's runner says how to do one of these things on its server.
 
 use crate::report::{CaseResult, Claim, Kind};
-use lockstep_planner::plan::{Blocks, Phase, Plan};
+use lockstep_planner::plan::{Blocks, Expected, Phase, Plan};
 use std::time::Instant;
 
 /// What walking a plan needs from an engine's runner.
@@ -30,9 +30,46 @@ pub trait PlanRunner {
     ) -> Result<usize, Self::Abort>;
     /// The application's errors since `from` (a deploy gate must keep it working).
     fn traffic(&mut self, pname: &str, from: Instant);
+    /// The rows a check query returns, as text (NULL as the engine's client prints it).
+    fn check_rows(&mut self, sql: &str) -> Result<Vec<Vec<String>>, String>;
+    /// Server and case, for printed claims: `pg16 add-column/nullable`.
+    fn label(&self) -> String;
+    /// Print every claim, not only the false ones.
+    fn verbose(&self) -> bool;
+    /// Titles of the steps the control case relabelled "blocks nothing".
+    fn relabelled(&self) -> &[String];
+    /// The phrase of a blocking claim's observed text that proves a relabelled step was caught.
+    const CONTROL_EVIDENCE: &'static str;
+
     /// Runs the phase's checks and compares them with what the plan expects.
-    fn checks(&mut self, pname: &str, phase: &Phase);
-    /// Records one claim about the plan and what the server did (see [`record`]).
+    fn checks(&mut self, pname: &str, phase: &Phase) {
+        for check in &phase.checks {
+            let place = format!("{pname} check '{}'", check.description);
+            let want = match &check.expected {
+                Expected::Manual => {
+                    self.result().manual_checks += 1;
+                    continue;
+                }
+                Expected::NoRows => Vec::new(),
+                Expected::Rows(rows) => rows.clone(),
+            };
+            let want_text = format!("{want:?}");
+            match self.check_rows(&check.sql) {
+                Ok(observed) => self.claim(
+                    Kind::Check,
+                    &place,
+                    "returns",
+                    &want_text,
+                    &format!("{observed:?}"),
+                    observed == want,
+                ),
+                Err(e) => self.claim(Kind::Check, &place, "query", &want_text, &e, false),
+            }
+        }
+    }
+
+    /// Records one claim about the plan and what the server did; in the control case, the
+    /// blocking claim of a relabelled step counts as caught or not ([`control_claim`]).
     #[allow(clippy::too_many_arguments)]
     fn claim(
         &mut self,
@@ -42,7 +79,27 @@ pub trait PlanRunner {
         claimed: &str,
         observed: &str,
         ok: bool,
-    );
+    ) {
+        let (what, claimed, ok) = control_claim(
+            self.relabelled(),
+            kind,
+            place,
+            (what, claimed, observed, ok),
+            Self::CONTROL_EVIDENCE,
+        );
+        let (label, verbose) = (self.label(), self.verbose());
+        record(
+            self.result(),
+            verbose,
+            &label,
+            kind,
+            place,
+            what,
+            claimed,
+            observed,
+            ok,
+        );
+    }
 }
 
 /// Runs `plan` with `r`, phase by phase.

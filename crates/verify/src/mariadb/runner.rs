@@ -24,9 +24,7 @@ use crate::report::{Calibration, CaseResult, CaseStatus, Kind};
 use crate::runner::{plan_case, Options};
 use crate::scenarios::Case;
 use crate::walk::{self, PlanRunner};
-use lockstep_planner::plan::{
-    Algorithm, Blocks, Expected, Lock, LockClause, MysqlLock, Phase, Step,
-};
+use lockstep_planner::plan::{Algorithm, Blocks, Lock, LockClause, MysqlLock, Phase, Step};
 use lockstep_planner::Params;
 use mysql::Conn;
 use std::collections::BTreeSet;
@@ -562,6 +560,30 @@ fn rewrite_dsn(word: &str, db: &str) -> Option<String> {
 
 impl PlanRunner for MyExec<'_> {
     type Abort = Abort;
+    const CONTROL_EVIDENCE: &'static str = "the load was seen waiting for a lock";
+
+    fn label(&self) -> String {
+        format!("mariadb {}/{}", self.case.change, self.case.name)
+    }
+
+    fn verbose(&self) -> bool {
+        self.opts.verbose
+    }
+
+    fn relabelled(&self) -> &[String] {
+        &self.relabelled
+    }
+
+    fn check_rows(&mut self, sql: &str) -> Result<Vec<Vec<String>>, String> {
+        Ok(text_rows(&mut self.c, sql)?
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|v| v.unwrap_or_else(|| "NULL".to_string()))
+                    .collect()
+            })
+            .collect())
+    }
 
     fn result(&mut self) -> &mut CaseResult {
         self.result
@@ -746,80 +768,6 @@ impl PlanRunner for MyExec<'_> {
             "no error",
             &observed,
             errors.is_empty(),
-        );
-    }
-
-    fn checks(&mut self, pname: &str, phase: &Phase) {
-        for check in &phase.checks {
-            let place = format!("{pname} check '{}'", check.description);
-            let want = match &check.expected {
-                Expected::Manual => {
-                    self.result.manual_checks += 1;
-                    continue;
-                }
-                Expected::NoRows => Vec::new(),
-                Expected::Rows(rows) => rows.clone(),
-            };
-            let observed = match text_rows(&mut self.c, &check.sql) {
-                Ok(rows) => rows
-                    .into_iter()
-                    .map(|r| {
-                        r.into_iter()
-                            .map(|v| v.unwrap_or_else(|| "NULL".to_string()))
-                            .collect::<Vec<_>>()
-                    })
-                    .collect::<Vec<_>>(),
-                Err(e) => {
-                    self.claim(
-                        Kind::Check,
-                        &place,
-                        "query",
-                        &format!("{want:?}"),
-                        &e,
-                        false,
-                    );
-                    continue;
-                }
-            };
-            let ok = observed == want;
-            self.claim(
-                Kind::Check,
-                &place,
-                "returns",
-                &format!("{want:?}"),
-                &format!("{observed:?}"),
-                ok,
-            );
-        }
-    }
-
-    fn claim(
-        &mut self,
-        kind: Kind,
-        place: &str,
-        what: &str,
-        claimed: &str,
-        observed: &str,
-        ok: bool,
-    ) {
-        let (what, claimed, ok) = walk::control_claim(
-            &self.relabelled,
-            kind,
-            place,
-            (what, claimed, observed, ok),
-            "the load was seen waiting for a lock",
-        );
-        let label = format!("mariadb {}/{}", self.case.change, self.case.name);
-        walk::record(
-            self.result,
-            self.opts.verbose,
-            &label,
-            kind,
-            place,
-            what,
-            claimed,
-            observed,
-            ok,
         );
     }
 }
