@@ -307,6 +307,18 @@ impl Cluster {
             .map_err(|e| format!("connect to PostgreSQL {} ({db}): {e}", self.major))
     }
 
+    /// Database `db` made anew as a copy of `template`; returns the admin connection that made
+    /// it (to drop it afterwards).
+    pub fn fresh_database(&self, db: &str, template: &str) -> Result<postgres::Client, String> {
+        let mut admin = self.connect("postgres")?;
+        crate::sql::exec(&mut admin, &format!("DROP DATABASE IF EXISTS {db}"))?;
+        crate::sql::exec(
+            &mut admin,
+            &format!("CREATE DATABASE {db} TEMPLATE {template}"),
+        )?;
+        Ok(admin)
+    }
+
     /// The server log (lock waits over `deadlock_timeout` included).
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()

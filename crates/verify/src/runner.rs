@@ -110,12 +110,7 @@ pub fn run_case(cluster: &Cluster, case: &Case, opts: &Options) -> CaseResult {
     );
     let outcome = (|| -> Result<(), String> {
         let template = ensure_template(cluster, opts.rows, case.int_id)?;
-        let mut admin = cluster.connect("postgres")?;
-        exec(&mut admin, &format!("DROP DATABASE IF EXISTS {db}"))?;
-        exec(
-            &mut admin,
-            &format!("CREATE DATABASE {db} TEMPLATE {template}"),
-        )?;
+        let mut admin = cluster.fresh_database(&db, &template)?;
         let res = run_in_db(cluster, case, opts, &db, &mut result);
         // Connections of the case are closed by now; the cluster is thrown away anyway.
         let _ = exec(&mut admin, &format!("DROP DATABASE IF EXISTS {db}"));
@@ -445,14 +440,7 @@ impl PlanRunner for Exec<'_> {
                 ),
             )
         } else {
-            let b: Vec<&str> = before.lines().collect();
-            let a: Vec<&str> = after.lines().collect();
-            let missing: Vec<&str> = b.iter().filter(|l| !a.contains(l)).copied().collect();
-            let extra: Vec<&str> = a.iter().filter(|l| !b.contains(l)).copied().collect();
-            (
-                false,
-                format!("missing after rollback: {missing:?}; extra after rollback: {extra:?}"),
-            )
+            (false, walk::schema_difference(&before, &after))
         };
         self.claim(
             Kind::Rollback,

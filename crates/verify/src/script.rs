@@ -44,12 +44,7 @@ pub fn forward_script_claim(
 }
 
 fn run(cluster: &Cluster, plan: &Plan, db: &str, template: &str) -> Result<(), String> {
-    let mut admin = cluster.connect("postgres")?;
-    exec(&mut admin, &format!("DROP DATABASE IF EXISTS {db}"))?;
-    exec(
-        &mut admin,
-        &format!("CREATE DATABASE {db} TEMPLATE {template}"),
-    )?;
+    let mut admin = cluster.fresh_database(db, template)?;
     // Clusters run side by side with the same database names: the port keeps the files apart.
     let path = std::env::temp_dir().join(format!(
         "lockstep-{}-{}-{db}.sql",

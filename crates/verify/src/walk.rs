@@ -217,3 +217,12 @@ pub fn control_claim<'a>(
         (what, claimed, ok)
     }
 }
+
+/// How the schema after a rollback differs from the one before: its lines missing and extra.
+pub fn schema_difference(before: &str, after: &str) -> String {
+    let b: Vec<&str> = before.lines().collect();
+    let a: Vec<&str> = after.lines().collect();
+    let missing: Vec<&str> = b.iter().filter(|l| !a.contains(l)).copied().collect();
+    let extra: Vec<&str> = a.iter().filter(|l| !b.contains(l)).copied().collect();
+    format!("missing after rollback: {missing:?}; extra after rollback: {extra:?}")
+}

@@ -716,14 +716,7 @@ impl PlanRunner for MyExec<'_> {
                 ),
             )
         } else {
-            let b: Vec<&str> = before.lines().collect();
-            let a: Vec<&str> = after.lines().collect();
-            let missing: Vec<&str> = b.iter().filter(|l| !a.contains(l)).copied().collect();
-            let extra: Vec<&str> = a.iter().filter(|l| !b.contains(l)).copied().collect();
-            (
-                false,
-                format!("missing after rollback: {missing:?}; extra after rollback: {extra:?}"),
-            )
+            (false, walk::schema_difference(&before, &after))
         };
         self.claim(
             Kind::Rollback,
