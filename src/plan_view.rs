@@ -418,6 +418,9 @@ fn step_html(d: &mut Doc, label: &str, step: &Step, longest: f64) {
         let _ = write!(d.html, "<li>{}</li>", esc(note));
     }
     let _ = write!(d.html, "<li>If it fails: {}</li>", esc(&step.retry));
+    if let Some(rerun) = step.rerun.sentence() {
+        let _ = write!(d.html, "<li>Re-run: {}</li>", esc(rerun));
+    }
     d.end("ul");
     d.html.push_str("</li>");
 }

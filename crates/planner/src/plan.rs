@@ -321,6 +321,9 @@ pub struct Step {
     /// How often the operator runs the statements: once, repeated until done, or once per
     /// row the query returns. Machines (the live verifier, the psql script) read this field.
     pub run: Run,
+    /// What running the step again does once it has completed (a re-run of forward.sql after
+    /// an interruption). The runbook and the page say "safe to re-run" from this field only.
+    pub rerun: Rerun,
     /// The engine the step runs on: decides how its session settings are written.
     #[serde(skip)]
     pub engine: Engine,
@@ -335,6 +338,37 @@ pub enum Run {
     UntilDone,
     /// The query writes the statements to run, one per returned row (psql's `\gexec`).
     EachRow,
+}
+
+/// What running a completed step again does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rerun {
+    /// Nothing: `IF [NOT] EXISTS` or its `only_if` guard skips the work. The live verifier runs
+    /// each case's downloaded forward.sql a second time on the migrated database and requires
+    /// it to exit 0 with schema and data unchanged.
+    Safe,
+    /// It fails or does its work again (an online-schema-change tool run, a table copy): the
+    /// operator skips it when the checks after it already pass.
+    SkipWhenDone,
+    /// Not established by a second run here (an engine the verifier does not run the whole
+    /// script twice on): the runbook claims nothing.
+    Unproven,
+}
+
+impl Rerun {
+    /// The sentence the runbook and the page add to a step's retry advice, if any.
+    pub fn sentence(self) -> Option<&'static str> {
+        match self {
+            Rerun::Safe => Some(
+                "Safe to re-run: once it has completed, running it again changes nothing (verified by running forward.sql a second time on the migrated database).",
+            ),
+            Rerun::SkipWhenDone => Some(
+                "Not safe to re-run once it has completed (it would fail or do its work again): when re-running the script, skip it if the checks after it already pass.",
+            ),
+            Rerun::Unproven => None,
+        }
+    }
 }
 
 impl Run {

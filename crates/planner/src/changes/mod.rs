@@ -318,6 +318,8 @@ impl<'a> Ctx<'a> {
             shell: None,
             unverified: None,
             run: crate::plan::Run::Once,
+            // The PostgreSQL second run of forward.sql decides which steps are proven.
+            rerun: crate::plan::Rerun::Unproven,
             engine: crate::input::Engine::Postgresql,
         }
     }

@@ -23,6 +23,7 @@ mod drop_index;
 mod environment;
 mod rename_column;
 mod rename_table;
+pub mod rerun;
 mod split_table;
 pub mod tools;
 
@@ -46,6 +47,7 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
     let mut plan = choose(req, &ctx.model, paths)?;
     let extra = environment::warnings(&ctx, &plan.phases);
     plan.warnings.extend(extra);
+    rerun::apply(&mut plan);
     Ok(plan)
 }
 
@@ -58,7 +60,7 @@ pub struct Ctx<'a> {
 }
 
 /// Retry advice for a DDL statement guarded by lock_wait_timeout.
-pub const RETRY_LOCK_WAIT: &str = "If it fails with \"Lock wait timeout exceeded\", the ALTER gave up waiting for the metadata lock and traffic was blocked for at most lock_wait_timeout: find the blocker with the preflight's long-transaction query, then run it again, backing off (5 s, 15 s, 60 s). Safe to re-run.";
+pub const RETRY_LOCK_WAIT: &str = "If it fails with \"Lock wait timeout exceeded\", the ALTER gave up waiting for the metadata lock and traffic was blocked for at most lock_wait_timeout: find the blocker with the preflight's long-transaction query, then run it again, backing off (5 s, 15 s, 60 s).";
 
 impl<'a> Ctx<'a> {
     pub fn new(req: &'a Request) -> Self {
@@ -191,6 +193,8 @@ impl<'a> Ctx<'a> {
             shell: None,
             unverified: None,
             run: crate::plan::Run::Once,
+            // Set for the finished plan by [`rerun::apply`].
+            rerun: crate::plan::Rerun::Unproven,
             engine: self.req.db.engine,
         }
     }
@@ -198,7 +202,7 @@ impl<'a> Ctx<'a> {
     /// A read-only query step.
     pub fn query(&self, title: &str, sql: Vec<String>) -> Step {
         let mut step = self.step(title, sql, None, Estimate::new(0.001, 1.0));
-        step.retry = "Read-only: safe to re-run at any time.".to_string();
+        step.retry = "Read-only: run it again at any time.".to_string();
         step
     }
 
@@ -221,6 +225,25 @@ impl<'a> Ctx<'a> {
             note: note.map(str::to_string),
             shell: None,
         }
+    }
+
+    /// An `only_if` guard: 1 while `column` is still a column of table `name`, 0 once a
+    /// completed plan has dropped it (a re-run then skips the step).
+    pub fn column_present(&self, name: &str, column: &str) -> String {
+        format!(
+            "SELECT COUNT(*) > 0 AS present FROM information_schema.columns WHERE {} AND column_name = {};",
+            self.where_table(name),
+            quote::literal(column)
+        )
+    }
+
+    /// An `only_if` guard: 1 while `name` is still a base table (not yet renamed away and
+    /// replaced by a view).
+    pub fn base_table_present(&self, name: &str) -> String {
+        format!(
+            "SELECT COUNT(*) > 0 AS present FROM information_schema.tables WHERE {} AND table_type = 'BASE TABLE';",
+            self.where_table(name)
+        )
     }
 
     /// The column as `information_schema.columns` shows it: one row `name, type, nullable,

@@ -318,6 +318,9 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     triggers.notes.push(format!("INSERT: a statement that sets {new} wins; one that sets only {old} is copied to {new}. UPDATE: a statement that changes {new} wins; any other copies {old} to {new}. Each trigger is one SET, so no DELIMITER is needed. An INSERT that sets {new} to NULL explicitly gets {old}'s value instead."));
     triggers.retry = format!("{} If the second CREATE TRIGGER failed, run only that one: the first exists already (\"Trigger already exists\"), as the phase's check shows.", super::RETRY_LOCK_WAIT);
     triggers.notes.push("Each CREATE TRIGGER takes the table's exclusive metadata lock for a moment. They run after the table's existing triggers of the same event (the default order), and every write pays for them until the contract phase.".to_string());
+    // Once the contract phase has dropped the old column, a re-run must not add triggers
+    // naming it (every write would fail).
+    triggers.only_if = Some(ctx.column_present(&ctx.req.table, column));
     let triggers = ctx.documented(triggers);
 
     let backfill_sql = format!(
@@ -352,7 +355,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     backfill.scans_table = true;
     backfill.notes.push(format!("A loop needs a stored procedure (plain statements cannot repeat), hence the mysql client with DELIMITER; it needs the CREATE ROUTINE and ALTER ROUTINE privileges. Each batch commits on its own and locks only its own rows; the UPDATE goes through the trigger, which keeps {old} as it is."));
     backfill.notes.push(format!("It stops at the highest {pk_q} that existed when it started: rows inserted later get {new} from the INSERT trigger, and chasing them would never end while inserts continue."));
-    backfill.retry = "Safe to re-run from the start: rows already copied are skipped (the UPDATE changes only rows where the two differ). If it was interrupted, DROP PROCEDURE IF EXISTS is its first statement.".to_string();
+    backfill.retry = "After an interruption, run it again from the start: rows already copied are skipped (the UPDATE changes only rows where the two differ). If it was interrupted, DROP PROCEDURE IF EXISTS is its first statement.".to_string();
 
     let index_statements = check(
         &format!("RUN THIS OUTPUT after the backfill: the same indexes with {new} in place of {old}"),

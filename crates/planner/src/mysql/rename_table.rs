@@ -136,6 +136,9 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         None,
         CATALOG_ONLY,
     );
+    // A completed plan has renamed the table away: a re-run skips the expand steps.
+    let renaming = ctx.base_table_present(old_name);
+    placeholder.only_if = Some(renaming.clone());
     placeholder.retry = format!("{} If it fails with \"Table ... already exists\", an earlier run got this far: look at the phase's checks to see whether the swap already ran before going on.", super::RETRY_LOCK_WAIT);
     placeholder.notes.push("Reads the table's definition under a shared metadata lock: reads and writes continue. Foreign keys are not copied; nothing is ever written to this table.".to_string());
     let mut create_view = ctx.step(
@@ -145,6 +148,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         CATALOG_ONLY,
     );
     create_view.retry = placeholder.retry.clone();
+    create_view.only_if = Some(renaming.clone());
     create_view.notes.push(format!("The view names {new}: once the swap gives that name to the real table, the view reads and writes the real table."));
     let mut swap = ctx.step(
         "Swap the names atomically: placeholder out, table to the new name, view to the old name",
@@ -156,7 +160,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     );
     swap.notes.push("One statement, all or nothing: no client ever sees the old name missing. Clients keep using the old name through the view: SELECT, INSERT (with ON DUPLICATE KEY UPDATE, REPLACE and LAST_INSERT_ID()), UPDATE, DELETE and SELECT ... FOR UPDATE pass through to the table; its triggers fire as before.".to_string());
     swap.notes.push(format!("While the view stands in for the table, these fail on the old name: TRUNCATE, ALTER TABLE and other DDL (run them on {new}); SHOW CREATE TABLE shows a view. Add no column until the contract phase: the view's column list was fixed when it was created."));
-    swap.retry = format!("{} Re-running it after it succeeded fails with nothing changed (the statement renames all three or none).", super::RETRY_LOCK_WAIT);
+    swap.retry = format!("{} Without its guard, running it again after it succeeded fails with nothing changed (the statement renames all three or none).", super::RETRY_LOCK_WAIT);
+    swap.only_if = Some(renaming);
     swap.notes.push("Waits for the exclusive metadata lock on both tables: behind a long transaction it would block every query on them, hence the short lock_wait_timeout.".to_string());
     let swap = ctx.documented(swap);
     let mut drop_empty = ctx.step(
@@ -257,6 +262,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     rename
         .notes
         .push("Every query naming the old table fails from the moment this commits.".to_string());
+    rename.only_if = Some(ctx.base_table_present(old_name));
     let rename = ctx.documented(rename);
     let direct = vec![
         ctx.preflight(

@@ -205,6 +205,9 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let preflight = ctx.preflight(Some(ctx.req.bytes), pre);
 
     // ---- expand
+    // Until the contract phase drops the moved columns, the expand and copy steps may run
+    // (again); once they are gone a re-run of the script skips them.
+    let moving = ctx.column_present(&ctx.req.table, &columns[0]);
     let mut create = ctx.step(
         "Create the new table (empty): the key and the moved columns, with their types",
         vec![format!(
@@ -214,7 +217,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         CATALOG_ONLY,
     );
     create.notes.push("CREATE TABLE ... SELECT copies exactly these columns with their types, character sets, NOT NULL and defaults, and no row: the impossible WHERE reads nothing. AUTO_INCREMENT, indexes, CHECKs and foreign keys are not copied.".to_string());
-    create.retry = "Safe to re-run: IF NOT EXISTS skips it once the table exists.".to_string();
+    create.retry = "If it fails, run it again: IF NOT EXISTS skips it once the table exists.".to_string();
+    create.only_if = Some(moving.clone());
 
     let if_not_exists = if server.trigger_if_not_exists() {
         "IF NOT EXISTS "
@@ -293,6 +297,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             super::RETRY_LOCK_WAIT
         )
     };
+    sync.only_if = Some(moving.clone());
     let drop_triggers: Vec<String> = triggers
         .names()
         .iter()
@@ -356,7 +361,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     setup.notes.push(format!("One row: the first key, the last key that exists now (the batches stop there: rows inserted from now on reach {new} through the trigger, and chasing them would never end), and whether the first batch ran. MIN and MAX read the two ends of the primary key only. It survives a dropped connection, so the batch can be repeated from any session."));
     setup.notes.push(format!("Create it only after the expand phase's check finds all four triggers: every row committed before the INSERT trigger existed must lie at or below the end key read here, or it would reach {new} neither through the trigger nor through the copy."));
     setup.retry =
-        "Safe to re-run: IF NOT EXISTS keeps the first row (and the place reached).".to_string();
+        "If it fails, run it again: IF NOT EXISTS keeps the first row (and the place reached).".to_string();
+    setup.only_if = Some(moving.clone());
     let in_batch = format!(
         "{key} >= @lockstep_lo AND {key} <= {{upper}} AND ({key} > @lockstep_lo OR @lockstep_started = 0)"
     );
@@ -387,6 +393,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     );
     copy_step.scans_table = true;
     copy_step.run = crate::plan::Run::UntilDone;
+    copy_step.only_if = Some(moving);
     copy_step.notes.push(format!(
         "Repeat this step until it prints 0 (the duration above is for all repetitions). From a shell, with this step's SQL (settings included) in batch.sql: `while out=$(mysql -N -B <connection options> {} < batch.sql) && [ \"$out\" != 0 ]; do sleep {pause}; done` stops at 0 or at the first error. Each statement commits on its own: row locks are held for one batch of {batch} rows only.",
         shell(ctx.req.schema.as_deref().unwrap_or("<database>"))
@@ -535,7 +542,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         None,
         CATALOG_ONLY,
     );
-    drop_prog.retry = "Safe to re-run (IF EXISTS).".to_string();
+    drop_prog.retry = "If it fails, run it again (IF EXISTS).".to_string();
     let contract_steps: Vec<Step> = vec![ctx.documented(drop_trg), drop_cols, drop_prog];
     let contract = Phase {
         name: "contract".to_string(),

@@ -2,6 +2,7 @@
 //! blocks, how long, how to retry; deploy gates, rollback and checks per phase.
 
 use super::step_text;
+use crate::input::Engine;
 use crate::params::Params;
 use crate::plan::{human_seconds, Phase, Plan};
 use std::fmt::Write;
@@ -152,7 +153,12 @@ fn render_phase(w: &mut String, number: usize, phase: &Phase) {
             }
         );
         if let Some(guard) = &step.only_if {
-            let _ = writeln!(w, "Run only when this returns `t` (the psql form below checks it for you):\n\n```sql\n{guard}\n```\n");
+            let (yes, client) = match step.engine {
+                Engine::Postgresql => ("t", "the psql form below checks it for you"),
+                Engine::Mariadb => ("1", "the script form below checks it for you"),
+                Engine::Mysql => ("1", "check it yourself before running the statements"),
+            };
+            let _ = writeln!(w, "Run only when this returns `{yes}` ({client}):\n\n```sql\n{guard}\n```\n");
         }
         let _ = writeln!(w, "{}", fenced(step));
         if let Some(why) = &step.unverified {
@@ -161,7 +167,11 @@ fn render_phase(w: &mut String, number: usize, phase: &Phase) {
         for note in &step.notes {
             let _ = writeln!(w, "- {note}");
         }
-        let _ = writeln!(w, "- Retry: {}\n", step.retry);
+        let _ = writeln!(w, "- Retry: {}", step.retry);
+        if let Some(rerun) = step.rerun.sentence() {
+            let _ = writeln!(w, "- Re-run: {rerun}");
+        }
+        let _ = writeln!(w);
     }
     if !phase.checks.is_empty() {
         let _ = writeln!(w, "**Checks**\n");

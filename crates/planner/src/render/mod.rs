@@ -84,20 +84,45 @@ pub fn step_script(step: &Step) -> String {
     lines.join("\n")
 }
 
-/// A step as its client runs it. psql: a guarded step becomes `\gset` + `\if`, so the script
-/// stays re-runnable. MySQL-family steps are never guarded (their re-runs are safe as is).
+/// A step as its client runs it, its `only_if` guard included so the script stays
+/// re-runnable. psql: `\gset` + `\if`. MariaDB: the guard's value chooses, per statement, a
+/// prepared statement or `DO 0` (the mysql client has no conditional). MySQL cannot prepare
+/// CREATE TRIGGER: the guard is written as a comment for the operator.
 pub fn step_text(step: &Step) -> String {
-    match &step.only_if {
-        None => step_script(step),
-        Some(guard) => {
-            let guard = guard.trim_end().trim_end_matches(';');
-            format!(
-                "{guard} \\gset lockstep_guard_\n\\if :lockstep_guard_{var}\n{body}\n\\endif",
-                var = guard_column(guard),
-                body = step_script(step)
-            )
-        }
+    let Some(guard) = &step.only_if else {
+        return step_script(step);
+    };
+    let guard = guard.trim_end().trim_end_matches(';');
+    match step.engine {
+        Engine::Mariadb if step.shell.is_none() => mariadb_guarded(step, guard),
+        Engine::Mariadb | Engine::Mysql => format!(
+            "-- Run only when this returns 1 (on a re-run it is 0 once the plan has gone past this step): {guard};\n{}",
+            step_script(step)
+        ),
+        Engine::Postgresql => format!(
+            "{guard} \\gset lockstep_guard_\n\\if :lockstep_guard_{var}\n{body}\n\\endif",
+            var = guard_column(guard),
+            body = step_script(step)
+        ),
     }
+}
+
+/// The MariaDB form of a guarded step: the guard read once into `@lockstep_run`, then each
+/// statement run through PREPARE when it is 1, `DO 0` when it is 0.
+fn mariadb_guarded(step: &Step, guard: &str) -> String {
+    let mut lines = settings(step);
+    lines.push(format!("SET @lockstep_run = ({guard});"));
+    for stmt in &step.sql {
+        let stmt = stmt.trim_end().trim_end_matches(';');
+        lines.push(format!(
+            "SET @lockstep_sql = IF(@lockstep_run, {}, 'DO 0');",
+            crate::quote::mysql::literal(stmt)
+        ));
+        lines.push("PREPARE lockstep_stmt FROM @lockstep_sql;".to_string());
+        lines.push("EXECUTE lockstep_stmt;".to_string());
+        lines.push("DEALLOCATE PREPARE lockstep_stmt;".to_string());
+    }
+    lines.join("\n")
 }
 
 /// The output column name of a guard query (`... AS name`), for `\gset`.
