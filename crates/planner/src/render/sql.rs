@@ -30,12 +30,13 @@ fn header(plan: &Plan, what: &str) -> String {
 }
 
 /// A pause until the operator presses Enter: psql's `\prompt`, or the mysql client's
-/// `system` command reading from the terminal.
+/// `system` command reading from the terminal. The mysql client ends a `system` line at its
+/// first `;`, quoted or not: the message never carries one.
 fn pause(plan: &Plan, message: &str) -> String {
     if mysql_family(plan) {
         format!(
             "system read -r -p {} lockstep_gate < /dev/tty",
-            crate::quote::shell(&format!("{message} ")),
+            crate::quote::shell(&format!("{} ", message.replace(';', ","))),
         )
     } else {
         format!(
@@ -172,7 +173,7 @@ pub fn rollback(plan: &Plan) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::forward;
+    use super::{forward, rollback};
     use crate::params::Params;
 
     fn script(db: &str, change: &[(&str, &str)]) -> String {
@@ -238,5 +239,36 @@ mod tests {
             ),
             "{s}"
         );
+    }
+
+    #[test]
+    fn mysql_pauses_never_hold_a_semicolon() {
+        // The mysql client cuts a `system` line at its first `;` and sends the rest to the
+        // server as SQL: the script stopped with a syntax error at its first shell step.
+        for change in [
+            vec![("change", "add-column"), ("column", "token"), ("type", "char(36)"), ("default", "(uuid())")],
+            vec![("change", "rename-column"), ("column", "note"), ("new-name", "remark"), ("type", "text")],
+        ] {
+            let p = crate::plan(&{
+                let mut p = crate::params::Params::new()
+                    .with("db", "mariadb@10.11")
+                    .with("table", "orders")
+                    .with("rows", "500M")
+                    .with("size", "120GB")
+                    .with("max-downtime", "0");
+                for (k, v) in &change {
+                    p.set(k, *v);
+                }
+                p
+            })
+            .unwrap();
+            let forward = forward(&p);
+            assert!(forward.contains("\nsystem read"), "{forward}");
+            for text in [forward, rollback(&p)] {
+                for line in text.lines().filter(|l| l.starts_with("system ")) {
+                    assert!(!line.contains(';'), "{line}");
+                }
+            }
+        }
     }
 }

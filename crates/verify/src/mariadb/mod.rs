@@ -10,6 +10,7 @@
 mod lockwatch;
 pub mod runner;
 pub mod scenarios;
+mod script;
 
 use crate::cluster::{as_server_user, free_port, give_to_server_user};
 use mysql::prelude::Queryable;

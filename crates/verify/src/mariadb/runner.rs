@@ -224,6 +224,9 @@ fn run_in_db(
     ex.result.notes.push(format!(
         "traffic during the run: {ins} inserts, {upd} updates, {reads} reads"
     ));
+    drop(ex);
+    let seed = seed_sql(opts.rows, case.int_id, with_events(case));
+    super::script::forward_script_claims(server, &plan, &seed, result);
     Ok(())
 }
 
@@ -1777,16 +1780,22 @@ fn mentions(sql: &str, table: &str) -> bool {
 
 /// See [`MyExec::schema_dump`].
 pub fn schema_dump(c: &mut Conn) -> Result<String, String> {
+    schema_dump_of(c, DB)
+}
+
+/// Tables (SHOW CREATE TABLE, AUTO_INCREMENT counters left out), views and triggers of
+/// database `db`, one line each, sorted.
+pub fn schema_dump_of(c: &mut Conn, db: &str) -> Result<String, String> {
     let mut out = Vec::new();
     let tables = text_rows(
         c,
-        &format!("SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = '{DB}' ORDER BY table_name"),
+        &format!("SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = '{db}' ORDER BY table_name"),
     )?;
     for t in tables {
         let name = t[0].clone().unwrap_or_default();
         let kind = t[1].clone().unwrap_or_default();
         if kind == "VIEW" {
-            let rows = text_rows(c, &format!("SHOW CREATE VIEW `{DB}`.`{name}`"))?;
+            let rows = text_rows(c, &format!("SHOW CREATE VIEW `{db}`.`{name}`"))?;
             let ddl = rows
                 .into_iter()
                 .next()
@@ -1795,7 +1804,7 @@ pub fn schema_dump(c: &mut Conn) -> Result<String, String> {
             out.push(format!("view {name}: {ddl}"));
             continue;
         }
-        let rows = text_rows(c, &format!("SHOW CREATE TABLE `{DB}`.`{name}`"))?;
+        let rows = text_rows(c, &format!("SHOW CREATE TABLE `{db}`.`{name}`"))?;
         let ddl = rows
             .into_iter()
             .next()
@@ -1823,7 +1832,7 @@ pub fn schema_dump(c: &mut Conn) -> Result<String, String> {
         c,
         &format!(
             "SELECT trigger_name, action_timing, event_manipulation, event_object_table, action_statement \
-             FROM information_schema.triggers WHERE trigger_schema = '{DB}' ORDER BY trigger_name"
+             FROM information_schema.triggers WHERE trigger_schema = '{db}' ORDER BY trigger_name"
         ),
     )?;
     for t in triggers {
