@@ -410,6 +410,11 @@ pub struct Check {
     pub expect: String,
     /// The same, for machines: the live verifier runs the query and compares.
     pub expected: Expected,
+    /// A query returning 1 or 0: the check applies only while it returns 1. A check of a
+    /// transition state (both column names exist) names objects a completed plan has removed:
+    /// a re-run of the script skips it there, as it skips the phase's guarded steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only_if: Option<String>,
 }
 
 /// A check's result as PostgreSQL's text output gives it (`t`/`f` for booleans), so the

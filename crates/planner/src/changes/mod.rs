@@ -442,6 +442,7 @@ pub fn check(description: &str, sql: impl Into<String>, expect: &str, expected: 
         sql: sql.into(),
         expect: expect.to_string(),
         expected,
+        only_if: None,
     }
 }
 

@@ -236,7 +236,7 @@ mod tests {
         let step = &p.phases[1].steps[0];
         assert_eq!(
             step.sql[0],
-            "ALTER TABLE `orders``; drop table x; --` ADD COLUMN `is_flagged` tinyint(1) DEFAULT 0, ALGORITHM=INSTANT, LOCK=NONE;"
+            "ALTER TABLE `orders``; drop table x; --` ADD COLUMN IF NOT EXISTS `is_flagged` tinyint(1) DEFAULT 0, ALGORITHM=INSTANT, LOCK=NONE;"
         );
         assert!(step.unverified.is_none());
         let p = plan("mysql@8.0.35", Some("0"));

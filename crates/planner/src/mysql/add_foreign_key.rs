@@ -305,7 +305,7 @@ mod tests {
             step.sql,
             vec![
                 "SET SESSION foreign_key_checks = 0;".to_string(),
-                "ALTER TABLE `orders``; drop table x; --` ADD CONSTRAINT `orders``; drop table x; --_customer_id_fkey` FOREIGN KEY (`customer_id`) REFERENCES `customers` (`id`), ALGORITHM=INPLACE, LOCK=NONE;".to_string(),
+                "ALTER TABLE `orders``; drop table x; --` ADD CONSTRAINT `orders``; drop table x; --_customer_id_fkey` FOREIGN KEY IF NOT EXISTS (`customer_id`) REFERENCES `customers` (`id`), ALGORITHM=INPLACE, LOCK=NONE;".to_string(),
                 "SET SESSION foreign_key_checks = 1;".to_string(),
             ]
         );

@@ -231,7 +231,7 @@ mod tests {
         let hide = &plan.phases[1];
         assert_eq!(
             hide.steps[0].sql,
-            [format!("ALTER TABLE {TABLE} ALTER INDEX `orders_status_idx` IGNORED, ALGORITHM=INSTANT, LOCK=NONE;")]
+            [format!("ALTER TABLE {TABLE} ALTER INDEX IF EXISTS `orders_status_idx` IGNORED, ALGORITHM=INSTANT, LOCK=NONE;")]
         );
         assert_eq!(
             hide.steps[0].lock,
@@ -251,7 +251,7 @@ mod tests {
         assert_eq!(
             drop.steps[0].sql,
             [format!(
-                "ALTER TABLE {TABLE} DROP INDEX `orders_status_idx`, ALGORITHM=INPLACE, LOCK=NONE;"
+                "ALTER TABLE {TABLE} DROP INDEX IF EXISTS `orders_status_idx`, ALGORITHM=INPLACE, LOCK=NONE;"
             )]
         );
         assert_eq!(drop.steps[0].blocks, Blocks::ReadsAndWrites);
@@ -300,7 +300,7 @@ mod tests {
             assert!(plan.alternative.is_none());
             assert_eq!(plan.phases.len(), 2);
             assert!(plan.phases[1].steps[0].sql[0]
-                .contains("DROP INDEX `orders_status_idx`, ALGORITHM=INPLACE, LOCK=NONE;"));
+                .contains("`orders_status_idx`, ALGORITHM=INPLACE, LOCK=NONE;"));
             assert!(plan.phases[0]
                 .checks
                 .iter()

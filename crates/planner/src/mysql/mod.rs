@@ -237,6 +237,14 @@ impl<'a> Ctx<'a> {
         )
     }
 
+    /// An `only_if` guard: 1 while a table or view is named `name`.
+    pub fn relation_present(&self, name: &str) -> String {
+        format!(
+            "SELECT COUNT(*) > 0 AS present FROM information_schema.tables WHERE {};",
+            self.where_table(name)
+        )
+    }
+
     /// An `only_if` guard: 1 while `name` is still a base table (not yet renamed away and
     /// replaced by a view).
     pub fn base_table_present(&self, name: &str) -> String {

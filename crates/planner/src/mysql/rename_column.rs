@@ -543,7 +543,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     }));
     let contract_alter = ctx.documented(contract_alter);
 
-    let online = vec![
+    let mut online = vec![
         ctx.preflight(Some(ctx.req.bytes), preflight_checks),
         Phase {
             name: "expand: add the new column and sync triggers".to_string(),
@@ -592,6 +592,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
 
     let mut out = summary_paths(format!("Rename column {old} of {table} to {new}"));
     out.direct = Some(direct);
+    super::rerun::guard_transition_checks(&mut online, &ctx.column_present(&ctx.req.table, column));
     out.online = Some(online);
     out.online_required = Some(format!(
         "renaming the column breaks every query that still names {old} the moment it commits; a second column kept in sync by triggers keeps both names working until every client has switched"
@@ -654,8 +655,9 @@ mod tests {
             let plan = crate::plan(&params(db)).unwrap_or_else(|e| panic!("{db}: {e:?}"));
             assert_eq!(plan.strategy.chosen, "online", "{db}");
             let expand = &plan.phases[1];
+            let guard = if db.starts_with("mariadb") { "IF NOT EXISTS " } else { "" };
             assert!(expand.steps[0].sql[0].starts_with(&format!(
-                "ALTER TABLE {TABLE} ADD COLUMN `total` int NULL, ALGORITHM="
+                "ALTER TABLE {TABLE} ADD COLUMN {guard}`total` int NULL, ALGORITHM="
             )));
             assert_eq!(
                 expand.steps[1].sql,
@@ -679,7 +681,7 @@ mod tests {
             assert!(contract.irreversible.is_some());
             assert_eq!(
                 contract.steps[1].sql,
-                [format!("ALTER TABLE {TABLE} DROP COLUMN `amount`, MODIFY COLUMN `total` int NOT NULL DEFAULT 0, ALGORITHM=INPLACE, LOCK=NONE;")]
+                [format!("ALTER TABLE {TABLE} DROP COLUMN {}`amount`, MODIFY COLUMN `total` int NOT NULL DEFAULT 0, ALGORITHM=INPLACE, LOCK=NONE;", if db.starts_with("mariadb") { "IF EXISTS " } else { "" })]
             );
             assert!(contract.steps[1].blocking_seconds.high <= 0.05);
             assert!(plan.steps().all(|s| s.blocking_seconds.high <= 0.05));
@@ -783,7 +785,7 @@ mod tests {
         let step = direct("mariadb@10.11");
         assert_eq!(
             step.sql,
-            [format!("ALTER TABLE {TABLE} RENAME COLUMN `amount` TO `total`, ALGORITHM=INSTANT, LOCK=NONE;")]
+            [format!("ALTER TABLE {TABLE} RENAME COLUMN IF EXISTS `amount` TO `total`, ALGORITHM=INSTANT, LOCK=NONE;")]
         );
         assert_eq!(
             step.lock,
@@ -800,7 +802,7 @@ mod tests {
             "CHANGE COLUMN `amount` `total` int NOT NULL DEFAULT 0, ALGORITHM=INPLACE, LOCK=NONE;"
         ));
         assert!(direct("mariadb@10.4").sql[0].ends_with(
-            "CHANGE COLUMN `amount` `total` int NOT NULL DEFAULT 0, ALGORITHM=INSTANT, LOCK=NONE;"
+            "CHANGE COLUMN IF EXISTS `amount` `total` int NOT NULL DEFAULT 0, ALGORITHM=INSTANT, LOCK=NONE;"
         ));
     }
 

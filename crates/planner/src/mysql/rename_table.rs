@@ -217,7 +217,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         Expected::NoRows,
     ));
 
-    let online = vec![
+    let mut online = vec![
         ctx.preflight(None, preflight_checks.clone()),
         Phase {
             name: "expand: rename behind a view".to_string(),
@@ -290,6 +290,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
 
     let mut out = summary_paths(format!("Rename table {old} to {new}"));
     out.direct = Some(direct);
+    // Once the contract phase has dropped the view, nothing has the old name.
+    super::rerun::guard_transition_checks(&mut online, &ctx.relation_present(old_name));
     out.online = Some(online);
     out.online_required = Some("renaming the table breaks every query that still uses the old name the moment it commits; the view keeps the old name working until every client has switched".to_string());
     Ok(out)

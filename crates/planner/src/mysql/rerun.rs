@@ -29,6 +29,18 @@ fn apply_phase(phase: &mut Phase) {
     }
 }
 
+/// Gives every check of the transition phases (all but the first, the preflight, and the
+/// last, whose checks describe the finished state) the guard `only_if`: a re-run of a
+/// completed plan skips them as it skips the phases' guarded steps.
+pub fn guard_transition_checks(phases: &mut [Phase], only_if: &str) {
+    let n = phases.len();
+    for phase in phases.iter_mut().take(n.saturating_sub(1)).skip(1) {
+        for check in &mut phase.checks {
+            check.only_if.get_or_insert_with(|| only_if.to_string());
+        }
+    }
+}
+
 /// Safe when every statement changes nothing once done (or the guard skips them all): on
 /// MariaDB only, the engine whose second run of forward.sql the verifier checks. A shell
 /// command (an online-schema-change tool, a backfill procedure) is skipped by the operator.
@@ -282,5 +294,65 @@ mod tests {
         assert!(!statement_is_idempotent("RENAME TABLE `a` TO `b`;"));
         assert!(!statement_is_idempotent("DROP TABLE `_orders_old`;"));
         assert!(statement_is_idempotent("DROP TABLE IF EXISTS `_orders_old`;"));
+    }
+
+    fn params(db: &str, change: &[(&str, &str)]) -> crate::params::Params {
+        let mut p = crate::params::Params::new()
+            .with("db", db)
+            .with("table", "orders")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0");
+        for (k, v) in change {
+            p.set(k, *v);
+        }
+        p
+    }
+
+    fn plan(db: &str, change: &[(&str, &str)]) -> Plan {
+        crate::plan(&params(db, change)).unwrap()
+    }
+
+    const RENAME: [(&str, &str); 4] = [
+        ("change", "rename-column"),
+        ("column", "note"),
+        ("new-name", "remark"),
+        ("type", "text"),
+    ];
+
+    #[test]
+    fn only_mariadb_sql_steps_are_safe_and_the_runbook_says_so_from_the_field() {
+        let p = plan("mariadb@10.11", &RENAME);
+        for step in p.steps() {
+            let want = if step.shell.is_some() {
+                Rerun::SkipWhenDone
+            } else {
+                Rerun::Safe
+            };
+            assert_eq!(step.rerun, want, "{}", step.title);
+        }
+        let md = crate::render::markdown::render(&p, &params("mariadb@10.11", &RENAME));
+        let safe = md.matches("- Re-run: Safe to re-run").count();
+        assert_eq!(safe, p.steps().filter(|s| s.rerun == Rerun::Safe).count());
+        assert_eq!(md.matches("Safe to re-run").count(), safe, "{md}");
+        // MySQL: no IF [NOT] EXISTS on ADD COLUMN, no guard the client can enforce.
+        let p = plan("mysql@8.0.35", &RENAME);
+        assert!(p.steps().all(|s| s.rerun != Rerun::Safe));
+        assert!(p.steps().any(|s| s.rerun == Rerun::SkipWhenDone && s.shell.is_none()));
+        assert!(!crate::render::markdown::render(&p, &params("mysql@8.0.35", &RENAME)).contains("Safe to re-run"));
+    }
+
+    #[test]
+    fn a_completed_plan_skips_its_transition_steps_and_checks() {
+        let p = plan("mariadb@10.11", &RENAME);
+        let triggers = &p.phases[1].steps[1];
+        assert!(triggers.sql[0].starts_with("CREATE TRIGGER"));
+        let guard = triggers.only_if.as_deref().unwrap();
+        assert!(guard.contains("column_name = 'note'"), "{guard}");
+        let script = crate::render::sql::forward(&p);
+        assert!(script.contains("SET @lockstep_sql = IF(@lockstep_run, 'CREATE TRIGGER `orders_lockstep_rename_ins`"));
+        // Both transition phases' checks carry the guard; the preflight's and the last's do not.
+        assert!(p.phases[1..3].iter().flat_map(|ph| &ph.checks).all(|c| c.only_if.is_some()));
+        assert!(p.phases[0].checks.iter().chain(&p.phases[3].checks).all(|c| c.only_if.is_none()));
     }
 }

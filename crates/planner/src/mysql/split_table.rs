@@ -208,6 +208,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     // Until the contract phase drops the moved columns, the expand and copy steps may run
     // (again); once they are gone a re-run of the script skips them.
     let moving = ctx.column_present(&ctx.req.table, &columns[0]);
+    let moving_guard = moving.clone();
     let mut create = ctx.step(
         "Create the new table (empty): the key and the moved columns, with their types",
         vec![format!(
@@ -575,14 +576,16 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         code: "trigger-write-cost".to_string(),
         message: format!("From the expand phase to the contract phase every INSERT, UPDATE and DELETE of {table} also writes {new} in the same transaction (more row locks, more binlog). Keep the two deploys close together."),
     });
-    out.online = Some(vec![
+    let mut online = vec![
         preflight,
         expand,
         copy,
         switch_reads,
         switch_writes,
         contract,
-    ]);
+    ];
+    super::rerun::guard_transition_checks(&mut online, &moving_guard);
+    out.online = Some(online);
     Ok(out)
 }
 
@@ -761,7 +764,7 @@ mod tests {
         let p = plan("mariadb@10.11.6");
         let contract = p.phases.last().unwrap();
         assert!(contract.steps[1].sql[0]
-            .ends_with("DROP COLUMN `email`, DROP COLUMN `note`, ALGORITHM=INSTANT, LOCK=NONE;"));
+            .ends_with("DROP COLUMN IF EXISTS `email`, DROP COLUMN IF EXISTS `note`, ALGORITHM=INSTANT, LOCK=NONE;"));
         assert!(contract.irreversible.is_some());
         let p = plan("mysql@5.7");
         let step = &p.phases.last().unwrap().steps[1];

@@ -4,11 +4,21 @@
 
 use super::{step_script, step_text};
 use crate::estimate::BATCH_PAUSE_MS;
+use crate::input::Engine;
 use crate::plan::{Plan, Run, Step};
 use std::fmt::Write;
 
 fn mysql_family(plan: &Plan) -> bool {
     plan.engine != "postgresql"
+}
+
+/// The plan's engine as a type (the plan names it as the `db` parameter spells it).
+fn engine(plan: &Plan) -> Engine {
+    match plan.engine.as_str() {
+        "mariadb" => Engine::Mariadb,
+        "mysql" => Engine::Mysql,
+        _ => Engine::Postgresql,
+    }
 }
 
 fn header(plan: &Plan, what: &str) -> String {
@@ -124,7 +134,9 @@ pub fn forward(plan: &Plan) -> String {
             let _ = writeln!(
                 out,
                 "\n-- Check: {} (expect {})\n{}",
-                check.description, check.expect, check.sql
+                check.description,
+                check.expect,
+                super::check_text(engine(plan), check)
             );
         }
     }
@@ -232,10 +244,11 @@ mod tests {
                 ("new-table", "order_contacts"),
             ],
         );
-        let batch = s.find("SELECT @lockstep_n AS rows_in_batch;").unwrap();
+        // MariaDB: the batch runs behind its guard (prepared statements), then the pause.
+        let batch = s.find("'SELECT @lockstep_n AS rows_in_batch'").unwrap();
         assert!(
-            s[batch..].starts_with(
-                "SELECT @lockstep_n AS rows_in_batch;\nsystem read -r -p 'That was one batch"
+            s[batch..].contains(
+                "EXECUTE lockstep_stmt;\nDEALLOCATE PREPARE lockstep_stmt;\nsystem read -r -p 'That was one batch"
             ),
             "{s}"
         );

@@ -98,8 +98,8 @@ pub fn forward_script_claims(server: &Server, plan: &Plan, seed: &str, result: &
     }
 }
 
-/// The second run: exit 0 and nothing changed; the preflight checks hold on the migrated
-/// database (a re-run must not be stopped by them).
+/// The second run: exit 0 and nothing changed; the plan's checks hold on the migrated
+/// database or are skipped there by their guard (a re-run must not be stopped by them).
 fn rerun_claims(
     server: &Server,
     plan: &Plan,
@@ -107,7 +107,7 @@ fn rerun_claims(
     conn: &mut mysql::Conn,
     result: &mut CaseResult,
 ) -> Result<(), String> {
-    preflight_claims(plan, conn, result);
+    completed_state_claims(plan, conn, result);
     let before = fingerprint(conn)?;
     let second = run(server, plan, path, false);
     let after = fingerprint(conn)?;
@@ -137,42 +137,62 @@ fn rerun_claims(
     Ok(())
 }
 
-/// Each preflight check with an exact expected result must hold on the migrated database too:
-/// a re-run of the script starts with them.
-fn preflight_claims(plan: &Plan, conn: &mut mysql::Conn, result: &mut CaseResult) {
-    let Some(preflight) = plan.phases.first().filter(|p| p.steps.is_empty()) else {
-        return;
-    };
-    for check in &preflight.checks {
-        let want = match &check.expected {
-            Expected::Manual => continue,
-            Expected::NoRows => Vec::new(),
-            Expected::Rows(rows) => rows.clone(),
-        };
-        let observed = text_rows(conn, &check.sql).map(|rows| {
-            rows.into_iter()
-                .map(|r| {
-                    r.into_iter()
-                        .map(|v| v.unwrap_or_else(|| "NULL".to_string()))
-                        .collect::<Vec<_>>()
-                })
-                .collect::<Vec<_>>()
-        });
-        let (text, ok) = match observed {
-            Ok(rows) => (format!("{rows:?}"), rows == want),
-            Err(e) => (e, false),
-        };
-        result.claims.push(Claim::new(
-            Kind::Check,
-            &format!(
-                "forward.sql re-run: preflight check '{}'",
+/// Each check with an exact expected result must hold on the migrated database, or be skipped
+/// there by its `only_if` guard: a re-run of the script runs them all, and a failed check
+/// stops it.
+fn completed_state_claims(plan: &Plan, conn: &mut mysql::Conn, result: &mut CaseResult) {
+    for (i, phase) in plan.phases.iter().enumerate() {
+        for check in &phase.checks {
+            let want = match &check.expected {
+                Expected::Manual => continue,
+                Expected::NoRows => Vec::new(),
+                Expected::Rows(rows) => rows.clone(),
+            };
+            let place = format!(
+                "forward.sql re-run: phase {} check '{}'",
+                i + 1,
                 check.description
-            ),
-            "holds on the migrated database",
-            &format!("{want:?}"),
-            &text,
-            ok,
-        ));
+            );
+            if let Some(guard) = &check.only_if {
+                match super::text_value(conn, guard) {
+                    Ok(Some(v)) if v == "0" => continue,
+                    Ok(Some(v)) if v == "1" => {}
+                    other => {
+                        result.claims.push(Claim::new(
+                            Kind::Check,
+                            &place,
+                            "only_if guard",
+                            "1 or 0",
+                            &format!("{other:?}"),
+                            false,
+                        ));
+                        continue;
+                    }
+                }
+            }
+            let (text, ok) = match text_rows(conn, &check.sql) {
+                Ok(rows) => {
+                    let rows: Vec<Vec<String>> = rows
+                        .into_iter()
+                        .map(|r| {
+                            r.into_iter()
+                                .map(|v| v.unwrap_or_else(|| "NULL".to_string()))
+                                .collect()
+                        })
+                        .collect();
+                    (format!("{rows:?}"), rows == want)
+                }
+                Err(e) => (e, false),
+            };
+            result.claims.push(Claim::new(
+                Kind::Check,
+                &place,
+                "holds on the migrated database (or its guard skips it)",
+                &format!("{want:?}"),
+                &text,
+                ok,
+            ));
+        }
     }
 }
 
