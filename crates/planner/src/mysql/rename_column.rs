@@ -202,6 +202,22 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         )
     };
 
+    // Where the plan may start: before it (the old name only), or where it left off and a
+    // re-run of the script continues (both names with the sync triggers; the new name only,
+    // completed). Both names without the triggers is an interrupted contract: the triggers and
+    // backfill would copy the old column's stale values over the new one, so it stops there.
+    let start_check = check(
+        &format!("The column {old} exists and no column is named {new} yet (or this plan already got that far: both with its sync triggers, or only {new})"),
+        format!(
+            "SELECT (o = 1 AND n = 0) OR (o = 0 AND n = 1) OR (o = 1 AND n = 1 AND t = 2) AS can_start FROM (SELECT SUM(column_name = {old_lit}) AS o, SUM(column_name = {new_lit}) AS n, (SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = {s} AND trigger_name IN ({ins}, {upd})) AS t FROM information_schema.columns WHERE {where_t}) AS lockstep_names;",
+            s = ctx.schema_value(),
+            ins = literal(&ins_trigger),
+            upd = literal(&upd_trigger),
+        ),
+        "1",
+        Expected::row(&["1"]),
+    );
+
     // The direct path: one statement, with every client stopped.
     let (rename_clause, rename_back, rename_lock) = if server.has_rename_column() {
         (
@@ -247,10 +263,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ctx.preflight(
             None,
             vec![
-                names_check(
-                    &format!("The column {old} exists and no column is named {new} yet"),
-                    ["1", "0"],
-                ),
+                start_check.clone(),
                 definition_check.clone(),
             ],
         ),
@@ -368,10 +381,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     );
 
     let mut preflight_checks = vec![
-        names_check(
-            &format!("The column {old} exists and no column is named {new} yet"),
-            ["1", "0"],
-        ),
+        start_check,
         definition_check,
         check(
             "The column is not part of the primary key, not generated, and no foreign key uses it",

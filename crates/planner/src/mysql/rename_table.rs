@@ -77,6 +77,47 @@ pub(super) fn free_check(ctx: &Ctx, name: &str) -> Check {
     )
 }
 
+/// Where the plan may start: the table under its old name, or (a re-run of the script) already
+/// renamed by this plan: a base table under the new name and none under the old one.
+fn start_check(ctx: &Ctx, old_name: &str, new_name: &str) -> Check {
+    let base = |name: &str| {
+        format!(
+            "(SELECT COUNT(*) FROM information_schema.tables WHERE {} AND table_type = 'BASE TABLE')",
+            ctx.where_table(name)
+        )
+    };
+    check(
+        &format!(
+            "The table is a base table (or this plan already renamed it to {})",
+            ident(new_name)
+        ),
+        format!(
+            "SELECT {old} = 1 OR ({old} = 0 AND {new} = 1) AS can_start;",
+            old = base(old_name),
+            new = base(new_name)
+        ),
+        "1",
+        Expected::row(&["1"]),
+    )
+}
+
+/// The new name is free, or it is this plan's: the old name is no longer a base table.
+fn new_name_check(ctx: &Ctx, old_name: &str, new_name: &str) -> Check {
+    check(
+        &format!(
+            "The name {} is free (or already the table this plan renamed)",
+            ident(new_name)
+        ),
+        format!(
+            "SELECT COUNT(*) AS taken FROM information_schema.tables WHERE {} AND EXISTS (SELECT 1 FROM information_schema.tables WHERE {} AND table_type = 'BASE TABLE');",
+            ctx.where_table(new_name),
+            ctx.where_table(old_name)
+        ),
+        "0",
+        Expected::row(&["0"]),
+    )
+}
+
 /// Table-level grants on `name`: they stay with the name.
 pub(super) fn grants_check(ctx: &Ctx, name: &str, new_name: &str) -> Check {
     check(
@@ -199,8 +240,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let drop_view = ctx.documented(drop_view);
 
     let mut preflight_checks = vec![
-        type_check(ctx, "The table is a base table", old_name, "BASE TABLE"),
-        free_check(ctx, new_name),
+        start_check(ctx, old_name, new_name),
+        new_name_check(ctx, old_name, new_name),
         free_check(ctx, &empty_name),
         free_check(ctx, &view_name),
         grants_check(ctx, old_name, new_name),

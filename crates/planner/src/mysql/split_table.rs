@@ -146,8 +146,11 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let n = columns.len().to_string();
     let mut pre = vec![
         check(
-            "Every column to move exists",
-            format!("SELECT COUNT(*) AS present FROM information_schema.columns WHERE {moved_where};"),
+            "Every column to move exists (or this plan already moved them all: none left in the old table, all in the new one)",
+            format!(
+                "SELECT IF(o = 0, (SELECT COUNT(*) FROM information_schema.columns WHERE {} AND column_name IN ({col_names})), o) AS present FROM (SELECT COUNT(*) AS o FROM information_schema.columns WHERE {moved_where}) AS lockstep_old;",
+                ctx.where_table(new_table)
+            ),
             &n,
             Expected::row(&[&n]),
         ),
@@ -163,10 +166,11 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         check(
             "The new table's name is free",
             format!(
-                "SELECT COUNT(*) AS taken FROM information_schema.tables WHERE {};",
-                ctx.where_table(new_table)
+                "SELECT COUNT(*) AS taken FROM information_schema.tables WHERE {} AND (SELECT COUNT(*) FROM information_schema.columns WHERE {moved_where}) > 0 AND (SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = {} AND trigger_name IN ({trigger_names})) = 0;",
+                ctx.where_table(new_table),
+                ctx.schema_value()
             ),
-            "0 (1: a table of that name exists; if it is this plan's own from an earlier attempt, CREATE TABLE IF NOT EXISTS skips it)",
+            "0 (also when the table is this plan's own: its mirror triggers exist, or the moved columns are already gone from the old table. 1: another table has that name)",
             Expected::row(&["0"]),
         ),
         check(
