@@ -51,11 +51,12 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
 
     let pre = vec![
         check(
-            "The constraint name is free in the schema (CHECK constraint names are unique per schema on MySQL)",
+            "The constraint name is free in the schema (CHECK constraint names are unique per schema on MySQL), or already this table's CHECK (this plan ran)",
             format!(
-                "SELECT COUNT(*) AS taken FROM information_schema.table_constraints WHERE constraint_schema = {} AND constraint_name = {};",
+                "SELECT COUNT(*) AS taken FROM information_schema.table_constraints WHERE constraint_schema = {} AND constraint_name = {} AND NOT (table_name = {} AND constraint_type = 'CHECK');",
                 ctx.schema_value(),
-                literal(&name)
+                literal(&name),
+                literal(&ctx.req.table)
             ),
             "0",
             Expected::row(&["0"]),

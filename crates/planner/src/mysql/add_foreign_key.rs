@@ -129,11 +129,13 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
 
     let pre = vec![
         check(
-            "The constraint name is free in the schema (InnoDB foreign key names are unique per schema)",
+            "The constraint name is free in the schema (InnoDB foreign key names are unique per schema), or already this table's foreign key to the parent (this plan ran)",
             format!(
-                "SELECT COUNT(*) AS taken FROM information_schema.table_constraints WHERE constraint_schema = {} AND constraint_name = {};",
-                ctx.schema_value(),
-                literal(&name)
+                "SELECT COUNT(*) AS taken FROM information_schema.table_constraints WHERE constraint_schema = {s} AND constraint_name = {n} AND NOT EXISTS (SELECT 1 FROM information_schema.referential_constraints WHERE constraint_schema = {s} AND constraint_name = {n} AND table_name = {t} AND referenced_table_name = {p});",
+                s = ctx.schema_value(),
+                n = literal(&name),
+                t = literal(&ctx.req.table),
+                p = literal(ref_table)
             ),
             "0",
             Expected::row(&["0"]),

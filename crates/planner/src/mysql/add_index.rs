@@ -61,13 +61,23 @@ impl IndexSpec<'_> {
         )
     }
 
-    /// The name is not taken by another index of the table.
+    /// The name is not taken by another index of the table (this plan's own index, on the
+    /// same columns with the same uniqueness, is where a re-run finds it).
     pub fn name_free_check(&self, ctx: &Ctx) -> Check {
+        let ours = format!(
+            "{}/{}",
+            self.columns.join(","),
+            if self.unique { "0" } else { "1" }
+        );
         check(
-            &format!("The table has no index named {} yet", ident(&self.name)),
+            &format!(
+                "The table has no index named {} yet (or it is already this plan's index)",
+                ident(&self.name)
+            ),
             format!(
-                "SELECT COUNT(*) AS taken FROM information_schema.statistics WHERE {};",
-                self.where_index(ctx)
+                "SELECT COUNT(*) AS taken FROM information_schema.statistics WHERE {w} AND (SELECT CONCAT(GROUP_CONCAT(column_name ORDER BY seq_in_index SEPARATOR ','), '/', MIN(non_unique)) FROM information_schema.statistics WHERE {w}) <> {};",
+                literal(&ours),
+                w = self.where_index(ctx)
             ),
             "0 (otherwise pass --name with a free name, or drop the old index first)",
             Expected::row(&["0"]),

@@ -47,10 +47,17 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ctx.lock_clause(MysqlLock::INPLACE_NONE)
     );
     let mut checks: Vec<Check> = vec![
-        ctx.column_check("The column exists", column, "1", Expected::row(&["1"])),
+        // 0 is also what a re-run of the finished plan finds: the machine cannot tell a
+        // dropped column from a wrong name, the operator can.
+        ctx.column_check(
+            "The column exists",
+            column,
+            "1 (0: a wrong name, or this plan has already dropped it and the script is being re-run)",
+            Expected::Manual,
+        ),
         check(
-            "Inserts can leave the column out: it is nullable, has a default, or is generated or AUTO_INCREMENT",
-            format!("SELECT is_nullable = 'YES' OR column_default IS NOT NULL OR extra LIKE '%auto_increment%' OR extra LIKE '%GENERATED%' AS optional FROM information_schema.columns WHERE {where_column};"),
+            "Inserts can leave the column out: it is nullable, has a default, or is generated or AUTO_INCREMENT (or it is gone)",
+            format!("SELECT COALESCE((SELECT is_nullable = 'YES' OR column_default IS NOT NULL OR extra LIKE '%auto_increment%' OR extra LIKE '%GENERATED%' FROM information_schema.columns WHERE {where_column}), 1) AS optional;"),
             &format!("1. If 0, give it a default before the deploy gate, e.g. ALTER TABLE {table} ALTER COLUMN {col} SET DEFAULT <value>, ALGORITHM=INSTANT (metadata only); otherwise, in strict mode, the new version's inserts fail with \"Field ... doesn't have a default value\""),
             Expected::row(&["1"]),
         ),

@@ -496,7 +496,7 @@ pub fn online_alter(
     };
     let mut drop = ctx.step(
         "Drop the old table the tool left behind",
-        vec![format!("DROP TABLE {};", ctx.sibling(&old))],
+        vec![format!("DROP TABLE IF EXISTS {};", ctx.sibling(&old))],
         Some(MysqlLock::MetadataExclusive),
         Estimate::new(0.01, 5.0),
     );
