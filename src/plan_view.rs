@@ -312,6 +312,11 @@ fn phase_html(d: &mut Doc, n: usize, phase: &Phase, longest: f64) {
             );
             sql_block(&mut d.html, &c.sql, &format!("check query of phase {n}"));
             d.html.push_str("</div>");
+            if let Some(guard) = &c.only_if {
+                d.html.push_str("<p>Only while this returns 1 (a re-run skips it once the plan has gone past this phase):</p><div class=sql>");
+                sql_block(&mut d.html, guard, &format!("check guard of phase {n}"));
+                d.html.push_str("</div>");
+            }
         }
         d.end("details");
     }

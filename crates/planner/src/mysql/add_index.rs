@@ -301,7 +301,11 @@ mod tests {
             assert_eq!(plan.strategy.chosen, "direct", "{db}");
             let step = &plan.phases[1].steps[0];
             // MariaDB: IF NOT EXISTS makes a re-run of the completed step a no-op.
-            let guard = if db.starts_with("mariadb") { "IF NOT EXISTS " } else { "" };
+            let guard = if db.starts_with("mariadb") {
+                "IF NOT EXISTS "
+            } else {
+                ""
+            };
             assert_eq!(
                 step.sql,
                 [format!("ALTER TABLE `orders``; drop table x; --` ADD INDEX {guard}`orders``; drop table x; --_customer_id_created_at_idx` (`customer_id`, `created_at`), ALGORITHM=INPLACE, LOCK=NONE;")],

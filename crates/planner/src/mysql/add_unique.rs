@@ -85,7 +85,11 @@ mod tests {
         for db in ["mariadb@10.11.6", "mysql@8.0.35", "mysql@5.7"] {
             let plan = crate::plan(&params(db)).unwrap_or_else(|e| panic!("{db}: {e:?}"));
             let build = &plan.phases[1];
-            let guard = if db.starts_with("mariadb") { "IF NOT EXISTS " } else { "" };
+            let guard = if db.starts_with("mariadb") {
+                "IF NOT EXISTS "
+            } else {
+                ""
+            };
             assert_eq!(
                 build.steps[0].sql,
                 [format!("ALTER TABLE `orders``; drop table x; --` ADD UNIQUE INDEX {guard}`orders``; drop table x; --_customer_id_code_key` (`customer_id`, `code`), ALGORITHM=INPLACE, LOCK=NONE;")]
@@ -113,7 +117,8 @@ mod tests {
     #[test]
     fn named_constraint() {
         let plan = crate::plan(&params("mariadb@10.11").with("name", "orders_code_uniq")).unwrap();
-        assert!(plan.phases[1].steps[0].sql[0].contains("ADD UNIQUE INDEX IF NOT EXISTS `orders_code_uniq` ("));
+        assert!(plan.phases[1].steps[0].sql[0]
+            .contains("ADD UNIQUE INDEX IF NOT EXISTS `orders_code_uniq` ("));
         assert!(plan
             .summary
             .starts_with("Add UNIQUE constraint `orders_code_uniq`"));

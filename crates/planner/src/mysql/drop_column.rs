@@ -223,7 +223,11 @@ mod tests {
                     step.sql,
                     [format!(
                         "ALTER TABLE {TABLE} DROP COLUMN {}`legacy_flag`, {suffix}",
-                        if db.starts_with("mariadb") { "IF EXISTS " } else { "" }
+                        if db.starts_with("mariadb") {
+                            "IF EXISTS "
+                        } else {
+                            ""
+                        }
                     )]
                 );
                 assert_eq!(step.blocks, Blocks::ReadsAndWrites);

@@ -665,7 +665,11 @@ mod tests {
             let plan = crate::plan(&params(db)).unwrap_or_else(|e| panic!("{db}: {e:?}"));
             assert_eq!(plan.strategy.chosen, "online", "{db}");
             let expand = &plan.phases[1];
-            let guard = if db.starts_with("mariadb") { "IF NOT EXISTS " } else { "" };
+            let guard = if db.starts_with("mariadb") {
+                "IF NOT EXISTS "
+            } else {
+                ""
+            };
             assert!(expand.steps[0].sql[0].starts_with(&format!(
                 "ALTER TABLE {TABLE} ADD COLUMN {guard}`total` int NULL, ALGORITHM="
             )));

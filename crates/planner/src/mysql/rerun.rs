@@ -10,7 +10,10 @@ use crate::plan::{Phase, Plan, Rerun, Step};
 /// Rewrites the MariaDB steps of `plan` (and of its alternative) to be re-runnable where the
 /// syntax allows, and records on every step what a re-run does.
 pub fn apply(plan: &mut Plan) {
-    let alternative = plan.alternative.iter_mut().flat_map(|a| a.phases.iter_mut());
+    let alternative = plan
+        .alternative
+        .iter_mut()
+        .flat_map(|a| a.phases.iter_mut());
     for phase in plan.phases.iter_mut().chain(alternative) {
         apply_phase(phase);
     }
@@ -224,7 +227,8 @@ fn alter_clauses(stmt: &str) -> Vec<String> {
 
 /// `ALTER TABLE `a`.`b` ADD ...` → `ADD ...`.
 fn without_table_name(clause: &str) -> String {
-    let mut rest = clause.trim_start()["ALTER TABLE ".len().min(clause.trim_start().len())..].trim_start();
+    let mut rest =
+        clause.trim_start()["ALTER TABLE ".len().min(clause.trim_start().len())..].trim_start();
     while let Some(n) = quoted_name_len(rest) {
         rest = &rest[n..];
         match rest.strip_prefix('.') {
@@ -271,11 +275,15 @@ mod tests {
             "ALTER TABLE `o` ADD CONSTRAINT `f``k` FOREIGN KEY IF NOT EXISTS (`c`) REFERENCES `p` (`id`), ALGORITHM=INPLACE, LOCK=NONE;"
         );
         assert_eq!(
-            idempotent_alter("ALTER TABLE `o` ALTER INDEX `i` IGNORED, ALGORITHM=INSTANT, LOCK=NONE;").unwrap(),
+            idempotent_alter(
+                "ALTER TABLE `o` ALTER INDEX `i` IGNORED, ALGORITHM=INSTANT, LOCK=NONE;"
+            )
+            .unwrap(),
             "ALTER TABLE `o` ALTER INDEX IF EXISTS `i` IGNORED, ALGORITHM=INSTANT, LOCK=NONE;"
         );
         assert_eq!(
-            idempotent_alter("ALTER TABLE `o` DROP FOREIGN KEY `f`, ALGORITHM=INPLACE, LOCK=NONE;").unwrap(),
+            idempotent_alter("ALTER TABLE `o` DROP FOREIGN KEY `f`, ALGORITHM=INPLACE, LOCK=NONE;")
+                .unwrap(),
             "ALTER TABLE `o` DROP FOREIGN KEY IF EXISTS `f`, ALGORITHM=INPLACE, LOCK=NONE;"
         );
     }
@@ -293,7 +301,9 @@ mod tests {
         ));
         assert!(!statement_is_idempotent("RENAME TABLE `a` TO `b`;"));
         assert!(!statement_is_idempotent("DROP TABLE `_orders_old`;"));
-        assert!(statement_is_idempotent("DROP TABLE IF EXISTS `_orders_old`;"));
+        assert!(statement_is_idempotent(
+            "DROP TABLE IF EXISTS `_orders_old`;"
+        ));
     }
 
     fn params(db: &str, change: &[(&str, &str)]) -> crate::params::Params {
@@ -338,8 +348,13 @@ mod tests {
         // MySQL: no IF [NOT] EXISTS on ADD COLUMN, no guard the client can enforce.
         let p = plan("mysql@8.0.35", &RENAME);
         assert!(p.steps().all(|s| s.rerun != Rerun::Safe));
-        assert!(p.steps().any(|s| s.rerun == Rerun::SkipWhenDone && s.shell.is_none()));
-        assert!(!crate::render::markdown::render(&p, &params("mysql@8.0.35", &RENAME)).contains("Safe to re-run"));
+        assert!(p
+            .steps()
+            .any(|s| s.rerun == Rerun::SkipWhenDone && s.shell.is_none()));
+        assert!(
+            !crate::render::markdown::render(&p, &params("mysql@8.0.35", &RENAME))
+                .contains("Safe to re-run")
+        );
     }
 
     #[test]
@@ -350,9 +365,18 @@ mod tests {
         let guard = triggers.only_if.as_deref().unwrap();
         assert!(guard.contains("column_name = 'note'"), "{guard}");
         let script = crate::render::sql::forward(&p);
-        assert!(script.contains("SET @lockstep_sql = IF(@lockstep_run, 'CREATE TRIGGER `orders_lockstep_rename_ins`"));
+        assert!(script.contains(
+            "SET @lockstep_sql = IF(@lockstep_run, 'CREATE TRIGGER `orders_lockstep_rename_ins`"
+        ));
         // Both transition phases' checks carry the guard; the preflight's and the last's do not.
-        assert!(p.phases[1..3].iter().flat_map(|ph| &ph.checks).all(|c| c.only_if.is_some()));
-        assert!(p.phases[0].checks.iter().chain(&p.phases[3].checks).all(|c| c.only_if.is_none()));
+        assert!(p.phases[1..3]
+            .iter()
+            .flat_map(|ph| &ph.checks)
+            .all(|c| c.only_if.is_some()));
+        assert!(p.phases[0]
+            .checks
+            .iter()
+            .chain(&p.phases[3].checks)
+            .all(|c| c.only_if.is_none()));
     }
 }

@@ -222,7 +222,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         CATALOG_ONLY,
     );
     create.notes.push("CREATE TABLE ... SELECT copies exactly these columns with their types, character sets, NOT NULL and defaults, and no row: the impossible WHERE reads nothing. AUTO_INCREMENT, indexes, CHECKs and foreign keys are not copied.".to_string());
-    create.retry = "If it fails, run it again: IF NOT EXISTS skips it once the table exists.".to_string();
+    create.retry =
+        "If it fails, run it again: IF NOT EXISTS skips it once the table exists.".to_string();
     create.only_if = Some(moving.clone());
 
     let if_not_exists = if server.trigger_if_not_exists() {
@@ -366,7 +367,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     setup.notes.push(format!("One row: the first key, the last key that exists now (the batches stop there: rows inserted from now on reach {new} through the trigger, and chasing them would never end), and whether the first batch ran. MIN and MAX read the two ends of the primary key only. It survives a dropped connection, so the batch can be repeated from any session."));
     setup.notes.push(format!("Create it only after the expand phase's check finds all four triggers: every row committed before the INSERT trigger existed must lie at or below the end key read here, or it would reach {new} neither through the trigger nor through the copy."));
     setup.retry =
-        "If it fails, run it again: IF NOT EXISTS keeps the first row (and the place reached).".to_string();
+        "If it fails, run it again: IF NOT EXISTS keeps the first row (and the place reached)."
+            .to_string();
     setup.only_if = Some(moving.clone());
     let in_batch = format!(
         "{key} >= @lockstep_lo AND {key} <= {{upper}} AND ({key} > @lockstep_lo OR @lockstep_started = 0)"

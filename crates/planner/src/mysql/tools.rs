@@ -371,7 +371,8 @@ pub fn online_alter(
             None,
             Estimate::new(1.0, 30.0),
         );
-        dry.retry = "Changes nothing on the table: fix what it reports and run it again.".to_string();
+        dry.retry =
+            "Changes nothing on the table: fix what it reports and run it again.".to_string();
         rehearse.push(mark(dry));
     }
     let mut copy = shell_step(

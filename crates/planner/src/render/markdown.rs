@@ -158,7 +158,10 @@ fn render_phase(w: &mut String, number: usize, phase: &Phase) {
                 Engine::Mariadb => ("1", "the script form below checks it for you"),
                 Engine::Mysql => ("1", "check it yourself before running the statements"),
             };
-            let _ = writeln!(w, "Run only when this returns `{yes}` ({client}):\n\n```sql\n{guard}\n```\n");
+            let _ = writeln!(
+                w,
+                "Run only when this returns `{yes}` ({client}):\n\n```sql\n{guard}\n```\n"
+            );
         }
         let _ = writeln!(w, "{}", fenced(step));
         if let Some(why) = &step.unverified {
@@ -181,6 +184,12 @@ fn render_phase(w: &mut String, number: usize, phase: &Phase) {
                 "- {} — expect {}\n\n  ```sql\n  {}\n  ```\n",
                 check.description, check.expect, check.sql
             );
+            if let Some(guard) = &check.only_if {
+                let _ = writeln!(
+                    w,
+                    "  Only while this returns 1 (a re-run skips it once the plan has gone past this phase; the script checks it for you on MariaDB):\n\n  ```sql\n  {guard}\n  ```\n"
+                );
+            }
         }
     }
     if let Some(why) = &phase.irreversible {

@@ -259,8 +259,18 @@ mod tests {
         // The mysql client cuts a `system` line at its first `;` and sends the rest to the
         // server as SQL: the script stopped with a syntax error at its first shell step.
         for change in [
-            vec![("change", "add-column"), ("column", "token"), ("type", "char(36)"), ("default", "(uuid())")],
-            vec![("change", "rename-column"), ("column", "note"), ("new-name", "remark"), ("type", "text")],
+            vec![
+                ("change", "add-column"),
+                ("column", "token"),
+                ("type", "char(36)"),
+                ("default", "(uuid())"),
+            ],
+            vec![
+                ("change", "rename-column"),
+                ("column", "note"),
+                ("new-name", "remark"),
+                ("type", "text"),
+            ],
         ] {
             let p = crate::plan(&{
                 let mut p = crate::params::Params::new()

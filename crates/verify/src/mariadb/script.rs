@@ -77,7 +77,9 @@ pub fn forward_script_claims(server: &Server, plan: &Plan, seed: &str, result: &
             "forward.sql",
             "runs from start to end in the mysql client, every pause answered",
             "mysql exits 0 (it stops at the first error)",
-            &first.clone().map_or_else(|e| e, |_| "mysql exited 0".to_string()),
+            &first
+                .clone()
+                .map_or_else(|e| e, |_| "mysql exited 0".to_string()),
             ok,
         ));
         if ok {
@@ -301,7 +303,11 @@ fn spawn_reader(child: &mut Child) -> mpsc::Receiver<String> {
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = out.read(&mut buf) {
-                if n == 0 || tx.send(String::from_utf8_lossy(&buf[..n]).into_owned()).is_err() {
+                if n == 0
+                    || tx
+                        .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                        .is_err()
+                {
                     break;
                 }
             }
@@ -364,4 +370,27 @@ fn repeat_batch(server: &Server, step: &Step) -> Result<(), String> {
         }
     }
     Err(format!("'{}' never reported done", step.title))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verifier_expects_every_pause_forward_sql_makes() {
+        for case in super::super::scenarios::all_cases() {
+            let params = super::super::runner::params_for(&case, "10.11.6", 200_000, 40_000_000);
+            let Ok(plan) = lockstep_planner::plan(&params) else {
+                continue;
+            };
+            let script = render::sql::forward(&plan);
+            assert_eq!(
+                pauses(&plan).len(),
+                script.matches("press Enter").count(),
+                "{}/{}",
+                case.change,
+                case.name
+            );
+        }
+    }
 }
