@@ -5,7 +5,7 @@
 //! and the verifier runs no MySQL server: its steps are never said to be safe to re-run.
 
 use crate::input::Engine;
-use crate::plan::{Phase, Plan, Rerun, Step};
+use crate::plan::{Check, Expected, Phase, Plan, Rerun, Step};
 
 /// Rewrites the MariaDB steps of `plan` (and of its alternative) to be re-runnable where the
 /// syntax allows, and records on every step what a re-run does.
@@ -20,6 +20,7 @@ pub fn apply(plan: &mut Plan) {
 }
 
 fn apply_phase(phase: &mut Phase) {
+    let pending = phase.checks.iter().find_map(pending_guard);
     for step in &mut phase.steps {
         if step.engine == Engine::Mariadb {
             for stmt in &mut step.sql {
@@ -27,9 +28,34 @@ fn apply_phase(phase: &mut Phase) {
                     *stmt = rewritten;
                 }
             }
+            // A statement that would do its work again (a MODIFY under ALGORITHM=COPY copies
+            // the table, blocking writes) runs only until the phase's check holds.
+            let redoes = !step.sql.iter().all(|s| statement_is_idempotent(s));
+            if redoes && step.shell.is_none() && step.only_if.is_none() {
+                step.only_if.clone_from(&pending);
+            }
         }
         step.rerun = rerun_of(step);
     }
+}
+
+/// `1` while a check expecting one exact value does not return it yet: the guard of a step
+/// whose result that check proves.
+fn pending_guard(check: &Check) -> Option<String> {
+    let Expected::Rows(rows) = &check.expected else {
+        return None;
+    };
+    let [row] = rows.as_slice() else {
+        return None;
+    };
+    let [value] = row.as_slice() else {
+        return None;
+    };
+    let query = check.sql.trim_end().trim_end_matches(';');
+    Some(format!(
+        "SELECT NOT COALESCE(({query}) = {}, 0) AS pending;",
+        crate::quote::mysql::literal(value)
+    ))
 }
 
 /// Gives every check of the transition phases (all but the first, the preflight, and the
@@ -378,5 +404,30 @@ mod tests {
             .iter()
             .chain(&p.phases[3].checks)
             .all(|c| c.only_if.is_none()));
+    }
+
+    #[test]
+    fn a_copy_runs_only_until_its_check_holds() {
+        let p = plan(
+            "mariadb@10.11",
+            &[
+                ("change", "change-type"),
+                ("column", "customer_id"),
+                ("from-type", "int NOT NULL"),
+                ("to-type", "bigint NOT NULL"),
+                ("max-downtime", "10m"),
+                ("rows", "200000"),
+                ("size", "40MB"),
+            ],
+        );
+        let step = p
+            .steps()
+            .find(|s| s.sql.iter().any(|q| q.contains("ALGORITHM=COPY")))
+            .unwrap();
+        assert_eq!(
+            step.only_if.as_deref(),
+            Some("SELECT NOT COALESCE((SELECT data_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'orders' AND column_name = 'customer_id') = 'bigint', 0) AS pending;")
+        );
+        assert_eq!(step.rerun, Rerun::Safe);
     }
 }
