@@ -56,6 +56,7 @@ fn pauses(plan: &Plan) -> Vec<Pause<'_>> {
 /// Runs `plan`'s forward.sql twice on a fresh database seeded with `seed`; records the
 /// claims of both runs and of the preflight checks on the migrated database.
 pub fn forward_script_claims(server: &Server, plan: &Plan, seed: &str, result: &mut CaseResult) {
+    let started = Instant::now();
     let outcome = (|| -> Result<(), String> {
         let mut admin = server.connect("mysql")?;
         exec(
@@ -97,7 +98,10 @@ pub fn forward_script_claims(server: &Server, plan: &Plan, seed: &str, result: &
             &e,
             false,
         ));
-    }
+    }    result.notes.push(format!(
+        "forward.sql run whole twice (seed, first run, second run) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
 }
 
 /// The second run: exit 0 and nothing changed; the plan's checks hold on the migrated
