@@ -177,7 +177,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         "1 (0: if this index is UNIQUE on NOT NULL columns, the hide step fails; drop it directly, after the usage check)",
         Expected::row(&["1"]),
     ));
-    let online = vec![
+    let mut online = vec![
         ctx.preflight(None, checks),
         Phase {
             name: "hide index".to_string(),
@@ -200,6 +200,11 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             "Observe with {idx} hidden for a representative period (a full business cycle: daily and monthly jobs, reports, replicas' queries): query latency, the slow query log, and errors \"Key ... doesn't exist\" from index hints. Any regression: run the previous phase's rollback (instant) and stop here."
         ))),
     ];
+    // Once the index is dropped, the hide phase's check has nothing to read: a re-run skips it.
+    super::rerun::guard_transition_checks(
+        &mut online,
+        &format!("SELECT COUNT(*) > 0 AS present FROM information_schema.statistics WHERE {where_index};"),
+    );
     out.online = Some(online);
     out.online_required = Some(format!(
         "a query that still needs the index turns into a full scan the moment it is dropped, and rebuilding it takes as long as the original build; hiding it first ({hide_clause}) is undone instantly"
@@ -247,6 +252,12 @@ mod tests {
         ));
         assert_eq!(hide.checks[0].expected, Expected::row(&["YES"]));
         assert!(hide.checks[0].sql.starts_with("SELECT DISTINCT ignored "));
+        // A re-run of the finished plan (index gone) skips the hide phase's check.
+        assert!(hide.checks[0]
+            .only_if
+            .as_deref()
+            .unwrap()
+            .contains("index_name = 'orders_status_idx'"));
         let drop = &plan.phases[2];
         assert!(drop.app_change.as_deref().unwrap().contains("rollback"));
         assert_eq!(

@@ -98,7 +98,8 @@ pub fn forward_script_claims(server: &Server, plan: &Plan, seed: &str, result: &
             &e,
             false,
         ));
-    }    result.notes.push(format!(
+    }
+    result.notes.push(format!(
         "forward.sql run whole twice (seed, first run, second run) in {:.1} s",
         started.elapsed().as_secs_f64()
     ));
