@@ -359,6 +359,51 @@ fn spirit_force_kill_note(ctx: &Ctx) -> String {
     )
 }
 
+/// The binary-log settings gh-ost and Spirit refuse to start without: they read every row
+/// change from the binlog as full row images (gh-ost `doc/requirements-and-limitations.md`;
+/// Spirit [`SPIRIT_RELEASE`] `pkg/migration/check/configuration.go`, which also requires
+/// `log_slave_updates` and an empty `binlog_row_value_options`).
+fn binlog_settings_check(tool: OscTool) -> Check {
+    let (sql, expect, row): (&str, &str, &[&str]) = if tool == OscTool::Spirit {
+        (
+            "SELECT @@global.binlog_format AS binlog_format, @@global.binlog_row_image AS binlog_row_image, @@global.log_bin AS log_bin, @@global.log_slave_updates AS log_slave_updates, @@global.binlog_row_value_options AS binlog_row_value_options;",
+            "ROW, FULL, 1, 1 and an empty binlog_row_value_options (Spirit refuses to start otherwise)",
+            &["ROW", "FULL", "1", "1", ""],
+        )
+    } else {
+        (
+            "SELECT @@global.binlog_format AS binlog_format, @@global.binlog_row_image AS binlog_row_image, @@global.log_bin AS log_bin;",
+            "ROW, FULL and 1 (gh-ost refuses to start otherwise; on a replica it can switch binlog_format itself)",
+            &["ROW", "FULL", "1"],
+        )
+    };
+    check(
+        "Binary logging writes full row images (the tool reads every row change from the binlog)",
+        sql,
+        expect,
+        Expected::row(row),
+    )
+}
+
+/// gh-ost and Spirit refuse a table that has triggers; pt-online-schema-change refuses it
+/// unless told `--preserve-triggers` (MySQL 5.7.2+), since it adds triggers of its own.
+fn no_triggers_check(ctx: &Ctx, tool: OscTool) -> Check {
+    let otherwise = match tool {
+        OscTool::PtOnlineSchemaChange => "any other count: pt-online-schema-change stops; add --preserve-triggers to its command lines (MySQL 5.7.2+ and MariaDB 10.2.3+ allow several triggers per event), or drop the triggers for the copy",
+        _ => "any other count: the tool refuses the table; drop the triggers for the copy, or choose pt-online-schema-change with --preserve-triggers",
+    };
+    check(
+        &format!("The table has no triggers ({} cannot copy a table that has some)", tool.name()),
+        format!(
+            "SELECT COUNT(*) AS triggers FROM information_schema.triggers WHERE event_object_schema = {} AND event_object_table = {};",
+            ctx.schema_value(),
+            q::literal(&ctx.req.table)
+        ),
+        &format!("0 ({otherwise})"),
+        Expected::row(&["0"]),
+    )
+}
+
 /// A file-name-safe form of a table name, for gh-ost's flag file.
 fn sanitize(name: &str) -> String {
     name.chars()
@@ -433,13 +478,9 @@ pub fn online_alter(
             "0",
             Expected::row(&["0"]),
         ));
-        extra.push(check(
-            "Row-based binary logging (the tool reads row events from the binlog)",
-            "SELECT @@global.binlog_format AS binlog_format;",
-            "ROW",
-            Expected::row(&["ROW"]),
-        ));
+        extra.push(binlog_settings_check(tool));
     }
+    extra.push(no_triggers_check(ctx, tool));
     let preflight = ctx.preflight(Some(ctx.req.bytes), extra);
 
     let copy_time = ctx.model.backfill();
@@ -629,7 +670,7 @@ mod tests {
     use super::{DOCUMENTED_FLAGS, SPIRIT_RELEASE, SPIRIT_SENTINEL};
     use crate::input::OscTool;
     use crate::params::Params;
-    use crate::plan::Plan;
+    use crate::plan::{Expected, Plan};
 
     fn plan(db: &str, tool: &str, replicas: bool, foreign_keys: bool) -> Plan {
         let p = Params::new()
@@ -702,6 +743,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_preflight_checks_what_each_tool_refuses_to_run_without() {
+        let preflight = |tool: &str| {
+            plan("mysql@8.0.35", tool, false, false).phases[0]
+                .checks
+                .iter()
+                .map(|c| (c.sql.clone(), c.expected.clone()))
+                .collect::<Vec<_>>()
+        };
+        for tool in ["gh-ost", "spirit", "pt-online-schema-change"] {
+            let checks = preflight(tool);
+            let triggers = checks
+                .iter()
+                .find(|(sql, _)| sql.contains("FROM information_schema.triggers WHERE event_object_schema = DATABASE() AND event_object_table = 'orders'"));
+            assert_eq!(
+                triggers.map(|t| &t.1),
+                Some(&Expected::row(&["0"])),
+                "{tool}"
+            );
+            let image = checks
+                .iter()
+                .find(|(sql, _)| sql.contains("@@global.binlog_row_image"));
+            assert_eq!(image.is_some(), tool != "pt-online-schema-change", "{tool}");
+        }
+        let spirit = preflight("spirit");
+        let (_, expected) = spirit
+            .iter()
+            .find(|(sql, _)| sql.contains("log_slave_updates"))
+            .unwrap();
+        assert_eq!(expected, &Expected::row(&["ROW", "FULL", "1", "1", ""]));
     }
 
     #[test]
