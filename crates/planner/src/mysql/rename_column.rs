@@ -39,7 +39,7 @@ use super::{lock_wait_seconds, summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::{Change, FieldError};
-use crate::plan::{Estimate, Expected, MysqlLock, Phase};
+use crate::plan::{Estimate, Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{derived_name, ident, literal};
 
 /// Words of a column definition this plan cannot restate on a second column.
@@ -283,9 +283,17 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     } else {
         (MysqlLock::INPLACE_NONE, ctx.model.rewrite())
     };
+    // AFTER keeps the column where the old one was once the contract drops it, wherever the
+    // ADD can take it at no extra cost: an instant add anywhere, or an in-place rebuild.
+    let keeps_position = server.instant_add_drop_anywhere() || add_lock != MysqlLock::INSTANT;
+    let position = if keeps_position {
+        format!(" AFTER {old}")
+    } else {
+        String::new()
+    };
     let mut add = ctx.alter(
         &format!("Add {new} with the same type, nullable for now"),
-        &[format!("ADD COLUMN {new} {transition}")],
+        &[format!("ADD COLUMN {new} {transition}{position}")],
         add_lock,
         add_estimate,
     );
@@ -567,7 +575,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             name: "contract: drop the old column".to_string(),
             purpose: format!("Remove {old} once nothing uses it."),
             app_change: Some(format!(
-                "Every client uses {new} instead of {old}: application queries, ORM mappings, background jobs, reports, ETL, views and stored routines. Deploy in two steps if some processes may still write {old}: both names stay in sync until this phase. Nothing may name {old} after it."
+                "Every client uses {new} instead of {old}: application queries, ORM mappings, background jobs, reports, ETL, views and stored routines. Deploy in two steps if some processes may still write {old}: both names stay in sync until this phase. Nothing may name {old} after it.{}",
+                if keeps_position { String::new() } else { format!(" {}", moved_last(&old, &new)) }
             )),
             steps: vec![drop_triggers, contract_alter],
             rollback: Vec::new(),
@@ -580,12 +589,29 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     ];
 
     let mut out = summary_paths(format!("Rename column {old} of {table} to {new}"));
+    if !keeps_position {
+        out.warnings.push(Warning {
+            code: "column-moves-last".to_string(),
+            message: format!(
+                "On {} {} a column can be added instantly only as the last one: {}",
+                ctx.req.db.engine.label(),
+                ctx.req.db.version,
+                moved_last(&old, &new)
+            ),
+        });
+    }
     out.direct = Some(direct);
     out.online = Some(online);
     out.online_required = Some(format!(
         "renaming the column breaks every query that still names {old} the moment it commits; a second column kept in sync by triggers keeps both names working until every client has switched"
     ));
     Ok(out)
+}
+
+/// What the online rename does to the column order where the new column can only be added
+/// last (MySQL 8.0.12-8.0.28 and MariaDB 10.3, adding instantly).
+fn moved_last(old: &str, new: &str) -> String {
+    format!("after the contract phase {new} is the table's last column, not where {old} was. SELECT * returns it last and an INSERT without a column list puts values in the wrong columns or fails: name the columns in every such INSERT before the contract phase.")
 }
 
 #[cfg(test)]
@@ -643,9 +669,24 @@ mod tests {
             let plan = crate::plan(&params(db)).unwrap_or_else(|e| panic!("{db}: {e:?}"));
             assert_eq!(plan.strategy.chosen, "online", "{db}");
             let expand = &plan.phases[1];
-            assert!(expand.steps[0].sql[0].starts_with(&format!(
-                "ALTER TABLE {TABLE} ADD COLUMN `total` int NULL, ALGORITHM="
-            )));
+            // The new column takes the old one's place, except where it can be added
+            // instantly only as the last column (MariaDB 10.3).
+            let at = if db == "mariadb@10.3" {
+                ""
+            } else {
+                " AFTER `amount`"
+            };
+            assert!(
+                expand.steps[0].sql[0].starts_with(&format!(
+                    "ALTER TABLE {TABLE} ADD COLUMN `total` int NULL{at}, ALGORITHM="
+                )),
+                "{db}: {:?}",
+                expand.steps[0].sql
+            );
+            let moves_last = plan.warnings.iter().any(|w| w.code == "column-moves-last");
+            assert_eq!(moves_last, db == "mariadb@10.3", "{db}");
+            let gate = plan.phases[3].app_change.as_deref().unwrap();
+            assert_eq!(gate.contains("last column"), moves_last, "{db}");
             assert_eq!(
                 expand.steps[1].sql,
                 [
