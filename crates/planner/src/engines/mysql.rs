@@ -31,11 +31,25 @@ impl Server {
         self.is_mariadb() && self.version.at_least_patch(major, minor, patch)
     }
 
-    /// ADD COLUMN as the last column is INSTANT: MySQL 8.0.12, MariaDB 10.3.2. MariaDB 10.3.0
-    /// and 10.3.1 were alpha releases, so `mariadb@10.3` counts as having it; MySQL 8.0.11 was
-    /// GA, so `mysql@8.0` without a patch does not.
+    /// ADD COLUMN as the last column is INSTANT: MySQL 8.0.12, MariaDB 10.3.2. MariaDB
+    /// 10.3.0-10.3.6 were pre-releases, refused by [`Server::pre_ga_release_of`], so
+    /// `mariadb@10.3` counts as having it; MySQL 8.0.11 was GA, so `mysql@8.0` without a patch
+    /// does not.
     pub fn instant_add_column_last(self) -> bool {
         self.mysql_at_least(8, 0, 12) || self.mariadb_at_least(10, 3, 0)
+    }
+
+    /// The first GA release of the series when this server is a pre-release build of it that
+    /// lacks syntax the plans write: MariaDB 10.3.0-10.3.6 (alpha to RC) refuse
+    /// `ALGORITHM=INSTANT` and `NOCOPY`, which arrived in 10.3.7, the first GA release (KB,
+    /// "InnoDB Online DDL Overview": "NOCOPY - added in MariaDB 10.3.7. INSTANT - added in
+    /// MariaDB 10.3.7"). A version without its patch counts as GA.
+    pub fn pre_ga_release_of(self) -> Option<&'static str> {
+        let v = self.version;
+        let pre_ga_10_3 = self.is_mariadb()
+            && (v.major, v.minor) == (10, Some(3))
+            && v.patch.is_some_and(|p| p < 7);
+        pre_ga_10_3.then_some("10.3.7")
     }
 
     /// ADD COLUMN at any position and DROP COLUMN are INSTANT: MySQL 8.0.29, MariaDB 10.4.
@@ -293,6 +307,44 @@ mod tests {
             engine: Engine::Mariadb,
             version: Version::new(major, Some(minor)),
         }
+    }
+
+    #[test]
+    fn mariadb_10_3_pre_releases_are_named_with_their_first_ga() {
+        let at = |patch| Server {
+            engine: Engine::Mariadb,
+            version: Version {
+                major: 10,
+                minor: Some(3),
+                patch,
+            },
+        };
+        assert_eq!(at(Some(6)).pre_ga_release_of(), Some("10.3.7"));
+        assert_eq!(at(Some(2)).pre_ga_release_of(), Some("10.3.7"));
+        assert_eq!(at(Some(7)).pre_ga_release_of(), None);
+        assert_eq!(at(None).pre_ga_release_of(), None);
+        assert_eq!(mariadb(10, 11).pre_ga_release_of(), None);
+        assert_eq!(mysql(8, 0, Some(1)).pre_ga_release_of(), None);
+        let refused = crate::plan(
+            &crate::params::Params::new()
+                .with("db", "mariadb@10.3.6")
+                .with("change", "drop-index")
+                .with("table", "orders")
+                .with("index", "orders_status_idx")
+                .with("rows", "1M")
+                .with("size", "1GB")
+                .with("max-downtime", "0"),
+        )
+        .unwrap_err();
+        let refused = &refused[0];
+        assert_eq!(refused.field, "db");
+        assert!(
+            refused
+                .message
+                .contains("10.3.7 (the first GA release of 10.3)"),
+            "{}",
+            refused.message
+        );
     }
 
     #[test]

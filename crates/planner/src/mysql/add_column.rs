@@ -11,10 +11,10 @@
 //! online-schema-change tool (`tools`).
 
 use super::{summary_paths, tools, Ctx};
-use crate::changes::{check, Paths};
+use crate::changes::Paths;
 use crate::input::{Change, FieldError};
 use crate::plan::{Algorithm, Expected, LockClause, MysqlLock, Phase, Warning};
-use crate::quote::mysql::{ident, literal};
+use crate::quote::mysql::ident;
 
 /// How InnoDB can add this column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,19 +150,14 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
                 ));
             }
             let step = ctx.documented(step);
-            let mut extra = Vec::new();
-            if let Some(limit) = server.instant_row_version_limit() {
-                extra.push(check(
-                    "Room for another row version (MySQL 8.0.29+)",
-                    format!(
-                        "SELECT total_row_versions < {limit} AS room FROM information_schema.innodb_tables WHERE name = CONCAT({}, '/', {});",
-                        ctx.schema_value(),
-                        literal(&ctx.req.table)
-                    ),
-                    "1",
-                    Expected::row(&["1"]),
-                ));
-            }
+            let extra: Vec<_> = ctx
+                .row_version_room(
+                    &ctx.req.table,
+                    1,
+                    "rebuild the table first with OPTIMIZE TABLE (in place, reads and writes continue), then run the plan",
+                )
+                .into_iter()
+                .collect();
             out.direct = Some(vec![ctx.preflight(None, extra), phase(step)]);
         }
         Cost::InplaceRebuild => {

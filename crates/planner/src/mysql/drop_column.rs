@@ -94,16 +94,11 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             Expected::NoRows,
         ),
     ];
-    if let (true, Some(limit)) = (instant, server.instant_row_version_limit()) {
-        checks.push(check(
-            "Room for another row version (MySQL 8.0.29+: at most 64 instant ADD/DROP COLUMN per table)",
-            format!(
-                "SELECT total_row_versions < {limit} AS room FROM information_schema.innodb_tables WHERE name = CONCAT({}, '/', {});",
-                ctx.schema_value(),
-                literal(table_name)
-            ),
-            &format!("1 (0: the INSTANT drop is refused; run the INPLACE statement in the step's notes, which rebuilds the table and resets the count: {inplace_sql})"),
-            Expected::row(&["1"]),
+    if instant {
+        checks.extend(ctx.row_version_room(
+            table_name,
+            1,
+            &format!("run the INPLACE statement in the step's notes, which rebuilds the table and resets the count: {inplace_sql}"),
         ));
     }
 
@@ -249,7 +244,7 @@ mod tests {
         assert!(plan.phases[0]
             .checks
             .iter()
-            .any(|c| c.sql.contains("total_row_versions < 64")));
+            .any(|c| c.sql.contains("total_row_versions + 1 <= 64")));
         assert!(plan.warnings.is_empty());
         assert!(crate::plan(&params("mysql@8.0.30"))
             .unwrap()

@@ -118,7 +118,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         Some(MysqlLock::INPLACE_NONE),
         CATALOG_ONLY,
     );
-    drop.notes.push("ALGORITHM=INSTANT is refused for DROP INDEX (\"Try ALGORITHM=NOCOPY\"): INPLACE is the metadata-only way.".to_string());
+    drop.notes
+        .push(instant_refused_note(ctx.server.is_mariadb()).to_string());
     let drop = ctx.documented(drop);
     let gone = vec![check(
         "The index is gone",
@@ -212,6 +213,17 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     Ok(out)
 }
 
+/// Why the drop is INPLACE and not INSTANT, with the refusal each server gives: only MariaDB
+/// has ALGORITHM=NOCOPY to suggest (MariaDB KB, "ALTER TABLE": ALGORITHM; MySQL 8.0 manual,
+/// "Online DDL Operations": dropping an index is in place, not instant).
+fn instant_refused_note(mariadb: bool) -> &'static str {
+    if mariadb {
+        "ALGORITHM=INSTANT is refused for DROP INDEX (\"Try ALGORITHM=NOCOPY\"): INPLACE is the metadata-only way."
+    } else {
+        "ALGORITHM=INSTANT is refused for DROP INDEX (\"Try ALGORITHM=COPY/INPLACE\"): INPLACE is the metadata-only way."
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::params::Params;
@@ -229,6 +241,30 @@ mod tests {
     }
 
     const TABLE: &str = "`orders``; drop table x; --`";
+
+    /// NOCOPY is MariaDB's algorithm: a MySQL plan must not quote MariaDB's refusal.
+    #[test]
+    fn only_mariadb_is_told_to_try_nocopy() {
+        for (db, nocopy) in [
+            ("mariadb@10.11.6", true),
+            ("mysql@8.0.35", false),
+            ("mysql@5.7.44", false),
+        ] {
+            let plan = crate::plan(&params(db).with("max-downtime", "30s")).unwrap();
+            let notes: Vec<&String> = plan.steps().flat_map(|s| s.notes.iter()).collect();
+            assert!(
+                notes
+                    .iter()
+                    .any(|n| n.contains("ALGORITHM=INSTANT is refused")),
+                "{db}"
+            );
+            assert_eq!(
+                notes.iter().any(|n| n.contains("NOCOPY")),
+                nocopy,
+                "{db}: {notes:?}"
+            );
+        }
+    }
 
     #[test]
     fn mariadb_ignores_then_drops() {

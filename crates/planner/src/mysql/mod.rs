@@ -30,6 +30,19 @@ pub mod tools;
 /// Plans a validated MySQL or MariaDB request.
 pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
     let ctx = Ctx::new(req);
+    if let Some(first_ga) = ctx.server.pre_ga_release_of() {
+        return Err(FieldError::new(
+            "db",
+            format!(
+                "{} {} is a pre-release build: the plans write ALGORITHM=INSTANT and NOCOPY, which {first_ga} (the first GA release of {}.{}) introduced. Accepts a GA release, e.g. {}@{first_ga} or later",
+                req.db.engine.label(),
+                req.db.version,
+                req.db.version.major,
+                req.db.version.minor.unwrap_or(0),
+                req.db.engine.name(),
+            ),
+        ));
+    }
     let paths = match &req.change {
         Change::AddColumn { .. } => add_column::paths(&ctx)?,
         Change::AddIndex { .. } => add_index::paths(&ctx)?,
@@ -277,6 +290,25 @@ impl<'a> Ctx<'a> {
 
     /// The preflight phase: version, long transactions and metadata-lock waits that would make
     /// an ALTER queue (and so block everyone), replication, disk headroom.
+    /// MySQL 8.0.29+ gives a table at most 64 row versions, one per INSTANT ADD or DROP
+    /// COLUMN statement, and refuses the next one (ERROR 4092) until a rebuild resets the count
+    /// (manual, "Online DDL Operations", column operations). The preflight check that `table`
+    /// has room for the `statements` INSTANT ADD/DROP COLUMN statements this plan runs, saying
+    /// what to do otherwise; `None` where the server has no such limit.
+    pub fn row_version_room(&self, table: &str, statements: u32, otherwise: &str) -> Option<Check> {
+        let limit = self.server.instant_row_version_limit()?;
+        Some(check(
+            &format!("Room for {statements} more row version(s) (MySQL 8.0.29+: at most {limit} INSTANT ADD/DROP COLUMN statements per table)"),
+            format!(
+                "SELECT total_row_versions + {statements} <= {limit} AS room FROM information_schema.innodb_tables WHERE name = CONCAT({}, '/', {});",
+                self.schema_value(),
+                quote::literal(table)
+            ),
+            &format!("1 (0: the INSTANT statement would be refused with ERROR 4092; {otherwise})"),
+            Expected::row(&["1"]),
+        ))
+    }
+
     pub fn preflight(&self, needs_free_bytes: Option<u64>, extra_checks: Vec<Check>) -> Phase {
         let v = self.req.db.version;
         let pattern = match v.minor {

@@ -39,7 +39,7 @@ use super::{lock_wait_seconds, summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::{Change, FieldError};
-use crate::plan::{Estimate, Expected, MysqlLock, Phase};
+use crate::plan::{Estimate, Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{derived_name, ident, literal};
 
 /// Words of a column definition this plan cannot restate on a second column.
@@ -296,9 +296,17 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     } else {
         (MysqlLock::INPLACE_NONE, ctx.model.rewrite())
     };
+    // AFTER keeps the column where the old one was once the contract drops it, wherever the
+    // ADD can take it at no extra cost: an instant add anywhere, or an in-place rebuild.
+    let keeps_position = server.instant_add_drop_anywhere() || add_lock != MysqlLock::INSTANT;
+    let position = if keeps_position {
+        format!(" AFTER {old}")
+    } else {
+        String::new()
+    };
     let mut add = ctx.alter(
         &format!("Add {new} with the same type, nullable for now"),
-        &[format!("ADD COLUMN {new} {transition}")],
+        &[format!("ADD COLUMN {new} {transition}{position}")],
         add_lock,
         add_estimate,
     );
@@ -425,19 +433,11 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ),
         index_statements,
     ];
-    if let (true, Some(limit)) = (
-        add_lock == MysqlLock::INSTANT,
-        server.instant_row_version_limit(),
-    ) {
-        preflight_checks.push(check(
-            "Room for another row version (MySQL 8.0.29+: at most 64 instant ADD/DROP COLUMN per table)",
-            format!(
-                "SELECT total_row_versions < {limit} AS room FROM information_schema.innodb_tables WHERE name = CONCAT({}, '/', {});",
-                ctx.schema_value(),
-                literal(table_name)
-            ),
-            "1 (0: the INSTANT ADD COLUMN is refused: rebuild the table first with OPTIMIZE TABLE, or add the column with ALGORITHM=INPLACE, LOCK=NONE)",
-            Expected::row(&["1"]),
+    if add_lock == MysqlLock::INSTANT {
+        preflight_checks.extend(ctx.row_version_room(
+            table_name,
+            1,
+            "rebuild the table first with OPTIMIZE TABLE, or add the column with ALGORITHM=INPLACE, LOCK=NONE",
         ));
     }
     let adds_not_null = not_null(&full);
@@ -588,7 +588,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             name: "contract: drop the old column".to_string(),
             purpose: format!("Remove {old} once nothing uses it."),
             app_change: Some(format!(
-                "Every client uses {new} instead of {old}: application queries, ORM mappings, background jobs, reports, ETL, views and stored routines. Deploy in two steps if some processes may still write {old}: both names stay in sync until this phase. Nothing may name {old} after it."
+                "Every client uses {new} instead of {old}: application queries, ORM mappings, background jobs, reports, ETL, views and stored routines. Deploy in two steps if some processes may still write {old}: both names stay in sync until this phase. Nothing may name {old} after it.{}",
+                if keeps_position { String::new() } else { format!(" {}", moved_last(&old, &new)) }
             )),
             steps: vec![drop_triggers, contract_alter],
             rollback: Vec::new(),
@@ -601,6 +602,17 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     ];
 
     let mut out = summary_paths(format!("Rename column {old} of {table} to {new}"));
+    if !keeps_position {
+        out.warnings.push(Warning {
+            code: "column-moves-last".to_string(),
+            message: format!(
+                "On {} {} a column can be added instantly only as the last one: {}",
+                ctx.req.db.engine.label(),
+                ctx.req.db.version,
+                moved_last(&old, &new)
+            ),
+        });
+    }
     out.direct = Some(direct);
     super::rerun::guard_transition_checks(&mut online, &ctx.column_present(&ctx.req.table, column));
     out.online = Some(online);
@@ -608,6 +620,12 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         "renaming the column breaks every query that still names {old} the moment it commits; a second column kept in sync by triggers keeps both names working until every client has switched"
     ));
     Ok(out)
+}
+
+/// What the online rename does to the column order where the new column can only be added
+/// last (MySQL 8.0.12-8.0.28 and MariaDB 10.3, adding instantly).
+fn moved_last(old: &str, new: &str) -> String {
+    format!("after the contract phase {new} is the table's last column, not where {old} was. SELECT * returns it last and an INSERT without a column list puts values in the wrong columns or fails: name the columns in every such INSERT before the contract phase.")
 }
 
 #[cfg(test)]
@@ -665,14 +683,30 @@ mod tests {
             let plan = crate::plan(&params(db)).unwrap_or_else(|e| panic!("{db}: {e:?}"));
             assert_eq!(plan.strategy.chosen, "online", "{db}");
             let expand = &plan.phases[1];
+            // The new column takes the old one's place, except where it can be added
+            // instantly only as the last column (MariaDB 10.3).
+            // MariaDB: IF NOT EXISTS makes a re-run of the completed step a no-op.
             let guard = if db.starts_with("mariadb") {
                 "IF NOT EXISTS "
             } else {
                 ""
             };
-            assert!(expand.steps[0].sql[0].starts_with(&format!(
-                "ALTER TABLE {TABLE} ADD COLUMN {guard}`total` int NULL, ALGORITHM="
-            )));
+            let at = if db == "mariadb@10.3" {
+                ""
+            } else {
+                " AFTER `amount`"
+            };
+            assert!(
+                expand.steps[0].sql[0].starts_with(&format!(
+                    "ALTER TABLE {TABLE} ADD COLUMN {guard}`total` int NULL{at}, ALGORITHM="
+                )),
+                "{db}: {:?}",
+                expand.steps[0].sql
+            );
+            let moves_last = plan.warnings.iter().any(|w| w.code == "column-moves-last");
+            assert_eq!(moves_last, db == "mariadb@10.3", "{db}");
+            let gate = plan.phases[3].app_change.as_deref().unwrap();
+            assert_eq!(gate.contains("last column"), moves_last, "{db}");
             assert_eq!(
                 expand.steps[1].sql,
                 [
@@ -707,7 +741,7 @@ mod tests {
             let row_versions = plan.phases[0]
                 .checks
                 .iter()
-                .any(|c| c.sql.contains("total_row_versions < 64"));
+                .any(|c| c.sql.contains("total_row_versions + 1 <= 64"));
             assert_eq!(row_versions, db == "mysql@8.0.35", "{db}");
         }
     }

@@ -206,6 +206,15 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             Expected::row(&["OFF"]),
         ));
     }
+    // The contract phase drops the moved columns INSTANT where the server can.
+    let instant = server.instant_add_drop_anywhere() && !server.instant_column_defect();
+    if instant {
+        pre.extend(ctx.row_version_room(
+            &ctx.req.table,
+            1,
+            "the contract phase's INSTANT drop would be refused: run the in-place ALTER its step's notes give instead (rebuilds the table; reads and writes continue)",
+        ));
+    }
     let preflight = ctx.preflight(Some(ctx.req.bytes), pre);
 
     // ---- expand
@@ -509,7 +518,6 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         "{} IF EXISTS makes it a no-op once done.",
         super::RETRY_LOCK_WAIT
     );
-    let instant = server.instant_add_drop_anywhere() && !server.instant_column_defect();
     let drops = columns
         .iter()
         .map(|c| format!("DROP COLUMN {}", ident(c)))
@@ -614,6 +622,44 @@ mod tests {
 
     fn plan(db: &str) -> Plan {
         crate::plan(&params(db)).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// The contract drops the moved columns INSTANT on 8.0.29+ (8.0.32+ here, past the
+    /// defects): the preflight must prove the table has a row version left, as add-column and
+    /// drop-column do, or ERROR 4092 would meet the operator at the last phase.
+    #[test]
+    fn an_instant_contract_drop_is_preceded_by_the_row_version_check() {
+        let room = |db: &str| {
+            plan(db).phases[0]
+                .checks
+                .iter()
+                .find(|c| c.sql.contains("total_row_versions + 1 <= 64"))
+                .map(|c| (c.expected.clone(), c.sql.clone()))
+        };
+        let (expected, sql) = room("mysql@8.0.35").expect("8.0.35 checks the row versions");
+        assert_eq!(expected, Expected::row(&["1"]));
+        assert!(
+            sql.contains("CONCAT(DATABASE(), '/', 'orders`; drop table x; --')"),
+            "{sql}"
+        );
+        let contract = plan("mysql@8.0.35");
+        let drop = contract
+            .steps()
+            .find(|s| s.title.starts_with("Drop the moved columns"))
+            .unwrap();
+        assert!(
+            drop.sql[0].ends_with("ALGORITHM=INSTANT;"),
+            "{:?}",
+            drop.sql
+        );
+        for db in [
+            "mysql@8.0.28",
+            "mysql@8.0.30",
+            "mysql@5.7",
+            "mariadb@10.11.6",
+        ] {
+            assert_eq!(room(db), None, "{db}");
+        }
     }
 
     #[test]

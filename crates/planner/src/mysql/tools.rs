@@ -156,6 +156,81 @@ pub fn choose(ctx: &Ctx) -> Result<Choice, FieldError> {
 /// Connection options in the tool's own syntax, left for the operator to fill in.
 const CONNECTION: &str = "<connection options>";
 
+/// The Spirit release whose `spirit migrate` flags the command line is written for (its
+/// `docs/migrate.md`): `--skip-force-kill` exists there but was removed after it, so the plan
+/// does not rely on it and says what force-kill does instead.
+pub const SPIRIT_RELEASE: &str = "v0.16.0";
+
+/// Every flag the plan writes for each tool, checked against the tool's documented flags
+/// (gh-ost `doc/command-line-flags.md`, pt-online-schema-change 3.x manual, Spirit
+/// [`SPIRIT_RELEASE`] `docs/migrate.md`). The test below fails when a command line grows a
+/// flag that is not listed here, so a new flag is looked up before it ships.
+#[cfg(test)]
+const DOCUMENTED_FLAGS: [(OscTool, &[&str]); 3] = [
+    (
+        OscTool::GhOst,
+        &[
+            "--database",
+            "--table",
+            "--alter",
+            "--chunk-size",
+            "--max-load",
+            "--critical-load",
+            "--max-lag-millis",
+            "--allow-on-master",
+            "--cut-over-lock-timeout-seconds",
+            "--default-retries",
+            "--postpone-cut-over-flag-file",
+            "--exact-rowcount",
+            "--concurrent-rowcount",
+            "--verbose",
+            "--execute",
+        ],
+    ),
+    (
+        OscTool::PtOnlineSchemaChange,
+        &[
+            "--alter",
+            "--chunk-size",
+            "--max-load",
+            "--critical-load",
+            "--max-lag",
+            "--check-interval",
+            "--recursion-method",
+            "--set-vars",
+            "--alter-foreign-keys-method",
+            "--no-drop-old-table",
+            "--execute",
+            "--dry-run",
+        ],
+    ),
+    (
+        OscTool::Spirit,
+        &[
+            "--host",
+            "--username",
+            "--password",
+            "--database",
+            "--table",
+            "--alter",
+            "--threads",
+            "--target-chunk-time",
+            "--lock-wait-timeout",
+            "--replica-dsn",
+            "--replica-max-lag",
+            "--defer-cutover",
+            "--skip-drop-after-cutover",
+        ],
+    ),
+];
+
+/// Spirit's connection flags (it takes `host:port` in `--host`, and no `--port`).
+const SPIRIT_CONNECTION: &str = "--host=<host:port> --username=<user> --password=<password>";
+
+/// The sentinel table Spirit creates with `--defer-cutover` and waits on: always this name,
+/// in the schema of the table being altered, shared by every Spirit run in that schema.
+const SPIRIT_SENTINEL: &str = "_spirit_sentinel";
+
 /// The schema the tool must be told (tools do not read the session's default database).
 fn database(ctx: &Ctx) -> String {
     ctx.req
@@ -241,8 +316,8 @@ fn command(ctx: &Ctx, tool: OscTool, alter: &str, mode: Mode) -> String {
             args.push(CONNECTION.into());
         }
         OscTool::Spirit => {
-            args.push("spirit".into());
-            args.push(CONNECTION.into());
+            args.push("spirit migrate".into());
+            args.push(SPIRIT_CONNECTION.into());
             args.push(format!("--database={}", shell(&db)));
             args.push(format!("--table={}", shell(table)));
             args.push(format!("--alter={}", shell(alter)));
@@ -260,6 +335,73 @@ fn command(ctx: &Ctx, tool: OscTool, alter: &str, mode: Mode) -> String {
         }
     }
     args.join(" \\\n  ")
+}
+
+/// How to fill in the connection options the command line leaves open.
+fn connection_note(tool: OscTool) -> String {
+    match tool {
+        OscTool::Spirit => format!(
+            "Written for Spirit {SPIRIT_RELEASE} (`spirit migrate`): fill in {SPIRIT_CONNECTION} (the port goes in --host), or point --conf at a my.cnf-style file. Tune --threads and --target-chunk-time to the server."
+        ),
+        _ => format!(
+            "Replace {CONNECTION} with the host, port, user and password options of the tool (for example --host, --port, --user, --ask-pass; pt-online-schema-change also takes them in the DSN). Tune the chunk and load thresholds to the server."
+        ),
+    }
+}
+
+/// What Spirit does to the sessions that block its metadata lock: it kills them, and the
+/// application sees their transactions fail.
+fn spirit_force_kill_note(ctx: &Ctx) -> String {
+    let wait_ms = lock_wait_seconds(ctx.model.lock_timeout_ms) * 1000;
+    format!(
+        "Spirit kills the application connections that block its metadata lock (for the checksum and the cut-over) once it has waited 90% of --lock-wait-timeout, here after about {} ms; it spares a transaction that changed over a million rows or holds LOCK TABLES. The killed transactions fail and the application must retry them. Spirit releases after {SPIRIT_RELEASE} always do this; {SPIRIT_RELEASE} still accepts --skip-force-kill, which makes Spirit retry the lock instead, each attempt queueing traffic for up to the lock wait.",
+        wait_ms * 9 / 10
+    )
+}
+
+/// The binary-log settings gh-ost and Spirit refuse to start without: they read every row
+/// change from the binlog as full row images (gh-ost `doc/requirements-and-limitations.md`;
+/// Spirit [`SPIRIT_RELEASE`] `pkg/migration/check/configuration.go`, which also requires
+/// `log_slave_updates` and an empty `binlog_row_value_options`).
+fn binlog_settings_check(tool: OscTool) -> Check {
+    let (sql, expect, row): (&str, &str, &[&str]) = if tool == OscTool::Spirit {
+        (
+            "SELECT @@global.binlog_format AS binlog_format, @@global.binlog_row_image AS binlog_row_image, @@global.log_bin AS log_bin, @@global.log_slave_updates AS log_slave_updates, @@global.binlog_row_value_options AS binlog_row_value_options;",
+            "ROW, FULL, 1, 1 and an empty binlog_row_value_options (Spirit refuses to start otherwise)",
+            &["ROW", "FULL", "1", "1", ""],
+        )
+    } else {
+        (
+            "SELECT @@global.binlog_format AS binlog_format, @@global.binlog_row_image AS binlog_row_image, @@global.log_bin AS log_bin;",
+            "ROW, FULL and 1 (gh-ost refuses to start otherwise; on a replica it can switch binlog_format itself)",
+            &["ROW", "FULL", "1"],
+        )
+    };
+    check(
+        "Binary logging writes full row images (the tool reads every row change from the binlog)",
+        sql,
+        expect,
+        Expected::row(row),
+    )
+}
+
+/// gh-ost and Spirit refuse a table that has triggers; pt-online-schema-change refuses it
+/// unless told `--preserve-triggers` (MySQL 5.7.2+), since it adds triggers of its own.
+fn no_triggers_check(ctx: &Ctx, tool: OscTool) -> Check {
+    let otherwise = match tool {
+        OscTool::PtOnlineSchemaChange => "any other count: pt-online-schema-change stops; add --preserve-triggers to its command lines (MySQL 5.7.2+ and MariaDB 10.2.3+ allow several triggers per event), or drop the triggers for the copy",
+        _ => "any other count: the tool refuses the table; drop the triggers for the copy, or choose pt-online-schema-change with --preserve-triggers",
+    };
+    check(
+        &format!("The table has no triggers ({} cannot copy a table that has some)", tool.name()),
+        format!(
+            "SELECT COUNT(*) AS triggers FROM information_schema.triggers WHERE event_object_schema = {} AND event_object_table = {};",
+            ctx.schema_value(),
+            q::literal(&ctx.req.table)
+        ),
+        &format!("0 ({otherwise})"),
+        Expected::row(&["0"]),
+    )
 }
 
 /// A file-name-safe form of a table name, for gh-ost's flag file.
@@ -336,13 +478,9 @@ pub fn online_alter(
             "0",
             Expected::row(&["0"]),
         ));
-        extra.push(check(
-            "Row-based binary logging (the tool reads row events from the binlog)",
-            "SELECT @@global.binlog_format AS binlog_format;",
-            "ROW",
-            Expected::row(&["ROW"]),
-        ));
+        extra.push(binlog_settings_check(tool));
     }
+    extra.push(no_triggers_check(ctx, tool));
     let preflight = ctx.preflight(Some(ctx.req.bytes), extra);
 
     let copy_time = ctx.model.backfill();
@@ -397,9 +535,10 @@ pub fn online_alter(
         copy.notes.push("--alter-foreign-keys-method=rebuild_constraints re-creates the child tables' foreign keys against the new table under new names (a leading underscore is added: fk_x becomes _fk_x): scripts that name them must use the new names.".to_string());
     }
     copy.notes.push(format!("Why a copy at all: {why_copy}."));
-    copy.notes.push(format!(
-        "Replace {CONNECTION} with the host, port, user and password options of the tool (for example --host, --port, --user, --ask-pass; pt-online-schema-change also takes them in the DSN). Tune the chunk and load thresholds to the server."
-    ));
+    copy.notes.push(connection_note(tool));
+    if tool == OscTool::Spirit {
+        copy.notes.push(spirit_force_kill_note(ctx));
+    }
     let postponed = tool != OscTool::PtOnlineSchemaChange;
     if postponed {
         copy.notes.push(
@@ -436,18 +575,21 @@ pub fn online_alter(
                 Some(MysqlLock::MetadataExclusive),
                 crate::estimate::CATALOG_ONLY,
             ),
-            // Spirit waits until its sentinel table `_<table>_sentinel` is dropped, then
-            // checksums and cuts over (Spirit's USAGE, "defer-cutover").
+            // Spirit waits until its sentinel table is dropped, then cuts over (Spirit's
+            // docs/migrate.md, "defer-cutover").
             _ => ctx.step(
                 title,
-                vec![format!(
-                    "DROP TABLE {};",
-                    ctx.sibling(&format!("_{table}_sentinel"))
-                )],
+                vec![format!("DROP TABLE {};", ctx.sibling(SPIRIT_SENTINEL))],
                 Some(MysqlLock::MetadataExclusive),
                 crate::estimate::CATALOG_ONLY,
             ),
         };
+        if tool == OscTool::Spirit {
+            cut.notes.push(format!(
+                "Spirit waits for `{SPIRIT_SENTINEL}` in this schema, and every Spirit migration waiting in the schema waits for the same table: dropping it releases all of them. Keep one deferred Spirit migration per schema at a time."
+            ));
+            cut.notes.push(spirit_force_kill_note(ctx));
+        }
         cut.retry = format!(
             "If the cut-over cannot get its lock within {} s it backs off and retries by itself; watch the tool's log.",
             lock_wait_seconds(ctx.model.lock_timeout_ms)
@@ -522,4 +664,145 @@ pub fn online_alter(
         )],
     });
     Ok(phases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DOCUMENTED_FLAGS, SPIRIT_RELEASE, SPIRIT_SENTINEL};
+    use crate::input::OscTool;
+    use crate::params::Params;
+    use crate::plan::{Expected, Plan};
+
+    fn plan(db: &str, tool: &str, replicas: bool, foreign_keys: bool) -> Plan {
+        let p = Params::new()
+            .with("db", db)
+            .with("change", "change-type")
+            .with("table", "orders")
+            .with("column", "amount")
+            .with("from-type", "int")
+            .with("to-type", "bigint")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0")
+            .with("osc-tools", tool)
+            .with("replicas", if replicas { "true" } else { "false" })
+            .with("foreign-keys", if foreign_keys { "true" } else { "false" });
+        crate::plan(&p).unwrap()
+    }
+
+    /// Every `--flag` of every command line and rollback command the plan writes.
+    fn flags(plan: &Plan) -> Vec<String> {
+        let commands = plan
+            .phases
+            .iter()
+            .flat_map(|p| {
+                p.steps
+                    .iter()
+                    .filter_map(|s| s.shell.clone())
+                    .chain(p.rollback.iter().filter_map(|r| r.shell.clone()))
+            })
+            .collect::<Vec<_>>();
+        assert!(!commands.is_empty(), "no tool command in the plan");
+        commands
+            .iter()
+            .flat_map(|c| c.split_whitespace())
+            .filter(|w| w.starts_with("--"))
+            .map(|w| w.split('=').next().unwrap_or(w).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn every_flag_the_plans_write_is_documented_for_its_tool() {
+        for (tool, db, name) in [
+            (OscTool::GhOst, "mysql@8.0.35", "gh-ost"),
+            (
+                OscTool::PtOnlineSchemaChange,
+                "mysql@8.0.35",
+                "pt-online-schema-change",
+            ),
+            (OscTool::Spirit, "mysql@8.0.35", "spirit"),
+        ] {
+            let documented = DOCUMENTED_FLAGS
+                .iter()
+                .find(|(t, _)| *t == tool)
+                .map(|(_, f)| *f)
+                .unwrap();
+            for replicas in [false, true] {
+                // gh-ost and Spirit refuse foreign keys: the planner picks another tool.
+                let fks: &[bool] = if tool == OscTool::PtOnlineSchemaChange {
+                    &[false, true]
+                } else {
+                    &[false]
+                };
+                for &fk in fks {
+                    for flag in flags(&plan(db, name, replicas, fk)) {
+                        assert!(
+                            documented.contains(&flag.as_str()),
+                            "{name} (replicas {replicas}, foreign keys {fk}): {flag} is not in its documented flags"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_preflight_checks_what_each_tool_refuses_to_run_without() {
+        let preflight = |tool: &str| {
+            plan("mysql@8.0.35", tool, false, false).phases[0]
+                .checks
+                .iter()
+                .map(|c| (c.sql.clone(), c.expected.clone()))
+                .collect::<Vec<_>>()
+        };
+        for tool in ["gh-ost", "spirit", "pt-online-schema-change"] {
+            let checks = preflight(tool);
+            let triggers = checks
+                .iter()
+                .find(|(sql, _)| sql.contains("FROM information_schema.triggers WHERE event_object_schema = DATABASE() AND event_object_table = 'orders'"));
+            assert_eq!(
+                triggers.map(|t| &t.1),
+                Some(&Expected::row(&["0"])),
+                "{tool}"
+            );
+            let image = checks
+                .iter()
+                .find(|(sql, _)| sql.contains("@@global.binlog_row_image"));
+            assert_eq!(image.is_some(), tool != "pt-online-schema-change", "{tool}");
+        }
+        let spirit = preflight("spirit");
+        let (_, expected) = spirit
+            .iter()
+            .find(|(sql, _)| sql.contains("log_slave_updates"))
+            .unwrap();
+        assert_eq!(expected, &Expected::row(&["ROW", "FULL", "1", "1", ""]));
+    }
+
+    #[test]
+    fn spirit_is_the_migrate_subcommand_with_its_one_sentinel_and_says_it_kills() {
+        let plan = plan("mysql@8.0.35", "spirit", false, false);
+        let copy = plan.steps().find(|s| s.shell.is_some()).unwrap();
+        assert!(copy
+            .shell
+            .as_deref()
+            .unwrap()
+            .starts_with("spirit migrate \\\n  --host=<host:port>"));
+        assert!(copy
+            .notes
+            .iter()
+            .any(|n| n.contains(SPIRIT_RELEASE) && n.contains("kills")));
+        let cut = plan
+            .phases
+            .iter()
+            .find(|p| p.name == "cut-over")
+            .map(|p| &p.steps[0])
+            .unwrap();
+        assert_eq!(cut.sql, [format!("DROP TABLE `{SPIRIT_SENTINEL}`;")]);
+        // 90% of a 1 s lock wait.
+        assert!(
+            cut.notes.iter().any(|n| n.contains("after about 900 ms")),
+            "{:?}",
+            cut.notes
+        );
+    }
 }
