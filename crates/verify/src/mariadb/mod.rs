@@ -124,6 +124,12 @@ impl Server {
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
         give_to_server_user(&dir).map_err(|e| format!("chown {}: {e}", dir.display()))?;
+        // The server's own temporary directory: internal temporary tables in /tmp were seen
+        // deleted under a running statement ("Error on delete of '/tmp/#sql-temptable...'")
+        // by other processes cleaning /tmp.
+        let tmp = dir.join("tmp");
+        fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        give_to_server_user(&tmp).map_err(|e| format!("chown {}: {e}", tmp.display()))?;
         // The server runs as an unprivileged user: it must reach and write its directory,
         // which a checkout under /root (mode 700) does not allow.
         let reachable = as_server_user(Path::new("/usr/bin/test"))
@@ -187,6 +193,7 @@ impl Server {
                 .arg(format!("--socket={}", server.socket.display()))
                 .arg(format!("--pid-file={}", dir.join("mariadbd.pid").display()))
                 .arg(format!("--log-error={}", log.display()))
+                .arg(format!("--tmpdir={}", dir.join("tmp").display()))
                 .arg(format!("--port={port}"))
                 .args([
                     "--bind-address=127.0.0.1",
