@@ -169,7 +169,9 @@ fn mariadb_plan_as_json_and_mysql_script() {
     assert!(step["sql"]
         .as_str()
         .unwrap()
-        .starts_with("ALTER TABLE `orders``; drop table x; --` ADD COLUMN `flag`"));
+        .starts_with("ALTER TABLE `orders``; drop table x; --` ADD COLUMN IF NOT EXISTS `flag`"));
+    // What a re-run of the completed step does, as a typed field.
+    assert_eq!(step["rerun"], "safe");
     let script = lockstep(&[&args[..], &["--format", "sql"]].concat());
     let text = String::from_utf8(script.stdout).unwrap();
     assert!(
