@@ -28,6 +28,29 @@ pub struct Case {
     /// The verifier's own control: every blocking step of the plan is relabelled "blocks
     /// nothing" before the run, and the case passes only if each of those claims is caught.
     pub control: bool,
+    /// A precondition the plan must catch before it changes anything ([`Stop`]).
+    pub stop: Option<Stop>,
+}
+
+/// An unsafe precondition: the walk must end at the preflight check whose description starts
+/// with `check`, which must return `rows` (not what the plan expects, so the script stops
+/// there); every check before it must pass, and no step runs.
+#[derive(Debug, Clone)]
+pub struct Stop {
+    /// SQL run on the case's seeded database before planning (the precondition itself).
+    pub setup: &'static str,
+    pub check: &'static str,
+    pub rows: Vec<Vec<&'static str>>,
+    /// Only on servers whose major version is below this one (`None`: on every server); on the
+    /// others the case runs whole.
+    pub below_major: Option<u32>,
+}
+
+impl Stop {
+    /// Whether the case stops on a server of this major version.
+    pub fn applies(&self, major: u32) -> bool {
+        self.below_major.is_none_or(|m| major < m)
+    }
 }
 
 /// The final content check: the migrated shape against `verify.truth`.
@@ -129,6 +152,7 @@ fn case(change: &'static str, name: &'static str, params: &[(&'static str, &'sta
         inject_failed_build: false,
         expect_strategy: None,
         control: false,
+        stop: None,
     }
 }
 
