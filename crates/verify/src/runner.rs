@@ -134,8 +134,8 @@ fn run_in_db(
 ) -> Result<(), String> {
     let mut b = cluster.connect(db)?;
     let stop = case.stop.as_ref().filter(|s| s.applies(cluster.major));
-    if let Some(stop) = stop.filter(|s| !s.setup.is_empty()) {
-        exec(&mut b, stop.setup).map_err(|e| format!("the case's precondition: {e}"))?;
+    if !case.setup.is_empty() {
+        exec(&mut b, case.setup).map_err(|e| format!("the case's set-up: {e}"))?;
     }
     let size: u64 = text_value(&mut b, "SELECT pg_total_relation_size('public.orders')")?
         .and_then(|v| v.parse().ok())
@@ -198,7 +198,13 @@ fn run_in_db(
         return Ok(());
     }
     let template = ensure_template(cluster, opts.rows, case.int_id)?;
-    script::forward_script_claim(cluster, &plan, &format!("{db}_script"), &template, result);
+    script::forward_script_claim(
+        cluster,
+        &plan,
+        &format!("{db}_script"),
+        (&template, case.setup),
+        result,
+    );
     Ok(())
 }
 

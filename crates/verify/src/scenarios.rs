@@ -28,17 +28,18 @@ pub struct Case {
     /// The verifier's own control: every blocking step of the plan is relabelled "blocks
     /// nothing" before the run, and the case passes only if each of those claims is caught.
     pub control: bool,
+    /// SQL run on the case's seeded database before planning (and on the copy forward.sql
+    /// runs on): a precondition such as an extension or a column attribute; empty for none.
+    pub setup: &'static str,
     /// A precondition the plan must catch before it changes anything ([`Stop`]).
     pub stop: Option<Stop>,
 }
 
-/// An unsafe precondition: the walk must end at the preflight check whose description starts
-/// with `check`, which must return `rows` (not what the plan expects, so the script stops
-/// there); every check before it must pass, and no step runs.
+/// An unsafe precondition (the seed, or the case's `setup`): the walk must end at the preflight
+/// check whose description starts with `check`, which must return `rows` (not what the plan
+/// expects, so the script stops there); every check before it must pass, and no step runs.
 #[derive(Debug, Clone)]
 pub struct Stop {
-    /// SQL run on the case's seeded database before planning (the precondition itself).
-    pub setup: &'static str,
     pub check: &'static str,
     pub rows: Vec<Vec<&'static str>>,
     /// Only on servers whose major version is below this one (`None`: on every server); on the
@@ -152,6 +153,7 @@ fn case(change: &'static str, name: &'static str, params: &[(&'static str, &'sta
         inject_failed_build: false,
         expect_strategy: None,
         control: false,
+        setup: "",
         stop: None,
     }
 }
@@ -195,6 +197,29 @@ pub fn all_cases() -> Vec<Case> {
         ],
     );
     c.data = DataCheck::with("public.orders", &[], &[("seen_at IS NOT NULL", "true")]);
+    cases.push(c);
+    // gen_random_uuid() is built in from 13, from pgcrypto before: without the extension the
+    // preflight returns the missing function and the script stops before any change.
+    let mut c = case(
+        "add-column",
+        "gen-random-uuid",
+        &[
+            ("column", "public_id"),
+            ("type", "uuid"),
+            ("default", "gen_random_uuid()"),
+        ],
+    );
+    c.data = DataCheck::with("public.orders", &[], &[("public_id IS NOT NULL", "true")]);
+    c.stop = Some(Stop {
+        check: "Every function and type the change names exists",
+        rows: vec![vec!["gen_random_uuid()"]],
+        below_major: Some(13),
+    });
+    cases.push(c.clone());
+    // With pgcrypto installed, as the plan's warning says, the same plan runs whole.
+    c.name = "gen-random-uuid-pgcrypto";
+    c.setup = "CREATE EXTENSION IF NOT EXISTS pgcrypto";
+    c.stop = None;
     cases.push(c);
 
     // drop-column: the application stops using the column before it is dropped.

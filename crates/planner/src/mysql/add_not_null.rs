@@ -14,7 +14,7 @@
 //! The rollback is the same rebuild back to NULL (INPLACE, LOCK=NONE; checked on MariaDB 10.11).
 
 use super::change_type::{definition_check, parse_field, strict_mode_check};
-use super::definition::{lost_attributes_check, Definition};
+use super::definition::{from_type_check, lost_attributes_check, Definition};
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::input::{Change, FieldError};
@@ -103,6 +103,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             Expected::row(&["0"]),
         ),
     ];
+    // MODIFY restates the type too: a --type other than the column's would change it.
+    pre.extend(from_type_check(ctx, column, &current));
     pre.extend(lost_attributes_check(ctx, column, &restated, "the MODIFY"));
 
     let mut step = ctx.alter(
@@ -190,6 +192,24 @@ mod tests {
                 .iter()
                 .any(|c| c.sql.contains("WHERE `email` IS NULL")
                     && c.expected == Expected::row(&["0"])));
+            // The restated definition is proven to be the column's: its type, and nothing
+            // it has besides (a DEFAULT, a COMMENT ...) left out.
+            assert!(p.phases[0]
+                .checks
+                .iter()
+                .any(|c| c.sql.contains("AS current_type")
+                    && c.expected == Expected::row(&["varchar(64)"])));
+            let lost = p.phases[0]
+                .checks
+                .iter()
+                .find(|c| c.sql.contains("would_be_dropped"))
+                .unwrap();
+            assert_eq!(lost.expected, Expected::NoRows);
+            assert!(!lost.sql.contains("'NOT NULL'") && lost.sql.contains("'DEFAULT '"));
+            assert!(p
+                .warnings
+                .iter()
+                .all(|w| w.code != "modify-restates-column"));
         }
     }
 

@@ -749,6 +749,32 @@ mod tests {
         ));
     }
 
+    /// CHANGE (before RENAME COLUMN) and the contract's MODIFY restate --type: the preflight
+    /// proves it is the column's type and drops none of its attributes.
+    #[test]
+    fn restated_definition_is_proven_complete() {
+        for db in ["mysql@5.7", "mariadb@10.11"] {
+            let plan = crate::plan(&params(db)).unwrap();
+            let direct = &plan.alternative.as_ref().unwrap().phases[0].checks;
+            let online = &plan.phases[0].checks;
+            for (path, checks) in [("online", online), ("direct", direct)] {
+                let lost = checks.iter().find(|c| c.sql.contains("would_be_dropped"));
+                // The direct rename restates nothing where RENAME COLUMN exists.
+                let restates = path == "online" || db == "mysql@5.7";
+                assert_eq!(lost.is_some(), restates, "{db} {path}");
+                if let Some(lost) = lost {
+                    assert_eq!(lost.expected, crate::plan::Expected::NoRows);
+                    assert!(
+                        lost.sql.contains("'AUTO_INCREMENT'") && lost.sql.contains("'COMMENT '")
+                    );
+                    assert!(!lost.sql.contains("'NOT NULL'") && !lost.sql.contains("'DEFAULT '"));
+                    assert!(checks.iter().any(|c| c.sql.contains("AS current_type")
+                        && c.expected == crate::plan::Expected::row(&["int"])));
+                }
+            }
+        }
+    }
+
     #[test]
     fn field_errors() {
         let mut p = params("mariadb@10.11");

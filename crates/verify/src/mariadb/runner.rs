@@ -136,12 +136,8 @@ fn run_case(server: &Server, case: &Case, opts: &Options) -> CaseResult {
             &seed_sql(opts.rows, case.int_id, with_events(case)),
         )
         .map_err(|e| format!("seeding {} rows: {e}", opts.rows))?;
-        if let Some(stop) = case
-            .stop
-            .as_ref()
-            .filter(|s| s.applies(MAJOR) && !s.setup.is_empty())
-        {
-            exec(&mut seed, stop.setup).map_err(|e| format!("the case's precondition: {e}"))?;
+        if !case.setup.is_empty() {
+            exec(&mut seed, case.setup).map_err(|e| format!("the case's set-up: {e}"))?;
         }
         drop(seed);
         run_in_db(server, case, opts, &mut result)

@@ -26,6 +26,7 @@ fn case(change: &'static str, name: &'static str, params: &[(&'static str, &'sta
         inject_failed_build: false,
         expect_strategy: None,
         control: false,
+        setup: "",
         stop: None,
     }
 }
@@ -163,7 +164,6 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.int_id = true;
     c.stop = Some(Stop {
-        setup: "",
         check: "Nothing the column has would be dropped by the MODIFY",
         rows: vec![vec!["AUTO_INCREMENT"]],
         below_major: None,
@@ -181,8 +181,8 @@ pub fn all_cases() -> Vec<Case> {
             ),
         ],
     );
+    c.setup = "ALTER TABLE orders ADD COLUMN touched_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP COMMENT 'last change'";
     c.stop = Some(Stop {
-        setup: "ALTER TABLE orders ADD COLUMN touched_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP COMMENT 'last change'",
         check: "Nothing the column has would be dropped by the MODIFY",
         rows: vec![vec!["on update current_timestamp()"]],
         below_major: None,
