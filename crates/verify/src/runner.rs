@@ -1197,7 +1197,14 @@ impl Exec<'_> {
 
     /// After the plan: the migrated shape holds exactly what the application wrote.
     fn data_claim(&mut self) -> Result<(), String> {
-        let d: &DataCheck = &self.case.data;
+        // A case stopped by its precondition changed nothing: the original shape, as it was.
+        let unchanged;
+        let d: &DataCheck = if self.stop().is_some() {
+            unchanged = DataCheck::with(&self.case.data.from, &[], &[]);
+            &unchanged
+        } else {
+            &self.case.data
+        };
         let new_sql = DataCheck::sql(&d.from, &d.cols);
         let truth_sql = DataCheck::sql("verify.truth", &d.truth);
         let new = text_value(&mut self.c, &new_sql);

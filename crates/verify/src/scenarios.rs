@@ -469,3 +469,27 @@ CREATE INDEX order_events_order_id_idx ON order_events (order_id);
         }
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stop_applies_below_its_version_only() {
+        let stop = |below_major| Stop {
+            check: "x",
+            rows: vec![vec!["y"]],
+            below_major,
+        };
+        assert!(stop(Some(13)).applies(11));
+        assert!(!stop(Some(13)).applies(13));
+        assert!(stop(None).applies(18));
+        // The gen_random_uuid case stops below 13 and runs whole from 13.
+        let case = all_cases()
+            .into_iter()
+            .find(|c| c.name == "gen-random-uuid")
+            .unwrap();
+        let s = case.stop.unwrap();
+        assert!(s.applies(12) && !s.applies(13));
+    }
+}
