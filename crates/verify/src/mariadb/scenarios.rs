@@ -188,6 +188,56 @@ pub fn all_cases() -> Vec<Case> {
         below_major: None,
     });
     cases.push(c);
+    // The same column restated whole: the check passes, and the copy and its rollback keep
+    // every attribute.
+    let mut c = case(
+        "change-type",
+        "keeps-every-attribute",
+        &[
+            ("column", "touched_at"),
+            ("from-type", "timestamp"),
+            (
+                "to-type",
+                "datetime NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP COMMENT 'last change'",
+            ),
+        ],
+    );
+    c.setup = "ALTER TABLE orders ADD COLUMN touched_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP COMMENT 'last change'";
+    cases.push(c);
+    let mut c = case(
+        "change-type",
+        "loses-default-comment-charset",
+        &[
+            ("column", "label"),
+            ("from-type", "varchar(20)"),
+            ("to-type", "varchar(40) NOT NULL"),
+        ],
+    );
+    c.setup = "ALTER TABLE orders ADD COLUMN label varchar(20) CHARACTER SET latin1 NOT NULL DEFAULT 'none' COMMENT 'shown to staff' INVISIBLE";
+    c.stop = Some(Stop {
+        check: "Nothing the column has would be dropped by the MODIFY",
+        rows: vec![vec![
+            "DEFAULT 'none', COMMENT 'shown to staff', INVISIBLE, CHARACTER SET latin1 COLLATE latin1_swedish_ci",
+        ]],
+        below_major: None,
+    });
+    cases.push(c);
+    let mut c = case(
+        "change-type",
+        "loses-generated",
+        &[
+            ("column", "amount_cents"),
+            ("from-type", "bigint"),
+            ("to-type", "decimal(14,0)"),
+        ],
+    );
+    c.setup = "ALTER TABLE orders ADD COLUMN amount_cents bigint AS (amount * 100) VIRTUAL";
+    c.stop = Some(Stop {
+        check: "Nothing the column has would be dropped by the MODIFY",
+        rows: vec![vec!["GENERATED ALWAYS AS (`amount` * 100)"]],
+        below_major: None,
+    });
+    cases.push(c);
     // utf8mb4: 64 and 128 characters both need two length bytes, so INSTANT.
     cases.push(case(
         "change-type",
