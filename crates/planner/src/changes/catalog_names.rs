@@ -71,6 +71,18 @@ pub fn names_check(functions: &[CalledFunction], types: &[String]) -> Option<Che
     ))
 }
 
+/// The type name alone, as `to_regtype` parses it: a `COLLATE` or `GENERATED` clause written
+/// after it is not part of the type (and would make `to_regtype` raise a syntax error).
+pub fn type_name(written: &str) -> String {
+    let lower = written.to_ascii_lowercase();
+    let cut = [" collate ", " generated "]
+        .iter()
+        .filter_map(|k| lower.find(k))
+        .min()
+        .unwrap_or(written.len());
+    written[..cut].trim().to_string()
+}
+
 /// What the version facts say about the called functions on version `v`.
 pub fn function_warnings(functions: &[CalledFunction], v: Version) -> Vec<Warning> {
     functions
@@ -205,6 +217,16 @@ mod tests {
         let plan = add_column("postgresql@18", "uuidv7()");
         assert!(!codes(&plan).iter().any(|c| c.starts_with("function-")));
         assert!(names_checks(&plan)[0].sql.contains("'uuidv7()'"));
+    }
+
+    #[test]
+    fn type_names_without_clauses() {
+        assert_eq!(super::type_name("text COLLATE \"C\""), "text");
+        assert_eq!(super::type_name(" numeric(10, 2) "), "numeric(10, 2)");
+        assert_eq!(
+            super::type_name("bigint GENERATED ALWAYS AS IDENTITY"),
+            "bigint"
+        );
     }
 
     #[test]
