@@ -87,12 +87,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         .as_deref()
         .map(postgres::called_functions)
         .unwrap_or_default();
-    catalog_names::require(
-        &mut out,
-        &functions,
-        &[to_type.trim().to_string()],
-        ctx.version(),
-    );
+    let types = [catalog_names::type_name(to_type)];
+    catalog_names::require(&mut out, &functions, &types, ctx.version());
     Ok(out)
 }
 
