@@ -259,5 +259,17 @@ mod tests {
         for grammar in ["'coalesce()'", "'trim()'", "'cast()'"] {
             assert!(!c.sql.contains(grammar), "{grammar}: {}", c.sql);
         }
+        // A collation after the new type is not part of the type to_regtype reads.
+        let p = p
+            .with("to-type", "varchar(20) COLLATE \"C\"")
+            .with("using", "");
+        let plan = crate::plan(&p).unwrap_or_else(|e| panic!("{e:?}"));
+        let c = names_checks(&plan)[0];
+        assert!(
+            c.sql
+                .contains("pg_catalog.to_regtype('varchar(20)') IS NULL"),
+            "{}",
+            c.sql
+        );
     }
 }
