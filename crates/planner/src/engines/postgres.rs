@@ -522,7 +522,7 @@ fn tokens(expr: &str) -> Vec<Token> {
 }
 
 /// The functions an expression calls: every name (possibly `schema.name`) followed by `(`,
-/// except grammar keywords ([`CALL_LIKE_KEYWORDS`]) and type names after `::` or `AS` (a
+/// except grammar keywords (`CALL_LIKE_KEYWORDS`) and type names after `::` or `AS` (a
 /// cast's `varchar(10)` is a type, not a call).
 pub fn called_functions(expr: &str) -> Vec<CalledFunction> {
     let toks = tokens(expr);

@@ -10,7 +10,8 @@
 //!
 //! MODIFY restates the whole column, so the request must carry the column's current type
 //! (`--type`, with its DEFAULT, CHARACTER SET, COMMENT if it has them): the server has no
-//! "SET NOT NULL" alone. The preflight prints the current definition to compare with.
+//! "SET NOT NULL" alone. The preflight proves `--type` is the column's type and restates every
+//! attribute it has ([`super::definition`]).
 //! The rollback is the same rebuild back to NULL (INPLACE, LOCK=NONE; checked on MariaDB 10.11).
 
 use super::change_type::{definition_check, parse_field, strict_mode_check};

@@ -1,11 +1,13 @@
 //! Change a column's type (MySQL, MariaDB).
 //!
-//! `ALTER TABLE ... MODIFY col <type>` restates the whole column: whatever `--to-type` does not
-//! say (NOT NULL, DEFAULT, AUTO_INCREMENT, ON UPDATE, COMMENT, CHARACTER SET / COLLATE) is
-//! dropped. Seen on MariaDB 10.11: `MODIFY c varchar(20)` of a column with `DEFAULT 'z'` drops the
-//! default, INSTANT and without a word. The plan warns and its preflight prints the current
-//! definition to compare with. There is no USING clause: the server converts each value with its
-//! implicit cast (strict mode makes a value that does not fit fail the statement).
+//! `ALTER TABLE ... MODIFY col <definition>` restates the whole column: whatever `--to-type`
+//! does not say (NOT NULL, DEFAULT, AUTO_INCREMENT, ON UPDATE, COMMENT, CHARACTER SET / COLLATE,
+//! a generated expression, INVISIBLE) is dropped. Seen on MariaDB 10.11: `MODIFY c varchar(20)`
+//! of a column with `DEFAULT 'z'` drops the default, INSTANT and without a word. So definitions
+//! are parsed ([`super::definition`]), the preflight returns every attribute the column has and
+//! the statement (or its rollback) does not restate, expecting none, and a primary key given as
+//! a bare type is refused outright. There is no USING clause: the server converts each value
+//! with its implicit cast (strict mode makes a value that does not fit fail the statement).
 //!
 //! What InnoDB does (rules and sources in `engines::mysql`):
 //! - **VARCHAR extension while the length prefix keeps its size** (at most 255 bytes before and
@@ -19,8 +21,8 @@
 //!   ALGORITHM=COPY"). Direct: `MODIFY ..., ALGORITHM=COPY, LOCK=SHARED` (reads continue);
 //!   online: gh-ost, pt-online-schema-change or Spirit (`tools`).
 //! - **The primary key** (typically INT -> BIGINT before the ceiling): the same copy; the tools
-//!   copy by that key and keep it. `--to-type` must restate `NOT NULL AUTO_INCREMENT`, or the
-//!   MODIFY removes AUTO_INCREMENT. A key other tables' foreign keys reference cannot be retyped
+//!   copy by that key and keep it. `--to-type` must be its full definition (`bigint NOT NULL
+//!   AUTO_INCREMENT`), or the MODIFY would remove AUTO_INCREMENT. A key other tables' foreign keys reference cannot be retyped
 //!   at all (MariaDB 10.11: error 1833 "Cannot change column 'id': used in a foreign key
 //!   constraint", also with foreign_key_checks=0; and a foreign key between INT and BIGINT is
 //!   "incorrectly formed"): the preflight lists such foreign keys and must return none.
