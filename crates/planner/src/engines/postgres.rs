@@ -873,6 +873,16 @@ mod tests {
         assert_eq!(names("x IN (1, 2) AND NOT (y)"), []);
     }
 
+    proptest::proptest! {
+        /// Any text tokenizes without a panic, and every call found is a non-empty name.
+        #[test]
+        fn finding_calls_never_panics(text in "[a-zA-Z_ ().:,'\"\\\\0-9é]{0,40}") {
+            for call in called_functions(&text) {
+                proptest::prop_assert!(!call.name.is_empty() || text.contains("\"\""));
+            }
+        }
+    }
+
     #[test]
     fn function_facts() {
         let v = |major| Version::new(major, None);

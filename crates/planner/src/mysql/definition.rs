@@ -510,6 +510,18 @@ mod tests {
         assert_eq!(spell("enum('a','b')"), None);
     }
 
+    proptest::proptest! {
+        /// Any text parses or is refused with a message; never a panic, and what parses keeps
+        /// its type first.
+        #[test]
+        fn parsing_never_panics(text in "[a-zA-Z_ ()',`\"0-9é]{0,40}") {
+            if let Ok(d) = Definition::parse(&text) {
+                proptest::prop_assert!(d.text().starts_with(d.data_type.trim()));
+                let _ = d.column_type_spelling();
+            }
+        }
+    }
+
     #[test]
     fn families() {
         assert_eq!(parse("varchar(3)").family(), Family::Text);
