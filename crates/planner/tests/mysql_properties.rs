@@ -135,6 +135,35 @@ fn assert_one_statement(sql: &str) {
     assert_eq!(semicolons, 1, "expected exactly one statement:\n{sql}");
 }
 
+/// A MODIFY or CHANGE restates the whole column and drops what it does not say: every path that
+/// writes one (statement, rollback, a tool's --alter) proves in its preflight that nothing the
+/// column has would be lost.
+fn assert_restatements_proven(phases: &[lockstep_planner::plan::Phase]) {
+    let texts = phases.iter().flat_map(|p| {
+        p.steps
+            .iter()
+            .flat_map(|s| s.sql.iter().chain(s.shell.iter()))
+            .chain(
+                p.rollback
+                    .iter()
+                    .flat_map(|r| std::iter::once(&r.sql).chain(r.shell.iter())),
+            )
+    });
+    let restates = texts
+        .into_iter()
+        .any(|t| t.contains(" MODIFY ") || t.contains("'MODIFY ") || t.contains("CHANGE COLUMN "));
+    if restates {
+        assert!(
+            phases[0]
+                .checks
+                .iter()
+                .any(|c| c.sql.contains("would_be_dropped")
+                    && c.expected == lockstep_planner::plan::Expected::NoRows),
+            "a MODIFY/CHANGE without the lost-attributes check in its preflight"
+        );
+    }
+}
+
 fn check_plan(plan: &Plan, params: &Params, budget_ms: u64) {
     let budget_s = (budget_ms as f64 / 1000.0).max(CATALOG_ONLY.high);
     assert!(plan.longest_blocking_seconds <= budget_s + 1e-9);
@@ -217,6 +246,10 @@ fn check_plan(plan: &Plan, params: &Params, budget_ms: u64) {
             "phase {} changes the schema but has neither rollback nor an irreversible reason",
             phase.name
         );
+    }
+    assert_restatements_proven(&plan.phases);
+    if let Some(alternative) = &plan.alternative {
+        assert_restatements_proven(&alternative.phases);
     }
     assert!(markdown::render(plan, params).starts_with("# Lockstep runbook"));
     let forward = sql::forward(plan);

@@ -26,7 +26,7 @@
 //! skips rows already filled.
 
 use super::backfill::KeysetPass;
-use super::{check, Ctx, Paths};
+use super::{catalog_names, check, Ctx, Paths};
 use crate::engines::postgres::{self, DefaultKind, Statement};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::{Change, FieldError};
@@ -167,7 +167,36 @@ fn rewrite_direct(ctx: &Ctx, title: &str, sql: String, checks: Vec<Check>) -> Ve
     ]
 }
 
+/// The paths, with the preflight proof that the type and every function the default or the
+/// generation expression calls exist ([`catalog_names`]).
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
+    let Change::AddColumn {
+        data_type,
+        default,
+        generated,
+        ..
+    } = &ctx.req.change
+    else {
+        unreachable!("add_column::paths called for another change")
+    };
+    let mut out = column_paths(ctx)?;
+    let expressions = [default.as_deref(), generated.as_deref()];
+    let functions: Vec<_> = expressions
+        .into_iter()
+        .flatten()
+        .flat_map(postgres::called_functions)
+        .collect();
+    let column = Column {
+        name: "",
+        data_type,
+        default: None,
+        not_null: false,
+    };
+    catalog_names::require(&mut out, &functions, &[column.base_type()], ctx.version());
+    Ok(out)
+}
+
+fn column_paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let Change::AddColumn {
         column,
         data_type,
@@ -176,7 +205,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         generated,
     } = &ctx.req.change
     else {
-        unreachable!("add_column::paths called for another change")
+        unreachable!("add_column::column_paths called for another change")
     };
     let v = ctx.version();
     let c = Column {

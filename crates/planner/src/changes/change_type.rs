@@ -30,7 +30,7 @@
 use super::add_index::IndexSpec;
 use super::backfill::KeysetPass;
 use super::constraint::{add_step, by_name, state_check, validate_step};
-use super::{check, rollback, Ctx, Paths, RETRY_LOCK_TIMEOUT};
+use super::{catalog_names, check, rollback, Ctx, Paths, RETRY_LOCK_TIMEOUT};
 use crate::engines::postgres::{self, AlterTypeEffect, ColumnType, Statement, TypeName};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::{Change, FieldError, IndexMethod};
@@ -76,7 +76,23 @@ impl Spec<'_> {
     }
 }
 
+/// The paths, with the preflight proof that the new type and every function the USING
+/// expression calls exist ([`catalog_names`]).
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
+    let Change::ChangeType { to_type, using, .. } = &ctx.req.change else {
+        unreachable!("change_type::paths called for another change")
+    };
+    let mut out = type_paths(ctx)?;
+    let functions = using
+        .as_deref()
+        .map(postgres::called_functions)
+        .unwrap_or_default();
+    let types = [catalog_names::type_name(to_type)];
+    catalog_names::require(&mut out, &functions, &types, ctx.version());
+    Ok(out)
+}
+
+fn type_paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let Change::ChangeType {
         column,
         from_type,

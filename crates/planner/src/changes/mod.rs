@@ -17,6 +17,7 @@ mod add_index;
 mod add_not_null;
 mod add_unique;
 mod backfill;
+mod catalog_names;
 mod change_type;
 mod constraint;
 mod drop_column;

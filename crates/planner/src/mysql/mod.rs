@@ -18,6 +18,7 @@ mod add_index;
 mod add_not_null;
 mod add_unique;
 mod change_type;
+mod definition;
 mod drop_column;
 mod drop_index;
 mod environment;

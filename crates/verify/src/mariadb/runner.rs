@@ -136,6 +136,9 @@ fn run_case(server: &Server, case: &Case, opts: &Options) -> CaseResult {
             &seed_sql(opts.rows, case.int_id, with_events(case)),
         )
         .map_err(|e| format!("seeding {} rows: {e}", opts.rows))?;
+        if !case.setup.is_empty() {
+            exec(&mut seed, case.setup).map_err(|e| format!("the case's set-up: {e}"))?;
+        }
         drop(seed);
         run_in_db(server, case, opts, &mut result)
     })();
@@ -572,6 +575,10 @@ impl PlanRunner for MyExec<'_> {
 
     fn relabelled(&self) -> &[String] {
         &self.relabelled
+    }
+
+    fn stop(&self) -> Option<&crate::scenarios::Stop> {
+        self.case.stop.as_ref().filter(|s| s.applies(MAJOR))
     }
 
     fn check_rows(&mut self, sql: &str) -> Result<Vec<Vec<String>>, String> {
