@@ -160,7 +160,7 @@ mod tests {
         );
         assert_eq!(add.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
         assert_eq!(
-            add.blocking_seconds.high,
+            add.hold_seconds.high,
             crate::estimate::CATALOG_ONLY.high
         );
         assert!(add
