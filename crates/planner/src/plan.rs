@@ -487,7 +487,7 @@ pub struct Plan {
     pub summary: String,
     pub strategy: Strategy,
     pub max_downtime_ms: u64,
-    /// The longest time any step of the chosen path blocks traffic.
+    /// The longest time any step of the chosen path blocks traffic, its lock wait included.
     pub longest_blocking_seconds: f64,
     pub phases: Vec<Phase>,
     pub alternative: Option<Alternative>,

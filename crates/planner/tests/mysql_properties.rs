@@ -146,7 +146,11 @@ fn check_blocking(step: &Step, budget_ms: u64, shortest_wait: f64) {
         step.title
     );
     if step.blocks == Blocks::Nothing {
-        assert_eq!(b, 0.0, "{}: blocks nothing but has a blocking time", step.title);
+        assert_eq!(
+            b, 0.0,
+            "{}: blocks nothing but has a blocking time",
+            step.title
+        );
         return;
     }
     assert!(

@@ -392,7 +392,9 @@ mod tests {
             assert_eq!(set.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
             assert_eq!(set.hold_seconds.high, CATALOG_ONLY.high);
             assert!(set.only_if.as_deref().unwrap().contains("convalidated"));
-            assert!(plan.steps().all(|s| s.hold_seconds.high <= CATALOG_ONLY.high));
+            assert!(plan
+                .steps()
+                .all(|s| s.hold_seconds.high <= CATALOG_ONLY.high));
             assert!(plan.warnings.is_empty());
         }
         let p = nn("postgresql@12", "500M", "120GB", "0");
@@ -416,7 +418,9 @@ mod tests {
             assert!(!plan
                 .steps()
                 .any(|s| s.sql.iter().any(|q| q.contains("SET NOT NULL"))));
-            assert!(plan.steps().all(|s| s.hold_seconds.high <= CATALOG_ONLY.high));
+            assert!(plan
+                .steps()
+                .all(|s| s.hold_seconds.high <= CATALOG_ONLY.high));
             let w = plan
                 .warnings
                 .iter()

@@ -5,8 +5,8 @@ use crate::engines::postgres::{self, Statement};
 use crate::estimate::{Model, CATALOG_ONLY};
 use crate::input::{Change, FieldError, Request, Version};
 use crate::plan::{
-    human_seconds, human_seconds_up, longest_blocking, Alternative, Blocks, Check, Estimate, Expected, Phase, Plan,
-    RollbackStep, Step, Strategy, Warning,
+    human_seconds, human_seconds_up, longest_blocking, Alternative, Blocks, Check, Estimate,
+    Expected, Phase, Plan, RollbackStep, Step, Strategy, Warning,
 };
 use crate::quote;
 
@@ -598,7 +598,10 @@ mod tests {
         let rest = message.split("at least ").nth(1).unwrap();
         let mut words = rest.split_whitespace();
         let value: f64 = words.next().unwrap().parse().unwrap();
-        let unit = words.next().unwrap().trim_end_matches(|c: char| !c.is_alphabetic());
+        let unit = words
+            .next()
+            .unwrap()
+            .trim_end_matches(|c: char| !c.is_alphabetic());
         let ms = match unit {
             "ms" => value,
             "s" => value * 1000.0,
