@@ -154,6 +154,19 @@ impl MysqlLock {
         }
     }
 
+    /// True when an online ALTER waits for the exclusive metadata lock twice: at its start
+    /// (prepare) and again at its end (commit), each time queueing the traffic behind it for
+    /// up to lock_wait_timeout. INSTANT, RENAME and triggers need it once.
+    pub fn waits_twice(self) -> bool {
+        matches!(
+            self,
+            MysqlLock::Alter {
+                algorithm: Algorithm::Inplace | Algorithm::Copy,
+                ..
+            }
+        )
+    }
+
     /// True when DML continues for the whole run except the metadata-lock moments.
     pub fn dml_continues(self) -> bool {
         match self {

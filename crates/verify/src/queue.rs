@@ -80,13 +80,12 @@ pub fn judge(step: &Step, attempt: &Attempt, gave_up: bool) -> (bool, String, St
         step.blocking_seconds.high * 1000.0,
         TOLERANCE.as_millis()
     );
-    let arriving = attempt.arriving_ms.map_or(
-        "the step gave up before a query could arrive behind it".to_string(),
-        |ms| format!("a query arriving behind it waited {ms:.0} ms"),
-    );
+    let arriving = attempt.arriving_ms.map_or(String::new(), |ms| {
+        format!("a query arriving behind it waited {ms:.0} ms; ")
+    });
     let observed = match &attempt.error {
         Some(e) => format!(
-            "gave up after {:.0} ms ({e}); {arriving}; the load's longest wait {:.0} ms",
+            "gave up after {:.0} ms ({e}); {arriving}the load's longest wait {:.0} ms",
             attempt.step_ms, attempt.load_ms
         ),
         None => format!(

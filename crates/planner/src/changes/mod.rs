@@ -577,6 +577,28 @@ mod tests {
             .contains("a catalog-only moment plus at most 1 s of queueing"));
     }
 
+    /// An online ALTER on MariaDB waits for its metadata lock at its start and at its end.
+    #[test]
+    fn online_alter_says_both_lock_waits() {
+        let p = crate::plan(
+            &Params::new()
+                .with("db", "mariadb@10.11")
+                .with("change", "add-index")
+                .with("table", "orders")
+                .with("columns", "customer_id")
+                .with("rows", "50M")
+                .with("size", "20GB")
+                .with("max-downtime", "0"),
+        )
+        .unwrap();
+        let build = blocking_step(&p);
+        assert_eq!(build.lock_wait_seconds, 1.0);
+        assert_eq!(
+            crate::render::blocked_for(build),
+            "up to 1 s while it waits for its lock, then 50 ms, at its start and again at its end (not the whole run)"
+        );
+    }
+
     /// A rewrite fits only when its hold leaves room for the shortest lock timeout; the
     /// refusal names a budget at which the plan exists.
     #[test]

@@ -35,11 +35,20 @@ pub fn blocked_for(step: &Step) -> String {
     } else {
         ""
     };
+    let twice = step
+        .lock
+        .and_then(crate::plan::Lock::mysql)
+        .is_some_and(|l| l.waits_twice() && l.dml_continues());
     if step.lock_wait_seconds > 0.0 {
         format!(
-            "up to {} while it waits for its lock, then {}{partial}",
+            "up to {} while it waits for its lock, then {}{}{partial}",
             human_seconds_up(step.lock_wait_seconds),
-            human_seconds_up(hold.high)
+            human_seconds_up(hold.high),
+            if twice {
+                ", at its start and again at its end"
+            } else {
+                ""
+            }
         )
     } else if partial.is_empty() {
         hold.describe()
