@@ -287,6 +287,11 @@ pub struct Ctx<'a> {
     pub model: Model,
 }
 
+/// Shortest lock_timeout of plain DML and queries (a backfill batch): their waits are for
+/// rows an application transaction holds, and queue no table traffic, so a zero budget's
+/// 100 ms would only make batches fail for nothing.
+pub const DML_LOCK_TIMEOUT_MS: u64 = 500;
+
 /// lock_timeout of steps whose lock blocks no traffic (SHARE UPDATE EXCLUSIVE).
 pub const NON_BLOCKING_LOCK_TIMEOUT_MS: u64 = 10 * 60 * 1000;
 
@@ -340,7 +345,10 @@ impl<'a> Ctx<'a> {
         let lock_timeout_ms = if blocking {
             self.model.lock_timeout_for(duration)
         } else if lock.is_none() {
-            self.model.lock_timeout_ms
+            // Plain DML and queries queue no table traffic; their lock waits are row waits.
+            self.model
+                .lock_timeout_override_ms
+                .unwrap_or(self.model.lock_timeout_ms.max(DML_LOCK_TIMEOUT_MS))
         } else {
             NON_BLOCKING_LOCK_TIMEOUT_MS
         };
