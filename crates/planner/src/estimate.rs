@@ -130,7 +130,7 @@ impl Model {
     /// needs one to publish its catalog change, so an online plan exists at any budget, with
     /// the lock timeout as short as the planner makes it (or as `--lock-timeout` says).
     pub fn fits(&self, hold: Estimate, blocking_high: f64) -> bool {
-        hold.high <= CATALOG_ONLY.high || blocking_high <= self.budget_seconds() + 1e-9
+        hold.high <= CATALOG_ONLY.high || blocking_high <= self.budget_seconds() + 1e-6
     }
 
     /// [`Model::fits`] for a step not built yet, that would hold its lock for `hold`.

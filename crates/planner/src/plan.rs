@@ -392,7 +392,9 @@ impl Step {
     pub fn set_blocking(&mut self, lock_wait_seconds: f64, hold: Estimate) {
         self.lock_wait_seconds = lock_wait_seconds;
         self.hold_seconds = hold;
-        self.blocking_seconds = Estimate::new(hold.low, hold.high + lock_wait_seconds);
+        // Rounded to the microsecond: 0.15, not 0.15000000000000002, in the JSON.
+        let high = ((hold.high + lock_wait_seconds) * 1e6).round() / 1e6;
+        self.blocking_seconds = Estimate::new(hold.low, high);
     }
 
     /// The PostgreSQL lock mode, when the step is a PostgreSQL step that takes one.

@@ -96,7 +96,7 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
                     phases: direct,
                 };
                 ("online", rule, online, Some(alt))
-            } else if d <= budget_s {
+            } else if d <= budget_s + 1e-6 {
                 let rule = format!(
                     "The direct statement blocks traffic for at most {} (estimated), within the {budget} budget, so it is the simple path; the online path beside it blocks for at most {}.",
                     human_seconds_up(d),
@@ -144,7 +144,7 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
             let rule = format!(
                 "There is one way to make this change; it blocks traffic for at most {} (estimated){}.",
                 human_seconds_up(d),
-                if d <= budget_s + 1e-9 {
+                if d <= budget_s + 1e-6 {
                     format!(", within the {budget} budget")
                 } else {
                     String::new()
@@ -225,7 +225,7 @@ fn floor_promise(phases: &[Phase], budget_s: f64) -> Option<String> {
     let wait = phases
         .iter()
         .flat_map(|p| p.steps.iter())
-        .filter(|s| s.blocking_seconds.high > budget_s + 1e-9)
+        .filter(|s| s.blocking_seconds.high > budget_s + 1e-6)
         .map(|s| s.lock_wait_seconds)
         .fold(0.0, f64::max);
     (wait > 0.0).then(|| {
