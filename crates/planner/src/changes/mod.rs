@@ -230,7 +230,7 @@ fn floor_promise(phases: &[Phase], budget_s: f64) -> Option<String> {
         .fold(0.0, f64::max);
     (wait > 0.0).then(|| {
         format!(
-            "No step can promise less: zero downtime means a catalog-only moment plus at most {} of queueing (the lock timeout), as while a step waits for its lock the queries behind it wait, until the timeout gives up and the step is retried.",
+            "Under this budget, zero downtime means a catalog-only moment plus at most {} of queueing (the lock timeout): while a step waits for its lock, the queries behind it wait, until the timeout gives up and the step is retried.",
             human_seconds_up(wait)
         )
     })
