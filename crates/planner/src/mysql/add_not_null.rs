@@ -182,7 +182,7 @@ mod tests {
             );
             assert!(step.rewrites_table);
             assert_eq!(step.blocks, Blocks::ReadsAndWrites);
-            assert!(step.blocking_seconds.high <= 0.05);
+            assert!(step.hold_seconds.high <= 0.05);
             assert_eq!(step.unverified.is_none(), db.starts_with("mariadb"));
             assert!(p.phases[1].rollback[0]
                 .sql

@@ -450,7 +450,7 @@ mod tests {
         let step = &p.phases[1].steps[0];
         assert!(step.sql[0].ends_with("varchar(63), ALGORITHM=INPLACE, LOCK=NONE;"));
         assert!(step.unverified.is_some());
-        assert!(step.blocking_seconds.high <= 0.05);
+        assert!(step.hold_seconds.high <= 0.05);
         assert!(p.phases[0]
             .checks
             .iter()
@@ -497,7 +497,7 @@ mod tests {
         assert!(step.sql[0]
             .ends_with("MODIFY `customer_id` bigint NOT NULL, ALGORITHM=COPY, LOCK=SHARED;"));
         assert_eq!(step.blocks, Blocks::Writes);
-        assert!(step.blocking_seconds.high > 60.0);
+        assert!(step.hold_seconds.high > 60.0);
         // The type check after the swap, and the definition check before.
         assert!(p
             .phases

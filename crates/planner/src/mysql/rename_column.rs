@@ -659,8 +659,8 @@ mod tests {
                 contract.steps[1].sql,
                 [format!("ALTER TABLE {TABLE} DROP COLUMN `amount`, MODIFY COLUMN `total` int NOT NULL DEFAULT 0, ALGORITHM=INPLACE, LOCK=NONE;")]
             );
-            assert!(contract.steps[1].blocking_seconds.high <= 0.05);
-            assert!(plan.steps().all(|s| s.blocking_seconds.high <= 0.05));
+            assert!(contract.steps[1].hold_seconds.high <= 0.05);
+            assert!(plan.steps().all(|s| s.hold_seconds.high <= 0.05));
             let write_both = plan.phases[0]
                 .checks
                 .iter()
