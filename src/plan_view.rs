@@ -7,7 +7,7 @@
 
 use crate::browser::{self, by_id};
 use crate::{form::label, highlight::esc, highlight::sql_html};
-use lockstep_planner::plan::{human_seconds, Blocks, Phase, Step};
+use lockstep_planner::plan::{human_seconds_up, Blocks, Phase, Step};
 use lockstep_planner::render::step_text;
 use lockstep_planner::{FieldError, Plan};
 use std::fmt::Write;
@@ -42,7 +42,7 @@ fn longest_blocking(seconds: f64) -> String {
     } else {
         format!(
             "the longest step blocks traffic for up to {}",
-            human_seconds(seconds)
+            human_seconds_up(seconds)
         )
     }
 }
@@ -359,8 +359,9 @@ fn badge(h: &mut String, step: &Step) {
         Blocks::ReadsAndWrites => ("stop", "Blocks reads and writes"),
     };
     let _ = write!(h, "<span class=\"badge {class}\">{text}");
-    if step.blocks != Blocks::Nothing && step.blocking_seconds.high > 0.0 {
-        let _ = write!(h, " up to {}", human_seconds(step.blocking_seconds.high));
+    let blocked_for = lockstep_planner::render::blocked_for(step);
+    if !blocked_for.is_empty() {
+        let _ = write!(h, " {}", esc(&blocked_for));
     }
     h.push_str("</span>");
 }

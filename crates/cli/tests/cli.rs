@@ -204,3 +204,45 @@ fn unsupported_mysql_version_names_the_db_flag() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("db") && err.contains("mysql@8.4"), "{err}");
 }
+
+/// Issue 10 item 2: a primary key given as a bare type would lose AUTO_INCREMENT; the command
+/// refuses, naming the flag and the definition it accepts.
+#[test]
+fn bare_primary_key_type_on_mysql_is_refused() {
+    let args = [
+        "plan",
+        "--db",
+        "mysql@5.7.44",
+        "--change",
+        "change-type",
+        "--table",
+        "orders",
+        "--column",
+        "id",
+        "--from-type",
+        "int",
+        "--to-type",
+        "bigint",
+        "--rows",
+        "500M",
+        "--size",
+        "200GB",
+        "--max-downtime",
+        "0",
+    ];
+    let out = lockstep(&args);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("--to-type: gives only a type for the primary key `id`")
+            && err.contains("--to-type 'bigint NOT NULL AUTO_INCREMENT'"),
+        "{err}"
+    );
+    let mut full = args.to_vec();
+    full[12] = "bigint NOT NULL AUTO_INCREMENT";
+    let out = lockstep(&full);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("--alter='MODIFY `id` bigint NOT NULL AUTO_INCREMENT'"));
+    assert!(!text.contains("modify-restates-column"));
+}

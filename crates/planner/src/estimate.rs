@@ -26,6 +26,15 @@ pub const PG_BATCH_ROWS: u64 = 5_000;
 /// pt-online-schema-change and gh-ost.
 pub const MYSQL_BATCH_ROWS: u64 = 1_000;
 
+/// The shortest lock timeout the planner chooses by itself (PostgreSQL): long enough to be
+/// granted between the short queries of a busy table, short enough that the queries queued
+/// behind a waiting DDL barely notice. A timeout is no failure: the runbook retries with backoff.
+pub const MIN_LOCK_TIMEOUT_MS: u64 = 100;
+
+/// The longest lock timeout chosen from a budget: past a few seconds, retrying later beats
+/// holding the queue.
+pub const MAX_LOCK_TIMEOUT_MS: u64 = 5_000;
+
 /// The assumptions behind every estimate of one plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
@@ -38,7 +47,11 @@ pub struct Model {
     pub index_mb_per_sec: u64,
     /// Pause between backfill batches, so replicas and autovacuum keep up.
     pub batch_pause_ms: u64,
+    /// The lock timeout of a catalog-only step, and of rollbacks and tool cut-overs:
+    /// [`Model::lock_timeout_for`] a catalog-only hold.
     pub lock_timeout_ms: u64,
+    /// `--lock-timeout`: when given, every blocking step uses it, whatever the budget.
+    pub lock_timeout_override_ms: Option<u64>,
     pub max_downtime_ms: u64,
     /// The engine: the assumptions are worded in its terms.
     pub engine: Engine,
@@ -60,14 +73,73 @@ impl Model {
             scan_mb_per_sec: o.scan_mb_per_sec.unwrap_or(250),
             index_mb_per_sec: o.index_mb_per_sec.unwrap_or(40),
             batch_pause_ms: BATCH_PAUSE_MS,
-            // A waiting DDL blocks every later query on the table, so the wait itself is
-            // downtime: bounded by the budget, but never so short that it cannot succeed.
-            lock_timeout_ms: o
-                .lock_timeout_ms
-                .unwrap_or(req.max_downtime_ms.clamp(500, 5_000)),
+            lock_timeout_ms: 0,
+            lock_timeout_override_ms: o.lock_timeout_ms,
             max_downtime_ms: req.max_downtime_ms,
             engine: req.db.engine,
         }
+        .with_catalog_lock_timeout()
+    }
+
+    fn with_catalog_lock_timeout(mut self) -> Model {
+        self.lock_timeout_ms = self.lock_timeout_for(CATALOG_ONLY);
+        self
+    }
+
+    /// The lock timeout of a step that stops traffic and holds its lock for up to `hold.high`.
+    /// A waiting DDL makes every later query on the table queue behind it, so the wait is
+    /// downtime too: the step gets the part of the budget its hold leaves, between
+    /// [`MIN_LOCK_TIMEOUT_MS`] (also the zero-budget value: zero downtime is a catalog-only
+    /// moment plus at most that much queueing) and [`MAX_LOCK_TIMEOUT_MS`]. So a 200 ms budget
+    /// gives a catalog-only step 150 ms, a 2 s budget 1950 ms. MySQL and MariaDB count
+    /// lock_wait_timeout in whole seconds, at least 1: rounded down to fit, never below 1 s.
+    /// `--lock-timeout` overrides it for every step.
+    pub fn lock_timeout_for(&self, hold: Estimate) -> u64 {
+        if let Some(ms) = self.lock_timeout_override_ms {
+            return ms;
+        }
+        let hold_ms = (hold.high * 1000.0).ceil() as u64;
+        let left = self.max_downtime_ms.saturating_sub(hold_ms);
+        let ms = left.clamp(MIN_LOCK_TIMEOUT_MS, MAX_LOCK_TIMEOUT_MS);
+        if self.engine.is_mysql_family() {
+            (ms / 1000).max(1) * 1000
+        } else {
+            ms
+        }
+    }
+
+    /// How long a request under `lock_timeout_ms` may wait, as the server counts it: MySQL's
+    /// lock_wait_timeout takes whole seconds (rounded up, at least 1).
+    pub fn lock_wait_seconds(&self, lock_timeout_ms: u64) -> f64 {
+        if self.engine.is_mysql_family() {
+            crate::mysql::lock_wait_seconds(lock_timeout_ms) as f64
+        } else {
+            lock_timeout_ms as f64 / 1000.0
+        }
+    }
+
+    /// The worst case of a step that stops traffic and holds its lock for `hold`: the whole
+    /// lock timeout of queueing, then the hold.
+    pub fn worst_case(&self, hold: Estimate) -> f64 {
+        self.lock_wait_seconds(self.lock_timeout_for(hold)) + hold.high
+    }
+
+    /// The budget rule for one step: it fits when its worst case (the wait, then the hold) is
+    /// within the budget, or when it holds its lock for a catalog-only moment. That moment plus
+    /// its lock timeout of queueing is what "zero downtime" can promise: every online path
+    /// needs one to publish its catalog change, so an online plan exists at any budget, with
+    /// the lock timeout as short as the planner makes it (or as `--lock-timeout` says).
+    pub fn fits(&self, hold: Estimate, blocking_high: f64) -> bool {
+        hold.high <= CATALOG_ONLY.high || blocking_high <= self.budget_seconds() + 1e-6
+    }
+
+    /// [`Model::fits`] for a step not built yet, that would hold its lock for `hold`.
+    pub fn fits_hold(&self, hold: Estimate) -> bool {
+        self.fits(hold, self.worst_case(hold))
+    }
+
+    pub fn budget_seconds(&self) -> f64 {
+        self.max_downtime_ms as f64 / 1000.0
     }
 
     fn range(nominal: f64) -> Estimate {
@@ -107,10 +179,32 @@ impl Model {
         Self::range(work).plus(Estimate::new(pauses, pauses))
     }
 
-    /// The statement_timeout of a step that blocks traffic: the lock wait plus the budget, so a
+    /// The statement_timeout of a step that blocks traffic: its lock wait plus the budget, so a
     /// step that runs longer than promised aborts instead of extending the outage.
-    pub fn blocking_statement_timeout_ms(&self) -> u64 {
-        self.lock_timeout_ms + self.max_downtime_ms.max(1_000)
+    pub fn blocking_statement_timeout_ms(&self, lock_timeout_ms: u64) -> u64 {
+        lock_timeout_ms + self.max_downtime_ms.max(1_000)
+    }
+
+    /// The lock timeout assumption in words: the override, or the rule that derives it from
+    /// the budget. A waiting DDL makes the queries behind it queue, so it counts as downtime.
+    fn lock_timeout_text(&self) -> String {
+        let value = if self.engine.is_mysql_family() {
+            format!(
+                "{} s",
+                crate::mysql::lock_wait_seconds(self.lock_timeout_ms)
+            )
+        } else {
+            format!("{} ms", self.lock_timeout_ms)
+        };
+        if self.lock_timeout_override_ms.is_some() {
+            return format!("{value} per DDL statement (given); the traffic queued behind a waiting statement waits up to that long, counted in each step's blocking time");
+        }
+        let min = if self.engine.is_mysql_family() {
+            "1 s (whole seconds)".to_string()
+        } else {
+            format!("{MIN_LOCK_TIMEOUT_MS} ms")
+        };
+        format!("{value} for a catalog-only statement: the budget less the time a step holds its lock, at least {min} and at most {} s; the traffic queued behind a waiting statement waits up to that long, counted in each step's blocking time", MAX_LOCK_TIMEOUT_MS / 1000)
     }
 
     pub fn assumptions(&self) -> Vec<Assumption> {
@@ -168,23 +262,15 @@ impl Model {
                 "1-50 ms once its lock is granted".to_string(),
                 "",
             ),
-            if mysql {
-                a(
-                    "lock_wait_timeout",
-                    format!(
-                        "{} s per DDL statement ({} ms rounded up to whole seconds)",
-                        crate::mysql::lock_wait_seconds(self.lock_timeout_ms),
-                        self.lock_timeout_ms
-                    ),
-                    "lock-timeout",
-                )
-            } else {
-                a(
-                    "lock_timeout",
-                    format!("{} ms per DDL statement", self.lock_timeout_ms),
-                    "lock-timeout",
-                )
-            },
+            a(
+                if mysql {
+                    "lock_wait_timeout"
+                } else {
+                    "lock_timeout"
+                },
+                self.lock_timeout_text(),
+                "lock-timeout",
+            ),
             a("ranges", "half to twice the nominal figure".to_string(), ""),
         ]
     }
@@ -219,5 +305,69 @@ mod tests {
         assert_eq!(model("mysql@8.0.35", None).batch_size, 1_000);
         assert_eq!(model("mysql@8.0.35", Some("250")).batch_size, 250);
         assert_eq!(model("postgres@16", Some("250")).batch_size, 250);
+    }
+}
+
+#[cfg(test)]
+mod lock_timeout_tests {
+    use super::{Model, CATALOG_ONLY};
+    use crate::input::Request;
+    use crate::params::Params;
+    use crate::plan::Estimate;
+
+    fn model(db: &str, budget: &str, lock_timeout: Option<&str>) -> Model {
+        let mut p = Params::new()
+            .with("db", db)
+            .with("change", "add-column")
+            .with("table", "orders")
+            .with("column", "note")
+            .with("type", "text")
+            .with("rows", "1M")
+            .with("size", "1GB")
+            .with("max-downtime", budget);
+        if let Some(t) = lock_timeout {
+            p = p.with("lock-timeout", t);
+        }
+        Model::for_request(&Request::from_params(&p).unwrap())
+    }
+
+    #[test]
+    fn the_budget_sets_the_lock_timeout() {
+        let catalog = |db, budget| model(db, budget, None).lock_timeout_for(CATALOG_ONLY);
+        assert_eq!(catalog("postgres@16", "0"), 100);
+        assert_eq!(catalog("postgres@16", "200ms"), 150);
+        assert_eq!(catalog("postgres@16", "2s"), 1950);
+        assert_eq!(catalog("postgres@16", "10m"), 5000);
+        // Whole seconds on MySQL and MariaDB, rounded down to fit, at least 1.
+        assert_eq!(catalog("mariadb@10.11", "0"), 1000);
+        assert_eq!(catalog("mariadb@10.11", "2s"), 1000);
+        assert_eq!(catalog("mysql@8.0.35", "3500ms"), 3000);
+        // A longer hold leaves less of the budget for the wait.
+        let m = model("postgres@16", "2s", None);
+        assert_eq!(m.lock_timeout_for(Estimate::new(0.5, 1.5)), 500);
+        assert_eq!(m.lock_timeout_for(Estimate::new(1.0, 1.95)), 100);
+        // --lock-timeout wins over the budget.
+        assert_eq!(
+            model("postgres@16", "0", Some("500ms")).lock_timeout_for(CATALOG_ONLY),
+            500
+        );
+    }
+
+    #[test]
+    fn worst_case_is_the_wait_then_the_hold() {
+        let m = model("postgres@16", "2s", None);
+        assert!((m.worst_case(CATALOG_ONLY) - 2.0).abs() < 1e-9);
+        let hold = Estimate::new(0.5, 1.5);
+        assert!((m.worst_case(hold) - 2.0).abs() < 1e-9);
+        assert!(m.fits_hold(hold));
+        // 1.95 s of hold leaves less than the shortest lock timeout: over the budget.
+        assert!(!m.fits_hold(Estimate::new(1.0, 1.95)));
+        // A catalog-only moment fits any budget, with its lock timeout of queueing.
+        let zero = model("postgres@16", "0", None);
+        assert!((zero.worst_case(CATALOG_ONLY) - 0.15).abs() < 1e-9);
+        assert!(zero.fits_hold(CATALOG_ONLY));
+        assert!(!zero.fits_hold(Estimate::new(0.01, 0.06)));
+        let maria = model("mariadb@10.11", "0", None);
+        assert!((maria.worst_case(CATALOG_ONLY) - 1.05).abs() < 1e-9);
     }
 }

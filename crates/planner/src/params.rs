@@ -38,7 +38,7 @@ pub const FIELDS: &[Field] = &[
     f("replicas", "true when replicas follow this server (streaming replicas; MySQL/MariaDB replication)"),
     f("foreign-keys", "true when the table has foreign keys or other tables reference it (MySQL/MariaDB: decides the online-schema-change tool)"),
     f("osc-tools", "online-schema-change tools you allow (MySQL/MariaDB): comma-separated gh-ost, pt-online-schema-change, spirit; default all three"),
-    f("lock-timeout", "lock_timeout for each DDL statement (default: the budget, clamped to 500ms..5s)"),
+    f("lock-timeout", "lock_timeout for each DDL statement (default: what the budget leaves after the step holds its lock, 100ms..5s; MySQL and MariaDB whole seconds, 1s..5s)"),
     f("batch-size", "rows per backfill batch (default 5000; 1000 on MySQL and MariaDB)"),
     f("backfill-rows-per-sec", "assumed backfill throughput in rows/s (default 20000)"),
     f("rewrite-mb-per-sec", "assumed table rewrite throughput in MB/s (default 60)"),

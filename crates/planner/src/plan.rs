@@ -154,6 +154,19 @@ impl MysqlLock {
         }
     }
 
+    /// True when an online ALTER waits for the exclusive metadata lock twice: at its start
+    /// (prepare) and again at its end (commit), each time queueing the traffic behind it for
+    /// up to lock_wait_timeout. INSTANT, RENAME and triggers need it once.
+    pub fn waits_twice(self) -> bool {
+        matches!(
+            self,
+            MysqlLock::Alter {
+                algorithm: Algorithm::Inplace | Algorithm::Copy,
+                ..
+            }
+        )
+    }
+
     /// True when DML continues for the whole run except the metadata-lock moments.
     pub fn dml_continues(self) -> bool {
         match self {
@@ -248,6 +261,11 @@ pub struct Estimate {
 }
 
 impl Estimate {
+    pub const ZERO: Estimate = Estimate {
+        low: 0.0,
+        high: 0.0,
+    };
+
     pub fn new(low: f64, high: f64) -> Self {
         Self { low, high }
     }
@@ -282,6 +300,21 @@ pub fn human_seconds(s: f64) -> String {
     }
 }
 
+/// A worst case as a short human duration, never rounded down: `150 ms`, `1.1 s` for 1.05 s
+/// (a limit the reader relies on must not be understated).
+pub fn human_seconds_up(s: f64) -> String {
+    if s <= 0.0 || s >= 120.0 {
+        human_seconds(s)
+    } else if s < 1.0 {
+        format!("{} ms", (s * 1000.0 - 1e-6).ceil().max(1.0))
+    } else if s < 10.0 {
+        let tenths = (s * 10.0 - 1e-6).ceil() / 10.0;
+        format!("{} s", tenths)
+    } else {
+        format!("{} s", (s - 1e-6).ceil())
+    }
+}
+
 /// One thing an operator runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Step {
@@ -303,8 +336,16 @@ pub struct Step {
     pub only_if: Option<String>,
     #[serde(rename = "estimate_seconds")]
     pub estimate: Estimate,
-    /// How long this step stops the blocked traffic (0 when it blocks nothing).
+    /// How long this step stops the traffic it blocks, in the worst case: the wait for its lock
+    /// ([`Step::lock_wait_seconds`]) plus the time it holds it ([`Step::hold_seconds`]); `low`
+    /// is a hold with no wait. 0 when it blocks nothing. Set with [`Step::set_blocking`].
     pub blocking_seconds: Estimate,
+    /// The longest time the step may wait for its lock while the traffic it blocks queues
+    /// behind the waiting request: its lock timeout (MySQL: lock_wait_timeout in whole
+    /// seconds) when its lock conflicts with ordinary reads or writes, else 0.
+    pub lock_wait_seconds: f64,
+    /// How long the step holds its lock once granted, stopping the traffic it blocks.
+    pub hold_seconds: Estimate,
     pub lock_timeout_ms: Option<u64>,
     pub statement_timeout_ms: Option<u64>,
     /// What to do when the step fails or times out.
@@ -380,6 +421,16 @@ impl Run {
 }
 
 impl Step {
+    /// Sets the blocking time from its two parts, so that `blocking_seconds.high` is always
+    /// `lock_wait_seconds + hold_seconds.high`.
+    pub fn set_blocking(&mut self, lock_wait_seconds: f64, hold: Estimate) {
+        self.lock_wait_seconds = lock_wait_seconds;
+        self.hold_seconds = hold;
+        // Rounded to the microsecond: 0.15, not 0.15000000000000002, in the JSON.
+        let high = ((hold.high + lock_wait_seconds) * 1e6).round() / 1e6;
+        self.blocking_seconds = Estimate::new(hold.low, high);
+    }
+
     /// The PostgreSQL lock mode, when the step is a PostgreSQL step that takes one.
     pub fn pg_lock(&self) -> Option<PgLock> {
         self.lock.and_then(Lock::pg)
@@ -490,7 +541,7 @@ pub struct Plan {
     pub summary: String,
     pub strategy: Strategy,
     pub max_downtime_ms: u64,
-    /// The longest time any step of the chosen path blocks traffic.
+    /// The longest time any step of the chosen path blocks traffic, its lock wait included.
     pub longest_blocking_seconds: f64,
     pub phases: Vec<Phase>,
     pub alternative: Option<Alternative>,

@@ -109,10 +109,12 @@ pub fn load_waits(log: &str, db: &str, windows: &[(Instant, Instant)]) -> Vec<Lo
         })
         .map(|(_, _, _, message)| LockWait {
             on_table: message.contains(" on relation ") && !message.contains(" on tuple "),
+            // "after 5001.2 ms", followed by " at character 15" when the lock was taken while
+            // the statement was parsed (a table lock of the load's own query).
             waited_ms: message
                 .strip_prefix("acquired ")
                 .and_then(|m| m.rsplit_once(" after "))
-                .and_then(|(_, ms)| ms.trim_end_matches(" ms").trim().parse().ok()),
+                .and_then(|(_, rest)| rest.split_whitespace().next()?.parse().ok()),
             message: message.to_string(),
         })
         .collect()
@@ -235,7 +237,8 @@ mod tests {
              {at} lockstep-load case_x LOG:  process 7 still waiting for ExclusiveLock on tuple (3,4) of relation 16385 of database 16384 after 100.0 ms\n\
              {at} lockstep-verify case_x LOG:  process 9 still waiting for AccessExclusiveLock on relation 16385 of database 16384 after 100.0 ms\n\
              {at} lockstep-load case_y LOG:  process 8 still waiting for RowExclusiveLock on relation 1 of database 2 after 100.0 ms\n\
-             {at} lockstep-load case_x LOG:  process 7 acquired RowExclusiveLock on relation 16385 of database 16384 after 612.0 ms\n"
+             {at} lockstep-load case_x LOG:  process 7 acquired RowExclusiveLock on relation 16385 of database 16384 after 612.0 ms\n\
+             {at} lockstep-load case_x LOG:  process 7 acquired AccessShareLock on relation 16385 of database 16384 after 5001.5 ms at character 15\n"
         );
         let i = Instant::now();
         let w = load_waits(
@@ -251,7 +254,8 @@ mod tests {
                 (true, None),
                 (false, None),
                 (false, None),
-                (true, Some(612.0))
+                (true, Some(612.0)),
+                (true, Some(5001.5))
             ]
         );
         let e = Evidence::of(&w);

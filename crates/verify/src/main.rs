@@ -7,6 +7,7 @@ mod cluster;
 mod load;
 mod lockwaits;
 mod mariadb;
+mod queue;
 mod report;
 mod runner;
 mod scenarios;

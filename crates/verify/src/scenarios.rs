@@ -28,6 +28,30 @@ pub struct Case {
     /// The verifier's own control: every blocking step of the plan is relabelled "blocks
     /// nothing" before the run, and the case passes only if each of those claims is caught.
     pub control: bool,
+    /// SQL run on the case's seeded database before planning (and on the copy forward.sql
+    /// runs on): a precondition such as an extension or a column attribute; empty for none.
+    pub setup: &'static str,
+    /// A precondition the plan must catch before it changes anything ([`Stop`]).
+    pub stop: Option<Stop>,
+}
+
+/// An unsafe precondition (the seed, or the case's `setup`): the walk must end at the preflight
+/// check whose description starts with `check`, which must return `rows` (not what the plan
+/// expects, so the script stops there); every check before it must pass, and no step runs.
+#[derive(Debug, Clone)]
+pub struct Stop {
+    pub check: &'static str,
+    pub rows: Vec<Vec<&'static str>>,
+    /// Only on servers whose major version is below this one (`None`: on every server); on the
+    /// others the case runs whole.
+    pub below_major: Option<u32>,
+}
+
+impl Stop {
+    /// Whether the case stops on a server of this major version.
+    pub fn applies(&self, major: u32) -> bool {
+        self.below_major.is_none_or(|m| major < m)
+    }
 }
 
 /// The final content check: the migrated shape against `verify.truth`.
@@ -129,6 +153,8 @@ fn case(change: &'static str, name: &'static str, params: &[(&'static str, &'sta
         inject_failed_build: false,
         expect_strategy: None,
         control: false,
+        setup: "",
+        stop: None,
     }
 }
 
@@ -171,6 +197,29 @@ pub fn all_cases() -> Vec<Case> {
         ],
     );
     c.data = DataCheck::with("public.orders", &[], &[("seen_at IS NOT NULL", "true")]);
+    cases.push(c);
+    // gen_random_uuid() is built in from 13, from pgcrypto before: without the extension the
+    // preflight returns the missing function and the script stops before any change.
+    let mut c = case(
+        "add-column",
+        "gen-random-uuid",
+        &[
+            ("column", "public_id"),
+            ("type", "uuid"),
+            ("default", "gen_random_uuid()"),
+        ],
+    );
+    c.data = DataCheck::with("public.orders", &[], &[("public_id IS NOT NULL", "true")]);
+    c.stop = Some(Stop {
+        check: "Every function and type the change names exists",
+        rows: vec![vec!["gen_random_uuid()"]],
+        below_major: Some(13),
+    });
+    cases.push(c.clone());
+    // With pgcrypto installed, as the plan's warning says, the same plan runs whole.
+    c.name = "gen-random-uuid-pgcrypto";
+    c.setup = "CREATE EXTENSION IF NOT EXISTS pgcrypto";
+    c.stop = None;
     cases.push(c);
 
     // drop-column: the application stops using the column before it is dropped.
@@ -419,4 +468,28 @@ CREATE INDEX order_events_order_id_idx ON order_events (order_id);
             String::new()
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stop_applies_below_its_version_only() {
+        let stop = |below_major| Stop {
+            check: "x",
+            rows: vec![vec!["y"]],
+            below_major,
+        };
+        assert!(stop(Some(13)).applies(11));
+        assert!(!stop(Some(13)).applies(13));
+        assert!(stop(None).applies(18));
+        // The gen_random_uuid case stops below 13 and runs whole from 13.
+        let case = all_cases()
+            .into_iter()
+            .find(|c| c.name == "gen-random-uuid")
+            .unwrap();
+        let s = case.stop.unwrap();
+        assert!(s.applies(12) && !s.applies(13));
+    }
 }

@@ -12,12 +12,13 @@ use lockstep_planner::render;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-/// Runs `plan`'s forward script on database `db`, a fresh copy of `template`.
+/// Runs `plan`'s forward script on database `db`, a fresh copy of `template` with the case's
+/// `setup` SQL run on it.
 pub fn forward_script_claim(
     cluster: &Cluster,
     plan: &Plan,
     db: &str,
-    template: &str,
+    (template, setup): (&str, &str),
     result: &mut CaseResult,
 ) {
     // A batch the operator repeats needs psql 17's \watch or the operator's own loop; the
@@ -29,7 +30,7 @@ pub fn forward_script_claim(
         );
         return;
     }
-    let (ok, observed) = match run(cluster, plan, db, template) {
+    let (ok, observed) = match run(cluster, plan, db, template, setup) {
         Ok(()) => (true, "psql exited 0".to_string()),
         Err(e) => (false, e),
     };
@@ -43,8 +44,17 @@ pub fn forward_script_claim(
     ));
 }
 
-fn run(cluster: &Cluster, plan: &Plan, db: &str, template: &str) -> Result<(), String> {
+fn run(
+    cluster: &Cluster,
+    plan: &Plan,
+    db: &str,
+    template: &str,
+    setup: &str,
+) -> Result<(), String> {
     let mut admin = cluster.fresh_database(db, template)?;
+    if !setup.is_empty() {
+        exec(&mut cluster.connect(db)?, setup)?;
+    }
     // Clusters run side by side with the same database names: the port keeps the files apart.
     let path = std::env::temp_dir().join(format!(
         "lockstep-{}-{}-{db}.sql",

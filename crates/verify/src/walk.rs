@@ -4,7 +4,8 @@
 //! checks. Each engine's runner says how to do one of these things on its server.
 
 use crate::report::{CaseResult, Claim, Kind};
-use lockstep_planner::plan::{Blocks, Expected, Phase, Plan};
+use crate::scenarios::Stop;
+use lockstep_planner::plan::{Blocks, Check, Expected, Phase, Plan};
 use std::time::Instant;
 
 /// What walking a plan needs from an engine's runner.
@@ -40,11 +41,22 @@ pub trait PlanRunner {
     fn relabelled(&self) -> &[String];
     /// The phrase of a blocking claim's observed text that proves a relabelled step was caught.
     const CONTROL_EVIDENCE: &'static str;
+    /// The precondition the plan must stop at on this server, if the case has one.
+    fn stop(&self) -> Option<&Stop>;
 
-    /// Runs the phase's checks and compares them with what the plan expects.
-    fn checks(&mut self, pname: &str, phase: &Phase) {
+    /// Runs the phase's checks and compares them with what the plan expects; true when the
+    /// case's [`Stop`] check was among them (the script ends there).
+    fn checks(&mut self, pname: &str, phase: &Phase) -> bool {
         for check in &phase.checks {
             let place = format!("{pname} check '{}'", check.description);
+            if let Some(stop) = self
+                .stop()
+                .filter(|s| check.description.starts_with(s.check))
+                .cloned()
+            {
+                self.stop_claim(&place, check, &stop);
+                return true;
+            }
             let want = match &check.expected {
                 Expected::Manual => {
                     self.result().manual_checks += 1;
@@ -66,6 +78,34 @@ pub trait PlanRunner {
                 Err(e) => self.claim(Kind::Check, &place, "query", &want_text, &e, false),
             }
         }
+        false
+    }
+
+    /// The case's precondition: the check returns the stop's rows, which are not what the plan
+    /// expects, so the script stops at it.
+    fn stop_claim(&mut self, place: &str, check: &Check, stop: &Stop) {
+        let want: Vec<Vec<String>> = stop
+            .rows
+            .iter()
+            .map(|r| r.iter().map(|v| v.to_string()).collect())
+            .collect();
+        let plan_expects_other = match &check.expected {
+            Expected::Manual => false,
+            Expected::NoRows => !want.is_empty(),
+            Expected::Rows(rows) => *rows != want,
+        };
+        let (observed, ok) = match self.check_rows(&check.sql) {
+            Ok(rows) => (format!("{rows:?}"), rows == want && plan_expects_other),
+            Err(e) => (e, false),
+        };
+        self.claim(
+            Kind::Check,
+            place,
+            "stops the script before any change (the precondition is caught)",
+            &format!("{want:?}, against the plan's expected {:?}", check.expected),
+            &observed,
+            ok,
+        );
     }
 
     /// Records one claim about the plan and what the server did; in the control case, the
@@ -114,7 +154,8 @@ pub fn run_plan<R: PlanRunner>(r: &mut R, plan: &Plan) -> Result<(), R::Abort> {
             r.deploy(stage, &pname);
         }
         let phase_start = Instant::now();
-        if !phase.steps.is_empty() {
+        // A case that must stop at a check runs no step before it.
+        if !phase.steps.is_empty() && r.stop().is_none() {
             let before = r.dump_schema(&pname)?;
             dumps.push((pi, before));
             r.steps(&pname, phase)?;
@@ -147,7 +188,19 @@ pub fn run_plan<R: PlanRunner>(r: &mut R, plan: &Plan) -> Result<(), R::Abort> {
             }
         }
         r.traffic(&pname, phase_start);
-        r.checks(&pname, phase);
+        if r.checks(&pname, phase) {
+            return Ok(());
+        }
+    }
+    if let Some(stop) = r.stop().cloned() {
+        r.claim(
+            Kind::Check,
+            "the plan",
+            "stops at a preflight check",
+            stop.check,
+            "no such check: the whole plan ran",
+            false,
+        );
     }
     Ok(())
 }

@@ -159,10 +159,7 @@ mod tests {
             ["ALTER TABLE orders ADD CONSTRAINT orders_check CHECK (amount >= 0) NOT VALID;"]
         );
         assert_eq!(add.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
-        assert_eq!(
-            add.blocking_seconds.high,
-            crate::estimate::CATALOG_ONLY.high
-        );
+        assert_eq!(add.hold_seconds.high, crate::estimate::CATALOG_ONLY.high);
         assert!(add
             .only_if
             .as_deref()

@@ -26,11 +26,10 @@
 //! skips rows already filled.
 
 use super::backfill::KeysetPass;
-use super::{check, Ctx, Paths};
+use super::{catalog_names, check, Ctx, Paths};
 use crate::engines::postgres::{self, DefaultKind, Statement};
-use crate::estimate::CATALOG_ONLY;
 use crate::input::{Change, FieldError};
-use crate::plan::{human_seconds, Check, Expected, Phase, Warning};
+use crate::plan::{human_seconds, human_seconds_up, Check, Estimate, Expected, Phase, Warning};
 use crate::quote::{derived_name, ident, literal};
 
 /// The column being added, as the request gives it.
@@ -72,8 +71,9 @@ impl Column<'_> {
     }
 }
 
-fn fits_budget(ctx: &Ctx, blocking_seconds: f64) -> bool {
-    blocking_seconds <= (ctx.req.max_downtime_ms as f64 / 1000.0).max(CATALOG_ONLY.high)
+/// A direct rewrite that holds its lock for `hold` fits the budget, its lock wait included.
+fn fits_budget(ctx: &Ctx, hold: Estimate) -> bool {
+    ctx.model.fits_hold(hold)
 }
 
 fn budget_text(ctx: &Ctx) -> String {
@@ -167,7 +167,36 @@ fn rewrite_direct(ctx: &Ctx, title: &str, sql: String, checks: Vec<Check>) -> Ve
     ]
 }
 
+/// The paths, with the preflight proof that the type and every function the default or the
+/// generation expression calls exist ([`catalog_names`]).
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
+    let Change::AddColumn {
+        data_type,
+        default,
+        generated,
+        ..
+    } = &ctx.req.change
+    else {
+        unreachable!("add_column::paths called for another change")
+    };
+    let mut out = column_paths(ctx)?;
+    let expressions = [default.as_deref(), generated.as_deref()];
+    let functions: Vec<_> = expressions
+        .into_iter()
+        .flatten()
+        .flat_map(postgres::called_functions)
+        .collect();
+    let column = Column {
+        name: "",
+        data_type,
+        default: None,
+        not_null: false,
+    };
+    catalog_names::require(&mut out, &functions, &[column.base_type()], ctx.version());
+    Ok(out)
+}
+
+fn column_paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let Change::AddColumn {
         column,
         data_type,
@@ -176,7 +205,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         generated,
     } = &ctx.req.change
     else {
-        unreachable!("add_column::paths called for another change")
+        unreachable!("add_column::column_paths called for another change")
     };
     let v = ctx.version();
     let c = Column {
@@ -293,10 +322,10 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         checks,
     );
     direct[1].rollback.push(drop_column_rollback(ctx, &c));
-    let direct_blocking = ctx.model.rewrite().high;
+    let direct_blocking = ctx.model.worst_case(ctx.model.rewrite());
 
     let Some(pk) = ctx.req.env.primary_key.as_deref() else {
-        if fits_budget(ctx, direct_blocking) {
+        if fits_budget(ctx, ctx.model.rewrite()) {
             warnings.push(Warning {
                 code: "no-primary-key".to_string(),
                 message: "Without a primary key there is no online path (its batches walk the key in order); the single statement fits the budget.".to_string(),
@@ -584,11 +613,11 @@ fn not_null_phase(ctx: &Ctx, c: &Column) -> (Phase, Option<Warning>) {
 
 /// Serial and identity columns: a rewrite on every version, and no online path yields one.
 fn type_rewrite_paths(ctx: &Ctx, c: &Column, summary: String) -> Result<Paths, FieldError> {
-    let blocking = ctx.model.rewrite().high;
-    if !fits_budget(ctx, blocking) {
+    let blocking = ctx.model.worst_case(ctx.model.rewrite());
+    if !fits_budget(ctx, ctx.model.rewrite()) {
         return Err(FieldError::new(
             "max-downtime",
-            format!("{} is too short: adding a {} column rewrites the whole table under ACCESS EXCLUSIVE on every version (up to {} estimated here). Accepts a duration such as 0, 500ms, 30s or 5m: raise it to at least {}; or, online: create a sequence, then add-column with --type bigint --default \"nextval('<sequence>')\" (filled in batches), and attach the sequence with ALTER SEQUENCE ... OWNED BY", budget_text(ctx), c.data_type, human_seconds(blocking), human_seconds(blocking)),
+            format!("{} is too short: adding a {} column rewrites the whole table under ACCESS EXCLUSIVE on every version (up to {} estimated here). Accepts a duration such as 0, 500ms, 30s or 5m: raise it to at least {}; or, online: create a sequence, then add-column with --type bigint --default \"nextval('<sequence>')\" (filled in batches), and attach the sequence with ALTER SEQUENCE ... OWNED BY", budget_text(ctx), c.data_type, human_seconds_up(blocking), human_seconds_up(blocking)),
         ));
     }
     let mut direct = rewrite_direct(
@@ -628,16 +657,16 @@ fn generated_paths(
     summary: String,
 ) -> Result<Paths, FieldError> {
     let v = ctx.version();
-    let blocking = ctx.model.rewrite().high;
+    let blocking = ctx.model.worst_case(ctx.model.rewrite());
     let virtual_hint = if postgres::has_virtual_generated_columns(v) {
         "; or a VIRTUAL generated column (PostgreSQL 18: computed when read, catalog-only to add, but it cannot be indexed)"
     } else {
         ""
     };
-    if !fits_budget(ctx, blocking) {
+    if !fits_budget(ctx, ctx.model.rewrite()) {
         return Err(FieldError::new(
             "max-downtime",
-            format!("{} is too short: adding a STORED generated column computes it for every row, rewriting the whole table under ACCESS EXCLUSIVE on every version (up to {} estimated here), and no online path produces a generated column. Accepts a duration such as 0, 500ms, 30s or 5m: raise it to at least {}{virtual_hint}; or add a plain column kept by a trigger and filled in batches (not a generated column, and not planned by Lockstep)", budget_text(ctx), human_seconds(blocking), human_seconds(blocking)),
+            format!("{} is too short: adding a STORED generated column computes it for every row, rewriting the whole table under ACCESS EXCLUSIVE on every version (up to {} estimated here), and no online path produces a generated column. Accepts a duration such as 0, 500ms, 30s or 5m: raise it to at least {}{virtual_hint}; or add a plain column kept by a trigger and filled in batches (not a generated column, and not planned by Lockstep)", budget_text(ctx), human_seconds_up(blocking), human_seconds_up(blocking)),
         ));
     }
     let sql = format!(
@@ -712,7 +741,7 @@ mod tests {
         );
         assert_eq!(step.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
         assert!(!step.rewrites_table);
-        assert!(step.blocking_seconds.high <= crate::estimate::CATALOG_ONLY.high);
+        assert!(step.hold_seconds.high <= crate::estimate::CATALOG_ONLY.high);
         assert!(plan.phases[1]
             .checks
             .iter()

@@ -268,7 +268,7 @@ mod tests {
         );
         assert_eq!(add.lock, Some(Lock::Pg(PgLock::ShareRowExclusive)));
         assert_eq!(add.blocks, Blocks::Writes);
-        assert_eq!(add.blocking_seconds.high, CATALOG_ONLY.high);
+        assert_eq!(add.hold_seconds.high, CATALOG_ONLY.high);
         assert!(add.notes[0].contains("SHARE ROW EXCLUSIVE on customers"));
         let validate = step(&plan, "Check the existing rows");
         assert_eq!(

@@ -259,7 +259,7 @@ mod tests {
         assert!(phase.checks[0].sql.contains("indisvalid"));
         assert_eq!(
             phase.rollback[0].sql,
-            "SET lock_timeout = '500ms';\nDROP INDEX CONCURRENTLY IF EXISTS orders_customer_id_created_at_idx;"
+            "SET lock_timeout = '100ms';\nDROP INDEX CONCURRENTLY IF EXISTS orders_customer_id_created_at_idx;"
         );
         let alt = plan.alternative.unwrap();
         assert!(alt.label.contains("NOT"));

@@ -144,7 +144,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         );
         let validate = constraint::validate_step(ctx, &name, ctx.model.scan(), &validate_failure);
         let scan = ctx.model.scan();
-        let scanning_set_fits = scan.high <= budget_s;
+        let scanning_set_fits = ctx.model.worst_case(scan) <= budget_s;
         // 10-11 without room for the scanning SET NOT NULL: the CHECK is the end state.
         let keeps_check = !postgres::set_not_null_uses_check(v) && !scanning_set_fits;
         let mut validate_checks = vec![state_check(ctx, &name, "c", true)];
@@ -348,7 +348,7 @@ mod tests {
             ["ALTER TABLE orders ADD CONSTRAINT orders_email_not_null NOT NULL email NOT VALID;"]
         );
         assert_eq!(add.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
-        assert_eq!(add.blocking_seconds.high, CATALOG_ONLY.high);
+        assert_eq!(add.hold_seconds.high, CATALOG_ONLY.high);
         assert!(add.only_if.is_some());
         let validate = step(&plan, "Check the existing rows");
         assert_eq!(validate.lock, Some(Lock::Pg(PgLock::ShareUpdateExclusive)));
@@ -390,9 +390,11 @@ mod tests {
             assert!(set.in_transaction);
             assert!(!set.scans_table);
             assert_eq!(set.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
-            assert_eq!(set.blocking_seconds.high, CATALOG_ONLY.high);
+            assert_eq!(set.hold_seconds.high, CATALOG_ONLY.high);
             assert!(set.only_if.as_deref().unwrap().contains("convalidated"));
-            assert!(plan.longest_blocking_seconds <= CATALOG_ONLY.high);
+            assert!(plan
+                .steps()
+                .all(|s| s.hold_seconds.high <= CATALOG_ONLY.high));
             assert!(plan.warnings.is_empty());
         }
         let p = nn("postgresql@12", "500M", "120GB", "0");
@@ -416,7 +418,9 @@ mod tests {
             assert!(!plan
                 .steps()
                 .any(|s| s.sql.iter().any(|q| q.contains("SET NOT NULL"))));
-            assert!(plan.longest_blocking_seconds <= CATALOG_ONLY.high);
+            assert!(plan
+                .steps()
+                .all(|s| s.hold_seconds.high <= CATALOG_ONLY.high));
             let w = plan
                 .warnings
                 .iter()

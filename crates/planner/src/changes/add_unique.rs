@@ -238,7 +238,7 @@ mod tests {
             ["ALTER TABLE orders ADD CONSTRAINT orders_customer_id_code_key UNIQUE USING INDEX orders_customer_id_code_key;"]
         );
         assert_eq!(attach.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
-        assert_eq!(attach.blocking_seconds.high, CATALOG_ONLY.high);
+        assert_eq!(attach.hold_seconds.high, CATALOG_ONLY.high);
         assert!(attach.only_if.is_some());
         assert!(plan.warnings.is_empty());
         // Regression: ADD UNIQUE takes ACCESS EXCLUSIVE for the whole build, reads block too.
@@ -246,7 +246,7 @@ mod tests {
         let direct = &alt.phases[1].steps[0];
         assert_eq!(direct.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
         assert_eq!(direct.blocks, Blocks::ReadsAndWrites);
-        assert_eq!(direct.blocking_seconds, direct.estimate);
+        assert_eq!(direct.hold_seconds, direct.estimate);
         insta::assert_snapshot!("add_unique_pg16_zero_budget", markdown(&plan, &p));
     }
 

@@ -30,7 +30,7 @@
 use super::add_index::IndexSpec;
 use super::backfill::KeysetPass;
 use super::constraint::{add_step, by_name, state_check, validate_step};
-use super::{check, rollback, Ctx, Paths, RETRY_LOCK_TIMEOUT};
+use super::{catalog_names, check, rollback, Ctx, Paths, RETRY_LOCK_TIMEOUT};
 use crate::engines::postgres::{self, AlterTypeEffect, ColumnType, Statement, TypeName};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::{Change, FieldError, IndexMethod};
@@ -76,7 +76,23 @@ impl Spec<'_> {
     }
 }
 
+/// The paths, with the preflight proof that the new type and every function the USING
+/// expression calls exist ([`catalog_names`]).
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
+    let Change::ChangeType { to_type, using, .. } = &ctx.req.change else {
+        unreachable!("change_type::paths called for another change")
+    };
+    let mut out = type_paths(ctx)?;
+    let functions = using
+        .as_deref()
+        .map(postgres::called_functions)
+        .unwrap_or_default();
+    let types = [catalog_names::type_name(to_type)];
+    catalog_names::require(&mut out, &functions, &types, ctx.version());
+    Ok(out)
+}
+
+fn type_paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let Change::ChangeType {
         column,
         from_type,
@@ -1421,7 +1437,7 @@ mod tests {
         let s = step(&plan, "Change the type");
         assert_eq!(s.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
         assert!(!s.rewrites_table);
-        assert_eq!(s.blocking_seconds, CATALOG_ONLY);
+        assert_eq!(s.hold_seconds, CATALOG_ONLY);
         assert_eq!(
             s.sql,
             ["ALTER TABLE orders ALTER COLUMN email TYPE varchar(255);"]
@@ -1481,7 +1497,9 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(plan.strategy.chosen, "online");
-        assert!(plan.longest_blocking_seconds <= CATALOG_ONLY.high);
+        assert!(plan
+            .steps()
+            .all(|s| s.hold_seconds.high <= CATALOG_ONLY.high));
         let names: Vec<&str> = plan.phases.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(
             names,
@@ -1569,7 +1587,7 @@ mod tests {
         ));
         let swap = step(&plan, "Swap");
         assert!(!swap.scans_table);
-        assert_eq!(swap.blocking_seconds, CATALOG_ONLY);
+        assert_eq!(swap.hold_seconds, CATALOG_ONLY);
         let all = swap.sql.join("\n");
         assert!(all.contains("ALTER TABLE orders ALTER COLUMN id_new SET NOT NULL;"));
         assert!(all.contains("PRIMARY KEY USING INDEX orders_id_new_key"));
@@ -1617,7 +1635,7 @@ mod tests {
             .find(|s| s.title.starts_with("Swap"))
             .unwrap();
         assert!(swap.scans_table);
-        assert!(swap.blocking_seconds.high > CATALOG_ONLY.high);
+        assert!(swap.hold_seconds.high > CATALOG_ONLY.high);
     }
 
     #[test]

@@ -182,7 +182,7 @@ mod tests {
             assert_eq!(step.lock, Some(Lock::Pg(PgLock::AccessExclusive)));
             assert_eq!(step.blocks, Blocks::ReadsAndWrites);
             assert!(!step.rewrites_table);
-            assert!(step.blocking_seconds.high <= crate::estimate::CATALOG_ONLY.high);
+            assert!(step.hold_seconds.high <= crate::estimate::CATALOG_ONLY.high);
             assert!(drop.irreversible.as_deref().unwrap().contains(
                 "CREATE TABLE orders_legacy_flag_backup AS SELECT id, legacy_flag FROM orders;"
             ));

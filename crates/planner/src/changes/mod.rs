@@ -5,8 +5,8 @@ use crate::engines::postgres::{self, Statement};
 use crate::estimate::{Model, CATALOG_ONLY};
 use crate::input::{Change, FieldError, Request, Version};
 use crate::plan::{
-    human_seconds, longest_blocking, Alternative, Blocks, Check, Estimate, Expected, Phase, Plan,
-    RollbackStep, Step, Strategy, Warning,
+    human_seconds, human_seconds_up, longest_blocking, Alternative, Blocks, Check, Estimate,
+    Expected, Phase, Plan, RollbackStep, Step, Strategy, Warning,
 };
 use crate::quote;
 
@@ -17,6 +17,7 @@ mod add_index;
 mod add_not_null;
 mod add_unique;
 mod backfill;
+mod catalog_names;
 mod change_type;
 mod constraint;
 mod drop_column;
@@ -70,6 +71,13 @@ pub struct Paths {
 /// online path offered beside it), otherwise the online path (with the direct one shown as
 /// what not to do). Fails, naming `max-downtime`, when no path fits.
 /// Shared by every engine: the rule is about blocking time, not about how a lock is named.
+///
+/// Blocking time is the worst case: the wait for the lock (the traffic queues behind the
+/// waiting request for up to its lock timeout) plus the hold. The budget sets each step's lock
+/// timeout ([`Model::lock_timeout_for`]), so a step fits when its hold leaves room for the
+/// shortest lock timeout. A catalog-only moment fits any budget, zero included
+/// ([`Model::fits`]): the rule then says that zero downtime means that moment plus at most its
+/// lock timeout of queueing, and `--max-downtime 200ms` gets a 150 ms lock timeout.
 pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldError> {
     let budget_s = req.max_downtime_ms as f64 / 1000.0;
     let budget = human_budget(req.max_downtime_ms);
@@ -84,23 +92,22 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
                     label: "The single statement (only when every client is stopped)".to_string(),
                     why: format!(
                         "It blocks traffic for up to {}, but {reason}",
-                        human_seconds(d)
+                        human_seconds_up(d)
                     ),
                     phases: direct,
                 };
                 ("online", rule, online, Some(alt))
-            } else if d <= budget_s {
+            } else if d <= budget_s + 1e-6 {
                 let rule = format!(
                     "The direct statement blocks traffic for at most {} (estimated), within the {budget} budget, so it is the simple path; the online path beside it blocks for at most {}.",
-                    human_seconds(d),
-                    human_seconds(online_blocking.unwrap_or(0.0))
+                    human_seconds_up(d),
+                    human_seconds_up(online_blocking.unwrap_or(0.0))
                 );
                 let o = online_blocking.unwrap_or(0.0);
-                let alt = if o <= CATALOG_ONLY.high {
+                let alt = if longest_hold(&online) <= CATALOG_ONLY.high {
                     Alternative {
                         label: "Online path (if you would rather block nothing)".to_string(),
-                        why: "More steps, but no step blocks traffic beyond a catalog-only moment."
-                            .to_string(),
+                        why: format!("More steps, but no step blocks traffic beyond a catalog-only moment (up to {} with its lock wait).", human_seconds_up(o)),
                         phases: online,
                     }
                 } else {
@@ -110,7 +117,7 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
                         label: "Online path".to_string(),
                         why: format!(
                             "More steps; its longest blocking step is {} (see each step).",
-                            human_seconds(o)
+                            human_seconds_up(o)
                         ),
                         phases: online,
                     }
@@ -119,14 +126,14 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
             } else {
                 let rule = format!(
                     "The direct statement would block traffic for up to {} (estimated), over the {budget} budget, so the online path is the plan; its longest blocking step is {}.",
-                    human_seconds(d),
-                    human_seconds(online_blocking.unwrap_or(0.0))
+                    human_seconds_up(d),
+                    human_seconds_up(online_blocking.unwrap_or(0.0))
                 );
                 let alt = Alternative {
                     label: "Do NOT run this on a live table".to_string(),
                     why: format!(
                         "It blocks traffic for up to {} on a table of this size.",
-                        human_seconds(d)
+                        human_seconds_up(d)
                     ),
                     phases: direct,
                 };
@@ -134,9 +141,15 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
             }
         }
         (Some(direct), None) => {
+            let d = direct_blocking.unwrap_or(0.0);
             let rule = format!(
-                "There is one way to make this change; it blocks traffic for at most {} (estimated), within the {budget} budget.",
-                human_seconds(direct_blocking.unwrap_or(0.0))
+                "There is one way to make this change; it blocks traffic for at most {} (estimated){}.",
+                human_seconds_up(d),
+                if d <= budget_s + 1e-6 {
+                    format!(", within the {budget} budget")
+                } else {
+                    String::new()
+                }
             );
             ("direct", rule, direct, None)
         }
@@ -152,21 +165,29 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
         }
     };
     let longest = longest_blocking(&phases);
-    // A catalog-only moment under lock_timeout is what "zero downtime" can promise: every
-    // online path needs one to publish its catalog change.
-    if longest > budget_s.max(CATALOG_ONLY.high) {
+    let over = phases
+        .iter()
+        .flat_map(|p| p.steps.iter())
+        .filter(|s| !model.fits(s.hold_seconds, s.blocking_seconds.high))
+        .map(|s| s.blocking_seconds.high)
+        .fold(0.0, f64::max);
+    if over > 0.0 {
         return Err(FieldError::new(
             "max-downtime",
             format!(
-                "{budget} is too short: on {} {} the shortest path for this change blocks traffic for up to {}. Accepts a duration such as 0, 500ms, 30s or 5m; raise it to at least {}{}",
+                "{budget} is too short: on {} {} the shortest path for this change blocks traffic for up to {} (its lock wait included). Accepts a duration such as 0, 500ms, 30s or 5m; raise it to at least {}{}",
                 req.db.engine.label(),
                 req.db.version,
-                human_seconds(longest),
-                human_seconds(longest),
+                human_seconds_up(over),
+                human_seconds_up(over),
                 paths.online_required.map(|r| format!(" ({r})")).unwrap_or_default()
             ),
         ));
     }
+    let rule = match floor_promise(&phases, budget_s) {
+        Some(promise) => format!("{rule} {promise}"),
+        None => rule,
+    };
     Ok(Plan {
         engine: req.db.engine.name().to_string(),
         version: req.db.version.to_string(),
@@ -187,6 +208,32 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
         alternative,
         warnings: paths.warnings,
         assumptions: model.assumptions(),
+    })
+}
+
+/// The longest time any step of `phases` holds its lock, its wait left out.
+fn longest_hold(phases: &[Phase]) -> f64 {
+    phases
+        .iter()
+        .flat_map(|p| p.steps.iter())
+        .map(|s| s.hold_seconds.high)
+        .fold(0.0, f64::max)
+}
+
+/// What the plan promises when a catalog-only moment with its lock wait exceeds the budget
+/// (a zero budget, or one shorter than the shortest lock timeout): said in the rule.
+fn floor_promise(phases: &[Phase], budget_s: f64) -> Option<String> {
+    let wait = phases
+        .iter()
+        .flat_map(|p| p.steps.iter())
+        .filter(|s| s.blocking_seconds.high > budget_s + 1e-6)
+        .map(|s| s.lock_wait_seconds)
+        .fold(0.0, f64::max);
+    (wait > 0.0).then(|| {
+        format!(
+            "Under this budget, zero downtime means a catalog-only moment plus at most {} of queueing (the lock timeout): while a step waits for its lock, the queries behind it wait, until the timeout gives up and the step is retried.",
+            human_seconds_up(wait)
+        )
     })
 }
 
@@ -241,6 +288,11 @@ pub struct Ctx<'a> {
     pub model: Model,
 }
 
+/// Shortest lock_timeout of plain DML and queries (a backfill batch): their waits are for
+/// rows an application transaction holds, and queue no table traffic, so a zero budget's
+/// 100 ms would only make batches fail for nothing.
+pub const DML_LOCK_TIMEOUT_MS: u64 = 500;
+
 /// lock_timeout of steps whose lock blocks no traffic (SHARE UPDATE EXCLUSIVE).
 pub const NON_BLOCKING_LOCK_TIMEOUT_MS: u64 = 10 * 60 * 1000;
 
@@ -279,13 +331,29 @@ impl<'a> Ctx<'a> {
         format!("{}::regclass", quote::literal(&self.sibling(name)))
     }
 
-    /// A DDL step: lock from the statement kind, lock_timeout from the model, and a
-    /// statement_timeout that bounds blocking steps by the budget.
+    /// A DDL step: lock from the statement kind, and a lock_timeout and statement_timeout from
+    /// the budget. A step whose lock stops reads or writes (SHARE and stronger) also stops
+    /// them while it waits: PostgreSQL queues every later conflicting request behind the
+    /// waiting one. Its blocking time is that wait (its lock_timeout, which the budget sets
+    /// from `duration`, the hold) plus the hold.
     pub fn ddl(&self, title: &str, sql: Vec<String>, stmt: Statement, duration: Estimate) -> Step {
         let lock = stmt.lock();
         let blocks = lock.map_or(Blocks::Nothing, |l| l.blocks());
         let blocking = blocks != Blocks::Nothing;
-        Step {
+        // A waiting SHARE UPDATE EXCLUSIVE request queues only other DDL and autovacuum,
+        // never reads or writes, so a non-blocking step may wait much longer for its lock
+        // (CREATE INDEX CONCURRENTLY also waits out older transactions under lock_timeout).
+        let lock_timeout_ms = if blocking {
+            self.model.lock_timeout_for(duration)
+        } else if lock.is_none() {
+            // Plain DML and queries queue no table traffic; their lock waits are row waits.
+            self.model
+                .lock_timeout_override_ms
+                .unwrap_or(self.model.lock_timeout_ms.max(DML_LOCK_TIMEOUT_MS))
+        } else {
+            NON_BLOCKING_LOCK_TIMEOUT_MS
+        };
+        let mut step = Step {
             title: title.to_string(),
             sql,
             lock,
@@ -295,21 +363,12 @@ impl<'a> Ctx<'a> {
             in_transaction: true,
             only_if: None,
             estimate: duration,
-            blocking_seconds: if blocking {
-                duration
-            } else {
-                Estimate::new(0.0, 0.0)
-            },
-            // A waiting SHARE UPDATE EXCLUSIVE request queues only other DDL and autovacuum,
-            // never reads or writes, so a non-blocking step may wait much longer for its lock
-            // (CREATE INDEX CONCURRENTLY also waits out older transactions under lock_timeout).
-            lock_timeout_ms: Some(if blocking || lock.is_none() {
-                self.model.lock_timeout_ms
-            } else {
-                NON_BLOCKING_LOCK_TIMEOUT_MS
-            }),
+            blocking_seconds: Estimate::ZERO,
+            lock_wait_seconds: 0.0,
+            hold_seconds: Estimate::ZERO,
+            lock_timeout_ms: Some(lock_timeout_ms),
             statement_timeout_ms: Some(if blocking {
-                self.model.blocking_statement_timeout_ms()
+                self.model.blocking_statement_timeout_ms(lock_timeout_ms)
             } else {
                 0
             }),
@@ -321,7 +380,11 @@ impl<'a> Ctx<'a> {
             // The PostgreSQL second run of forward.sql decides which steps are proven.
             rerun: crate::plan::Rerun::Unproven,
             engine: crate::input::Engine::Postgresql,
+        };
+        if blocking {
+            step.set_blocking(self.model.lock_wait_seconds(lock_timeout_ms), duration);
         }
+        step
     }
 
     /// A catalog-only DDL step (brief lock).
@@ -459,5 +522,126 @@ pub fn human_bytes(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", units[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::params::Params;
+    use crate::plan::{Blocks, Plan};
+    use crate::render::markdown;
+
+    fn plan(db: &str, budget: &str, extra: &[(&str, &str)]) -> Result<Plan, String> {
+        let mut p = Params::new()
+            .with("db", db)
+            .with("change", "add-column")
+            .with("table", "orders")
+            .with("column", "note")
+            .with("type", "text")
+            .with("rows", "1M")
+            .with("size", "1GB")
+            .with("max-downtime", budget);
+        for (k, v) in extra {
+            p = p.with(k, *v);
+        }
+        crate::plan(&p).map_err(|e| e[0].message.clone())
+    }
+
+    fn blocking_step(plan: &Plan) -> &crate::plan::Step {
+        plan.steps().find(|s| s.blocks != Blocks::Nothing).unwrap()
+    }
+
+    /// Issue 10, item 6: the wait behind a long transaction is part of "blocked for".
+    #[test]
+    fn blocking_time_includes_the_lock_wait() {
+        let p = plan("postgres@16", "0", &[("lock-timeout", "500ms")]).unwrap();
+        let add = blocking_step(&p);
+        assert_eq!(add.lock_wait_seconds, 0.5);
+        assert_eq!(add.hold_seconds.high, 0.05);
+        assert!((add.blocking_seconds.high - 0.55).abs() < 1e-9);
+        assert!((p.longest_blocking_seconds - 0.55).abs() < 1e-9);
+        let md = markdown::render(&p, &Params::new());
+        assert!(md.contains("up to 500 ms while it waits for its lock, then 50 ms"));
+        assert!(md.contains("Longest blocking step: up to 550 ms"));
+    }
+
+    #[test]
+    fn the_lock_timeout_follows_the_budget() {
+        let zero = plan("postgres@16", "0", &[]).unwrap();
+        let short = plan("postgres@16", "200ms", &[]).unwrap();
+        let two = plan("postgres@16", "2s", &[]).unwrap();
+        let timeout = |p: &Plan| blocking_step(p).lock_timeout_ms.unwrap();
+        assert_eq!(timeout(&zero), 100);
+        assert_eq!(timeout(&short), 150);
+        assert_eq!(timeout(&two), 1950);
+        assert!((short.longest_blocking_seconds - 0.2).abs() < 1e-9);
+        // Zero budget: the plan exists and says what zero downtime means.
+        assert!(zero
+            .strategy
+            .rule
+            .contains("a catalog-only moment plus at most 100 ms of queueing"));
+        assert!(!short.strategy.rule.contains("catalog-only moment plus"));
+        let maria = plan("mariadb@10.11", "200ms", &[]).unwrap();
+        assert_eq!(blocking_step(&maria).lock_wait_seconds, 1.0);
+        assert!(maria
+            .strategy
+            .rule
+            .contains("a catalog-only moment plus at most 1 s of queueing"));
+    }
+
+    /// An online ALTER on MariaDB waits for its metadata lock at its start and at its end.
+    #[test]
+    fn online_alter_says_both_lock_waits() {
+        let p = crate::plan(
+            &Params::new()
+                .with("db", "mariadb@10.11")
+                .with("change", "add-index")
+                .with("table", "orders")
+                .with("columns", "customer_id")
+                .with("rows", "50M")
+                .with("size", "20GB")
+                .with("max-downtime", "0"),
+        )
+        .unwrap();
+        let build = blocking_step(&p);
+        assert_eq!(build.lock_wait_seconds, 1.0);
+        assert_eq!(
+            crate::render::blocked_for(build),
+            "up to 1 s while it waits for its lock, then 50 ms, at its start and again at its end (not the whole run)"
+        );
+    }
+
+    /// A rewrite fits only when its hold leaves room for the shortest lock timeout; the
+    /// refusal names a budget at which the plan exists.
+    #[test]
+    fn a_rewrite_must_leave_room_for_its_lock_wait() {
+        let volatile = [("generated", "length(status)")];
+        let p = plan("postgres@16", "10m", &volatile).unwrap();
+        let hold = blocking_step(&p).hold_seconds.high;
+        let at_hold = format!("{}ms", (hold * 1000.0).ceil() as u64);
+        let message = plan("postgres@16", &at_hold, &volatile).unwrap_err();
+        assert!(message.contains("raise it to at least"), "{message}");
+        let suggested = crate::changes::tests::suggested(&message);
+        let fitted = plan("postgres@16", &suggested, &volatile).unwrap();
+        let step = blocking_step(&fitted);
+        assert!(step.blocking_seconds.high <= fitted.max_downtime_ms as f64 / 1000.0 + 1e-9);
+    }
+
+    /// The budget a refusal names, in milliseconds, as the user would type it.
+    fn suggested(message: &str) -> String {
+        let rest = message.split("at least ").nth(1).unwrap();
+        let mut words = rest.split_whitespace();
+        let value: f64 = words.next().unwrap().parse().unwrap();
+        let unit = words
+            .next()
+            .unwrap()
+            .trim_end_matches(|c: char| !c.is_alphabetic());
+        let ms = match unit {
+            "ms" => value,
+            "s" => value * 1000.0,
+            "min" => value * 60_000.0,
+            other => panic!("unit {other}"),
+        };
+        format!("{}ms", ms.ceil() as u64)
     }
 }

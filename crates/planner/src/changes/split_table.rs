@@ -461,7 +461,9 @@ mod tests {
         let plan = crate::plan(&split("postgresql@16")).unwrap();
         assert_eq!(plan.strategy.chosen, "online");
         assert!(plan.alternative.is_none());
-        assert!(plan.longest_blocking_seconds <= CATALOG_ONLY.high);
+        assert!(plan
+            .steps()
+            .all(|s| s.hold_seconds.high <= CATALOG_ONLY.high));
         let names: Vec<&str> = plan.phases.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(
             names,

@@ -173,6 +173,12 @@ impl Server {
         self.mysql_at_least(8, 0, 0)
     }
 
+    /// `information_schema.columns.srs_id` (a spatial column's SRID attribute) exists on MySQL
+    /// 8.0 only (manual, "The INFORMATION_SCHEMA COLUMNS Table"); not on 5.7 nor MariaDB.
+    pub fn has_srs_id(self) -> bool {
+        self.mysql_at_least(8, 0, 0)
+    }
+
     /// Spirit supports MySQL 8.0 and later only (its README).
     pub fn spirit_supported(self) -> bool {
         self.mysql_at_least(8, 0, 0)

@@ -223,42 +223,342 @@ pub fn classify_default(expr: &str) -> DefaultKind {
     kind
 }
 
-/// Names directly followed by `(`, outside string literals.
+/// The unqualified names of the functions an expression calls ([`called_functions`]).
 fn function_calls(expr: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut current = String::new();
-    let mut in_string = false;
-    let mut after_space = false;
-    for c in expr.chars() {
-        if c == '\'' {
-            in_string = !in_string;
-            current.clear();
-            continue;
-        }
-        if in_string {
-            continue;
-        }
-        if c.is_alphanumeric() || c == '_' || c == '.' {
-            // A word after a space starts a new name (`false OR random()`).
-            if after_space {
-                current.clear();
+    called_functions(expr).into_iter().map(|c| c.name).collect()
+}
+
+// ---- Where the functions an expression calls come from, by version ----
+
+/// Where a function that defaults and USING expressions call comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FunctionFact {
+    pub name: &'static str,
+    /// The first major version that has it built in (`None`: no version does).
+    pub built_in_from: Option<u32>,
+    /// The extension that provides it where it is not built in (`None`: none does).
+    pub extension: Option<&'static str>,
+    /// Where this is documented.
+    pub source: &'static str,
+}
+
+const PGCRYPTO_DOC: &str = "docs, \"pgcrypto\" (F.26 on 16): Random-Data Functions, General Hashing Functions, Password Hashing Functions";
+const UUID_OSSP_DOC: &str =
+    "docs, \"uuid-ossp\" (F.48 on 16): every function comes from the extension, on every version";
+
+/// Functions whose availability depends on the version or on an extension.
+pub const FUNCTION_FACTS: &[FunctionFact] = &[
+    FunctionFact {
+        name: "gen_random_uuid",
+        built_in_from: Some(13),
+        extension: Some("pgcrypto"),
+        source: "release notes 13 (\"Add function gen_random_uuid() to generate version-4 UUIDs ... previously only available in contrib/pgcrypto\"); docs 13, \"UUID Functions\"",
+    },
+    FunctionFact {
+        name: "uuidv7",
+        built_in_from: Some(18),
+        extension: None,
+        source: "release notes 18 (\"Add function uuidv7() ... and alias uuidv4()\"); docs 18, \"UUID Functions\"",
+    },
+    FunctionFact {
+        name: "uuidv4",
+        built_in_from: Some(18),
+        extension: None,
+        source: "release notes 18 (uuidv4() is an alias of gen_random_uuid())",
+    },
+    FunctionFact {
+        name: "gen_random_bytes",
+        built_in_from: None,
+        extension: Some("pgcrypto"),
+        source: PGCRYPTO_DOC,
+    },
+    FunctionFact {
+        name: "digest",
+        built_in_from: None,
+        extension: Some("pgcrypto"),
+        source: PGCRYPTO_DOC,
+    },
+    FunctionFact {
+        name: "hmac",
+        built_in_from: None,
+        extension: Some("pgcrypto"),
+        source: PGCRYPTO_DOC,
+    },
+    FunctionFact {
+        name: "crypt",
+        built_in_from: None,
+        extension: Some("pgcrypto"),
+        source: PGCRYPTO_DOC,
+    },
+    FunctionFact {
+        name: "gen_salt",
+        built_in_from: None,
+        extension: Some("pgcrypto"),
+        source: PGCRYPTO_DOC,
+    },
+    FunctionFact {
+        name: "uuid_generate_v1",
+        built_in_from: None,
+        extension: Some("uuid-ossp"),
+        source: UUID_OSSP_DOC,
+    },
+    FunctionFact {
+        name: "uuid_generate_v1mc",
+        built_in_from: None,
+        extension: Some("uuid-ossp"),
+        source: UUID_OSSP_DOC,
+    },
+    FunctionFact {
+        name: "uuid_generate_v3",
+        built_in_from: None,
+        extension: Some("uuid-ossp"),
+        source: UUID_OSSP_DOC,
+    },
+    FunctionFact {
+        name: "uuid_generate_v4",
+        built_in_from: None,
+        extension: Some("uuid-ossp"),
+        source: UUID_OSSP_DOC,
+    },
+    FunctionFact {
+        name: "uuid_generate_v5",
+        built_in_from: None,
+        extension: Some("uuid-ossp"),
+        source: UUID_OSSP_DOC,
+    },
+    FunctionFact {
+        name: "uuid_nil",
+        built_in_from: None,
+        extension: Some("uuid-ossp"),
+        source: UUID_OSSP_DOC,
+    },
+];
+
+/// Where a called function comes from on a given version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionSource {
+    /// Built in (or not a function the table knows: the preflight proves it exists).
+    BuiltIn,
+    /// Only with this extension installed in the database.
+    Extension(&'static FunctionFact),
+    /// Neither built in on this version nor provided by an extension: only a function of the
+    /// user's own of that name can satisfy it.
+    NotOnThisVersion(&'static FunctionFact),
+}
+
+/// Where `name` (unqualified, as the catalog spells it) comes from on version `v`.
+pub fn function_source(name: &str, v: Version) -> FunctionSource {
+    let Some(fact) = FUNCTION_FACTS.iter().find(|f| f.name == name) else {
+        return FunctionSource::BuiltIn;
+    };
+    match (fact.built_in_from, fact.extension) {
+        (Some(from), _) if v.major >= from => FunctionSource::BuiltIn,
+        (_, Some(_)) => FunctionSource::Extension(fact),
+        _ => FunctionSource::NotOnThisVersion(fact),
+    }
+}
+
+/// A function an expression calls: its schema when written qualified, and its name, both as
+/// the catalog spells them (unquoted identifiers folded to lower case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalledFunction {
+    pub schema: Option<String>,
+    pub name: String,
+}
+
+/// Words that are followed by `(` in SQL but are grammar, not a lookup of a function by that
+/// name in `pg_proc`: `coalesce`, `cast`, `trim`, `current_timestamp(3)` ... and the operators
+/// and clauses around a parenthesis (`NOT (`, `IN (`). Checking them against the catalog would
+/// report them missing (there is no `pg_proc` row named `coalesce` or `trim`).
+const CALL_LIKE_KEYWORDS: &[&str] = &[
+    "all",
+    "and",
+    "any",
+    "array",
+    "as",
+    "between",
+    "case",
+    "cast",
+    "coalesce",
+    "collate",
+    "current_time",
+    "current_timestamp",
+    "distinct",
+    "else",
+    "exists",
+    "extract",
+    "filter",
+    "from",
+    "greatest",
+    "grouping",
+    "ilike",
+    "in",
+    "is",
+    "least",
+    "like",
+    "localtime",
+    "localtimestamp",
+    "not",
+    "nullif",
+    "on",
+    "or",
+    "over",
+    "overlay",
+    "position",
+    "row",
+    "select",
+    "similar",
+    "some",
+    "substring",
+    "then",
+    "treat",
+    "trim",
+    "using",
+    "values",
+    "when",
+    "where",
+    "within",
+    "xmlelement",
+    "xmlforest",
+    "xmlparse",
+    "xmlpi",
+    "xmlroot",
+    "xmlserialize",
+];
+
+/// One lexical token of an expression, as far as finding calls needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    /// An identifier or keyword, as the catalog spells it; `quoted` if written in `"..."`.
+    Name {
+        text: String,
+        quoted: bool,
+    },
+    Punct(char),
+    /// `::`, a cast: the name after it is a type.
+    Cast,
+    /// A string or number literal.
+    Literal,
+}
+
+/// Splits an expression into tokens: string literals (`'...'` with `''`, `E'...'` with
+/// backslash escapes) and quoted identifiers kept whole, unquoted identifiers folded.
+fn tokens(expr: &str) -> Vec<Token> {
+    let chars: Vec<char> = expr.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '\'' {
+            // E'..' allows backslash escapes: the E is the token just before, touching.
+            let escapes = matches!(out.last(), Some(Token::Name { text, quoted: false }) if text == "e")
+                && i > 0
+                && chars[i - 1].eq_ignore_ascii_case(&'e');
+            if escapes {
+                out.pop();
             }
-            after_space = false;
-            current.push(c);
-        } else {
-            after_space = c.is_whitespace();
-            if c == '(' && !current.is_empty() && !current.starts_with(|d: char| d.is_ascii_digit())
+            i += 1;
+            while i < chars.len() {
+                if escapes && chars[i] == '\\' {
+                    i += 2;
+                    continue;
+                }
+                if chars[i] == '\'' {
+                    if chars.get(i + 1) == Some(&'\'') {
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                i += 1;
+            }
+            i += 1;
+            out.push(Token::Literal);
+        } else if c == '"' {
+            let mut text = String::new();
+            i += 1;
+            while i < chars.len() {
+                if chars[i] == '"' {
+                    if chars.get(i + 1) == Some(&'"') {
+                        text.push('"');
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                text.push(chars[i]);
+                i += 1;
+            }
+            i += 1;
+            out.push(Token::Name { text, quoted: true });
+        } else if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len()
+                && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$')
             {
-                let base = current.rsplit('.').next().unwrap_or(&current).to_string();
-                names.push(base);
+                i += 1;
             }
-            // `now ()` is still a call: a space keeps the name for a `(` that may follow.
-            if !c.is_whitespace() || c == '(' {
-                current.clear();
+            let text: String = chars[start..i].iter().collect::<String>().to_lowercase();
+            out.push(Token::Name {
+                text,
+                quoted: false,
+            });
+        } else if c.is_ascii_digit() {
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
+                i += 1;
             }
+            out.push(Token::Literal);
+        } else if c == ':' && chars.get(i + 1) == Some(&':') {
+            i += 2;
+            out.push(Token::Cast);
+        } else {
+            out.push(Token::Punct(c));
+            i += 1;
         }
     }
-    names
+    out
+}
+
+/// The functions an expression calls: every name (possibly `schema.name`) followed by `(`,
+/// except grammar keywords (`CALL_LIKE_KEYWORDS`) and type names after `::` or `AS` (a
+/// cast's `varchar(10)` is a type, not a call).
+pub fn called_functions(expr: &str) -> Vec<CalledFunction> {
+    let toks = tokens(expr);
+    let mut calls: Vec<CalledFunction> = Vec::new();
+    for (i, tok) in toks.iter().enumerate() {
+        let Token::Name { text, quoted } = tok else {
+            continue;
+        };
+        if toks.get(i + 1) != Some(&Token::Punct('(')) {
+            continue;
+        }
+        if !quoted && CALL_LIKE_KEYWORDS.contains(&text.as_str()) {
+            continue;
+        }
+        // `schema.name(`: the schema is the name two tokens back, across a dot.
+        let (schema, first) = match (
+            i.checked_sub(2).map(|j| &toks[j]),
+            i.checked_sub(1).map(|j| &toks[j]),
+        ) {
+            (Some(Token::Name { text: s, .. }), Some(Token::Punct('.'))) => {
+                (Some(s.clone()), i - 2)
+            }
+            _ => (None, i),
+        };
+        let before = first.checked_sub(1).map(|j| &toks[j]);
+        let is_type = matches!(before, Some(Token::Cast))
+            || matches!(before, Some(Token::Name { text, quoted: false }) if text == "as");
+        let call = CalledFunction {
+            schema,
+            name: text.clone(),
+        };
+        if !is_type && !calls.contains(&call) {
+            calls.push(call);
+        }
+    }
+    calls
 }
 
 // ---- ALTER COLUMN ... TYPE: which type changes rewrite (change-type) ----
@@ -546,6 +846,65 @@ mod tests {
             classify_default("false OR random() > 0.5"),
             DefaultKind::Volatile
         );
+    }
+
+    #[test]
+    fn calls_found_by_the_tokenizer() {
+        let names = |e: &str| -> Vec<(Option<String>, String)> {
+            called_functions(e)
+                .into_iter()
+                .map(|c| (c.schema, c.name))
+                .collect()
+        };
+        let plain = |n: &str| (None, n.to_string());
+        assert_eq!(names("gen_random_uuid()"), [plain("gen_random_uuid")]);
+        assert_eq!(names("NOW ()"), [plain("now")]);
+        assert_eq!(
+            names("coalesce(f('a(b'), g(x::varchar(10)))"),
+            [plain("f"), plain("g")]
+        );
+        assert_eq!(names("CAST(x AS numeric(10, 2))"), []);
+        assert_eq!(names("E'it\\'s h(' || k()"), [plain("k")]);
+        assert_eq!(names("\"MyFn\"(1) + \"MyFn\"(2)"), [plain("MyFn")]);
+        assert_eq!(
+            names("App.Next_Id()"),
+            [(Some("app".to_string()), "next_id".to_string())]
+        );
+        assert_eq!(names("x IN (1, 2) AND NOT (y)"), []);
+    }
+
+    proptest::proptest! {
+        /// Any text tokenizes without a panic, and every call found is a non-empty name.
+        #[test]
+        fn finding_calls_never_panics(text in "[a-zA-Z_ ().:,'\"\\\\0-9é]{0,40}") {
+            for call in called_functions(&text) {
+                proptest::prop_assert!(!call.name.is_empty() || text.contains("\"\""));
+            }
+        }
+    }
+
+    #[test]
+    fn function_facts() {
+        let v = |major| Version::new(major, None);
+        assert!(matches!(
+            function_source("gen_random_uuid", v(12)),
+            FunctionSource::Extension(f) if f.extension == Some("pgcrypto")
+        ));
+        assert_eq!(
+            function_source("gen_random_uuid", v(13)),
+            FunctionSource::BuiltIn
+        );
+        assert!(matches!(
+            function_source("uuid_generate_v4", v(18)),
+            FunctionSource::Extension(f) if f.extension == Some("uuid-ossp")
+        ));
+        assert!(matches!(
+            function_source("uuidv7", v(17)),
+            FunctionSource::NotOnThisVersion(_)
+        ));
+        assert_eq!(function_source("uuidv7", v(18)), FunctionSource::BuiltIn);
+        assert_eq!(function_source("my_fn", v(10)), FunctionSource::BuiltIn);
+        assert!(FUNCTION_FACTS.iter().all(|f| !f.source.is_empty()));
     }
 
     #[test]

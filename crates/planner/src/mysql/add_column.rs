@@ -254,7 +254,7 @@ mod tests {
         let step = &p.phases[1].steps[0];
         assert!(step.sql[0].ends_with("ALGORITHM=INPLACE, LOCK=NONE;"));
         assert!(step.rewrites_table);
-        assert!(step.blocking_seconds.high <= 0.05);
+        assert!(step.hold_seconds.high <= 0.05);
     }
 
     #[test]

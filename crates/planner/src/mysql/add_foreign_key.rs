@@ -311,7 +311,7 @@ mod tests {
                 "SET SESSION foreign_key_checks = 1;".to_string(),
             ]
         );
-        assert!(step.blocking_seconds.high <= 0.05);
+        assert!(step.hold_seconds.high <= 0.05);
         assert!(step.unverified.is_none());
         // Orphans before and after.
         let orphan =

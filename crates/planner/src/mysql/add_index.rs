@@ -313,7 +313,7 @@ mod tests {
             );
             assert_eq!(step.lock, Some(Lock::Mysql(MysqlLock::INPLACE_NONE)));
             assert_eq!(step.blocks, Blocks::ReadsAndWrites);
-            assert!(step.blocking_seconds.high <= 0.05);
+            assert!(step.hold_seconds.high <= 0.05);
             assert!(step.estimate.high > 60.0);
             assert!(step.scans_table);
             assert_eq!(step.unverified.is_some(), db.starts_with("mysql"));

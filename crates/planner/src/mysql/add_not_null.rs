@@ -10,40 +10,45 @@
 //!
 //! MODIFY restates the whole column, so the request must carry the column's current type
 //! (`--type`, with its DEFAULT, CHARACTER SET, COMMENT if it has them): the server has no
-//! "SET NOT NULL" alone. The preflight prints the current definition to compare with.
+//! "SET NOT NULL" alone. The preflight proves `--type` is the column's type and restates every
+//! attribute it has ([`super::definition`]).
 //! The rollback is the same rebuild back to NULL (INPLACE, LOCK=NONE; checked on MariaDB 10.11).
 
-use super::change_type::{definition_check, lost_attributes_check, says, strict_mode_check};
+use super::change_type::{definition_check, parse_field, strict_mode_check};
+use super::definition::{from_type_check, lost_attributes_check, Definition};
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::input::{Change, FieldError};
 use crate::plan::{Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{ident, literal};
 
-/// `--type` as MODIFY needs it: the current type, without any NULL / NOT NULL of its own.
-fn current_type(data_type: Option<&str>) -> Result<&str, FieldError> {
+/// `--type` as MODIFY needs it: the column's current definition, without any NULL / NOT NULL
+/// of its own (the plan adds NOT NULL) and without DEFAULT NULL.
+fn current_definition(data_type: Option<&str>) -> Result<Definition, FieldError> {
     let Some(t) = data_type.map(str::trim).filter(|t| !t.is_empty()) else {
         return Err(FieldError::new(
             "type",
-            "is required for MySQL and MariaDB: MODIFY restates the whole column, so give its current type, e.g. int or varchar(64) (plus DEFAULT ..., CHARACTER SET ... or COMMENT ... if it has them)",
+            "is required for MySQL and MariaDB: MODIFY restates the whole column, so give its current definition, e.g. int or varchar(64) (plus DEFAULT ..., CHARACTER SET ..., COMMENT ... if it has them)",
         ));
     };
-    let words: Vec<String> = t
-        .split_whitespace()
-        .map(|w| w.to_ascii_lowercase())
-        .collect();
-    for (i, w) in words.iter().enumerate() {
-        if w == "null" {
-            let after_default = i > 0 && words[i - 1] == "default";
-            let message = if after_default {
-                "has DEFAULT NULL, which a NOT NULL column cannot keep; accepts the current type without it, e.g. int or varchar(64) DEFAULT ''"
-            } else {
-                "says NULL or NOT NULL itself; accepts the current type without it (the plan adds NOT NULL), e.g. int or varchar(64) DEFAULT ''"
-            };
-            return Err(FieldError::new("type", message));
-        }
+    let def = parse_field("type", t)?;
+    if def
+        .default
+        .as_deref()
+        .is_some_and(|d| d.eq_ignore_ascii_case("null"))
+    {
+        return Err(FieldError::new(
+            "type",
+            "has DEFAULT NULL, which a NOT NULL column cannot keep; accepts the current definition without it, e.g. int or varchar(64) DEFAULT ''",
+        ));
     }
-    Ok(t)
+    if def.not_null.is_some() {
+        return Err(FieldError::new(
+            "type",
+            "says NULL or NOT NULL itself; accepts the current definition without it (the plan adds NOT NULL), e.g. int or varchar(64) DEFAULT ''",
+        ));
+    }
+    Ok(def)
 }
 
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
@@ -58,18 +63,13 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             ),
         ));
     }
-    let ty = current_type(data_type.as_deref())?;
+    let current = current_definition(data_type.as_deref())?;
+    let ty = data_type.as_deref().unwrap_or_default().trim();
     let table = ctx.table();
     let col = ident(column);
     let clause = format!("MODIFY {col} {ty} NOT NULL");
     let mut out = summary_paths(format!("Make column {col} of {table} NOT NULL"));
-    out.warnings.push(Warning {
-        code: "modify-restates-column".to_string(),
-        message: format!(
-            "MODIFY restates the whole column: it becomes exactly `{ty} NOT NULL`. A DEFAULT, ON UPDATE, COMMENT or CHARACTER SET / COLLATE the column has and --type does not repeat is dropped. The preflight prints the current definition: compare before running."
-        ),
-    });
-    if says(ty, "auto_increment") {
+    if current.auto_increment {
         out.warnings.push(Warning {
             code: "auto-increment".to_string(),
             message: "--type says AUTO_INCREMENT: such a column is normally a key and already NOT NULL; check that this is the column you mean.".to_string(),
@@ -81,7 +81,14 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ctx.where_table(&ctx.req.table),
         literal(column)
     );
-    let pre = vec![
+    let restated = Definition {
+        not_null: Some(true),
+        attributes: format!("{} NOT NULL", current.attributes)
+            .trim()
+            .to_string(),
+        ..current.clone()
+    };
+    let mut pre = vec![
         check(
             "The column exists (nullable until this plan has run; already NOT NULL: nothing to do, as a re-run finds it)",
             format!("SELECT COUNT(*) AS present FROM information_schema.columns WHERE {col_where};"),
@@ -89,7 +96,6 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             Expected::row(&["1"]),
         ),
         definition_check(ctx, column, &clause),
-        lost_attributes_check(ctx, column, &format!("{ty} NOT NULL")),
         strict_mode_check(),
         check(
             "No NULL is left in the column (a full scan unless an index covers it: run it on a replica if you have one)",
@@ -98,6 +104,9 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             Expected::row(&["0"]),
         ),
     ];
+    // MODIFY restates the type too: a --type other than the column's would change it.
+    pre.extend(from_type_check(ctx, column, &current));
+    pre.extend(lost_attributes_check(ctx, column, &restated, "the MODIFY"));
 
     let mut step = ctx.alter(
         "Make the column NOT NULL (rebuilds the table in place; reads and writes continue)",
@@ -173,7 +182,7 @@ mod tests {
             );
             assert!(step.rewrites_table);
             assert_eq!(step.blocks, Blocks::ReadsAndWrites);
-            assert!(step.blocking_seconds.high <= 0.05);
+            assert!(step.hold_seconds.high <= 0.05);
             assert_eq!(step.unverified.is_none(), db.starts_with("mariadb"));
             assert!(p.phases[1].rollback[0]
                 .sql
@@ -184,6 +193,24 @@ mod tests {
                 .iter()
                 .any(|c| c.sql.contains("WHERE `email` IS NULL")
                     && c.expected == Expected::row(&["0"])));
+            // The restated definition is proven to be the column's: its type, and nothing
+            // it has besides (a DEFAULT, a COMMENT ...) left out.
+            assert!(p.phases[0]
+                .checks
+                .iter()
+                .any(|c| c.sql.contains("AS current_type")
+                    && c.expected == Expected::row(&["varchar(64)"])));
+            let lost = p.phases[0]
+                .checks
+                .iter()
+                .find(|c| c.sql.contains("would_be_dropped"))
+                .unwrap();
+            assert_eq!(lost.expected, Expected::NoRows);
+            assert!(!lost.sql.contains("'NOT NULL'") && lost.sql.contains("'DEFAULT '"));
+            assert!(p
+                .warnings
+                .iter()
+                .all(|w| w.code != "modify-restates-column"));
         }
     }
 

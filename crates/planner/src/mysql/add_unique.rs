@@ -98,7 +98,7 @@ mod tests {
                 build.steps[0].lock,
                 Some(Lock::Mysql(MysqlLock::INPLACE_NONE))
             );
-            assert!(build.steps[0].blocking_seconds.high <= 0.05);
+            assert!(build.steps[0].hold_seconds.high <= 0.05);
             assert!(build.app_change.is_some());
             assert!(plan.phases[0]
                 .checks

@@ -1,11 +1,13 @@
 //! Change a column's type (MySQL, MariaDB).
 //!
-//! `ALTER TABLE ... MODIFY col <type>` restates the whole column: whatever `--to-type` does not
-//! say (NOT NULL, DEFAULT, AUTO_INCREMENT, ON UPDATE, COMMENT, CHARACTER SET / COLLATE) is
-//! dropped. Seen on MariaDB 10.11: `MODIFY c varchar(20)` of a column with `DEFAULT 'z'` drops the
-//! default, INSTANT and without a word. The plan warns and its preflight prints the current
-//! definition to compare with. There is no USING clause: the server converts each value with its
-//! implicit cast (strict mode makes a value that does not fit fail the statement).
+//! `ALTER TABLE ... MODIFY col <definition>` restates the whole column: whatever `--to-type`
+//! does not say (NOT NULL, DEFAULT, AUTO_INCREMENT, ON UPDATE, COMMENT, CHARACTER SET / COLLATE,
+//! a generated expression, INVISIBLE) is dropped. Seen on MariaDB 10.11: `MODIFY c varchar(20)`
+//! of a column with `DEFAULT 'z'` drops the default, INSTANT and without a word. So definitions
+//! are parsed ([`super::definition`]), the preflight returns every attribute the column has and
+//! the statement (or its rollback) does not restate, expecting none, and a primary key given as
+//! a bare type is refused outright. There is no USING clause: the server converts each value
+//! with its implicit cast (strict mode makes a value that does not fit fail the statement).
 //!
 //! What InnoDB does (rules and sources in `engines::mysql`):
 //! - **VARCHAR extension while the length prefix keeps its size** (at most 255 bytes before and
@@ -19,12 +21,13 @@
 //!   ALGORITHM=COPY"). Direct: `MODIFY ..., ALGORITHM=COPY, LOCK=SHARED` (reads continue);
 //!   online: gh-ost, pt-online-schema-change or Spirit (`tools`).
 //! - **The primary key** (typically INT -> BIGINT before the ceiling): the same copy; the tools
-//!   copy by that key and keep it. `--to-type` must restate `NOT NULL AUTO_INCREMENT`, or the
-//!   MODIFY removes AUTO_INCREMENT. A key other tables' foreign keys reference cannot be retyped
+//!   copy by that key and keep it. `--to-type` must be its full definition (`bigint NOT NULL
+//!   AUTO_INCREMENT`), or the MODIFY would remove AUTO_INCREMENT. A key other tables' foreign keys reference cannot be retyped
 //!   at all (MariaDB 10.11: error 1833 "Cannot change column 'id': used in a foreign key
 //!   constraint", also with foreign_key_checks=0; and a foreign key between INT and BIGINT is
 //!   "incorrectly formed"): the preflight lists such foreign keys and must return none.
 
+use super::definition::{from_type_check, lost_attributes_check, Definition};
 use super::{summary_paths, tools, Ctx};
 use crate::changes::{check, Paths};
 use crate::engines::mysql::varchar_length;
@@ -91,13 +94,8 @@ fn data_type_name(t: &str) -> Option<&'static str> {
     NAMES.iter().copied().find(|n| *n == word)
 }
 
-/// True when the type text restates `word` (`not null`, `auto_increment`).
-pub(super) fn says(t: &str, word: &str) -> bool {
-    normalized(t).contains(word)
-}
-
-/// The column as `information_schema` describes it, for the operator to compare with what the
-/// statement restates.
+/// The column as `information_schema` describes it, printed for the record next to the
+/// definition the statement restates (the lost-attributes check is the one that stops).
 pub(super) fn definition_check(ctx: &Ctx, column: &str, restated: &str) -> Check {
     check(
         "The column's current definition (MODIFY restates all of it)",
@@ -106,54 +104,39 @@ pub(super) fn definition_check(ctx: &Ctx, column: &str, restated: &str) -> Check
             ctx.where_table(&ctx.req.table),
             literal(column)
         ),
-        &format!(
-            "one row. Compare it with `{restated}`: NOT NULL, DEFAULT, AUTO_INCREMENT or ON UPDATE (extra), CHARACTER SET / COLLATE and COMMENT that it does not restate are dropped by the statement; re-plan with them written into the type if they must stay"
-        ),
+        &format!("one row, for the record: the statement restates it as `{restated}`"),
         Expected::Manual,
     )
 }
 
-/// The attributes the column has that `restated` (the full new definition after the column
-/// name) does not repeat, which MODIFY would silently drop: the check lists them and must
-/// return no row.
-pub(super) fn lost_attributes_check(ctx: &Ctx, column: &str, restated: &str) -> Check {
-    let mut items = Vec::new();
-    if !says(restated, "not null") {
-        items.push("IF(is_nullable = 'NO', 'NOT NULL', NULL)");
+/// Parses a definition field, its error naming the flag.
+pub(super) fn parse_field(field: &str, text: &str) -> Result<Definition, FieldError> {
+    Definition::parse(text.trim()).map_err(|m| FieldError::new(field, m))
+}
+
+/// The definition that undoes the change: `--from-type` as given when it carries attributes
+/// (the preflight proves it complete), else its type with the attributes `--to-type` gave, which
+/// the forward MODIFY set and the preflight proved cover the column's. A DEFAULT or character
+/// set written for another kind of type cannot be carried back: then the old definition is
+/// asked for.
+fn rollback_definition(from: &Definition, to: &Definition) -> Result<String, FieldError> {
+    if !from.is_bare() {
+        return Ok(from.text());
     }
-    if !says(restated, "default") {
-        // MariaDB spells "no default" of a nullable column as the text NULL.
-        items.push("IF(column_default IS NOT NULL AND column_default <> 'NULL', CONCAT('DEFAULT ', column_default), NULL)");
+    if to.is_bare() {
+        return Ok(from.data_type.clone());
     }
-    if !says(restated, "auto_increment") {
-        items.push("IF(extra LIKE '%auto_increment%', 'AUTO_INCREMENT', NULL)");
+    let typed = to.default.is_some() || to.charset.is_some() || to.collation.is_some();
+    if typed && from.family() != to.family() {
+        return Err(FieldError::new(
+            "from-type",
+            format!(
+                "is a bare type, and the rollback cannot restate --to-type's DEFAULT / CHARACTER SET / COLLATE on {}: accepts the column's full current definition, e.g. '{} NOT NULL DEFAULT ...'",
+                from.data_type, from.data_type
+            ),
+        ));
     }
-    if !says(restated, "on update") {
-        items.push("IF(extra LIKE '%on update%', 'ON UPDATE', NULL)");
-    }
-    if !says(restated, "comment") {
-        items.push("IF(column_comment <> '', 'COMMENT', NULL)");
-    }
-    let sql = if items.is_empty() {
-        format!(
-            "SELECT column_name FROM information_schema.columns WHERE {} AND column_name = {} AND 1 = 0;",
-            ctx.where_table(&ctx.req.table),
-            literal(column)
-        )
-    } else {
-        format!(
-            "SELECT CONCAT_WS(', ', {}) AS would_be_dropped FROM information_schema.columns WHERE {} AND column_name = {} HAVING would_be_dropped <> '';",
-            items.join(", "),
-            ctx.where_table(&ctx.req.table),
-            literal(column)
-        )
-    };
-    check(
-        "Nothing the column has would be dropped by restating it",
-        sql,
-        &format!("no rows. A row names what the column has and `{restated}` does not say (MODIFY would drop it without a word): re-plan with it written into the type"),
-        Expected::NoRows,
-    )
+    Ok(format!("{} {}", from.data_type, to.attributes))
 }
 
 /// Strict SQL mode: without it a value that does not fit is silently cut or clamped, and a
@@ -231,6 +214,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ));
     }
     let (from, to) = (from_type.trim(), to_type.trim());
+    let from_def = parse_field("from-type", from)?;
+    let to_def = parse_field("to-type", to)?;
     if normalized(from) == normalized(to) {
         return Err(FieldError::new(
             "to-type",
@@ -241,35 +226,28 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let table = ctx.table();
     let col = ident(column);
     let is_pk = ctx.req.env.primary_key.as_deref() == Some(column.as_str());
+    if is_pk && to_def.is_bare() {
+        return Err(FieldError::new(
+            "to-type",
+            format!(
+                "gives only a type for the primary key {col} (--primary-key): MODIFY restates the whole column, so a bare {to} would drop NOT NULL and AUTO_INCREMENT. Accepts the key's full new definition as SHOW CREATE TABLE prints it after the name, e.g. --to-type '{to} NOT NULL AUTO_INCREMENT' (AUTO_INCREMENT only if the key has it)"
+            ),
+        ));
+    }
+    let back_definition = rollback_definition(&from_def, &to_def)?;
     let clause = format!("MODIFY {col} {to}");
     let mut out = summary_paths(format!(
         "Change column {col} of {table} from {from} to {to}"
     ));
 
-    out.warnings.push(Warning {
-        code: "modify-restates-column".to_string(),
-        message: format!(
-            "MODIFY restates the whole column: the new definition is exactly `{to}`. NOT NULL, DEFAULT, AUTO_INCREMENT, ON UPDATE, COMMENT and CHARACTER SET / COLLATE that it does not repeat are dropped (a dropped DEFAULT without any error). Write them into --to-type, e.g. 'bigint NOT NULL' or \"varchar(255) NOT NULL DEFAULT ''\"; the preflight prints the current definition."
-        ),
-    });
     if is_pk {
-        if !says(to, "auto_increment") {
-            out.warnings.push(Warning {
-                code: "auto-increment".to_string(),
-                message: format!(
-                    "{col} is the primary key. If it is AUTO_INCREMENT, --to-type must say so (e.g. 'bigint NOT NULL AUTO_INCREMENT'), or the change removes AUTO_INCREMENT and every INSERT that leaves the key out fails."
-                ),
-            });
-        }
         out.warnings.push(Warning {
             code: "referenced-key".to_string(),
             message: format!(
                 "Foreign keys of other tables that reference {col} block this change: InnoDB refuses to retype a referenced column and needs the same type on both sides. The preflight lists them; each must be dropped, its column widened too, and the key added back."
             ),
         });
-        if matches!(normalized(from).as_str(), "int" | "integer")
-            || normalized(from).starts_with("int(")
-        {
+        if from_def.column_type_spelling().as_deref() == Some("int") {
             out.warnings.push(Warning {
                 code: "int-ceiling".to_string(),
                 message: format!(
@@ -282,9 +260,18 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let mut pre = vec![
         ctx.column_check("The column exists", column, "1", Expected::row(&["1"])),
         definition_check(ctx, column, &clause),
-        lost_attributes_check(ctx, column, to),
-        strict_mode_check(),
     ];
+    pre.extend(from_type_check(ctx, column, &from_def));
+    pre.extend(lost_attributes_check(ctx, column, &to_def, "the MODIFY"));
+    if !from_def.is_bare() {
+        pre.extend(lost_attributes_check(
+            ctx,
+            column,
+            &from_def,
+            "the rollback's MODIFY (--from-type)",
+        ));
+    }
+    pre.push(strict_mode_check());
     if is_pk {
         pre.push(referencing_check(ctx, column));
         pre.push(check(
@@ -301,7 +288,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let copy_lock = tools::COPY_SHARED;
     let back = ctx.rollback_ddl(
         format!(
-            "ALTER TABLE {table} MODIFY {col} {from}{};",
+            "ALTER TABLE {table} MODIFY {col} {back_definition}{};",
             ctx.lock_clause(copy_lock)
         ),
         Some("Copies the table back to the old type: writes wait for the whole copy (on a large table run it with the tool instead), and it fails if a value written since does not fit the old type."),
@@ -392,7 +379,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             checks: after.clone(),
         },
     ]);
-    let inverse = format!("MODIFY {col} {from}");
+    let inverse = format!("MODIFY {col} {back_definition}");
     let online = tools::online_alter(
         ctx,
         &clause,
@@ -463,7 +450,7 @@ mod tests {
         let step = &p.phases[1].steps[0];
         assert!(step.sql[0].ends_with("varchar(63), ALGORITHM=INPLACE, LOCK=NONE;"));
         assert!(step.unverified.is_some());
-        assert!(step.blocking_seconds.high <= 0.05);
+        assert!(step.hold_seconds.high <= 0.05);
         assert!(p.phases[0]
             .checks
             .iter()
@@ -510,7 +497,7 @@ mod tests {
         assert!(step.sql[0]
             .ends_with("MODIFY `customer_id` bigint NOT NULL, ALGORITHM=COPY, LOCK=SHARED;"));
         assert_eq!(step.blocks, Blocks::Writes);
-        assert!(step.blocking_seconds.high > 60.0);
+        assert!(step.hold_seconds.high > 60.0);
         // The type check after the swap, and the definition check before.
         assert!(p
             .phases
@@ -541,24 +528,164 @@ mod tests {
             .contains("MODIFY `customer_id` int, ALGORITHM=COPY, LOCK=SHARED;"));
     }
 
+    /// The command of issue 10 item 2: a primary key given as a bare type is refused, naming
+    /// the flag and the definition it accepts.
     #[test]
-    fn primary_key_needs_auto_increment_restated_and_no_referencing_keys() {
-        let p = plan(&params("mysql@8.0.35", "id", "int", "bigint", "0"));
-        assert!(p.warnings.iter().any(|w| w.code == "auto-increment"));
-        assert!(p.warnings.iter().any(|w| w.code == "int-ceiling"));
-        assert!(p.phases[0]
+    fn primary_key_as_a_bare_type_is_refused() {
+        let mut p = params("mysql@5.7.44", "id", "int", "bigint", "0");
+        p.set("table", "orders");
+        p.set("size", "200GB");
+        let err = crate::plan(&p).unwrap_err();
+        assert_eq!(err.len(), 1, "{err:?}");
+        assert_eq!(err[0].field, "to-type");
+        assert!(
+            err[0]
+                .message
+                .contains("e.g. --to-type 'bigint NOT NULL AUTO_INCREMENT'"),
+            "{}",
+            err[0].message
+        );
+    }
+
+    /// Every MODIFY the plan writes (the statement, each tool's --alter, the rollbacks)
+    /// restates AUTO_INCREMENT, and no warning about dropped attributes is left.
+    #[test]
+    fn restated_auto_increment_is_in_every_modify() {
+        for db in ["mysql@5.7.44", "mysql@8.0.35", "mariadb@10.11.6"] {
+            let p = plan(&params(
+                db,
+                "id",
+                "int",
+                "bigint NOT NULL AUTO_INCREMENT",
+                "0",
+            ));
+            let direct = p
+                .alternative
+                .as_ref()
+                .expect("the direct copy")
+                .phases
+                .clone();
+            let mut texts: Vec<String> = Vec::new();
+            for phase in p.phases.iter().chain(direct.iter()) {
+                for step in &phase.steps {
+                    texts.extend(step.sql.iter().cloned());
+                    texts.extend(step.shell.iter().cloned());
+                }
+                for back in &phase.rollback {
+                    texts.push(back.sql.clone());
+                    texts.extend(back.shell.iter().cloned());
+                }
+            }
+            let modifies: Vec<&String> = texts.iter().filter(|t| t.contains("MODIFY")).collect();
+            // Forward and back: the tool's runs and its inverse, the direct copy and its undo.
+            assert!(modifies.len() >= 4, "{db}: {modifies:?}");
+            for m in &modifies {
+                assert!(
+                    m.contains("MODIFY `id` bigint NOT NULL AUTO_INCREMENT")
+                        || m.contains("MODIFY `id` int NOT NULL AUTO_INCREMENT"),
+                    "{db}: {m}"
+                );
+            }
+            assert!(modifies.iter().any(|m| m.contains("--alter")), "{db}");
+            assert!(
+                modifies.iter().any(|m| m.contains("--alter")
+                    && m.contains("MODIFY `id` int NOT NULL AUTO_INCREMENT")),
+                "{db}: the tool's inverse"
+            );
+            assert!(p
+                .warnings
+                .iter()
+                .all(|w| w.code != "modify-restates-column" && w.code != "auto-increment"));
+            assert!(p.warnings.iter().any(|w| w.code == "int-ceiling"));
+            let pre = &p.phases[0].checks;
+            let lost = pre
+                .iter()
+                .find(|c| c.sql.contains("would_be_dropped"))
+                .expect("the lost-attributes check");
+            assert_eq!(lost.expected, Expected::NoRows);
+            assert!(!lost.sql.contains("'AUTO_INCREMENT'") && !lost.sql.contains("'NOT NULL'"));
+            for kept in ["'DEFAULT '", "'COMMENT '", "'on update'", "'INVISIBLE'"] {
+                assert!(lost.sql.contains(kept), "{db}: {kept} in {}", lost.sql);
+            }
+            assert!(pre.iter().any(
+                |c| c.sql.contains("AS current_type") && c.expected == Expected::row(&["int"])
+            ));
+            assert!(pre
+                .iter()
+                .any(|c| c.sql.contains("referenced_column_name = 'id'")
+                    && c.expected == Expected::NoRows));
+        }
+    }
+
+    #[test]
+    fn lost_attributes_query_for_hostile_names() {
+        let mut p = params(
+            "mariadb@10.11.6",
+            "e`m'ail",
+            "varchar(64)",
+            "varchar(200) NOT NULL",
+            "0",
+        );
+        p.set("schema", "app'; drop table x; --");
+        let plan = plan(&p);
+        let lost = plan.phases[0]
             .checks
             .iter()
-            .any(|c| c.sql.contains("referenced_column_name = 'id'")
-                && c.expected == Expected::NoRows));
+            .find(|c| c.sql.contains("would_be_dropped"))
+            .unwrap();
+        insta::assert_snapshot!(lost.sql);
+    }
+
+    #[test]
+    fn the_rollback_restates_the_old_type_with_the_new_attributes() {
         let p = plan(&params(
-            "mysql@8.0.35",
-            "id",
-            "int",
-            "bigint NOT NULL AUTO_INCREMENT",
+            "mariadb@10.11.6",
+            "note",
+            "varchar(64)",
+            "varchar(200) NOT NULL DEFAULT '' COMMENT 'why'",
             "0",
         ));
-        assert!(p.warnings.iter().all(|w| w.code != "auto-increment"));
+        let backs: Vec<String> = p
+            .phases
+            .iter()
+            .chain(p.alternative.iter().flat_map(|a| a.phases.iter()))
+            .flat_map(|ph| ph.rollback.iter())
+            .flat_map(|r| r.shell.iter().chain(std::iter::once(&r.sql)).cloned())
+            .filter(|t| t.contains("MODIFY"))
+            .collect();
+        assert!(!backs.is_empty());
+        for b in &backs {
+            assert!(
+                b.contains("MODIFY `note` varchar(64) NOT NULL DEFAULT "),
+                "{b}"
+            );
+            assert!(b.contains("COMMENT "), "{b}");
+        }
+        // A DEFAULT written for a text type cannot go back onto an INT: the old definition is asked.
+        let err = crate::plan(&params(
+            "mariadb@10.11.6",
+            "code",
+            "int",
+            "varchar(20) NOT NULL DEFAULT ''",
+            "0",
+        ))
+        .unwrap_err();
+        assert_eq!(err[0].field, "from-type", "{err:?}");
+        // Given in full, it is used as written and proven complete by its own check.
+        let p = plan(&params(
+            "mariadb@10.11.6",
+            "code",
+            "int NOT NULL DEFAULT 0",
+            "varchar(20) NOT NULL DEFAULT ''",
+            "0",
+        ));
+        let checks: Vec<_> = p.phases[0]
+            .checks
+            .iter()
+            .filter(|c| c.sql.contains("would_be_dropped"))
+            .collect();
+        assert_eq!(checks.len(), 2);
+        assert!(checks[1].description.contains("--from-type"));
     }
 
     #[test]

@@ -226,7 +226,7 @@ mod tests {
                     )]
                 );
                 assert_eq!(step.blocks, Blocks::ReadsAndWrites);
-                assert!(step.blocking_seconds.high <= 0.05);
+                assert!(step.hold_seconds.high <= 0.05);
                 assert!(!step.rewrites_table);
                 assert!(step.notes.iter().any(
                     |n| n.contains("DROP COLUMN `legacy_flag`, ALGORITHM=INPLACE, LOCK=NONE;")
@@ -264,7 +264,7 @@ mod tests {
             );
             assert!(step.rewrites_table);
             assert!(step.estimate.high > 60.0);
-            assert!(step.blocking_seconds.high <= 0.05);
+            assert!(step.hold_seconds.high <= 0.05);
             assert!(plan.phases[0]
                 .checks
                 .iter()

@@ -303,7 +303,7 @@ mod tests {
             )]
         );
         assert_eq!(drop.steps[0].blocks, Blocks::ReadsAndWrites);
-        assert!(drop.steps[0].blocking_seconds.high <= 0.05);
+        assert!(drop.steps[0].hold_seconds.high <= 0.05);
         assert!(drop.irreversible.is_some());
         let preflight = &plan.phases[0];
         assert!(preflight

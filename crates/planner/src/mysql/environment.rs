@@ -90,7 +90,7 @@ mod tests {
             .with("table", "orders")
             .with("column", "id")
             .with("from-type", "int")
-            .with("to-type", "bigint")
+            .with("to-type", "bigint NOT NULL AUTO_INCREMENT")
             .with("rows", "500M")
             .with("size", "120GB")
             .with("max-downtime", "0")

@@ -18,6 +18,7 @@ mod add_index;
 mod add_not_null;
 mod add_unique;
 mod change_type;
+mod definition;
 mod drop_column;
 mod drop_index;
 mod environment;
@@ -170,6 +171,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// A step with the given lock (none for queries and DML), bounded by lock_wait_timeout.
+    /// Every ALTER, RENAME and CREATE/DROP TRIGGER waits for an exclusive metadata lock, and
+    /// while it waits every later query on the table queues behind it (INSTANT and LOCK=NONE
+    /// too, at their start and again at their end): the step's blocking time is that wait (its
+    /// lock_wait_timeout, set from the budget and the hold) plus the hold, which is a
+    /// catalog-only moment when DML continues and the whole run otherwise.
     pub fn step(
         &self,
         title: &str,
@@ -177,13 +183,18 @@ impl<'a> Ctx<'a> {
         lock: Option<MysqlLock>,
         duration: Estimate,
     ) -> Step {
-        let (blocks, blocking) = match lock {
-            None => (Blocks::Nothing, Estimate::new(0.0, 0.0)),
+        let (blocks, hold) = match lock {
+            None => (Blocks::Nothing, Estimate::ZERO),
             Some(l) if l.dml_continues() => (l.blocks(), CATALOG_ONLY),
             Some(l) => (l.blocks(), duration),
         };
         let blocking_long = lock.is_some_and(|l| !l.dml_continues());
-        Step {
+        let lock_timeout_ms = if lock.is_some() {
+            self.model.lock_timeout_for(hold)
+        } else {
+            self.model.lock_timeout_ms
+        };
+        let mut step = Step {
             title: title.to_string(),
             sql,
             lock: lock.map(Lock::Mysql),
@@ -194,10 +205,12 @@ impl<'a> Ctx<'a> {
             in_transaction: false,
             only_if: None,
             estimate: duration,
-            blocking_seconds: blocking,
-            lock_timeout_ms: Some(self.model.lock_timeout_ms),
+            blocking_seconds: Estimate::ZERO,
+            lock_wait_seconds: 0.0,
+            hold_seconds: Estimate::ZERO,
+            lock_timeout_ms: Some(lock_timeout_ms),
             statement_timeout_ms: Some(if blocking_long {
-                self.model.blocking_statement_timeout_ms()
+                self.model.blocking_statement_timeout_ms(lock_timeout_ms)
             } else {
                 0
             }),
@@ -209,7 +222,11 @@ impl<'a> Ctx<'a> {
             // Set for the finished plan by [`rerun::apply`].
             rerun: crate::plan::Rerun::Unproven,
             engine: self.req.db.engine,
+        };
+        if blocks != Blocks::Nothing {
+            step.set_blocking(self.model.lock_wait_seconds(lock_timeout_ms), hold);
         }
+        step
     }
 
     /// A read-only query step.

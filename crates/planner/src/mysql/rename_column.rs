@@ -35,69 +35,14 @@
 //! trigger runs (`engines::mysql`), so there the new version must write both names until the
 //! contract when the old column is such a column (the preflight says which).
 
+use super::change_type::parse_field;
+use super::definition::{lost_attributes_check, words, Definition};
 use super::{lock_wait_seconds, summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::{Change, FieldError};
 use crate::plan::{Estimate, Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{derived_name, ident, literal};
-
-/// Words of a column definition this plan cannot restate on a second column.
-const REFUSED_WORDS: &[&str] = &[
-    "auto_increment",
-    "generated",
-    "as",
-    "primary",
-    "unique",
-    "key",
-    "references",
-    "first",
-    "after",
-    "serial",
-];
-
-/// Splits a column definition into words, keeping quoted strings and parenthesized groups
-/// (with what touches them: `varchar(64)`, `CURRENT_TIMESTAMP(6)`, `'a b'`) whole.
-fn words(definition: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut word = String::new();
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    for c in definition.chars() {
-        match quote {
-            Some(q) => {
-                word.push(c);
-                if c == q {
-                    quote = None;
-                }
-            }
-            None => match c {
-                '\'' | '"' | '`' => {
-                    quote = Some(c);
-                    word.push(c);
-                }
-                '(' => {
-                    depth += 1;
-                    word.push(c);
-                }
-                ')' => {
-                    depth = depth.saturating_sub(1);
-                    word.push(c);
-                }
-                c if c.is_whitespace() && depth == 0 => {
-                    if !word.is_empty() {
-                        out.push(std::mem::take(&mut word));
-                    }
-                }
-                c => word.push(c),
-            },
-        }
-    }
-    if !word.is_empty() {
-        out.push(word);
-    }
-    out
-}
 
 /// The definition of the column while both names live: the given one without NULL/NOT NULL
 /// and DEFAULT, made nullable (default NULL), so the INSERT trigger can tell "not set".
@@ -125,15 +70,7 @@ fn transition_definition(full: &str) -> String {
     format!("{} NULL", kept.join(" "))
 }
 
-/// True when the definition makes the column NOT NULL.
-fn not_null(full: &str) -> bool {
-    let words = words(full);
-    words
-        .windows(2)
-        .any(|w| w[0].eq_ignore_ascii_case("not") && w[1].eq_ignore_ascii_case("null"))
-}
-
-fn column_type(ctx: &Ctx) -> Result<String, FieldError> {
+fn column_type(ctx: &Ctx) -> Result<Definition, FieldError> {
     let Change::RenameColumn { data_type, .. } = &ctx.req.change else {
         unreachable!("rename_column::column_type called for another change")
     };
@@ -147,17 +84,14 @@ fn column_type(ctx: &Ctx) -> Result<String, FieldError> {
             "is required for MySQL and MariaDB: keeping both names working adds a second column with the same definition (and CHANGE restates it before RENAME COLUMN existed). Accepts the column's definition as SHOW CREATE TABLE prints it after the name, e.g. --type 'int NOT NULL' or --type \"varchar(64) NOT NULL DEFAULT ''\"",
         ));
     };
-    if let Some(word) = words(full)
-        .iter()
-        .map(|w| w.to_ascii_lowercase())
-        .find(|w| REFUSED_WORDS.contains(&w.as_str()))
-    {
+    let def = parse_field("type", full)?;
+    if def.auto_increment || def.generated {
         return Err(FieldError::new(
             "type",
-            format!("contains {}: a key, AUTO_INCREMENT, generated or positioned column cannot be duplicated by this plan (rename it directly, with every client stopped, or copy the table with an online-schema-change tool). Accepts a plain definition such as 'int NOT NULL' or \"varchar(64) NOT NULL DEFAULT ''\"", word.to_ascii_uppercase()),
+            format!("contains {}: an AUTO_INCREMENT or generated column cannot be duplicated by this plan (rename it directly, with every client stopped, or copy the table with an online-schema-change tool). Accepts a plain definition such as 'int NOT NULL' or \"varchar(64) NOT NULL DEFAULT ''\"", if def.auto_increment { "AUTO_INCREMENT" } else { "a generated column's AS (...)" }),
         ));
     }
-    Ok(full.to_string())
+    Ok(def)
 }
 
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
@@ -173,7 +107,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             "is the column's current name; accepts a different name",
         ));
     }
-    let full = column_type(ctx)?;
+    let definition = column_type(ctx)?;
+    let full = definition.text();
     let Some(pk) = ctx.req.env.primary_key.as_deref() else {
         return Err(FieldError::new(
             "primary-key",
@@ -259,14 +194,25 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         &format!("the same type, nullability and default as {full}"),
         Expected::Manual,
     );
+    // What proves --type restates the column: its type, and every attribute the column has.
+    let restates_checks: Vec<_> = super::definition::from_type_check(ctx, column, &definition)
+        .into_iter()
+        .chain(lost_attributes_check(
+            ctx,
+            column,
+            &definition,
+            "restating it as --type",
+        ))
+        .collect();
+    let mut direct_checks = vec![
+        start_check.clone(),
+        definition_check.clone(),
+    ];
+    if !server.has_rename_column() {
+        direct_checks.extend(restates_checks.iter().cloned());
+    }
     let direct = vec![
-        ctx.preflight(
-            None,
-            vec![
-                start_check.clone(),
-                definition_check.clone(),
-            ],
-        ),
+        ctx.preflight(None, direct_checks),
         Phase {
             name: "rename column".to_string(),
             purpose: format!("Rename {old} to {new}."),
@@ -391,6 +337,9 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let mut preflight_checks = vec![
         start_check,
         definition_check,
+    ];
+    preflight_checks.extend(restates_checks);
+    preflight_checks.extend([
         check(
             "The column is not part of the primary key, not generated, and no foreign key uses it",
             format!(
@@ -432,7 +381,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             Expected::Manual,
         ),
         index_statements,
-    ];
+    ]);
     if add_lock == MysqlLock::INSTANT {
         preflight_checks.extend(ctx.row_version_room(
             table_name,
@@ -440,7 +389,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             "rebuild the table first with OPTIMIZE TABLE, or add the column with ALGORITHM=INPLACE, LOCK=NONE",
         ));
     }
-    let adds_not_null = not_null(&full);
+    let adds_not_null = definition.not_null == Some(true);
     let contract_rebuilds = server.drop_and_modify_column_rebuilds(adds_not_null);
     if !contract_rebuilds {
         preflight_checks.push(check(
@@ -630,7 +579,8 @@ fn moved_last(old: &str, new: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{not_null, transition_definition, words};
+    use super::transition_definition;
+    use crate::mysql::definition::words;
     use crate::params::Params;
     use crate::plan::{Algorithm, Lock, LockClause, MysqlLock};
 
@@ -668,8 +618,6 @@ mod tests {
             words("decimal(10, 2) DEFAULT '0.00'"),
             ["decimal(10, 2)", "DEFAULT", "'0.00'"]
         );
-        assert!(not_null("int  not   null"));
-        assert!(!not_null("int DEFAULT 'not null'"));
     }
 
     #[test]
@@ -731,8 +679,8 @@ mod tests {
                 contract.steps[1].sql,
                 [format!("ALTER TABLE {TABLE} DROP COLUMN {}`amount`, MODIFY COLUMN `total` int NOT NULL DEFAULT 0, ALGORITHM=INPLACE, LOCK=NONE;", if db.starts_with("mariadb") { "IF EXISTS " } else { "" })]
             );
-            assert!(contract.steps[1].blocking_seconds.high <= 0.05);
-            assert!(plan.steps().all(|s| s.blocking_seconds.high <= 0.05));
+            assert!(contract.steps[1].hold_seconds.high <= 0.05);
+            assert!(plan.steps().all(|s| s.hold_seconds.high <= 0.05));
             let write_both = plan.phases[0]
                 .checks
                 .iter()
@@ -852,6 +800,32 @@ mod tests {
         assert!(direct("mariadb@10.4").sql[0].ends_with(
             "CHANGE COLUMN IF EXISTS `amount` `total` int NOT NULL DEFAULT 0, ALGORITHM=INSTANT, LOCK=NONE;"
         ));
+    }
+
+    /// CHANGE (before RENAME COLUMN) and the contract's MODIFY restate --type: the preflight
+    /// proves it is the column's type and drops none of its attributes.
+    #[test]
+    fn restated_definition_is_proven_complete() {
+        for db in ["mysql@5.7", "mariadb@10.11"] {
+            let plan = crate::plan(&params(db)).unwrap();
+            let direct = &plan.alternative.as_ref().unwrap().phases[0].checks;
+            let online = &plan.phases[0].checks;
+            for (path, checks) in [("online", online), ("direct", direct)] {
+                let lost = checks.iter().find(|c| c.sql.contains("would_be_dropped"));
+                // The direct rename restates nothing where RENAME COLUMN exists.
+                let restates = path == "online" || db == "mysql@5.7";
+                assert_eq!(lost.is_some(), restates, "{db} {path}");
+                if let Some(lost) = lost {
+                    assert_eq!(lost.expected, crate::plan::Expected::NoRows);
+                    assert!(
+                        lost.sql.contains("'AUTO_INCREMENT'") && lost.sql.contains("'COMMENT '")
+                    );
+                    assert!(!lost.sql.contains("'NOT NULL'") && !lost.sql.contains("'DEFAULT '"));
+                    assert!(checks.iter().any(|c| c.sql.contains("AS current_type")
+                        && c.expected == crate::plan::Expected::row(&["int"])));
+                }
+            }
+        }
     }
 
     #[test]

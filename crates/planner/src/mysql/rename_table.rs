@@ -380,7 +380,7 @@ mod tests {
             let swap = &expand.steps[2];
             assert_eq!(swap.lock, Some(Lock::Mysql(MysqlLock::MetadataExclusive)));
             assert_eq!(swap.blocks, Blocks::ReadsAndWrites);
-            assert!(swap.blocking_seconds.high <= 0.05);
+            assert!(swap.hold_seconds.high <= 0.05);
             assert_eq!(swap.unverified.is_some(), db.starts_with("mysql"));
             assert!(expand.rollback[0].sql.contains(
                 "SHOW CREATE VIEW `orders``; drop table x; --`;\nRENAME TABLE `orders``; drop table x; --` TO `orders``; drop table x; --_lockstep_view`, `purchases` TO `orders``; drop table x; --`;\nDROP VIEW IF EXISTS `orders``; drop table x; --_lockstep_view`;"

@@ -590,6 +590,14 @@ pub fn online_alter(
             ));
             cut.notes.push(spirit_force_kill_note(ctx));
         }
+        if tool == OscTool::GhOst {
+            // gh-ost locks the table with LOCK TABLES ... WRITE under lock_wait_timeout twice
+            // its --cut-over-lock-timeout-seconds (applier.go, AtomicCutOverMagicLock), then
+            // holds it until its RENAME is queued, at most that timeout again: the traffic
+            // queues for both before the catalog-only RENAME.
+            let wait = lock_wait_seconds(ctx.model.lock_timeout_ms) as f64;
+            cut.set_blocking(3.0 * wait, crate::estimate::CATALOG_ONLY);
+        }
         cut.retry = format!(
             "If the cut-over cannot get its lock within {} s it backs off and retries by itself; watch the tool's log.",
             lock_wait_seconds(ctx.model.lock_timeout_ms)
@@ -644,7 +652,7 @@ pub fn online_alter(
         Estimate::new(0.01, 5.0),
     );
     drop.blocks = crate::plan::Blocks::Nothing;
-    drop.blocking_seconds = Estimate::new(0.0, 0.0);
+    drop.set_blocking(0.0, Estimate::ZERO);
     drop.notes.push("The lock is on the old table, which no query uses any more. Dropping a large table can stall I/O on older versions: on MySQL before 8.0.23 consider truncating it in chunks first.".to_string());
     phases.push(Phase {
         name: "cleanup".to_string(),

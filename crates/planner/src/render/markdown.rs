@@ -4,7 +4,7 @@
 use super::step_text;
 use crate::input::Engine;
 use crate::params::Params;
-use crate::plan::{human_seconds, Phase, Plan};
+use crate::plan::{human_seconds_up, Phase, Plan};
 use std::fmt::Write;
 
 pub fn render(plan: &Plan, params: &Params) -> String {
@@ -85,23 +85,17 @@ fn blocking_text(seconds: f64) -> String {
     if seconds <= 0.0 {
         "none".to_string()
     } else {
-        format!("up to {}", human_seconds(seconds))
+        format!("up to {}", human_seconds_up(seconds))
     }
 }
 
-/// How long the step stops the traffic it blocks: its blocking time, which is shorter than
-/// its run time when the lock is held only for moments (MySQL's metadata lock at the start and
-/// end of an online ALTER).
+/// How long the step stops the traffic it blocks ([`super::blocked_for`]); "—" for nothing.
 fn blocked_for(step: &crate::plan::Step) -> String {
-    if step.blocks == crate::plan::Blocks::Nothing || step.blocking_seconds.high <= 0.0 {
+    let text = super::blocked_for(step);
+    if text.is_empty() {
         "—".to_string()
-    } else if step.blocking_seconds.high < step.estimate.high {
-        format!(
-            "up to {} (not the whole run)",
-            human_seconds(step.blocking_seconds.high)
-        )
     } else {
-        step.blocking_seconds.describe()
+        text
     }
 }
 

@@ -6,7 +6,7 @@ pub mod markdown;
 pub mod sql;
 
 use crate::input::Engine;
-use crate::plan::{Check, Run, Step};
+use crate::plan::{human_seconds_up, Check, Run, Step};
 
 /// `2s`, `500ms`, `10min`: the unit PostgreSQL accepts for timeouts.
 pub fn timeout_value(ms: u64) -> String {
@@ -18,6 +18,42 @@ pub fn timeout_value(ms: u64) -> String {
         format!("'{}s'", ms / 1_000)
     } else {
         format!("'{ms}ms'")
+    }
+}
+
+/// How long a step stops the traffic it blocks, in words, from its typed parts: "up to 500 ms
+/// while it waits for its lock, then 50 ms". Empty when it blocks nothing. The hold is marked
+/// "not the whole run" when it is shorter than the step (MySQL's metadata-lock moments at the
+/// start and end of an online ALTER).
+pub fn blocked_for(step: &Step) -> String {
+    if step.blocks == crate::plan::Blocks::Nothing || step.blocking_seconds.high <= 0.0 {
+        return String::new();
+    }
+    let hold = step.hold_seconds;
+    let partial = if hold.high < step.estimate.high {
+        " (not the whole run)"
+    } else {
+        ""
+    };
+    let twice = step
+        .lock
+        .and_then(crate::plan::Lock::mysql)
+        .is_some_and(|l| l.waits_twice() && l.dml_continues());
+    if step.lock_wait_seconds > 0.0 {
+        format!(
+            "up to {} while it waits for its lock, then {}{}{partial}",
+            human_seconds_up(step.lock_wait_seconds),
+            human_seconds_up(hold.high),
+            if twice {
+                ", at its start and again at its end"
+            } else {
+                ""
+            }
+        )
+    } else if partial.is_empty() {
+        hold.describe()
+    } else {
+        format!("up to {}{partial}", human_seconds_up(hold.high))
     }
 }
 

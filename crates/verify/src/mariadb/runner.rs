@@ -136,6 +136,9 @@ fn run_case(server: &Server, case: &Case, opts: &Options) -> CaseResult {
             &seed_sql(opts.rows, case.int_id, with_events(case)),
         )
         .map_err(|e| format!("seeding {} rows: {e}", opts.rows))?;
+        if !case.setup.is_empty() {
+            exec(&mut seed, case.setup).map_err(|e| format!("the case's set-up: {e}"))?;
+        }
         drop(seed);
         run_in_db(server, case, opts, &mut result)
     })();
@@ -210,7 +213,7 @@ fn run_in_db(
         result,
         seen_ops: BTreeSet::new(),
         retry_windows: Vec::new(),
-        lock_wait_checked: false,
+        lock_wait_kinds: BTreeSet::new(),
     };
     std::thread::sleep(Duration::from_millis(300));
     let outcome = walk::run_plan(&mut ex, &plan);
@@ -273,9 +276,9 @@ struct MyExec<'a> {
     /// wait timeouts (1205): the simulated application does as told, so those errors there
     /// are retries, not failures.
     retry_windows: Vec<(Instant, Instant)>,
-    /// The lock_wait_timeout claim was checked in this case (once is enough: it is the
-    /// server's behaviour under the plan's setting, the same for every DDL step).
-    lock_wait_checked: bool,
+    /// Locks (as the plan names them) whose lock_wait_timeout claim this case has checked:
+    /// one blocked attempt per kind of blocking step keeps the run short.
+    lock_wait_kinds: BTreeSet<String>,
 }
 
 /// Rows in text form (`None` for NULL).
@@ -319,7 +322,7 @@ fn catalog_only(step: &Step) -> bool {
         Some(Lock::Pg(_)) => false,
         None => true,
     };
-    step.blocks == Blocks::Nothing || dml_continues || step.blocking_seconds.high <= 0.05
+    step.blocks == Blocks::Nothing || dml_continues || step.hold_seconds.high <= 0.05
 }
 
 /// Statements that take table locks (metadata locks) rather than row locks.
@@ -575,6 +578,10 @@ impl PlanRunner for MyExec<'_> {
 
     fn relabelled(&self) -> &[String] {
         &self.relabelled
+    }
+
+    fn stop(&self) -> Option<&crate::scenarios::Stop> {
+        self.case.stop.as_ref().filter(|s| s.applies(MAJOR))
     }
 
     fn check_rows(&mut self, sql: &str) -> Result<Vec<Vec<String>>, String> {
@@ -922,7 +929,8 @@ impl MyExec<'_> {
             // Both checks below need the exclusive lock to come first (INSTANT, LOCK=NONE, a
             // rename): a COPY takes it only at its end, after the whole copy.
             let lock_first = my_lock.is_some_and(MysqlLock::dml_continues) && catalog_only(step);
-            if !self.lock_wait_checked && lock_first {
+            let kind = my_lock.map(MysqlLock::name).unwrap_or_default();
+            if lock_first && !self.lock_wait_kinds.contains(&kind) {
                 let target = self.target.clone();
                 if let Some(i) = step
                     .sql
@@ -1173,17 +1181,16 @@ impl MyExec<'_> {
         Ok(())
     }
 
-    /// The runbook's promise about the metadata-lock queue: behind a transaction that holds the
-    /// table, the step's DDL gives up after lock_wait_timeout (error 1205, nothing changed), and
-    /// the traffic queued behind it waits no longer than that. Checked with the traffic
-    /// running: A holds a shared metadata lock, B runs the step's statement `index` (after the
-    /// statements before it) and must fail; then A lets go and the step runs for real.
+    /// The runbook's promise about the metadata-lock queue ([`crate::queue`]): behind a
+    /// transaction that holds the table, the step's DDL gives up after lock_wait_timeout (error
+    /// 1205, nothing changed), and the traffic queued behind it waits no longer than the plan's
+    /// `blocking_seconds.high`. Checked with the traffic running: A holds a shared metadata
+    /// lock, B runs the step's statement `index` (after the SET statements before it) and must
+    /// fail; then A lets go and the step runs for real.
     fn lock_wait_claim(&mut self, place: &str, step: &Step, index: usize) {
-        let Some(ms) = step.lock_timeout_ms else {
+        if step.lock_timeout_ms.is_none() {
             return;
-        };
-        self.lock_wait_checked = true;
-        let secs = ms.div_ceil(1000).max(1);
+        }
         let held = exec(
             &mut self.a,
             &format!("START TRANSACTION; SELECT 1 FROM `{}` LIMIT 1", self.target),
@@ -1192,6 +1199,8 @@ impl MyExec<'_> {
             let _ = exec(&mut self.a, "ROLLBACK");
             return;
         }
+        self.lock_wait_kinds
+            .insert(step.lock.map(|l| l.name()).unwrap_or_default());
         // The SET statements before it (foreign_key_checks, ...) as the step runs them.
         for s in step.sql.iter().take(index) {
             if s.trim_start().to_ascii_uppercase().starts_with("SET ") {
@@ -1205,33 +1214,24 @@ impl MyExec<'_> {
         self.load.settle(t1, Duration::from_secs(10));
         let writer = self.load.max_stall(Role::Writer, t0, t1);
         let reader = self.load.max_stall(Role::Reader, t0, t1);
-        let waited = t1.duration_since(t0);
-        let limit = Duration::from_millis(secs * 1000 + 500);
-        let (ok, observed) = match r {
-            Err(e) if error_code(&e) == Some(1205) => (
-                waited <= limit && writer <= limit && reader <= limit,
-                format!(
-                    "gave up after {} ms ({e}); traffic queued behind it: writer {} ms, reader {} ms",
-                    waited.as_millis(),
-                    writer.as_millis(),
-                    reader.as_millis()
-                ),
-            ),
-            Err(e) => (false, format!("failed otherwise: {e}")),
-            Ok(()) => (
-                false,
-                format!(
-                    "ran to completion after {} ms despite the open transaction holding the table",
-                    waited.as_millis()
-                ),
-            ),
+        let gave_up = r.as_ref().err().and_then(|e| error_code(e)) == Some(1205);
+        let attempt = crate::queue::Attempt {
+            error: r.err(),
+            step_ms: t1.duration_since(t0).as_secs_f64() * 1000.0,
+            arriving_ms: None,
+            load_ms: writer.max(reader).as_secs_f64() * 1000.0,
         };
+        let (ok, claimed, observed) = crate::queue::judge(step, &attempt, gave_up);
         self.claim(
             Kind::Blocking,
             place,
-            "behind an open transaction, the step gives up after lock_wait_timeout and traffic waits at most that long",
-            &format!("error 1205 within {secs} s (+0.5 s)"),
-            &observed,
+            "behind an open transaction holding a shared metadata lock",
+            &claimed,
+            &format!(
+                "{observed} (writer {} ms, reader {} ms)",
+                writer.as_millis(),
+                reader.as_millis()
+            ),
             ok,
         );
     }

@@ -3,7 +3,7 @@
 //! LOCK=NONE, or pt-online-schema-change), and the seeded schema they run on.
 
 use crate::load::AppStage;
-use crate::scenarios::{Case, DataCheck};
+use crate::scenarios::{Case, DataCheck, Stop};
 
 fn stage(table: &str, note: Option<&str>) -> AppStage {
     AppStage {
@@ -26,6 +26,8 @@ fn case(change: &'static str, name: &'static str, params: &[(&'static str, &'sta
         inject_failed_build: false,
         expect_strategy: None,
         control: false,
+        setup: "",
+        stop: None,
     }
 }
 
@@ -149,6 +151,93 @@ pub fn all_cases() -> Vec<Case> {
     c.budget = "10m";
     c.expect_strategy = Some("direct");
     cases.push(c);
+    // MODIFY restates the whole column: a definition that leaves out an attribute the column
+    // has is caught by the preflight, which returns what would be dropped, before any change.
+    let mut c = case(
+        "change-type",
+        "int-pk-loses-auto-increment",
+        &[
+            ("column", "id"),
+            ("from-type", "int NOT NULL AUTO_INCREMENT"),
+            ("to-type", "bigint NOT NULL"),
+        ],
+    );
+    c.int_id = true;
+    c.stop = Some(Stop {
+        check: "Nothing the column has would be dropped by the MODIFY",
+        rows: vec![vec!["AUTO_INCREMENT"]],
+        below_major: None,
+    });
+    cases.push(c);
+    let mut c = case(
+        "change-type",
+        "loses-on-update",
+        &[
+            ("column", "touched_at"),
+            ("from-type", "timestamp"),
+            (
+                "to-type",
+                "datetime NOT NULL DEFAULT CURRENT_TIMESTAMP COMMENT 'last change'",
+            ),
+        ],
+    );
+    c.setup = "ALTER TABLE orders ADD COLUMN touched_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP COMMENT 'last change'";
+    c.stop = Some(Stop {
+        check: "Nothing the column has would be dropped by the MODIFY",
+        rows: vec![vec!["on update current_timestamp()"]],
+        below_major: None,
+    });
+    cases.push(c);
+    // The same column restated whole: the check passes, and the copy and its rollback keep
+    // every attribute.
+    let mut c = case(
+        "change-type",
+        "keeps-every-attribute",
+        &[
+            ("column", "touched_at"),
+            ("from-type", "timestamp"),
+            (
+                "to-type",
+                "datetime NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP COMMENT 'last change'",
+            ),
+        ],
+    );
+    c.setup = "ALTER TABLE orders ADD COLUMN touched_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP COMMENT 'last change'";
+    cases.push(c);
+    let mut c = case(
+        "change-type",
+        "loses-default-comment-charset",
+        &[
+            ("column", "label"),
+            ("from-type", "varchar(20)"),
+            ("to-type", "varchar(40) NOT NULL"),
+        ],
+    );
+    c.setup = "ALTER TABLE orders ADD COLUMN label varchar(20) CHARACTER SET latin1 NOT NULL DEFAULT 'none' COMMENT 'shown to staff' INVISIBLE";
+    c.stop = Some(Stop {
+        check: "Nothing the column has would be dropped by the MODIFY",
+        rows: vec![vec![
+            "DEFAULT 'none', COMMENT 'shown to staff', INVISIBLE, CHARACTER SET latin1 COLLATE latin1_swedish_ci",
+        ]],
+        below_major: None,
+    });
+    cases.push(c);
+    let mut c = case(
+        "change-type",
+        "loses-generated",
+        &[
+            ("column", "amount_cents"),
+            ("from-type", "bigint"),
+            ("to-type", "decimal(14,0)"),
+        ],
+    );
+    c.setup = "ALTER TABLE orders ADD COLUMN amount_cents bigint AS (amount * 100) VIRTUAL";
+    c.stop = Some(Stop {
+        check: "Nothing the column has would be dropped by the MODIFY",
+        rows: vec![vec!["GENERATED ALWAYS AS (`amount` * 100)"]],
+        below_major: None,
+    });
+    cases.push(c);
     // utf8mb4: 64 and 128 characters both need two length bytes, so INSTANT.
     cases.push(case(
         "change-type",
@@ -235,9 +324,9 @@ pub fn all_cases() -> Vec<Case> {
 }
 
 /// Whether the case's seed has `order_events` referencing `orders (id)`: every INT-key case but
-/// the one changing the key itself.
+/// those changing the key itself.
 pub fn with_events(case: &Case) -> bool {
-    case.int_id && case.name != "int-pk-to-bigint"
+    case.int_id && !case.name.starts_with("int-pk-")
 }
 
 /// `count | md5 of every row in id order`, NULLs spelled out (MariaDB's form of
