@@ -204,10 +204,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             "restating it as --type",
         ))
         .collect();
-    let mut direct_checks = vec![
-        start_check.clone(),
-        definition_check.clone(),
-    ];
+    let mut direct_checks = vec![start_check.clone(), definition_check.clone()];
     if !server.has_rename_column() {
         direct_checks.extend(restates_checks.iter().cloned());
     }
@@ -334,10 +331,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         Expected::Manual,
     );
 
-    let mut preflight_checks = vec![
-        start_check,
-        definition_check,
-    ];
+    let mut preflight_checks = vec![start_check, definition_check];
     preflight_checks.extend(restates_checks);
     preflight_checks.extend([
         check(
