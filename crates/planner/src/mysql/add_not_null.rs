@@ -105,7 +105,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ),
     ];
     // MODIFY restates the type too: a --type other than the column's would change it.
-    pre.extend(from_type_check(ctx, column, &current));
+    // The type is the same once the plan has run: a re-run finds it as it is.
+    pre.extend(from_type_check(ctx, column, &current, None));
     pre.extend(lost_attributes_check(ctx, column, &restated, "the MODIFY"));
 
     let mut step = ctx.alter(

@@ -336,15 +336,33 @@ pub const OBSERVED_TYPE: &str = "IF(data_type IN ('tinyint', 'smallint', 'medium
 
 /// The check that the column's current type is the one `--from-type` names (its rollback and
 /// the plan's claims assume it); `None` when the type's stored spelling cannot be predicted.
-pub fn from_type_check(ctx: &Ctx, column: &str, from: &Definition) -> Option<Check> {
+/// `done`: the column and definition a completed run of the plan leaves. A re-run of the
+/// script finds them instead and the check reads them as the from-type, so it accepts the
+/// completed plan (and only it).
+pub fn from_type_check(
+    ctx: &Ctx,
+    column: &str,
+    from: &Definition,
+    done: Option<(&str, &Definition)>,
+) -> Option<Check> {
     let spelled = from.column_type_spelling()?;
-    Some(check(
-        "The column's current type is the one --from-type names",
-        format!(
-            "SELECT {OBSERVED_TYPE} AS current_type FROM information_schema.columns WHERE {} AND column_name = {};",
-            ctx.where_table(&ctx.req.table),
+    let table = ctx.where_table(&ctx.req.table);
+    let query = match done.and_then(|(c, d)| Some((c, d.column_type_spelling()?))) {
+        None => format!(
+            "SELECT {OBSERVED_TYPE} AS current_type FROM information_schema.columns WHERE {table} AND column_name = {};",
             literal(column)
         ),
+        Some((after, to)) => format!(
+            "SELECT IF(column_name = {after} AND {OBSERVED_TYPE} = {to}, {from}, {OBSERVED_TYPE}) AS current_type FROM information_schema.columns WHERE {table} AND column_name = IF(EXISTS (SELECT 1 FROM information_schema.columns WHERE {table} AND column_name = {col}), {col}, {after});",
+            after = literal(after),
+            to = literal(&to),
+            from = literal(&spelled),
+            col = literal(column)
+        ),
+    };
+    Some(check(
+        "The column's current type is the one --from-type names (or, on a re-run, the one this plan leaves)",
+        query,
         &format!("{spelled} (another type: re-plan with --from-type giving the column's real type, or the rollback restores the wrong one)"),
         Expected::row(&[&spelled]),
     ))

@@ -195,15 +195,16 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         Expected::Manual,
     );
     // What proves --type restates the column: its type, and every attribute the column has.
-    let restates_checks: Vec<_> = super::definition::from_type_check(ctx, column, &definition)
-        .into_iter()
-        .chain(lost_attributes_check(
-            ctx,
-            column,
-            &definition,
-            "restating it as --type",
-        ))
-        .collect();
+    let restates_checks: Vec<_> =
+        super::definition::from_type_check(ctx, column, &definition, Some((new_name, &definition)))
+            .into_iter()
+            .chain(lost_attributes_check(
+                ctx,
+                column,
+                &definition,
+                "restating it as --type",
+            ))
+            .collect();
     let mut direct_checks = vec![start_check.clone(), definition_check.clone()];
     if !server.has_rename_column() {
         direct_checks.extend(restates_checks.iter().cloned());

@@ -229,7 +229,11 @@ fn run_in_db(
     ));
     drop(ex);
     let seed = seed_sql(opts.rows, case.int_id, with_events(case));
-    super::script::forward_script_claims(server, &plan, &seed, result);
+    let seed = [seed.as_str(), case.setup];
+    match &case.stop {
+        None => super::script::forward_script_claims(server, &plan, &seed, result),
+        Some(stop) => super::script::stopped_script_claim(server, &plan, &seed, stop.check, result),
+    }
     Ok(())
 }
 

@@ -53,25 +53,15 @@ fn pauses(plan: &Plan) -> Vec<Pause<'_>> {
     out
 }
 
-/// Runs `plan`'s forward.sql twice on a fresh database seeded with `seed`; records the
-/// claims of both runs and of the preflight checks on the migrated database.
-pub fn forward_script_claims(server: &Server, plan: &Plan, seed: &str, result: &mut CaseResult) {
+/// Runs `plan`'s forward.sql twice on a fresh database made as the case's was (`seed`: the
+/// seed and the case's own set-up, in order); records the claims of both runs and of the
+/// checks on the migrated database.
+pub fn forward_script_claims(server: &Server, plan: &Plan, seed: &[&str], result: &mut CaseResult) {
     let started = Instant::now();
     let outcome = (|| -> Result<(), String> {
-        let mut admin = server.connect("mysql")?;
-        exec(
-            &mut admin,
-            &format!("DROP DATABASE IF EXISTS {DB}; CREATE DATABASE {DB}"),
-        )?;
-        let mut conn = server.connect(DB)?;
-        exec(&mut conn, seed).map_err(|e| format!("seeding {DB}: {e}"))?;
-        let path = std::env::temp_dir().join(format!(
-            "lockstep-{}-{}-forward.sql",
-            std::process::id(),
-            server.port
-        ));
-        std::fs::write(&path, render::sql::forward(plan)).map_err(|e| e.to_string())?;
-        let first = run(server, plan, &path.display().to_string(), true);
+        let mut conn = fresh(server, seed)?;
+        let path = script_file(server, plan)?;
+        let first = run(server, plan, &path, true);
         let ok = first.is_ok();
         result.claims.push(Claim::new(
             Kind::Statement,
@@ -84,10 +74,10 @@ pub fn forward_script_claims(server: &Server, plan: &Plan, seed: &str, result: &
             ok,
         ));
         if ok {
-            rerun_claims(server, plan, &path.display().to_string(), &mut conn, result)?;
+            rerun_claims(server, plan, &path, &mut conn, result)?;
         }
         let _ = std::fs::remove_file(&path);
-        exec(&mut admin, &format!("DROP DATABASE IF EXISTS {DB}"))
+        Ok(())
     })();
     if let Err(e) = outcome {
         result.claims.push(Claim::new(
@@ -103,6 +93,70 @@ pub fn forward_script_claims(server: &Server, plan: &Plan, seed: &str, result: &
         "forward.sql run whole twice (seed, first run, second run) in {:.1} s",
         started.elapsed().as_secs_f64()
     ));
+}
+
+/// A case whose preflight check must stop the migration: forward.sql run whole must stop (the
+/// client exits non-zero, or a step at a pause fails) with the database as it was seeded.
+pub fn stopped_script_claim(
+    server: &Server,
+    plan: &Plan,
+    seed: &[&str],
+    check: &str,
+    result: &mut CaseResult,
+) {
+    let outcome = (|| -> Result<(bool, String), String> {
+        let mut conn = fresh(server, seed)?;
+        let path = script_file(server, plan)?;
+        let before = fingerprint(&mut conn)?;
+        let run = run(server, plan, &path, true);
+        let after = fingerprint(&mut conn)?;
+        let _ = std::fs::remove_file(&path);
+        Ok(match run {
+            Ok(_) => (false, "mysql exited 0: the script carried on".to_string()),
+            Err(e) if before == after => (true, format!("stopped, nothing changed: {e}")),
+            Err(e) => (
+                false,
+                format!(
+                    "stopped ({e}) after changing the database: {}",
+                    crate::walk::schema_difference(&before, &after)
+                ),
+            ),
+        })
+    })();
+    let (ok, observed) = outcome.unwrap_or_else(|e| (false, e));
+    result.claims.push(Claim::new(
+        Kind::Statement,
+        "forward.sql",
+        &format!("stops at the failing check '{check}' before changing anything"),
+        "the client stops (non-zero exit) with schema and data unchanged",
+        &observed,
+        ok,
+    ));
+}
+
+/// A fresh script database made with `seed`, and a connection to it.
+fn fresh(server: &Server, seed: &[&str]) -> Result<mysql::Conn, String> {
+    let mut admin = server.connect("mysql")?;
+    exec(
+        &mut admin,
+        &format!("DROP DATABASE IF EXISTS {DB}; CREATE DATABASE {DB}"),
+    )?;
+    let mut conn = server.connect(DB)?;
+    for sql in seed.iter().filter(|s| !s.trim().is_empty()) {
+        exec(&mut conn, sql).map_err(|e| format!("seeding {DB}: {e}"))?;
+    }
+    Ok(conn)
+}
+
+/// forward.sql written to a file named for this server.
+fn script_file(server: &Server, plan: &Plan) -> Result<String, String> {
+    let path = std::env::temp_dir().join(format!(
+        "lockstep-{}-{}-forward.sql",
+        std::process::id(),
+        server.port
+    ));
+    std::fs::write(&path, render::sql::forward(plan)).map_err(|e| e.to_string())?;
+    Ok(path.display().to_string())
 }
 
 /// The second run: exit 0 and nothing changed; the plan's checks hold on the migrated
