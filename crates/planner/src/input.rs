@@ -4,6 +4,7 @@
 //! naming its field and what the field accepts.
 
 use crate::params::{accepts, Params};
+use crate::plan::Warning;
 use crate::quote::{validate_fragment, validate_ident};
 use serde::Serialize;
 use std::fmt;
@@ -530,6 +531,48 @@ impl Request {
     }
 }
 
+/// Fewest and most bytes a row plausibly takes on disk: a PostgreSQL row header alone is 24
+/// bytes, an InnoDB record header 5 plus its 6-byte transaction id; a row of a megabyte is
+/// almost always TOAST or off-page BLOBs counted twice, or a size given in the wrong unit.
+pub const PLAUSIBLE_BYTES_PER_ROW: (f64, f64) = (10.0, 1024.0 * 1024.0);
+
+impl Request {
+    /// Warnings about the inputs themselves: a size that does not fit the row count (the
+    /// durations are estimated from the size, so a wrong one misplans silently).
+    pub fn input_warnings(&self) -> Vec<Warning> {
+        let mut warnings = Vec::new();
+        if self.rows == 0 {
+            return warnings;
+        }
+        let per_row = self.bytes as f64 / self.rows as f64;
+        let (low, high) = PLAUSIBLE_BYTES_PER_ROW;
+        if per_row < low || per_row > high {
+            warnings.push(Warning {
+                code: "size-per-row".to_string(),
+                message: format!(
+                    "{} rows in {} is {} bytes per row, {} than rows usually take ({} to {} bytes). Every duration in this plan is estimated from the table size: check the row count and the size on disk (pg_total_relation_size, or data_length + index_length on MySQL).",
+                    self.rows,
+                    crate::changes::human_bytes(self.bytes),
+                    per_row_text(per_row),
+                    if per_row < low { "fewer" } else { "more" },
+                    low,
+                    high
+                ),
+            });
+        }
+        warnings
+    }
+}
+
+/// `0.02`, `12`, `209715200`: the ratio with as many decimals as it needs to read.
+fn per_row_text(per_row: f64) -> String {
+    if per_row < 1.0 {
+        format!("{per_row:.2}")
+    } else {
+        format!("{per_row:.0}")
+    }
+}
+
 fn parse_change(p: &mut Parser) -> Option<Change> {
     let kind = p.required("change")?;
     let change = match kind {
@@ -724,38 +767,105 @@ fn parse_reference(raw: &str) -> Result<(String, Vec<String>), String> {
     Ok((table, columns))
 }
 
-/// Splits `1.2B` into the number and the unit, tolerating spaces and `_` separators.
-fn split_number(raw: &str) -> Option<(f64, String)> {
-    let cleaned: String = raw.chars().filter(|c| *c != '_' && *c != ',').collect();
-    let cleaned = cleaned.trim();
-    let end = cleaned
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(cleaned.len());
-    let number: f64 = cleaned[..end].parse().ok()?;
-    if !number.is_finite() {
-        return None;
-    }
-    Some((number, cleaned[end..].trim().to_string()))
+/// How a field's numbers may group thousands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grouping {
+    /// Only `_` (`500_000`): in a size or a duration `1,5` may be a decimal comma.
+    Underscore,
+    /// Also `1,000,000` in a whole count without a suffix, where a decimal comma would mean a
+    /// fraction of a row and so cannot be meant.
+    CommasInWholeCounts,
 }
 
-fn to_u64(value: f64, what: &str) -> Result<u64, String> {
+/// Splits `1.2B` into the number and the unit, tolerating spaces and `_` separators, and
+/// refusing separators that read two ways (`1,5TB`, `1.000.000`, `1.500GB`).
+fn split_number(raw: &str, grouping: Grouping) -> Result<(f64, String), String> {
+    let cleaned: String = raw.trim().chars().filter(|c| *c != '_').collect();
+    let end = cleaned
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
+        .unwrap_or(cleaned.len());
+    let (digits, unit) = (&cleaned[..end], cleaned[end..].trim().to_string());
+    if !digits.chars().any(|c| c.is_ascii_digit()) {
+        return Err(format!("{} is not a number", shown(raw)));
+    }
+    let digits = if digits.contains(',') {
+        if grouping == Grouping::CommasInWholeCounts && unit.is_empty() && is_comma_grouped(digits)
+        {
+            digits.replace(',', "")
+        } else {
+            return Err(format!(
+                "{} is ambiguous: a comma is a decimal point in some languages and groups thousands in others; write the decimal with a point (1.5) and group thousands with _ (1_500)",
+                shown(raw)
+            ));
+        }
+    } else {
+        digits.to_string()
+    };
+    if digits.matches('.').count() > 1 {
+        return Err(format!(
+            "{} is ambiguous: points group thousands in some languages; write 1000000, 1_000_000 or 1M",
+            shown(raw)
+        ));
+    }
+    if let Some((whole, fraction)) = digits.split_once('.') {
+        if fraction.len() == 3 && !whole.starts_with('0') && whole.len() <= 3 {
+            return Err(format!(
+                "{} is ambiguous: {whole}.{fraction} may be {whole} and a fraction or {whole}{fraction} with the point grouping thousands; write {whole}{fraction} or {whole}_{fraction} for the thousands, or drop the trailing zeros of a fraction",
+                shown(raw)
+            ));
+        }
+    }
+    let number: f64 = digits
+        .parse()
+        .map_err(|_| format!("{} is not a number", shown(raw)))?;
+    if !number.is_finite() {
+        return Err(format!("{} is not a number", shown(raw)));
+    }
+    Ok((number, unit))
+}
+
+/// `1,000` or `12,345,678`: commas every three digits.
+fn is_comma_grouped(digits: &str) -> bool {
+    let groups: Vec<&str> = digits.split(',').collect();
+    groups[0].len() <= 3
+        && !groups[0].is_empty()
+        && groups[1..].iter().all(|g| g.len() == 3)
+        && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn to_u64(value: f64, raw: &str) -> Result<u64, String> {
     if value > 1e18 {
-        return Err(format!("{what} is too large"));
+        return Err(format!("{} is too large", shown(raw)));
     }
     Ok(value.round() as u64)
 }
 
-/// Row counts: `500000`, `500_000`, `10k`, `500M`, `1.2B`.
+/// What the `rows` field (and every count) accepts, for its messages.
+const COUNT_SHAPE: &str =
+    "accepts a count such as 500000, 500_000, 1,000,000, 10k, 500M or 1.2B";
+
+/// Row counts: `500000`, `500_000`, `1,000,000`, `10k`, `500M`, `1.2B`.
 pub fn parse_count(raw: &str) -> Result<u64, String> {
-    let shape = "accepts a count such as 500000, 10k, 500M or 1.2B";
-    let (n, unit) = split_number(raw).ok_or_else(|| format!("{raw:?} is not a number; {shape}"))?;
+    let (n, unit) = split_number(raw, Grouping::CommasInWholeCounts)
+        .map_err(|m| format!("{m}; {COUNT_SHAPE}"))?;
     let scale = match unit.to_ascii_lowercase().as_str() {
+        "" if n.fract() != 0.0 => {
+            return Err(format!(
+                "{} has a fraction, and a count is whole; {COUNT_SHAPE}",
+                shown(raw)
+            ))
+        }
         "" => 1.0,
         "k" => 1e3,
         "m" => 1e6,
         "b" | "g" => 1e9,
         "t" => 1e12,
-        other => return Err(format!("{other:?} is not a count suffix; {shape}")),
+        _ => {
+            return Err(format!(
+                "{} has an unknown suffix; {COUNT_SHAPE}",
+                shown(raw)
+            ))
+        }
     };
     to_u64(n * scale, raw)
 }
@@ -767,36 +877,61 @@ fn parse_positive(raw: &str) -> Result<u64, String> {
     }
 }
 
-/// Sizes: `800MiB`, `800 MB`, `120GB`, `1.5T`, plain bytes. Units are powers of 1024, the
-/// convention of `pg_size_pretty`, whether written MB or MiB.
+/// What the `size` field accepts, for its messages.
+const SIZE_SHAPE: &str = "accepts a size with its unit, such as 120GB, 1.5 TB, 800 MiB or 4096B";
+
+/// Sizes: `800MiB`, `800 MB`, `120GB`, `1.5T`, `4096B`. Units are powers of 1024, the
+/// convention of `pg_size_pretty`, whether written MB or MiB. A unit is required (only 0
+/// goes without): a bare `200` is more likely 200 GB than 200 bytes.
 pub fn parse_bytes(raw: &str) -> Result<u64, String> {
-    let shape = "accepts a size such as 800MB, 120GB, 1.5TB or 800 MiB";
-    let (n, unit) = split_number(raw).ok_or_else(|| format!("{raw:?} is not a size; {shape}"))?;
-    let unit = unit.to_ascii_lowercase();
-    let unit = unit.trim_end_matches("ib").trim_end_matches('b');
-    let power = match unit {
-        "" => 0,
-        "k" => 1,
-        "m" => 2,
-        "g" => 3,
-        "t" => 4,
-        "p" => 5,
-        _ => return Err(format!("{raw:?} has an unknown unit; {shape}")),
+    let (n, unit) =
+        split_number(raw, Grouping::Underscore).map_err(|m| format!("{m}; {SIZE_SHAPE}"))?;
+    let lower = unit.to_ascii_lowercase();
+    let power = match lower.as_str() {
+        "" if n == 0.0 => 0,
+        "" => {
+            return Err(format!(
+                "{} has no unit; {SIZE_SHAPE}",
+                shown(raw)
+            ))
+        }
+        "b" | "byte" | "bytes" => 0,
+        "k" | "kb" | "kib" => 1,
+        "m" | "mb" | "mib" => 2,
+        "g" | "gb" | "gib" => 3,
+        "t" | "tb" | "tib" => 4,
+        "p" | "pb" | "pib" => 5,
+        _ => return Err(format!("{} has an unknown unit; {SIZE_SHAPE}", shown(raw))),
     };
     to_u64(n * 1024f64.powi(power), raw)
 }
+
+/// A value quoted in a message: at most [`SHOWN_CHARS`] characters, then `…` and the length,
+/// so a pasted 10,000-character value does not fill the page.
+pub fn shown(value: &str) -> String {
+    let count = value.chars().count();
+    if count <= SHOWN_CHARS {
+        format!("{value:?}")
+    } else {
+        let cut: String = value.chars().take(SHOWN_CHARS).collect();
+        format!("{:?} ({count} characters)", format!("{cut}…"))
+    }
+}
+
+/// How much of a value a message quotes.
+pub const SHOWN_CHARS: usize = 80;
 
 /// Durations: `0`, `500ms`, `30s`, `5m`, `1h`; a plain number is seconds.
 pub fn parse_duration_ms(raw: &str) -> Result<u64, String> {
     let shape = "accepts a duration such as 0, 500ms, 30s, 5m or 1h";
     let (n, unit) =
-        split_number(raw).ok_or_else(|| format!("{raw:?} is not a duration; {shape}"))?;
+        split_number(raw, Grouping::Underscore).map_err(|m| format!("{m}; {shape}"))?;
     let scale = match unit.to_ascii_lowercase().as_str() {
         "ms" => 1.0,
         "" | "s" | "sec" | "secs" => 1e3,
         "m" | "min" | "mins" => 60e3,
         "h" | "hour" | "hours" => 3600e3,
-        other => return Err(format!("{other:?} is not a duration unit; {shape}")),
+        other => return Err(format!("{} is not a duration unit; {shape}", shown(other))),
     };
     to_u64(n * scale, raw)
 }
@@ -821,6 +956,73 @@ mod tests {
         assert!(parse_count("lots").unwrap_err().contains("500M"));
         assert!(parse_bytes("12 parsecs").unwrap_err().contains("120GB"));
         assert!(parse_duration_ms("-3s").is_err());
+    }
+
+    #[test]
+    fn sizes_need_a_unit() {
+        let error = parse_bytes("200").unwrap_err();
+        assert!(error.contains("no unit") && error.contains("120GB, 1.5 TB, 800 MiB"));
+        assert_eq!(parse_bytes("0"), Ok(0));
+        assert_eq!(parse_bytes("4096B"), Ok(4096));
+        assert_eq!(parse_bytes("1.5 TB"), Ok(1_649_267_441_664));
+        assert_eq!(parse_bytes("2 TiB"), Ok(2 << 40));
+        assert_eq!(parse_bytes("0.5TB"), Ok(1 << 39));
+    }
+
+    #[test]
+    fn separators_that_read_two_ways_are_refused() {
+        for raw in ["1,5TB", "1,500GB", "1.000.000B", "1.500GB"] {
+            let error = parse_bytes(raw).unwrap_err();
+            assert!(error.contains("ambiguous"), "{raw}: {error}");
+            assert!(error.contains(&format!("{raw:?}")), "{raw}: {error}");
+        }
+        for raw in ["1.000.000", "1,5M", "1,000k", "1,00,000"] {
+            assert!(parse_count(raw).unwrap_err().contains("ambiguous"), "{raw}");
+        }
+        assert!(parse_duration_ms("1,5s").unwrap_err().contains("ambiguous"));
+    }
+
+    #[test]
+    fn counts_keep_every_unambiguous_spelling() {
+        assert_eq!(parse_count("500000000"), Ok(500_000_000));
+        assert_eq!(parse_count("500_000_000"), Ok(500_000_000));
+        assert_eq!(parse_count("500,000,000"), Ok(500_000_000));
+        assert_eq!(parse_count("1,000"), Ok(1_000));
+        assert_eq!(parse_count("500M"), Ok(500_000_000));
+        assert!(parse_count("1.5").unwrap_err().contains("whole"));
+    }
+
+    #[test]
+    fn long_values_are_cut_in_messages() {
+        let long = "9".repeat(10_000) + "x";
+        let error = parse_bytes(&long).unwrap_err();
+        assert!(error.len() < 300, "{error}");
+        assert!(error.contains("…") && error.contains("10001 characters"));
+        assert_eq!(shown("orders"), "\"orders\"");
+    }
+
+    fn request(rows: &str, size: &str) -> Request {
+        let params = Params::new()
+            .with("db", "postgresql@16")
+            .with("change", "add-index")
+            .with("table", "orders")
+            .with("columns", "email")
+            .with("rows", rows)
+            .with("size", size)
+            .with("max-downtime", "0");
+        Request::from_params(&params).unwrap()
+    }
+
+    #[test]
+    fn implausible_bytes_per_row_is_a_warning_with_the_ratio() {
+        let huge = request("10k", "2TB").input_warnings();
+        assert_eq!(huge.len(), 1);
+        assert_eq!(huge[0].code, "size-per-row");
+        assert!(huge[0].message.contains("219902326 bytes per row"), "{}", huge[0].message);
+        let tiny = request("500M", "200B").input_warnings();
+        assert!(tiny[0].message.contains("0.00 bytes per row") && tiny[0].message.contains("fewer"));
+        assert!(request("500M", "120GB").input_warnings().is_empty());
+        assert!(request("0", "8kB").input_warnings().is_empty());
     }
 
     #[test]

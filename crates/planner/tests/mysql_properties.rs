@@ -246,7 +246,7 @@ proptest! {
             .with("change", kind)
             .with("table", name)
             .with("rows", rows.to_string())
-            .with("size", format!("{}", rows.saturating_mul(200)))
+            .with("size", format!("{}B", rows.saturating_mul(200)))
             .with("max-downtime", format!("{budget_ms}ms"))
             .with("foreign-keys", fks.to_string())
             .with("replicas", replicas.to_string())

@@ -61,7 +61,7 @@ fn request(
         .with("change", kind)
         .with("table", name)
         .with("rows", rows.to_string())
-        .with("size", format!("{}", rows.saturating_mul(200)))
+        .with("size", format!("{}B", rows.saturating_mul(200)))
         .with("max-downtime", format!("{budget_ms}ms"));
     if !pk {
         p.set("primary-key", "none");

@@ -25,8 +25,19 @@ mod rename_column;
 mod rename_table;
 mod split_table;
 
-/// Plans a validated request: MySQL and MariaDB in [`crate::mysql`], PostgreSQL here.
+/// Plans a validated request, with the warnings about the inputs first: a size that does not
+/// fit the row count makes every estimate below it wrong.
 pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
+    let mut plan = plan_for_version(req)?;
+    let mut first = req.input_warnings();
+    first.append(&mut plan.warnings);
+    plan.warnings = first;
+    Ok(plan)
+}
+
+/// Plans for exactly the version the request names: MySQL and MariaDB in [`crate::mysql`],
+/// PostgreSQL here.
+fn plan_for_version(req: &Request) -> Result<Plan, FieldError> {
     if req.db.engine.is_mysql_family() {
         return crate::mysql::plan_request(req);
     }
