@@ -93,10 +93,20 @@ fn bad_input_exits_2_naming_the_flag() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
         err.contains(
-            "--rows: \"lots\" is not a number; accepts a count such as 500000, 10k, 500M or 1.2B"
+            "--rows: \"lots\" is not a number; accepts a count such as 500000, 500_000, 1,000,000, 10k, 500M or 1.2B"
         ),
         "{err}"
     );
+
+    let out = lockstep(&with(&["--size", "200"]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("--size: \"200\" has no unit; accepts a size with its unit, such as 120GB, 1.5 TB, 800 MiB"),
+        "{err}"
+    );
+    let out = lockstep(&with(&["--size", "1,5TB"]));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("--size: \"1,5TB\" is ambiguous"));
 
     let out = lockstep(&with(&["--format", "yaml"]));
     assert_eq!(out.status.code(), Some(2));

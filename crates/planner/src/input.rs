@@ -292,7 +292,8 @@ fn parse_osc_tools(raw: &str) -> Result<Vec<OscTool>, String> {
             "spirit" => OscTool::Spirit,
             other => {
                 return Err(format!(
-                    "{other:?} is not a tool Lockstep plans with; {}",
+                    "{} is not a tool Lockstep plans with; {}",
+                    shown(other),
                     accepts("osc-tools")
                 ))
             }
@@ -392,12 +393,12 @@ impl<'a> Parser<'a> {
         }
         for name in names.iter().filter(|n| !n.is_empty()) {
             if let Err(message) = validate_ident(name) {
-                self.error(field, format!("{name:?}: {message}"));
+                self.error(field, format!("{}: {message}", shown(name)));
             }
         }
         for (i, name) in names.iter().enumerate() {
             if names[..i].contains(name) {
-                self.error(field, format!("names {name:?} twice"));
+                self.error(field, format!("names {} twice", shown(name)));
             }
         }
         names
@@ -434,7 +435,7 @@ impl<'a> Parser<'a> {
             Some(other) => {
                 self.error(
                     field,
-                    format!("{other:?} is not a yes/no value; accepts true or false"),
+                    format!("{} is not a yes/no value; accepts true or false", shown(other)),
                 );
                 false
             }
@@ -662,7 +663,8 @@ fn parse_change(p: &mut Parser) -> Option<Change> {
             p.error(
                 "change",
                 format!(
-                    "{other:?} is not a change type; accepts {}",
+                    "{} is not a change type; accepts {}",
+                    shown(other),
                     accepts("change")
                 ),
             );
@@ -675,30 +677,77 @@ fn parse_change(p: &mut Parser) -> Option<Change> {
 /// What the `db` parameter accepts, for every message about it.
 const DB_ACCEPTS: &str = "accepts postgresql@10 to postgresql@18 (optional minor: postgresql@14.3), mysql@5.7, mysql@8.0.<patch> or mysql@8.4 (e.g. mysql@8.0.35), mariadb@10.3 to mariadb@11.x (e.g. mariadb@10.11.6)";
 
-/// `postgresql@16`, `postgresql@14.3`, `pg@18.1`, `mysql@8.0.35`, `mariadb@10.11.6`.
+/// `postgresql@16`, `postgresql@14.3`, `pg@18.1`, `mysql@8.0.35`, `mariadb@10.11.6`, and the
+/// way engineers write them elsewhere: `PostgreSQL 16`, `postgres 16`, `pg16`, `pg 16`,
+/// `mysql 8.0.35`, `MariaDB 10.11`. A bare version (`16`) gets a "did you mean".
 pub fn parse_database(raw: &str) -> Result<Database, String> {
-    let (engine, version) = raw
-        .split_once('@')
-        .ok_or_else(|| format!("{raw:?} has no @version; {DB_ACCEPTS}"))?;
-    let engine = match engine.trim().to_ascii_lowercase().as_str() {
+    let (engine, version) = split_database(raw)?;
+    let engine = match engine.to_ascii_lowercase().as_str() {
         "postgresql" | "postgres" | "pg" => Engine::Postgresql,
         "mysql" => Engine::Mysql,
         "mariadb" => Engine::Mariadb,
-        other => {
+        "" => return Err(did_you_mean(raw)),
+        _ => {
             return Err(format!(
-                "{other:?} is not a supported database; {DB_ACCEPTS}"
+                "{} is not a supported database; {DB_ACCEPTS}",
+                shown(engine)
             ))
         }
     };
+    let version = parse_version(engine, version)?;
+    Ok(Database { engine, version })
+}
+
+/// `postgresql@16`, `PostgreSQL 16`, `pg16` -> (`postgresql`, `16`): the name is the letters
+/// before the version, with an `@` or spaces or nothing between.
+fn split_database(raw: &str) -> Result<(&str, &str), String> {
+    let raw = raw.trim();
+    if let Some((engine, version)) = raw.split_once('@') {
+        return Ok((engine.trim(), version.trim()));
+    }
+    let name_end = raw
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(raw.len());
+    let (engine, version) = (&raw[..name_end], raw[name_end..].trim());
+    if version.is_empty() {
+        return Err(format!(
+            "{} has no version; {DB_ACCEPTS}",
+            shown(raw)
+        ));
+    }
+    Ok((engine, version))
+}
+
+/// For a version without a database name: the databases it could be, or what is accepted.
+fn did_you_mean(raw: &str) -> String {
+    let raw = raw.trim();
+    let candidates: Vec<String> = [Engine::Postgresql, Engine::Mysql, Engine::Mariadb]
+        .into_iter()
+        .filter_map(|e| parse_version(e, raw).ok().map(|v| format!("{}@{v}", e.name())))
+        .collect();
+    if candidates.is_empty() {
+        format!("{} has no database name; {DB_ACCEPTS}", shown(raw))
+    } else {
+        format!(
+            "{} has no database name: did you mean {}?",
+            shown(raw),
+            candidates.join(" or ")
+        )
+    }
+}
+
+/// `16`, `14.3`, `8.0.35` for `engine`, within the versions Lockstep plans for.
+fn parse_version(engine: Engine, version: &str) -> Result<Version, String> {
     let parts: Vec<&str> = version.trim().split('.').collect();
     let numbers: Option<Vec<u32>> = parts.iter().map(|p| p.parse().ok()).collect();
     let numbers = numbers
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| format!("{version:?} is not a version; {DB_ACCEPTS}"))?;
+        .ok_or_else(|| format!("{} is not a version; {DB_ACCEPTS}", shown(version)))?;
     let max_parts = if engine == Engine::Postgresql { 2 } else { 3 };
     if numbers.len() > max_parts {
         return Err(format!(
-            "{version:?} has too many parts: {} numbers releases {}; {DB_ACCEPTS}",
+            "{} has too many parts: {} numbers releases {}; {DB_ACCEPTS}",
+            shown(version),
             engine.label(),
             if max_parts == 2 {
                 "major.minor"
@@ -729,7 +778,19 @@ pub fn parse_database(raw: &str) -> Result<Database, String> {
             engine.label()
         ));
     }
-    Ok(Database { engine, version })
+    Ok(version)
+}
+
+/// The canonical spelling of a `db` value (`PostgreSQL 16` -> `postgresql@16`), for share
+/// links; a value that does not parse is kept as typed, so the link reproduces the error.
+pub fn canonical_database(raw: &str) -> String {
+    parse_database(raw).map_or_else(|_| raw.to_string(), |db| db.to_string())
+}
+
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.engine.name(), self.version)
+    }
 }
 
 fn parse_method(raw: &str) -> Result<IndexMethod, String> {
@@ -742,7 +803,8 @@ fn parse_method(raw: &str) -> Result<IndexMethod, String> {
         "spgist" => IndexMethod::Spgist,
         other => {
             return Err(format!(
-                "{other:?} is not an index method; accepts {}",
+                "{} is not an index method; accepts {}",
+                shown(other),
                 accepts("method")
             ))
         }
@@ -754,15 +816,15 @@ fn parse_reference(raw: &str) -> Result<(String, Vec<String>), String> {
     let shape = "accepts table(column) or table(a, b), e.g. customers(id)";
     let open = raw
         .find('(')
-        .ok_or_else(|| format!("{raw:?} has no (column); {shape}"))?;
+        .ok_or_else(|| format!("{} has no (column); {shape}", shown(raw)))?;
     let inner = raw[open + 1..]
         .strip_suffix(')')
-        .ok_or_else(|| format!("{raw:?} does not end with ); {shape}"))?;
+        .ok_or_else(|| format!("{} does not end with ); {shape}", shown(raw)))?;
     let table = raw[..open].trim().to_string();
-    validate_ident(&table).map_err(|m| format!("table {table:?}: {m}"))?;
+    validate_ident(&table).map_err(|m| format!("table {}: {m}", shown(&table)))?;
     let columns: Vec<String> = inner.split(',').map(|c| c.trim().to_string()).collect();
     for c in &columns {
-        validate_ident(c).map_err(|m| format!("column {c:?}: {m}"))?;
+        validate_ident(c).map_err(|m| format!("column {}: {m}", shown(c)))?;
     }
     Ok((table, columns))
 }
@@ -1055,7 +1117,41 @@ mod tests {
             .contains("major.minor"));
         assert!(parse_database("postgresql")
             .unwrap_err()
-            .contains("@version"));
+            .contains("has no version"));
+    }
+
+    #[test]
+    fn databases_as_engineers_write_them() {
+        for (raw, canonical) in [
+            ("PostgreSQL 16", "postgresql@16"),
+            ("postgres 16", "postgresql@16"),
+            ("pg16", "postgresql@16"),
+            ("pg 16", "postgresql@16"),
+            ("pg@18.1", "postgresql@18.1"),
+            ("mysql 8.0.35", "mysql@8.0.35"),
+            ("MySQL8.0.35", "mysql@8.0.35"),
+            ("MariaDB 10.11", "mariadb@10.11"),
+            (" postgresql@16 ", "postgresql@16"),
+        ] {
+            assert_eq!(canonical_database(raw), canonical, "{raw}");
+        }
+        assert_eq!(canonical_database("oracle 19"), "oracle 19");
+        assert!(parse_database("oracle 19").unwrap_err().contains("\"oracle\" is not a supported database"));
+    }
+
+    #[test]
+    fn a_bare_version_gets_did_you_mean() {
+        assert_eq!(
+            parse_database("16").unwrap_err(),
+            "\"16\" has no database name: did you mean postgresql@16?"
+        );
+        assert!(parse_database("8.0.35")
+            .unwrap_err()
+            .ends_with("did you mean mysql@8.0.35?"));
+        assert!(parse_database("10.11")
+            .unwrap_err()
+            .ends_with("did you mean postgresql@10.11 or mariadb@10.11?"));
+        assert!(parse_database("99").unwrap_err().contains("accepts postgresql@10"));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 /// Every parameter the planner understands, with what it accepts.
 /// The order is the order of the share link and of `lockstep plan --help`.
 pub const FIELDS: &[Field] = &[
-    f("db", "database and version: postgresql@10 to postgresql@18 (postgresql@14.3), mysql@5.7, mysql@8.0.35, mysql@8.4, mariadb@10.3 to mariadb@11.x (mariadb@10.11.6)"),
+    f("db", "database and version: postgresql@10 to postgresql@18 (postgresql@14.3), mysql@5.7, mysql@8.0.35, mysql@8.4, mariadb@10.3 to mariadb@11.x (mariadb@10.11.6); PostgreSQL 16, pg16 or MySQL 8.0.35 are read the same"),
     f("change", "add-column, drop-column, rename-column, rename-table, change-type, add-index, drop-index, add-not-null, add-unique, add-foreign-key, add-check, split-table"),
     f("schema", "schema of the table (optional; default: the search_path)"),
     f("table", "table name, exactly as in the catalog (case-sensitive; at most 63 bytes on PostgreSQL, 64 characters on MySQL and MariaDB)"),

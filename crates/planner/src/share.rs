@@ -1,7 +1,7 @@
 //! Share links: parameters <-> URL query string, versioned (`v=1`), round-tripping exactly.
 //! The same names are the CLI's flags, so `lockstep plan --link '<url>'` reproduces a page.
 
-use crate::input::FieldError;
+use crate::input::{canonical_database, FieldError};
 use crate::params::{Params, FIELDS};
 
 /// The share-link format version this build writes and reads.
@@ -11,7 +11,12 @@ pub const VERSION: &str = "1";
 pub fn to_query(params: &Params) -> String {
     let mut parts = vec![format!("v={VERSION}")];
     for (name, value) in params.canonical() {
-        parts.push(format!("{name}={}", encode(value)));
+        let value = if name == "db" {
+            canonical_database(value)
+        } else {
+            value.to_string()
+        };
+        parts.push(format!("{name}={}", encode(&value)));
     }
     parts.join("&")
 }
@@ -181,6 +186,14 @@ mod tests {
         assert!(query.contains("&where=status+%3D+%27open%27+%26+x%2B1+%3E+2+%25+3&"));
         let back = from_link(&format!("https://example.test/lockstep/?{query}#top")).unwrap();
         assert_eq!(back.canonical(), params.canonical());
+    }
+
+    #[test]
+    fn links_carry_the_canonical_database() {
+        let params = Params::new().with("db", "PostgreSQL 16").with("rows", "5M");
+        assert_eq!(to_query(&params), "v=1&db=postgresql@16&rows=5M");
+        let typo = Params::new().with("db", "16");
+        assert_eq!(to_query(&typo), "v=1&db=16");
     }
 
     #[test]
