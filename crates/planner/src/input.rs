@@ -404,6 +404,38 @@ impl<'a> Parser<'a> {
         names
     }
 
+    /// The `schema` field and the `table` field, which may itself be `schema.table`; the
+    /// schema may be given in one place or the other, or the same in both.
+    fn schema_and_table(&mut self) -> (Option<String>, String) {
+        let schema_field = self.optional_ident("schema");
+        let Some(raw) = self.required("table") else {
+            return (schema_field, String::new());
+        };
+        let (qualifier, table) = match split_qualified(raw) {
+            Ok(parts) => parts,
+            Err(message) => {
+                self.error("table", message);
+                return (schema_field, raw.to_string());
+            }
+        };
+        let table = self.check_ident("table", &table);
+        let Some(qualifier) = qualifier else {
+            return (schema_field, table);
+        };
+        let qualifier = self.check_ident("table", &qualifier);
+        if schema_field.as_ref().is_some_and(|s| *s != qualifier) {
+            self.error(
+                "table",
+                format!(
+                    "names the schema {} but the schema field says {}; give the schema in one place",
+                    shown(&qualifier),
+                    shown(schema_field.as_deref().unwrap_or_default())
+                ),
+            );
+        }
+        (Some(qualifier), table)
+    }
+
     fn fragment(&mut self, field: &str) -> String {
         match self.required(field) {
             Some(v) => self.check_fragment(field, v),
@@ -476,8 +508,7 @@ impl Request {
             }
         });
         p.engine = db.map(|d| d.engine);
-        let schema = p.optional_ident("schema");
-        let table = p.ident("table");
+        let (schema, table) = p.schema_and_table();
         let change = parse_change(&mut p);
         let rows = p.required("rows").and(p.parsed("rows", parse_count));
         let bytes = p.required("size").and(p.parsed("size", parse_bytes));
@@ -529,6 +560,64 @@ impl Request {
             }
             _ => Err(p.errors),
         }
+    }
+}
+
+/// `orders` -> (None, `orders`); `public.orders` -> (`public`, `orders`); a part in double
+/// quotes or backquotes is taken literally, with the quote doubled inside, so `"my.table"` is
+/// one name holding a dot. On MySQL and MariaDB the qualifier is the database.
+pub fn split_qualified(raw: &str) -> Result<(Option<String>, String), String> {
+    let shape = "accepts table or schema.table; a name holding a dot goes in double quotes, e.g. \"my.table\"";
+    let mut parts = Vec::new();
+    let mut chars = raw.trim().chars().peekable();
+    loop {
+        let mut part = String::new();
+        match chars.peek().copied() {
+            Some(q @ ('"' | '`')) => {
+                chars.next();
+                loop {
+                    match chars.next() {
+                        Some(c) if c == q && chars.peek() == Some(&q) => {
+                            chars.next();
+                            part.push(q);
+                        }
+                        Some(c) if c == q => break,
+                        Some(c) => part.push(c),
+                        None => {
+                            return Err(format!("{} has an unclosed {q}; {shape}", shown(raw)))
+                        }
+                    }
+                }
+                if !matches!(chars.peek(), None | Some('.')) {
+                    return Err(format!(
+                        "{} has text after a closing {q}; {shape}",
+                        shown(raw)
+                    ));
+                }
+            }
+            _ => {
+                while let Some(c) = chars.next_if(|c| *c != '.') {
+                    part.push(c);
+                }
+                part = part.trim().to_string();
+                if part.is_empty() {
+                    return Err(format!("{} has an empty name; {shape}", shown(raw)));
+                }
+            }
+        }
+        parts.push(part);
+        if chars.next().is_none() {
+            break;
+        }
+    }
+    match <[String; 2]>::try_from(parts) {
+        Ok([schema, table]) => Ok((Some(schema), table)),
+        Err(mut parts) if parts.len() == 1 => Ok((None, parts.remove(0))),
+        Err(parts) => Err(format!(
+            "{} has {} dot-separated parts; {shape}",
+            shown(raw),
+            parts.len()
+        )),
     }
 }
 
@@ -1137,6 +1226,51 @@ mod tests {
         }
         assert_eq!(canonical_database("oracle 19"), "oracle 19");
         assert!(parse_database("oracle 19").unwrap_err().contains("\"oracle\" is not a supported database"));
+    }
+
+    #[test]
+    fn qualified_table_names() {
+        let split = |raw: &str| split_qualified(raw);
+        assert_eq!(split("orders"), Ok((None, "orders".into())));
+        assert_eq!(split("public.orders"), Ok((Some("public".into()), "orders".into())));
+        assert_eq!(split("\"my.table\""), Ok((None, "my.table".into())));
+        assert_eq!(split("`app`.`my.t`"), Ok((Some("app".into()), "my.t".into())));
+        assert_eq!(split("\"a\"\"b\".c"), Ok((Some("a\"b".into()), "c".into())));
+        assert_eq!(
+            split("orders\"; drop table x; --"),
+            Ok((None, "orders\"; drop table x; --".into()))
+        );
+        assert!(split("a.b.c").unwrap_err().contains("3 dot-separated parts"));
+        assert!(split("public.").unwrap_err().contains("empty name"));
+        assert!(split("\"open").unwrap_err().contains("unclosed"));
+    }
+
+    #[test]
+    fn a_qualified_table_plans_schema_and_table_on_both_engines() {
+        let base = |db: &str| {
+            Params::new()
+                .with("db", db)
+                .with("change", "add-column")
+                .with("table", "public.orders")
+                .with("column", "note")
+                .with("type", "text")
+                .with("rows", "1M")
+                .with("size", "1GB")
+                .with("max-downtime", "5s")
+        };
+        let pg = crate::plan(&base("postgresql@16")).unwrap();
+        assert_eq!(pg.table, "public.orders");
+        let sql = crate::render::sql::forward(&pg);
+        assert!(sql.contains("ALTER TABLE public.orders ADD COLUMN"), "{sql}");
+        assert!(!sql.contains("\"public.orders\""));
+        let my = crate::plan(&base("mysql@8.0.35")).unwrap();
+        assert_eq!(my.table, "`public`.`orders`");
+        let same = base("postgresql@16").with("schema", "public");
+        assert!(Request::from_params(&same).is_ok());
+        let clash = base("postgresql@16").with("schema", "app");
+        let errors = Request::from_params(&clash).unwrap_err();
+        assert_eq!(errors[0].field, "table");
+        assert!(errors[0].message.contains("schema field says \"app\""));
     }
 
     #[test]

@@ -9,8 +9,8 @@
 pub const FIELDS: &[Field] = &[
     f("db", "database and version: postgresql@10 to postgresql@18 (postgresql@14.3), mysql@5.7, mysql@8.0.35, mysql@8.4, mariadb@10.3 to mariadb@11.x (mariadb@10.11.6); PostgreSQL 16, pg16 or MySQL 8.0.35 are read the same"),
     f("change", "add-column, drop-column, rename-column, rename-table, change-type, add-index, drop-index, add-not-null, add-unique, add-foreign-key, add-check, split-table"),
-    f("schema", "schema of the table (optional; default: the search_path)"),
-    f("table", "table name, exactly as in the catalog (case-sensitive; at most 63 bytes on PostgreSQL, 64 characters on MySQL and MariaDB)"),
+    f("schema", "schema of the table (optional; default: the search_path; MySQL/MariaDB: the database, default the connection's); or write schema.table in the table field"),
+    f("table", "table name, exactly as in the catalog (case-sensitive; at most 63 bytes on PostgreSQL, 64 characters on MySQL and MariaDB), or schema.table (MySQL/MariaDB: database.table); a name holding a dot goes in double quotes, \"my.table\", with \"\" for a quote inside"),
     f("column", "column name (add/drop/rename column, change-type, add-not-null, add-foreign-key)"),
     f("type", "SQL type of a new column (add-column), e.g. boolean, bigint, varchar(64); MySQL/MariaDB add-not-null and rename-column: the column's current full type, e.g. int or varchar(64) DEFAULT ''"),
     f("default", "default expression of a new column (add-column), e.g. false, 0, now(), gen_random_uuid()"),
