@@ -262,9 +262,10 @@ fn reasoning(d: &mut Doc, plan: &Plan) {
     if !plan.warnings.is_empty() {
         h.push_str("<ul class=warnings aria-label=Warnings>");
         for w in &plan.warnings {
+            // The code is for machines (JSON, tests), not a title: the message says it all.
             let _ = write!(
                 h,
-                "<li><strong>{}</strong>: {}</li>",
+                "<li data-code=\"{}\">{}</li>",
                 esc(&w.code),
                 esc(&w.message)
             );
@@ -465,6 +466,21 @@ mod tests {
             let leaf = doc.leaf_html(i);
             assert!(leaf.starts_with('<') && leaf.contains(&format!(" data-b={i}>")));
         }
+    }
+
+    #[test]
+    fn warning_codes_are_attributes_not_titles() {
+        let params = Params::new()
+            .with("db", "postgresql@14.2")
+            .with("change", "add-index")
+            .with("table", "orders")
+            .with("columns", "a")
+            .with("rows", "1M")
+            .with("size", "1GB")
+            .with("max-downtime", "0");
+        let html = plan_doc(&lockstep_planner::plan(&params).expect("plans")).html;
+        assert!(html.contains("<li data-code=\"pg14-cic-corruption\">PostgreSQL 14.2:"));
+        assert!(!html.contains(">pg14-cic-corruption<"));
     }
 
     #[test]

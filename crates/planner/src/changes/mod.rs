@@ -186,6 +186,7 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
         } else {
             quote::qualified(req.schema.as_deref(), &req.table)
         },
+        table_name: req.table.clone(),
         change: req.change.kind().to_string(),
         summary: paths.summary,
         strategy: Strategy {
