@@ -84,9 +84,18 @@ mod tests {
 
     #[test]
     fn download_names_are_the_table_not_its_quoting() {
-        assert_eq!(file_stem(&plan("mysql@8.0.35", "orders")), "orders-change-type");
-        assert_eq!(file_stem(&plan("mariadb@10.11", "app.orders")), "orders-change-type");
-        assert_eq!(file_stem(&plan("postgresql@16", "public.Orders")), "Orders-change-type");
+        assert_eq!(
+            file_stem(&plan("mysql@8.0.35", "orders")),
+            "orders-change-type"
+        );
+        assert_eq!(
+            file_stem(&plan("mariadb@10.11", "app.orders")),
+            "orders-change-type"
+        );
+        assert_eq!(
+            file_stem(&plan("postgresql@16", "public.Orders")),
+            "Orders-change-type"
+        );
         assert_eq!(
             file_stem(&plan("postgresql@16", "\"../x y\"")),
             "___x_y-change-type"

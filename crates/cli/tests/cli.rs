@@ -106,7 +106,9 @@ fn bad_input_exits_2_naming_the_flag() {
         "{err}"
     );
     let out = lockstep(&with(&["--size", "1,5TB"]));
-    assert!(String::from_utf8(out.stderr).unwrap().contains("--size: \"1,5TB\" is ambiguous"));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("--size: \"1,5TB\" is ambiguous"));
 
     let out = lockstep(&with(&["--format", "yaml"]));
     assert_eq!(out.status.code(), Some(2));
@@ -211,4 +213,57 @@ fn unsupported_mysql_version_names_the_db_flag() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("db") && err.contains("mysql@8.4"), "{err}");
+}
+
+#[test]
+fn databases_as_engineers_write_them_and_the_link_is_canonical() {
+    let mut args = with(&["--format", "link"]);
+    args[2] = "PostgreSQL 16.4";
+    let link = String::from_utf8(lockstep(&args).stdout).unwrap();
+    assert!(link.starts_with("?v=1&db=postgresql@16.4&"), "{link}");
+    args[2] = "16";
+    args.truncate(args.len() - 2);
+    let out = lockstep(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("--db: \"16\" has no database name: did you mean postgresql@16?"));
+}
+
+#[test]
+fn a_series_without_its_patch_names_the_boundary_first() {
+    let out = lockstep(&[
+        "plan",
+        "--db",
+        "mysql 8.0",
+        "--change",
+        "add-column",
+        "--table",
+        "shop.orders",
+        "--column",
+        "note",
+        "--type",
+        "text",
+        "--rows",
+        "500M",
+        "--size",
+        "120GB",
+        "--max-downtime",
+        "0",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["table"], "`shop`.`orders`");
+    assert_eq!(doc["warnings"][0]["code"], "version-boundary");
+    let message = doc["warnings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("from 8.0.12, a step takes ALGORITHM=INSTANT"),
+        "{message}"
+    );
 }

@@ -467,7 +467,10 @@ impl<'a> Parser<'a> {
             Some(other) => {
                 self.error(
                     field,
-                    format!("{} is not a yes/no value; accepts true or false", shown(other)),
+                    format!(
+                        "{} is not a yes/no value; accepts true or false",
+                        shown(other)
+                    ),
                 );
                 false
             }
@@ -583,9 +586,7 @@ pub fn split_qualified(raw: &str) -> Result<(Option<String>, String), String> {
                         }
                         Some(c) if c == q => break,
                         Some(c) => part.push(c),
-                        None => {
-                            return Err(format!("{} has an unclosed {q}; {shape}", shown(raw)))
-                        }
+                        None => return Err(format!("{} has an unclosed {q}; {shape}", shown(raw))),
                     }
                 }
                 if !matches!(chars.peek(), None | Some('.')) {
@@ -799,10 +800,7 @@ fn split_database(raw: &str) -> Result<(&str, &str), String> {
         .unwrap_or(raw.len());
     let (engine, version) = (&raw[..name_end], raw[name_end..].trim());
     if version.is_empty() {
-        return Err(format!(
-            "{} has no version; {DB_ACCEPTS}",
-            shown(raw)
-        ));
+        return Err(format!("{} has no version; {DB_ACCEPTS}", shown(raw)));
     }
     Ok((engine, version))
 }
@@ -812,7 +810,11 @@ fn did_you_mean(raw: &str) -> String {
     let raw = raw.trim();
     let candidates: Vec<String> = [Engine::Postgresql, Engine::Mysql, Engine::Mariadb]
         .into_iter()
-        .filter_map(|e| parse_version(e, raw).ok().map(|v| format!("{}@{v}", e.name())))
+        .filter_map(|e| {
+            parse_version(e, raw)
+                .ok()
+                .map(|v| format!("{}@{v}", e.name()))
+        })
         .collect();
     if candidates.is_empty() {
         format!("{} has no database name; {DB_ACCEPTS}", shown(raw))
@@ -992,8 +994,7 @@ fn to_u64(value: f64, raw: &str) -> Result<u64, String> {
 }
 
 /// What the `rows` field (and every count) accepts, for its messages.
-const COUNT_SHAPE: &str =
-    "accepts a count such as 500000, 500_000, 1,000,000, 10k, 500M or 1.2B";
+const COUNT_SHAPE: &str = "accepts a count such as 500000, 500_000, 1,000,000, 10k, 500M or 1.2B";
 
 /// Row counts: `500000`, `500_000`, `1,000,000`, `10k`, `500M`, `1.2B`.
 pub fn parse_count(raw: &str) -> Result<u64, String> {
@@ -1040,12 +1041,7 @@ pub fn parse_bytes(raw: &str) -> Result<u64, String> {
     let lower = unit.to_ascii_lowercase();
     let power = match lower.as_str() {
         "" if n == 0.0 => 0,
-        "" => {
-            return Err(format!(
-                "{} has no unit; {SIZE_SHAPE}",
-                shown(raw)
-            ))
-        }
+        "" => return Err(format!("{} has no unit; {SIZE_SHAPE}", shown(raw))),
         "b" | "byte" | "bytes" => 0,
         "k" | "kb" | "kib" => 1,
         "m" | "mb" | "mib" => 2,
@@ -1075,8 +1071,7 @@ pub const SHOWN_CHARS: usize = 80;
 /// Durations: `0`, `500ms`, `30s`, `5m`, `1h`; a plain number is seconds.
 pub fn parse_duration_ms(raw: &str) -> Result<u64, String> {
     let shape = "accepts a duration such as 0, 500ms, 30s, 5m or 1h";
-    let (n, unit) =
-        split_number(raw, Grouping::Underscore).map_err(|m| format!("{m}; {shape}"))?;
+    let (n, unit) = split_number(raw, Grouping::Underscore).map_err(|m| format!("{m}; {shape}"))?;
     let scale = match unit.to_ascii_lowercase().as_str() {
         "ms" => 1.0,
         "" | "s" | "sec" | "secs" => 1e3,
@@ -1169,9 +1164,15 @@ mod tests {
         let huge = request("10k", "2TB").input_warnings();
         assert_eq!(huge.len(), 1);
         assert_eq!(huge[0].code, "size-per-row");
-        assert!(huge[0].message.contains("219902326 bytes per row"), "{}", huge[0].message);
+        assert!(
+            huge[0].message.contains("219902326 bytes per row"),
+            "{}",
+            huge[0].message
+        );
         let tiny = request("500M", "200B").input_warnings();
-        assert!(tiny[0].message.contains("0.00 bytes per row") && tiny[0].message.contains("fewer"));
+        assert!(
+            tiny[0].message.contains("0.00 bytes per row") && tiny[0].message.contains("fewer")
+        );
         assert!(request("500M", "120GB").input_warnings().is_empty());
         assert!(request("0", "8kB").input_warnings().is_empty());
     }
@@ -1225,22 +1226,32 @@ mod tests {
             assert_eq!(canonical_database(raw), canonical, "{raw}");
         }
         assert_eq!(canonical_database("oracle 19"), "oracle 19");
-        assert!(parse_database("oracle 19").unwrap_err().contains("\"oracle\" is not a supported database"));
+        assert!(parse_database("oracle 19")
+            .unwrap_err()
+            .contains("\"oracle\" is not a supported database"));
     }
 
     #[test]
     fn qualified_table_names() {
         let split = |raw: &str| split_qualified(raw);
         assert_eq!(split("orders"), Ok((None, "orders".into())));
-        assert_eq!(split("public.orders"), Ok((Some("public".into()), "orders".into())));
+        assert_eq!(
+            split("public.orders"),
+            Ok((Some("public".into()), "orders".into()))
+        );
         assert_eq!(split("\"my.table\""), Ok((None, "my.table".into())));
-        assert_eq!(split("`app`.`my.t`"), Ok((Some("app".into()), "my.t".into())));
+        assert_eq!(
+            split("`app`.`my.t`"),
+            Ok((Some("app".into()), "my.t".into()))
+        );
         assert_eq!(split("\"a\"\"b\".c"), Ok((Some("a\"b".into()), "c".into())));
         assert_eq!(
             split("orders\"; drop table x; --"),
             Ok((None, "orders\"; drop table x; --".into()))
         );
-        assert!(split("a.b.c").unwrap_err().contains("3 dot-separated parts"));
+        assert!(split("a.b.c")
+            .unwrap_err()
+            .contains("3 dot-separated parts"));
         assert!(split("public.").unwrap_err().contains("empty name"));
         assert!(split("\"open").unwrap_err().contains("unclosed"));
     }
@@ -1261,7 +1272,10 @@ mod tests {
         let pg = crate::plan(&base("postgresql@16")).unwrap();
         assert_eq!(pg.table, "public.orders");
         let sql = crate::render::sql::forward(&pg);
-        assert!(sql.contains("ALTER TABLE public.orders ADD COLUMN"), "{sql}");
+        assert!(
+            sql.contains("ALTER TABLE public.orders ADD COLUMN"),
+            "{sql}"
+        );
         assert!(!sql.contains("\"public.orders\""));
         let my = crate::plan(&base("mysql@8.0.35")).unwrap();
         assert_eq!(my.table, "`public`.`orders`");
@@ -1285,7 +1299,9 @@ mod tests {
         assert!(parse_database("10.11")
             .unwrap_err()
             .ends_with("did you mean postgresql@10.11 or mariadb@10.11?"));
-        assert!(parse_database("99").unwrap_err().contains("accepts postgresql@10"));
+        assert!(parse_database("99")
+            .unwrap_err()
+            .contains("accepts postgresql@10"));
     }
 
     #[test]

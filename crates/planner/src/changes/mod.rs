@@ -27,9 +27,21 @@ mod split_table;
 
 /// Plans a validated request, with the warnings about the inputs first: a size that does not
 /// fit the row count makes every estimate below it wrong.
+/// A version without its minor or patch release is planned for the oldest of the series,
+/// with the releases where the plan changes named first ([`crate::series`]).
 pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
-    let mut plan = plan_for_version(req)?;
+    let exact = |r: &Request| plan_for_version(r).ok();
+    let mut plan = plan_for_version(req).map_err(|mut e| {
+        if let Some(v) = crate::series::first_release_that_plans(req, exact) {
+            e.message.push_str(&format!(
+                " ({} {v} and later can make this change: if the server runs one, give its exact version in the db field.)",
+                req.db.engine.label()
+            ));
+        }
+        e
+    })?;
     let mut first = req.input_warnings();
+    first.extend(crate::series::warning(req, exact));
     first.append(&mut plan.warnings);
     plan.warnings = first;
     Ok(plan)
@@ -362,10 +374,16 @@ impl<'a> Ctx<'a> {
         let v = self.version();
         let mut checks = vec![
             check(
-                "The server is the major version this plan was made for",
-                "SELECT current_setting('server_version_num')::int / 10000 AS major;",
-                &format!("{} (the plan was made for {v})", v.major),
-                Expected::row(&[&v.major.to_string()]),
+                "The server is the major version this plan was made for, and not an older minor release",
+                format!(
+                    "SELECT current_setting('server_version_num')::int / 10000 AS major, current_setting('server_version_num')::int >= {} AS not_older;",
+                    postgres::version_num(v)
+                ),
+                &format!(
+                    "{}, t (the plan was made for {v}; an older minor release lacks fixes the plan relies on)",
+                    v.major
+                ),
+                Expected::row(&[&v.major.to_string(), "t"]),
             ),
             check(
                 "No long-running transaction holds locks a DDL statement would queue behind",
