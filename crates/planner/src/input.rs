@@ -140,6 +140,232 @@ impl IndexMethod {
     }
 }
 
+/// One key of an index: a column or an expression, with how it is ordered and compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexKey {
+    pub target: KeyTarget,
+    pub collate: Option<String>,
+    /// Operator class (PostgreSQL), e.g. `text_pattern_ops`; may be schema-qualified.
+    pub opclass: Option<String>,
+    pub descending: bool,
+    /// `NULLS FIRST` (true) or `NULLS LAST` (false), when given.
+    pub nulls_first: Option<bool>,
+}
+
+/// What an index key indexes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "lowercase")]
+pub enum KeyTarget {
+    /// A column name, raw as in the catalog.
+    Column(String),
+    /// An SQL expression (`lower(email)`), checked for balance, pasted in parentheses.
+    Expression(String),
+}
+
+impl IndexKey {
+    pub fn column(name: &str) -> IndexKey {
+        IndexKey {
+            target: KeyTarget::Column(name.to_string()),
+            collate: None,
+            opclass: None,
+            descending: false,
+            nulls_first: None,
+        }
+    }
+
+    /// The column, when the key is a plain column.
+    pub fn column_name(&self) -> Option<&str> {
+        match &self.target {
+            KeyTarget::Column(c) => Some(c),
+            KeyTarget::Expression(_) => None,
+        }
+    }
+
+    /// True when nothing but the column is given.
+    pub fn is_plain_column(&self) -> bool {
+        self.column_name().is_some()
+            && self.collate.is_none()
+            && self.opclass.is_none()
+            && !self.descending
+            && self.nulls_first.is_none()
+    }
+
+    /// The part of a derived index name: the column, or the expression's words
+    /// (`lower(email)` -> `lower_email`).
+    pub fn name_part(&self) -> String {
+        match &self.target {
+            KeyTarget::Column(c) => c.clone(),
+            KeyTarget::Expression(e) => e
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join("_"),
+        }
+    }
+}
+
+/// What the `columns` field of add-index accepts, for its messages.
+const KEYS_SHAPE: &str = "accepts columns and expressions separated by commas, each optionally followed by ASC or DESC, NULLS FIRST or NULLS LAST, COLLATE and an operator class: customer_id, created_at DESC, lower(email), name text_pattern_ops; a column whose name has a space or a parenthesis goes in double quotes";
+
+/// `customer_id, created_at DESC NULLS LAST, lower(email), "odd name"`.
+pub fn parse_index_keys(raw: &str) -> Result<Vec<IndexKey>, String> {
+    let mut keys: Vec<IndexKey> = Vec::new();
+    for element in split_top_level(raw) {
+        let key = parse_index_key(element.trim())?;
+        if keys.iter().any(|k| k.target == key.target) {
+            return Err(format!("names {} twice", shown(element.trim())));
+        }
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// Splits at commas outside parentheses and quotes (`date_trunc('day', t), a` is two parts).
+fn split_top_level(raw: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut quote, mut start) = (0i32, None, 0);
+    for (i, c) in raw.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                parts.push(&raw[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&raw[start..]);
+    parts
+}
+
+fn parse_index_key(element: &str) -> Result<IndexKey, String> {
+    if element.is_empty() {
+        return Err(format!("has an empty entry; {KEYS_SHAPE}"));
+    }
+    let (target, rest) = if let Some(quoted) = element.strip_prefix('"') {
+        let (name, rest) = read_quoted(quoted, '"')
+            .ok_or_else(|| format!("{} has an unclosed \"; {KEYS_SHAPE}", shown(element)))?;
+        (KeyTarget::Column(name), rest)
+    } else {
+        let word_end = element
+            .find(|c: char| c.is_whitespace() || c == '(')
+            .unwrap_or(element.len());
+        if element[word_end..].starts_with('(') {
+            let end = balanced_end(element, word_end)
+                .ok_or_else(|| format!("{} has an unclosed (; {KEYS_SHAPE}", shown(element)))?;
+            let expression = &element[..end];
+            validate_fragment(expression).map_err(|m| format!("{}: {m}", shown(expression)))?;
+            (
+                KeyTarget::Expression(expression.to_string()),
+                &element[end..],
+            )
+        } else {
+            (
+                KeyTarget::Column(element[..word_end].to_string()),
+                &element[word_end..],
+            )
+        }
+    };
+    let mut key = IndexKey {
+        target,
+        ..IndexKey::column("")
+    };
+    key_options(&mut key, rest).map_err(|m| format!("{}: {m}; {KEYS_SHAPE}", shown(element)))?;
+    Ok(key)
+}
+
+/// The text after an opening quote up to its closing quote (doubled inside), and the rest.
+fn read_quoted(text: &str, q: char) -> Option<(String, &str)> {
+    let mut name = String::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == q {
+            if chars.peek().map(|(_, d)| *d) == Some(q) {
+                chars.next();
+                name.push(q);
+            } else {
+                return Some((name, &text[i + 1..]));
+            }
+        } else {
+            name.push(c);
+        }
+    }
+    None
+}
+
+/// The byte just past the parenthesis that closes the one at `open`, skipping quotes.
+fn balanced_end(text: &str, open: usize) -> Option<usize> {
+    let (mut depth, mut quote) = (0i32, None);
+    for (i, c) in text[open..].char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(open + i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `DESC NULLS LAST`, `COLLATE "C"`, `text_pattern_ops`, in any order.
+fn key_options(key: &mut IndexKey, text: &str) -> Result<(), String> {
+    let mut words = text.split_whitespace();
+    while let Some(word) = words.next() {
+        match word.to_ascii_lowercase().as_str() {
+            "asc" => key.descending = false,
+            "desc" => key.descending = true,
+            "nulls" => {
+                key.nulls_first = match words.next().map(str::to_ascii_lowercase).as_deref() {
+                    Some("first") => Some(true),
+                    Some("last") => Some(false),
+                    _ => return Err("NULLS is followed by FIRST or LAST".to_string()),
+                }
+            }
+            "collate" => {
+                let name = words.next().ok_or("COLLATE is followed by a collation")?;
+                let name = match name.strip_prefix('"') {
+                    Some(q) => read_quoted(q, '"')
+                        .filter(|(_, rest)| rest.is_empty())
+                        .map(|(n, _)| n)
+                        .ok_or("the collation's quotes do not close")?,
+                    None => name.to_string(),
+                };
+                key.collate = Some(name);
+            }
+            _ if key.opclass.is_none() && is_plain_name(word) => {
+                // Unquoted, so folded to lower case as the server folds it.
+                key.opclass = Some(word.to_ascii_lowercase())
+            }
+            _ => {
+                return Err(format!(
+                    "{} is not an ordering, collation or operator class",
+                    shown(word)
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `text_pattern_ops` or `public.my_ops`: letters, digits and `_`, dot-separated.
+fn is_plain_name(word: &str) -> bool {
+    word.split('.').all(|part| {
+        part.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
 /// The change to make, with its own parameters. Identifiers are raw (as in the catalog);
 /// expressions and types are SQL fragments checked for balance, pasted as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -172,7 +398,8 @@ pub enum Change {
         using: Option<String>,
     },
     AddIndex {
-        columns: Vec<String>,
+        /// The keys, as the `columns` field lists them: columns or expressions, with ordering.
+        keys: Vec<IndexKey>,
         unique: bool,
         predicate: Option<String>,
         method: IndexMethod,
@@ -436,6 +663,24 @@ impl<'a> Parser<'a> {
         (Some(qualifier), table)
     }
 
+    fn index_keys(&mut self, field: &str) -> Vec<IndexKey> {
+        let Some(raw) = self.required(field) else {
+            return Vec::new();
+        };
+        match parse_index_keys(raw) {
+            Ok(keys) => {
+                for name in keys.iter().filter_map(IndexKey::column_name) {
+                    self.check_ident(field, name);
+                }
+                keys
+            }
+            Err(message) => {
+                self.error(field, message);
+                Vec::new()
+            }
+        }
+    }
+
     fn fragment(&mut self, field: &str) -> String {
         match self.required(field) {
             Some(v) => self.check_fragment(field, v),
@@ -692,7 +937,7 @@ fn parse_change(p: &mut Parser) -> Option<Change> {
             using: p.optional_fragment("using"),
         },
         "add-index" => Change::AddIndex {
-            columns: p.ident_list("columns"),
+            keys: p.index_keys("columns"),
             unique: p.flag("unique"),
             predicate: p.optional_fragment("where"),
             method: p

@@ -67,7 +67,12 @@ fn request(
         p.set("primary-key", "none");
     }
     for field in change_fields(kind) {
-        let v = value_for(field, name);
+        // add-index reads keys (`created_at DESC`, `lower(email)`): a name is quoted there.
+        let v = if kind == "add-index" && *field == "columns" {
+            format!("\"{}\", customer_id", name.replace('"', "\"\""))
+        } else {
+            value_for(field, name)
+        };
         if !v.is_empty() {
             p.set(field, v);
         }

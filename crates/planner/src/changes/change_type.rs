@@ -687,6 +687,7 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
         let cols = [spec.new_col.clone()];
         let idx = IndexSpec {
             columns: &cols,
+            key_sql: None,
             unique: true,
             predicate: None,
             method: IndexMethod::Btree,

@@ -59,6 +59,12 @@ impl Server {
         self.is_mariadb() && self.version.at_least_patch(major, minor, patch)
     }
 
+    /// `DESC` in an index key builds a descending index: MySQL 8.0 (5.7 parses and ignores
+    /// it, manual "Descending Indexes"), MariaDB 10.8 (KB, "Descending Indexes").
+    pub fn descending_indexes(self) -> bool {
+        (self.is_mysql() && self.version.at_least(8, 0)) || self.mariadb_at_least(10, 8, 0)
+    }
+
     /// ADD COLUMN as the last column is INSTANT: MySQL 8.0.12, MariaDB 10.3.2. MariaDB 10.3.0
     /// and 10.3.1 were alpha releases, so `mariadb@10.3` counts as having it; MySQL 8.0.11 was
     /// GA, so `mysql@8.0` without a patch does not.

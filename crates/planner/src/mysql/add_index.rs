@@ -26,7 +26,7 @@
 
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
-use crate::input::{Change, FieldError, IndexMethod};
+use crate::input::{shown, Change, FieldError, IndexKey, IndexMethod, KeyTarget};
 use crate::plan::{Check, Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{derived_name, ident, ident_list, literal};
 
@@ -37,6 +37,8 @@ pub(super) const INDEX_BYTES_PER_ROW: u64 = 48;
 /// The index to add, as add-index and add-unique both need it.
 pub(super) struct IndexSpec<'c> {
     pub columns: &'c [String],
+    /// The key parts as written, when one is descending; `None` writes `columns`.
+    pub key_sql: Option<String>,
     pub unique: bool,
     pub name: String,
 }
@@ -48,7 +50,9 @@ impl IndexSpec<'_> {
             "ADD {}INDEX {} ({})",
             if self.unique { "UNIQUE " } else { "" },
             ident(&self.name),
-            ident_list(self.columns)
+            self.key_sql
+                .clone()
+                .unwrap_or_else(|| ident_list(self.columns))
         )
     }
 
@@ -210,9 +214,48 @@ pub(super) fn build_warnings(ctx: &Ctx) -> Vec<Warning> {
     warnings
 }
 
+/// The indexed columns, when every key is a column with at most ASC or DESC; otherwise the
+/// reason this plan cannot build it, naming the `columns` field.
+fn key_columns(ctx: &Ctx, keys: &[IndexKey]) -> Result<Vec<String>, FieldError> {
+    let engine = ctx.req.db.engine.label();
+    let refuse = |message: String| FieldError::new("columns", message);
+    keys.iter()
+        .map(|key| match &key.target {
+            KeyTarget::Expression(e) if is_prefix_length(e) => Err(refuse(format!(
+                "{}: a prefix length is not planned by Lockstep (its checks compare whole columns); index the whole column, or build this index by hand",
+                shown(e)
+            ))),
+            KeyTarget::Expression(e) if ctx.server.is_mariadb() => Err(refuse(format!(
+                "{}: MariaDB has no expression (functional) index keys. Add a PERSISTENT generated column holding the expression (add-column with generated), then index that column",
+                shown(e)
+            ))),
+            KeyTarget::Expression(e) => Err(refuse(format!(
+                "{}: MySQL has functional key parts from 8.0.13, but Lockstep does not plan them (its checks find an index's columns by name). Add a generated column holding the expression (add-column with generated), then index that column",
+                shown(e)
+            ))),
+            KeyTarget::Column(_) if key.collate.is_some() || key.opclass.is_some() || key.nulls_first.is_some() => {
+                Err(refuse(format!(
+                    "{engine} index keys take only ASC or DESC; NULLS FIRST/LAST, COLLATE and operator classes are PostgreSQL's"
+                )))
+            }
+            KeyTarget::Column(c) => Ok(c.clone()),
+        })
+        .collect()
+}
+
+/// `email(20)`: MySQL's prefix length, which reads like a function call.
+fn is_prefix_length(expression: &str) -> bool {
+    expression
+        .strip_suffix(')')
+        .and_then(|e| e.split_once('('))
+        .is_some_and(|(name, n)| {
+            !name.is_empty() && !n.is_empty() && n.trim().chars().all(|c| c.is_ascii_digit())
+        })
+}
+
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let Change::AddIndex {
-        columns,
+        keys,
         unique,
         predicate,
         method,
@@ -237,11 +280,19 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             ),
         ));
     }
+    let columns = &key_columns(ctx, keys)?;
     let mut parts: Vec<&str> = vec![&ctx.req.table];
     parts.extend(columns.iter().map(String::as_str));
     parts.push(if *unique { "key" } else { "idx" });
+    let key_list = keys
+        .iter()
+        .zip(columns)
+        .map(|(k, c)| format!("{}{}", ident(c), if k.descending { " DESC" } else { "" }))
+        .collect::<Vec<_>>()
+        .join(", ");
     let spec = IndexSpec {
         columns,
+        key_sql: Some(key_list.clone()),
         unique: *unique,
         name: name.clone().unwrap_or_else(|| derived_name(&parts)),
     };
@@ -256,10 +307,20 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         if *unique { "unique " } else { "" },
         ident(&spec.name),
         ctx.table(),
-        ident_list(columns)
+        key_list
     ));
     out.direct = Some(spec.phases(ctx, app_change));
     out.warnings = build_warnings(ctx);
+    if keys.iter().any(|k| k.descending) && !ctx.server.descending_indexes() {
+        out.warnings.push(Warning {
+            code: "desc-ignored".to_string(),
+            message: format!(
+                "{} {} accepts DESC in an index key but builds an ascending index (descending indexes arrived in MySQL 8.0 and MariaDB 10.8); it still serves ORDER BY ... DESC by reading backwards.",
+                ctx.req.db.engine.label(),
+                ctx.req.db.version
+            ),
+        });
+    }
     Ok(out)
 }
 
@@ -277,6 +338,34 @@ mod tests {
             .with("rows", "500M")
             .with("size", "120GB")
             .with("max-downtime", "0")
+    }
+
+    fn with_keys(db: &str, keys: &str) -> Result<crate::plan::Plan, Vec<crate::FieldError>> {
+        crate::plan(&params(db).with("table", "orders").with("columns", keys))
+    }
+
+    #[test]
+    fn descending_keys_are_written_and_expressions_refused_with_the_reason() {
+        let plan = with_keys("mysql@8.0.35", "customer_id, created_at DESC").unwrap();
+        assert!(plan.phases[1].steps[0].sql[0].contains(
+            "ADD INDEX `orders_customer_id_created_at_idx` (`customer_id`, `created_at` DESC)"
+        ));
+        assert!(plan.warnings.iter().all(|w| w.code != "desc-ignored"));
+        let old = with_keys("mysql@5.7", "created_at DESC").unwrap();
+        assert!(old.warnings.iter().any(|w| w.code == "desc-ignored"));
+        let maria = with_keys("mariadb@10.11", "lower(email)").unwrap_err();
+        assert_eq!(maria[0].field, "columns");
+        assert!(maria[0]
+            .message
+            .contains("MariaDB has no expression (functional) index keys"));
+        let mysql = with_keys("mysql@8.0.35", "lower(email)").unwrap_err();
+        assert!(mysql[0]
+            .message
+            .contains("functional key parts from 8.0.13"));
+        let prefix = with_keys("mysql@8.0.35", "email(20)").unwrap_err();
+        assert!(prefix[0].message.contains("prefix length"));
+        let nulls = with_keys("mariadb@10.11", "a NULLS LAST").unwrap_err();
+        assert!(nulls[0].message.contains("take only ASC or DESC"));
     }
 
     #[test]
