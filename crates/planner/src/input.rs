@@ -3,7 +3,7 @@
 //! [`Request::from_params`] validates every field at once and returns every problem, each
 //! naming its field and what the field accepts.
 
-use crate::params::{accepts, Params};
+use crate::params::{accepts, flag, Params};
 use crate::plan::Warning;
 use crate::quote::{validate_fragment, validate_ident};
 use serde::Serialize;
@@ -654,8 +654,9 @@ impl<'a> Parser<'a> {
             self.error(
                 "table",
                 format!(
-                    "names the schema {} but the schema field says {}; give the schema in one place",
+                    "names the schema {} but {} says {}; give the schema in one place",
                     shown(&qualifier),
+                    flag("schema"),
                     shown(schema_field.as_deref().unwrap_or_default())
                 ),
             );
@@ -1529,7 +1530,7 @@ mod tests {
         let clash = base("postgresql@16").with("schema", "app");
         let errors = Request::from_params(&clash).unwrap_err();
         assert_eq!(errors[0].field, "table");
-        assert!(errors[0].message.contains("schema field says \"app\""));
+        assert!(errors[0].message.contains("but --schema says \"app\""));
     }
 
     #[test]

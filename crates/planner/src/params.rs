@@ -101,6 +101,45 @@ pub fn change_fields(kind: &str) -> &'static [&'static str] {
     }
 }
 
+/// A field named in a message or a plan's prose, spelled as the CLI spells it (`--name`).
+/// The page shows the field's label there instead ([`label_refs`]), so one message reads
+/// right in both places. Only names of [`FIELDS`] are fields; a tool's flag is not.
+pub fn flag(name: &str) -> String {
+    debug_assert!(FIELDS.iter().any(|f| f.name == name), "{name} is no field");
+    format!("--{name}")
+}
+
+/// `text` with every `--<field>` of [`FIELDS`] (as [`flag`] writes it) replaced by
+/// `label(field)`: the page's reading of a message. Other `--words` (a tool's flags, SQL
+/// comments) stay as they are.
+pub fn label_refs(text: &str, label: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("--") {
+        let before = &rest[..at];
+        let after = &rest[at + 2..];
+        let word_len = after
+            .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+            .unwrap_or(after.len());
+        let word = &after[..word_len];
+        let starts_token = !before
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_');
+        let ends_token = !after[word_len..].starts_with(|c: char| c.is_alphanumeric() || c == '_');
+        out.push_str(before);
+        if starts_token && ends_token && FIELDS.iter().any(|f| f.name == word) {
+            out.push_str(&label(word));
+        } else {
+            out.push_str("--");
+            out.push_str(word);
+        }
+        rest = &after[word_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A parameter's name and a sentence saying what it accepts.
 #[derive(Debug, Clone, Copy)]
 pub struct Field {
@@ -196,5 +235,33 @@ impl Params {
             .iter()
             .filter_map(|f| self.get(f.name).map(|v| (f.name, v)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_references_read_as_labels_on_the_page() {
+        let label = |name: &str| format!("“{}”", name.replace('-', " "));
+        assert_eq!(
+            label_refs(
+                &format!(
+                    "pass {} with a free name, or lower {}.",
+                    flag("name"),
+                    flag("batch-size")
+                ),
+                label
+            ),
+            "pass “name” with a free name, or lower “batch size”."
+        );
+        assert_eq!(
+            label_refs(
+                "keep --defer-cutover; -- a comment; x--name; --names",
+                label
+            ),
+            "keep --defer-cutover; -- a comment; x--name; --names"
+        );
     }
 }

@@ -34,8 +34,9 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
     let mut plan = plan_for_version(req).map_err(|mut e| {
         if let Some(v) = crate::series::first_release_that_plans(req, exact) {
             e.message.push_str(&format!(
-                " ({} {v} and later can make this change: if the server runs one, give its exact version in the db field.)",
-                req.db.engine.label()
+                " ({} {v} and later can make this change: if the server runs one, give its exact version in {}.)",
+                req.db.engine.label(),
+                crate::params::flag("db")
             ));
         }
         e
@@ -228,8 +229,9 @@ fn environment_warnings(ctx: &Ctx, phases: &[Phase]) -> Vec<Warning> {
             warnings.push(Warning {
                 code: "write-rate".to_string(),
                 message: format!(
-                    "At {rate} rows/s of writes, the batched backfill ({} rows/s assumed) competes with the application for the same rows and WAL, and the trigger this plan installs adds work to every write. Run it off-peak, lower --batch-size, and watch replication lag and lock waits (pg_stat_activity.wait_event) while it runs.",
-                    ctx.model.backfill_rows_per_sec
+                    "At {rate} rows/s of writes, the batched backfill ({} rows/s assumed) competes with the application for the same rows and WAL, and the trigger this plan installs adds work to every write. Run it off-peak, lower {}, and watch replication lag and lock waits (pg_stat_activity.wait_event) while it runs.",
+                    ctx.model.backfill_rows_per_sec,
+                    crate::params::flag("batch-size")
                 ),
             });
         }

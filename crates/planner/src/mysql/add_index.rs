@@ -73,7 +73,7 @@ impl IndexSpec<'_> {
                 "SELECT COUNT(*) AS taken FROM information_schema.statistics WHERE {};",
                 self.where_index(ctx)
             ),
-            "0 (otherwise pass --name with a free name, or drop the old index first)",
+            "0 (otherwise choose a free name with --name, or drop the old index first)",
             Expected::row(&["0"]),
         )
     }
