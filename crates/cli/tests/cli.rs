@@ -267,3 +267,18 @@ fn a_series_without_its_patch_names_the_boundary_first() {
         "{message}"
     );
 }
+
+#[test]
+fn long_values_are_cut_in_messages() {
+    let long = "x".repeat(10_000);
+    let mut args = with(&[]);
+    args[12] = long.as_str(); // the --size value
+    let out = lockstep(&args);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("lockstep: --size: \"xxx"), "{err}");
+    assert!(
+        err.contains("…\" (10000 characters)") && err.len() < 400,
+        "{err}"
+    );
+}

@@ -1,7 +1,7 @@
 //! Share links: parameters <-> URL query string, versioned (`v=1`), round-tripping exactly.
 //! The same names are the CLI's flags, so `lockstep plan --link '<url>'` reproduces a page.
 
-use crate::input::{canonical_database, FieldError};
+use crate::input::{canonical_database, shown, FieldError};
 use crate::params::{Params, FIELDS};
 
 /// The share-link format version this build writes and reads.
@@ -37,7 +37,7 @@ pub fn from_link(link: &str) -> Result<Params, FieldError> {
         } else {
             return Err(FieldError::new(
                 "link",
-                format!("has an unknown parameter {name:?}"),
+                format!("has an unknown parameter {}", shown(&name)),
             ));
         }
     }
@@ -73,7 +73,8 @@ pub fn restore(link: &str) -> Restored {
         let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
         let Ok(name) = decode(raw_name) else {
             out.problems.push(format!(
-                "The parameter {raw_name:?} is damaged and was left out."
+                "The parameter {} is damaged and was left out.",
+                shown(raw_name)
             ));
             continue;
         };
@@ -83,15 +84,17 @@ pub fn restore(link: &str) -> Restored {
         }
         if !FIELDS.iter().any(|f| f.name == name) {
             out.problems.push(format!(
-                "The link's parameter {name:?} is unknown to this version and was left out."
+                "The link's parameter {} is unknown to this version and was left out.",
+                shown(&name)
             ));
             continue;
         }
         match decode(raw_value) {
             Ok(value) => out.params.set(&name, value),
-            Err(message) => out
-                .problems
-                .push(format!("The value of {name:?} {message} and was left out.")),
+            Err(message) => out.problems.push(format!(
+                "The value of {} {message} and was left out.",
+                shown(&name)
+            )),
         }
     }
     match version.as_deref() {
