@@ -16,7 +16,7 @@ pub const FIELDS: &[Field] = &[
     f("default", "default expression of a new column (add-column), e.g. false, 0, now(), gen_random_uuid()"),
     f("not-null", "true when the new column is NOT NULL (add-column; needs a default on a non-empty table)"),
     f("generated", "expression of a GENERATED ALWAYS AS (...) STORED column (add-column)"),
-    f("columns", "comma-separated column list (add-index, add-unique, add-foreign-key, split-table); add-index also takes expressions and ordering: lower(email), created_at DESC NULLS LAST, name text_pattern_ops (PostgreSQL; MySQL/MariaDB: ASC or DESC only), with a name holding a space or parenthesis in double quotes"),
+    f("columns", "comma-separated column list (add-index, add-unique, add-foreign-key, split-table); add-index also takes expressions and ordering: lower(email), created_at DESC NULLS LAST, name text_pattern_ops (PostgreSQL; MySQL: expressions from 8.0.13, and ASC or DESC; MariaDB: columns with ASC or DESC), with a name holding a space or parenthesis in double quotes"),
     f("unique", "true for a unique index (add-index)"),
     f("where", "predicate of a partial index (add-index)"),
     f("method", "index method: btree, hash, gin, gist, brin, spgist (add-index; default btree)"),

@@ -59,6 +59,12 @@ impl Server {
         self.is_mariadb() && self.version.at_least_patch(major, minor, patch)
     }
 
+    /// Functional key parts, `ADD INDEX i ((lower(email)))`: MySQL 8.0.13 (manual, "CREATE
+    /// INDEX", functional key parts). MariaDB has none (KB: index a generated column).
+    pub fn functional_key_parts(self) -> bool {
+        self.mysql_at_least(8, 0, 13)
+    }
+
     /// `DESC` in an index key builds a descending index: MySQL 8.0 (5.7 parses and ignores
     /// it, manual "Descending Indexes"), MariaDB 10.8 (KB, "Descending Indexes").
     pub fn descending_indexes(self) -> bool {
