@@ -621,6 +621,14 @@ impl<'a> Parser<'a> {
         for name in names.iter().filter(|n| !n.is_empty()) {
             if let Err(message) = validate_ident(name) {
                 self.error(field, format!("{}: {message}", shown(name)));
+            } else if looks_like_a_key(name) {
+                self.error(
+                    field,
+                    format!(
+                        "{} looks like an expression or an ordering, but this change takes column names; an index on an expression or with DESC is add-index",
+                        shown(name)
+                    ),
+                );
             }
         }
         for (i, name) in names.iter().enumerate() {
@@ -810,6 +818,20 @@ impl Request {
             _ => Err(p.errors),
         }
     }
+}
+
+/// `lower(email)`, `created_at DESC`, `a NULLS LAST`: what add-index reads as a key, never
+/// meant as a column name where a change takes only names.
+fn looks_like_a_key(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let call = lower.ends_with(')')
+        && lower.split_once('(').is_some_and(|(f, _)| {
+            !f.is_empty() && f.chars().all(|c| c.is_alphanumeric() || c == '_')
+        });
+    let ordered = [" asc", " desc", " nulls first", " nulls last"]
+        .iter()
+        .any(|s| lower.ends_with(s));
+    call || ordered
 }
 
 /// `orders` -> (None, `orders`); `public.orders` -> (`public`, `orders`); a part in double
@@ -1475,6 +1497,26 @@ mod tests {
         assert!(parse_database("oracle 19")
             .unwrap_err()
             .contains("\"oracle\" is not a supported database"));
+    }
+
+    #[test]
+    fn name_lists_refuse_what_only_add_index_reads() {
+        let params = Params::new()
+            .with("db", "postgresql@16")
+            .with("change", "add-unique")
+            .with("table", "orders")
+            .with("columns", "lower(email), created_at DESC")
+            .with("rows", "1M")
+            .with("size", "1GB")
+            .with("max-downtime", "0");
+        let errors = Request::from_params(&params).unwrap_err();
+        assert_eq!(errors.len(), 2);
+        assert!(errors[0]
+            .message
+            .contains("\"lower(email)\" looks like an expression"));
+        assert!(errors[1].message.contains("is add-index"));
+        let fine = params.with("columns", "email, \"Created At\"");
+        assert!(Request::from_params(&fine).is_ok());
     }
 
     #[test]
