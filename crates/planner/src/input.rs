@@ -766,7 +766,7 @@ impl Request {
         });
         p.engine = db.map(|d| d.engine);
         let (schema, table) = p.schema_and_table();
-        let change = parse_change(&mut p);
+        let change = parse_change(&mut p, schema.as_deref());
         let rows = p.required("rows").and(p.parsed("rows", parse_count));
         let bytes = p.required("size").and(p.parsed("size", parse_bytes));
         let max_downtime_ms = p
@@ -932,7 +932,7 @@ fn per_row_text(per_row: f64) -> String {
     }
 }
 
-fn parse_change(p: &mut Parser) -> Option<Change> {
+fn parse_change(p: &mut Parser, schema: Option<&str>) -> Option<Change> {
     let kind = p.required("change")?;
     let change = match kind {
         "add-column" => Change::AddColumn {
@@ -985,7 +985,18 @@ fn parse_change(p: &mut Parser) -> Option<Change> {
                 None => vec![p.ident("column")],
             };
             let (ref_table, ref_columns) = match p.required("references").map(parse_reference) {
-                Some(Ok(r)) => r,
+                Some(Ok((Some(ref_schema), _, _))) if Some(ref_schema.as_str()) != schema => {
+                    p.error(
+                        "references",
+                        format!(
+                            "names the schema {}, but the plan looks the referenced table up in the table's own schema ({}); give the referenced table unqualified, or plan from that schema",
+                            shown(&ref_schema),
+                            schema.map_or("the search_path".to_string(), shown)
+                        ),
+                    );
+                    (String::new(), Vec::new())
+                }
+                Some(Ok((_, table, columns))) => (table, columns),
                 Some(Err(message)) => {
                     p.error("references", message);
                     (String::new(), Vec::new())
@@ -1170,8 +1181,8 @@ fn parse_method(raw: &str) -> Result<IndexMethod, String> {
     })
 }
 
-/// `orders(id)` or `orders(a, b)`.
-fn parse_reference(raw: &str) -> Result<(String, Vec<String>), String> {
+/// `orders(id)`, `orders(a, b)` or `public.orders(id)`: (schema, table, columns).
+fn parse_reference(raw: &str) -> Result<(Option<String>, String, Vec<String>), String> {
     let shape = "accepts table(column) or table(a, b), e.g. customers(id)";
     let open = raw
         .find('(')
@@ -1179,13 +1190,13 @@ fn parse_reference(raw: &str) -> Result<(String, Vec<String>), String> {
     let inner = raw[open + 1..]
         .strip_suffix(')')
         .ok_or_else(|| format!("{} does not end with ); {shape}", shown(raw)))?;
-    let table = raw[..open].trim().to_string();
+    let (schema, table) = split_qualified(&raw[..open])?;
     validate_ident(&table).map_err(|m| format!("table {}: {m}", shown(&table)))?;
     let columns: Vec<String> = inner.split(',').map(|c| c.trim().to_string()).collect();
     for c in &columns {
         validate_ident(c).map_err(|m| format!("column {}: {m}", shown(c)))?;
     }
-    Ok((table, columns))
+    Ok((schema, table, columns))
 }
 
 /// How a field's numbers may group thousands.
@@ -1517,6 +1528,28 @@ mod tests {
         assert!(errors[1].message.contains("is add-index"));
         let fine = params.with("columns", "email, \"Created At\"");
         assert!(Request::from_params(&fine).is_ok());
+    }
+
+    #[test]
+    fn a_qualified_reference_must_be_the_tables_schema() {
+        let params = Params::new()
+            .with("db", "postgresql@16")
+            .with("change", "add-foreign-key")
+            .with("table", "app.orders")
+            .with("column", "customer_id")
+            .with("references", "app.customers(id)")
+            .with("rows", "1M")
+            .with("size", "1GB")
+            .with("max-downtime", "0");
+        let Change::AddForeignKey { ref_table, .. } = Request::from_params(&params).unwrap().change
+        else {
+            panic!("add-foreign-key")
+        };
+        assert_eq!(ref_table, "customers");
+        let other = params.with("references", "billing.customers(id)");
+        let errors = Request::from_params(&other).unwrap_err();
+        assert_eq!(errors[0].field, "references");
+        assert!(errors[0].message.contains("names the schema \"billing\""));
     }
 
     #[test]

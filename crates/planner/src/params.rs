@@ -26,7 +26,7 @@ pub const FIELDS: &[Field] = &[
     f("from-type", "current type of the column (change-type), e.g. integer, varchar(64)"),
     f("to-type", "new type of the column (change-type), e.g. bigint, text"),
     f("using", "USING expression converting the old value (change-type; optional)"),
-    f("references", "referenced table and column, as table(column) (add-foreign-key)"),
+    f("references", "referenced table and column, as table(column) (add-foreign-key); the table is looked up in the table's schema, so a qualified schema.table(column) must name that schema"),
     f("check", "boolean expression of the CHECK constraint (add-check)"),
     f("new-table", "name of the new table receiving the columns (split-table)"),
     f("rows", "row count: 0, 10000, 500_000, 1,000,000, 10k, 500M, 1.2B (a comma only groups thousands: 1,5M is refused)"),
