@@ -7,10 +7,17 @@
 
 use crate::browser::{self, by_id};
 use crate::{form::label, highlight::esc, highlight::sql_html};
+use lockstep_planner::params::label_refs;
 use lockstep_planner::plan::{human_seconds_up, Blocks, Phase, Step};
 use lockstep_planner::render::step_text;
 use lockstep_planner::{FieldError, Plan};
 use std::fmt::Write;
+
+/// A message or a plan's prose as the page shows it, escaped: a field it names by its CLI
+/// flag (`--batch-size`) reads as the field's label (“Batch size”).
+pub fn prose(text: &str) -> String {
+    esc(&label_refs(text, |name| format!("“{}”", label(name))))
+}
 
 /// One line saying what is on screen (an `aria-live` region: announced as it changes).
 pub fn status_text(result: &Result<Plan, Vec<FieldError>>) -> String {
@@ -59,7 +66,7 @@ pub fn problems_html(errors: &[FieldError]) -> String {
             "<li><a href=\"#f-{}\">{}</a>: {}</li>",
             esc(&e.field),
             esc(&label(&e.field)),
-            esc(&e.message)
+            prose(&e.message)
         );
     }
     h.push_str("</ul></div>");
@@ -235,14 +242,14 @@ fn reasoning(d: &mut Doc, plan: &Plan) {
         h,
         "<p class=rule><strong>Strategy: {}.</strong> {}</p>",
         esc(&plan.strategy.chosen),
-        esc(&plan.strategy.rule)
+        prose(&plan.strategy.rule)
     );
     if let Some(alt) = &plan.alternative {
         let _ = write!(
             h,
             "<div class=alternative><p><strong>{}:</strong> {}</p><ul>",
             esc(&alt.label),
-            esc(&alt.why)
+            prose(&alt.why)
         );
         for (i, s) in alt.phases.iter().flat_map(|p| p.steps.iter()).enumerate() {
             h.push_str("<li>");
@@ -262,11 +269,12 @@ fn reasoning(d: &mut Doc, plan: &Plan) {
     if !plan.warnings.is_empty() {
         h.push_str("<ul class=warnings aria-label=Warnings>");
         for w in &plan.warnings {
+            // The code is for machines (JSON, tests), not a title: the message says it all.
             let _ = write!(
                 h,
-                "<li><strong>{}</strong>: {}</li>",
+                "<li data-code=\"{}\">{}</li>",
                 esc(&w.code),
-                esc(&w.message)
+                prose(&w.message)
             );
         }
         h.push_str("</ul>");
@@ -307,8 +315,8 @@ fn phase_html(d: &mut Doc, n: usize, phase: &Phase, longest: f64) {
             let _ = write!(
                 d.html,
                 "<p>{} — expect <em>{}</em></p><div class=sql>",
-                esc(&c.description),
-                esc(&c.expect)
+                prose(&c.description),
+                prose(&c.expect)
             );
             sql_block(&mut d.html, &c.sql, &format!("check query of phase {n}"));
             d.html.push_str("</div>");
@@ -416,9 +424,9 @@ fn step_html(d: &mut Doc, label: &str, step: &Step, longest: f64) {
         );
     }
     for note in &step.notes {
-        let _ = write!(d.html, "<li>{}</li>", esc(note));
+        let _ = write!(d.html, "<li>{}</li>", prose(note));
     }
-    let _ = write!(d.html, "<li>If it fails: {}</li>", esc(&step.retry));
+    let _ = write!(d.html, "<li>If it fails: {}</li>", prose(&step.retry));
     d.end("ul");
     d.html.push_str("</li>");
 }
@@ -466,6 +474,34 @@ mod tests {
             let leaf = doc.leaf_html(i);
             assert!(leaf.starts_with('<') && leaf.contains(&format!(" data-b={i}>")));
         }
+    }
+
+    #[test]
+    fn fields_named_in_messages_read_as_labels() {
+        let errors = [FieldError::new(
+            "max-downtime",
+            "raise it, or lower --batch-size; keep --defer-cutover",
+        )];
+        let html = problems_html(&errors);
+        assert!(
+            html.contains("raise it, or lower “Batch size”; keep --defer-cutover"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn warning_codes_are_attributes_not_titles() {
+        let params = Params::new()
+            .with("db", "postgresql@14.2")
+            .with("change", "add-index")
+            .with("table", "orders")
+            .with("columns", "a")
+            .with("rows", "1M")
+            .with("size", "1GB")
+            .with("max-downtime", "0");
+        let html = plan_doc(&lockstep_planner::plan(&params).expect("plans")).html;
+        assert!(html.contains("<li data-code=\"pg14-cic-corruption\">PostgreSQL 14.2:"));
+        assert!(!html.contains(">pg14-cic-corruption<"));
     }
 
     #[test]

@@ -497,7 +497,11 @@ pub struct Alternative {
 pub struct Plan {
     pub engine: String,
     pub version: String,
+    /// The table, quoted and qualified as the engine writes it (`public.orders`, `` `orders` ``).
     pub table: String,
+    /// The table's own name, unquoted and without its schema, for file names.
+    #[serde(skip)]
+    pub table_name: String,
     pub change: String,
     pub summary: String,
     pub strategy: Strategy,

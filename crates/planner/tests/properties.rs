@@ -61,13 +61,18 @@ fn request(
         .with("change", kind)
         .with("table", name)
         .with("rows", rows.to_string())
-        .with("size", format!("{}", rows.saturating_mul(200)))
+        .with("size", format!("{}B", rows.saturating_mul(200)))
         .with("max-downtime", format!("{budget_ms}ms"));
     if !pk {
         p.set("primary-key", "none");
     }
     for field in change_fields(kind) {
-        let v = value_for(field, name);
+        // add-index reads keys (`created_at DESC`, `lower(email)`): a name is quoted there.
+        let v = if kind == "add-index" && *field == "columns" {
+            format!("\"{}\", customer_id", name.replace('"', "\"\""))
+        } else {
+            value_for(field, name)
+        };
         if !v.is_empty() {
             p.set(field, v);
         }

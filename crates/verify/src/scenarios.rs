@@ -347,7 +347,7 @@ pub fn all_cases() -> Vec<Case> {
     }
 
     // add-index: online (zero budget), direct (generous budget), a retry after a failed
-    // concurrent build, and a unique index.
+    // concurrent build, a unique index, and expression and ordered keys.
     let idx = [("columns", "customer_id,created_at")];
     let mut c = case("add-index", "online", &idx);
     c.expect_strategy = Some("online");
@@ -363,6 +363,14 @@ pub fn all_cases() -> Vec<Case> {
         "add-index",
         "unique",
         &[("columns", "email"), ("unique", "true")],
+    );
+    c.expect_strategy = Some("online");
+    cases.push(c);
+    // An expression key and an ordered key, as engineers type them.
+    let mut c = case(
+        "add-index",
+        "expression",
+        &[("columns", "lower(email), created_at DESC NULLS LAST")],
     );
     c.expect_strategy = Some("online");
     cases.push(c);

@@ -35,6 +35,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let name = name.clone().unwrap_or_else(|| derived_name(&name_parts));
     let spec = IndexSpec {
         columns,
+        key_sql: None,
         unique: true,
         predicate: None,
         method: IndexMethod::Btree,

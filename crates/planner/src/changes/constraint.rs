@@ -121,7 +121,7 @@ pub(super) fn name_free_check(ctx: &Ctx, name: &str) -> Check {
             "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE {};",
             by_name(ctx, name)
         ),
-        "no rows (a row means the name is taken: pass --name, unless the row is this plan's own constraint left by an earlier attempt, in which case its steps skip it)",
+        "no rows (a row means the name is taken: choose another with --name, unless the row is this plan's own constraint left by an earlier attempt, in which case its steps skip it)",
         Expected::NoRows,
     )
 }

@@ -26,8 +26,32 @@ mod rename_column;
 mod rename_table;
 mod split_table;
 
-/// Plans a validated request: MySQL and MariaDB in [`crate::mysql`], PostgreSQL here.
+/// Plans a validated request, with the warnings about the inputs first: a size that does not
+/// fit the row count makes every estimate below it wrong.
+/// A version without its minor or patch release is planned for the oldest of the series,
+/// with the releases where the plan changes named first ([`crate::series`]).
 pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
+    let exact = |r: &Request| plan_for_version(r).ok();
+    let mut plan = plan_for_version(req).map_err(|mut e| {
+        if let Some(v) = crate::series::first_release_that_plans(req, exact) {
+            e.message.push_str(&format!(
+                " ({} {v} and later can make this change: if the server runs one, give its exact version in {}.)",
+                req.db.engine.label(),
+                crate::params::flag("db")
+            ));
+        }
+        e
+    })?;
+    let mut first = req.input_warnings();
+    first.extend(crate::series::warning(req, exact));
+    first.append(&mut plan.warnings);
+    plan.warnings = first;
+    Ok(plan)
+}
+
+/// Plans for exactly the version the request names: MySQL and MariaDB in [`crate::mysql`],
+/// PostgreSQL here.
+fn plan_for_version(req: &Request) -> Result<Plan, FieldError> {
     if req.db.engine.is_mysql_family() {
         return crate::mysql::plan_request(req);
     }
@@ -196,6 +220,7 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
         } else {
             quote::qualified(req.schema.as_deref(), &req.table)
         },
+        table_name: req.table.clone(),
         change: req.change.kind().to_string(),
         summary: paths.summary,
         strategy: Strategy {
@@ -251,8 +276,9 @@ fn environment_warnings(ctx: &Ctx, phases: &[Phase]) -> Vec<Warning> {
             warnings.push(Warning {
                 code: "write-rate".to_string(),
                 message: format!(
-                    "At {rate} rows/s of writes, the batched backfill ({} rows/s assumed) competes with the application for the same rows and WAL, and the trigger this plan installs adds work to every write. Run it off-peak, lower --batch-size, and watch replication lag and lock waits (pg_stat_activity.wait_event) while it runs.",
-                    ctx.model.backfill_rows_per_sec
+                    "At {rate} rows/s of writes, the batched backfill ({} rows/s assumed) competes with the application for the same rows and WAL, and the trigger this plan installs adds work to every write. Run it off-peak, lower {}, and watch replication lag and lock waits (pg_stat_activity.wait_event) while it runs.",
+                    ctx.model.backfill_rows_per_sec,
+                    crate::params::flag("batch-size")
                 ),
             });
         }
@@ -413,10 +439,16 @@ impl<'a> Ctx<'a> {
         let v = self.version();
         let mut checks = vec![
             check(
-                "The server is the major version this plan was made for",
-                "SELECT current_setting('server_version_num')::int / 10000 AS major;",
-                &format!("{} (the plan was made for {v})", v.major),
-                Expected::row(&[&v.major.to_string()]),
+                "The server is the major version this plan was made for, and not an older minor release",
+                format!(
+                    "SELECT current_setting('server_version_num')::int / 10000 AS major, current_setting('server_version_num')::int >= {} AS not_older;",
+                    postgres::version_num(v)
+                ),
+                &format!(
+                    "{}, t (the plan was made for {v}; an older minor release lacks fixes the plan relies on)",
+                    v.major
+                ),
+                Expected::row(&[&v.major.to_string(), "t"]),
             ),
             check(
                 "No long-running transaction holds locks a DDL statement would queue behind",

@@ -59,7 +59,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         return Err(FieldError::new(
             "column",
             format!(
-                "{column:?} is the primary key, which is always NOT NULL; accepts another column"
+                "{} is the primary key, which is always NOT NULL; accepts another column",
+                crate::input::shown(column)
             ),
         ));
     }

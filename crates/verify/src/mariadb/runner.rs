@@ -88,7 +88,7 @@ pub fn params_for(case: &Case, version: &str, rows: u64, size: u64) -> Params {
         .with("change", case.change)
         .with("table", "orders")
         .with("rows", rows.to_string())
-        .with("size", size.to_string())
+        .with("size", format!("{size}B"))
         .with("max-downtime", case.budget);
     for (k, v) in &case.params {
         p.set(k, *v);
