@@ -73,7 +73,7 @@ mod tests {
             .with("db", db)
             .with("change", "change-type")
             .with("table", table)
-            .with("column", "id")
+            .with("column", "amount")
             .with("from-type", "int")
             .with("to-type", "bigint")
             .with("rows", "1M")
