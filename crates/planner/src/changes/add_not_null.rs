@@ -61,9 +61,18 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         format!("SELECT count(*) AS null_rows FROM {table} WHERE {col} IS NULL;"),
         "0. Any other count makes the validation fail: first make the application stop writing NULL, then backfill the NULLs in keyset-paginated batches, then start this plan",
         Expected::row(&["0"]),
-    );
+    )
+    .scanning();
     let mut online_checks = vec![nullable.clone()];
-    online_checks.push(name_free_check(ctx, &name));
+    // This plan's own constraint: the CHECK (col IS NOT NULL) of 10-17 or the NOT NULL
+    // constraint of 18, on this column alone.
+    let own = format!(
+        "{} AND (contype = 'n' OR pg_get_expr(conbin, conrelid) = {})",
+        constraint::own_constraint(ctx, "c", std::slice::from_ref(column))
+            .replacen("contype = 'c'", "contype IN ('c', 'n')", 1),
+        quote::literal(&format!("({col} IS NOT NULL)"))
+    );
+    online_checks.push(name_free_check(ctx, &name, &own));
     online_checks.push(nulls.clone());
 
     let app_change = format!(

@@ -5,7 +5,7 @@ use crate::engines::postgres::{self, Statement};
 use crate::estimate::{Model, CATALOG_ONLY};
 use crate::input::{Change, FieldError, Request, Version};
 use crate::plan::{
-    human_seconds, longest_blocking, Alternative, Blocks, Check, Estimate, Expected, Phase, Plan,
+    human_seconds, longest_blocking, Alternative, Blocks, Check, Estimate, Expected, OnFail, Phase, Plan,
     RollbackStep, Step, Strategy, Warning,
 };
 use crate::quote;
@@ -151,6 +151,10 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
             ));
         }
     };
+    let mut phases = phases;
+    crate::plan::name_skip_vars(&mut phases);
+    let rerun_safe =
+        !req.db.engine.is_mysql_family() && !crate::plan::completion_checks(&phases).is_empty();
     let longest = longest_blocking(&phases);
     // A catalog-only moment under lock_timeout is what "zero downtime" can promise: every
     // online path needs one to publish its catalog change.
@@ -187,6 +191,7 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
         alternative,
         warnings: paths.warnings,
         assumptions: model.assumptions(),
+        rerun_safe,
     })
 }
 
@@ -439,7 +444,14 @@ pub fn check(description: &str, sql: impl Into<String>, expect: &str, expected: 
         description: description.to_string(),
         sql: sql.into(),
         expect: expect.to_string(),
+        on_fail: if expected == Expected::Manual {
+            OnFail::Inform
+        } else {
+            OnFail::Stop
+        },
         expected,
+        scans_table: false,
+        skip_var: None,
     }
 }
 

@@ -1,0 +1,232 @@
+//! A check as the forward script runs it. A stopping check shows what it found and, when that
+//! differs from what the plan expects, stops the script before the next step with a message
+//! naming the check, what it expects and the variable that skips it knowingly. An informing
+//! check shows its result and says the script goes on. Written here once for psql and once
+//! for the mysql client; every check of every plan goes through these functions.
+
+use crate::plan::{Check, Expected};
+use crate::quote;
+
+/// The check's query without its final `;`, to nest it in another query.
+fn query(check: &Check) -> &str {
+    check.sql.trim_end().trim_end_matches(';').trim_end()
+}
+
+/// The comment lines every check starts with: number, description, expectation, and whether
+/// it reads the whole table.
+fn heading(number: &str, check: &Check) -> String {
+    let mut out = format!(
+        "\n-- Check {number}: {}\n-- Expect: {}\n",
+        check.description, check.expect
+    );
+    if check.scans_table {
+        out.push_str("-- Reads the whole table: on a big table it takes as long as a full scan. Run its query on a replica first to know the answer early.\n");
+    }
+    out
+}
+
+/// The message a failed check stops with.
+fn failure(number: &str, check: &Check) -> String {
+    format!(
+        "Lockstep check {number} failed: {}. Expected {}",
+        check.description, check.expect
+    )
+}
+
+/// PostgreSQL: one row's values as `record_out` prints the row (`(a,"b c",)`): a value is
+/// double-quoted when empty of meaning to the parser otherwise (quotes, backslashes,
+/// parentheses, commas, white space), with `"` and `\` doubled; an empty value is a NULL.
+pub fn pg_record_text(values: &[String]) -> String {
+    let fields: Vec<String> = values
+        .iter()
+        .map(|v| {
+            let special = v
+                .chars()
+                .any(|c| matches!(c, '"' | '\\' | '(' | ')' | ',') || c.is_whitespace());
+            if special {
+                format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\"\""))
+            } else {
+                v.clone()
+            }
+        })
+        .collect();
+    format!("({})", fields.join(","))
+}
+
+/// PostgreSQL: the expected rows as a `text[]` of record texts, in order.
+fn pg_expected_array(expected: &Expected) -> String {
+    let rows = match expected {
+        Expected::Rows(rows) => rows.as_slice(),
+        Expected::NoRows | Expected::Manual => &[],
+    };
+    if rows.is_empty() {
+        return "'{}'::text[]".to_string();
+    }
+    let items: Vec<String> = rows
+        .iter()
+        .map(|r| quote::literal(&pg_record_text(r)))
+        .collect();
+    format!("ARRAY[{}]::text[]", items.join(", "))
+}
+
+/// PostgreSQL: a query returning `found` (the rows as a `text[]`, the query run once) and `ok`
+/// (true when they are the expected rows, in order).
+pub fn pg_found_ok(check: &Check) -> String {
+    pg_select(check, "found, ")
+}
+
+/// PostgreSQL: a query returning `ok` alone.
+fn pg_ok(check: &Check) -> String {
+    pg_select(check, "")
+}
+
+fn pg_select(check: &Check, found: &str) -> String {
+    format!(
+        "SELECT {found}found = {} AS ok FROM (SELECT ARRAY(SELECT lockstep_q::text FROM ({}) lockstep_q) AS found) lockstep_r",
+        pg_expected_array(&check.expected),
+        query(check)
+    )
+}
+
+/// psql: the check as the forward script runs it.
+pub fn pg(number: &str, check: &Check) -> String {
+    let mut out = heading(number, check);
+    let Some(var) = check.skip_var.as_deref().filter(|_| check.stops()) else {
+        out.push_str("-- Informs only: the script shows the result and goes on; judge it yourself.\n");
+        out.push_str(&format!(
+            "\\echo {}\n{}\n",
+            quote::psql_arg(&format!(
+                "Check {number} (informs only, the script goes on): {}. Expect {}",
+                check.description, check.expect
+            )),
+            check.sql.trim_end()
+        ));
+        return out;
+    };
+    out.push_str(&format!(
+        "-- Stops the script when the result differs. To go on knowingly without it: psql -X -v {var}=1 -f <this file>\n"
+    ));
+    let body = format!(
+        "BEGIN RAISE EXCEPTION USING MESSAGE = {}, HINT = {}; END",
+        quote::literal(&failure(number, check)),
+        quote::literal(&format!(
+            "Fix what the check found (printed above), then run the script again; it resumes where it stopped. To go on knowingly without this check: psql -X -v {var}=1 -f <this file>"
+        ))
+    );
+    out.push_str(&format!(
+        "\\if :{{?{var}}}\n\\echo {skipped}\n\\else\n{found_ok} \\gset lockstep_check_\n\\echo {label} :lockstep_check_found\n\\if :lockstep_check_ok\n\\else\nDO {body};\n\\endif\n\\endif\n",
+        skipped = quote::psql_arg(&format!(
+            "Check {number} skipped: {var} is set. {}",
+            check.description
+        )),
+        found_ok = pg_found_ok(check),
+        label = quote::psql_arg(&format!("Check {number} ({}) found:", check.description)),
+        body = quote::literal(&body),
+    ));
+    out
+}
+
+/// psql: a query returning one boolean, `applied`, true when every check passes; a check
+/// whose query fails (a relation not there yet) counts as not passing.
+pub fn pg_all_pass(checks: &[&Check]) -> String {
+    let all = checks
+        .iter()
+        .map(|c| format!("({})", pg_ok(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let body = format!(
+        "BEGIN PERFORM set_config('lockstep.applied', ({all})::text, false); EXCEPTION WHEN OTHERS THEN PERFORM set_config('lockstep.applied', 'false', false); END"
+    );
+    format!(
+        "DO {};\nSELECT current_setting('lockstep.applied')::boolean AS applied",
+        quote::literal(&body)
+    )
+}
+
+/// psql: the script's opening question: when the plan is already complete it says so and
+/// ends, so a re-run of a finished script changes nothing.
+pub fn pg_already_applied(checks: &[&Check]) -> String {
+    if checks.is_empty() {
+        return String::new();
+    }
+    let numbers = checks
+        .iter()
+        .map(|c| c.description.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    format!(
+        "\n-- Already applied? When the last phase's checks all pass ({numbers}), the plan is complete: the script says so and ends without changing anything.\n{} \\gset lockstep_\n\\if :lockstep_applied\n\\echo 'Lockstep: this plan is already applied (the last phase''s checks all pass): nothing to do.'\n\\quit\n\\endif\n",
+        pg_all_pass(checks)
+    )
+}
+
+/// MySQL/MariaDB: true when the check's query returns the expected rows (order aside).
+fn mysql_ok(check: &Check) -> String {
+    let q = query(check);
+    let rows = match &check.expected {
+        Expected::Rows(rows) if !rows.is_empty() => rows,
+        _ => return format!("NOT EXISTS ({q})"),
+    };
+    let row_value = |r: &Vec<String>| {
+        let values: Vec<String> = r.iter().map(|v| quote::mysql::literal(v)).collect();
+        if values.len() == 1 {
+            values[0].clone()
+        } else {
+            format!("({})", values.join(", "))
+        }
+    };
+    if rows.len() == 1 {
+        return format!("COALESCE({} = ({q}), FALSE)", row_value(&rows[0]));
+    }
+    let mut parts = vec![format!(
+        "(SELECT COUNT(*) FROM ({q}) lockstep_q) = {}",
+        rows.len()
+    )];
+    for r in rows {
+        parts.push(format!(
+            "{} IN (SELECT * FROM ({q}) lockstep_q)",
+            row_value(r)
+        ));
+    }
+    format!("COALESCE({}, FALSE)", parts.join(" AND "))
+}
+
+/// mysql client: the check as the forward script runs it. The client has no conditional, so
+/// a failed check prints its message as a row and then sets `sql_mode` to a value the server
+/// refuses, which stops the client (no routine, no privilege beyond the session's).
+pub fn mysql(number: &str, check: &Check) -> String {
+    let mut out = heading(number, check);
+    let Some(var) = check.skip_var.as_deref().filter(|_| check.stops()) else {
+        out.push_str("-- Informs only: the script shows the result and goes on; judge it yourself.\n");
+        out.push_str(&format!("{}\n", check.sql.trim_end()));
+        return out;
+    };
+    out.push_str(&format!(
+        "-- Stops the script when the result differs. To go on knowingly without it: mysql --init-command='SET @{var}=1' ...\n"
+    ));
+    out.push_str(&format!(
+        "{sql}\nSET @lockstep_check_ok = COALESCE(@{var}, 0) = 1 OR {ok};\nSELECT {message} AS lockstep_check_failed FROM DUAL WHERE NOT @lockstep_check_ok;\nSET SESSION sql_mode = IF(@lockstep_check_ok, @@SESSION.sql_mode, {stop});\n",
+        sql = check.sql.trim_end(),
+        ok = mysql_ok(check),
+        message = quote::mysql::literal(&format!(
+            "{}. Fix what the check found (shown above), then run the script again. To go on knowingly without this check: mysql --init-command='SET @{var}=1' ...",
+            failure(number, check)
+        )),
+        stop = quote::mysql::literal(&format!("lockstep check {number} failed")),
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pg_record_text;
+
+    #[test]
+    fn record_text_quotes_as_postgres_prints_rows() {
+        let row = |v: &[&str]| pg_record_text(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(row(&["12"]), "(12)");
+        assert_eq!(row(&["c", "f"]), "(c,f)");
+        assert_eq!(row(&["a b", "x,y", "q\"\\"]), "(\"a b\",\"x,y\",\"q\"\"\\\\\")");
+        assert_eq!(row(&["", "t"]), "(,t)");
+    }
+}
