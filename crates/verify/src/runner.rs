@@ -190,7 +190,14 @@ fn run_in_db(
         "traffic during the run: {ins} inserts, {upd} updates, {reads} reads"
     ));
     let template = ensure_template(cluster, opts.rows, case.int_id)?;
-    script::forward_script_claim(cluster, &plan, &format!("{db}_script"), &template, result);
+    script::forward_script_claims(
+        cluster,
+        &plan,
+        crate::scenarios::violation(case),
+        &format!("{db}_script"),
+        &template,
+        result,
+    );
     Ok(())
 }
 

@@ -132,6 +132,20 @@ fn case(change: &'static str, name: &'static str, params: &[(&'static str, &'sta
     }
 }
 
+/// SQL that breaks the precondition a case's change type guards with a preflight check (on
+/// the seeded columns the cases use): a NULL for add-not-null (email), a duplicate for
+/// add-unique (email), an orphan for add-foreign-key (customer_id -> customers), a row
+/// violating add-check's `amount >= 0`. forward.sql must stop before its first change.
+pub fn violation(case: &Case) -> Option<&'static str> {
+    Some(match case.change {
+        "add-not-null" => "UPDATE orders SET email = NULL WHERE id = (SELECT min(id) FROM orders);",
+        "add-unique" => "UPDATE orders SET email = (SELECT email FROM orders WHERE email IS NOT NULL ORDER BY id LIMIT 1) WHERE id = (SELECT max(id) FROM orders WHERE email IS NOT NULL);",
+        "add-foreign-key" => "UPDATE orders SET customer_id = (SELECT max(id) + 1 FROM customers) WHERE id = (SELECT min(id) FROM orders);",
+        "add-check" => "UPDATE orders SET amount = -1 WHERE id = (SELECT min(id) FROM orders);",
+        _ => return None,
+    })
+}
+
 /// The change types in matrix order (the order of `lockstep_planner::input::CHANGE_KINDS`).
 pub fn change_kinds() -> Vec<&'static str> {
     lockstep_planner::input::CHANGE_KINDS.to_vec()

@@ -362,14 +362,14 @@ impl<'a> Ctx<'a> {
             ),
             check(
                 "No long-running transaction holds locks a DDL statement would queue behind",
-                "SELECT pid, state, now() - xact_start AS xact_age, left(query, 60) AS query FROM pg_stat_activity WHERE xact_start < now() - interval '1 minute' AND pid <> pg_backend_pid() ORDER BY xact_start;",
+                "SELECT pid, state, now() - xact_start AS xact_age, left(query, 60) AS query FROM pg_stat_activity WHERE xact_start < now() - interval '1 minute' AND pid <> pg_backend_pid() AND datname = current_database() ORDER BY xact_start;",
                 "no rows (end or wait out any listed transaction first)",
                 Expected::NoRows,
             ),
             check(
                 "Nothing already holds or waits for a strong lock on the table",
                 format!(
-                    "SELECT l.pid, l.mode, l.granted, a.state, left(a.query, 60) AS query FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.relation = {} AND l.pid <> pg_backend_pid() AND (NOT l.granted OR l.mode NOT IN ('AccessShareLock', 'RowShareLock', 'RowExclusiveLock'));",
+                    "SELECT l.pid, l.mode, l.granted, a.state, left(a.query, 60) AS query FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.relation = {} AND l.pid <> pg_backend_pid() AND (NOT l.granted OR l.mode NOT IN ('AccessShareLock', 'RowShareLock', 'RowExclusiveLock'));",
                     self.regclass()
                 ),
                 "no rows",

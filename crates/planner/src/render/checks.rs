@@ -72,17 +72,18 @@ fn pg_expected_array(expected: &Expected) -> String {
 /// PostgreSQL: a query returning `found` (the rows as a `text[]`, the query run once) and `ok`
 /// (true when they are the expected rows, in order).
 pub fn pg_found_ok(check: &Check) -> String {
-    pg_select(check, "found, ")
+    pg_select(check, "lockstep_found AS found, ")
 }
 
-/// PostgreSQL: a query returning `ok` alone.
+/// PostgreSQL: a query returning `ok` alone. (`lockstep_found`, not `found`: the completion
+/// test runs inside PL/pgSQL, where `found` is a variable.)
 fn pg_ok(check: &Check) -> String {
     pg_select(check, "")
 }
 
 fn pg_select(check: &Check, found: &str) -> String {
     format!(
-        "SELECT {found}found = {} AS ok FROM (SELECT ARRAY(SELECT lockstep_q::text FROM ({}) lockstep_q) AS found) lockstep_r",
+        "SELECT {found}lockstep_found = {} AS ok FROM (SELECT ARRAY(SELECT lockstep_q::text FROM ({}) lockstep_q) AS lockstep_found) lockstep_r",
         pg_expected_array(&check.expected),
         query(check)
     )
