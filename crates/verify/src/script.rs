@@ -199,7 +199,11 @@ fn stops_on_violation(
         // Past the skipped checks, the script either ends or fails in a step (the NULL row is
         // still there): no stopping check of the plan may be what ended it.
         let skipped = psql(cluster, &db, script, &skips)?;
-        let mut vars = plan.phases.iter().flat_map(|p| &p.checks).filter_map(|c| c.skip_var.as_deref());
+        let mut vars = plan
+            .phases
+            .iter()
+            .flat_map(|p| &p.checks)
+            .filter_map(|c| c.skip_var.as_deref());
         let went_on = skipped.success || !vars.any(|v| skipped.stderr.contains(v));
         result.claims.push(Claim::new(
             Kind::Check,
@@ -263,7 +267,10 @@ fn fingerprint(conn: &mut Client) -> Result<String, String> {
         conn,
         "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1",
     )?;
-    for table in tables.into_iter().filter_map(|r| r.into_iter().next().flatten()) {
+    for table in tables
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+    {
         let rows = text_value(
             conn,
             &format!("SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') FROM {table} t"),
@@ -293,8 +300,17 @@ fn psql(
     std::fs::write(&path, script).map_err(|e| e.to_string())?;
     let outcome = (|| {
         let mut cmd = Command::new("psql");
-        cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
-            .args(["-p", &cluster.port.to_string(), "-d", db]);
+        cmd.args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+        ])
+        .args(["-p", &cluster.port.to_string(), "-d", db]);
         for (name, value) in vars {
             cmd.arg("-v").arg(format!("{name}={value}"));
         }
@@ -342,9 +358,5 @@ fn report(code: Option<i32>, stderr: &str) -> String {
         Some(i) => lines[i..].iter().take(4).copied().collect::<Vec<_>>(),
         None => lines.iter().rev().take(3).rev().copied().collect(),
     };
-    format!(
-        "psql exited {}: {}",
-        code.unwrap_or(-1),
-        shown.join(" | ")
-    )
+    format!("psql exited {}: {}", code.unwrap_or(-1), shown.join(" | "))
 }

@@ -249,7 +249,7 @@ fn referencing_index_check(ctx: &Ctx, columns: &[String]) -> Check {
             ident_list(columns)
         ),
         Expected::row(&["t"]),
-    )
+    ).informs()
 }
 
 #[cfg(test)]

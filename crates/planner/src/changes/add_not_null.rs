@@ -68,8 +68,11 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     // constraint of 18, on this column alone.
     let own = format!(
         "{} AND (contype = 'n' OR pg_get_expr(conbin, conrelid) = {})",
-        constraint::own_constraint(ctx, "c", std::slice::from_ref(column))
-            .replacen("contype = 'c'", "contype IN ('c', 'n')", 1),
+        constraint::own_constraint(ctx, "c", std::slice::from_ref(column)).replacen(
+            "contype = 'c'",
+            "contype IN ('c', 'n')",
+            1
+        ),
         quote::literal(&format!("({col} IS NOT NULL)"))
     );
     online_checks.push(name_free_check(ctx, &name, &own));

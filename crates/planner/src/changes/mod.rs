@@ -5,8 +5,8 @@ use crate::engines::postgres::{self, Statement};
 use crate::estimate::{Model, CATALOG_ONLY};
 use crate::input::{Change, FieldError, Request, Version};
 use crate::plan::{
-    human_seconds, longest_blocking, Alternative, Blocks, Check, Estimate, Expected, OnFail, Phase, Plan,
-    RollbackStep, Step, Strategy, Warning,
+    human_seconds, longest_blocking, Alternative, Blocks, Check, Estimate, Expected, OnFail, Phase,
+    Plan, RollbackStep, Step, Strategy, Warning,
 };
 use crate::quote;
 

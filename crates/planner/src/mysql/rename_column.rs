@@ -477,7 +477,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         format!("SELECT COUNT(*) AS differ FROM {table} WHERE NOT ({new} <=> {old});"),
         "0",
         Expected::row(&["0"]),
-    );
+    ).scanning();
     let triggers_present = |n: &str| {
         check(
             if n == "2" {

@@ -93,7 +93,9 @@ fn pg_select(check: &Check, found: &str) -> String {
 pub fn pg(number: &str, check: &Check) -> String {
     let mut out = heading(number, check);
     let Some(var) = check.skip_var.as_deref().filter(|_| check.stops()) else {
-        out.push_str("-- Informs only: the script shows the result and goes on; judge it yourself.\n");
+        out.push_str(
+            "-- Informs only: the script shows the result and goes on; judge it yourself.\n",
+        );
         out.push_str(&format!(
             "\\echo {}\n{}\n",
             quote::psql_arg(&format!(
@@ -198,7 +200,9 @@ fn mysql_ok(check: &Check) -> String {
 pub fn mysql(number: &str, check: &Check) -> String {
     let mut out = heading(number, check);
     let Some(var) = check.skip_var.as_deref().filter(|_| check.stops()) else {
-        out.push_str("-- Informs only: the script shows the result and goes on; judge it yourself.\n");
+        out.push_str(
+            "-- Informs only: the script shows the result and goes on; judge it yourself.\n",
+        );
         out.push_str(&format!("{}\n", check.sql.trim_end()));
         return out;
     };
@@ -227,7 +231,10 @@ mod tests {
         let row = |v: &[&str]| pg_record_text(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(row(&["12"]), "(12)");
         assert_eq!(row(&["c", "f"]), "(c,f)");
-        assert_eq!(row(&["a b", "x,y", "q\"\\"]), "(\"a b\",\"x,y\",\"q\"\"\\\\\")");
+        assert_eq!(
+            row(&["a b", "x,y", "q\"\\"]),
+            "(\"a b\",\"x,y\",\"q\"\"\\\\\")"
+        );
         assert_eq!(row(&["", "t"]), "(,t)");
     }
 }

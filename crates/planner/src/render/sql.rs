@@ -87,7 +87,9 @@ pub fn forward(plan: &Plan) -> String {
     let mut out = header(plan, "forward script");
     out.push_str(&checks_header(plan));
     if !mysql_family(plan) {
-        out.push_str(&checks::pg_already_applied(&completion_checks(&plan.phases)));
+        out.push_str(&checks::pg_already_applied(&completion_checks(
+            &plan.phases,
+        )));
     }
     for (i, phase) in plan.phases.iter().enumerate() {
         let _ = writeln!(
