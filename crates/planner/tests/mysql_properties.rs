@@ -138,6 +138,27 @@ fn assert_one_statement(sql: &str) {
 fn check_plan(plan: &Plan, params: &Params, budget_ms: u64) {
     let budget_s = (budget_ms as f64 / 1000.0).max(CATALOG_ONLY.high);
     assert!(plan.longest_blocking_seconds <= budget_s + 1e-9);
+    // Every stopping check has its own skip variable; a check judged by the operator informs.
+    let mut vars = std::collections::HashSet::new();
+    for check in plan.phases.iter().flat_map(|p| &p.checks) {
+        assert_eq!(
+            check.stops(),
+            check.skip_var.is_some(),
+            "{}",
+            check.description
+        );
+        if check.expected == lockstep_planner::plan::Expected::Manual {
+            assert!(
+                !check.stops(),
+                "{}: a manual check cannot stop the script",
+                check.description
+            );
+        }
+        if let Some(v) = &check.skip_var {
+            assert!(vars.insert(v.clone()), "{v} named twice");
+        }
+    }
+
     for phase in &plan.phases {
         for step in &phase.steps {
             assert!(

@@ -180,6 +180,29 @@ fn check_plan(plan: &Plan, params: &Params, budget_ms: u64) {
         plan.longest_blocking_seconds <= budget_s + 1e-9,
         "plan blocks longer than its budget"
     );
+    // Every stopping check has its own skip variable; a check judged by the operator informs.
+    let mut vars = std::collections::HashSet::new();
+    for check in plan.phases.iter().flat_map(|p| &p.checks) {
+        assert_eq!(
+            check.stops(),
+            check.skip_var.is_some(),
+            "{}",
+            check.description
+        );
+        if check.expected == lockstep_planner::plan::Expected::Manual {
+            assert!(
+                !check.stops(),
+                "{}: a manual check cannot stop the script",
+                check.description
+            );
+        }
+        if let Some(v) = &check.skip_var {
+            assert!(vars.insert(v.clone()), "{v} named twice");
+        }
+    }
+    // Every PostgreSQL forward script can tell that it already ran (the verifier proves it).
+    assert!(plan.rerun_safe, "no already-applied test");
+
     for phase in &plan.phases {
         for step in &phase.steps {
             assert!(

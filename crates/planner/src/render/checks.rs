@@ -13,14 +13,14 @@ fn query(check: &Check) -> &str {
 }
 
 /// The comment lines every check starts with: number, description, expectation, and whether
-/// it reads the whole table.
-fn heading(number: &str, check: &Check) -> String {
+/// it reads the whole table (`runs`: how often the script runs its query).
+fn heading(number: &str, check: &Check, runs: &str) -> String {
     let mut out = format!(
         "\n-- Check {number}: {}\n-- Expect: {}\n",
         check.description, check.expect
     );
     if check.scans_table {
-        out.push_str("-- Reads the whole table: on a big table it takes as long as a full scan. Run its query on a replica first to know the answer early.\n");
+        out.push_str(&format!("-- Reads the whole table{runs}: on a big table it takes as long as a full scan. Run its query on a replica first to know the answer early.\n"));
     }
     out
 }
@@ -91,7 +91,7 @@ fn pg_select(check: &Check, found: &str) -> String {
 
 /// psql: the check as the forward script runs it.
 pub fn pg(number: &str, check: &Check) -> String {
-    let mut out = heading(number, check);
+    let mut out = heading(number, check, "");
     let Some(var) = check.skip_var.as_deref().filter(|_| check.stops()) else {
         out.push_str(
             "-- Informs only: the script shows the result and goes on; judge it yourself.\n",
@@ -198,7 +198,12 @@ fn mysql_ok(check: &Check) -> String {
 /// a failed check prints its message as a row and then sets `sql_mode` to a value the server
 /// refuses, which stops the client (no routine, no privilege beyond the session's).
 pub fn mysql(number: &str, check: &Check) -> String {
-    let mut out = heading(number, check);
+    let runs = if check.stops() {
+        " (twice here: once to show, once to decide)"
+    } else {
+        ""
+    };
+    let mut out = heading(number, check, runs);
     let Some(var) = check.skip_var.as_deref().filter(|_| check.stops()) else {
         out.push_str(
             "-- Informs only: the script shows the result and goes on; judge it yourself.\n",
@@ -225,6 +230,149 @@ pub fn mysql(number: &str, check: &Check) -> String {
 #[cfg(test)]
 mod tests {
     use super::pg_record_text;
+    use crate::params::Params;
+    use crate::plan::Plan;
+    use crate::render::sql::forward;
+
+    fn plan(db: &str, table: &str, change: &[(&str, &str)]) -> Plan {
+        let mut p = Params::new()
+            .with("db", db)
+            .with("table", table)
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0");
+        for (k, v) in change {
+            p.set(k, *v);
+        }
+        crate::plan(&p).unwrap()
+    }
+
+    fn not_null(db: &str, table: &str) -> Plan {
+        plan(
+            db,
+            table,
+            &[
+                ("change", "add-not-null"),
+                ("column", "email"),
+                ("type", "varchar(64)"),
+            ],
+        )
+    }
+
+    #[test]
+    fn psql_stops_on_the_null_check_before_the_first_change() {
+        let s = forward(&not_null("postgresql@12", "orders"));
+        let check = s.find("-- Check 1.6: No NULL is left").unwrap();
+        let block = &s[check..s.find("-- ===== Phase 2").unwrap()];
+        assert!(block.contains("-- Reads the whole table"), "{block}");
+        assert!(block.contains("\\if :{?lockstep_skip_1_6}\n"), "{block}");
+        assert!(
+            block.contains("lockstep_found = ARRAY['(0)']::text[] AS ok FROM (SELECT ARRAY(SELECT lockstep_q::text FROM (SELECT count(*) AS null_rows FROM orders WHERE email IS NULL) lockstep_q) AS lockstep_found) lockstep_r \\gset lockstep_check_\n"),
+            "{block}"
+        );
+        let raise = block.find("\\if :lockstep_check_ok\n\\else\nDO 'BEGIN RAISE EXCEPTION USING MESSAGE = ''Lockstep check 1.6 failed: No NULL").unwrap();
+        assert!(block[raise..].contains("psql -X -v lockstep_skip_1_6=1 -f"));
+        // The first change comes after every preflight check's stop.
+        assert!(s.find("ALTER TABLE").unwrap() > check + block.len());
+    }
+
+    #[test]
+    fn psql_script_first_asks_whether_the_plan_is_already_applied() {
+        let s = forward(&not_null("postgresql@16", "orders"));
+        let ask = s
+            .find("\\if :lockstep_applied\n\\echo 'Lockstep: this plan is already applied")
+            .unwrap();
+        assert!(ask < s.find("-- ===== Phase 1").unwrap());
+        assert!(s[..ask].contains(
+            "EXCEPTION WHEN OTHERS THEN PERFORM set_config(''lockstep.applied'', ''false'', false)"
+        ));
+        assert!(s[ask..].starts_with("\\if :lockstep_applied\n\\echo 'Lockstep: this plan is already applied (the last phase''s checks all pass): nothing to do.'\n\\quit\n\\endif\n"));
+    }
+
+    #[test]
+    fn informing_checks_say_so_and_never_stop() {
+        let s = forward(&plan(
+            "postgresql@12",
+            "orders",
+            &[
+                ("change", "add-not-null"),
+                ("column", "email"),
+                ("replicas", "true"),
+            ],
+        ));
+        // Replication lag is judged by the operator.
+        let check = s.find("-- Check 1.4: Replicas are caught up").unwrap();
+        let block = &s[check..s.find("-- Check 1.5").unwrap()];
+        assert!(block.contains("-- Informs only: the script shows the result and goes on"));
+        assert!(
+            !block.contains("\\if") && !block.contains("RAISE"),
+            "{block}"
+        );
+    }
+
+    #[test]
+    fn mysql_stops_with_one_failing_statement_after_showing_the_finding() {
+        let s = forward(&not_null("mariadb@10.11", "orders"));
+        let check = s.find("-- Check 1.9: No NULL is left").unwrap();
+        let block = &s[check..s.find("-- ===== Phase 2").unwrap()];
+        let lines: Vec<&str> = block.lines().collect();
+        let show = lines
+            .iter()
+            .position(|l| *l == "SELECT COUNT(*) AS null_rows FROM `orders` WHERE `email` IS NULL;")
+            .unwrap();
+        assert_eq!(lines[show + 1], "SET @lockstep_check_ok = COALESCE(@lockstep_skip_1_9, 0) = 1 OR COALESCE('0' = (SELECT COUNT(*) AS null_rows FROM `orders` WHERE `email` IS NULL), FALSE);");
+        assert!(lines[show + 2].starts_with("SELECT 'Lockstep check 1.9 failed: No NULL"));
+        assert!(lines[show + 2]
+            .ends_with("AS lockstep_check_failed FROM DUAL WHERE NOT @lockstep_check_ok;"));
+        assert_eq!(lines[show + 3], "SET SESSION sql_mode = IF(@lockstep_check_ok, @@SESSION.sql_mode, 'lockstep check 1.9 failed');");
+        assert!(block.contains("(twice here: once to show, once to decide)"));
+        assert!(s.find("ALTER TABLE").unwrap() > check + block.len());
+    }
+
+    #[test]
+    fn mysql_compares_several_columns_and_rows() {
+        use super::mysql_ok;
+        use crate::changes::check;
+        use crate::plan::Expected;
+        let one = check("c", "SELECT a, b FROM t;", "x", Expected::row(&["x", "1"]));
+        assert_eq!(
+            mysql_ok(&one),
+            "COALESCE(('x', '1') = (SELECT a, b FROM t), FALSE)"
+        );
+        let two = check(
+            "c",
+            "SELECT a FROM t LIMIT 5;",
+            "x",
+            Expected::Rows(vec![vec!["x".into()], vec!["y".into()]]),
+        );
+        assert_eq!(
+            mysql_ok(&two),
+            "COALESCE((SELECT COUNT(*) FROM (SELECT a FROM t LIMIT 5) lockstep_q) = 2 AND 'x' IN (SELECT * FROM (SELECT a FROM t LIMIT 5) lockstep_q) AND 'y' IN (SELECT * FROM (SELECT a FROM t LIMIT 5) lockstep_q), FALSE)"
+        );
+    }
+
+    #[test]
+    fn hostile_names_stay_inside_the_stop_message_literal() {
+        let hostile = "orders'; drop table x; --";
+        let s = forward(&not_null("postgresql@12", hostile));
+        for line in s.lines().filter(|l| l.starts_with("DO '")) {
+            let body = &line["DO '".len()..line.len() - "';".len()];
+            assert!(line.ends_with("';"), "{line}");
+            // Inside the literal every quote is doubled: no lone quote ends it early.
+            assert!(!body.replace("''", "").contains('\''), "{line}");
+        }
+        for line in s.lines().filter(|l| l.starts_with("\\echo ")) {
+            let arg = line.trim_start_matches("\\echo ");
+            let quoted = arg.split(" :lockstep_check_found").next().unwrap();
+            assert!(quoted.starts_with('\'') && quoted.ends_with('\''), "{line}");
+            assert!(
+                !quoted[1..quoted.len() - 1].replace("''", "").contains('\''),
+                "{line}"
+            );
+        }
+        let m = forward(&not_null("mariadb@10.11", hostile));
+        assert!(m.contains("FROM `orders'; drop table x; --` WHERE `email` IS NULL), FALSE);"));
+    }
 
     #[test]
     fn record_text_quotes_as_postgres_prints_rows() {
