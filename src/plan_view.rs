@@ -203,6 +203,15 @@ pub fn plan_doc(plan: &Plan) -> Doc {
         esc(&plan.table),
         esc(&longest_blocking(plan.longest_blocking_seconds)),
     );
+    let _ = write!(
+        d.html,
+        "<p class=rerun>{}</p>",
+        if plan.rerun_safe {
+            "forward.sql is safe to re-run once finished: it first asks whether the plan is already applied and then ends without changing anything (verified live)."
+        } else {
+            "Re-running forward.sql is not proven a no-op for this plan: after a failure, run only the phases that did not complete."
+        }
+    );
     d.end("div");
     reasoning(&mut d, plan);
     d.html
@@ -310,6 +319,18 @@ fn phase_html(d: &mut Doc, n: usize, phase: &Phase, longest: f64) {
                 esc(&c.description),
                 esc(&c.expect)
             );
+            let effect = match c.skip_var.as_deref().filter(|_| c.stops()) {
+                Some(var) => format!(
+                    "Stops forward.sql when the result differs (to go on knowingly, set {var})."
+                ),
+                None => "Informs only: forward.sql shows the result and goes on.".to_string(),
+            };
+            let scan = if c.scans_table {
+                " Reads the whole table: on a big table run it on a replica first."
+            } else {
+                ""
+            };
+            let _ = write!(d.html, "<p class=effect>{}{scan}</p>", esc(&effect));
             sql_block(&mut d.html, &c.sql, &format!("check query of phase {n}"));
             d.html.push_str("</div>");
         }
@@ -465,6 +486,23 @@ mod tests {
             let leaf = doc.leaf_html(i);
             assert!(leaf.starts_with('<') && leaf.contains(&format!(" data-b={i}>")));
         }
+    }
+
+    #[test]
+    fn each_check_says_whether_it_stops_the_script() {
+        let params = Params::new()
+            .with("db", "postgresql@12")
+            .with("change", "add-not-null")
+            .with("table", "orders")
+            .with("column", "customer_id")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0")
+            .with("replicas", "true");
+        let html = plan_doc(&lockstep_planner::plan(&params).expect("plans")).html;
+        assert!(html.contains("<p class=rerun>forward.sql is safe to re-run once finished"));
+        assert!(html.contains("<p class=effect>Stops forward.sql when the result differs (to go on knowingly, set lockstep_skip_1_7). Reads the whole table"));
+        assert!(html.contains("<p class=effect>Informs only: forward.sql shows the result and goes on.</p>"));
     }
 
     #[test]
