@@ -502,7 +502,9 @@ mod tests {
         let html = plan_doc(&lockstep_planner::plan(&params).expect("plans")).html;
         assert!(html.contains("<p class=rerun>forward.sql is safe to re-run once finished"));
         assert!(html.contains("<p class=effect>Stops forward.sql when the result differs (to go on knowingly, set lockstep_skip_1_7). Reads the whole table"));
-        assert!(html.contains("<p class=effect>Informs only: forward.sql shows the result and goes on.</p>"));
+        assert!(html.contains(
+            "<p class=effect>Informs only: forward.sql shows the result and goes on.</p>"
+        ));
     }
 
     #[test]

@@ -89,8 +89,20 @@ pub(super) fn validate_step(ctx: &Ctx, name: &str, duration: Estimate, on_failur
 }
 
 /// The constraint's type and whether it is validated. `contype`: c check, f foreign key,
-/// u unique, n not-null (18+).
+/// u unique, n not-null (18+). Right after the NOT VALID phase only its existence is checked:
+/// a re-run that resumes after the validation must pass it too.
 pub(super) fn state_check(ctx: &Ctx, name: &str, contype: &str, validated: bool) -> Check {
+    if !validated {
+        return check(
+            &format!(
+                "Constraint {} exists (NOT VALID until the next phase validates it; new rows are checked already)",
+                ident(name)
+            ),
+            format!("SELECT contype FROM pg_constraint WHERE {};", by_name(ctx, name)),
+            &format!("one row: contype = {contype}"),
+            Expected::row(&[contype]),
+        );
+    }
     check(
         &format!(
             "Constraint {} exists{}",
