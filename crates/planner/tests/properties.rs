@@ -182,6 +182,15 @@ fn check_plan(plan: &Plan, params: &Params, budget_ms: u64) {
     );
     // Every stopping check has its own skip variable; a check judged by the operator informs.
     let mut vars = std::collections::HashSet::new();
+    let alternative = plan.alternative.iter().flat_map(|a| &a.phases);
+    for check in alternative.flat_map(|p| &p.checks) {
+        assert_eq!(
+            check.stops(),
+            check.skip_var.is_some(),
+            "{}",
+            check.description
+        );
+    }
     for check in plan.phases.iter().flat_map(|p| &p.checks) {
         assert_eq!(
             check.stops(),

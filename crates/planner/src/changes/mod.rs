@@ -153,6 +153,11 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
     };
     let mut phases = phases;
     crate::plan::name_skip_vars(&mut phases);
+    // The other path's script would number its checks the same way.
+    let mut alternative = alternative;
+    if let Some(alt) = &mut alternative {
+        crate::plan::name_skip_vars(&mut alt.phases);
+    }
     let rerun_safe =
         !req.db.engine.is_mysql_family() && !crate::plan::completion_checks(&phases).is_empty();
     let longest = longest_blocking(&phases);
