@@ -60,6 +60,16 @@ pub fn forward_script_claims(
             false,
         ));
     }
+    if let Err(e) = resumes(cluster, plan, &script, db, template, result) {
+        result.claims.push(Claim::new(
+            Kind::Statement,
+            "forward.sql after a stop between phases",
+            "set-up",
+            "the database is prepared",
+            &e,
+            false,
+        ));
+    }
     if let Some(violation) = violation {
         if let Err(e) = stops_on_violation(cluster, plan, &script, &violation, db, template, result)
         {
@@ -142,6 +152,52 @@ fn twice(
     drop(conn);
     drop_database(admin, db);
     outcome
+}
+
+/// A run that stopped after phase `j` (the script of phases 1..=j, run to its end), then the
+/// whole script: it must pass the preflight and every check on the way despite what the
+/// earlier run did, and complete the plan. One claim per phase boundary.
+fn resumes(
+    cluster: &Cluster,
+    plan: &Plan,
+    script: &str,
+    db: &str,
+    template: &str,
+    result: &mut CaseResult,
+) -> Result<(), String> {
+    let last = plan.phases.len().saturating_sub(1);
+    for j in (0..last).filter(|&j| !plan.phases[j].steps.is_empty()) {
+        let db = format!("{db}_r{}", j + 1);
+        let admin = cluster.fresh_database(&db, template)?;
+        let mut conn = cluster.connect(&db)?;
+        let outcome = (|| {
+            let mut partial = plan.clone();
+            partial.phases.truncate(j + 1);
+            let first = psql(cluster, &db, &render::sql::forward(&partial), &[])?;
+            if !first.success {
+                return Err(format!("phases 1-{} alone: {}", j + 1, first.report));
+            }
+            let rest = psql(cluster, &db, script, &[])?;
+            let complete = already_applied(&mut conn, &completion_checks(&plan.phases))?;
+            result.claims.push(Claim::new(
+                Kind::Statement,
+                "forward.sql after a stop between phases",
+                &format!(
+                    "the whole script run again after it stopped past phase {} '{}'",
+                    j + 1,
+                    plan.phases[j].name
+                ),
+                "psql exits 0 and the plan is complete (its already-applied test is true)",
+                &format!("{}; complete: {complete}", rest.report),
+                rest.success && complete,
+            ));
+            Ok(())
+        })();
+        drop(conn);
+        drop_database(admin, &db);
+        outcome?;
+    }
+    Ok(())
 }
 
 /// The seeded violation must make at least one stopping preflight check fail; the script must

@@ -46,10 +46,13 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let name = derived_name(&[&ctx.req.table, column, "not_null"]);
     let budget_s = ctx.req.max_downtime_ms as f64 / 1000.0;
 
+    // On 18 a NOT VALID not-null constraint already sets attnotnull: this plan's own, left by
+    // an earlier attempt that stopped before the validation, does not count.
     let nullable = check(
         "The column exists and is not NOT NULL yet",
         format!(
-            "SELECT attnotnull FROM pg_attribute WHERE attrelid = {} AND attname = {} AND NOT attisdropped;",
+            "SELECT attnotnull AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND contype = 'n' AND NOT convalidated) AS attnotnull FROM pg_attribute WHERE attrelid = {} AND attname = {} AND NOT attisdropped;",
+            by_name(ctx, &name),
             ctx.regclass(),
             quote::literal(column)
         ),
