@@ -212,6 +212,17 @@ pub fn plan_doc(plan: &Plan) -> Doc {
             "Re-running forward.sql is not proven a no-op for this plan: after a failure, run only the phases that did not complete."
         }
     );
+    let _ = write!(
+        d.html,
+        "<p class=resume>{}</p>",
+        if plan.resumes {
+            "After a stop between phases, fix the cause and run forward.sql again: it resumes and completes the plan (verified)."
+        } else if plan.rerun_safe {
+            "After a stop between phases, forward.sql's preflight stops a re-run before any change: run the remaining phases by hand (verified)."
+        } else {
+            "After a stop between phases, run the remaining phases by hand."
+        }
+    );
     d.end("div");
     reasoning(&mut d, plan);
     d.html

@@ -501,6 +501,11 @@ pub struct Plan {
     /// stopping checks all pass) and then ends without changing anything: a re-run of the
     /// finished script is a no-op (the live verifier runs every PostgreSQL forward.sql twice).
     pub rerun_safe: bool,
+    /// True when, after forward.sql stopped between two phases (a failed step, a failed check
+    /// fixed since), running it again passes the preflight despite what the earlier run did
+    /// and completes the plan (verified live at every phase boundary). False: the preflight
+    /// stops the re-run before any change, and the remaining phases are run by hand.
+    pub resumes: bool,
 }
 
 impl Plan {

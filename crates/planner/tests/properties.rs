@@ -211,6 +211,7 @@ fn check_plan(plan: &Plan, params: &Params, budget_ms: u64) {
     }
     // Every PostgreSQL forward script can tell that it already ran (the verifier proves it).
     assert!(plan.rerun_safe, "no already-applied test");
+    assert!(!plan.resumes || plan.rerun_safe);
 
     for phase in &plan.phases {
         for step in &phase.steps {

@@ -173,24 +173,51 @@ fn resumes(
         let outcome = (|| {
             let mut partial = plan.clone();
             partial.phases.truncate(j + 1);
+            // Its own already-applied test (the checks of phase j) may hold before it ran.
+            partial.rerun_safe = false;
             let first = psql(cluster, &db, &render::sql::forward(&partial), &[])?;
             if !first.success {
                 return Err(format!("phases 1-{} alone: {}", j + 1, first.report));
             }
+            let what = format!(
+                "the whole script run again after it stopped past phase {} '{}'",
+                j + 1,
+                plan.phases[j].name
+            );
+            let before = fingerprint(&mut conn)?;
             let rest = psql(cluster, &db, script, &[])?;
-            let complete = already_applied(&mut conn, &completion_checks(&plan.phases))?;
-            result.claims.push(Claim::new(
-                Kind::Statement,
-                "forward.sql after a stop between phases",
-                &format!(
-                    "the whole script run again after it stopped past phase {} '{}'",
-                    j + 1,
-                    plan.phases[j].name
-                ),
-                "psql exits 0 and the plan is complete (its already-applied test is true)",
-                &format!("{}; complete: {complete}", rest.report),
-                rest.success && complete,
-            ));
+            if plan.resumes {
+                let complete = already_applied(&mut conn, &completion_checks(&plan.phases))?;
+                result.claims.push(Claim::new(
+                    Kind::Statement,
+                    "forward.sql after a stop between phases",
+                    &what,
+                    "psql exits 0 and the plan is complete (its already-applied test is true)",
+                    &format!("{}; complete: {complete}", rest.report),
+                    rest.success && complete,
+                ));
+            } else {
+                // The plan says it does not resume: the preflight must stop it, changing nothing.
+                let untouched = fingerprint(&mut conn)? == before;
+                let preflight = plan.phases[0]
+                    .checks
+                    .iter()
+                    .filter_map(|c| c.skip_var.as_deref());
+                let mut stopped_at = preflight.clone().filter(|v| rest.stderr.contains(v));
+                let ok = !rest.success && untouched && stopped_at.next().is_some();
+                result.claims.push(Claim::new(
+                    Kind::Statement,
+                    "forward.sql after a stop between phases",
+                    &what,
+                    "the plan does not resume: a preflight check stops it, the database untouched",
+                    &format!(
+                        "{}; {}",
+                        rest.report,
+                        if untouched { "untouched" } else { "changed" }
+                    ),
+                    ok,
+                ));
+            }
             Ok(())
         })();
         drop(conn);

@@ -46,9 +46,26 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
         Change::SplitTable { .. } => split_table::paths(&ctx)?,
     };
     let mut plan = choose(req, &ctx.model, paths)?;
+    if plan.strategy.chosen == "online" && online_stops_on_resume(&req.change) {
+        plan.resumes = false;
+    }
     let extra = environment_warnings(&ctx, &plan.phases);
     plan.warnings.extend(extra);
     Ok(plan)
+}
+
+/// The online paths whose forward.sql, re-run after it stopped between two phases, stops in
+/// the preflight (its checks describe the table before the plan: the view in the table's place,
+/// the added column or table, the swapped type) instead of resuming; the live verifier proves
+/// both behaviours at every phase boundary.
+fn online_stops_on_resume(change: &Change) -> bool {
+    matches!(
+        change,
+        Change::RenameColumn { .. }
+            | Change::RenameTable { .. }
+            | Change::ChangeType { .. }
+            | Change::SplitTable { .. }
+    )
 }
 
 /// The ways a change can be made. A change fills in what exists for it.
@@ -160,6 +177,7 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
     }
     let rerun_safe =
         !req.db.engine.is_mysql_family() && !crate::plan::completion_checks(&phases).is_empty();
+    let resumes = rerun_safe;
     let longest = longest_blocking(&phases);
     // A catalog-only moment under lock_timeout is what "zero downtime" can promise: every
     // online path needs one to publish its catalog change.
@@ -197,6 +215,7 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
         warnings: paths.warnings,
         assumptions: model.assumptions(),
         rerun_safe,
+        resumes,
     })
 }
 

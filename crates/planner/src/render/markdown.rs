@@ -39,6 +39,11 @@ pub fn render(plan: &Plan, params: &Params) -> String {
     let _ = writeln!(w, "- Re-running forward.sql: {}", rerun_text(plan));
     let _ = writeln!(
         w,
+        "- After forward.sql stopped between phases: {}",
+        resume_text(plan)
+    );
+    let _ = writeln!(
+        w,
         "\n**Strategy ({}):** {}\n",
         plan.strategy.chosen, plan.strategy.rule
     );
@@ -84,9 +89,20 @@ pub fn render(plan: &Plan, params: &Params) -> String {
 /// Whether a re-run of the whole forward script is known to be a no-op.
 fn rerun_text(plan: &Plan) -> &'static str {
     if plan.rerun_safe {
-        "safe once it has finished: it first asks whether the plan is already applied (the last phase's checks) and then ends without changing anything (verified: the live verifier runs every PostgreSQL forward.sql twice). After a failure, fix what stopped it and run it again: each check stops it before a step that is unsafe"
+        "safe once it has finished: it first asks whether the plan is already applied (the last phase's checks) and then ends without changing anything (verified: the live verifier runs every PostgreSQL forward.sql twice)"
     } else {
-        "not proven a no-op for this plan: after it has finished, do not run it again; after a failure, run only the phases that did not complete"
+        "not proven a no-op for this plan: after it has finished, do not run it again"
+    }
+}
+
+/// What a re-run does after the script stopped part-way.
+fn resume_text(plan: &Plan) -> &'static str {
+    if plan.resumes {
+        "fix what stopped it and run it again: it passes the preflight despite what the earlier run did, skips what is done and completes the plan (verified at every phase boundary)"
+    } else if plan.rerun_safe {
+        "its preflight describes the table before the plan and stops a re-run before any change (verified): run the remaining phases by hand from this runbook"
+    } else {
+        "run the remaining phases by hand from this runbook (a re-run of the whole script is not proven to resume)"
     }
 }
 

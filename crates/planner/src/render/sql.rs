@@ -86,7 +86,7 @@ fn repeated(plan: &Plan, step: &Step) -> String {
 pub fn forward(plan: &Plan) -> String {
     let mut out = header(plan, "forward script");
     out.push_str(&checks_header(plan));
-    if !mysql_family(plan) {
+    if plan.rerun_safe && !mysql_family(plan) {
         out.push_str(&checks::pg_already_applied(&completion_checks(
             &plan.phases,
         )));
