@@ -33,9 +33,9 @@ fn failure(number: &str, check: &Check) -> String {
     )
 }
 
-/// PostgreSQL: one row's values as `record_out` prints the row (`(a,"b c",)`): a value is
-/// double-quoted when empty of meaning to the parser otherwise (quotes, backslashes,
-/// parentheses, commas, white space), with `"` and `\` doubled; an empty value is a NULL.
+/// PostgreSQL: one row's values as `record_out` prints the row (`(a,"b c",)`): a value holding
+/// a quote, a backslash, a parenthesis, a comma or white space is double-quoted with `"` and
+/// `\` doubled; an empty value is a NULL (the verifier reads NULL as an empty value).
 pub fn pg_record_text(values: &[String]) -> String {
     let fields: Vec<String> = values
         .iter()
