@@ -210,6 +210,26 @@ pub fn plan_doc(plan: &Plan) -> Doc {
         esc(&plan.table),
         esc(&longest_blocking(plan.longest_blocking_seconds)),
     );
+    let _ = write!(
+        d.html,
+        "<p class=rerun>{}</p>",
+        if plan.rerun_safe {
+            "forward.sql is safe to re-run once finished: it first asks whether the plan is already applied and then ends without changing anything (verified live)."
+        } else {
+            "Re-running forward.sql is not proven a no-op for this plan: after a failure, run only the phases that did not complete."
+        }
+    );
+    let _ = write!(
+        d.html,
+        "<p class=resume>{}</p>",
+        if plan.resumes {
+            "After a stop between phases, fix the cause and run forward.sql again: it resumes and completes the plan (verified)."
+        } else if plan.rerun_safe {
+            "After a stop between phases, forward.sql's preflight stops a re-run before any change: run the remaining phases by hand (verified)."
+        } else {
+            "After a stop between phases, run the remaining phases by hand."
+        }
+    );
     d.end("div");
     reasoning(&mut d, plan);
     d.html
@@ -318,6 +338,18 @@ fn phase_html(d: &mut Doc, n: usize, phase: &Phase, longest: f64) {
                 prose(&c.description),
                 prose(&c.expect)
             );
+            let effect = match c.skip_var.as_deref().filter(|_| c.stops()) {
+                Some(var) => format!(
+                    "Stops forward.sql when the result differs (to go on knowingly, set {var})."
+                ),
+                None => "Informs only: forward.sql shows the result and goes on.".to_string(),
+            };
+            let scan = if c.scans_table {
+                " Reads the whole table: on a big table run it on a replica first."
+            } else {
+                ""
+            };
+            let _ = write!(d.html, "<p class=effect>{}{scan}</p>", esc(&effect));
             sql_block(&mut d.html, &c.sql, &format!("check query of phase {n}"));
             d.html.push_str("</div>");
         }
@@ -502,6 +534,25 @@ mod tests {
         let html = plan_doc(&lockstep_planner::plan(&params).expect("plans")).html;
         assert!(html.contains("<li data-code=\"pg14-cic-corruption\">PostgreSQL 14.2:"));
         assert!(!html.contains(">pg14-cic-corruption<"));
+    }
+
+    #[test]
+    fn each_check_says_whether_it_stops_the_script() {
+        let params = Params::new()
+            .with("db", "postgresql@12")
+            .with("change", "add-not-null")
+            .with("table", "orders")
+            .with("column", "customer_id")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0")
+            .with("replicas", "true");
+        let html = plan_doc(&lockstep_planner::plan(&params).expect("plans")).html;
+        assert!(html.contains("<p class=rerun>forward.sql is safe to re-run once finished"));
+        assert!(html.contains("<p class=effect>Stops forward.sql when the result differs (to go on knowingly, set lockstep_skip_1_7). Reads the whole table"));
+        assert!(html.contains(
+            "<p class=effect>Informs only: forward.sql shows the result and goes on.</p>"
+        ));
     }
 
     #[test]

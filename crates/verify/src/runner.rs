@@ -200,9 +200,10 @@ fn run_in_db(
         return Ok(());
     }
     let template = ensure_template(cluster, opts.rows, case.int_id)?;
-    script::forward_script_claim(
+    script::forward_script_claims(
         cluster,
         &plan,
+        crate::scenarios::violation(case),
         &format!("{db}_script"),
         (&template, case.setup),
         result,

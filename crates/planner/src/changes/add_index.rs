@@ -194,7 +194,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             ),
             "no rows",
             Expected::NoRows,
-        ));
+        ).scanning());
     }
 
     let checks = vec![check(

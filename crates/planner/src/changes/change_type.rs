@@ -693,7 +693,7 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
             format!("SELECT count(*) AS rows_out_of_sync FROM {table} WHERE {new_col} IS DISTINCT FROM {value};"),
             "0",
             Expected::row(&["0"]),
-        )],
+        ).scanning()],
     };
 
     // ---- indexes and NOT NULL proof

@@ -260,7 +260,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ),
         "t",
         Expected::row(&["t"]),
-    );
+    ).scanning();
     let copy = Phase {
         name: "copy".to_string(),
         purpose: format!("Copy the rows that existed before the trigger into {new}, in small committed batches while traffic continues, then prove both tables agree."),

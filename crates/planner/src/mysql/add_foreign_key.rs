@@ -161,7 +161,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             columns,
             &parent,
             ref_columns,
-        ),
+        ).scanning(),
         check(
             "Whether the child columns already have an index (the ALTER builds one when they do not)",
             leading_index_sql(ctx, &ctx.req.table, columns),
@@ -237,7 +237,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
                 columns,
                 &parent,
                 ref_columns,
-            )],
+            ).scanning()],
         },
     ]);
 

@@ -261,7 +261,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ctx.column_check("The column exists", column, "1", Expected::row(&["1"])),
         definition_check(ctx, column, &clause),
     ];
-    pre.extend(from_type_check(ctx, column, &from_def));
+    pre.extend(from_type_check(ctx, column, &from_def, "from-type"));
     pre.extend(lost_attributes_check(ctx, column, &to_def, "the MODIFY"));
     if !from_def.is_bare() {
         pre.extend(lost_attributes_check(

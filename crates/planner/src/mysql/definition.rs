@@ -334,18 +334,20 @@ fn value<'a>(
 /// `information_schema.columns` (MySQL 5.7 / 8.x, MariaDB).
 pub const OBSERVED_TYPE: &str = "IF(data_type IN ('tinyint', 'smallint', 'mediumint', 'int', 'bigint', 'year'), CONCAT(data_type, IF(column_type LIKE '%unsigned%', ' unsigned', ''), IF(column_type LIKE '%zerofill%', ' zerofill', '')), LOWER(column_type))";
 
-/// The check that the column's current type is the one `--from-type` names (its rollback and
-/// the plan's claims assume it); `None` when the type's stored spelling cannot be predicted.
-pub fn from_type_check(ctx: &Ctx, column: &str, from: &Definition) -> Option<Check> {
+/// The check that the column's current type is the one the field `field` (`from-type`, or
+/// `type` where the change restates the current definition) names: the rollback and the plan's
+/// claims assume it. `None` when the type's stored spelling cannot be predicted.
+pub fn from_type_check(ctx: &Ctx, column: &str, from: &Definition, field: &str) -> Option<Check> {
     let spelled = from.column_type_spelling()?;
+    let flag = crate::params::flag(field);
     Some(check(
-        "The column's current type is the one --from-type names",
+        &format!("The column's current type is the one {flag} names"),
         format!(
             "SELECT {OBSERVED_TYPE} AS current_type FROM information_schema.columns WHERE {} AND column_name = {};",
             ctx.where_table(&ctx.req.table),
             literal(column)
         ),
-        &format!("{spelled} (another type: re-plan with --from-type giving the column's real type, or the rollback restores the wrong one)"),
+        &format!("{spelled} (another type: re-plan with {flag} giving the column's real type, or the rollback restores the wrong one)"),
         Expected::row(&[&spelled]),
     ))
 }

@@ -179,15 +179,16 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         Expected::Manual,
     );
     // What proves --type restates the column: its type, and every attribute the column has.
-    let restates_checks: Vec<_> = super::definition::from_type_check(ctx, column, &definition)
-        .into_iter()
-        .chain(lost_attributes_check(
-            ctx,
-            column,
-            &definition,
-            "restating it as --type",
-        ))
-        .collect();
+    let restates_checks: Vec<_> =
+        super::definition::from_type_check(ctx, column, &definition, "type")
+            .into_iter()
+            .chain(lost_attributes_check(
+                ctx,
+                column,
+                &definition,
+                "restating it as --type",
+            ))
+            .collect();
     let mut direct_checks = vec![
         names_check(
             &format!("The column {old} exists and no column is named {new} yet"),
@@ -426,7 +427,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         format!("SELECT COUNT(*) AS differ FROM {table} WHERE NOT ({new} <=> {old});"),
         "0",
         Expected::row(&["0"]),
-    );
+    ).scanning();
     let triggers_present = |n: &str| {
         check(
             if n == "2" {

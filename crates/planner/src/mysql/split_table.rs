@@ -430,7 +430,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         format!("SELECT {} = {} AS same;", checksum(&table), checksum(&new)),
         "1",
         Expected::row(&["1"]),
-    );
+    ).scanning();
     let drop_progress = format!("DROP TABLE IF EXISTS {progress};");
     let copy = Phase {
         name: "copy".to_string(),

@@ -1,6 +1,7 @@
 //! Plans as text: Markdown runbook, psql scripts, JSON. The session settings and transaction
 //! wrapping of a step are rendered here, once, for every format.
 
+pub mod checks;
 pub mod json;
 pub mod markdown;
 pub mod sql;
