@@ -7,7 +7,7 @@ use crate::browser::by_id;
 use crate::highlight::esc;
 use lockstep_planner::input::CHANGE_KINDS;
 use lockstep_planner::params::{
-    accepts, change_fields, COMMON_FIELDS, OPTION_FIELDS, SWITCH_FIELDS,
+    accepts, change_fields, label_refs, COMMON_FIELDS, OPTION_FIELDS, SWITCH_FIELDS,
 };
 use lockstep_planner::{FieldError, Params};
 use std::fmt::Write;
@@ -178,7 +178,7 @@ pub fn show_errors(params: &Params, errors: &[FieldError]) {
         let message = errors
             .iter()
             .filter(|e| e.field == name)
-            .map(|e| e.message.as_str())
+            .map(|e| label_refs(&e.message, |n| format!("“{}”", label(n))))
             .collect::<Vec<_>>()
             .join("; ");
         let invalid = !message.is_empty();

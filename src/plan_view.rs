@@ -7,10 +7,17 @@
 
 use crate::browser::{self, by_id};
 use crate::{form::label, highlight::esc, highlight::sql_html};
+use lockstep_planner::params::label_refs;
 use lockstep_planner::plan::{human_seconds_up, Blocks, Phase, Step};
 use lockstep_planner::render::step_text;
 use lockstep_planner::{FieldError, Plan};
 use std::fmt::Write;
+
+/// A message or a plan's prose as the page shows it, escaped: a field it names by its CLI
+/// flag (`--batch-size`) reads as the field's label (“Batch size”).
+pub fn prose(text: &str) -> String {
+    esc(&label_refs(text, |name| format!("“{}”", label(name))))
+}
 
 /// One line saying what is on screen (an `aria-live` region: announced as it changes).
 pub fn status_text(result: &Result<Plan, Vec<FieldError>>) -> String {
@@ -59,7 +66,7 @@ pub fn problems_html(errors: &[FieldError]) -> String {
             "<li><a href=\"#f-{}\">{}</a>: {}</li>",
             esc(&e.field),
             esc(&label(&e.field)),
-            esc(&e.message)
+            prose(&e.message)
         );
     }
     h.push_str("</ul></div>");
@@ -203,6 +210,26 @@ pub fn plan_doc(plan: &Plan) -> Doc {
         esc(&plan.table),
         esc(&longest_blocking(plan.longest_blocking_seconds)),
     );
+    let _ = write!(
+        d.html,
+        "<p class=rerun>{}</p>",
+        if plan.rerun_safe {
+            "forward.sql is safe to re-run once finished: it first asks whether the plan is already applied and then ends without changing anything (verified live)."
+        } else {
+            "Re-running forward.sql is not proven a no-op for this plan: after a failure, run only the phases that did not complete."
+        }
+    );
+    let _ = write!(
+        d.html,
+        "<p class=resume>{}</p>",
+        if plan.resumes {
+            "After a stop between phases, fix the cause and run forward.sql again: it resumes and completes the plan (verified)."
+        } else if plan.rerun_safe {
+            "After a stop between phases, forward.sql's preflight stops a re-run before any change: run the remaining phases by hand (verified)."
+        } else {
+            "After a stop between phases, run the remaining phases by hand."
+        }
+    );
     d.end("div");
     reasoning(&mut d, plan);
     d.html
@@ -235,14 +262,14 @@ fn reasoning(d: &mut Doc, plan: &Plan) {
         h,
         "<p class=rule><strong>Strategy: {}.</strong> {}</p>",
         esc(&plan.strategy.chosen),
-        esc(&plan.strategy.rule)
+        prose(&plan.strategy.rule)
     );
     if let Some(alt) = &plan.alternative {
         let _ = write!(
             h,
             "<div class=alternative><p><strong>{}:</strong> {}</p><ul>",
             esc(&alt.label),
-            esc(&alt.why)
+            prose(&alt.why)
         );
         for (i, s) in alt.phases.iter().flat_map(|p| p.steps.iter()).enumerate() {
             h.push_str("<li>");
@@ -262,11 +289,12 @@ fn reasoning(d: &mut Doc, plan: &Plan) {
     if !plan.warnings.is_empty() {
         h.push_str("<ul class=warnings aria-label=Warnings>");
         for w in &plan.warnings {
+            // The code is for machines (JSON, tests), not a title: the message says it all.
             let _ = write!(
                 h,
-                "<li><strong>{}</strong>: {}</li>",
+                "<li data-code=\"{}\">{}</li>",
                 esc(&w.code),
-                esc(&w.message)
+                prose(&w.message)
             );
         }
         h.push_str("</ul>");
@@ -307,9 +335,21 @@ fn phase_html(d: &mut Doc, n: usize, phase: &Phase, longest: f64) {
             let _ = write!(
                 d.html,
                 "<p>{} — expect <em>{}</em></p><div class=sql>",
-                esc(&c.description),
-                esc(&c.expect)
+                prose(&c.description),
+                prose(&c.expect)
             );
+            let effect = match c.skip_var.as_deref().filter(|_| c.stops()) {
+                Some(var) => format!(
+                    "Stops forward.sql when the result differs (to go on knowingly, set {var})."
+                ),
+                None => "Informs only: forward.sql shows the result and goes on.".to_string(),
+            };
+            let scan = if c.scans_table {
+                " Reads the whole table: on a big table run it on a replica first."
+            } else {
+                ""
+            };
+            let _ = write!(d.html, "<p class=effect>{}{scan}</p>", esc(&effect));
             sql_block(&mut d.html, &c.sql, &format!("check query of phase {n}"));
             d.html.push_str("</div>");
             if let Some(guard) = &c.only_if {
@@ -421,9 +461,9 @@ fn step_html(d: &mut Doc, label: &str, step: &Step, longest: f64) {
         );
     }
     for note in &step.notes {
-        let _ = write!(d.html, "<li>{}</li>", esc(note));
+        let _ = write!(d.html, "<li>{}</li>", prose(note));
     }
-    let _ = write!(d.html, "<li>If it fails: {}</li>", esc(&step.retry));
+    let _ = write!(d.html, "<li>If it fails: {}</li>", prose(&step.retry));
     if let Some(rerun) = step.rerun.sentence() {
         let _ = write!(d.html, "<li>Re-run: {}</li>", esc(rerun));
     }
@@ -474,6 +514,53 @@ mod tests {
             let leaf = doc.leaf_html(i);
             assert!(leaf.starts_with('<') && leaf.contains(&format!(" data-b={i}>")));
         }
+    }
+
+    #[test]
+    fn fields_named_in_messages_read_as_labels() {
+        let errors = [FieldError::new(
+            "max-downtime",
+            "raise it, or lower --batch-size; keep --defer-cutover",
+        )];
+        let html = problems_html(&errors);
+        assert!(
+            html.contains("raise it, or lower “Batch size”; keep --defer-cutover"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn warning_codes_are_attributes_not_titles() {
+        let params = Params::new()
+            .with("db", "postgresql@14.2")
+            .with("change", "add-index")
+            .with("table", "orders")
+            .with("columns", "a")
+            .with("rows", "1M")
+            .with("size", "1GB")
+            .with("max-downtime", "0");
+        let html = plan_doc(&lockstep_planner::plan(&params).expect("plans")).html;
+        assert!(html.contains("<li data-code=\"pg14-cic-corruption\">PostgreSQL 14.2:"));
+        assert!(!html.contains(">pg14-cic-corruption<"));
+    }
+
+    #[test]
+    fn each_check_says_whether_it_stops_the_script() {
+        let params = Params::new()
+            .with("db", "postgresql@12")
+            .with("change", "add-not-null")
+            .with("table", "orders")
+            .with("column", "customer_id")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0")
+            .with("replicas", "true");
+        let html = plan_doc(&lockstep_planner::plan(&params).expect("plans")).html;
+        assert!(html.contains("<p class=rerun>forward.sql is safe to re-run once finished"));
+        assert!(html.contains("<p class=effect>Stops forward.sql when the result differs (to go on knowingly, set lockstep_skip_1_7). Reads the whole table"));
+        assert!(html.contains(
+            "<p class=effect>Informs only: forward.sql shows the result and goes on.</p>"
+        ));
     }
 
     #[test]

@@ -25,10 +25,9 @@ pub fn toolbar_html() -> String {
     h
 }
 
-/// `orders-add-index`: safe in any file system, whatever the table is called.
+/// `orders-add-index`: the table's own name (never its quoting), safe in any file system.
 fn file_stem(plan: &Plan) -> String {
-    let table = plan.table.rsplit('.').next().unwrap_or(&plan.table);
-    format!("{table}-{}", plan.change)
+    format!("{}-{}", plan.table_name, plan.change)
         .chars()
         .map(|c| {
             if c.is_alphanumeric() || c == '-' || c == '_' {
@@ -62,5 +61,44 @@ pub fn set_fresh(fresh: bool) {
                 b.set_attribute("disabled", "")
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(db: &str, table: &str) -> Plan {
+        let params = Params::new()
+            .with("db", db)
+            .with("change", "change-type")
+            .with("table", table)
+            .with("column", "amount")
+            .with("from-type", "int")
+            .with("to-type", "bigint")
+            .with("rows", "1M")
+            .with("size", "1GB")
+            .with("max-downtime", "0");
+        lockstep_planner::plan(&params).expect("plans")
+    }
+
+    #[test]
+    fn download_names_are_the_table_not_its_quoting() {
+        assert_eq!(
+            file_stem(&plan("mysql@8.0.35", "orders")),
+            "orders-change-type"
+        );
+        assert_eq!(
+            file_stem(&plan("mariadb@10.11", "app.orders")),
+            "orders-change-type"
+        );
+        assert_eq!(
+            file_stem(&plan("postgresql@16", "public.Orders")),
+            "Orders-change-type"
+        );
+        assert_eq!(
+            file_stem(&plan("postgresql@16", "\"../x y\"")),
+            "___x_y-change-type"
+        );
     }
 }

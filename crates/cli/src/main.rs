@@ -3,6 +3,7 @@
 //! Flag names are the share-link parameter names, so `--link '<url copied from the page>'`
 //! and explicit flags mix freely (flags win).
 
+use lockstep_planner::input::shown;
 use lockstep_planner::params::{Params, FIELDS, SWITCH_FIELDS as SWITCHES};
 use lockstep_planner::render::{json, markdown, sql};
 use lockstep_planner::share;
@@ -41,7 +42,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(other) => {
-            eprintln!("lockstep: unknown command {other:?}; accepts: plan (see lockstep --help)");
+            eprintln!(
+                "lockstep: unknown command {}; accepts: plan (see lockstep --help)",
+                shown(other)
+            );
             ExitCode::from(2)
         }
     }
@@ -69,7 +73,8 @@ fn run_plan(args: &[String]) -> Result<String, Failure> {
         }
         let Some(flag) = arg.strip_prefix("--") else {
             return Err(usage(format!(
-                "unexpected argument {arg:?}; flags look like --table orders"
+                "unexpected argument {}; flags look like --table orders",
+                shown(arg)
             )));
         };
         let (name, inline) = match flag.split_once('=') {
@@ -116,7 +121,8 @@ fn run_plan(args: &[String]) -> Result<String, Failure> {
         "rollback-sql" => Ok(sql::rollback(&plan)),
         "json" => Ok(json::render(&plan, &params)),
         other => Err(usage(format!(
-            "--format: {other:?} is not a format; accepts {FORMATS}"
+            "--format: {} is not a format; accepts {FORMATS}",
+            shown(other)
         ))),
     }
 }

@@ -93,10 +93,22 @@ fn bad_input_exits_2_naming_the_flag() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
         err.contains(
-            "--rows: \"lots\" is not a number; accepts a count such as 500000, 10k, 500M or 1.2B"
+            "--rows: \"lots\" is not a number; accepts a count such as 500000, 500_000, 1,000,000, 10k, 500M or 1.2B"
         ),
         "{err}"
     );
+
+    let out = lockstep(&with(&["--size", "200"]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("--size: \"200\" has no unit; accepts a size with its unit, such as 120GB, 1.5 TB, 800 MiB"),
+        "{err}"
+    );
+    let out = lockstep(&with(&["--size", "1,5TB"]));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("--size: \"1,5TB\" is ambiguous"));
 
     let out = lockstep(&with(&["--format", "yaml"]));
     assert_eq!(out.status.code(), Some(2));
@@ -245,4 +257,72 @@ fn bare_primary_key_type_on_mysql_is_refused() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("--alter='MODIFY `id` bigint NOT NULL AUTO_INCREMENT'"));
     assert!(!text.contains("modify-restates-column"));
+}
+
+#[test]
+fn databases_as_engineers_write_them_and_the_link_is_canonical() {
+    let mut args = with(&["--format", "link"]);
+    args[2] = "PostgreSQL 16.4";
+    let link = String::from_utf8(lockstep(&args).stdout).unwrap();
+    assert!(link.starts_with("?v=1&db=postgresql@16.4&"), "{link}");
+    args[2] = "16";
+    args.truncate(args.len() - 2);
+    let out = lockstep(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("--db: \"16\" has no database name: did you mean postgresql@16?"));
+}
+
+#[test]
+fn a_series_without_its_patch_names_the_boundary_first() {
+    let out = lockstep(&[
+        "plan",
+        "--db",
+        "mysql 8.0",
+        "--change",
+        "add-column",
+        "--table",
+        "shop.orders",
+        "--column",
+        "note",
+        "--type",
+        "text",
+        "--rows",
+        "500M",
+        "--size",
+        "120GB",
+        "--max-downtime",
+        "0",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["table"], "`shop`.`orders`");
+    assert_eq!(doc["warnings"][0]["code"], "version-boundary");
+    let message = doc["warnings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("from 8.0.12, a step takes ALGORITHM=INSTANT"),
+        "{message}"
+    );
+}
+
+#[test]
+fn long_values_are_cut_in_messages() {
+    let long = "x".repeat(10_000);
+    let mut args = with(&[]);
+    args[12] = long.as_str(); // the --size value
+    let out = lockstep(&args);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("lockstep: --size: \"xxx"), "{err}");
+    assert!(
+        err.contains("…\" (10000 characters)") && err.len() < 400,
+        "{err}"
+    );
 }

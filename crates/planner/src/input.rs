@@ -3,7 +3,8 @@
 //! [`Request::from_params`] validates every field at once and returns every problem, each
 //! naming its field and what the field accepts.
 
-use crate::params::{accepts, Params};
+use crate::params::{accepts, flag, Params};
+use crate::plan::Warning;
 use crate::quote::{validate_fragment, validate_ident};
 use serde::Serialize;
 use std::fmt;
@@ -139,6 +140,232 @@ impl IndexMethod {
     }
 }
 
+/// One key of an index: a column or an expression, with how it is ordered and compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexKey {
+    pub target: KeyTarget,
+    pub collate: Option<String>,
+    /// Operator class (PostgreSQL), e.g. `text_pattern_ops`; may be schema-qualified.
+    pub opclass: Option<String>,
+    pub descending: bool,
+    /// `NULLS FIRST` (true) or `NULLS LAST` (false), when given.
+    pub nulls_first: Option<bool>,
+}
+
+/// What an index key indexes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "lowercase")]
+pub enum KeyTarget {
+    /// A column name, raw as in the catalog.
+    Column(String),
+    /// An SQL expression (`lower(email)`), checked for balance, pasted in parentheses.
+    Expression(String),
+}
+
+impl IndexKey {
+    pub fn column(name: &str) -> IndexKey {
+        IndexKey {
+            target: KeyTarget::Column(name.to_string()),
+            collate: None,
+            opclass: None,
+            descending: false,
+            nulls_first: None,
+        }
+    }
+
+    /// The column, when the key is a plain column.
+    pub fn column_name(&self) -> Option<&str> {
+        match &self.target {
+            KeyTarget::Column(c) => Some(c),
+            KeyTarget::Expression(_) => None,
+        }
+    }
+
+    /// True when nothing but the column is given.
+    pub fn is_plain_column(&self) -> bool {
+        self.column_name().is_some()
+            && self.collate.is_none()
+            && self.opclass.is_none()
+            && !self.descending
+            && self.nulls_first.is_none()
+    }
+
+    /// The part of a derived index name: the column, or the expression's words
+    /// (`lower(email)` -> `lower_email`).
+    pub fn name_part(&self) -> String {
+        match &self.target {
+            KeyTarget::Column(c) => c.clone(),
+            KeyTarget::Expression(e) => e
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join("_"),
+        }
+    }
+}
+
+/// What the `columns` field of add-index accepts, for its messages.
+const KEYS_SHAPE: &str = "accepts columns and expressions separated by commas, each optionally followed by ASC or DESC, NULLS FIRST or NULLS LAST, COLLATE and an operator class: customer_id, created_at DESC, lower(email), name text_pattern_ops; a column whose name has a space or a parenthesis goes in double quotes";
+
+/// `customer_id, created_at DESC NULLS LAST, lower(email), "odd name"`.
+pub fn parse_index_keys(raw: &str) -> Result<Vec<IndexKey>, String> {
+    let mut keys: Vec<IndexKey> = Vec::new();
+    for element in split_top_level(raw) {
+        let key = parse_index_key(element.trim())?;
+        if keys.iter().any(|k| k.target == key.target) {
+            return Err(format!("names {} twice", shown(element.trim())));
+        }
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// Splits at commas outside parentheses and quotes (`date_trunc('day', t), a` is two parts).
+fn split_top_level(raw: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut quote, mut start) = (0i32, None, 0);
+    for (i, c) in raw.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                parts.push(&raw[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&raw[start..]);
+    parts
+}
+
+fn parse_index_key(element: &str) -> Result<IndexKey, String> {
+    if element.is_empty() {
+        return Err(format!("has an empty entry; {KEYS_SHAPE}"));
+    }
+    let (target, rest) = if let Some(quoted) = element.strip_prefix('"') {
+        let (name, rest) = read_quoted(quoted, '"')
+            .ok_or_else(|| format!("{} has an unclosed \"; {KEYS_SHAPE}", shown(element)))?;
+        (KeyTarget::Column(name), rest)
+    } else {
+        let word_end = element
+            .find(|c: char| c.is_whitespace() || c == '(')
+            .unwrap_or(element.len());
+        if element[word_end..].starts_with('(') {
+            let end = balanced_end(element, word_end)
+                .ok_or_else(|| format!("{} has an unclosed (; {KEYS_SHAPE}", shown(element)))?;
+            let expression = &element[..end];
+            validate_fragment(expression).map_err(|m| format!("{}: {m}", shown(expression)))?;
+            (
+                KeyTarget::Expression(expression.to_string()),
+                &element[end..],
+            )
+        } else {
+            (
+                KeyTarget::Column(element[..word_end].to_string()),
+                &element[word_end..],
+            )
+        }
+    };
+    let mut key = IndexKey {
+        target,
+        ..IndexKey::column("")
+    };
+    key_options(&mut key, rest).map_err(|m| format!("{}: {m}; {KEYS_SHAPE}", shown(element)))?;
+    Ok(key)
+}
+
+/// The text after an opening quote up to its closing quote (doubled inside), and the rest.
+fn read_quoted(text: &str, q: char) -> Option<(String, &str)> {
+    let mut name = String::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == q {
+            if chars.peek().map(|(_, d)| *d) == Some(q) {
+                chars.next();
+                name.push(q);
+            } else {
+                return Some((name, &text[i + 1..]));
+            }
+        } else {
+            name.push(c);
+        }
+    }
+    None
+}
+
+/// The byte just past the parenthesis that closes the one at `open`, skipping quotes.
+fn balanced_end(text: &str, open: usize) -> Option<usize> {
+    let (mut depth, mut quote) = (0i32, None);
+    for (i, c) in text[open..].char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(open + i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `DESC NULLS LAST`, `COLLATE "C"`, `text_pattern_ops`, in any order.
+fn key_options(key: &mut IndexKey, text: &str) -> Result<(), String> {
+    let mut words = text.split_whitespace();
+    while let Some(word) = words.next() {
+        match word.to_ascii_lowercase().as_str() {
+            "asc" => key.descending = false,
+            "desc" => key.descending = true,
+            "nulls" => {
+                key.nulls_first = match words.next().map(str::to_ascii_lowercase).as_deref() {
+                    Some("first") => Some(true),
+                    Some("last") => Some(false),
+                    _ => return Err("NULLS is followed by FIRST or LAST".to_string()),
+                }
+            }
+            "collate" => {
+                let name = words.next().ok_or("COLLATE is followed by a collation")?;
+                let name = match name.strip_prefix('"') {
+                    Some(q) => read_quoted(q, '"')
+                        .filter(|(_, rest)| rest.is_empty())
+                        .map(|(n, _)| n)
+                        .ok_or("the collation's quotes do not close")?,
+                    None => name.to_string(),
+                };
+                key.collate = Some(name);
+            }
+            _ if key.opclass.is_none() && is_plain_name(word) => {
+                // Unquoted, so folded to lower case as the server folds it.
+                key.opclass = Some(word.to_ascii_lowercase())
+            }
+            _ => {
+                return Err(format!(
+                    "{} is not an ordering, collation or operator class",
+                    shown(word)
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `text_pattern_ops` or `public.my_ops`: letters, digits and `_`, dot-separated.
+fn is_plain_name(word: &str) -> bool {
+    word.split('.').all(|part| {
+        part.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
 /// The change to make, with its own parameters. Identifiers are raw (as in the catalog);
 /// expressions and types are SQL fragments checked for balance, pasted as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -171,7 +398,8 @@ pub enum Change {
         using: Option<String>,
     },
     AddIndex {
-        columns: Vec<String>,
+        /// The keys, as the `columns` field lists them: columns or expressions, with ordering.
+        keys: Vec<IndexKey>,
         unique: bool,
         predicate: Option<String>,
         method: IndexMethod,
@@ -291,7 +519,8 @@ fn parse_osc_tools(raw: &str) -> Result<Vec<OscTool>, String> {
             "spirit" => OscTool::Spirit,
             other => {
                 return Err(format!(
-                    "{other:?} is not a tool Lockstep plans with; {}",
+                    "{} is not a tool Lockstep plans with; {}",
+                    shown(other),
                     accepts("osc-tools")
                 ))
             }
@@ -391,15 +620,74 @@ impl<'a> Parser<'a> {
         }
         for name in names.iter().filter(|n| !n.is_empty()) {
             if let Err(message) = validate_ident(name) {
-                self.error(field, format!("{name:?}: {message}"));
+                self.error(field, format!("{}: {message}", shown(name)));
+            } else if looks_like_a_key(name) {
+                self.error(
+                    field,
+                    format!(
+                        "{} looks like an expression or an ordering, but this change takes column names; an index on an expression or with DESC is add-index",
+                        shown(name)
+                    ),
+                );
             }
         }
         for (i, name) in names.iter().enumerate() {
             if names[..i].contains(name) {
-                self.error(field, format!("names {name:?} twice"));
+                self.error(field, format!("names {} twice", shown(name)));
             }
         }
         names
+    }
+
+    /// The `schema` field and the `table` field, which may itself be `schema.table`; the
+    /// schema may be given in one place or the other, or the same in both.
+    fn schema_and_table(&mut self) -> (Option<String>, String) {
+        let schema_field = self.optional_ident("schema");
+        let Some(raw) = self.required("table") else {
+            return (schema_field, String::new());
+        };
+        let (qualifier, table) = match split_qualified(raw) {
+            Ok(parts) => parts,
+            Err(message) => {
+                self.error("table", message);
+                return (schema_field, raw.to_string());
+            }
+        };
+        let table = self.check_ident("table", &table);
+        let Some(qualifier) = qualifier else {
+            return (schema_field, table);
+        };
+        let qualifier = self.check_ident("table", &qualifier);
+        if schema_field.as_ref().is_some_and(|s| *s != qualifier) {
+            self.error(
+                "table",
+                format!(
+                    "names the schema {} but {} says {}; give the schema in one place",
+                    shown(&qualifier),
+                    flag("schema"),
+                    shown(schema_field.as_deref().unwrap_or_default())
+                ),
+            );
+        }
+        (Some(qualifier), table)
+    }
+
+    fn index_keys(&mut self, field: &str) -> Vec<IndexKey> {
+        let Some(raw) = self.required(field) else {
+            return Vec::new();
+        };
+        match parse_index_keys(raw) {
+            Ok(keys) => {
+                for name in keys.iter().filter_map(IndexKey::column_name) {
+                    self.check_ident(field, name);
+                }
+                keys
+            }
+            Err(message) => {
+                self.error(field, message);
+                Vec::new()
+            }
+        }
     }
 
     fn fragment(&mut self, field: &str) -> String {
@@ -433,7 +721,10 @@ impl<'a> Parser<'a> {
             Some(other) => {
                 self.error(
                     field,
-                    format!("{other:?} is not a yes/no value; accepts true or false"),
+                    format!(
+                        "{} is not a yes/no value; accepts true or false",
+                        shown(other)
+                    ),
                 );
                 false
             }
@@ -474,9 +765,8 @@ impl Request {
             }
         });
         p.engine = db.map(|d| d.engine);
-        let schema = p.optional_ident("schema");
-        let table = p.ident("table");
-        let change = parse_change(&mut p);
+        let (schema, table) = p.schema_and_table();
+        let change = parse_change(&mut p, schema.as_deref());
         let rows = p.required("rows").and(p.parsed("rows", parse_count));
         let bytes = p.required("size").and(p.parsed("size", parse_bytes));
         let max_downtime_ms = p
@@ -530,7 +820,119 @@ impl Request {
     }
 }
 
-fn parse_change(p: &mut Parser) -> Option<Change> {
+/// `lower(email)`, `created_at DESC`, `a NULLS LAST`: what add-index reads as a key, never
+/// meant as a column name where a change takes only names.
+fn looks_like_a_key(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let call = lower.ends_with(')')
+        && lower.split_once('(').is_some_and(|(f, _)| {
+            !f.is_empty() && f.chars().all(|c| c.is_alphanumeric() || c == '_')
+        });
+    let ordered = [" asc", " desc", " nulls first", " nulls last"]
+        .iter()
+        .any(|s| lower.ends_with(s));
+    call || ordered
+}
+
+/// `orders` -> (None, `orders`); `public.orders` -> (`public`, `orders`); a part in double
+/// quotes or backquotes is taken literally, with the quote doubled inside, so `"my.table"` is
+/// one name holding a dot. On MySQL and MariaDB the qualifier is the database.
+pub fn split_qualified(raw: &str) -> Result<(Option<String>, String), String> {
+    let shape = "accepts table or schema.table; a name holding a dot goes in double quotes, e.g. \"my.table\"";
+    let mut parts = Vec::new();
+    let mut chars = raw.trim().chars().peekable();
+    loop {
+        let mut part = String::new();
+        match chars.peek().copied() {
+            Some(q @ ('"' | '`')) => {
+                chars.next();
+                loop {
+                    match chars.next() {
+                        Some(c) if c == q && chars.peek() == Some(&q) => {
+                            chars.next();
+                            part.push(q);
+                        }
+                        Some(c) if c == q => break,
+                        Some(c) => part.push(c),
+                        None => return Err(format!("{} has an unclosed {q}; {shape}", shown(raw))),
+                    }
+                }
+                if !matches!(chars.peek(), None | Some('.')) {
+                    return Err(format!(
+                        "{} has text after a closing {q}; {shape}",
+                        shown(raw)
+                    ));
+                }
+            }
+            _ => {
+                while let Some(c) = chars.next_if(|c| *c != '.') {
+                    part.push(c);
+                }
+                part = part.trim().to_string();
+                if part.is_empty() {
+                    return Err(format!("{} has an empty name; {shape}", shown(raw)));
+                }
+            }
+        }
+        parts.push(part);
+        if chars.next().is_none() {
+            break;
+        }
+    }
+    match <[String; 2]>::try_from(parts) {
+        Ok([schema, table]) => Ok((Some(schema), table)),
+        Err(mut parts) if parts.len() == 1 => Ok((None, parts.remove(0))),
+        Err(parts) => Err(format!(
+            "{} has {} dot-separated parts; {shape}",
+            shown(raw),
+            parts.len()
+        )),
+    }
+}
+
+/// Fewest and most bytes a row plausibly takes on disk: a PostgreSQL row header alone is 24
+/// bytes, an InnoDB record header 5 plus its 6-byte transaction id; a row of a megabyte is
+/// almost always TOAST or off-page BLOBs counted twice, or a size given in the wrong unit.
+pub const PLAUSIBLE_BYTES_PER_ROW: (f64, f64) = (10.0, 1024.0 * 1024.0);
+
+impl Request {
+    /// Warnings about the inputs themselves: a size that does not fit the row count (the
+    /// durations are estimated from the size, so a wrong one misplans silently).
+    pub fn input_warnings(&self) -> Vec<Warning> {
+        let mut warnings = Vec::new();
+        if self.rows == 0 {
+            return warnings;
+        }
+        let per_row = self.bytes as f64 / self.rows as f64;
+        let (low, high) = PLAUSIBLE_BYTES_PER_ROW;
+        if per_row < low || per_row > high {
+            warnings.push(Warning {
+                code: "size-per-row".to_string(),
+                message: format!(
+                    "{} rows in {} is {} bytes per row, {} than rows usually take ({} to {} bytes). Every duration in this plan is estimated from the table size: check the row count and the size on disk (pg_total_relation_size, or data_length + index_length on MySQL).",
+                    self.rows,
+                    crate::changes::human_bytes(self.bytes),
+                    per_row_text(per_row),
+                    if per_row < low { "fewer" } else { "more" },
+                    low,
+                    high
+                ),
+            });
+        }
+        warnings
+    }
+}
+
+/// `0.02`, `12`, `209715200`: the ratio with as many decimals as it needs to read.
+fn per_row_text(per_row: f64) -> String {
+    if per_row < 1.0 {
+        format!("{per_row:.2}")
+    } else {
+        format!("{per_row:.0}")
+    }
+}
+
+fn parse_change(p: &mut Parser, schema: Option<&str>) -> Option<Change> {
     let kind = p.required("change")?;
     let change = match kind {
         "add-column" => Change::AddColumn {
@@ -558,7 +960,7 @@ fn parse_change(p: &mut Parser) -> Option<Change> {
             using: p.optional_fragment("using"),
         },
         "add-index" => Change::AddIndex {
-            columns: p.ident_list("columns"),
+            keys: p.index_keys("columns"),
             unique: p.flag("unique"),
             predicate: p.optional_fragment("where"),
             method: p
@@ -583,7 +985,18 @@ fn parse_change(p: &mut Parser) -> Option<Change> {
                 None => vec![p.ident("column")],
             };
             let (ref_table, ref_columns) = match p.required("references").map(parse_reference) {
-                Some(Ok(r)) => r,
+                Some(Ok((Some(ref_schema), _, _))) if Some(ref_schema.as_str()) != schema => {
+                    p.error(
+                        "references",
+                        format!(
+                            "names the schema {}, but the plan looks the referenced table up in the table's own schema ({}); give the referenced table unqualified, or plan from that schema",
+                            shown(&ref_schema),
+                            schema.map_or("the search_path".to_string(), shown)
+                        ),
+                    );
+                    (String::new(), Vec::new())
+                }
+                Some(Ok((_, table, columns))) => (table, columns),
                 Some(Err(message)) => {
                     p.error("references", message);
                     (String::new(), Vec::new())
@@ -619,7 +1032,8 @@ fn parse_change(p: &mut Parser) -> Option<Change> {
             p.error(
                 "change",
                 format!(
-                    "{other:?} is not a change type; accepts {}",
+                    "{} is not a change type; accepts {}",
+                    shown(other),
                     accepts("change")
                 ),
             );
@@ -632,30 +1046,78 @@ fn parse_change(p: &mut Parser) -> Option<Change> {
 /// What the `db` parameter accepts, for every message about it.
 const DB_ACCEPTS: &str = "accepts postgresql@10 to postgresql@18 (optional minor: postgresql@14.3), mysql@5.7, mysql@8.0.<patch> or mysql@8.4 (e.g. mysql@8.0.35), mariadb@10.3 to mariadb@11.x (e.g. mariadb@10.11.6)";
 
-/// `postgresql@16`, `postgresql@14.3`, `pg@18.1`, `mysql@8.0.35`, `mariadb@10.11.6`.
+/// `postgresql@16`, `postgresql@14.3`, `pg@18.1`, `mysql@8.0.35`, `mariadb@10.11.6`, and the
+/// way engineers write them elsewhere: `PostgreSQL 16`, `postgres 16`, `pg16`, `pg 16`,
+/// `mysql 8.0.35`, `MariaDB 10.11`. A bare version (`16`) gets a "did you mean".
 pub fn parse_database(raw: &str) -> Result<Database, String> {
-    let (engine, version) = raw
-        .split_once('@')
-        .ok_or_else(|| format!("{raw:?} has no @version; {DB_ACCEPTS}"))?;
-    let engine = match engine.trim().to_ascii_lowercase().as_str() {
+    let (engine, version) = split_database(raw)?;
+    let engine = match engine.to_ascii_lowercase().as_str() {
         "postgresql" | "postgres" | "pg" => Engine::Postgresql,
         "mysql" => Engine::Mysql,
         "mariadb" => Engine::Mariadb,
-        other => {
+        "" => return Err(did_you_mean(raw)),
+        _ => {
             return Err(format!(
-                "{other:?} is not a supported database; {DB_ACCEPTS}"
+                "{} is not a supported database; {DB_ACCEPTS}",
+                shown(engine)
             ))
         }
     };
+    let version = parse_version(engine, version)?;
+    Ok(Database { engine, version })
+}
+
+/// `postgresql@16`, `PostgreSQL 16`, `pg16` -> (`postgresql`, `16`): the name is the letters
+/// before the version, with an `@` or spaces or nothing between.
+fn split_database(raw: &str) -> Result<(&str, &str), String> {
+    let raw = raw.trim();
+    if let Some((engine, version)) = raw.split_once('@') {
+        return Ok((engine.trim(), version.trim()));
+    }
+    let name_end = raw
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(raw.len());
+    let (engine, version) = (&raw[..name_end], raw[name_end..].trim());
+    if version.is_empty() {
+        return Err(format!("{} has no version; {DB_ACCEPTS}", shown(raw)));
+    }
+    Ok((engine, version))
+}
+
+/// For a version without a database name: the databases it could be, or what is accepted.
+fn did_you_mean(raw: &str) -> String {
+    let raw = raw.trim();
+    let candidates: Vec<String> = [Engine::Postgresql, Engine::Mysql, Engine::Mariadb]
+        .into_iter()
+        .filter_map(|e| {
+            parse_version(e, raw)
+                .ok()
+                .map(|v| format!("{}@{v}", e.name()))
+        })
+        .collect();
+    if candidates.is_empty() {
+        format!("{} has no database name; {DB_ACCEPTS}", shown(raw))
+    } else {
+        format!(
+            "{} has no database name: did you mean {}?",
+            shown(raw),
+            candidates.join(" or ")
+        )
+    }
+}
+
+/// `16`, `14.3`, `8.0.35` for `engine`, within the versions Lockstep plans for.
+fn parse_version(engine: Engine, version: &str) -> Result<Version, String> {
     let parts: Vec<&str> = version.trim().split('.').collect();
     let numbers: Option<Vec<u32>> = parts.iter().map(|p| p.parse().ok()).collect();
     let numbers = numbers
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| format!("{version:?} is not a version; {DB_ACCEPTS}"))?;
+        .ok_or_else(|| format!("{} is not a version; {DB_ACCEPTS}", shown(version)))?;
     let max_parts = if engine == Engine::Postgresql { 2 } else { 3 };
     if numbers.len() > max_parts {
         return Err(format!(
-            "{version:?} has too many parts: {} numbers releases {}; {DB_ACCEPTS}",
+            "{} has too many parts: {} numbers releases {}; {DB_ACCEPTS}",
+            shown(version),
             engine.label(),
             if max_parts == 2 {
                 "major.minor"
@@ -686,7 +1148,19 @@ pub fn parse_database(raw: &str) -> Result<Database, String> {
             engine.label()
         ));
     }
-    Ok(Database { engine, version })
+    Ok(version)
+}
+
+/// The canonical spelling of a `db` value (`PostgreSQL 16` -> `postgresql@16`), for share
+/// links; a value that does not parse is kept as typed, so the link reproduces the error.
+pub fn canonical_database(raw: &str) -> String {
+    parse_database(raw).map_or_else(|_| raw.to_string(), |db| db.to_string())
+}
+
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.engine.name(), self.version)
+    }
 }
 
 fn parse_method(raw: &str) -> Result<IndexMethod, String> {
@@ -699,63 +1173,130 @@ fn parse_method(raw: &str) -> Result<IndexMethod, String> {
         "spgist" => IndexMethod::Spgist,
         other => {
             return Err(format!(
-                "{other:?} is not an index method; accepts {}",
+                "{} is not an index method; accepts {}",
+                shown(other),
                 accepts("method")
             ))
         }
     })
 }
 
-/// `orders(id)` or `orders(a, b)`.
-fn parse_reference(raw: &str) -> Result<(String, Vec<String>), String> {
+/// `orders(id)`, `orders(a, b)` or `public.orders(id)`: (schema, table, columns).
+fn parse_reference(raw: &str) -> Result<(Option<String>, String, Vec<String>), String> {
     let shape = "accepts table(column) or table(a, b), e.g. customers(id)";
     let open = raw
         .find('(')
-        .ok_or_else(|| format!("{raw:?} has no (column); {shape}"))?;
+        .ok_or_else(|| format!("{} has no (column); {shape}", shown(raw)))?;
     let inner = raw[open + 1..]
         .strip_suffix(')')
-        .ok_or_else(|| format!("{raw:?} does not end with ); {shape}"))?;
-    let table = raw[..open].trim().to_string();
-    validate_ident(&table).map_err(|m| format!("table {table:?}: {m}"))?;
+        .ok_or_else(|| format!("{} does not end with ); {shape}", shown(raw)))?;
+    let (schema, table) = split_qualified(&raw[..open])?;
+    validate_ident(&table).map_err(|m| format!("table {}: {m}", shown(&table)))?;
     let columns: Vec<String> = inner.split(',').map(|c| c.trim().to_string()).collect();
     for c in &columns {
-        validate_ident(c).map_err(|m| format!("column {c:?}: {m}"))?;
+        validate_ident(c).map_err(|m| format!("column {}: {m}", shown(c)))?;
     }
-    Ok((table, columns))
+    Ok((schema, table, columns))
 }
 
-/// Splits `1.2B` into the number and the unit, tolerating spaces and `_` separators.
-fn split_number(raw: &str) -> Option<(f64, String)> {
-    let cleaned: String = raw.chars().filter(|c| *c != '_' && *c != ',').collect();
-    let cleaned = cleaned.trim();
+/// How a field's numbers may group thousands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grouping {
+    /// Only `_` (`500_000`): in a size or a duration `1,5` may be a decimal comma.
+    Underscore,
+    /// Also `1,000,000` in a whole count without a suffix, where a decimal comma would mean a
+    /// fraction of a row and so cannot be meant.
+    CommasInWholeCounts,
+}
+
+/// Splits `1.2B` into the number and the unit, tolerating spaces and `_` separators, and
+/// refusing separators that read two ways (`1,5TB`, `1.000.000`, `1.500GB`).
+fn split_number(raw: &str, grouping: Grouping) -> Result<(f64, String), String> {
+    let cleaned: String = raw.trim().chars().filter(|c| *c != '_').collect();
     let end = cleaned
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
         .unwrap_or(cleaned.len());
-    let number: f64 = cleaned[..end].parse().ok()?;
-    if !number.is_finite() {
-        return None;
+    let (digits, unit) = (&cleaned[..end], cleaned[end..].trim().to_string());
+    if !digits.chars().any(|c| c.is_ascii_digit()) {
+        return Err(format!("{} is not a number", shown(raw)));
     }
-    Some((number, cleaned[end..].trim().to_string()))
+    let digits = if digits.contains(',') {
+        if grouping == Grouping::CommasInWholeCounts && unit.is_empty() && is_comma_grouped(digits)
+        {
+            digits.replace(',', "")
+        } else {
+            return Err(format!(
+                "{} is ambiguous: a comma is a decimal point in some languages and groups thousands in others; write the decimal with a point (1.5) and group thousands with _ (1_500)",
+                shown(raw)
+            ));
+        }
+    } else {
+        digits.to_string()
+    };
+    if digits.matches('.').count() > 1 {
+        return Err(format!(
+            "{} is ambiguous: points group thousands in some languages; write 1000000, 1_000_000 or 1M",
+            shown(raw)
+        ));
+    }
+    if let Some((whole, fraction)) = digits.split_once('.') {
+        if fraction.len() == 3 && !whole.starts_with('0') && whole.len() <= 3 {
+            return Err(format!(
+                "{} is ambiguous: {whole}.{fraction} may be {whole} and a fraction or {whole}{fraction} with the point grouping thousands; write {whole}{fraction} or {whole}_{fraction} for the thousands, or drop the trailing zeros of a fraction",
+                shown(raw)
+            ));
+        }
+    }
+    let number: f64 = digits
+        .parse()
+        .map_err(|_| format!("{} is not a number", shown(raw)))?;
+    if !number.is_finite() {
+        return Err(format!("{} is not a number", shown(raw)));
+    }
+    Ok((number, unit))
 }
 
-fn to_u64(value: f64, what: &str) -> Result<u64, String> {
+/// `1,000` or `12,345,678`: commas every three digits.
+fn is_comma_grouped(digits: &str) -> bool {
+    let groups: Vec<&str> = digits.split(',').collect();
+    groups[0].len() <= 3
+        && !groups[0].is_empty()
+        && groups[1..].iter().all(|g| g.len() == 3)
+        && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn to_u64(value: f64, raw: &str) -> Result<u64, String> {
     if value > 1e18 {
-        return Err(format!("{what} is too large"));
+        return Err(format!("{} is too large", shown(raw)));
     }
     Ok(value.round() as u64)
 }
 
-/// Row counts: `500000`, `500_000`, `10k`, `500M`, `1.2B`.
+/// What the `rows` field (and every count) accepts, for its messages.
+const COUNT_SHAPE: &str = "accepts a count such as 500000, 500_000, 1,000,000, 10k, 500M or 1.2B";
+
+/// Row counts: `500000`, `500_000`, `1,000,000`, `10k`, `500M`, `1.2B`.
 pub fn parse_count(raw: &str) -> Result<u64, String> {
-    let shape = "accepts a count such as 500000, 10k, 500M or 1.2B";
-    let (n, unit) = split_number(raw).ok_or_else(|| format!("{raw:?} is not a number; {shape}"))?;
+    let (n, unit) = split_number(raw, Grouping::CommasInWholeCounts)
+        .map_err(|m| format!("{m}; {COUNT_SHAPE}"))?;
     let scale = match unit.to_ascii_lowercase().as_str() {
+        "" if n.fract() != 0.0 => {
+            return Err(format!(
+                "{} has a fraction, and a count is whole; {COUNT_SHAPE}",
+                shown(raw)
+            ))
+        }
         "" => 1.0,
         "k" => 1e3,
         "m" => 1e6,
         "b" | "g" => 1e9,
         "t" => 1e12,
-        other => return Err(format!("{other:?} is not a count suffix; {shape}")),
+        _ => {
+            return Err(format!(
+                "{} has an unknown suffix; {COUNT_SHAPE}",
+                shown(raw)
+            ))
+        }
     };
     to_u64(n * scale, raw)
 }
@@ -767,36 +1308,55 @@ fn parse_positive(raw: &str) -> Result<u64, String> {
     }
 }
 
-/// Sizes: `800MiB`, `800 MB`, `120GB`, `1.5T`, plain bytes. Units are powers of 1024, the
-/// convention of `pg_size_pretty`, whether written MB or MiB.
+/// What the `size` field accepts, for its messages.
+const SIZE_SHAPE: &str = "accepts a size with its unit, such as 120GB, 1.5 TB, 800 MiB or 4096B";
+
+/// Sizes: `800MiB`, `800 MB`, `120GB`, `1.5T`, `4096B`. Units are powers of 1024, the
+/// convention of `pg_size_pretty`, whether written MB or MiB. A unit is required (only 0
+/// goes without): a bare `200` is more likely 200 GB than 200 bytes.
 pub fn parse_bytes(raw: &str) -> Result<u64, String> {
-    let shape = "accepts a size such as 800MB, 120GB, 1.5TB or 800 MiB";
-    let (n, unit) = split_number(raw).ok_or_else(|| format!("{raw:?} is not a size; {shape}"))?;
-    let unit = unit.to_ascii_lowercase();
-    let unit = unit.trim_end_matches("ib").trim_end_matches('b');
-    let power = match unit {
-        "" => 0,
-        "k" => 1,
-        "m" => 2,
-        "g" => 3,
-        "t" => 4,
-        "p" => 5,
-        _ => return Err(format!("{raw:?} has an unknown unit; {shape}")),
+    let (n, unit) =
+        split_number(raw, Grouping::Underscore).map_err(|m| format!("{m}; {SIZE_SHAPE}"))?;
+    let lower = unit.to_ascii_lowercase();
+    let power = match lower.as_str() {
+        "" if n == 0.0 => 0,
+        "" => return Err(format!("{} has no unit; {SIZE_SHAPE}", shown(raw))),
+        "b" | "byte" | "bytes" => 0,
+        "k" | "kb" | "kib" => 1,
+        "m" | "mb" | "mib" => 2,
+        "g" | "gb" | "gib" => 3,
+        "t" | "tb" | "tib" => 4,
+        "p" | "pb" | "pib" => 5,
+        _ => return Err(format!("{} has an unknown unit; {SIZE_SHAPE}", shown(raw))),
     };
     to_u64(n * 1024f64.powi(power), raw)
 }
 
+/// A value quoted in a message: at most [`SHOWN_CHARS`] characters, then `…` and the length,
+/// so a pasted 10,000-character value does not fill the page.
+pub fn shown(value: &str) -> String {
+    let count = value.chars().count();
+    if count <= SHOWN_CHARS {
+        format!("{value:?}")
+    } else {
+        let cut: String = value.chars().take(SHOWN_CHARS).collect();
+        format!("{:?} ({count} characters)", format!("{cut}…"))
+    }
+}
+
+/// How much of a value a message quotes.
+pub const SHOWN_CHARS: usize = 80;
+
 /// Durations: `0`, `500ms`, `30s`, `5m`, `1h`; a plain number is seconds.
 pub fn parse_duration_ms(raw: &str) -> Result<u64, String> {
     let shape = "accepts a duration such as 0, 500ms, 30s, 5m or 1h";
-    let (n, unit) =
-        split_number(raw).ok_or_else(|| format!("{raw:?} is not a duration; {shape}"))?;
+    let (n, unit) = split_number(raw, Grouping::Underscore).map_err(|m| format!("{m}; {shape}"))?;
     let scale = match unit.to_ascii_lowercase().as_str() {
         "ms" => 1.0,
         "" | "s" | "sec" | "secs" => 1e3,
         "m" | "min" | "mins" => 60e3,
         "h" | "hour" | "hours" => 3600e3,
-        other => return Err(format!("{other:?} is not a duration unit; {shape}")),
+        other => return Err(format!("{} is not a duration unit; {shape}", shown(other))),
     };
     to_u64(n * scale, raw)
 }
@@ -821,6 +1381,79 @@ mod tests {
         assert!(parse_count("lots").unwrap_err().contains("500M"));
         assert!(parse_bytes("12 parsecs").unwrap_err().contains("120GB"));
         assert!(parse_duration_ms("-3s").is_err());
+    }
+
+    #[test]
+    fn sizes_need_a_unit() {
+        let error = parse_bytes("200").unwrap_err();
+        assert!(error.contains("no unit") && error.contains("120GB, 1.5 TB, 800 MiB"));
+        assert_eq!(parse_bytes("0"), Ok(0));
+        assert_eq!(parse_bytes("4096B"), Ok(4096));
+        assert_eq!(parse_bytes("1.5 TB"), Ok(1_649_267_441_664));
+        assert_eq!(parse_bytes("2 TiB"), Ok(2 << 40));
+        assert_eq!(parse_bytes("0.5TB"), Ok(1 << 39));
+    }
+
+    #[test]
+    fn separators_that_read_two_ways_are_refused() {
+        for raw in ["1,5TB", "1,500GB", "1.000.000B", "1.500GB"] {
+            let error = parse_bytes(raw).unwrap_err();
+            assert!(error.contains("ambiguous"), "{raw}: {error}");
+            assert!(error.contains(&format!("{raw:?}")), "{raw}: {error}");
+        }
+        for raw in ["1.000.000", "1,5M", "1,000k", "1,00,000"] {
+            assert!(parse_count(raw).unwrap_err().contains("ambiguous"), "{raw}");
+        }
+        assert!(parse_duration_ms("1,5s").unwrap_err().contains("ambiguous"));
+    }
+
+    #[test]
+    fn counts_keep_every_unambiguous_spelling() {
+        assert_eq!(parse_count("500000000"), Ok(500_000_000));
+        assert_eq!(parse_count("500_000_000"), Ok(500_000_000));
+        assert_eq!(parse_count("500,000,000"), Ok(500_000_000));
+        assert_eq!(parse_count("1,000"), Ok(1_000));
+        assert_eq!(parse_count("500M"), Ok(500_000_000));
+        assert!(parse_count("1.5").unwrap_err().contains("whole"));
+    }
+
+    #[test]
+    fn long_values_are_cut_in_messages() {
+        let long = "9".repeat(10_000) + "x";
+        let error = parse_bytes(&long).unwrap_err();
+        assert!(error.len() < 300, "{error}");
+        assert!(error.contains("…") && error.contains("10001 characters"));
+        assert_eq!(shown("orders"), "\"orders\"");
+    }
+
+    fn request(rows: &str, size: &str) -> Request {
+        let params = Params::new()
+            .with("db", "postgresql@16")
+            .with("change", "add-index")
+            .with("table", "orders")
+            .with("columns", "email")
+            .with("rows", rows)
+            .with("size", size)
+            .with("max-downtime", "0");
+        Request::from_params(&params).unwrap()
+    }
+
+    #[test]
+    fn implausible_bytes_per_row_is_a_warning_with_the_ratio() {
+        let huge = request("10k", "2TB").input_warnings();
+        assert_eq!(huge.len(), 1);
+        assert_eq!(huge[0].code, "size-per-row");
+        assert!(
+            huge[0].message.contains("219902326 bytes per row"),
+            "{}",
+            huge[0].message
+        );
+        let tiny = request("500M", "200B").input_warnings();
+        assert!(
+            tiny[0].message.contains("0.00 bytes per row") && tiny[0].message.contains("fewer")
+        );
+        assert!(request("500M", "120GB").input_warnings().is_empty());
+        assert!(request("0", "8kB").input_warnings().is_empty());
     }
 
     #[test]
@@ -853,7 +1486,143 @@ mod tests {
             .contains("major.minor"));
         assert!(parse_database("postgresql")
             .unwrap_err()
-            .contains("@version"));
+            .contains("has no version"));
+    }
+
+    #[test]
+    fn databases_as_engineers_write_them() {
+        for (raw, canonical) in [
+            ("PostgreSQL 16", "postgresql@16"),
+            ("postgres 16", "postgresql@16"),
+            ("pg16", "postgresql@16"),
+            ("pg 16", "postgresql@16"),
+            ("pg@18.1", "postgresql@18.1"),
+            ("mysql 8.0.35", "mysql@8.0.35"),
+            ("MySQL8.0.35", "mysql@8.0.35"),
+            ("MariaDB 10.11", "mariadb@10.11"),
+            (" postgresql@16 ", "postgresql@16"),
+        ] {
+            assert_eq!(canonical_database(raw), canonical, "{raw}");
+        }
+        assert_eq!(canonical_database("oracle 19"), "oracle 19");
+        assert!(parse_database("oracle 19")
+            .unwrap_err()
+            .contains("\"oracle\" is not a supported database"));
+    }
+
+    #[test]
+    fn name_lists_refuse_what_only_add_index_reads() {
+        let params = Params::new()
+            .with("db", "postgresql@16")
+            .with("change", "add-unique")
+            .with("table", "orders")
+            .with("columns", "lower(email), created_at DESC")
+            .with("rows", "1M")
+            .with("size", "1GB")
+            .with("max-downtime", "0");
+        let errors = Request::from_params(&params).unwrap_err();
+        assert_eq!(errors.len(), 2);
+        assert!(errors[0]
+            .message
+            .contains("\"lower(email)\" looks like an expression"));
+        assert!(errors[1].message.contains("is add-index"));
+        let fine = params.with("columns", "email, \"Created At\"");
+        assert!(Request::from_params(&fine).is_ok());
+    }
+
+    #[test]
+    fn a_qualified_reference_must_be_the_tables_schema() {
+        let params = Params::new()
+            .with("db", "postgresql@16")
+            .with("change", "add-foreign-key")
+            .with("table", "app.orders")
+            .with("column", "customer_id")
+            .with("references", "app.customers(id)")
+            .with("rows", "1M")
+            .with("size", "1GB")
+            .with("max-downtime", "0");
+        let Change::AddForeignKey { ref_table, .. } = Request::from_params(&params).unwrap().change
+        else {
+            panic!("add-foreign-key")
+        };
+        assert_eq!(ref_table, "customers");
+        let other = params.with("references", "billing.customers(id)");
+        let errors = Request::from_params(&other).unwrap_err();
+        assert_eq!(errors[0].field, "references");
+        assert!(errors[0].message.contains("names the schema \"billing\""));
+    }
+
+    #[test]
+    fn qualified_table_names() {
+        let split = |raw: &str| split_qualified(raw);
+        assert_eq!(split("orders"), Ok((None, "orders".into())));
+        assert_eq!(
+            split("public.orders"),
+            Ok((Some("public".into()), "orders".into()))
+        );
+        assert_eq!(split("\"my.table\""), Ok((None, "my.table".into())));
+        assert_eq!(
+            split("`app`.`my.t`"),
+            Ok((Some("app".into()), "my.t".into()))
+        );
+        assert_eq!(split("\"a\"\"b\".c"), Ok((Some("a\"b".into()), "c".into())));
+        assert_eq!(
+            split("orders\"; drop table x; --"),
+            Ok((None, "orders\"; drop table x; --".into()))
+        );
+        assert!(split("a.b.c")
+            .unwrap_err()
+            .contains("3 dot-separated parts"));
+        assert!(split("public.").unwrap_err().contains("empty name"));
+        assert!(split("\"open").unwrap_err().contains("unclosed"));
+    }
+
+    #[test]
+    fn a_qualified_table_plans_schema_and_table_on_both_engines() {
+        let base = |db: &str| {
+            Params::new()
+                .with("db", db)
+                .with("change", "add-column")
+                .with("table", "public.orders")
+                .with("column", "note")
+                .with("type", "text")
+                .with("rows", "1M")
+                .with("size", "1GB")
+                .with("max-downtime", "5s")
+        };
+        let pg = crate::plan(&base("postgresql@16")).unwrap();
+        assert_eq!(pg.table, "public.orders");
+        let sql = crate::render::sql::forward(&pg);
+        assert!(
+            sql.contains("ALTER TABLE public.orders ADD COLUMN"),
+            "{sql}"
+        );
+        assert!(!sql.contains("\"public.orders\""));
+        let my = crate::plan(&base("mysql@8.0.35")).unwrap();
+        assert_eq!(my.table, "`public`.`orders`");
+        let same = base("postgresql@16").with("schema", "public");
+        assert!(Request::from_params(&same).is_ok());
+        let clash = base("postgresql@16").with("schema", "app");
+        let errors = Request::from_params(&clash).unwrap_err();
+        assert_eq!(errors[0].field, "table");
+        assert!(errors[0].message.contains("but --schema says \"app\""));
+    }
+
+    #[test]
+    fn a_bare_version_gets_did_you_mean() {
+        assert_eq!(
+            parse_database("16").unwrap_err(),
+            "\"16\" has no database name: did you mean postgresql@16?"
+        );
+        assert!(parse_database("8.0.35")
+            .unwrap_err()
+            .ends_with("did you mean mysql@8.0.35?"));
+        assert!(parse_database("10.11")
+            .unwrap_err()
+            .ends_with("did you mean postgresql@10.11 or mariadb@10.11?"));
+        assert!(parse_database("99")
+            .unwrap_err()
+            .contains("accepts postgresql@10"));
     }
 
     #[test]

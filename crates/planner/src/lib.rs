@@ -11,6 +11,7 @@ pub mod params;
 pub mod plan;
 pub mod quote;
 pub mod render;
+pub mod series;
 pub mod share;
 
 pub use input::{FieldError, Request};

@@ -7,16 +7,16 @@
 /// Every parameter the planner understands, with what it accepts.
 /// The order is the order of the share link and of `lockstep plan --help`.
 pub const FIELDS: &[Field] = &[
-    f("db", "database and version: postgresql@10 to postgresql@18 (postgresql@14.3), mysql@5.7, mysql@8.0.35, mysql@8.4, mariadb@10.3 to mariadb@11.x (mariadb@10.11.6)"),
+    f("db", "database and version: postgresql@10 to postgresql@18 (postgresql@14.3), mysql@5.7, mysql@8.0.35, mysql@8.4, mariadb@10.3 to mariadb@11.x (mariadb@10.11.6); PostgreSQL 16, pg16 or MySQL 8.0.35 are read the same"),
     f("change", "add-column, drop-column, rename-column, rename-table, change-type, add-index, drop-index, add-not-null, add-unique, add-foreign-key, add-check, split-table"),
-    f("schema", "schema of the table (optional; default: the search_path)"),
-    f("table", "table name, exactly as in the catalog (case-sensitive; at most 63 bytes on PostgreSQL, 64 characters on MySQL and MariaDB)"),
+    f("schema", "schema of the table (optional; default: the search_path; MySQL/MariaDB: the database, default the connection's); or write schema.table in the table field"),
+    f("table", "table name, exactly as in the catalog (case-sensitive; at most 63 bytes on PostgreSQL, 64 characters on MySQL and MariaDB), or schema.table (MySQL/MariaDB: database.table); a name holding a dot goes in double quotes, \"my.table\", with \"\" for a quote inside"),
     f("column", "column name (add/drop/rename column, change-type, add-not-null, add-foreign-key)"),
     f("type", "SQL type of a new column (add-column), e.g. boolean, bigint, varchar(64); MySQL/MariaDB add-not-null and rename-column: the column's current full type, e.g. int or varchar(64) DEFAULT ''"),
     f("default", "default expression of a new column (add-column), e.g. false, 0, now(), gen_random_uuid()"),
     f("not-null", "true when the new column is NOT NULL (add-column; needs a default on a non-empty table)"),
     f("generated", "expression of a GENERATED ALWAYS AS (...) STORED column (add-column)"),
-    f("columns", "comma-separated column list (add-index, add-unique, add-foreign-key, split-table)"),
+    f("columns", "comma-separated column list (add-index, add-unique, add-foreign-key, split-table); add-index also takes expressions and ordering: lower(email), created_at DESC NULLS LAST, name text_pattern_ops (PostgreSQL; MySQL: expressions from 8.0.13, and ASC or DESC; MariaDB: columns with ASC or DESC), with a name holding a space or parenthesis in double quotes"),
     f("unique", "true for a unique index (add-index)"),
     f("where", "predicate of a partial index (add-index)"),
     f("method", "index method: btree, hash, gin, gist, brin, spgist (add-index; default btree)"),
@@ -26,11 +26,11 @@ pub const FIELDS: &[Field] = &[
     f("from-type", "current type of the column (change-type), e.g. integer, varchar(64)"),
     f("to-type", "new type of the column (change-type), e.g. bigint, text"),
     f("using", "USING expression converting the old value (change-type; optional)"),
-    f("references", "referenced table and column, as table(column) (add-foreign-key)"),
+    f("references", "referenced table and column, as table(column) (add-foreign-key); the table is looked up in the table's schema, so a qualified schema.table(column) must name that schema"),
     f("check", "boolean expression of the CHECK constraint (add-check)"),
     f("new-table", "name of the new table receiving the columns (split-table)"),
-    f("rows", "row count: 0, 10000, 10k, 500M, 1.2B"),
-    f("size", "table size on disk: 800MiB, 120GB, 1.5TB (1 GB = 1024 MB, as pg_size_pretty prints)"),
+    f("rows", "row count: 0, 10000, 500_000, 1,000,000, 10k, 500M, 1.2B (a comma only groups thousands: 1,5M is refused)"),
+    f("size", "table size on disk, with its unit: 800MiB, 120GB, 1.5 TB, 4096B (1 GB = 1024 MB, as pg_size_pretty prints; a decimal is written with a point, 1,5TB is refused)"),
     f("max-downtime", "longest acceptable blocking of reads or writes: 0, 500ms, 30s, 5m"),
     f("primary-key", "primary key column (default id), or none when the table has no primary key"),
     f("write-rate", "rows written per second at peak (optional), e.g. 2000 or 5k"),
@@ -99,6 +99,45 @@ pub fn change_fields(kind: &str) -> &'static [&'static str] {
         "split-table" => &["columns", "new-table"],
         _ => &[],
     }
+}
+
+/// A field named in a message or a plan's prose, spelled as the CLI spells it (`--name`).
+/// The page shows the field's label there instead ([`label_refs`]), so one message reads
+/// right in both places. Only names of [`FIELDS`] are fields; a tool's flag is not.
+pub fn flag(name: &str) -> String {
+    debug_assert!(FIELDS.iter().any(|f| f.name == name), "{name} is no field");
+    format!("--{name}")
+}
+
+/// `text` with every `--<field>` of [`FIELDS`] (as [`flag`] writes it) replaced by
+/// `label(field)`: the page's reading of a message. Other `--words` (a tool's flags, SQL
+/// comments) stay as they are.
+pub fn label_refs(text: &str, label: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("--") {
+        let before = &rest[..at];
+        let after = &rest[at + 2..];
+        let word_len = after
+            .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+            .unwrap_or(after.len());
+        let word = &after[..word_len];
+        let starts_token = !before
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_');
+        let ends_token = !after[word_len..].starts_with(|c: char| c.is_alphanumeric() || c == '_');
+        out.push_str(before);
+        if starts_token && ends_token && FIELDS.iter().any(|f| f.name == word) {
+            out.push_str(&label(word));
+        } else {
+            out.push_str("--");
+            out.push_str(word);
+        }
+        rest = &after[word_len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A parameter's name and a sentence saying what it accepts.
@@ -196,5 +235,33 @@ impl Params {
             .iter()
             .filter_map(|f| self.get(f.name).map(|v| (f.name, v)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_references_read_as_labels_on_the_page() {
+        let label = |name: &str| format!("“{}”", name.replace('-', " "));
+        assert_eq!(
+            label_refs(
+                &format!(
+                    "pass {} with a free name, or lower {}.",
+                    flag("name"),
+                    flag("batch-size")
+                ),
+                label
+            ),
+            "pass “name” with a free name, or lower “batch size”."
+        );
+        assert_eq!(
+            label_refs(
+                "keep --defer-cutover; -- a comment; x--name; --names",
+                label
+            ),
+            "keep --defer-cutover; -- a comment; x--name; --names"
+        );
     }
 }

@@ -461,11 +461,51 @@ pub struct Check {
     pub expect: String,
     /// The same, for machines: the live verifier runs the query and compares.
     pub expected: Expected,
+    /// What a result other than `expected` does to the forward script: stop it before the
+    /// next step, or only inform the operator. `Expected::Manual` checks always inform.
+    pub on_fail: OnFail,
+    /// True when the query reads the whole table (a count of NULLs, duplicates, orphans):
+    /// slow on a big table, and it can be run on a replica first.
+    pub scans_table: bool,
+    /// The client variable that skips this check knowingly when set (`lockstep_skip_1_6`):
+    /// psql `-v lockstep_skip_1_6=1`, mysql `--init-command='SET @lockstep_skip_1_6=1'`.
+    /// Set on every stopping check of the plan's phases when the plan is assembled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_var: Option<String>,
     /// A query returning 1 or 0: the check applies only while it returns 1. A check of a
     /// transition state (both column names exist) names objects a completed plan has removed:
     /// a re-run of the script skips it there, as it skips the phase's guarded steps.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub only_if: Option<String>,
+}
+
+/// What a failed check does to the forward script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFail {
+    /// The next step is unsafe when the check fails: the script stops before it.
+    Stop,
+    /// The result is for the operator to judge: the script shows it and goes on.
+    Inform,
+}
+
+impl Check {
+    /// The check only informs: its result does not decide whether the next step is safe.
+    pub fn informs(mut self) -> Self {
+        self.on_fail = OnFail::Inform;
+        self
+    }
+
+    /// The check reads the whole table.
+    pub fn scanning(mut self) -> Self {
+        self.scans_table = true;
+        self
+    }
+
+    /// True when the forward script stops on this check's failure.
+    pub fn stops(&self) -> bool {
+        self.on_fail == OnFail::Stop && self.expected != Expected::Manual
+    }
 }
 
 /// A check's result as PostgreSQL's text output gives it (`t`/`f` for booleans), so the
@@ -536,7 +576,11 @@ pub struct Alternative {
 pub struct Plan {
     pub engine: String,
     pub version: String,
+    /// The table, quoted and qualified as the engine writes it (`public.orders`, `` `orders` ``).
     pub table: String,
+    /// The table's own name, unquoted and without its schema, for file names.
+    #[serde(skip)]
+    pub table_name: String,
     pub change: String,
     pub summary: String,
     pub strategy: Strategy,
@@ -547,12 +591,44 @@ pub struct Plan {
     pub alternative: Option<Alternative>,
     pub warnings: Vec<Warning>,
     pub assumptions: Vec<Assumption>,
+    /// True when forward.sql first asks whether the plan is already complete (the last phase's
+    /// stopping checks all pass) and then ends without changing anything: a re-run of the
+    /// finished script is a no-op (the live verifier runs every PostgreSQL forward.sql twice).
+    pub rerun_safe: bool,
+    /// True when, after forward.sql stopped between two phases (a failed step, a failed check
+    /// fixed since), running it again passes the preflight despite what the earlier run did
+    /// and completes the plan (verified live at every phase boundary). False: the preflight
+    /// stops the re-run before any change, and the remaining phases are run by hand.
+    pub resumes: bool,
 }
 
 impl Plan {
     pub fn steps(&self) -> impl Iterator<Item = &Step> {
         self.phases.iter().flat_map(|p| p.steps.iter())
     }
+}
+
+/// Names the skip variable of every stopping check after its place: `lockstep_skip_<phase>_<n>`
+/// (1-based), so the script and the runbook name the same variable.
+pub fn name_skip_vars(phases: &mut [Phase]) {
+    for (pi, phase) in phases.iter_mut().enumerate() {
+        for (ci, check) in phase.checks.iter_mut().enumerate() {
+            check.skip_var = check
+                .stops()
+                .then(|| format!("lockstep_skip_{}_{}", pi + 1, ci + 1));
+        }
+    }
+}
+
+/// The checks that say the plan is complete: the stopping checks of its last phase with
+/// checks. Empty when that phase has none a machine can decide.
+pub fn completion_checks(phases: &[Phase]) -> Vec<&Check> {
+    phases
+        .iter()
+        .rev()
+        .find(|p| !p.checks.is_empty())
+        .map(|p| p.checks.iter().filter(|c| c.stops()).collect())
+        .unwrap_or_default()
 }
 
 /// The longest blocking time of any step in `phases`.

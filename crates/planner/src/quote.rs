@@ -207,6 +207,12 @@ pub fn literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
+/// A single-quoted argument of a psql backslash command (`\\echo`): psql reads `''` as a
+/// quote and interprets backslash escapes there, so both are escaped.
+pub fn psql_arg(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+}
+
 /// A shell word for a command line the runbook prints (pg_repack): single-quoted, with `'`
 /// written as `'\''`, so no name can break out of the argument.
 pub fn shell(word: &str) -> String {

@@ -1,7 +1,7 @@
 //! Share links: parameters <-> URL query string, versioned (`v=1`), round-tripping exactly.
 //! The same names are the CLI's flags, so `lockstep plan --link '<url>'` reproduces a page.
 
-use crate::input::FieldError;
+use crate::input::{canonical_database, shown, FieldError};
 use crate::params::{Params, FIELDS};
 
 /// The share-link format version this build writes and reads.
@@ -11,7 +11,12 @@ pub const VERSION: &str = "1";
 pub fn to_query(params: &Params) -> String {
     let mut parts = vec![format!("v={VERSION}")];
     for (name, value) in params.canonical() {
-        parts.push(format!("{name}={}", encode(value)));
+        let value = if name == "db" {
+            canonical_database(value)
+        } else {
+            value.to_string()
+        };
+        parts.push(format!("{name}={}", encode(&value)));
     }
     parts.join("&")
 }
@@ -32,7 +37,7 @@ pub fn from_link(link: &str) -> Result<Params, FieldError> {
         } else {
             return Err(FieldError::new(
                 "link",
-                format!("has an unknown parameter {name:?}"),
+                format!("has an unknown parameter {}", shown(&name)),
             ));
         }
     }
@@ -68,7 +73,8 @@ pub fn restore(link: &str) -> Restored {
         let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
         let Ok(name) = decode(raw_name) else {
             out.problems.push(format!(
-                "The parameter {raw_name:?} is damaged and was left out."
+                "The parameter {} is damaged and was left out.",
+                shown(raw_name)
             ));
             continue;
         };
@@ -78,15 +84,17 @@ pub fn restore(link: &str) -> Restored {
         }
         if !FIELDS.iter().any(|f| f.name == name) {
             out.problems.push(format!(
-                "The link's parameter {name:?} is unknown to this version and was left out."
+                "The link's parameter {} is unknown to this version and was left out.",
+                shown(&name)
             ));
             continue;
         }
         match decode(raw_value) {
             Ok(value) => out.params.set(&name, value),
-            Err(message) => out
-                .problems
-                .push(format!("The value of {name:?} {message} and was left out.")),
+            Err(message) => out.problems.push(format!(
+                "The value of {} {message} and was left out.",
+                shown(&name)
+            )),
         }
     }
     match version.as_deref() {
@@ -181,6 +189,14 @@ mod tests {
         assert!(query.contains("&where=status+%3D+%27open%27+%26+x%2B1+%3E+2+%25+3&"));
         let back = from_link(&format!("https://example.test/lockstep/?{query}#top")).unwrap();
         assert_eq!(back.canonical(), params.canonical());
+    }
+
+    #[test]
+    fn links_carry_the_canonical_database() {
+        let params = Params::new().with("db", "PostgreSQL 16").with("rows", "5M");
+        assert_eq!(to_query(&params), "v=1&db=postgresql@16&rows=5M");
+        let typo = Params::new().with("db", "16");
+        assert_eq!(to_query(&typo), "v=1&db=16");
     }
 
     #[test]

@@ -202,6 +202,36 @@ fn check_blocking(step: &Step, budget_ms: u64, shortest_wait: f64) {
 }
 
 fn check_plan(plan: &Plan, params: &Params, budget_ms: u64) {
+    // Every stopping check has its own skip variable; a check judged by the operator informs.
+    let mut vars = std::collections::HashSet::new();
+    let alternative = plan.alternative.iter().flat_map(|a| &a.phases);
+    for check in alternative.flat_map(|p| &p.checks) {
+        assert_eq!(
+            check.stops(),
+            check.skip_var.is_some(),
+            "{}",
+            check.description
+        );
+    }
+    for check in plan.phases.iter().flat_map(|p| &p.checks) {
+        assert_eq!(
+            check.stops(),
+            check.skip_var.is_some(),
+            "{}",
+            check.description
+        );
+        if check.expected == lockstep_planner::plan::Expected::Manual {
+            assert!(
+                !check.stops(),
+                "{}: a manual check cannot stop the script",
+                check.description
+            );
+        }
+        if let Some(v) = &check.skip_var {
+            assert!(vars.insert(v.clone()), "{v} named twice");
+        }
+    }
+
     for phase in &plan.phases {
         for step in &phase.steps {
             // MySQL's lock_wait_timeout is at least 1 s; gh-ost's cut-over waits up to three times it.
@@ -308,7 +338,7 @@ proptest! {
             .with("change", kind)
             .with("table", name)
             .with("rows", rows.to_string())
-            .with("size", format!("{}", rows.saturating_mul(200)))
+            .with("size", format!("{}B", rows.saturating_mul(200)))
             .with("max-downtime", format!("{budget_ms}ms"))
             .with("foreign-keys", fks.to_string())
             .with("replicas", replicas.to_string())
@@ -317,7 +347,12 @@ proptest! {
             params.set("primary-key", "none");
         }
         for field in change_fields(kind) {
-            let v = value_for(field, name);
+            // add-index reads keys (`created_at DESC`, `lower(email)`): a name is quoted there.
+        let v = if kind == "add-index" && *field == "columns" {
+            format!("\"{}\", customer_id", name.replace('"', "\"\""))
+        } else {
+            value_for(field, name)
+        };
             if !v.is_empty() {
                 params.set(field, v);
             }

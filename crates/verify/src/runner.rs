@@ -49,7 +49,7 @@ pub fn params_for(case: &Case, version: &str, rows: u64, size: u64) -> Params {
         .with("change", case.change)
         .with("table", "orders")
         .with("rows", rows.to_string())
-        .with("size", size.to_string())
+        .with("size", format!("{size}B"))
         .with("max-downtime", case.budget);
     for (k, v) in &case.params {
         p.set(k, *v);
@@ -200,9 +200,10 @@ fn run_in_db(
         return Ok(());
     }
     let template = ensure_template(cluster, opts.rows, case.int_id)?;
-    script::forward_script_claim(
+    script::forward_script_claims(
         cluster,
         &plan,
+        crate::scenarios::violation(case),
         &format!("{db}_script"),
         (&template, case.setup),
         result,

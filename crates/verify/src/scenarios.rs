@@ -158,6 +158,41 @@ fn case(change: &'static str, name: &'static str, params: &[(&'static str, &'sta
     }
 }
 
+/// A broken precondition a case's change type guards with a preflight check, on the seeded
+/// columns the cases use, and the fix an operator would make.
+pub struct Violation {
+    /// A NULL for add-not-null (email), a duplicate for add-unique (email), an orphan for
+    /// add-foreign-key (customer_id -> customers), a row violating add-check's `amount >= 0`.
+    pub breaks: &'static str,
+    /// Makes the row valid again (allowed with the plan's NOT VALID constraint in place).
+    pub repairs: &'static str,
+}
+
+/// The case's violation: forward.sql must stop before its first change; skipped, it fails in a
+/// step; once repaired, a re-run completes the plan.
+pub fn violation(case: &Case) -> Option<Violation> {
+    let (breaks, repairs) = match case.change {
+        "add-not-null" => (
+            "UPDATE orders SET email = NULL WHERE id = (SELECT min(id) FROM orders);",
+            "UPDATE orders SET email = 'repaired' || id || '@example.com' WHERE email IS NULL;",
+        ),
+        "add-unique" => (
+            "UPDATE orders SET email = (SELECT email FROM orders WHERE email IS NOT NULL ORDER BY id LIMIT 1) WHERE id = (SELECT max(id) FROM orders WHERE email IS NOT NULL);",
+            "UPDATE orders SET email = 'repaired' || id || '@example.com' WHERE id = (SELECT max(id) FROM orders WHERE email IS NOT NULL);",
+        ),
+        "add-foreign-key" => (
+            "UPDATE orders SET customer_id = (SELECT max(id) + 1 FROM customers) WHERE id = (SELECT min(id) FROM orders);",
+            "UPDATE orders SET customer_id = (SELECT min(id) FROM customers) WHERE customer_id NOT IN (SELECT id FROM customers);",
+        ),
+        "add-check" => (
+            "UPDATE orders SET amount = -1 WHERE id = (SELECT min(id) FROM orders);",
+            "UPDATE orders SET amount = 0 WHERE amount < 0;",
+        ),
+        _ => return None,
+    };
+    Some(Violation { breaks, repairs })
+}
+
 /// The change types in matrix order (the order of `lockstep_planner::input::CHANGE_KINDS`).
 pub fn change_kinds() -> Vec<&'static str> {
     lockstep_planner::input::CHANGE_KINDS.to_vec()
@@ -347,7 +382,7 @@ pub fn all_cases() -> Vec<Case> {
     }
 
     // add-index: online (zero budget), direct (generous budget), a retry after a failed
-    // concurrent build, and a unique index.
+    // concurrent build, a unique index, and expression and ordered keys.
     let idx = [("columns", "customer_id,created_at")];
     let mut c = case("add-index", "online", &idx);
     c.expect_strategy = Some("online");
@@ -363,6 +398,14 @@ pub fn all_cases() -> Vec<Case> {
         "add-index",
         "unique",
         &[("columns", "email"), ("unique", "true")],
+    );
+    c.expect_strategy = Some("online");
+    cases.push(c);
+    // An expression key and an ordered key, as engineers type them.
+    let mut c = case(
+        "add-index",
+        "expression",
+        &[("columns", "lower(email), created_at DESC NULLS LAST")],
     );
     c.expect_strategy = Some("online");
     cases.push(c);

@@ -238,6 +238,8 @@ pub fn relabel_blocking_steps(plan: &mut Plan) -> Vec<String> {
         for step in &mut phase.steps {
             if step.blocks != Blocks::Nothing {
                 step.blocks = Blocks::Nothing;
+                // "Blocks nothing" also claims no queueing: nothing to wait for, nothing held.
+                step.set_blocking(0.0, lockstep_planner::plan::Estimate::new(0.0, 0.0));
                 titles.push(step.title.clone());
             }
         }

@@ -63,7 +63,15 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             Expected::row(&["r"]),
         ));
     }
-    extra.push(name_free_check(ctx, &name));
+    extra.push(name_free_check(
+        ctx,
+        &name,
+        &format!(
+            "{} AND confrelid = {}",
+            constraint::own_constraint(ctx, "f", columns),
+            ctx.regclass_of(ref_table)
+        ),
+    ));
     extra.push(referenced_key_check(ctx, ref_table, ref_columns));
     extra.push(orphans_check(ctx, columns, &parent, ref_columns));
     extra.push(referencing_index_check(ctx, columns));
@@ -215,6 +223,7 @@ fn orphans_check(ctx: &Ctx, columns: &[String], parent: &str, ref_columns: &[Str
         "0 (rows with a NULL in any key column are not checked by the foreign key, nor counted here). Any other count: delete or fix those rows first, or the validation fails",
         Expected::row(&["0"]),
     )
+    .scanning()
 }
 
 /// An index whose leading columns are the referencing columns (in any order): what DELETEs and
@@ -240,7 +249,7 @@ fn referencing_index_check(ctx: &Ctx, columns: &[String]) -> Check {
             ident_list(columns)
         ),
         Expected::row(&["t"]),
-    )
+    ).informs()
 }
 
 #[cfg(test)]

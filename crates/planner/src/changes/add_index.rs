@@ -8,7 +8,7 @@
 
 use super::{check, Ctx, Paths};
 use crate::engines::postgres::Statement;
-use crate::input::{Change, FieldError, IndexMethod};
+use crate::input::{Change, FieldError, IndexKey, IndexMethod, KeyTarget};
 use crate::plan::{Expected, Phase, Step};
 use crate::quote::{self, derived_name, ident, ident_list};
 
@@ -18,6 +18,9 @@ pub(crate) const INDEX_BYTES_PER_ROW: u64 = 40;
 /// The index to build, as both paths need it.
 pub(crate) struct IndexSpec<'c> {
     pub columns: &'c [String],
+    /// The key list as written, when it holds more than plain columns (expressions,
+    /// ordering, operator classes); `None` writes `columns`.
+    pub key_sql: Option<String>,
     pub unique: bool,
     pub predicate: Option<&'c str>,
     pub method: IndexMethod,
@@ -37,7 +40,9 @@ impl IndexSpec<'_> {
             ident(&self.name),
             ctx.table(),
             self.method.name(),
-            ident_list(self.columns),
+            self.key_sql
+                .clone()
+                .unwrap_or_else(|| ident_list(self.columns)),
             self.predicate
                 .map(|p| format!(" WHERE {p}"))
                 .unwrap_or_default()
@@ -96,9 +101,39 @@ impl IndexSpec<'_> {
     }
 }
 
+/// What a key indexes, as an expression: the quoted column or the expression in parentheses.
+fn key_value(key: &IndexKey) -> String {
+    match &key.target {
+        KeyTarget::Column(c) => ident(c),
+        KeyTarget::Expression(e) => format!("({e})"),
+    }
+}
+
+/// One key as CREATE INDEX writes it: the column or `(expression)`, then COLLATE, the operator
+/// class, DESC and NULLS FIRST/LAST (PostgreSQL docs, "CREATE INDEX", index_elem).
+fn key_sql(key: &IndexKey) -> String {
+    let mut sql = key_value(key);
+    if let Some(collation) = &key.collate {
+        sql.push_str(&format!(" COLLATE {}", ident(collation)));
+    }
+    if let Some(opclass) = &key.opclass {
+        let parts: Vec<String> = opclass.split('.').map(ident).collect();
+        sql.push_str(&format!(" {}", parts.join(".")));
+    }
+    if key.descending {
+        sql.push_str(" DESC");
+    }
+    match key.nulls_first {
+        Some(true) => sql.push_str(" NULLS FIRST"),
+        Some(false) => sql.push_str(" NULLS LAST"),
+        None => {}
+    }
+    sql
+}
+
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let Change::AddIndex {
-        columns,
+        keys,
         unique,
         predicate,
         method,
@@ -116,11 +151,19 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             ),
         ));
     }
+    let key_names: Vec<String> = keys.iter().map(IndexKey::name_part).collect();
     let mut name_parts: Vec<&str> = vec![&ctx.req.table];
-    name_parts.extend(columns.iter().map(String::as_str));
+    name_parts.extend(key_names.iter().map(String::as_str));
     name_parts.push(if *unique { "key" } else { "idx" });
+    let columns: Vec<String> = keys
+        .iter()
+        .filter_map(IndexKey::column_name)
+        .map(str::to_string)
+        .collect();
+    let key_list = keys.iter().map(key_sql).collect::<Vec<_>>().join(", ");
     let spec = IndexSpec {
-        columns,
+        columns: &columns,
+        key_sql: Some(key_list.clone()),
         unique: *unique,
         predicate: predicate.as_deref(),
         method: *method,
@@ -140,18 +183,18 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             "No duplicates exist among rows without NULLs, which a unique index never compares (a full scan: run it on a replica if you have one)",
             format!(
                 "SELECT {cols}, count(*) FROM {table} WHERE {not_null}{pred} GROUP BY {cols} HAVING count(*) > 1 LIMIT 10;",
-                cols = ident_list(columns),
+                cols = keys.iter().map(key_value).collect::<Vec<_>>().join(", "),
                 table = ctx.table(),
-                not_null = columns
+                not_null = keys
                     .iter()
-                    .map(|c| format!("{} IS NOT NULL", ident(c)))
+                    .map(|k| format!("{} IS NOT NULL", key_value(k)))
                     .collect::<Vec<_>>()
                     .join(" AND "),
                 pred = predicate.as_deref().map(|p| format!(" AND ({p})")).unwrap_or_default()
             ),
             "no rows",
             Expected::NoRows,
-        ));
+        ).scanning());
     }
 
     let checks = vec![check(
@@ -212,7 +255,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             method.name(),
             ident(&spec.name),
             ctx.table(),
-            ident_list(columns),
+            key_list,
             predicate
                 .as_deref()
                 .map(|p| format!(" WHERE {p}"))
@@ -239,6 +282,68 @@ mod tests {
             .with("rows", rows)
             .with("size", size)
             .with("max-downtime", budget)
+    }
+
+    fn build_sql(keys: &str, unique: bool) -> (String, crate::plan::Plan) {
+        let mut p = params("500M", "120GB", "0").with("columns", keys);
+        if unique {
+            p.set("unique", "true");
+        }
+        let plan = crate::plan(&p).unwrap();
+        let build = plan.steps().find(|s| s.title.starts_with("Build")).unwrap();
+        (build.sql[0].clone(), plan.clone())
+    }
+
+    #[test]
+    fn expressions_ordering_and_operator_classes_are_planned_as_such() {
+        let (sql, _) = build_sql("lower(email)", false);
+        assert_eq!(sql, "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_lower_email_idx ON orders USING btree ((lower(email)));");
+        let (sql, _) = build_sql("customer_id, created_at DESC NULLS LAST", false);
+        assert!(sql.contains("orders_customer_id_created_at_idx ON orders USING btree (customer_id, created_at DESC NULLS LAST);"), "{sql}");
+        let (sql, _) = build_sql("name COLLATE \"C\" text_pattern_ops", false);
+        assert!(
+            sql.contains("(name COLLATE \"C\" text_pattern_ops)"),
+            "{sql}"
+        );
+        let (sql, _) = build_sql("date_trunc('day', created_at), \"Odd (name)\"", false);
+        assert!(
+            sql.contains("orders_date_trunc_day_created_at_Odd (name)_idx"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("((date_trunc('day', created_at)), \"Odd (name)\")"),
+            "{sql}"
+        );
+        let (_, plan) = build_sql("lower(email)", true);
+        let duplicates = &plan.phases[0].checks.last().unwrap().sql;
+        assert!(duplicates.contains("SELECT (lower(email)), count(*) FROM orders WHERE (lower(email)) IS NOT NULL GROUP BY (lower(email))"), "{duplicates}");
+    }
+
+    #[test]
+    fn derived_names_fit_and_bad_keys_are_refused() {
+        let long = format!("lower({})", "x".repeat(80));
+        let (sql, _) = build_sql(&long, false);
+        let name = sql.split_whitespace().nth(6).unwrap();
+        assert_eq!(name.len(), 63, "{name}");
+        let bad =
+            crate::plan(&params("1M", "1GB", "0").with("columns", "created_at + 1")).unwrap_err();
+        assert_eq!(bad[0].field, "columns");
+        assert!(
+            bad[0].message.contains("\"+\" is not an ordering"),
+            "{}",
+            bad[0].message
+        );
+        let injected =
+            crate::plan(&params("1M", "1GB", "0").with("columns", "lower(a; drop table x)"))
+                .unwrap_err();
+        assert!(
+            injected[0].message.contains("contains ;"),
+            "{}",
+            injected[0].message
+        );
+        let twice =
+            crate::plan(&params("1M", "1GB", "0").with("columns", "a, a DESC")).unwrap_err();
+        assert!(twice[0].message.contains("twice"));
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let name = name.clone().unwrap_or_else(|| derived_name(&name_parts));
     let spec = IndexSpec {
         columns,
+        key_sql: None,
         unique: true,
         predicate: None,
         method: IndexMethod::Btree,
@@ -53,12 +54,15 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ),
         "no rows (rows with a NULL in any of these columns never conflict and are left out). Any row: remove the duplicates first, or the build fails",
         Expected::NoRows,
-    );
+    )
+    .scanning();
     let name_free = check(
         &format!("No index or table named {} exists yet", ident(&name)),
         format!(
-            "SELECT to_regclass({}) IS NULL AS name_free;",
-            quote::literal(&index)
+            "SELECT to_regclass({idx}) IS NULL OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = to_regclass({idx}) AND i.indrelid = {} AND i.indisunique AND (SELECT array_agg(k ORDER BY k) FROM unnest(i.indkey::int2[]) k) = {}) AS name_free;",
+            ctx.regclass(),
+            constraint::column_set(&ctx.regclass(), columns),
+            idx = quote::literal(&index)
         ),
         "t (f: the name is taken: pass --name, unless it is this plan's own index left by an earlier attempt; CREATE INDEX ... IF NOT EXISTS would otherwise keep an unrelated index)",
         Expected::row(&["t"]),
@@ -71,7 +75,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     );
     let online_extra = vec![
         plain_table,
-        name_free_check(ctx, &name),
+        name_free_check(ctx, &name, &constraint::own_constraint(ctx, "u", columns)),
         name_free.clone(),
         duplicates.clone(),
     ];
@@ -146,7 +150,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let direct = vec![
         ctx.preflight(
             Some(index_bytes),
-            vec![name_free_check(ctx, &name), name_free, duplicates],
+            vec![name_free_check(ctx, &name, &constraint::own_constraint(ctx, "u", columns)), name_free, duplicates],
         ),
         Phase {
             name: "add constraint".to_string(),

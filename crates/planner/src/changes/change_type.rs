@@ -107,13 +107,13 @@ fn type_paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     if to.serial {
         return Err(FieldError::new(
             "to-type",
-            format!("{to_type:?} is not a type ALTER COLUMN TYPE accepts (serial types are an integer type plus a sequence default); accepts a real type such as bigint: the column keeps its sequence"),
+            format!("{} is not a type ALTER COLUMN TYPE accepts (serial types are an integer type plus a sequence default); accepts a real type such as bigint: the column keeps its sequence", crate::input::shown(to_type)),
         ));
     }
     if from.ty == to.ty && using.is_none() {
         return Err(FieldError::new(
             "to-type",
-            format!("{to_type:?} is the type the column already has (--from-type {from_type:?}); accepts a different type, e.g. bigint or text"),
+            format!("{} is the type the column already has ({} {}); accepts a different type, e.g. bigint or text", crate::input::shown(to_type), crate::params::flag("from-type"), crate::input::shown(from_type)),
         ));
     }
     let v = ctx.version();
@@ -693,7 +693,7 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
             format!("SELECT count(*) AS rows_out_of_sync FROM {table} WHERE {new_col} IS DISTINCT FROM {value};"),
             "0",
             Expected::row(&["0"]),
-        )],
+        ).scanning()],
     };
 
     // ---- indexes and NOT NULL proof
@@ -703,6 +703,7 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
         let cols = [spec.new_col.clone()];
         let idx = IndexSpec {
             columns: &cols,
+            key_sql: None,
             unique: true,
             predicate: None,
             method: IndexMethod::Btree,

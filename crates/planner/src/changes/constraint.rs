@@ -89,8 +89,20 @@ pub(super) fn validate_step(ctx: &Ctx, name: &str, duration: Estimate, on_failur
 }
 
 /// The constraint's type and whether it is validated. `contype`: c check, f foreign key,
-/// u unique, n not-null (18+).
+/// u unique, n not-null (18+). Right after the NOT VALID phase only its existence is checked:
+/// a re-run that resumes after the validation must pass it too.
 pub(super) fn state_check(ctx: &Ctx, name: &str, contype: &str, validated: bool) -> Check {
+    if !validated {
+        return check(
+            &format!(
+                "Constraint {} exists (NOT VALID until the next phase validates it; new rows are checked already)",
+                ident(name)
+            ),
+            format!("SELECT contype FROM pg_constraint WHERE {};", by_name(ctx, name)),
+            &format!("one row: contype = {contype}"),
+            Expected::row(&[contype]),
+        );
+    }
     check(
         &format!(
             "Constraint {} exists{}",
@@ -113,16 +125,27 @@ pub(super) fn state_check(ctx: &Ctx, name: &str, contype: &str, validated: bool)
     )
 }
 
-/// Preflight: the name is not taken on this table.
-pub(super) fn name_free_check(ctx: &Ctx, name: &str) -> Check {
+/// Preflight: the name is not taken on this table by anything but this plan's own constraint
+/// (`own`, a `pg_constraint` predicate), which an earlier attempt may have left: its steps
+/// skip it, so a re-run after a partial failure passes this check.
+pub(super) fn name_free_check(ctx: &Ctx, name: &str, own: &str) -> Check {
     check(
         &format!("No constraint named {} exists on the table yet", ident(name)),
         format!(
-            "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE {};",
+            "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE {} AND NOT ({own});",
             by_name(ctx, name)
         ),
-        "no rows (a row means the name is taken: pass --name, unless the row is this plan's own constraint left by an earlier attempt, in which case its steps skip it)",
+        "no rows (a row means the name is taken by another constraint: choose another with --name; this plan's own constraint left by an earlier attempt is not listed, its steps skip it)",
         Expected::NoRows,
+    )
+}
+
+/// `pg_constraint` predicate: a constraint of type `contype` on exactly `columns` of the table.
+pub(super) fn own_constraint(ctx: &Ctx, contype: &str, columns: &[String]) -> String {
+    format!(
+        "contype = {} AND (SELECT array_agg(k ORDER BY k) FROM unnest(conkey) k) = {}",
+        quote::literal(contype),
+        column_set(&ctx.regclass(), columns)
     )
 }
 

@@ -63,7 +63,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             dropped_with,
             "no rows, or only objects you mean to lose (an index or unique constraint that queries still need must be recreated without the column first, CONCURRENTLY)",
             Expected::NoRows,
-        ),
+        ).informs(),
         check(
             "The column is nullable or has a default, so the new application version can insert rows without it",
             format!("SELECT NOT attnotnull OR atthasdef AS optional FROM pg_attribute WHERE attrelid = {t} AND attname = {col_lit} AND NOT attisdropped;"),

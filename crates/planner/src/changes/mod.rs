@@ -6,7 +6,7 @@ use crate::estimate::{Model, CATALOG_ONLY};
 use crate::input::{Change, FieldError, Request, Version};
 use crate::plan::{
     human_seconds, human_seconds_up, longest_blocking, Alternative, Blocks, Check, Estimate,
-    Expected, Phase, Plan, RollbackStep, Step, Strategy, Warning,
+    Expected, OnFail, Phase, Plan, RollbackStep, Step, Strategy, Warning,
 };
 use crate::quote;
 
@@ -26,8 +26,32 @@ mod rename_column;
 mod rename_table;
 mod split_table;
 
-/// Plans a validated request: MySQL and MariaDB in [`crate::mysql`], PostgreSQL here.
+/// Plans a validated request, with the warnings about the inputs first: a size that does not
+/// fit the row count makes every estimate below it wrong.
+/// A version without its minor or patch release is planned for the oldest of the series,
+/// with the releases where the plan changes named first ([`crate::series`]).
 pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
+    let exact = |r: &Request| plan_for_version(r).ok();
+    let mut plan = plan_for_version(req).map_err(|mut e| {
+        if let Some(v) = crate::series::first_release_that_plans(req, exact) {
+            e.message.push_str(&format!(
+                " ({} {v} and later can make this change: if the server runs one, give its exact version in {}.)",
+                req.db.engine.label(),
+                crate::params::flag("db")
+            ));
+        }
+        e
+    })?;
+    let mut first = req.input_warnings();
+    first.extend(crate::series::warning(req, exact));
+    first.append(&mut plan.warnings);
+    plan.warnings = first;
+    Ok(plan)
+}
+
+/// Plans for exactly the version the request names: MySQL and MariaDB in [`crate::mysql`],
+/// PostgreSQL here.
+fn plan_for_version(req: &Request) -> Result<Plan, FieldError> {
     if req.db.engine.is_mysql_family() {
         return crate::mysql::plan_request(req);
     }
@@ -47,9 +71,26 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
         Change::SplitTable { .. } => split_table::paths(&ctx)?,
     };
     let mut plan = choose(req, &ctx.model, paths)?;
+    if plan.strategy.chosen == "online" && online_stops_on_resume(&req.change) {
+        plan.resumes = false;
+    }
     let extra = environment_warnings(&ctx, &plan.phases);
     plan.warnings.extend(extra);
     Ok(plan)
+}
+
+/// The online paths whose forward.sql, re-run after it stopped between two phases, stops in
+/// the preflight (its checks describe the table before the plan: the view in the table's place,
+/// the added column or table, the swapped type) instead of resuming; the live verifier proves
+/// both behaviours at every phase boundary.
+fn online_stops_on_resume(change: &Change) -> bool {
+    matches!(
+        change,
+        Change::RenameColumn { .. }
+            | Change::RenameTable { .. }
+            | Change::ChangeType { .. }
+            | Change::SplitTable { .. }
+    )
 }
 
 /// The ways a change can be made. A change fills in what exists for it.
@@ -164,6 +205,16 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
             ));
         }
     };
+    let mut phases = phases;
+    crate::plan::name_skip_vars(&mut phases);
+    // The other path's script would number its checks the same way.
+    let mut alternative = alternative;
+    if let Some(alt) = &mut alternative {
+        crate::plan::name_skip_vars(&mut alt.phases);
+    }
+    let rerun_safe =
+        !req.db.engine.is_mysql_family() && !crate::plan::completion_checks(&phases).is_empty();
+    let resumes = rerun_safe;
     let longest = longest_blocking(&phases);
     let over = phases
         .iter()
@@ -196,6 +247,7 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
         } else {
             quote::qualified(req.schema.as_deref(), &req.table)
         },
+        table_name: req.table.clone(),
         change: req.change.kind().to_string(),
         summary: paths.summary,
         strategy: Strategy {
@@ -208,6 +260,8 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
         alternative,
         warnings: paths.warnings,
         assumptions: model.assumptions(),
+        rerun_safe,
+        resumes,
     })
 }
 
@@ -251,8 +305,9 @@ fn environment_warnings(ctx: &Ctx, phases: &[Phase]) -> Vec<Warning> {
             warnings.push(Warning {
                 code: "write-rate".to_string(),
                 message: format!(
-                    "At {rate} rows/s of writes, the batched backfill ({} rows/s assumed) competes with the application for the same rows and WAL, and the trigger this plan installs adds work to every write. Run it off-peak, lower --batch-size, and watch replication lag and lock waits (pg_stat_activity.wait_event) while it runs.",
-                    ctx.model.backfill_rows_per_sec
+                    "At {rate} rows/s of writes, the batched backfill ({} rows/s assumed) competes with the application for the same rows and WAL, and the trigger this plan installs adds work to every write. Run it off-peak, lower {}, and watch replication lag and lock waits (pg_stat_activity.wait_event) while it runs.",
+                    ctx.model.backfill_rows_per_sec,
+                    crate::params::flag("batch-size")
                 ),
             });
         }
@@ -415,21 +470,27 @@ impl<'a> Ctx<'a> {
         let v = self.version();
         let mut checks = vec![
             check(
-                "The server is the major version this plan was made for",
-                "SELECT current_setting('server_version_num')::int / 10000 AS major;",
-                &format!("{} (the plan was made for {v})", v.major),
-                Expected::row(&[&v.major.to_string()]),
+                "The server is the major version this plan was made for, and not an older minor release",
+                format!(
+                    "SELECT current_setting('server_version_num')::int / 10000 AS major, current_setting('server_version_num')::int >= {} AS not_older;",
+                    postgres::version_num(v)
+                ),
+                &format!(
+                    "{}, t (the plan was made for {v}; an older minor release lacks fixes the plan relies on)",
+                    v.major
+                ),
+                Expected::row(&[&v.major.to_string(), "t"]),
             ),
             check(
                 "No long-running transaction holds locks a DDL statement would queue behind",
-                "SELECT pid, state, now() - xact_start AS xact_age, left(query, 60) AS query FROM pg_stat_activity WHERE xact_start < now() - interval '1 minute' AND pid <> pg_backend_pid() ORDER BY xact_start;",
+                "SELECT pid, state, now() - xact_start AS xact_age, left(query, 60) AS query FROM pg_stat_activity WHERE xact_start < now() - interval '1 minute' AND pid <> pg_backend_pid() AND datname = current_database() ORDER BY xact_start;",
                 "no rows (end or wait out any listed transaction first)",
                 Expected::NoRows,
             ),
             check(
                 "Nothing already holds or waits for a strong lock on the table",
                 format!(
-                    "SELECT l.pid, l.mode, l.granted, a.state, left(a.query, 60) AS query FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.relation = {} AND l.pid <> pg_backend_pid() AND (NOT l.granted OR l.mode NOT IN ('AccessShareLock', 'RowShareLock', 'RowExclusiveLock'));",
+                    "SELECT l.pid, l.mode, l.granted, a.state, left(a.query, 60) AS query FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.relation = {} AND l.pid <> pg_backend_pid() AND (NOT l.granted OR l.mode NOT IN ('AccessShareLock', 'RowShareLock', 'RowExclusiveLock'));",
                     self.regclass()
                 ),
                 "no rows",
@@ -504,7 +565,14 @@ pub fn check(description: &str, sql: impl Into<String>, expect: &str, expected: 
         description: description.to_string(),
         sql: sql.into(),
         expect: expect.to_string(),
+        on_fail: if expected == Expected::Manual {
+            OnFail::Inform
+        } else {
+            OnFail::Stop
+        },
         expected,
+        scans_table: false,
+        skip_var: None,
         only_if: None,
     }
 }

@@ -45,7 +45,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     if columns.iter().any(|c| c == pk) {
         return Err(FieldError::new(
             "columns",
-            format!("names the primary key {pk:?}: it stays in the old table and keys the new one; accepts the other columns to move, e.g. bio,avatar_url"),
+            format!("names the primary key {}: it stays in the old table and keys the new one; accepts the other columns to move, e.g. bio,avatar_url", crate::input::shown(pk)),
         ));
     }
     if new_table == &ctx.req.table {
@@ -260,7 +260,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ),
         "t",
         Expected::row(&["t"]),
-    );
+    ).scanning();
     let copy = Phase {
         name: "copy".to_string(),
         purpose: format!("Copy the rows that existed before the trigger into {new}, in small committed batches while traffic continues, then prove both tables agree."),

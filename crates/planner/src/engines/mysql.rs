@@ -6,6 +6,34 @@
 //! MariaDB 10.11; MySQL-only claims are marked "documented, not verified here" in plans.
 
 use crate::input::{Engine, Version};
+use std::ops::RangeInclusive;
+
+/// The patch releases of a series this build knows, from its first GA release to the newest
+/// (MySQL and MariaDB release notes). MariaDB series start at .0 here: their early patches were
+/// alphas and betas, and no rule below draws a line between them.
+pub fn known_patches(engine: Engine, major: u32, minor: u32) -> RangeInclusive<u32> {
+    let (first, latest) = match (engine, major, minor) {
+        (Engine::Mysql, 5, 7) => (9, 44),
+        (Engine::Mysql, 8, 0) => (11, 44),
+        (Engine::Mysql, 8, 4) => (0, 7),
+        (Engine::Mariadb, 10, 3) => (0, 39),
+        (Engine::Mariadb, 10, 4) => (0, 34),
+        (Engine::Mariadb, 10, 5) => (0, 29),
+        (Engine::Mariadb, 10, 6) => (0, 23),
+        (Engine::Mariadb, 10, 7..=9) => (0, 8),
+        (Engine::Mariadb, 10, 10) => (0, 7),
+        (Engine::Mariadb, 10, 11) => (0, 19),
+        (Engine::Mariadb, 11, 0..=2) => (0, 6),
+        (Engine::Mariadb, 11, 4) => (0, 8),
+        (Engine::Mariadb, 11, 8) => (0, 3),
+        (Engine::Mariadb, 11, _) => (0, 2),
+        _ => (0, 0),
+    };
+    first..=latest
+}
+
+/// The MariaDB 11 minor series this build knows (`mariadb@11` names none of them).
+pub const MARIADB_11_MINORS: RangeInclusive<u32> = 0..=8;
 
 /// The server a plan is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +57,18 @@ impl Server {
 
     fn mariadb_at_least(self, major: u32, minor: u32, patch: u32) -> bool {
         self.is_mariadb() && self.version.at_least_patch(major, minor, patch)
+    }
+
+    /// Functional key parts, `ADD INDEX i ((lower(email)))`: MySQL 8.0.13 (manual, "CREATE
+    /// INDEX", functional key parts). MariaDB has none (KB: index a generated column).
+    pub fn functional_key_parts(self) -> bool {
+        self.mysql_at_least(8, 0, 13)
+    }
+
+    /// `DESC` in an index key builds a descending index: MySQL 8.0 (5.7 parses and ignores
+    /// it, manual "Descending Indexes"), MariaDB 10.8 (KB, "Descending Indexes").
+    pub fn descending_indexes(self) -> bool {
+        (self.is_mysql() && self.version.at_least(8, 0)) || self.mariadb_at_least(10, 8, 0)
     }
 
     /// ADD COLUMN as the last column is INSTANT: MySQL 8.0.12, MariaDB 10.3.2. MariaDB

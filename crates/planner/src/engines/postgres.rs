@@ -61,6 +61,28 @@ pub fn concurrent_index_corruption_bug(v: Version) -> bool {
     v.major == 14 && !v.at_least(14, 4)
 }
 
+/// `server_version_num` of a version (10+: major * 10000 + minor); an unknown minor is 0.
+pub fn version_num(v: Version) -> u32 {
+    v.major * 10_000 + v.minor.unwrap_or(0)
+}
+
+/// The newest minor release of each major this build knows (release notes, "Release
+/// x.y"; the servers `crates/verify` runs): a version given without its minor is compared
+/// across `x.0` to this.
+pub fn latest_minor(major: u32) -> u32 {
+    match major {
+        10 => 23,
+        11 | 12 => 22,
+        13 => 23,
+        14 => 23,
+        15 => 18,
+        16 => 14,
+        17 => 10,
+        18 => 4,
+        _ => 0,
+    }
+}
+
 /// REINDEX CONCURRENTLY exists from 12 (docs, "REINDEX").
 pub fn has_reindex_concurrently(v: Version) -> bool {
     v.major >= 12

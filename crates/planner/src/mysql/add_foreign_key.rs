@@ -163,7 +163,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             columns,
             &parent,
             ref_columns,
-        ),
+        ).scanning(),
         check(
             "Whether the child columns already have an index (the ALTER builds one when they do not)",
             leading_index_sql(ctx, &ctx.req.table, columns),
@@ -239,7 +239,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
                 columns,
                 &parent,
                 ref_columns,
-            )],
+            ).scanning()],
         },
     ]);
 

@@ -16,6 +16,13 @@
 //! a btree, seen on MariaDB 10.11). FULLTEXT and SPATIAL indexes are not methods here (they
 //! cannot be built with `LOCK=NONE`: "Fulltext index creation requires a lock").
 //!
+//! Keys: columns with ASC or DESC (a descending index from MySQL 8.0 and MariaDB 10.8; older
+//! servers parse DESC and build ascending, which the plan warns about), and on MySQL 8.0.13+
+//! functional key parts, `ADD INDEX i ((lower(email)))` (manual, "CREATE INDEX", "Functional
+//! Key Parts"; built INPLACE as an index on a hidden virtual generated column). MariaDB has no
+//! functional key parts; prefix lengths and PostgreSQL's NULLS/COLLATE/operator classes are
+//! refused, naming the field.
+//!
 //! A UNIQUE index fails with "Duplicate entry" when duplicates exist, or when a duplicate is
 //! written during the build (the online log is checked at the end), and leaves nothing behind:
 //! the preflight lists duplicates first. Rows with a NULL in an indexed column never conflict.
@@ -26,7 +33,7 @@
 
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
-use crate::input::{Change, FieldError, IndexMethod};
+use crate::input::{shown, Change, FieldError, IndexKey, IndexMethod, KeyTarget};
 use crate::plan::{Check, Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{derived_name, ident, ident_list, literal};
 
@@ -36,9 +43,32 @@ pub(super) const INDEX_BYTES_PER_ROW: u64 = 48;
 
 /// The index to add, as add-index and add-unique both need it.
 pub(super) struct IndexSpec<'c> {
+    /// The plain columns among the key parts (what the column checks look up).
     pub columns: &'c [String],
+    /// The key parts, when add-index gave them (descending, functional); `None` writes
+    /// `columns`.
+    pub parts: Option<Vec<KeyPart>>,
     pub unique: bool,
     pub name: String,
+}
+
+/// One key part as the ALTER writes it.
+pub(super) struct KeyPart {
+    /// `` `col` `` or `(expression)`: MySQL's functional key part is an expression in its own
+    /// parentheses, `ADD INDEX i ((lower(email)))`.
+    pub value: String,
+    pub descending: bool,
+    pub is_column: bool,
+}
+
+impl KeyPart {
+    fn sql(&self) -> String {
+        format!(
+            "{}{}",
+            self.value,
+            if self.descending { " DESC" } else { "" }
+        )
+    }
 }
 
 impl IndexSpec<'_> {
@@ -48,8 +78,36 @@ impl IndexSpec<'_> {
             "ADD {}INDEX {} ({})",
             if self.unique { "UNIQUE " } else { "" },
             ident(&self.name),
-            ident_list(self.columns)
+            self.key_list()
         )
+    }
+
+    /// The key parts as written in `ADD INDEX name (...)`.
+    pub fn key_list(&self) -> String {
+        match &self.parts {
+            Some(parts) => parts
+                .iter()
+                .map(KeyPart::sql)
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => ident_list(self.columns),
+        }
+    }
+
+    /// What each key part compares, for the duplicates query.
+    fn values(&self) -> Vec<String> {
+        match &self.parts {
+            Some(parts) => parts.iter().map(|p| p.value.clone()).collect(),
+            None => self.columns.iter().map(|c| ident(c)).collect(),
+        }
+    }
+
+    /// True when a key part is an expression (information_schema.statistics then has no
+    /// column name for it).
+    fn functional(&self) -> bool {
+        self.parts
+            .as_ref()
+            .is_some_and(|parts| parts.iter().any(|p| !p.is_column))
     }
 
     /// `information_schema.statistics` rows of this index on the table.
@@ -79,7 +137,7 @@ impl IndexSpec<'_> {
                 literal(&ours),
                 w = self.where_index(ctx)
             ),
-            "0 (otherwise pass --name with a free name, or drop the old index first)",
+            "0 (otherwise choose a free name with --name, or drop the old index first)",
             Expected::row(&["0"]),
         )
     }
@@ -88,6 +146,9 @@ impl IndexSpec<'_> {
     /// prefix length; MariaDB silently indexes a prefix, or for UNIQUE builds a hash over a
     /// hidden column, which INPLACE refuses).
     pub fn column_checks(&self, ctx: &Ctx) -> Vec<Check> {
+        if self.columns.is_empty() {
+            return Vec::new();
+        }
         let names = self
             .columns
             .iter()
@@ -119,11 +180,11 @@ impl IndexSpec<'_> {
 
     /// No duplicates among rows without a NULL in the key (a unique index never compares those).
     pub fn duplicates_check(&self, ctx: &Ctx) -> Check {
-        let cols = ident_list(self.columns);
+        let cols = self.values().join(", ");
         let not_null = self
-            .columns
+            .values()
             .iter()
-            .map(|c| format!("{} IS NOT NULL", ident(c)))
+            .map(|v| format!("{v} IS NOT NULL"))
             .collect::<Vec<_>>()
             .join(" AND ");
         check(
@@ -134,11 +195,24 @@ impl IndexSpec<'_> {
             ),
             "no rows (rows with a NULL in any of these columns never conflict). Any row: remove the duplicates first, or the build fails with \"Duplicate entry\"",
             Expected::NoRows,
-        )
+        ).scanning()
     }
 
     /// The index exists, on exactly these columns in order, unique or not as asked.
     pub fn present_check(&self, ctx: &Ctx) -> Check {
+        if self.functional() {
+            let parts = self.parts.as_ref().map_or(0, Vec::len).to_string();
+            let non_unique = if self.unique { "0" } else { "1" };
+            return check(
+                "The index exists with every key part (an expression part has no column name to compare)",
+                format!(
+                    "SELECT COUNT(*) AS key_parts, MIN(non_unique) AS non_unique FROM information_schema.statistics WHERE {};",
+                    self.where_index(ctx)
+                ),
+                &format!("{parts}, {non_unique}"),
+                Expected::row(&[&parts, non_unique]),
+            );
+        }
         let columns = self.columns.join(",");
         let non_unique = if self.unique { "0" } else { "1" };
         check(
@@ -220,9 +294,57 @@ pub(super) fn build_warnings(ctx: &Ctx) -> Vec<Warning> {
     warnings
 }
 
+/// The key parts, when every key is a column or (MySQL 8.0.13+) an expression, with at most
+/// ASC or DESC; otherwise the reason this plan cannot build it, naming the `columns` field.
+fn key_parts(ctx: &Ctx, keys: &[IndexKey]) -> Result<Vec<KeyPart>, FieldError> {
+    let engine = ctx.req.db.engine.label();
+    let refuse = |message: String| FieldError::new("columns", message);
+    keys.iter()
+        .map(|key| {
+            if key.collate.is_some() || key.opclass.is_some() || key.nulls_first.is_some() {
+                return Err(refuse(format!(
+                    "{engine} index keys take only ASC or DESC; NULLS FIRST/LAST, COLLATE and operator classes are PostgreSQL's"
+                )));
+            }
+            let (value, is_column) = match &key.target {
+                KeyTarget::Expression(e) if is_prefix_length(e) => return Err(refuse(format!(
+                    "{}: a prefix length is not planned by Lockstep (its checks compare whole columns); index the whole column, or build this index by hand",
+                    shown(e)
+                ))),
+                KeyTarget::Expression(e) if ctx.server.is_mariadb() => return Err(refuse(format!(
+                    "{}: MariaDB has no expression (functional) index keys. Add a PERSISTENT generated column holding the expression (add-column with generated), then index that column",
+                    shown(e)
+                ))),
+                KeyTarget::Expression(e) if !ctx.server.functional_key_parts() => return Err(refuse(format!(
+                    "{}: MySQL {} has no functional key parts (they arrived in 8.0.13). Add a generated column holding the expression (add-column with generated), then index that column",
+                    shown(e),
+                    ctx.req.db.version
+                ))),
+                KeyTarget::Expression(e) => (format!("({e})"), false),
+                KeyTarget::Column(c) => (ident(c), true),
+            };
+            Ok(KeyPart {
+                value,
+                descending: key.descending,
+                is_column,
+            })
+        })
+        .collect()
+}
+
+/// `email(20)`: MySQL's prefix length, which reads like a function call.
+fn is_prefix_length(expression: &str) -> bool {
+    expression
+        .strip_suffix(')')
+        .and_then(|e| e.split_once('('))
+        .is_some_and(|(name, n)| {
+            !name.is_empty() && !n.is_empty() && n.trim().chars().all(|c| c.is_ascii_digit())
+        })
+}
+
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let Change::AddIndex {
-        columns,
+        keys,
         unique,
         predicate,
         method,
@@ -247,18 +369,26 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             ),
         ));
     }
+    let key_parts = key_parts(ctx, keys)?;
+    let columns: &Vec<String> = &keys
+        .iter()
+        .filter_map(IndexKey::column_name)
+        .map(str::to_string)
+        .collect();
+    let key_names: Vec<String> = keys.iter().map(IndexKey::name_part).collect();
     let mut parts: Vec<&str> = vec![&ctx.req.table];
-    parts.extend(columns.iter().map(String::as_str));
+    parts.extend(key_names.iter().map(String::as_str));
     parts.push(if *unique { "key" } else { "idx" });
     let spec = IndexSpec {
         columns,
+        parts: Some(key_parts),
         unique: *unique,
         name: name.clone().unwrap_or_else(|| derived_name(&parts)),
     };
     let app_change = unique.then(|| {
         format!(
             "The application no longer writes duplicate ({}) values: from this phase on, a duplicate write fails, or makes the build fail.",
-            ident_list(columns)
+            spec.values().join(", ")
         )
     });
     let mut out = summary_paths(format!(
@@ -266,10 +396,20 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         if *unique { "unique " } else { "" },
         ident(&spec.name),
         ctx.table(),
-        ident_list(columns)
+        spec.key_list()
     ));
     out.direct = Some(spec.phases(ctx, app_change));
     out.warnings = build_warnings(ctx);
+    if keys.iter().any(|k| k.descending) && !ctx.server.descending_indexes() {
+        out.warnings.push(Warning {
+            code: "desc-ignored".to_string(),
+            message: format!(
+                "{} {} accepts DESC in an index key but builds an ascending index (descending indexes arrived in MySQL 8.0 and MariaDB 10.8); it still serves ORDER BY ... DESC by reading backwards.",
+                ctx.req.db.engine.label(),
+                ctx.req.db.version
+            ),
+        });
+    }
     Ok(out)
 }
 
@@ -287,6 +427,74 @@ mod tests {
             .with("rows", "500M")
             .with("size", "120GB")
             .with("max-downtime", "0")
+    }
+
+    fn with_keys(db: &str, keys: &str) -> Result<crate::plan::Plan, Vec<crate::FieldError>> {
+        crate::plan(&params(db).with("table", "orders").with("columns", keys))
+    }
+
+    #[test]
+    fn descending_keys_are_written_and_expressions_refused_with_the_reason() {
+        let plan = with_keys("mysql@8.0.35", "customer_id, created_at DESC").unwrap();
+        assert!(plan.phases[1].steps[0].sql[0].contains(
+            "ADD INDEX `orders_customer_id_created_at_idx` (`customer_id`, `created_at` DESC)"
+        ));
+        assert!(plan.warnings.iter().all(|w| w.code != "desc-ignored"));
+        let old = with_keys("mysql@5.7", "created_at DESC").unwrap();
+        assert!(old.warnings.iter().any(|w| w.code == "desc-ignored"));
+        let maria = with_keys("mariadb@10.11", "lower(email)").unwrap_err();
+        assert_eq!(maria[0].field, "columns");
+        assert!(maria[0]
+            .message
+            .contains("MariaDB has no expression (functional) index keys"));
+        let old = with_keys("mysql@8.0.12", "lower(email)").unwrap_err();
+        assert!(
+            old[0].message.contains("arrived in 8.0.13"),
+            "{}",
+            old[0].message
+        );
+        let prefix = with_keys("mysql@8.0.35", "email(20)").unwrap_err();
+        assert!(prefix[0].message.contains("prefix length"));
+        let nulls = with_keys("mariadb@10.11", "a NULLS LAST").unwrap_err();
+        assert!(nulls[0].message.contains("take only ASC or DESC"));
+    }
+
+    #[test]
+    fn functional_key_parts_on_mysql_8_0_13_and_later() {
+        let p = params("mysql@8.0.35")
+            .with("table", "orders")
+            .with("columns", "lower(email), created_at DESC")
+            .with("unique", "true");
+        let plan = crate::plan(&p).unwrap();
+        assert_eq!(
+            plan.phases[1].steps[0].sql,
+            ["ALTER TABLE `orders` ADD UNIQUE INDEX `orders_lower_email_created_at_key` ((lower(email)), `created_at` DESC), ALGORITHM=INPLACE, LOCK=NONE;"]
+        );
+        let checks = &plan.phases[0].checks;
+        let duplicates = checks.iter().find(|c| c.sql.contains("GROUP BY")).unwrap();
+        assert!(duplicates.sql.contains("SELECT (lower(email)), `created_at`, COUNT(*) AS copies FROM `orders` WHERE (lower(email)) IS NOT NULL AND `created_at` IS NOT NULL GROUP BY (lower(email)), `created_at`"), "{}", duplicates.sql);
+        let exists = checks
+            .iter()
+            .find(|c| c.description == "Every indexed column exists")
+            .unwrap();
+        assert!(exists.sql.contains("column_name IN ('created_at')"));
+        let present = &plan.phases[1].checks[0];
+        assert_eq!(present.expected, Expected::row(&["2", "0"]));
+        let only_expression = params("mysql@8.0.35").with("columns", "lower(email)");
+        let plan = crate::plan(&only_expression).unwrap();
+        assert!(plan.phases[0]
+            .checks
+            .iter()
+            .all(|c| !c.sql.contains("IN ()")));
+        // mysql@8.0 is planned for 8.0.11, which has none: the refusal names 8.0.13.
+        let series = crate::plan(&params("mysql@8.0").with("columns", "lower(email)")).unwrap_err();
+        assert!(
+            series[0]
+                .message
+                .contains("MySQL 8.0.13 and later can make this change"),
+            "{}",
+            series[0].message
+        );
     }
 
     #[test]

@@ -59,7 +59,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         return Err(FieldError::new(
             "column",
             format!(
-                "{column:?} is the primary key, which is always NOT NULL; accepts another column"
+                "{} is the primary key, which is always NOT NULL; accepts another column",
+                crate::input::shown(column)
             ),
         ));
     }
@@ -102,11 +103,11 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             format!("SELECT COUNT(*) AS null_rows FROM {table} WHERE {col} IS NULL;"),
             "0. Otherwise decide the value those rows get and fill them first, in batches the application can live with (e.g. UPDATE ... SET <col> = <value> WHERE <col> IS NULL LIMIT 5000, repeated until it changes no row), and make sure the application writes no new NULL",
             Expected::row(&["0"]),
-        ),
+        ).scanning(),
     ];
     // MODIFY restates the type too: a --type other than the column's would change it.
     // The type is the same once the plan has run: a re-run finds it as it is.
-    pre.extend(from_type_check(ctx, column, &current, None));
+    pre.extend(from_type_check(ctx, column, &current, "type", None));
     pre.extend(lost_attributes_check(ctx, column, &restated, "the MODIFY"));
 
     let mut step = ctx.alter(

@@ -29,6 +29,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     parts.push("key");
     let spec = IndexSpec {
         columns,
+        parts: None,
         unique: true,
         name: name.clone().unwrap_or_else(|| derived_name(&parts)),
     };

@@ -27,7 +27,7 @@
 //!   constraint", also with foreign_key_checks=0; and a foreign key between INT and BIGINT is
 //!   "incorrectly formed"): the preflight lists such foreign keys and must return none.
 
-use super::definition::{from_type_check, lost_attributes_check, Definition};
+use super::definition::{from_type_check, lost_attributes_check, Definition, OBSERVED_TYPE};
 use super::{summary_paths, tools, Ctx};
 use crate::changes::{check, Paths};
 use crate::engines::mysql::varchar_length;
@@ -45,53 +45,6 @@ fn normalized(t: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
         .to_ascii_lowercase()
-}
-
-/// `information_schema.columns.data_type` for a type whose first word names it unambiguously
-/// on both engines; `None` for synonyms whose stored name depends on the engine or its
-/// settings (json, real, float(p), character varying ...).
-fn data_type_name(t: &str) -> Option<&'static str> {
-    let n = normalized(t);
-    let word: String = n.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
-    let rest = n[word.len()..].trim_start();
-    const NAMES: &[&str] = &[
-        "tinyint",
-        "smallint",
-        "mediumint",
-        "int",
-        "bigint",
-        "decimal",
-        "double",
-        "bit",
-        "char",
-        "varchar",
-        "binary",
-        "varbinary",
-        "tinytext",
-        "text",
-        "mediumtext",
-        "longtext",
-        "tinyblob",
-        "blob",
-        "mediumblob",
-        "longblob",
-        "date",
-        "datetime",
-        "timestamp",
-        "time",
-        "year",
-        "enum",
-        "set",
-    ];
-    let word = match word.as_str() {
-        "integer" => "int",
-        "bool" | "boolean" => "tinyint",
-        "numeric" | "dec" => "decimal",
-        // CHARACTER VARYING / NATIONAL ...: left to the manual comparison.
-        "char" if rest.starts_with("varying") => return None,
-        w => w,
-    };
-    NAMES.iter().copied().find(|n| *n == word)
 }
 
 /// The column as `information_schema` describes it, printed for the record next to the
@@ -150,27 +103,29 @@ pub(super) fn strict_mode_check() -> Check {
     )
 }
 
-/// The new type is in place: the VARCHAR length, the data type, or the column type to read.
-fn type_check(ctx: &Ctx, column: &str, to_type: &str) -> Check {
+/// The new type is in place, compared as `information_schema.columns` spells it (the whole
+/// COLUMN_TYPE, so decimal(12,2) -> decimal(14,2) is told apart, which DATA_TYPE is not); for a
+/// type whose stored spelling cannot be predicted, the VARCHAR length or the operator's reading.
+fn type_check(ctx: &Ctx, column: &str, to_type: &str, to_def: &Definition) -> Check {
     let col = format!(
         "{} AND column_name = {}",
         ctx.where_table(&ctx.req.table),
         literal(column)
     );
-    if let Some(n) = varchar_length(to_type) {
+    if let Some(spelled) = to_def.column_type_spelling() {
+        check(
+            "The column has its new type",
+            format!("SELECT {OBSERVED_TYPE} AS column_type FROM information_schema.columns WHERE {col};"),
+            &spelled,
+            Expected::row(&[&spelled]),
+        )
+    } else if let Some(n) = varchar_length(to_type) {
         let n = n.to_string();
         check(
             "The column has its new length",
             format!("SELECT character_maximum_length FROM information_schema.columns WHERE {col};"),
             &n,
             Expected::row(&[&n]),
-        )
-    } else if let Some(name) = data_type_name(to_type) {
-        check(
-            "The column has its new type",
-            format!("SELECT data_type FROM information_schema.columns WHERE {col};"),
-            name,
-            Expected::row(&[name]),
         )
     } else {
         check(
@@ -265,6 +220,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ctx,
         column,
         &from_def,
+        "from-type",
         Some((column, &to_def)),
     ));
     pre.extend(lost_attributes_check(ctx, column, &to_def, "the MODIFY"));
@@ -289,7 +245,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             Expected::Manual,
         ));
     }
-    let after = vec![type_check(ctx, column, to)];
+    let after = vec![type_check(ctx, column, to, &to_def)];
     let copy_lock = tools::COPY_SHARED;
     let back = ctx.rollback_ddl(
         format!(
@@ -718,11 +674,31 @@ mod tests {
         assert!(err.iter().any(|e| e.field == "primary-key"), "{err:?}");
     }
 
+    /// Issue 18 item 8: DATA_TYPE is `decimal` before and after decimal(12,2) -> (14,2), so a
+    /// check reading it passed when the change never ran; the whole COLUMN_TYPE tells them apart.
     #[test]
-    fn data_type_names() {
-        assert_eq!(data_type_name("BIGINT UNSIGNED NOT NULL"), Some("bigint"));
-        assert_eq!(data_type_name("integer"), Some("int"));
-        assert_eq!(data_type_name("json"), None);
-        assert_eq!(data_type_name("character varying(10)"), None);
+    fn the_new_type_check_compares_the_whole_column_type() {
+        for (from, to, spelled) in [
+            ("decimal(12,2)", "decimal(14,2)", "decimal(14,2)"),
+            ("int", "bigint unsigned", "bigint unsigned"),
+            ("int(11)", "bigint", "bigint"),
+        ] {
+            let plan = crate::plan(&params("mariadb@10.11.6", "amount", from, to, "30s")).unwrap();
+            let check = plan
+                .phases
+                .iter()
+                .chain(plan.alternative.iter().flat_map(|a| &a.phases))
+                .flat_map(|p| &p.checks)
+                .find(|c| c.description == "The column has its new type")
+                .unwrap_or_else(|| panic!("{from} -> {to}: no new-type check"));
+            assert!(
+                check
+                    .sql
+                    .contains("AS column_type FROM information_schema.columns"),
+                "{}",
+                check.sql
+            );
+            assert_eq!(check.expected, Expected::row(&[spelled]), "{from} -> {to}");
+        }
     }
 }

@@ -334,8 +334,9 @@ fn value<'a>(
 /// `information_schema.columns` (MySQL 5.7 / 8.x, MariaDB).
 pub const OBSERVED_TYPE: &str = "IF(data_type IN ('tinyint', 'smallint', 'mediumint', 'int', 'bigint', 'year'), CONCAT(data_type, IF(column_type LIKE '%unsigned%', ' unsigned', ''), IF(column_type LIKE '%zerofill%', ' zerofill', '')), LOWER(column_type))";
 
-/// The check that the column's current type is the one `--from-type` names (its rollback and
-/// the plan's claims assume it); `None` when the type's stored spelling cannot be predicted.
+/// The check that the column's current type is the one the field `field` (`from-type`, or
+/// `type` where the change restates the current definition) names: the rollback and the plan's
+/// claims assume it. `None` when the type's stored spelling cannot be predicted.
 /// `done`: the column and definition a completed run of the plan leaves. A re-run of the
 /// script finds them instead and the check reads them as the from-type, so it accepts the
 /// completed plan (and only it).
@@ -343,9 +344,11 @@ pub fn from_type_check(
     ctx: &Ctx,
     column: &str,
     from: &Definition,
+    field: &str,
     done: Option<(&str, &Definition)>,
 ) -> Option<Check> {
     let spelled = from.column_type_spelling()?;
+    let flag = crate::params::flag(field);
     let table = ctx.where_table(&ctx.req.table);
     let query = match done.and_then(|(c, d)| Some((c, d.column_type_spelling()?))) {
         None => format!(
@@ -361,9 +364,9 @@ pub fn from_type_check(
         ),
     };
     Some(check(
-        "The column's current type is the one --from-type names (or, on a re-run, the one this plan leaves)",
+        &format!("The column's current type is the one {flag} names (or, on a re-run, the one this plan leaves)"),
         query,
-        &format!("{spelled} (another type: re-plan with --from-type giving the column's real type, or the rollback restores the wrong one)"),
+        &format!("{spelled} (another type: re-plan with {flag} giving the column's real type, or the rollback restores the wrong one)"),
         Expected::row(&[&spelled]),
     ))
 }

@@ -70,7 +70,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
                 ""
             }),
             Expected::NoRows,
-        ),
+        ).informs(),
         check(
             "No foreign key uses the column (DROP COLUMN fails on it)",
             format!(

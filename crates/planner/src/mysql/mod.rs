@@ -328,15 +328,14 @@ impl<'a> Ctx<'a> {
 
     pub fn preflight(&self, needs_free_bytes: Option<u64>, extra_checks: Vec<Check>) -> Phase {
         let v = self.req.db.version;
-        let pattern = match v.minor {
-            Some(minor) => format!("{}.{minor}.%", v.major),
-            None => format!("{}.%", v.major),
-        };
         let mut checks = vec![
             check(
-                "The server is the version this plan was made for",
-                format!("SELECT VERSION() LIKE {} AS same_version;", quote::literal(&pattern)),
-                &format!("1 (the plan was made for {} {v})", self.req.db.engine.label()),
+                "The server is the series this plan was made for, and not an older release of it",
+                format!("SELECT {} AS same_version;", version_predicate(v)),
+                &format!(
+                    "1 (the plan was made for {} {v}; an older release lacks what the plan relies on)",
+                    self.req.db.engine.label()
+                ),
                 Expected::row(&["1"]),
             ),
             check(
@@ -398,6 +397,23 @@ impl<'a> Ctx<'a> {
             irreversible: None,
             checks,
         }
+    }
+}
+
+/// True on a server of `v`'s series no older than `v`: `VERSION()` is `8.0.35`,
+/// `8.0.35-log` or `10.11.6-MariaDB-log`, so the patch is the last dotted number before any
+/// `-`. Without a patch only the series is compared.
+pub fn version_predicate(v: crate::input::Version) -> String {
+    let series = match v.minor {
+        Some(minor) => format!("{}.{minor}.%", v.major),
+        None => format!("{}.%", v.major),
+    };
+    let same_series = format!("VERSION() LIKE {}", quote::literal(&series));
+    match v.patch {
+        Some(patch) => format!(
+            "{same_series} AND CAST(SUBSTRING_INDEX(SUBSTRING_INDEX(VERSION(), '-', 1), '.', -1) AS UNSIGNED) >= {patch}"
+        ),
+        None => same_series,
     }
 }
 

@@ -195,16 +195,21 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         Expected::Manual,
     );
     // What proves --type restates the column: its type, and every attribute the column has.
-    let restates_checks: Vec<_> =
-        super::definition::from_type_check(ctx, column, &definition, Some((new_name, &definition)))
-            .into_iter()
-            .chain(lost_attributes_check(
-                ctx,
-                column,
-                &definition,
-                "restating it as --type",
-            ))
-            .collect();
+    let restates_checks: Vec<_> = super::definition::from_type_check(
+        ctx,
+        column,
+        &definition,
+        "type",
+        Some((new_name, &definition)),
+    )
+    .into_iter()
+    .chain(lost_attributes_check(
+        ctx,
+        column,
+        &definition,
+        "restating it as --type",
+    ))
+    .collect();
     let mut direct_checks = vec![start_check.clone(), definition_check.clone()];
     if !server.has_rename_column() {
         direct_checks.extend(restates_checks.iter().cloned());
@@ -434,7 +439,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         format!("SELECT COUNT(*) AS differ FROM {table} WHERE NOT ({new} <=> {old});"),
         "0",
         Expected::row(&["0"]),
-    );
+    ).scanning();
     let triggers_present = |n: &str| {
         check(
             if n == "2" {

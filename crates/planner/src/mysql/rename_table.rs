@@ -128,7 +128,7 @@ pub(super) fn grants_check(ctx: &Ctx, name: &str, new_name: &str) -> Check {
         ),
         &format!("no rows (database-level grants cover the new name too). Any row: grant the same privileges on {} before clients use it", ctx.sibling(new_name)),
         Expected::NoRows,
-    )
+    ).informs()
 }
 
 /// Views in the schema whose definition names the table: they do not follow a rename.
@@ -143,7 +143,7 @@ pub(super) fn views_check(ctx: &Ctx, name: &str) -> Check {
         ),
         "no rows (otherwise recreate them on the new name before the contract phase: until then they reach the table through the compatibility view)",
         Expected::NoRows,
-    )
+    ).informs()
 }
 
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
@@ -256,7 +256,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ),
         "no rows, or only code that merely contains the name as text (otherwise change it to the new name before the contract phase)",
         Expected::NoRows,
-    ));
+    ).informs());
 
     let mut online = vec![
         ctx.preflight(None, preflight_checks.clone()),

@@ -107,7 +107,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     if columns.iter().any(|c| c == pk) {
         return Err(FieldError::new(
             "columns",
-            format!("names the primary key {pk:?}: it stays in the old table and keys the new one; accepts the other columns to move, e.g. bio,avatar_url"),
+            format!("names the primary key {}: it stays in the old table and keys the new one; accepts the other columns to move, e.g. bio,avatar_url", crate::input::shown(pk)),
         ));
     }
     if new_table == &ctx.req.table {
@@ -444,7 +444,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         format!("SELECT {} = {} AS same;", checksum(&table), checksum(&new)),
         "1",
         Expected::row(&["1"]),
-    );
+    ).scanning();
     let drop_progress = format!("DROP TABLE IF EXISTS {progress};");
     let copy = Phase {
         name: "copy".to_string(),

@@ -4,7 +4,7 @@
 use super::step_text;
 use crate::input::Engine;
 use crate::params::Params;
-use crate::plan::{human_seconds_up, Phase, Plan};
+use crate::plan::{human_seconds_up, Check, Phase, Plan};
 use std::fmt::Write;
 
 pub fn render(plan: &Plan, params: &Params) -> String {
@@ -37,6 +37,12 @@ pub fn render(plan: &Plan, params: &Params) -> String {
         "- Longest blocking step: {}",
         blocking_text(plan.longest_blocking_seconds)
     );
+    let _ = writeln!(w, "- Re-running forward.sql: {}", rerun_text(plan));
+    let _ = writeln!(
+        w,
+        "- After forward.sql stopped between phases: {}",
+        resume_text(plan)
+    );
     let _ = writeln!(
         w,
         "\n**Strategy ({}):** {}\n",
@@ -50,7 +56,7 @@ pub fn render(plan: &Plan, params: &Params) -> String {
         let _ = writeln!(w);
     }
     for (i, phase) in plan.phases.iter().enumerate() {
-        render_phase(w, i + 1, phase);
+        render_phase(w, i + 1, phase, plan.engine != "postgresql");
     }
     if let Some(alt) = &plan.alternative {
         let _ = writeln!(w, "## Alternative: {}\n\n{}\n", alt.label, alt.why);
@@ -77,6 +83,39 @@ pub fn render(plan: &Plan, params: &Params) -> String {
             format!(" (override: `--{}`)", a.overridden_by)
         };
         let _ = writeln!(w, "- {}: {}{}", a.name, a.value, flag);
+    }
+    out
+}
+
+/// Whether a re-run of the whole forward script is known to be a no-op.
+fn rerun_text(plan: &Plan) -> &'static str {
+    if plan.rerun_safe {
+        "safe once it has finished: it first asks whether the plan is already applied (the last phase's checks) and then ends without changing anything (verified: the live verifier runs every PostgreSQL forward.sql twice)"
+    } else {
+        "not proven a no-op for this plan: after it has finished, do not run it again"
+    }
+}
+
+/// What a re-run does after the script stopped part-way.
+fn resume_text(plan: &Plan) -> &'static str {
+    if plan.resumes {
+        "fix what stopped it and run it again: it passes the preflight despite what the earlier run did, skips what is done and completes the plan (verified at every phase boundary)"
+    } else if plan.rerun_safe {
+        "its preflight describes the table before the plan and stops a re-run before any change (verified): run the remaining phases by hand from this runbook"
+    } else {
+        "run the remaining phases by hand from this runbook (a re-run of the whole script is not proven to resume)"
+    }
+}
+
+/// What a failed check does, and how to skip it knowingly.
+fn check_effect(check: &Check, mysql_family: bool) -> String {
+    let mut out = match check.skip_var.as_deref().filter(|_| check.stops()) {
+        Some(var) if mysql_family => format!("Stops forward.sql when the result differs (to go on knowingly: `mysql --init-command='SET @{var}=1' ...`)."),
+        Some(var) => format!("Stops forward.sql when the result differs (to go on knowingly: `psql -X -v {var}=1 -f forward.sql`)."),
+        None => "Informs only: forward.sql shows the result and goes on; judge it yourself.".to_string(),
+    };
+    if check.scans_table {
+        out.push_str(" Reads the whole table: on a big table run it on a replica first.");
     }
     out
 }
@@ -111,7 +150,7 @@ fn lock_text(lock: Option<crate::plan::Lock>) -> String {
     lock.map_or("none beyond ordinary row locks".to_string(), |l| l.name())
 }
 
-fn render_phase(w: &mut String, number: usize, phase: &Phase) {
+fn render_phase(w: &mut String, number: usize, phase: &Phase, mysql_family: bool) {
     let _ = writeln!(
         w,
         "## Phase {number}: {}\n\n{}\n",
@@ -175,8 +214,11 @@ fn render_phase(w: &mut String, number: usize, phase: &Phase) {
         for check in &phase.checks {
             let _ = writeln!(
                 w,
-                "- {} — expect {}\n\n  ```sql\n  {}\n  ```\n",
-                check.description, check.expect, check.sql
+                "- {} — expect {}\n\n  {}\n\n  ```sql\n  {}\n  ```\n",
+                check.description,
+                check.expect,
+                check_effect(check, mysql_family),
+                check.sql
             );
             if let Some(guard) = &check.only_if {
                 let _ = writeln!(

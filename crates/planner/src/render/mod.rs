@@ -1,12 +1,13 @@
 //! Plans as text: Markdown runbook, psql scripts, JSON. The session settings and transaction
 //! wrapping of a step are rendered here, once, for every format.
 
+pub mod checks;
 pub mod json;
 pub mod markdown;
 pub mod sql;
 
 use crate::input::Engine;
-use crate::plan::{human_seconds_up, Check, Run, Step};
+use crate::plan::{human_seconds_up, Run, Step};
 
 /// `2s`, `500ms`, `10min`: the unit PostgreSQL accepts for timeouts.
 pub fn timeout_value(ms: u64) -> String {
@@ -140,30 +141,6 @@ pub fn step_text(step: &Step) -> String {
             var = guard_column(guard),
             body = step_script(step)
         ),
-    }
-}
-
-/// A check as the script runs it: on MariaDB a guarded check runs only while its guard
-/// returns 1 and otherwise says it was skipped (a re-run past its phase); elsewhere the query
-/// alone.
-pub fn check_text(engine: Engine, check: &Check) -> String {
-    match (&check.only_if, engine) {
-        (Some(guard), Engine::Mariadb) => {
-            let guard = guard.trim_end().trim_end_matches(';');
-            let query = check.sql.trim_end().trim_end_matches(';');
-            [
-                format!("SET @lockstep_run = ({guard});"),
-                format!(
-                    "SET @lockstep_sql = IF(@lockstep_run, {}, 'SELECT ''skipped: the plan has gone past this phase'' AS skipped');",
-                    crate::quote::mysql::literal(query)
-                ),
-                "PREPARE lockstep_stmt FROM @lockstep_sql;".to_string(),
-                "EXECUTE lockstep_stmt;".to_string(),
-                "DEALLOCATE PREPARE lockstep_stmt;".to_string(),
-            ]
-            .join("\n")
-        }
-        _ => check.sql.clone(),
     }
 }
 

@@ -2,10 +2,10 @@
 //! rollback script (phases in reverse). Statements that cannot run in a transaction are never
 //! wrapped in one.
 
-use super::{step_script, step_text};
+use super::{checks, step_script, step_text};
 use crate::estimate::BATCH_PAUSE_MS;
 use crate::input::Engine;
-use crate::plan::{Plan, Run, Step};
+use crate::plan::{completion_checks, Plan, Run, Step};
 use std::fmt::Write;
 
 fn mysql_family(plan: &Plan) -> bool {
@@ -36,6 +36,18 @@ fn header(plan: &Plan, what: &str) -> String {
     format!(
         "-- Lockstep {what}: {}\n-- PostgreSQL {}, table {}\n-- Run with: psql -X -f <this file>\n\\set ON_ERROR_STOP on\n\\set VERBOSITY verbose\n",
         plan.summary, plan.version, plan.table
+    )
+}
+
+/// How the forward script treats its checks, and how to skip one knowingly.
+fn checks_header(plan: &Plan) -> String {
+    let skip = if mysql_family(plan) {
+        "mysql --init-command='SET @lockstep_skip_<phase>_<check>=1' ..."
+    } else {
+        "psql -X -v lockstep_skip_<phase>_<check>=1 -f <this file>"
+    };
+    format!(
+        "-- Checks: a check marked \"Stops the script\" ends it, before the next step, when its result\n-- differs from what it expects, printing what it found and what to do. To skip one check\n-- knowingly, set its variable (named at the check): {skip}\n-- A check marked \"Informs only\" shows its result and the script goes on.\n"
     )
 }
 
@@ -84,6 +96,12 @@ fn repeated(plan: &Plan, step: &Step) -> String {
 /// The whole forward runbook. Each deploy gate pauses for the operator.
 pub fn forward(plan: &Plan) -> String {
     let mut out = header(plan, "forward script");
+    out.push_str(&checks_header(plan));
+    if plan.rerun_safe && !mysql_family(plan) {
+        out.push_str(&checks::pg_already_applied(&completion_checks(
+            &plan.phases,
+        )));
+    }
     for (i, phase) in plan.phases.iter().enumerate() {
         let _ = writeln!(
             out,
@@ -130,14 +148,13 @@ pub fn forward(plan: &Plan) -> String {
                 }
             }
         }
-        for check in &phase.checks {
-            let _ = writeln!(
-                out,
-                "\n-- Check: {} (expect {})\n{}",
-                check.description,
-                check.expect,
-                super::check_text(engine(plan), check)
-            );
+        for (j, check) in phase.checks.iter().enumerate() {
+            let number = format!("{}.{}", i + 1, j + 1);
+            out.push_str(&if mysql_family(plan) {
+                checks::mysql(&number, check, engine(plan))
+            } else {
+                checks::pg(&number, check)
+            });
         }
     }
     out

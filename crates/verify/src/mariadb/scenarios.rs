@@ -261,6 +261,12 @@ pub fn all_cases() -> Vec<Case> {
         "unique",
         &[("columns", "email"), ("unique", "true")],
     ));
+    // A descending key (built as one from MariaDB 10.8).
+    cases.push(case(
+        "add-index",
+        "descending",
+        &[("columns", "customer_id, created_at DESC")],
+    ));
 
     cases.push(case(
         "drop-index",
