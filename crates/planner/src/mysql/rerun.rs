@@ -394,6 +394,12 @@ mod tests {
         assert!(script.contains(
             "SET @lockstep_sql = IF(@lockstep_run, 'CREATE TRIGGER `orders_lockstep_rename_ins`"
         ));
+        // A guarded stopping check decides through a prepared statement: once the guard is 0
+        // (the old column is gone) the server never parses its query, and it passes.
+        assert!(
+            script.contains("'SELECT TRUE INTO @lockstep_check_ok'"),
+            "{script}"
+        );
         // Both transition phases' checks carry the guard; the preflight's and the last's do not.
         assert!(p.phases[1..3]
             .iter()
