@@ -281,7 +281,31 @@ pub fn all_cases() -> Vec<Case> {
         &[("column", "email"), ("type", "varchar(64)")],
     ));
 
+    // Each guarded precondition broken on purpose: the downloaded script must stop at the
+    // check that guards it, before the first change, the table untouched (issue 10). The
+    // never-migrated truth gets the same row, so the data check compares like with like.
+    let mut c = case(
+        "add-not-null",
+        "null-row",
+        &[("column", "email"), ("type", "varchar(64)")],
+    );
+    c.setup = "UPDATE orders SET email = NULL ORDER BY id LIMIT 1; UPDATE verify.truth SET email = NULL ORDER BY id LIMIT 1";
+    c.stop = Some(Stop {
+        check: "No NULL is left in the column (a full scan unless an index covers it: run it on a replica if you have one)",
+        rows: vec![vec!["1"]],
+        below_major: None,
+    });
+    cases.push(c);
+
     cases.push(case("add-unique", "online", &[("columns", "email")]));
+    let mut c = case("add-unique", "duplicate", &[("columns", "email")]);
+    c.setup = "UPDATE orders SET email = 'twice@example.com' ORDER BY id LIMIT 2; UPDATE verify.truth SET email = 'twice@example.com' ORDER BY id LIMIT 2";
+    c.stop = Some(Stop {
+        check: "No duplicates exist (a full scan: run it on a replica if you have one)",
+        rows: vec![vec!["twice@example.com", "2"]],
+        below_major: None,
+    });
+    cases.push(c);
 
     // add-foreign-key: orders.customer_id -> customers(id); INPLACE only with
     // foreign_key_checks=0, so the plan must validate the rows itself.
@@ -291,8 +315,29 @@ pub fn all_cases() -> Vec<Case> {
         &[("columns", "customer_id"), ("references", "customers(id)")],
     ));
 
+    let mut c = case(
+        "add-foreign-key",
+        "orphan",
+        &[("columns", "customer_id"), ("references", "customers(id)")],
+    );
+    c.setup = "UPDATE orders SET customer_id = 999999999 ORDER BY id LIMIT 1; UPDATE verify.truth SET customer_id = 999999999 ORDER BY id LIMIT 1";
+    c.stop = Some(Stop {
+        check: "No orphan rows: every child key exists in the parent (a scan of the table joined to the parent: run it on a replica if you have one)",
+        rows: vec![vec!["999999999"]],
+        below_major: None,
+    });
+    cases.push(c);
+
     // add-check: MariaDB can only add a CHECK by copying the table.
     cases.push(case("add-check", "online", &[("check", "amount >= 0")]));
+    let mut c = case("add-check", "violating-row", &[("check", "amount >= 0")]);
+    c.setup = "UPDATE orders SET amount = -1 ORDER BY id LIMIT 1; UPDATE verify.truth SET amount = -1 ORDER BY id LIMIT 1";
+    c.stop = Some(Stop {
+        check: "No existing row violates the expression (a full scan: run it on a replica if you have one)",
+        rows: vec![vec!["1"]],
+        below_major: None,
+    });
+    cases.push(c);
     let mut c = case("add-check", "direct", &[("check", "amount >= 0")]);
     c.budget = "10m";
     c.expect_strategy = Some("direct");
