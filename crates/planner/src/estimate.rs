@@ -278,11 +278,13 @@ impl Model {
 
 #[cfg(test)]
 mod tests {
-    use super::{Model, MYSQL_BATCH_ROWS, PG_BATCH_ROWS};
+    use super::{Model, CATALOG_ONLY, MYSQL_BATCH_ROWS, PG_BATCH_ROWS};
     use crate::input::Request;
     use crate::params::Params;
+    use crate::plan::Estimate;
 
-    fn model(db: &str, batch: Option<&str>) -> Model {
+    /// The model of an add-column on a 1M-row, 1 GB table, with `extra` parameters set.
+    fn model_with(db: &str, extra: &[(&str, &str)]) -> Model {
         let mut p = Params::new()
             .with("db", db)
             .with("change", "add-column")
@@ -292,43 +294,38 @@ mod tests {
             .with("rows", "1M")
             .with("size", "1GB")
             .with("max-downtime", "0");
-        if let Some(b) = batch {
-            p = p.with("batch-size", b);
+        for (k, v) in extra {
+            p.set(k, *v);
         }
         Model::for_request(&Request::from_params(&p).unwrap())
+    }
+
+    fn batch_model(db: &str, batch: Option<&str>) -> Model {
+        model_with(
+            db,
+            &batch
+                .map(|b| ("batch-size", b))
+                .into_iter()
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    fn model(db: &str, budget: &str, lock_timeout: Option<&str>) -> Model {
+        let mut extra = vec![("max-downtime", budget)];
+        extra.extend(lock_timeout.map(|t| ("lock-timeout", t)));
+        model_with(db, &extra)
     }
 
     #[test]
     fn batch_size_by_engine_unless_overridden() {
-        assert_eq!(model("postgres@16", None).batch_size, PG_BATCH_ROWS);
-        assert_eq!(model("mariadb@10.11", None).batch_size, MYSQL_BATCH_ROWS);
-        assert_eq!(model("mysql@8.0.35", None).batch_size, 1_000);
-        assert_eq!(model("mysql@8.0.35", Some("250")).batch_size, 250);
-        assert_eq!(model("postgres@16", Some("250")).batch_size, 250);
-    }
-}
-
-#[cfg(test)]
-mod lock_timeout_tests {
-    use super::{Model, CATALOG_ONLY};
-    use crate::input::Request;
-    use crate::params::Params;
-    use crate::plan::Estimate;
-
-    fn model(db: &str, budget: &str, lock_timeout: Option<&str>) -> Model {
-        let mut p = Params::new()
-            .with("db", db)
-            .with("change", "add-column")
-            .with("table", "orders")
-            .with("column", "note")
-            .with("type", "text")
-            .with("rows", "1M")
-            .with("size", "1GB")
-            .with("max-downtime", budget);
-        if let Some(t) = lock_timeout {
-            p = p.with("lock-timeout", t);
-        }
-        Model::for_request(&Request::from_params(&p).unwrap())
+        assert_eq!(batch_model("postgres@16", None).batch_size, PG_BATCH_ROWS);
+        assert_eq!(
+            batch_model("mariadb@10.11", None).batch_size,
+            MYSQL_BATCH_ROWS
+        );
+        assert_eq!(batch_model("mysql@8.0.35", None).batch_size, 1_000);
+        assert_eq!(batch_model("mysql@8.0.35", Some("250")).batch_size, 250);
+        assert_eq!(batch_model("postgres@16", Some("250")).batch_size, 250);
     }
 
     #[test]

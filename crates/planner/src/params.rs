@@ -182,6 +182,21 @@ impl Params {
         self
     }
 
+    /// Test fixture: `change` on `table`, a 500M-row, 120 GB table, at a zero budget on `db`.
+    #[cfg(test)]
+    pub(crate) fn zero_budget(db: &str, table: &str, change: &[(&str, &str)]) -> Self {
+        let mut p = Params::new()
+            .with("db", db)
+            .with("table", table)
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0");
+        for (k, v) in change {
+            p.set(k, *v);
+        }
+        p
+    }
+
     /// The trimmed value, or `None` when absent or blank.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

@@ -202,16 +202,7 @@ mod tests {
     use crate::params::Params;
 
     fn plan(db: &str, change: &[(&str, &str)]) -> Result<Plan, Vec<crate::FieldError>> {
-        let mut params = Params::new()
-            .with("db", db)
-            .with("table", "orders")
-            .with("rows", "500M")
-            .with("size", "120GB")
-            .with("max-downtime", "0");
-        for (k, v) in change {
-            params.set(k, *v);
-        }
-        crate::plan(&params)
+        crate::plan(&Params::zero_budget(db, "orders", change))
     }
 
     const ADD_COLUMN: &[(&str, &str)] = &[

@@ -333,16 +333,7 @@ mod tests {
     }
 
     fn params(db: &str, change: &[(&str, &str)]) -> crate::params::Params {
-        let mut p = crate::params::Params::new()
-            .with("db", db)
-            .with("table", "orders")
-            .with("rows", "500M")
-            .with("size", "120GB")
-            .with("max-downtime", "0");
-        for (k, v) in change {
-            p.set(k, *v);
-        }
-        p
+        crate::params::Params::zero_budget(db, "orders", change)
     }
 
     fn plan(db: &str, change: &[(&str, &str)]) -> Plan {

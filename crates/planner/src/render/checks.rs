@@ -280,16 +280,7 @@ mod tests {
     use crate::render::sql::forward;
 
     fn plan(db: &str, table: &str, change: &[(&str, &str)]) -> Plan {
-        let mut p = Params::new()
-            .with("db", db)
-            .with("table", table)
-            .with("rows", "500M")
-            .with("size", "120GB")
-            .with("max-downtime", "0");
-        for (k, v) in change {
-            p.set(k, *v);
-        }
-        crate::plan(&p).unwrap()
+        crate::plan(&Params::zero_budget(db, table, change)).unwrap()
     }
 
     fn not_null(db: &str, table: &str) -> Plan {

@@ -206,16 +206,7 @@ mod tests {
     use crate::params::Params;
 
     fn script(db: &str, change: &[(&str, &str)]) -> String {
-        let mut p = Params::new()
-            .with("db", db)
-            .with("table", "orders")
-            .with("rows", "500M")
-            .with("size", "120GB")
-            .with("max-downtime", "0");
-        for (k, v) in change {
-            p.set(k, *v);
-        }
-        forward(&crate::plan(&p).unwrap())
+        forward(&crate::plan(&Params::zero_budget(db, "orders", change)).unwrap())
     }
 
     #[test]
