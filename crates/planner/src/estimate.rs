@@ -112,7 +112,7 @@ impl Model {
     /// lock_wait_timeout takes whole seconds (rounded up, at least 1).
     pub fn lock_wait_seconds(&self, lock_timeout_ms: u64) -> f64 {
         if self.engine.is_mysql_family() {
-            crate::mysql::lock_wait_seconds(lock_timeout_ms) as f64
+            crate::engines::mysql::lock_wait_seconds(lock_timeout_ms) as f64
         } else {
             lock_timeout_ms as f64 / 1000.0
         }
@@ -191,7 +191,7 @@ impl Model {
         let value = if self.engine.is_mysql_family() {
             format!(
                 "{} s",
-                crate::mysql::lock_wait_seconds(self.lock_timeout_ms)
+                crate::engines::mysql::lock_wait_seconds(self.lock_timeout_ms)
             )
         } else {
             format!("{} ms", self.lock_timeout_ms)

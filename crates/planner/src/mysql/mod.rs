@@ -417,10 +417,7 @@ pub fn version_predicate(v: crate::input::Version) -> String {
     }
 }
 
-/// lock_wait_timeout takes whole seconds (at least 1): the plan's lock timeout rounded up.
-pub fn lock_wait_seconds(ms: u64) -> u64 {
-    ms.div_ceil(1000).max(1)
-}
+pub use crate::engines::mysql::lock_wait_seconds;
 
 /// Paths with just a summary, for changes to fill in.
 pub fn summary_paths(summary: String) -> Paths {

@@ -83,7 +83,7 @@ fn mysql_settings(step: &Step) -> Vec<String> {
     if let Some(ms) = step.lock_timeout_ms {
         lines.push(format!(
             "SET SESSION lock_wait_timeout = {};",
-            crate::mysql::lock_wait_seconds(ms)
+            crate::engines::mysql::lock_wait_seconds(ms)
         ));
     }
     if step.engine == Engine::Mariadb {

@@ -1,8 +1,8 @@
 //! Share links: parameters <-> URL query string, versioned (`v=1`), round-tripping exactly.
 //! The same names are the CLI's flags, so `lockstep plan --link '<url>'` reproduces a page.
 
-use crate::input::{canonical_database, shown, FieldError};
-use crate::params::{Params, FIELDS};
+use super::params::{Params, FIELDS};
+use super::{canonical_database, shown, FieldError};
 
 /// The share-link format version this build writes and reads.
 pub const VERSION: &str = "1";

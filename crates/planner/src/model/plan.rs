@@ -1,6 +1,6 @@
 //! What the planner answers: `Plan > Phase > Step`, with locks, durations, rollbacks and checks.
 
-use crate::input::Engine;
+use super::db::Engine;
 use serde::{Serialize, Serializer};
 
 /// The lock a step takes on the table it changes, in its engine's own terms.
@@ -638,4 +638,20 @@ pub fn longest_blocking(phases: &[Phase]) -> f64 {
         .flat_map(|p| p.steps.iter())
         .map(|s| s.blocking_seconds.high)
         .fold(0.0, f64::max)
+}
+
+/// Bytes as a short human size.
+pub fn human_bytes(bytes: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", units[unit])
+    }
 }

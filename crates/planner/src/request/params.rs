@@ -2,7 +2,7 @@
 //!
 //! The page's form, the share link's query string and the CLI's `--flags` all carry the same
 //! names and the same raw text, so a link copied from the page is a valid CLI invocation and the
-//! user's typing is never lost to parsing: parsing happens later, in [`crate::input`].
+//! user's typing is never lost to parsing: parsing happens later, in [`crate::request`].
 
 /// Every parameter the planner understands, with what it accepts.
 /// The order is the order of the share link and of `lockstep plan --help`.

@@ -3,9 +3,13 @@
 //! [`Request::from_params`] validates every field at once and returns every problem, each
 //! naming its field and what the field accepts.
 
-use crate::params::{accepts, flag, Params};
-use crate::plan::Warning;
+pub mod params;
+pub mod share;
+
+use crate::model::Warning;
+pub use crate::model::{Engine, Version};
 use crate::quote::{validate_fragment, validate_ident};
+use params::{accepts, flag, Params};
 use serde::Serialize;
 use std::fmt;
 
@@ -28,83 +32,6 @@ impl FieldError {
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.field, self.message)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Engine {
-    Postgresql,
-    Mysql,
-    Mariadb,
-}
-
-impl Engine {
-    /// The name as the `db` parameter and the JSON spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Engine::Postgresql => "postgresql",
-            Engine::Mysql => "mysql",
-            Engine::Mariadb => "mariadb",
-        }
-    }
-
-    /// The product name, for prose.
-    pub fn label(self) -> &'static str {
-        match self {
-            Engine::Postgresql => "PostgreSQL",
-            Engine::Mysql => "MySQL",
-            Engine::Mariadb => "MariaDB",
-        }
-    }
-
-    /// MySQL and MariaDB share the InnoDB online-DDL rules, SQL dialect and tools.
-    pub fn is_mysql_family(self) -> bool {
-        matches!(self, Engine::Mysql | Engine::Mariadb)
-    }
-}
-
-/// A server version. Parts the user did not give are `None`. PostgreSQL 10+ numbers releases
-/// `major.minor`; MySQL and MariaDB `major.minor.patch` (8.0.35, 10.11.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Version {
-    pub major: u32,
-    pub minor: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub patch: Option<u32>,
-}
-
-impl Version {
-    pub fn new(major: u32, minor: Option<u32>) -> Version {
-        Version {
-            major,
-            minor,
-            patch: None,
-        }
-    }
-
-    /// True when this version is at least `major.minor`. An unknown minor counts as `.0`, the
-    /// conservative reading: a fix that arrived in a minor release is not assumed present.
-    pub fn at_least(&self, major: u32, minor: u32) -> bool {
-        (self.major, self.minor.unwrap_or(0)) >= (major, minor)
-    }
-
-    /// True when this version is at least `major.minor.patch`; unknown parts count as 0.
-    pub fn at_least_patch(&self, major: u32, minor: u32, patch: u32) -> bool {
-        (self.major, self.minor.unwrap_or(0), self.patch.unwrap_or(0)) >= (major, minor, patch)
-    }
-}
-
-impl fmt::Display for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.major)?;
-        if let Some(minor) = self.minor {
-            write!(f, ".{minor}")?;
-        }
-        if let Some(patch) = self.patch {
-            write!(f, ".{patch}")?;
-        }
-        Ok(())
     }
 }
 
@@ -911,7 +838,7 @@ impl Request {
                 message: format!(
                     "{} rows in {} is {} bytes per row, {} than rows usually take ({} to {} bytes). Every duration in this plan is estimated from the table size: check the row count and the size on disk (pg_total_relation_size, or data_length + index_length on MySQL).",
                     self.rows,
-                    crate::changes::human_bytes(self.bytes),
+                    crate::model::human_bytes(self.bytes),
                     per_row_text(per_row),
                     if per_row < low { "fewer" } else { "more" },
                     low,
