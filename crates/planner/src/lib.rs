@@ -2,11 +2,10 @@
 //! downtime budget) to a phased [`Plan`]. Pure Rust, no web dependency: the browser UI, the
 //! `lockstep` CLI and the live verifier all call [`plan`].
 
-pub mod changes;
-pub mod engines;
 pub mod estimate;
 pub mod model;
 pub mod mysql;
+pub mod postgres;
 pub mod quote;
 pub mod render;
 pub mod request;
@@ -16,8 +15,15 @@ pub mod strategy;
 pub use model::plan;
 pub use model::Plan;
 pub use params::Params;
+/// The PostgreSQL planner under its former name, while callers move over.
+pub use postgres as changes;
 /// The request module under its former name, while callers move over.
 pub use request as input;
+/// The version facts under their former module, while callers move over.
+pub mod engines {
+    pub use crate::mysql::facts as mysql;
+    pub use crate::postgres::facts as postgres;
+}
 pub use request::{params, share};
 pub use request::{FieldError, Request};
 
@@ -55,6 +61,6 @@ fn plan_for_version(req: &Request) -> Result<Plan, FieldError> {
     if req.db.engine.is_mysql_family() {
         mysql::plan_request(req)
     } else {
-        changes::plan_request(req)
+        postgres::plan_request(req)
     }
 }

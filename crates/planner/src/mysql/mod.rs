@@ -11,6 +11,11 @@ use crate::plan::{
 };
 use crate::quote::mysql as quote;
 
+pub mod facts;
+pub mod shared;
+use shared::{definition, environment};
+pub use shared::{rerun, tools};
+
 mod add_check;
 mod add_column;
 mod add_foreign_key;
@@ -18,16 +23,11 @@ mod add_index;
 mod add_not_null;
 mod add_unique;
 mod change_type;
-mod definition;
 mod drop_column;
 mod drop_index;
-mod environment;
 mod rename_column;
 mod rename_table;
-pub mod rerun;
 mod split_table;
-pub mod tools;
-
 /// Plans a validated MySQL or MariaDB request.
 pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
     let ctx = Ctx::new(req);

@@ -10,8 +10,8 @@
 //! preflight ([`lost_attributes_check`]) asks the server for the ones the column has and the
 //! statement does not.
 
-use super::Ctx;
 use crate::changes::check;
+use crate::mysql::Ctx;
 use crate::plan::{Check, Expected};
 use crate::quote::mysql::literal;
 

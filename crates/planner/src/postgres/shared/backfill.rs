@@ -15,10 +15,10 @@
 //! "Transaction Management"); 10 cannot COMMIT inside `DO`, so the operator repeats the statement
 //! until it prints 0.
 
-use super::{rollback, Ctx};
 use crate::engines::postgres::{self, Statement};
 use crate::estimate::CATALOG_ONLY;
 use crate::plan::{human_seconds, Estimate, RollbackStep, Run, Step};
+use crate::postgres::{rollback, Ctx};
 use crate::quote::{self, ident};
 
 /// A keyset-paginated pass over the target table by `key`.

@@ -1,7 +1,9 @@
 //! One file per change type. Each builds the paths it knows (the direct statement, the online
 //! phases); [`choose`] picks one from the downtime budget and says which rule decided.
 
-use crate::engines::postgres::{self, Statement};
+use facts::Statement;
+
+pub mod facts;
 use crate::estimate::{Model, CATALOG_ONLY};
 use crate::input::{Change, FieldError, Request, Version};
 pub use crate::model::human_bytes;
@@ -9,16 +11,16 @@ use crate::plan::{Blocks, Check, Estimate, Expected, Phase, Plan, RollbackStep, 
 use crate::quote;
 pub use crate::strategy::{check, choose, rollback, Paths};
 
+mod shared;
+use shared::{backfill, catalog_names, constraint};
+
 mod add_check;
 mod add_column;
 mod add_foreign_key;
 mod add_index;
 mod add_not_null;
 mod add_unique;
-mod backfill;
-mod catalog_names;
 mod change_type;
-mod constraint;
 mod drop_column;
 mod drop_index;
 mod rename_column;
@@ -239,7 +241,7 @@ impl<'a> Ctx<'a> {
                 "The server is the major version this plan was made for, and not an older minor release",
                 format!(
                     "SELECT current_setting('server_version_num')::int / 10000 AS major, current_setting('server_version_num')::int >= {} AS not_older;",
-                    postgres::version_num(v)
+                    facts::version_num(v)
                 ),
                 &format!(
                     "{}, t (the plan was made for {v}; an older minor release lacks fixes the plan relies on)",
@@ -303,7 +305,7 @@ impl<'a> Ctx<'a> {
     pub fn version_warnings(&self, uses_concurrent_index: bool) -> Vec<Warning> {
         let mut warnings = Vec::new();
         let v = self.version();
-        if uses_concurrent_index && postgres::concurrent_index_corruption_bug(v) {
+        if uses_concurrent_index && facts::concurrent_index_corruption_bug(v) {
             warnings.push(Warning {
                 code: "pg14-cic-corruption".to_string(),
                 message: format!(

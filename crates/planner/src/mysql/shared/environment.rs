@@ -9,8 +9,8 @@
 //! checksum and cut-over still wait for the backlog. A batched copy without a tool (a stored
 //! procedure) competes for the same rows and the binlog.
 
-use super::Ctx;
 use crate::input::OscTool;
+use crate::mysql::Ctx;
 use crate::plan::{human_seconds, Phase, Warning};
 
 /// A warning when the write rate is at least half the copy throughput the estimate assumes

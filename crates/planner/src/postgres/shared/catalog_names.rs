@@ -10,10 +10,10 @@
 //! overloaded function of the user's missing. Types go through `to_regtype`, which parses
 //! modifiers (`varchar(64)`, `numeric(10,2)`) and returns NULL for an unknown type (10+).
 
-use super::{check, Paths};
 use crate::engines::postgres::{self, CalledFunction, FunctionSource};
 use crate::input::Version;
 use crate::plan::{Check, Expected, Warning};
+use crate::postgres::{check, Paths};
 use crate::quote::{ident, literal};
 
 /// The function as a reader would write it: `gen_random_uuid()`, `app.f()`.

@@ -13,9 +13,9 @@
 //! - pt-online-schema-change (any MySQL or MariaDB): triggers on the table; the only one
 //!   that handles foreign keys (`--alter-foreign-keys-method`).
 
-use super::{lock_wait_seconds, Ctx};
 use crate::changes::check;
 use crate::input::{FieldError, OscTool};
+use crate::mysql::{lock_wait_seconds, Ctx};
 use crate::plan::{
     longest_blocking, Algorithm, Check, Estimate, Expected, LockClause, MysqlLock, Phase,
     RollbackStep, Step, Warning,

@@ -10,18 +10,18 @@
 //! Constraints are found by `conrelid` + `conname` because constraint names are unique per table,
 //! not per schema.
 
-use super::{check, Ctx, RETRY_LOCK_TIMEOUT};
 use crate::engines::postgres::Statement;
 use crate::plan::{Check, Estimate, Expected, RollbackStep, Step};
+use crate::postgres::{check, Ctx, RETRY_LOCK_TIMEOUT};
 use crate::quote::{self, ident};
 
 /// `ALTER TABLE <table> <clause>;`
-pub(super) fn alter(ctx: &Ctx, clause: &str) -> String {
+pub(crate) fn alter(ctx: &Ctx, clause: &str) -> String {
     format!("ALTER TABLE {} {clause};", ctx.table())
 }
 
 /// The `pg_constraint` predicate finding constraint `name` of the target table.
-pub(super) fn by_name(ctx: &Ctx, name: &str) -> String {
+pub(crate) fn by_name(ctx: &Ctx, name: &str) -> String {
     format!(
         "conrelid = {} AND conname = {}",
         ctx.regclass(),
@@ -30,7 +30,7 @@ pub(super) fn by_name(ctx: &Ctx, name: &str) -> String {
 }
 
 /// Guard: true while no constraint of this name exists on the table.
-pub(super) fn missing_guard(ctx: &Ctx, name: &str) -> String {
+pub(crate) fn missing_guard(ctx: &Ctx, name: &str) -> String {
     format!(
         "SELECT NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {}) AS lockstep_constraint_missing;",
         by_name(ctx, name)
@@ -38,7 +38,7 @@ pub(super) fn missing_guard(ctx: &Ctx, name: &str) -> String {
 }
 
 /// `t` / `f`, as PostgreSQL prints booleans.
-pub(super) fn tf(value: bool) -> &'static str {
+pub(crate) fn tf(value: bool) -> &'static str {
     if value {
         "t"
     } else {
@@ -48,7 +48,7 @@ pub(super) fn tf(value: bool) -> &'static str {
 
 /// A step adding constraint `name` with `ALTER TABLE <table> ADD CONSTRAINT ...`, skipped by its
 /// guard when the constraint already exists.
-pub(super) fn add_step(
+pub(crate) fn add_step(
     ctx: &Ctx,
     title: &str,
     name: &str,
@@ -67,7 +67,7 @@ pub(super) fn add_step(
 }
 
 /// `VALIDATE CONSTRAINT`: SHARE UPDATE EXCLUSIVE, one scan, reads and writes continue.
-pub(super) fn validate_step(ctx: &Ctx, name: &str, duration: Estimate, on_failure: &str) -> Step {
+pub(crate) fn validate_step(ctx: &Ctx, name: &str, duration: Estimate, on_failure: &str) -> Step {
     let mut step = ctx.ddl(
         "Check the existing rows (reads and writes continue)",
         vec![alter(ctx, &format!("VALIDATE CONSTRAINT {}", ident(name)))],
@@ -91,7 +91,7 @@ pub(super) fn validate_step(ctx: &Ctx, name: &str, duration: Estimate, on_failur
 /// The constraint's type and whether it is validated. `contype`: c check, f foreign key,
 /// u unique, n not-null (18+). Right after the NOT VALID phase only its existence is checked:
 /// a re-run that resumes after the validation must pass it too.
-pub(super) fn state_check(ctx: &Ctx, name: &str, contype: &str, validated: bool) -> Check {
+pub(crate) fn state_check(ctx: &Ctx, name: &str, contype: &str, validated: bool) -> Check {
     if !validated {
         return check(
             &format!(
@@ -128,7 +128,7 @@ pub(super) fn state_check(ctx: &Ctx, name: &str, contype: &str, validated: bool)
 /// Preflight: the name is not taken on this table by anything but this plan's own constraint
 /// (`own`, a `pg_constraint` predicate), which an earlier attempt may have left: its steps
 /// skip it, so a re-run after a partial failure passes this check.
-pub(super) fn name_free_check(ctx: &Ctx, name: &str, own: &str) -> Check {
+pub(crate) fn name_free_check(ctx: &Ctx, name: &str, own: &str) -> Check {
     check(
         &format!("No constraint named {} exists on the table yet", ident(name)),
         format!(
@@ -141,7 +141,7 @@ pub(super) fn name_free_check(ctx: &Ctx, name: &str, own: &str) -> Check {
 }
 
 /// `pg_constraint` predicate: a constraint of type `contype` on exactly `columns` of the table.
-pub(super) fn own_constraint(ctx: &Ctx, contype: &str, columns: &[String]) -> String {
+pub(crate) fn own_constraint(ctx: &Ctx, contype: &str, columns: &[String]) -> String {
     format!(
         "contype = {} AND (SELECT array_agg(k ORDER BY k) FROM unnest(conkey) k) = {}",
         quote::literal(contype),
@@ -150,7 +150,7 @@ pub(super) fn own_constraint(ctx: &Ctx, contype: &str, columns: &[String]) -> St
 }
 
 /// `DROP CONSTRAINT IF EXISTS`, under lock_timeout.
-pub(super) fn drop_rollback(ctx: &Ctx, name: &str, note: &str) -> RollbackStep {
+pub(crate) fn drop_rollback(ctx: &Ctx, name: &str, note: &str) -> RollbackStep {
     ctx.rollback_ddl(
         alter(ctx, &format!("DROP CONSTRAINT IF EXISTS {}", ident(name))),
         Some(note),
@@ -159,7 +159,7 @@ pub(super) fn drop_rollback(ctx: &Ctx, name: &str, note: &str) -> RollbackStep {
 
 /// The first `n` columns of an index's key, as a sorted array of attribute numbers
 /// (order-insensitive comparisons; `indkey` is an int2vector, unnested in storage order).
-pub(super) fn leading_key_set(index_alias: &str, n: &str) -> String {
+pub(crate) fn leading_key_set(index_alias: &str, n: &str) -> String {
     format!(
         "(SELECT array_agg(k.attnum ORDER BY k.attnum) FROM unnest({index_alias}.indkey::int2[]) WITH ORDINALITY AS k(attnum, pos) WHERE k.pos <= {n})"
     )
@@ -167,7 +167,7 @@ pub(super) fn leading_key_set(index_alias: &str, n: &str) -> String {
 
 /// The attribute numbers of `columns` of `regclass`, sorted; NULL-safe: a missing column makes
 /// the array shorter, so it no longer matches.
-pub(super) fn column_set(regclass: &str, columns: &[String]) -> String {
+pub(crate) fn column_set(regclass: &str, columns: &[String]) -> String {
     format!(
         "(SELECT array_agg(a.attnum ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = {regclass} AND a.attname IN ({}) AND NOT a.attisdropped)",
         columns
@@ -179,7 +179,7 @@ pub(super) fn column_set(regclass: &str, columns: &[String]) -> String {
 }
 
 /// `a IS NOT NULL AND b IS NOT NULL` with the columns qualified by `alias` when given.
-pub(super) fn all_not_null(alias: Option<&str>, columns: &[String]) -> String {
+pub(crate) fn all_not_null(alias: Option<&str>, columns: &[String]) -> String {
     columns
         .iter()
         .map(|c| match alias {
@@ -191,7 +191,7 @@ pub(super) fn all_not_null(alias: Option<&str>, columns: &[String]) -> String {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use crate::params::Params;
     use crate::plan::{Plan, Step};
 

@@ -1,4 +1,0 @@
-//! What each database engine allows, by version. One engine's rules live in one file.
-
-pub mod mysql;
-pub mod postgres;

@@ -1,0 +1,8 @@
+//! What several MySQL/MariaDB change types build the same way: the column-definition parser
+//! and its lost-attribute checks, re-run guards (IF [NOT] EXISTS), the environment checks, and
+//! the online schema-change tools (gh-ost, pt-online-schema-change, Spirit).
+
+pub mod definition;
+pub mod environment;
+pub mod rerun;
+pub mod tools;
