@@ -9,9 +9,9 @@
 //! version. Planning for the oldest rather than refusing keeps `mysql@8.0` (offered by the
 //! page's suggestions, and in links already shared) answering, with the boundary in sight.
 
-use crate::engines::{mysql, postgres};
 use crate::input::{Database, Engine, Request, Version};
 use crate::plan::{Blocks, Plan, Warning};
+use crate::{mysql::facts as mysql, postgres::facts as postgres};
 
 /// The warning's code.
 pub const CODE: &str = "version-boundary";

@@ -535,4 +535,24 @@ mod tests {
         let s = case.stop.unwrap();
         assert!(s.applies(12) && !s.applies(13));
     }
+
+    /// Every PostgreSQL version fact the planner says a live case proves names a case that
+    /// exists, so renaming or dropping a case cannot leave a fact unproven silently.
+    #[test]
+    fn every_fact_proven_by_a_case_names_a_real_case() {
+        use lockstep_planner::postgres::facts::{Proof, FACTS};
+        let cases: Vec<String> = all_cases()
+            .iter()
+            .map(|c| format!("{}/{}", c.change, c.name))
+            .collect();
+        for fact in FACTS {
+            if let Proof::Case(case) = fact.proof {
+                assert!(
+                    cases.iter().any(|c| c == case),
+                    "{}: no case {case}",
+                    fact.name
+                );
+            }
+        }
+    }
 }

@@ -16,10 +16,10 @@
 
 use super::constraint::{self, add_step, drop_rollback, name_free_check, state_check};
 use super::{check, Ctx, Paths};
-use crate::engines::postgres::Statement;
 use crate::estimate::CATALOG_ONLY;
 use crate::input::{Change, FieldError};
 use crate::plan::{Expected, Phase};
+use crate::postgres::facts::Statement;
 use crate::quote::{derived_name, ident};
 
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {

@@ -1,7 +1,7 @@
 //! Add a column.
 //!
 //! What `ALTER TABLE ... ADD COLUMN` costs depends on the default and the version (docs,
-//! "ALTER TABLE", notes; `engines::postgres`):
+//! "ALTER TABLE", notes; `postgres::facts`):
 //! - no default, or a non-volatile default (a constant, `now()`) from 11: catalog-only, ACCESS
 //!   EXCLUSIVE for a moment. From 11 the default is stored once in `pg_attribute.attmissingval`
 //!   and existing rows read it from there, NOT NULL included. This is the only path: nothing to
@@ -27,9 +27,11 @@
 
 use super::backfill::KeysetPass;
 use super::{catalog_names, check, Ctx, Paths};
-use crate::engines::postgres::{self, DefaultKind, Statement};
 use crate::input::{Change, FieldError};
 use crate::plan::{human_seconds, human_seconds_up, Check, Estimate, Expected, Phase, Warning};
+use crate::postgres::facts::{self, Statement};
+use crate::postgres::shared::expressions::{self, DefaultKind};
+use crate::postgres::shared::types;
 use crate::quote::{derived_name, ident, literal};
 
 /// The column being added, as the request gives it.
@@ -190,7 +192,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let functions: Vec<_> = expressions
         .into_iter()
         .flatten()
-        .flat_map(postgres::called_functions)
+        .flat_map(expressions::called_functions)
         .collect();
     let column = Column {
         name: "",
@@ -245,7 +247,7 @@ fn column_paths(ctx: &Ctx) -> Result<Paths, FieldError> {
                 "a generated column cannot also have a default; accepts either --default or --generated, not both",
             ));
         }
-        if !postgres::has_generated_columns(v) {
+        if !facts::GENERATED_COLUMNS.holds(v) {
             return Err(FieldError::new(
                 "generated",
                 format!("generated columns exist from PostgreSQL 12; PostgreSQL {v} has none. Accepts an expression only for 12 or later; on {v}, add a plain column and keep it computed with a trigger"),
@@ -261,13 +263,13 @@ fn column_paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     }
 
     let mut warnings = Vec::new();
-    if postgres::add_column_type_rewrites(c.data_type) {
+    if types::add_column_type_rewrites(c.data_type) {
         return type_rewrite_paths(ctx, &c, summary);
     }
-    let kind = c.default.map(postgres::classify_default);
+    let kind = c.default.map(expressions::classify_default);
     let rewrites = match kind {
         None => false,
-        Some(DefaultKind::NonVolatile) => !postgres::fast_default(v),
+        Some(DefaultKind::NonVolatile) => !facts::FAST_DEFAULT.holds(v),
         Some(DefaultKind::Volatile) => true,
         Some(DefaultKind::Unknown) => {
             warnings.push(Warning {
@@ -511,7 +513,7 @@ fn not_null_phase(ctx: &Ctx, c: &Column) -> (Phase, Option<Warning>) {
     let name = derived_name(&[&ctx.req.table, c.name, "not_null"]);
     let constraint = ident(&name);
     let name_lit = literal(&name);
-    let native = postgres::not_null_not_valid(v);
+    let native = facts::NOT_NULL_NOT_VALID.holds(v);
 
     let mut add = ctx.brief(
         if native {
@@ -569,7 +571,7 @@ fn not_null_phase(ctx: &Ctx, c: &Column) -> (Phase, Option<Warning>) {
             "t",
             Expected::row(&["t"]),
         ));
-    } else if postgres::set_not_null_uses_check(v) {
+    } else if facts::SET_NOT_NULL_USES_CHECK.holds(v) {
         let mut set = ctx.brief(
             "Mark the column NOT NULL (no scan: the validated CHECK proves it) and drop the CHECK (one transaction)",
             vec![
@@ -665,7 +667,7 @@ fn generated_paths(
 ) -> Result<Paths, FieldError> {
     let v = ctx.version();
     let blocking = ctx.model.worst_case(ctx.model.rewrite());
-    let virtual_hint = if postgres::has_virtual_generated_columns(v) {
+    let virtual_hint = if facts::VIRTUAL_GENERATED_COLUMNS.holds(v) {
         "; or a VIRTUAL generated column (PostgreSQL 18: computed when read, catalog-only to add, but it cannot be indexed)"
     } else {
         ""
@@ -701,7 +703,7 @@ fn generated_paths(
     direct[1].rollback.push(drop_column_rollback(ctx, c));
     direct[0].checks.push(absent_check(ctx, c));
     let mut warnings = Vec::new();
-    if postgres::has_virtual_generated_columns(v) {
+    if facts::VIRTUAL_GENERATED_COLUMNS.holds(v) {
         warnings.push(Warning {
             code: "pg18-generated-virtual".to_string(),
             message: "PostgreSQL 18 makes generated columns VIRTUAL unless told otherwise; this plan says STORED explicitly, as asked. A VIRTUAL column would be catalog-only to add but computed on every read and not indexable.".to_string(),

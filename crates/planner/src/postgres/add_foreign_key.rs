@@ -23,10 +23,10 @@ use super::constraint::{
     state_check,
 };
 use super::{check, Ctx, Paths};
-use crate::engines::postgres::{self, Statement};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::{Change, FieldError};
 use crate::plan::{Check, Expected, Phase};
+use crate::postgres::facts::{self, Statement};
 use crate::quote::{derived_name, ident, ident_list};
 
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
@@ -50,12 +50,11 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let ref_cols = ident_list(ref_columns);
     let definition = format!("FOREIGN KEY ({cols}) REFERENCES {parent} ({ref_cols})");
     let lock_on_parent = |stmt| {
-        postgres::foreign_key_referenced_lock(stmt)
-            .map_or_else(|| "no lock".to_string(), |l| l.name())
+        facts::foreign_key_referenced_lock(stmt).map_or_else(|| "no lock".to_string(), |l| l.name())
     };
 
     let mut extra = Vec::new();
-    if !postgres::fk_not_valid_on_partitioned(v) {
+    if !facts::FK_NOT_VALID_ON_PARTITIONED.holds(v) {
         extra.push(check(
             "The table is a plain table: before PostgreSQL 18 a foreign key cannot be added NOT VALID to a partitioned table",
             format!("SELECT relkind FROM pg_class WHERE oid = {};", ctx.regclass()),
@@ -182,7 +181,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
 /// columns (in any order), is immediate (not DEFERRABLE) and valid: what PostgreSQL requires.
 fn referenced_key_check(ctx: &Ctx, ref_table: &str, ref_columns: &[String]) -> Check {
     let regclass = ctx.regclass_of(ref_table);
-    let key_count = if postgres::has_index_include(ctx.version()) {
+    let key_count = if facts::INDEX_INCLUDE.holds(ctx.version()) {
         "indnkeyatts"
     } else {
         "indnatts"

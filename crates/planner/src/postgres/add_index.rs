@@ -7,9 +7,9 @@
 //! Direct: plain `CREATE INDEX` takes SHARE and blocks writes for the whole build.
 
 use super::{check, Ctx, Paths};
-use crate::engines::postgres::Statement;
 use crate::input::{Change, FieldError, IndexKey, IndexMethod, KeyTarget};
 use crate::plan::{Expected, Phase, Step};
+use crate::postgres::facts::Statement;
 use crate::quote::{self, derived_name, ident, ident_list};
 
 /// Rough on-disk size of one btree entry (tuple header, key, line pointer), for disk headroom.

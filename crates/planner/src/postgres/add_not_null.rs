@@ -28,10 +28,10 @@
 
 use super::constraint::{self, add_step, by_name, drop_rollback, name_free_check, state_check};
 use super::{check, Ctx, Paths, RETRY_LOCK_TIMEOUT};
-use crate::engines::postgres::{self, Statement};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::{Change, FieldError};
 use crate::plan::{Check, Expected, Phase, Warning};
+use crate::postgres::facts::{self, Statement};
 use crate::quote::{self, derived_name, ident};
 
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
@@ -87,7 +87,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let drop_note = "Takes ACCESS EXCLUSIVE briefly: run it with a lock_timeout.";
     let validate_failure = format!(
         "If it fails with \"{}\", some row still holds NULL: the constraint stays NOT VALID and keeps rejecting new NULLs; backfill the NULL rows (the preflight query counts them), then run it again.",
-        if postgres::not_null_not_valid(v) {
+        if facts::NOT_NULL_NOT_VALID.holds(v) {
             "column ... contains null values"
         } else {
             "check constraint ... is violated by some row"
@@ -95,7 +95,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     );
     let mut warnings = ctx.version_warnings(false);
 
-    let online = if postgres::not_null_not_valid(v) {
+    let online = if facts::NOT_NULL_NOT_VALID.holds(v) {
         let mut add = add_step(
             ctx,
             "Add the NOT NULL constraint without checking existing rows",
@@ -161,7 +161,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         let scan = ctx.model.scan();
         let scanning_set_fits = ctx.model.worst_case(scan) <= budget_s;
         // 10-11 without room for the scanning SET NOT NULL: the CHECK is the end state.
-        let keeps_check = !postgres::set_not_null_uses_check(v) && !scanning_set_fits;
+        let keeps_check = !facts::SET_NOT_NULL_USES_CHECK.holds(v) && !scanning_set_fits;
         let mut validate_checks = vec![state_check(ctx, &name, "c", true)];
         if keeps_check {
             validate_checks.push(attnotnull_check(ctx, column, false));
@@ -181,7 +181,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
                 name: "validate".to_string(),
                 purpose: if keeps_check {
                     format!("Check the existing rows under SHARE UPDATE EXCLUSIVE: one scan while reads and writes continue. On PostgreSQL {v} the validated CHECK is what enforces NOT NULL: no row holds NULL and every write of NULL fails, but the column is not marked NOT NULL in the catalog (pg_attribute.attnotnull stays false).")
-                } else if postgres::set_not_null_uses_check(v) {
+                } else if facts::SET_NOT_NULL_USES_CHECK.holds(v) {
                     "Check the existing rows under SHARE UPDATE EXCLUSIVE: one scan while reads and writes continue. The validated CHECK is what lets SET NOT NULL skip its scan in the next phase.".to_string()
                 } else {
                     "Check the existing rows under SHARE UPDATE EXCLUSIVE: one scan while reads and writes continue. From here the CHECK enforces NOT NULL; the next phase also marks the column NOT NULL in the catalog.".to_string()
@@ -197,7 +197,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
                 checks: validate_checks,
             },
         ];
-        if postgres::set_not_null_uses_check(v) {
+        if facts::SET_NOT_NULL_USES_CHECK.holds(v) {
             phases.push(set_not_null_phase(ctx, column, &name, false));
         } else if scanning_set_fits {
             phases.push(set_not_null_phase(ctx, column, &name, true));

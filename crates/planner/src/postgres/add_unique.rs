@@ -19,10 +19,10 @@ use super::constraint::{
     self, add_step, all_not_null, drop_rollback, name_free_check, state_check,
 };
 use super::{check, Ctx, Paths};
-use crate::engines::postgres::Statement;
 use crate::estimate::CATALOG_ONLY;
 use crate::input::{Change, FieldError, IndexMethod};
 use crate::plan::{Check, Expected, Phase};
+use crate::postgres::facts::Statement;
 use crate::quote::{self, derived_name, ident, ident_list};
 
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {

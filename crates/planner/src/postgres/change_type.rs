@@ -1,7 +1,7 @@
 //! Change a column's type.
 //!
 //! Which statement is safe depends on what `ALTER COLUMN ... TYPE` does to the table, decided by
-//! [`postgres::alter_type_effect`] (rules and sources in `engines/postgres.rs`):
+//! [`types::alter_type_effect`] (rules in `postgres/shared/types.rs`, boundaries in `postgres/facts.rs`):
 //!
 //! - **Binary-coercible** (varchar(n) -> varchar(m >= n) / varchar / text, text -> varchar,
 //!   numeric(p,s) -> numeric(p2 >= p, s) / numeric, timestamp(p) -> timestamp(q >= p)): the plain
@@ -31,10 +31,12 @@ use super::add_index::IndexSpec;
 use super::backfill::KeysetPass;
 use super::constraint::{add_step, by_name, state_check, validate_step};
 use super::{catalog_names, check, rollback, Ctx, Paths, RETRY_LOCK_TIMEOUT};
-use crate::engines::postgres::{self, AlterTypeEffect, ColumnType, Statement, TypeName};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::{Change, FieldError, IndexMethod};
 use crate::plan::{human_seconds, Check, Estimate, Expected, Phase, Step, Warning};
+use crate::postgres::facts::{self, Statement};
+use crate::postgres::shared::expressions;
+use crate::postgres::shared::types::{self, AlterTypeEffect, ColumnType, TypeName};
 use crate::quote::{self, derived_name, ident, literal};
 
 /// Largest value of a PostgreSQL integer (int4).
@@ -85,7 +87,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let mut out = type_paths(ctx)?;
     let functions = using
         .as_deref()
-        .map(postgres::called_functions)
+        .map(expressions::called_functions)
         .unwrap_or_default();
     let types = [catalog_names::type_name(to_type)];
     catalog_names::require(&mut out, &functions, &types, ctx.version());
@@ -102,8 +104,8 @@ fn type_paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     else {
         unreachable!("change_type::paths called for another change")
     };
-    let from = postgres::parse_column_type(from_type);
-    let to = postgres::parse_column_type(to_type);
+    let from = types::parse_column_type(from_type);
+    let to = types::parse_column_type(to_type);
     if to.serial {
         return Err(FieldError::new(
             "to-type",
@@ -119,9 +121,9 @@ fn type_paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let v = ctx.version();
     let plain = using
         .as_deref()
-        .is_none_or(|u| postgres::using_is_plain_cast(u, column, &to.ty));
+        .is_none_or(|u| types::using_is_plain_cast(u, column, &to.ty));
     let effect = if plain {
-        postgres::alter_type_effect(v, &from.ty, &to.ty)
+        types::alter_type_effect(v, &from.ty, &to.ty)
     } else {
         AlterTypeEffect::Rewrite
     };
@@ -131,7 +133,7 @@ fn type_paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         column,
         from_raw: from_type,
         to_raw: to_type,
-        zone: using.is_none() && postgres::is_timestamp_zone_change(&from.ty, &to.ty),
+        zone: using.is_none() && types::is_timestamp_zone_change(&from.ty, &to.ty),
         from,
         to,
         using: using.as_deref(),
@@ -362,7 +364,7 @@ fn rewrite_direct(ctx: &Ctx, spec: &Spec, effect: AlterTypeEffect) -> Vec<Phase>
         sql.push("SET LOCAL TimeZone = 'UTC';".to_string());
     }
     sql.push(alter_type_sql(ctx, spec));
-    if spec.widens_sequence() && !postgres::serial_sequence_follows_column_type() {
+    if spec.widens_sequence() && facts::SERIAL_SEQUENCE_KEEPS_TYPE.holds(ctx.version()) {
         sql.push(quote::do_block(&format!(
             "DECLARE\n  lockstep_seq text := pg_get_serial_sequence({}, {});\nBEGIN\n  IF lockstep_seq IS NOT NULL THEN\n    EXECUTE format('ALTER SEQUENCE %s AS bigint', lockstep_seq);\n  END IF;\nEND",
             literal(&ctx.table()),
@@ -589,7 +591,7 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
     let trigger_sql = format!(
         "CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE {} {}();",
         ident(&spec.trigger),
-        postgres::trigger_execute_keyword(v),
+        facts::trigger_execute_keyword(v),
         ctx.sibling(&spec.function)
     );
     let trigger_missing = format!(
@@ -888,7 +890,7 @@ fn foreign_keys_phase(ctx: &Ctx, spec: &Spec) -> Phase {
         vec![quote::do_block(&add_body)],
         Statement::AddForeignKeyOrTrigger,
     );
-    add.lock = postgres::foreign_key_referenced_lock(Statement::AddForeignKeyOrTrigger);
+    add.lock = facts::foreign_key_referenced_lock(Statement::AddForeignKeyOrTrigger);
     add.notes.push(format!("For every foreign key of another table that references {}, adds `lockstep_fk_<oid>` with the same column, actions, MATCH and deferrability, referencing the new column (its unique index already exists). NOT VALID: catalog-only. Each ADD takes SHARE ROW EXCLUSIVE on the referencing table and on this one: writes to both wait for a moment.", ident(spec.column)));
     add.notes
         .push("With no referencing foreign key the block does nothing.".to_string());
@@ -896,7 +898,7 @@ fn foreign_keys_phase(ctx: &Ctx, spec: &Spec) -> Phase {
 
     let validate_body = format!(
         "DECLARE\n  lockstep_fk record;\nBEGIN\n  FOR lockstep_fk IN SELECT conrelid::regclass AS child, conname FROM pg_constraint WHERE confrelid = {reg} AND contype = 'f' AND conname LIKE 'lockstep\\_fk\\_%' AND NOT convalidated LOOP\n    EXECUTE format('ALTER TABLE %s VALIDATE CONSTRAINT %I', lockstep_fk.child, lockstep_fk.conname);{}\n  END LOOP;\nEND",
-        if postgres::do_block_commit(ctx.version()) { "\n    COMMIT;" } else { "" }
+        if facts::DO_BLOCK_COMMIT.holds(ctx.version()) { "\n    COMMIT;" } else { "" }
     );
     let mut validate = ctx.ddl(
         "Validate the foreign-key copies (reads and writes continue)",
@@ -904,12 +906,12 @@ fn foreign_keys_phase(ctx: &Ctx, spec: &Spec) -> Phase {
         Statement::ValidateConstraint,
         ctx.model.scan(),
     );
-    validate.lock = postgres::foreign_key_referenced_lock(Statement::ValidateConstraint);
+    validate.lock = facts::foreign_key_referenced_lock(Statement::ValidateConstraint);
     validate.blocks = crate::plan::Blocks::Nothing;
     validate.in_transaction = false;
     validate.statement_timeout_ms = Some(0);
     validate.notes.push("Each VALIDATE reads its referencing table under SHARE UPDATE EXCLUSIVE and takes ROW SHARE on this table: reads and writes continue on both. The duration depends on the referencing tables' sizes (the estimate assumes about this table's size).".to_string());
-    if postgres::do_block_commit(ctx.version()) {
+    if facts::DO_BLOCK_COMMIT.holds(ctx.version()) {
         validate.notes.push("The block COMMITs after each constraint (11+), so each referencing table is released as soon as its check is done.".to_string());
     }
     validate.retry = "If it fails with \"insert or update on table ... violates foreign key constraint\", a referencing row points at a key the new column lacks: the backfill is incomplete; run it again, then this. Otherwise run it again: only copies not yet validated are checked.".to_string();
@@ -1016,7 +1018,7 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
     let col = ident(spec.column);
     let new_col = ident(&spec.new_col);
     let old_col = ident(&spec.old_col);
-    let uses_check = postgres::set_not_null_uses_check(v);
+    let uses_check = facts::SET_NOT_NULL_USES_CHECK.holds(v);
     let mut sql = vec![format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;")];
     let scan_in_swap = spec.is_pk && !uses_check;
     let esc = |s: &str| s.replace('%', "%%").replace('\'', "''");
@@ -1251,7 +1253,7 @@ fn trigger_sql_for(ctx: &Ctx, spec: &Spec) -> String {
         "CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE {} {}();",
         ident(&spec.trigger),
         ctx.table(),
-        postgres::trigger_execute_keyword(ctx.version()),
+        facts::trigger_execute_keyword(ctx.version()),
         ctx.sibling(&spec.function)
     )
 }
@@ -1298,11 +1300,11 @@ fn contract_phase(ctx: &Ctx, spec: &Spec, pass: &KeysetPass) -> Phase {
 #[cfg(test)]
 mod tests {
     use super::super::constraint::tests::{markdown, params, step};
-    use crate::engines::postgres::{self, AlterTypeEffect, ColumnType};
     use crate::estimate::CATALOG_ONLY;
     use crate::input::Version;
     use crate::params::Params;
     use crate::plan::{Blocks, Lock, PgLock};
+    use crate::postgres::shared::types::{self, AlterTypeEffect, ColumnType};
 
     fn ct(
         db: &str,
@@ -1324,17 +1326,17 @@ mod tests {
     }
 
     fn effect(major: u32, from: &str, to: &str) -> AlterTypeEffect {
-        postgres::alter_type_effect(
+        types::alter_type_effect(
             v(major),
-            &postgres::parse_column_type(from).ty,
-            &postgres::parse_column_type(to).ty,
+            &types::parse_column_type(from).ty,
+            &types::parse_column_type(to).ty,
         )
     }
 
     #[test]
     fn type_parsing() {
         use ColumnType as T;
-        let p = |s| postgres::parse_column_type(s).ty;
+        let p = |s| types::parse_column_type(s).ty;
         assert_eq!(p("character varying (64)"), T::Varchar(Some(64)));
         assert_eq!(p("VARCHAR"), T::Varchar(None));
         assert_eq!(p("numeric(10, 2)"), T::Numeric(Some((10, 2))));
@@ -1342,7 +1344,7 @@ mod tests {
         assert_eq!(p("timestamp with time zone"), T::Timestamptz(None));
         assert_eq!(p("timestamp(3) without time zone"), T::Timestamp(Some(3)));
         assert_eq!(p("int4"), T::Integer);
-        assert!(postgres::parse_column_type("serial").serial);
+        assert!(types::parse_column_type("serial").serial);
         assert_eq!(p("jsonb"), T::Other("jsonb".to_string()));
         assert_eq!(
             T::Timestamp(Some(3)).format_type().unwrap(),
@@ -1386,12 +1388,12 @@ mod tests {
     #[test]
     fn using_that_is_a_plain_cast_keeps_it_catalog_only() {
         let to = ColumnType::Text;
-        assert!(postgres::using_is_plain_cast("c::text", "c", &to));
-        assert!(postgres::using_is_plain_cast("c", "c", &to));
-        assert!(postgres::using_is_plain_cast("CAST(c AS text)", "c", &to));
-        assert!(postgres::using_is_plain_cast("\"Col\"::text", "Col", &to));
-        assert!(!postgres::using_is_plain_cast("trim(c)", "c", &to));
-        assert!(!postgres::using_is_plain_cast("c::varchar(5)", "c", &to));
+        assert!(types::using_is_plain_cast("c::text", "c", &to));
+        assert!(types::using_is_plain_cast("c", "c", &to));
+        assert!(types::using_is_plain_cast("CAST(c AS text)", "c", &to));
+        assert!(types::using_is_plain_cast("\"Col\"::text", "Col", &to));
+        assert!(!types::using_is_plain_cast("trim(c)", "c", &to));
+        assert!(!types::using_is_plain_cast("c::varchar(5)", "c", &to));
         let plan = crate::plan(
             &ct(
                 "postgresql@16",

@@ -18,9 +18,9 @@
 //! a copy taken beforehand.
 
 use super::{check, Ctx, Paths};
-use crate::engines::postgres::Statement;
 use crate::input::{Change, FieldError};
 use crate::plan::{Expected, Phase};
+use crate::postgres::facts::Statement;
 use crate::quote::{derived_name, ident, literal};
 
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {

@@ -19,9 +19,9 @@
 //! rollable by SQL, with those instructions.
 
 use super::{check, Ctx, Paths};
-use crate::engines::postgres::Statement;
 use crate::input::{Change, FieldError};
 use crate::plan::{Expected, Phase};
+use crate::postgres::facts::Statement;
 use crate::quote::{ident, literal};
 
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {

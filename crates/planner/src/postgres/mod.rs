@@ -305,7 +305,7 @@ impl<'a> Ctx<'a> {
     pub fn version_warnings(&self, uses_concurrent_index: bool) -> Vec<Warning> {
         let mut warnings = Vec::new();
         let v = self.version();
-        if uses_concurrent_index && facts::concurrent_index_corruption_bug(v) {
+        if uses_concurrent_index && facts::CONCURRENT_INDEX_CORRUPTION.holds(v) {
             warnings.push(Warning {
                 code: "pg14-cic-corruption".to_string(),
                 message: format!(

@@ -28,9 +28,9 @@
 
 use super::rename_table::{compat_view_checks, compat_view_sql, publication_check, view_checks};
 use super::{check, Ctx, Paths};
-use crate::engines::postgres::Statement;
 use crate::input::{Change, FieldError};
 use crate::plan::{Check, Expected, Phase};
+use crate::postgres::facts::Statement;
 use crate::quote::{derived_name, ident, literal};
 
 /// `count(old), count(new)` among the live columns of `relation` (a quoted, qualified name).

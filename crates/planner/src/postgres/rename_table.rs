@@ -20,16 +20,16 @@
 //! every client is stopped.
 
 use super::{check, Ctx, Paths};
-use crate::engines::postgres::{self, Statement};
 use crate::input::{Change, FieldError};
 use crate::plan::{Check, Expected, Phase};
+use crate::postgres::facts::{self, Statement};
 use crate::quote::{self, ident, literal};
 
 /// `CREATE VIEW <view> AS SELECT *<extra> FROM <base>` and the statement giving it the base
 /// table's owner and grants. `view` and `base` are raw names in the table's schema; `extra` is
 /// appended to the select list (`, new AS old` for a column rename).
 pub(crate) fn compat_view_sql(ctx: &Ctx, view: &str, base: &str, extra: &str) -> Vec<String> {
-    let options = if postgres::has_security_invoker_views(ctx.version()) {
+    let options = if facts::SECURITY_INVOKER_VIEWS.holds(ctx.version()) {
         " WITH (security_invoker = true)"
     } else {
         ""
@@ -102,7 +102,7 @@ pub(crate) fn compat_view_checks(ctx: &Ctx, free: &str) -> Vec<Check> {
             Expected::row(&["t"]),
         ),
     ];
-    if !postgres::has_security_invoker_views(ctx.version()) {
+    if !facts::SECURITY_INVOKER_VIEWS.holds(ctx.version()) {
         checks.push(check(
             "Row-level security is off: before 15 a view reads its table with the owner's rights, which would bypass the policies",
             format!("SELECT relrowsecurity FROM pg_class WHERE oid = {t};"),
@@ -189,7 +189,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     ));
     expand.notes.push("Clients keep using the old name through the view: SELECT, INSERT (with RETURNING and ON CONFLICT), UPDATE, DELETE and SELECT ... FOR UPDATE pass through a simple view to the table; inserts get the table's defaults.".to_string());
     expand.notes.push(view_limits(new_name));
-    expand.notes.push(if postgres::has_security_invoker_views(version) {
+    expand.notes.push(if facts::SECURITY_INVOKER_VIEWS.holds(version) {
         "The view is security_invoker (15+): privileges and row-level security policies are checked as the querying user, as on the table; it carries the table's owner and SELECT/INSERT/UPDATE/DELETE grants.".to_string()
     } else {
         format!("PostgreSQL {version} has no security_invoker views (15+): the view reads the table with its owner's rights. It gets the table's owner and SELECT/INSERT/UPDATE/DELETE grants; the preflight proved row-level security is off.")

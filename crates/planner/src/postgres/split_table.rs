@@ -26,10 +26,10 @@
 
 use super::backfill::KeysetPass;
 use super::{check, rollback, Ctx, Paths, RETRY_LOCK_TIMEOUT};
-use crate::engines::postgres::{self, Statement};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::{Change, FieldError};
 use crate::plan::{Check, Expected, Phase};
+use crate::postgres::facts::{self, Statement};
 use crate::quote::{self, derived_name, ident, ident_list, literal};
 
 pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
@@ -136,7 +136,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         ],
         Statement::AddForeignKeyOrTrigger,
     );
-    create.lock = postgres::foreign_key_referenced_lock(Statement::AddForeignKeyOrTrigger);
+    create.lock = facts::foreign_key_referenced_lock(Statement::AddForeignKeyOrTrigger);
     create.only_if = Some(format!(
         "SELECT to_regclass({}) IS NULL AS lockstep_new_table_missing;",
         literal(&new)
@@ -166,7 +166,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     let trigger_sql = format!(
         "CREATE TRIGGER {} AFTER INSERT OR UPDATE OF {cols} ON {table} FOR EACH ROW EXECUTE {} {}();",
         ident(&function),
-        postgres::trigger_execute_keyword(v),
+        facts::trigger_execute_keyword(v),
         ctx.sibling(&function)
     );
     let mut sync = ctx.brief(

@@ -15,9 +15,9 @@
 //! "Transaction Management"); 10 cannot COMMIT inside `DO`, so the operator repeats the statement
 //! until it prints 0.
 
-use crate::engines::postgres::{self, Statement};
 use crate::estimate::CATALOG_ONLY;
 use crate::plan::{human_seconds, Estimate, RollbackStep, Run, Step};
+use crate::postgres::facts::{self, Statement};
 use crate::postgres::{rollback, Ctx};
 use crate::quote::{self, ident};
 
@@ -41,7 +41,7 @@ impl KeysetPass<'_> {
         let progress = ctx.sibling(&self.progress);
         let batch = self.batch_sql(ctx, apply);
 
-        let mut run = if postgres::do_block_commit(ctx.version()) {
+        let mut run = if facts::DO_BLOCK_COMMIT.holds(ctx.version()) {
             let body = format!(
                 "DECLARE\n  lockstep_rows bigint;\nBEGIN\n  LOOP\n    {} INTO lockstep_rows FROM lockstep_batch;\n    COMMIT;\n    EXIT WHEN lockstep_rows = 0;\n    PERFORM pg_sleep({pause});\n  END LOOP;\nEND",
                 batch.replace('\n', "\n    ")

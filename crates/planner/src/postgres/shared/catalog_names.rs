@@ -1,7 +1,7 @@
 //! The functions and types a PostgreSQL change names must exist on the server before anything
 //! changes: a DEFAULT calling `gen_random_uuid()` on 11 without pgcrypto fails at the ALTER
 //! ("function gen_random_uuid() does not exist"), after the runbook has started. The plan warns
-//! where the version facts ([`postgres::FUNCTION_FACTS`]) say a function needs an extension or
+//! where the version facts ([`facts::FUNCTION_FACTS`]) say a function needs an extension or
 //! a later version, and its preflight returns every name the server lacks, expecting none.
 //!
 //! Functions are looked up in `pg_proc` with `pg_function_is_visible` (the same search-path
@@ -10,9 +10,10 @@
 //! overloaded function of the user's missing. Types go through `to_regtype`, which parses
 //! modifiers (`varchar(64)`, `numeric(10,2)`) and returns NULL for an unknown type (10+).
 
-use crate::engines::postgres::{self, CalledFunction, FunctionSource};
 use crate::input::Version;
 use crate::plan::{Check, Expected, Warning};
+use crate::postgres::facts::{self, FunctionSource};
+use crate::postgres::shared::expressions::CalledFunction;
 use crate::postgres::{check, Paths};
 use crate::quote::{ident, literal};
 
@@ -88,7 +89,7 @@ pub fn function_warnings(functions: &[CalledFunction], v: Version) -> Vec<Warnin
     functions
         .iter()
         .filter(|f| f.schema.is_none())
-        .filter_map(|f| match postgres::function_source(&f.name, v) {
+        .filter_map(|f| match facts::function_source(&f.name, v) {
             FunctionSource::BuiltIn => None,
             FunctionSource::Extension(fact) => Some(Warning {
                 code: "function-needs-extension".to_string(),

@@ -10,8 +10,8 @@
 //! Constraints are found by `conrelid` + `conname` because constraint names are unique per table,
 //! not per schema.
 
-use crate::engines::postgres::Statement;
 use crate::plan::{Check, Estimate, Expected, RollbackStep, Step};
+use crate::postgres::facts::Statement;
 use crate::postgres::{check, Ctx, RETRY_LOCK_TIMEOUT};
 use crate::quote::{self, ident};
 

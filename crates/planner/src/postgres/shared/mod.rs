@@ -1,6 +1,9 @@
-//! What several PostgreSQL change types build the same way: the batched keyset backfill, the
-//! NOT VALID/VALIDATE constraint steps, and the catalog-name checks.
+//! What several PostgreSQL change types build or read the same way: the batched keyset
+//! backfill, the NOT VALID/VALIDATE constraint steps, the catalog-name checks, the expression
+//! tokenizer (volatile defaults, called functions) and the type-change rewrite rules.
 
 pub mod backfill;
 pub mod catalog_names;
 pub mod constraint;
+pub mod expressions;
+pub mod types;
