@@ -19,14 +19,13 @@
 
 use super::{summary_paths, tools, Ctx};
 use crate::changes::{check, Paths};
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Expected, MysqlLock, Phase};
 use crate::quote::mysql::{derived_name, ident, literal};
+use crate::request::change::AddCheck;
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::AddCheck { expression, name } = &ctx.req.change else {
-        unreachable!("add_check::paths called for another change")
-    };
+pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
+    let AddCheck { expression, name } = change;
     let server = ctx.server;
     if !server.enforces_check() {
         return Err(FieldError::new(

@@ -12,9 +12,10 @@
 
 use super::{summary_paths, tools, Ctx};
 use crate::changes::Paths;
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Algorithm, Expected, LockClause, MysqlLock, Phase, Warning};
 use crate::quote::mysql::ident;
+use crate::request::change::AddColumn;
 
 /// How InnoDB can add this column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,17 +54,14 @@ fn constant_default(expr: &str) -> bool {
     quoted || number || timestamp || ["null", "true", "false"].contains(&lower.as_str())
 }
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::AddColumn {
+pub fn paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
+    let AddColumn {
         column,
         data_type,
         default,
         not_null,
         generated,
-    } = &ctx.req.change
-    else {
-        unreachable!("add_column::paths called for another change")
-    };
+    } = change;
     let server = ctx.server;
     let mut definition = format!("ADD COLUMN {} {}", ident(column), data_type.trim());
     if let Some(expr) = generated {

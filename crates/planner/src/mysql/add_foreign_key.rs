@@ -25,9 +25,10 @@
 
 use super::{summary_paths, tools, Ctx};
 use crate::changes::{check, Paths};
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Check, Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{derived_name, ident, ident_list, literal};
+use crate::request::change::AddForeignKey;
 
 /// `name1` / `name2` pairs as `(c.column_name = 'a' AND p.column_name = 'x') OR ...`.
 fn pairs(columns: &[String], ref_columns: &[String]) -> String {
@@ -100,16 +101,13 @@ fn orphans_check(
     )
 }
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::AddForeignKey {
+pub fn paths(ctx: &Ctx, change: &AddForeignKey) -> Result<Paths, FieldError> {
+    let AddForeignKey {
         columns,
         ref_table,
         ref_columns,
         name,
-    } = &ctx.req.change
-    else {
-        unreachable!("add_foreign_key::paths called for another change")
-    };
+    } = change;
     let mut name_parts: Vec<&str> = vec![&ctx.req.table];
     name_parts.extend(columns.iter().map(String::as_str));
     name_parts.push("fkey");

@@ -33,9 +33,10 @@
 
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
-use crate::input::{shown, Change, FieldError, IndexKey, IndexMethod, KeyTarget};
+use crate::input::{shown, FieldError, IndexKey, IndexMethod, KeyTarget};
 use crate::plan::{Check, Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{derived_name, ident, ident_list, literal};
+use crate::request::change::AddIndex;
 
 /// Rough on-disk size of one InnoDB secondary-index entry (key, primary key, record header),
 /// for disk headroom: the build also sorts in temporary files of about the index's size.
@@ -342,17 +343,14 @@ fn is_prefix_length(expression: &str) -> bool {
         })
 }
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::AddIndex {
+pub fn paths(ctx: &Ctx, change: &AddIndex) -> Result<Paths, FieldError> {
+    let AddIndex {
         keys,
         unique,
         predicate,
         method,
         name,
-    } = &ctx.req.change
-    else {
-        unreachable!("add_index::paths called for another change")
-    };
+    } = change;
     let engine = ctx.req.db.engine.label();
     if predicate.is_some() {
         return Err(FieldError::new(

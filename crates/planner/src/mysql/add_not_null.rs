@@ -18,9 +18,10 @@ use super::change_type::{definition_check, parse_field, strict_mode_check};
 use super::definition::{from_type_check, lost_attributes_check, Definition};
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{ident, literal};
+use crate::request::change::AddNotNull;
 
 /// `--type` as MODIFY needs it: the column's current definition, without any NULL / NOT NULL
 /// of its own (the plan adds NOT NULL) and without DEFAULT NULL.
@@ -51,10 +52,8 @@ fn current_definition(data_type: Option<&str>) -> Result<Definition, FieldError>
     Ok(def)
 }
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::AddNotNull { column, data_type } = &ctx.req.change else {
-        unreachable!("add_not_null::paths called for another change")
-    };
+pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
+    let AddNotNull { column, data_type } = change;
     if ctx.req.env.primary_key.as_deref() == Some(column.as_str()) {
         return Err(FieldError::new(
             "column",

@@ -16,14 +16,13 @@
 use super::add_index::{build_warnings, IndexSpec};
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::Expected;
 use crate::quote::mysql::{derived_name, ident, ident_list, literal};
+use crate::request::change::AddUnique;
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::AddUnique { columns, name } = &ctx.req.change else {
-        unreachable!("add_unique::paths called for another change")
-    };
+pub fn paths(ctx: &Ctx, change: &AddUnique) -> Result<Paths, FieldError> {
+    let AddUnique { columns, name } = change;
     let mut parts: Vec<&str> = vec![&ctx.req.table];
     parts.extend(columns.iter().map(String::as_str));
     parts.push("key");

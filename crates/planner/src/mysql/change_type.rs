@@ -32,9 +32,10 @@ use super::{summary_paths, tools, Ctx};
 use crate::changes::{check, Paths};
 use crate::engines::mysql::varchar_length;
 use crate::estimate::CATALOG_ONLY;
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Check, Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{ident, literal};
+use crate::request::change::ChangeType;
 
 /// Largest value of a signed INT.
 const INT_MAX: u64 = 2_147_483_647;
@@ -152,16 +153,13 @@ fn referencing_check(ctx: &Ctx, column: &str) -> Check {
     )
 }
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::ChangeType {
+pub fn paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
+    let ChangeType {
         column,
         from_type,
         to_type,
         using,
-    } = &ctx.req.change
-    else {
-        unreachable!("change_type::paths called for another change")
-    };
+    } = change;
     if using.is_some() {
         return Err(FieldError::new(
             "using",

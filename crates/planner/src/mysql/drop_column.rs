@@ -22,15 +22,14 @@
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Check, Expected, MysqlLock, Phase, Step};
 use crate::quote::mysql::{ident, literal};
 use crate::quote::shell;
+use crate::request::change::DropColumn;
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::DropColumn { column } = &ctx.req.change else {
-        unreachable!("drop_column::paths called for another change")
-    };
+pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
+    let DropColumn { column } = change;
     let server = ctx.server;
     let table = ctx.table();
     let table_name = &ctx.req.table;

@@ -29,14 +29,13 @@
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Check, Expected, MysqlLock, Phase};
 use crate::quote::mysql::{ident, literal};
+use crate::request::change::DropIndex;
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::DropIndex { index } = &ctx.req.change else {
-        unreachable!("drop_index::paths called for another change")
-    };
+pub fn paths(ctx: &Ctx, change: &DropIndex) -> Result<Paths, FieldError> {
+    let DropIndex { index } = change;
     if index.eq_ignore_ascii_case("PRIMARY") {
         return Err(FieldError::new(
             "index",

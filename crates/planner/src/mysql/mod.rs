@@ -5,7 +5,7 @@
 use crate::changes::{check, choose, human_bytes, Paths};
 use crate::engines::mysql::{Server, UNVERIFIED};
 use crate::estimate::{Model, CATALOG_ONLY};
-use crate::input::{Change, FieldError, Request};
+use crate::input::{FieldError, Request};
 use crate::plan::{
     Blocks, Check, Estimate, Expected, Lock, MysqlLock, Phase, Plan, RollbackStep, Step,
 };
@@ -28,6 +28,9 @@ mod drop_index;
 mod rename_column;
 mod rename_table;
 mod split_table;
+
+use crate::change_dispatch;
+crate::for_each_change_kind!(change_dispatch);
 /// Plans a validated MySQL or MariaDB request.
 pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
     let ctx = Ctx::new(req);
@@ -44,20 +47,7 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
             ),
         ));
     }
-    let paths = match &req.change {
-        Change::AddColumn { .. } => add_column::paths(&ctx)?,
-        Change::AddIndex { .. } => add_index::paths(&ctx)?,
-        Change::AddUnique { .. } => add_unique::paths(&ctx)?,
-        Change::DropColumn { .. } => drop_column::paths(&ctx)?,
-        Change::DropIndex { .. } => drop_index::paths(&ctx)?,
-        Change::RenameTable { .. } => rename_table::paths(&ctx)?,
-        Change::RenameColumn { .. } => rename_column::paths(&ctx)?,
-        Change::ChangeType { .. } => change_type::paths(&ctx)?,
-        Change::AddNotNull { .. } => add_not_null::paths(&ctx)?,
-        Change::AddForeignKey { .. } => add_foreign_key::paths(&ctx)?,
-        Change::AddCheck { .. } => add_check::paths(&ctx)?,
-        Change::SplitTable { .. } => split_table::paths(&ctx)?,
-    };
+    let paths = kind_paths(&ctx, &req.change)?;
     let mut plan = choose(req, &ctx.model, paths)?;
     let extra = environment::warnings(&ctx, &plan.phases);
     plan.warnings.extend(extra);

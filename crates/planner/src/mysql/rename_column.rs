@@ -40,9 +40,10 @@ use super::definition::{lost_attributes_check, words, Definition};
 use super::{lock_wait_seconds, summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Estimate, Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{derived_name, ident, literal};
+use crate::request::change::RenameColumn;
 
 /// The definition of the column while both names live: the given one without NULL/NOT NULL
 /// and DEFAULT, made nullable (default NULL), so the INSERT trigger can tell "not set".
@@ -70,10 +71,8 @@ fn transition_definition(full: &str) -> String {
     format!("{} NULL", kept.join(" "))
 }
 
-fn column_type(ctx: &Ctx) -> Result<Definition, FieldError> {
-    let Change::RenameColumn { data_type, .. } = &ctx.req.change else {
-        unreachable!("rename_column::column_type called for another change")
-    };
+fn column_type(change: &RenameColumn) -> Result<Definition, FieldError> {
+    let data_type = &change.data_type;
     let Some(full) = data_type
         .as_deref()
         .map(str::trim)
@@ -94,20 +93,17 @@ fn column_type(ctx: &Ctx) -> Result<Definition, FieldError> {
     Ok(def)
 }
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::RenameColumn {
+pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
+    let RenameColumn {
         column, new_name, ..
-    } = &ctx.req.change
-    else {
-        unreachable!("rename_column::paths called for another change")
-    };
+    } = change;
     if new_name == column {
         return Err(FieldError::new(
             "new-name",
             "is the column's current name; accepts a different name",
         ));
     }
-    let definition = column_type(ctx)?;
+    let definition = column_type(change)?;
     let full = definition.text();
     let Some(pk) = ctx.req.env.primary_key.as_deref() else {
         return Err(FieldError::new(

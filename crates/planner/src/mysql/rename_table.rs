@@ -29,9 +29,10 @@
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Check, Expected, MysqlLock, Phase, Step};
 use crate::quote::mysql::{derived_name, ident, literal};
+use crate::request::change::RenameTable;
 
 /// A name derived from `base` and `suffix` that differs from every name in `taken`.
 pub(super) fn helper_name(base: &str, suffix: &str, taken: &[&str]) -> String {
@@ -146,10 +147,8 @@ pub(super) fn views_check(ctx: &Ctx, name: &str) -> Check {
     ).informs()
 }
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::RenameTable { new_name } = &ctx.req.change else {
-        unreachable!("rename_table::paths called for another change")
-    };
+pub fn paths(ctx: &Ctx, change: &RenameTable) -> Result<Paths, FieldError> {
+    let RenameTable { new_name } = change;
     let old_name = &ctx.req.table;
     if new_name == old_name {
         return Err(FieldError::new(

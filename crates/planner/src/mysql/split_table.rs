@@ -64,10 +64,11 @@
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Estimate, Expected, MysqlLock, Phase, Step, Warning};
 use crate::quote::mysql::{derived_name, ident, ident_list, literal};
 use crate::quote::shell;
+use crate::request::change::SplitTable;
 
 /// The names of the four mirror triggers (suffix first, so a long table name cannot cut it).
 struct Triggers {
@@ -94,10 +95,8 @@ impl Triggers {
     }
 }
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::SplitTable { columns, new_table } = &ctx.req.change else {
-        unreachable!("split_table::paths called for another change")
-    };
+pub fn paths(ctx: &Ctx, change: &SplitTable) -> Result<Paths, FieldError> {
+    let SplitTable { columns, new_table } = change;
     let Some(pk) = ctx.req.env.primary_key.as_deref() else {
         return Err(FieldError::new(
             "primary-key",

@@ -17,15 +17,14 @@
 use super::constraint::{self, add_step, drop_rollback, name_free_check, state_check};
 use super::{check, Ctx, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Expected, Phase};
 use crate::postgres::facts::Statement;
 use crate::quote::{derived_name, ident};
+use crate::request::change::AddCheck;
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::AddCheck { expression, name } = &ctx.req.change else {
-        unreachable!("add_check::paths called for another change")
-    };
+pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
+    let AddCheck { expression, name } = change;
     let expr = expression.trim();
     let name = name
         .clone()

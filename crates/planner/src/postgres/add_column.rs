@@ -27,12 +27,13 @@
 
 use super::backfill::KeysetPass;
 use super::{catalog_names, check, Ctx, Paths};
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{human_seconds, human_seconds_up, Check, Estimate, Expected, Phase, Warning};
 use crate::postgres::facts::{self, Statement};
 use crate::postgres::shared::expressions::{self, DefaultKind};
 use crate::postgres::shared::types;
 use crate::quote::{derived_name, ident, literal};
+use crate::request::change::AddColumn;
 
 /// The column being added, as the request gives it.
 struct Column<'a> {
@@ -177,17 +178,14 @@ fn rewrite_direct(ctx: &Ctx, title: &str, sql: String, checks: Vec<Check>) -> Ve
 
 /// The paths, with the preflight proof that the type and every function the default or the
 /// generation expression calls exist ([`catalog_names`]).
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::AddColumn {
+pub fn paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
+    let AddColumn {
         data_type,
         default,
         generated,
         ..
-    } = &ctx.req.change
-    else {
-        unreachable!("add_column::paths called for another change")
-    };
-    let mut out = column_paths(ctx)?;
+    } = change;
+    let mut out = column_paths(ctx, change)?;
     let expressions = [default.as_deref(), generated.as_deref()];
     let functions: Vec<_> = expressions
         .into_iter()
@@ -204,17 +202,14 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     Ok(out)
 }
 
-fn column_paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::AddColumn {
+fn column_paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
+    let AddColumn {
         column,
         data_type,
         default,
         not_null,
         generated,
-    } = &ctx.req.change
-    else {
-        unreachable!("add_column::column_paths called for another change")
-    };
+    } = change;
     let v = ctx.version();
     let c = Column {
         name: column,

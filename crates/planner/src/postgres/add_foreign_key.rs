@@ -24,21 +24,19 @@ use super::constraint::{
 };
 use super::{check, Ctx, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Check, Expected, Phase};
 use crate::postgres::facts::{self, Statement};
 use crate::quote::{derived_name, ident, ident_list};
+use crate::request::change::AddForeignKey;
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::AddForeignKey {
+pub fn paths(ctx: &Ctx, change: &AddForeignKey) -> Result<Paths, FieldError> {
+    let AddForeignKey {
         columns,
         ref_table,
         ref_columns,
         name,
-    } = &ctx.req.change
-    else {
-        unreachable!("add_foreign_key::paths called for another change")
-    };
+    } = change;
     let v = ctx.version();
     let mut name_parts: Vec<&str> = vec![&ctx.req.table];
     name_parts.extend(columns.iter().map(String::as_str));

@@ -7,10 +7,11 @@
 //! Direct: plain `CREATE INDEX` takes SHARE and blocks writes for the whole build.
 
 use super::{check, Ctx, Paths};
-use crate::input::{Change, FieldError, IndexKey, IndexMethod, KeyTarget};
+use crate::input::{FieldError, IndexKey, IndexMethod, KeyTarget};
 use crate::plan::{Expected, Phase, Step};
 use crate::postgres::facts::Statement;
 use crate::quote::{self, derived_name, ident, ident_list};
+use crate::request::change::AddIndex;
 
 /// Rough on-disk size of one btree entry (tuple header, key, line pointer), for disk headroom.
 pub(crate) const INDEX_BYTES_PER_ROW: u64 = 40;
@@ -131,17 +132,14 @@ fn key_sql(key: &IndexKey) -> String {
     sql
 }
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::AddIndex {
+pub fn paths(ctx: &Ctx, change: &AddIndex) -> Result<Paths, FieldError> {
+    let AddIndex {
         keys,
         unique,
         predicate,
         method,
         name,
-    } = &ctx.req.change
-    else {
-        unreachable!("add_index::paths called for another change")
-    };
+    } = change;
     if *unique && !matches!(method, IndexMethod::Btree) {
         return Err(FieldError::new(
             "unique",

@@ -29,15 +29,14 @@
 use super::constraint::{self, add_step, by_name, drop_rollback, name_free_check, state_check};
 use super::{check, Ctx, Paths, RETRY_LOCK_TIMEOUT};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Check, Expected, Phase, Warning};
 use crate::postgres::facts::{self, Statement};
 use crate::quote::{self, derived_name, ident};
+use crate::request::change::AddNotNull;
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::AddNotNull { column, .. } = &ctx.req.change else {
-        unreachable!("add_not_null::paths called for another change")
-    };
+pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
+    let AddNotNull { column, .. } = change;
     let v = ctx.version();
     let col = ident(column);
     let table = ctx.table();

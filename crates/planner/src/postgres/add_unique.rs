@@ -20,15 +20,14 @@ use super::constraint::{
 };
 use super::{check, Ctx, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::{Change, FieldError, IndexMethod};
+use crate::input::{FieldError, IndexMethod};
 use crate::plan::{Check, Expected, Phase};
 use crate::postgres::facts::Statement;
 use crate::quote::{self, derived_name, ident, ident_list};
+use crate::request::change::AddUnique;
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::AddUnique { columns, name } = &ctx.req.change else {
-        unreachable!("add_unique::paths called for another change")
-    };
+pub fn paths(ctx: &Ctx, change: &AddUnique) -> Result<Paths, FieldError> {
+    let AddUnique { columns, name } = change;
     let mut name_parts: Vec<&str> = vec![&ctx.req.table];
     name_parts.extend(columns.iter().map(String::as_str));
     name_parts.push("key");

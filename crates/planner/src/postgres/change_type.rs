@@ -32,12 +32,13 @@ use super::backfill::KeysetPass;
 use super::constraint::{add_step, by_name, state_check, validate_step};
 use super::{catalog_names, check, rollback, Ctx, Paths, RETRY_LOCK_TIMEOUT};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::{Change, FieldError, IndexMethod};
+use crate::input::{FieldError, IndexMethod};
 use crate::plan::{human_seconds, Check, Estimate, Expected, Phase, Step, Warning};
 use crate::postgres::facts::{self, Statement};
 use crate::postgres::shared::expressions;
 use crate::postgres::shared::types::{self, AlterTypeEffect, ColumnType, TypeName};
 use crate::quote::{self, derived_name, ident, literal};
+use crate::request::change::ChangeType;
 
 /// Largest value of a PostgreSQL integer (int4).
 const INT4_MAX: u64 = 2_147_483_647;
@@ -80,11 +81,9 @@ impl Spec<'_> {
 
 /// The paths, with the preflight proof that the new type and every function the USING
 /// expression calls exist ([`catalog_names`]).
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::ChangeType { to_type, using, .. } = &ctx.req.change else {
-        unreachable!("change_type::paths called for another change")
-    };
-    let mut out = type_paths(ctx)?;
+pub fn paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
+    let ChangeType { to_type, using, .. } = change;
+    let mut out = type_paths(ctx, change)?;
     let functions = using
         .as_deref()
         .map(expressions::called_functions)
@@ -94,16 +93,13 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
     Ok(out)
 }
 
-fn type_paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::ChangeType {
+fn type_paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
+    let ChangeType {
         column,
         from_type,
         to_type,
         using,
-    } = &ctx.req.change
-    else {
-        unreachable!("change_type::paths called for another change")
-    };
+    } = change;
     let from = types::parse_column_type(from_type);
     let to = types::parse_column_type(to_type);
     if to.serial {

@@ -18,15 +18,14 @@
 //! a copy taken beforehand.
 
 use super::{check, Ctx, Paths};
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Expected, Phase};
 use crate::postgres::facts::Statement;
 use crate::quote::{derived_name, ident, literal};
+use crate::request::change::DropColumn;
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::DropColumn { column } = &ctx.req.change else {
-        unreachable!("drop_column::paths called for another change")
-    };
+pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
+    let DropColumn { column } = change;
     let table = ctx.table();
     let t = ctx.regclass();
     let col = ident(column);

@@ -19,15 +19,14 @@
 //! rollable by SQL, with those instructions.
 
 use super::{check, Ctx, Paths};
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Expected, Phase};
 use crate::postgres::facts::Statement;
 use crate::quote::{ident, literal};
+use crate::request::change::DropIndex;
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::DropIndex { index } = &ctx.req.change else {
-        unreachable!("drop_index::paths called for another change")
-    };
+pub fn paths(ctx: &Ctx, change: &DropIndex) -> Result<Paths, FieldError> {
+    let DropIndex { index } = change;
     let name = ctx.sibling(index);
     let oid = format!("to_regclass({})", literal(&name));
 

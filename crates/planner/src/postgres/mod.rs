@@ -27,23 +27,13 @@ mod rename_column;
 mod rename_table;
 mod split_table;
 
+use crate::change_dispatch;
+crate::for_each_change_kind!(change_dispatch);
+
 /// Plans a PostgreSQL request for exactly the version it names.
 pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
     let ctx = Ctx::new(req);
-    let paths = match &req.change {
-        Change::AddColumn { .. } => add_column::paths(&ctx)?,
-        Change::DropColumn { .. } => drop_column::paths(&ctx)?,
-        Change::RenameColumn { .. } => rename_column::paths(&ctx)?,
-        Change::RenameTable { .. } => rename_table::paths(&ctx)?,
-        Change::ChangeType { .. } => change_type::paths(&ctx)?,
-        Change::AddIndex { .. } => add_index::paths(&ctx)?,
-        Change::DropIndex { .. } => drop_index::paths(&ctx)?,
-        Change::AddNotNull { .. } => add_not_null::paths(&ctx)?,
-        Change::AddUnique { .. } => add_unique::paths(&ctx)?,
-        Change::AddForeignKey { .. } => add_foreign_key::paths(&ctx)?,
-        Change::AddCheck { .. } => add_check::paths(&ctx)?,
-        Change::SplitTable { .. } => split_table::paths(&ctx)?,
-    };
+    let paths = kind_paths(&ctx, &req.change)?;
     let mut plan = choose(req, &ctx.model, paths)?;
     if plan.strategy.chosen == "online" && online_stops_on_resume(&req.change) {
         plan.resumes = false;
@@ -60,10 +50,10 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
 fn online_stops_on_resume(change: &Change) -> bool {
     matches!(
         change,
-        Change::RenameColumn { .. }
-            | Change::RenameTable { .. }
-            | Change::ChangeType { .. }
-            | Change::SplitTable { .. }
+        Change::RenameColumn(_)
+            | Change::RenameTable(_)
+            | Change::ChangeType(_)
+            | Change::SplitTable(_)
     )
 }
 
@@ -91,7 +81,7 @@ fn environment_warnings(ctx: &Ctx, phases: &[Phase]) -> Vec<Warning> {
     if ctx.req.env.pg_repack
         && matches!(
             ctx.req.change,
-            Change::DropColumn { .. } | Change::SplitTable { .. }
+            Change::DropColumn(_) | Change::SplitTable(_)
         )
     {
         warnings.push(Warning {

@@ -28,10 +28,11 @@
 
 use super::rename_table::{compat_view_checks, compat_view_sql, publication_check, view_checks};
 use super::{check, Ctx, Paths};
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Check, Expected, Phase};
 use crate::postgres::facts::Statement;
 use crate::quote::{derived_name, ident, literal};
+use crate::request::change::RenameColumn;
 
 /// `count(old), count(new)` among the live columns of `relation` (a quoted, qualified name).
 fn columns_check(
@@ -64,13 +65,10 @@ fn temporary_name(table: &str) -> String {
     }
 }
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::RenameColumn {
+pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
+    let RenameColumn {
         column, new_name, ..
-    } = &ctx.req.change
-    else {
-        unreachable!("rename_column::paths called for another change")
-    };
+    } = change;
     if new_name == column {
         return Err(FieldError::new(
             "new-name",

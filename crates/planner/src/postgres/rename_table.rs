@@ -20,10 +20,11 @@
 //! every client is stopped.
 
 use super::{check, Ctx, Paths};
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Check, Expected, Phase};
 use crate::postgres::facts::{self, Statement};
 use crate::quote::{self, ident, literal};
+use crate::request::change::RenameTable;
 
 /// `CREATE VIEW <view> AS SELECT *<extra> FROM <base>` and the statement giving it the base
 /// table's owner and grants. `view` and `base` are raw names in the table's schema; `extra` is
@@ -152,10 +153,8 @@ pub(crate) fn view_limits(table_now: &str) -> String {
     format!("While the view stands in for the table, these fail on the old name: TRUNCATE, COPY ... FROM (COPY (SELECT ...) TO works), LOCK TABLE, ALTER TABLE and other DDL. Run them on {} instead, but add no column until the contract phase: the view's SELECT * was expanded when it was created and would not show it.", ident(table_now))
 }
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::RenameTable { new_name } = &ctx.req.change else {
-        unreachable!("rename_table::paths called for another change")
-    };
+pub fn paths(ctx: &Ctx, change: &RenameTable) -> Result<Paths, FieldError> {
+    let RenameTable { new_name } = change;
     let old_name = &ctx.req.table;
     if new_name == old_name {
         return Err(FieldError::new(

@@ -27,15 +27,14 @@
 use super::backfill::KeysetPass;
 use super::{check, rollback, Ctx, Paths, RETRY_LOCK_TIMEOUT};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::{Change, FieldError};
+use crate::input::FieldError;
 use crate::plan::{Check, Expected, Phase};
 use crate::postgres::facts::{self, Statement};
 use crate::quote::{self, derived_name, ident, ident_list, literal};
+use crate::request::change::SplitTable;
 
-pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
-    let Change::SplitTable { columns, new_table } = &ctx.req.change else {
-        unreachable!("split_table::paths called for another change")
-    };
+pub fn paths(ctx: &Ctx, change: &SplitTable) -> Result<Paths, FieldError> {
+    let SplitTable { columns, new_table } = change;
     let Some(pk) = ctx.req.env.primary_key.as_deref() else {
         return Err(FieldError::new(
             "primary-key",

@@ -3,8 +3,11 @@
 //! [`Request::from_params`] validates every field at once and returns every problem, each
 //! naming its field and what the field accepts.
 
+pub mod change;
 pub mod params;
 pub mod share;
+
+pub use change::{Change, CHANGE_KINDS};
 
 use crate::model::Warning;
 pub use crate::model::{Engine, Version};
@@ -291,109 +294,6 @@ fn is_plain_name(word: &str) -> bool {
         part.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
             && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     })
-}
-
-/// The change to make, with its own parameters. Identifiers are raw (as in the catalog);
-/// expressions and types are SQL fragments checked for balance, pasted as written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Change {
-    AddColumn {
-        column: String,
-        data_type: String,
-        default: Option<String>,
-        not_null: bool,
-        generated: Option<String>,
-    },
-    DropColumn {
-        column: String,
-    },
-    RenameColumn {
-        column: String,
-        new_name: String,
-        /// The column's full current type; MySQL's `CHANGE old new <definition>` (5.7,
-        /// MariaDB before 10.5.2) restates it. Not used for PostgreSQL.
-        data_type: Option<String>,
-    },
-    RenameTable {
-        new_name: String,
-    },
-    ChangeType {
-        column: String,
-        from_type: String,
-        to_type: String,
-        using: Option<String>,
-    },
-    AddIndex {
-        /// The keys, as the `columns` field lists them: columns or expressions, with ordering.
-        keys: Vec<IndexKey>,
-        unique: bool,
-        predicate: Option<String>,
-        method: IndexMethod,
-        name: Option<String>,
-    },
-    DropIndex {
-        index: String,
-    },
-    AddNotNull {
-        column: String,
-        /// The column's full current type; MySQL's `MODIFY` restates the whole column. Not
-        /// used for PostgreSQL.
-        data_type: Option<String>,
-    },
-    AddUnique {
-        columns: Vec<String>,
-        name: Option<String>,
-    },
-    AddForeignKey {
-        columns: Vec<String>,
-        ref_table: String,
-        ref_columns: Vec<String>,
-        name: Option<String>,
-    },
-    AddCheck {
-        expression: String,
-        name: Option<String>,
-    },
-    SplitTable {
-        columns: Vec<String>,
-        new_table: String,
-    },
-}
-
-/// The names of the change types, as the `change` parameter spells them.
-pub const CHANGE_KINDS: &[&str] = &[
-    "add-column",
-    "drop-column",
-    "rename-column",
-    "rename-table",
-    "change-type",
-    "add-index",
-    "drop-index",
-    "add-not-null",
-    "add-unique",
-    "add-foreign-key",
-    "add-check",
-    "split-table",
-];
-
-impl Change {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Change::AddColumn { .. } => "add-column",
-            Change::DropColumn { .. } => "drop-column",
-            Change::RenameColumn { .. } => "rename-column",
-            Change::RenameTable { .. } => "rename-table",
-            Change::ChangeType { .. } => "change-type",
-            Change::AddIndex { .. } => "add-index",
-            Change::DropIndex { .. } => "drop-index",
-            Change::AddNotNull { .. } => "add-not-null",
-            Change::AddUnique { .. } => "add-unique",
-            Change::AddForeignKey { .. } => "add-foreign-key",
-            Change::AddCheck { .. } => "add-check",
-            Change::SplitTable { .. } => "split-table",
-        }
-    }
 }
 
 /// Facts about the table and the environment the user may know; defaults are stated.
@@ -693,7 +593,7 @@ impl Request {
         });
         p.engine = db.map(|d| d.engine);
         let (schema, table) = p.schema_and_table();
-        let change = parse_change(&mut p, schema.as_deref());
+        let change = change::parse_change(&mut p, schema.as_deref());
         let rows = p.required("rows").and(p.parsed("rows", parse_count));
         let bytes = p.required("size").and(p.parsed("size", parse_bytes));
         let max_downtime_ms = p
@@ -857,117 +757,6 @@ fn per_row_text(per_row: f64) -> String {
     } else {
         format!("{per_row:.0}")
     }
-}
-
-fn parse_change(p: &mut Parser, schema: Option<&str>) -> Option<Change> {
-    let kind = p.required("change")?;
-    let change = match kind {
-        "add-column" => Change::AddColumn {
-            column: p.ident("column"),
-            data_type: p.fragment("type"),
-            default: p.optional_fragment("default"),
-            not_null: p.flag("not-null"),
-            generated: p.optional_fragment("generated"),
-        },
-        "drop-column" => Change::DropColumn {
-            column: p.ident("column"),
-        },
-        "rename-column" => Change::RenameColumn {
-            column: p.ident("column"),
-            new_name: p.ident("new-name"),
-            data_type: p.optional_fragment("type"),
-        },
-        "rename-table" => Change::RenameTable {
-            new_name: p.ident("new-name"),
-        },
-        "change-type" => Change::ChangeType {
-            column: p.ident("column"),
-            from_type: p.fragment("from-type"),
-            to_type: p.fragment("to-type"),
-            using: p.optional_fragment("using"),
-        },
-        "add-index" => Change::AddIndex {
-            keys: p.index_keys("columns"),
-            unique: p.flag("unique"),
-            predicate: p.optional_fragment("where"),
-            method: p
-                .parsed("method", parse_method)
-                .unwrap_or(IndexMethod::Btree),
-            name: p.optional_ident("name"),
-        },
-        "drop-index" => Change::DropIndex {
-            index: p.ident("index"),
-        },
-        "add-not-null" => Change::AddNotNull {
-            column: p.ident("column"),
-            data_type: p.optional_fragment("type"),
-        },
-        "add-unique" => Change::AddUnique {
-            columns: p.ident_list("columns"),
-            name: p.optional_ident("name"),
-        },
-        "add-foreign-key" => {
-            let columns = match p.params.get("columns") {
-                Some(_) => p.ident_list("columns"),
-                None => vec![p.ident("column")],
-            };
-            let (ref_table, ref_columns) = match p.required("references").map(parse_reference) {
-                Some(Ok((Some(ref_schema), _, _))) if Some(ref_schema.as_str()) != schema => {
-                    p.error(
-                        "references",
-                        format!(
-                            "names the schema {}, but the plan looks the referenced table up in the table's own schema ({}); give the referenced table unqualified, or plan from that schema",
-                            shown(&ref_schema),
-                            schema.map_or("the search_path".to_string(), shown)
-                        ),
-                    );
-                    (String::new(), Vec::new())
-                }
-                Some(Ok((_, table, columns))) => (table, columns),
-                Some(Err(message)) => {
-                    p.error("references", message);
-                    (String::new(), Vec::new())
-                }
-                None => (String::new(), Vec::new()),
-            };
-            if !ref_columns.is_empty() && ref_columns.len() != columns.len() {
-                p.error(
-                    "references",
-                    format!(
-                        "names {} column(s) but the foreign key has {}; they must pair up",
-                        ref_columns.len(),
-                        columns.len()
-                    ),
-                );
-            }
-            Change::AddForeignKey {
-                columns,
-                ref_table,
-                ref_columns,
-                name: p.optional_ident("name"),
-            }
-        }
-        "add-check" => Change::AddCheck {
-            expression: p.fragment("check"),
-            name: p.optional_ident("name"),
-        },
-        "split-table" => Change::SplitTable {
-            columns: p.ident_list("columns"),
-            new_table: p.ident("new-table"),
-        },
-        other => {
-            p.error(
-                "change",
-                format!(
-                    "{} is not a change type; accepts {}",
-                    shown(other),
-                    accepts("change")
-                ),
-            );
-            return None;
-        }
-    };
-    Some(change)
 }
 
 /// What the `db` parameter accepts, for every message about it.
@@ -1468,7 +1257,8 @@ mod tests {
             .with("rows", "1M")
             .with("size", "1GB")
             .with("max-downtime", "0");
-        let Change::AddForeignKey { ref_table, .. } = Request::from_params(&params).unwrap().change
+        let Change::AddForeignKey(change::AddForeignKey { ref_table, .. }) =
+            Request::from_params(&params).unwrap().change
         else {
             panic!("add-foreign-key")
         };

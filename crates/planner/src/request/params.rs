@@ -8,7 +8,7 @@
 /// The order is the order of the share link and of `lockstep plan --help`.
 pub const FIELDS: &[Field] = &[
     f("db", "database and version: postgresql@10 to postgresql@18 (postgresql@14.3), mysql@5.7, mysql@8.0.35, mysql@8.4, mariadb@10.3 to mariadb@11.x (mariadb@10.11.6); PostgreSQL 16, pg16 or MySQL 8.0.35 are read the same"),
-    f("change", "add-column, drop-column, rename-column, rename-table, change-type, add-index, drop-index, add-not-null, add-unique, add-foreign-key, add-check, split-table"),
+    f("change", super::change::CHANGE_ACCEPTS),
     f("schema", "schema of the table (optional; default: the search_path; MySQL/MariaDB: the database, default the connection's); or write schema.table in the table field"),
     f("table", "table name, exactly as in the catalog (case-sensitive; at most 63 bytes on PostgreSQL, 64 characters on MySQL and MariaDB), or schema.table (MySQL/MariaDB: database.table); a name holding a dot goes in double quotes, \"my.table\", with \"\" for a quote inside"),
     f("column", "column name (add/drop/rename column, change-type, add-not-null, add-foreign-key)"),
@@ -82,24 +82,7 @@ pub const SWITCH_FIELDS: &[&str] = &[
     "foreign-keys",
 ];
 
-/// The fields a change type reads, beyond the common ones.
-pub fn change_fields(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "add-column" => &["column", "type", "default", "not-null", "generated"],
-        "drop-column" => &["column"],
-        "add-not-null" => &["column", "type"],
-        "rename-column" => &["column", "new-name", "type"],
-        "rename-table" => &["new-name"],
-        "change-type" => &["column", "from-type", "to-type", "using"],
-        "add-index" => &["columns", "unique", "where", "method", "name"],
-        "drop-index" => &["index"],
-        "add-unique" => &["columns", "name"],
-        "add-foreign-key" => &["columns", "references", "name"],
-        "add-check" => &["check", "name"],
-        "split-table" => &["columns", "new-table"],
-        _ => &[],
-    }
-}
+pub use super::change::change_fields;
 
 /// A field named in a message or a plan's prose, spelled as the CLI spells it (`--name`).
 /// The page shows the field's label there instead ([`label_refs`]), so one message reads
