@@ -1,5 +1,7 @@
 //! The `lockstep` binary end to end: formats, share links, exit codes and messages.
 
+use lockstep_planner::params::{FIELDS, SWITCH_FIELDS};
+use lockstep_planner::share;
 use std::process::{Command, Output};
 
 fn lockstep(args: &[&str]) -> Output {
@@ -112,13 +114,21 @@ fn bad_input_exits_2_naming_the_flag() {
 
     let out = lockstep(&with(&["--format", "yaml"]));
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8(out.stderr).unwrap().contains("--format"));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("'yaml' for '--format")
+            && err.contains("[possible values: markdown, sql, rollback-sql, json, link]"),
+        "{err}"
+    );
 
+    // clap's wording for a flag that does not exist (was "--colour is not a flag").
     let out = lockstep(&with(&["--colour", "red"]));
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8(out.stderr)
-        .unwrap()
-        .contains("--colour is not a flag"));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("unexpected argument '--colour' found"),
+        "{err}"
+    );
 
     let out = lockstep(&["plan", "--link", "https://x/?v=9&db=postgresql@16"]);
     assert_eq!(out.status.code(), Some(2));
@@ -324,5 +334,203 @@ fn long_values_are_cut_in_messages() {
     assert!(
         err.contains("…\" (10000 characters)") && err.len() < 400,
         "{err}"
+    );
+}
+
+fn stdout(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Whitespace runs as one space: help text wraps at the terminal's width.
+fn unwrapped(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Every parameter of the planner's list is in `lockstep plan --help`, with what it accepts:
+/// a new parameter appears there by itself.
+#[test]
+fn help_lists_every_parameter_with_what_it_accepts() {
+    let help = unwrapped(&stdout(lockstep(&["plan", "--help"])));
+    for f in FIELDS {
+        assert!(
+            help.contains(&format!("--{} ", f.name)),
+            "help lacks --{}",
+            f.name
+        );
+        assert!(
+            help.contains(&unwrapped(f.accepts)),
+            "help lacks {}",
+            f.accepts
+        );
+    }
+    let top = stdout(lockstep(&["--help"]));
+    assert!(top.contains("plan") && top.contains("completions"), "{top}");
+    assert_eq!(stdout(lockstep(&[])), top, "no command prints the help");
+    assert_eq!(
+        stdout(lockstep(&["help", "plan"])),
+        stdout(lockstep(&["plan", "-h"]))
+    );
+}
+
+/// A misspelt flag or command is refused (exit 2) with the closest real one suggested.
+#[test]
+fn a_misspelt_flag_gets_a_suggestion() {
+    let out = lockstep(&with(&["--max-downtme", "0"]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("unexpected argument '--max-downtme'")
+            && err.contains("a similar argument exists: '--max-downtime'"),
+        "{err}"
+    );
+    let out = lockstep(&["pla", "--db", "postgresql@16"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("a similar subcommand exists: 'plan'"), "{err}");
+}
+
+/// A share link's parameters are the flags, one to one: every parameter given as a flag comes
+/// back in the link under the same name with the same value, and a link's parameters given as
+/// flags plan exactly as the link does. Derived from the parameter list.
+#[test]
+fn share_link_parameters_map_one_to_one_to_flags() {
+    // Values with the characters a query string encodes; yes/no flags given bare.
+    let value = |name: &str| match name {
+        "db" => "postgresql@16.4".to_string(),
+        _ => format!("{name} = a&b %\"q\" -x"),
+    };
+    let mut args = vec!["plan".to_string()];
+    for f in FIELDS {
+        args.push(format!("--{}", f.name));
+        if !SWITCH_FIELDS.contains(&f.name) {
+            args.push(value(f.name));
+        }
+    }
+    args.extend(["--format".into(), "link".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let link = stdout(lockstep(&args));
+    let params = share::from_link(link.trim()).expect("the CLI writes a valid link");
+    let got: Vec<(&str, &str)> = params.iter().collect();
+    let expected: Vec<(&str, String)> = FIELDS
+        .iter()
+        .map(|f| match SWITCH_FIELDS.contains(&f.name) {
+            true => (f.name, "true".to_string()),
+            false => (f.name, value(f.name)),
+        })
+        .collect();
+    let expected: Vec<(&str, &str)> = expected.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    assert_eq!(got, expected);
+    // Replaying that link's parameters as flags writes the same link.
+    let mut replay = vec!["plan".to_string()];
+    for (name, value) in params.iter() {
+        replay.push(format!("--{name}={value}"));
+    }
+    replay.extend(["--format".into(), "link".into()]);
+    let replay: Vec<&str> = replay.iter().map(String::as_str).collect();
+    assert_eq!(stdout(lockstep(&replay)), link);
+
+    // And a real plan's link, as flags, plans exactly as the link.
+    let link = stdout(lockstep(&with(&["--unique", "--format", "link"])));
+    let mut flags = vec!["plan".to_string()];
+    for (name, value) in share::from_link(link.trim()).unwrap().iter() {
+        flags.extend([format!("--{name}"), value.to_string()]);
+    }
+    flags.extend(["--format".into(), "json".into()]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let from_flags = stdout(lockstep(&flags));
+    let from_link = stdout(lockstep(&[
+        "plan",
+        "--link",
+        link.trim(),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(from_flags, from_link);
+    assert!(
+        from_flags.contains("CREATE UNIQUE INDEX CONCURRENTLY"),
+        "{from_flags}"
+    );
+}
+
+/// A value may start with '-' (a negative default), but a flag right after a flag that needs a
+/// value is not swallowed as that value: the value was forgotten.
+#[test]
+fn a_flag_is_never_taken_as_a_missing_value() {
+    let link = stdout(lockstep(&with(&["--default", "-1", "--format", "link"])));
+    assert!(link.contains("&default=-1&"), "{link}");
+    let out = lockstep(&with(&["--name", "--unique"]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("lockstep: --name needs a value (got the flag --unique); accepts name of"),
+        "{err}"
+    );
+    let out = lockstep(&with(&["--name"]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("a value is required for '--name <VALUE>'"),
+        "{err}"
+    );
+    // A flag given twice keeps its last value, like a flag over a link.
+    let link = stdout(lockstep(&with(&["--table", "other", "--format", "link"])));
+    assert!(link.contains("&table=other&"), "{link}");
+}
+
+/// `lockstep completions <shell>` writes a script completing every flag of `plan`.
+#[test]
+fn completions_cover_every_flag() {
+    for shell in ["bash", "zsh", "fish"] {
+        let script = stdout(lockstep(&["completions", shell]));
+        for f in FIELDS.iter().map(|f| f.name).chain(["format", "link"]) {
+            let flag = match shell {
+                "fish" => format!("-l {f} "),
+                _ => format!("--{f}"),
+            };
+            assert!(script.contains(&flag), "{shell} script lacks {flag}");
+        }
+    }
+    let out = lockstep(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("[possible values: bash, elvish, fish, powershell, zsh]"));
+}
+
+/// The bash script, loaded in bash, completes a flag's prefix, change types and formats.
+#[test]
+fn bash_completes_flags_and_formats() {
+    let script = stdout(lockstep(&["completions", "bash"]));
+    let complete = |words: &str| {
+        let program = format!(
+            "{script}\nCOMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+             _lockstep lockstep \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        );
+        let out = Command::new("bash")
+            .args(["--norc", "-c", &program])
+            .output()
+            .expect("bash runs");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let flags = complete("lockstep plan --max-d");
+    assert_eq!(flags.trim(), "--max-downtime", "{flags}");
+    // Change types come from the planner's list; a yes/no flag offers true and false.
+    let kinds = complete("lockstep plan --change add-f");
+    assert_eq!(kinds.trim(), "add-foreign-key", "{kinds}");
+    let switch = complete("lockstep plan --unique ''");
+    assert_eq!(
+        switch.split_whitespace().collect::<Vec<_>>(),
+        ["true", "false"]
+    );
+    let formats = complete("lockstep plan --format ''");
+    assert_eq!(
+        formats.split_whitespace().collect::<Vec<_>>(),
+        ["markdown", "sql", "rollback-sql", "json", "link"]
     );
 }

@@ -15,6 +15,7 @@ mod script;
 mod sql;
 mod walk;
 
+use clap::{Parser, Subcommand};
 use report::Report;
 use runner::Options;
 use std::path::PathBuf;
@@ -24,32 +25,150 @@ use std::time::{Duration, Instant};
 
 const ALL_MAJORS: [u32; 9] = [10, 11, 12, 13, 14, 15, 16, 17, 18];
 
-const HELP: &str =
-    "lockstep-verify: checks Lockstep's plans on real PostgreSQL and MariaDB servers.
+const ABOUT: &str = "Checks Lockstep's plans on real PostgreSQL and MariaDB servers.";
 
-USAGE
-  lockstep-verify [--engines postgresql,mariadb] [--versions 10,11,...|all]
-                  [--changes add-index,...|all] [--rows 200000]
-                  [--jobs 2] [--stall-ms 200] [--step-timeout S] [--no-rollback] [--verbose]
-  lockstep-verify bench-live [--versions 16] [--rows 1000000]
+const LONG_ABOUT: &str = "\
+Checks Lockstep's plans on real PostgreSQL and MariaDB servers.
 
 PostgreSQL servers come from .tools/pg/<major> (scripts/setup-postgres.sh installs them),
 MariaDB from Debian's mariadb-server (scripts/setup-mariadb.sh). Each run starts throwaway
 servers under target/verify/ and always stops and removes them. The matrix is printed and
-written to target/verify/report.md; the exit status is 1 when any claim is false.
+written to target/verify/report.md; the exit status is 1 when any claim is false, 2 when an
+argument is rejected.";
 
-  --engines   postgresql, mariadb or both (default both); --versions picks PostgreSQL majors
-  --changes   change types (add-index) or single cases (add-index/online); default all
-  --jobs      PostgreSQL versions verified at the same time (default 2); MariaDB runs
-              first, alone
-  --stall-ms  longest acceptable writer/reader stall for steps claiming to block nothing
-              (MariaDB: and for INSTANT, LOCK=NONE and brief metadata-lock steps)
-  --step-timeout  seconds after which a step still running is cancelled and fails
-              (default 30 per 200k rows)
-  --tools     directory holding <major>/bin (default .tools/pg in the workspace)
-  --out       directory for clusters and the report (default target/verify in the workspace)
-";
+/// The command line. Every flag is global, so `bench-live` reads the same ones after it.
+#[derive(Parser)]
+#[command(
+    name = "lockstep-verify",
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    args_override_self = true,
+    max_term_width = 100
+)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Option<Mode>,
+    #[command(flatten)]
+    flags: Flags,
+}
 
+#[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Longest write stall, naive single statement vs Lockstep's plan, on real servers
+    /// (default --versions 16, --rows 1000000)
+    BenchLive,
+}
+
+#[derive(clap::Args)]
+struct Flags {
+    /// Engines to verify: postgresql (or postgres, pg), mariadb, all; comma-separated
+    /// [default: all]
+    #[arg(long, global = true, value_name = "ENGINES", value_parser = parse_engines)]
+    engines: Option<Engines>,
+    /// PostgreSQL majors 10..18, comma-separated, or all [default: all]
+    #[arg(long, global = true, value_name = "10,11,...|all", value_parser = parse_majors)]
+    versions: Option<Majors>,
+    /// Change types (add-index) or single cases (add-index/online), comma-separated, or all
+    /// [default: all]
+    #[arg(long, global = true, value_name = "CHANGES", value_parser = parse_changes)]
+    changes: Option<Changes>,
+    /// Rows in each case's table [default: 200000]; 1_000_000 is read as 1000000
+    #[arg(long, global = true, value_parser = parse_rows)]
+    rows: Option<u64>,
+    /// PostgreSQL versions verified at the same time (MariaDB runs first, alone)
+    #[arg(long, global = true, default_value_t = 2)]
+    jobs: usize,
+    /// Longest acceptable writer/reader stall, in ms, for steps claiming to block nothing
+    /// (MariaDB: and for INSTANT, LOCK=NONE and brief metadata-lock steps)
+    #[arg(long, global = true, default_value_t = 200)]
+    stall_ms: u64,
+    /// Seconds after which a step still running is cancelled and fails [default: 30 per 200k
+    /// rows]
+    #[arg(long = "step-timeout", global = true, value_name = "SECONDS")]
+    step_timeout_s: Option<u64>,
+    /// Do not run and check each phase's rollback
+    #[arg(long, global = true)]
+    no_rollback: bool,
+    /// Print every claim as it is checked (a false one is always printed)
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    /// Directory holding <major>/bin [default: .tools/pg in the workspace]
+    #[arg(long, global = true, value_name = "DIR")]
+    tools: Option<PathBuf>,
+    /// Directory for clusters and the report [default: target/verify in the workspace]
+    #[arg(long, global = true, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// Which engines `--engines` picked.
+#[derive(Clone, Copy)]
+struct Engines {
+    postgresql: bool,
+    mariadb: bool,
+}
+
+/// PostgreSQL majors from `--versions`.
+#[derive(Clone)]
+struct Majors(Vec<u32>);
+
+/// `--changes` filters: empty for all.
+#[derive(Clone)]
+struct Changes(Vec<String>);
+
+fn parse_engines(v: &str) -> Result<Engines, String> {
+    let mut e = Engines {
+        postgresql: false,
+        mariadb: false,
+    };
+    for name in v.split(',').map(str::trim) {
+        match name {
+            "postgresql" | "postgres" | "pg" => e.postgresql = true,
+            "mariadb" => e.mariadb = true,
+            "all" => {
+                e.postgresql = true;
+                e.mariadb = true;
+            }
+            other => {
+                return Err(format!(
+                    "{other:?} is not an engine; accepts postgresql, mariadb"
+                ))
+            }
+        }
+    }
+    Ok(e)
+}
+
+fn parse_majors(v: &str) -> Result<Majors, String> {
+    if v == "all" {
+        return Ok(Majors(ALL_MAJORS.to_vec()));
+    }
+    v.split(',')
+        .map(|m| {
+            m.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|m| ALL_MAJORS.contains(m))
+                .ok_or_else(|| format!("{m:?} is not a major version 10..18"))
+        })
+        .collect::<Result<_, _>>()
+        .map(Majors)
+}
+
+fn parse_changes(v: &str) -> Result<Changes, String> {
+    Ok(Changes(if v == "all" {
+        Vec::new()
+    } else {
+        v.split(',').map(|s| s.trim().to_string()).collect()
+    }))
+}
+
+fn parse_rows(v: &str) -> Result<u64, String> {
+    v.replace('_', "")
+        .parse()
+        .map_err(|_| "accepts a number".to_string())
+}
+
+/// A run's settings: the flags with their defaults filled in.
 struct Args {
     postgresql: bool,
     mariadb: bool,
@@ -74,153 +193,57 @@ fn workspace_root() -> PathBuf {
         .unwrap_or(manifest)
 }
 
-fn parse(args: &[String]) -> Result<Args, String> {
-    let root = workspace_root();
-    let mut a = Args {
-        postgresql: true,
-        mariadb: true,
-        majors: ALL_MAJORS.to_vec(),
-        changes: Vec::new(),
-        rows: None,
-        jobs: 2,
-        stall_ms: 200,
-        step_timeout_s: None,
-        rollback: true,
-        verbose: false,
-        tools: root.join(".tools/pg"),
-        out: root.join("target/verify"),
-    };
-    let mut i = 0;
-    while i < args.len() {
-        let flag = args[i].as_str();
-        let (name, inline) = match flag.split_once('=') {
-            Some((n, v)) => (n, Some(v.to_string())),
-            None => (flag, None),
-        };
-        let mut value = || -> Result<String, String> {
-            if let Some(v) = &inline {
-                return Ok(v.clone());
-            }
-            i += 1;
-            args.get(i)
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        match name {
-            "--engines" => {
-                let v = value()?;
-                a.postgresql = false;
-                a.mariadb = false;
-                for e in v.split(',').map(str::trim) {
-                    match e {
-                        "postgresql" | "postgres" | "pg" => a.postgresql = true,
-                        "mariadb" => a.mariadb = true,
-                        "all" => {
-                            a.postgresql = true;
-                            a.mariadb = true;
-                        }
-                        other => {
-                            return Err(format!(
-                                "--engines: {other:?} is not an engine; accepts postgresql, mariadb"
-                            ))
-                        }
-                    }
-                }
-            }
-            "--versions" => {
-                let v = value()?;
-                a.majors = if v == "all" {
-                    ALL_MAJORS.to_vec()
-                } else {
-                    v.split(',')
-                        .map(|m| {
-                            m.trim()
-                                .parse::<u32>()
-                                .ok()
-                                .filter(|m| ALL_MAJORS.contains(m))
-                                .ok_or_else(|| {
-                                    format!("--versions: {m:?} is not a major version 10..18")
-                                })
-                        })
-                        .collect::<Result<_, _>>()?
-                };
-            }
-            "--changes" => {
-                let v = value()?;
-                a.changes = if v == "all" {
-                    Vec::new()
-                } else {
-                    v.split(',').map(|s| s.trim().to_string()).collect()
-                };
-            }
-            "--rows" => {
-                a.rows = Some(
-                    value()?
-                        .replace('_', "")
-                        .parse()
-                        .map_err(|_| "--rows accepts a number".to_string())?,
-                )
-            }
-            "--jobs" => {
-                a.jobs = value()?
-                    .parse::<usize>()
-                    .map_err(|_| "--jobs accepts a number".to_string())?
-                    .max(1)
-            }
-            "--stall-ms" => {
-                a.stall_ms = value()?
-                    .parse()
-                    .map_err(|_| "--stall-ms accepts a number".to_string())?
-            }
-            "--step-timeout" => {
-                a.step_timeout_s = Some(
-                    value()?
-                        .parse()
-                        .map_err(|_| "--step-timeout accepts seconds".to_string())?,
-                )
-            }
-            "--no-rollback" => a.rollback = false,
-            "--verbose" | "-v" => a.verbose = true,
-            "--tools" => a.tools = PathBuf::from(value()?),
-            "--out" => a.out = PathBuf::from(value()?),
-            other => return Err(format!("unknown argument {other:?} (see --help)")),
+impl From<Flags> for Args {
+    fn from(f: Flags) -> Args {
+        let root = workspace_root();
+        let engines = f.engines.unwrap_or(Engines {
+            postgresql: true,
+            mariadb: true,
+        });
+        Args {
+            postgresql: engines.postgresql,
+            mariadb: engines.mariadb,
+            majors: f.versions.map_or_else(|| ALL_MAJORS.to_vec(), |m| m.0),
+            changes: f.changes.map(|c| c.0).unwrap_or_default(),
+            rows: f.rows,
+            jobs: f.jobs.max(1),
+            stall_ms: f.stall_ms,
+            step_timeout_s: f.step_timeout_s,
+            rollback: !f.no_rollback,
+            verbose: f.verbose,
+            tools: f.tools.unwrap_or_else(|| root.join(".tools/pg")),
+            out: f.out.unwrap_or_else(|| root.join("target/verify")),
         }
-        i += 1;
     }
-    Ok(a)
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    if argv.iter().any(|a| a == "--help" || a == "-h") {
-        print!("{HELP}");
-        return ExitCode::SUCCESS;
-    }
-    let bench = argv.first().map(String::as_str) == Some("bench-live");
-    let rest = if bench { &argv[1..] } else { &argv[..] };
-    let args = match parse(rest) {
-        Ok(a) => a,
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help prints to stdout and exits 0; a rejected argument exits 2.
         Err(e) => {
-            eprintln!("lockstep-verify: {e}");
-            return ExitCode::from(2);
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
+    // bench-live measures PostgreSQL 16 unless --versions says otherwise.
+    let bench_majors = cli
+        .flags
+        .versions
+        .as_ref()
+        .map_or(vec![16], |m| m.0.clone());
+    let args = Args::from(cli.flags);
     cluster::install_cleanup_handlers();
     if let Err(e) = std::fs::create_dir_all(&args.out) {
         eprintln!("lockstep-verify: {}: {e}", args.out.display());
         return ExitCode::from(2);
     }
     cluster::sweep_stale(&args.out, &args.tools);
-    if bench {
-        let majors = if rest.iter().any(|a| a.starts_with("--versions")) {
-            args.majors.clone()
-        } else {
-            vec![16]
-        };
+    if cli.mode == Some(Mode::BenchLive) {
         return bench::run(
             &args.out,
             &args.tools,
-            &majors,
+            &bench_majors,
             args.rows.unwrap_or(1_000_000),
         );
     }
@@ -449,6 +472,118 @@ fn verify_version(
     cluster.stop();
     eprintln!("[pg{major}] done in {:.0}s", t0.elapsed().as_secs_f64());
     out
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn args(argv: &[&str]) -> Result<(Option<Mode>, Args), String> {
+        let cli =
+            Cli::try_parse_from(std::iter::once("lockstep-verify").chain(argv.iter().copied()))
+                .map_err(|e| e.to_string())?;
+        Ok((cli.mode, Args::from(cli.flags)))
+    }
+
+    #[test]
+    fn the_command_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_verify_every_engine_version_and_change() {
+        let (mode, a) = args(&[]).unwrap();
+        assert!(mode.is_none());
+        assert!(a.postgresql && a.mariadb && a.rollback && !a.verbose);
+        assert_eq!(a.majors, ALL_MAJORS);
+        assert!(a.changes.is_empty());
+        assert_eq!(
+            (a.rows, a.jobs, a.stall_ms, a.step_timeout_s),
+            (None, 2, 200, None)
+        );
+        assert!(a.tools.ends_with(".tools/pg") && a.out.ends_with("target/verify"));
+    }
+
+    /// The invocations of the Makefile and of the notes, flag for flag.
+    #[test]
+    fn every_flag_keeps_its_meaning() {
+        let (_, a) = args(&["--engines", "postgresql,mariadb", "--versions", "all"]).unwrap();
+        assert!(a.postgresql && a.mariadb);
+        assert_eq!(a.majors, ALL_MAJORS);
+        let (_, a) = args(&[
+            "--engines",
+            "postgresql",
+            "--versions",
+            "12, 16",
+            "--changes",
+            "add-not-null,add-index/online",
+            "--jobs",
+            "0",
+            "--rows=1_000_000",
+            "--stall-ms",
+            "300",
+            "--step-timeout",
+            "90",
+            "--no-rollback",
+            "-v",
+            "--tools",
+            "/t",
+            "--out",
+            "/o",
+        ])
+        .unwrap();
+        assert!(a.postgresql && !a.mariadb && !a.rollback && a.verbose);
+        assert_eq!(a.majors, [12, 16]);
+        assert_eq!(a.changes, ["add-not-null", "add-index/online"]);
+        assert_eq!(
+            (a.rows, a.jobs, a.stall_ms, a.step_timeout_s),
+            (Some(1_000_000), 1, 300, Some(90))
+        );
+        assert_eq!((a.tools, a.out), (PathBuf::from("/t"), PathBuf::from("/o")));
+        let (_, a) = args(&[
+            "--engines",
+            "mariadb",
+            "--changes",
+            "all",
+            "--engines",
+            "pg",
+        ])
+        .unwrap();
+        assert!(a.postgresql && !a.mariadb, "the last --engines wins");
+        assert!(a.changes.is_empty());
+    }
+
+    #[test]
+    fn bench_live_reads_the_same_flags_after_it() {
+        let (mode, a) = args(&["bench-live"]).unwrap();
+        assert!(mode == Some(Mode::BenchLive) && a.rows.is_none());
+        let (mode, a) = args(&["bench-live", "--versions", "17", "--rows", "2000000"]).unwrap();
+        assert!(mode == Some(Mode::BenchLive));
+        assert_eq!((a.majors, a.rows), (vec![17], Some(2_000_000)));
+    }
+
+    #[test]
+    fn a_bad_flag_is_refused_naming_it() {
+        let err = args(&["--engines", "oracle"]).err().unwrap();
+        assert!(
+            err.contains("--engines")
+                && err.contains("\"oracle\" is not an engine; accepts postgresql, mariadb"),
+            "{err}"
+        );
+        let err = args(&["--versions", "9"]).err().unwrap();
+        assert!(
+            err.contains("--versions") && err.contains("\"9\" is not a major version 10..18"),
+            "{err}"
+        );
+        let err = args(&["--rows", "lots"]).err().unwrap();
+        assert!(
+            err.contains("--rows") && err.contains("accepts a number"),
+            "{err}"
+        );
+        let err = args(&["--job", "2"]).err().unwrap();
+        assert!(err.contains("a similar argument exists: '--jobs'"), "{err}");
+    }
 }
 
 #[cfg(test)]
