@@ -436,9 +436,15 @@ pub mod mysql {
             .collect()
     }
 
-    /// Checks a user-supplied name against MySQL's rules: at most 64 characters, no NUL,
-    /// no trailing space (the server refuses both).
+    /// Checks a user-supplied name against MySQL's rules: not empty, at most 64 characters, no
+    /// NUL, no trailing space (the server refuses each).
     pub fn validate_ident(name: &str) -> Result<(), String> {
+        if name.is_empty() {
+            return Err("is empty; accepts a name such as orders".to_string());
+        }
+        if name.contains('\0') {
+            return Err("contains a NUL character, which names cannot hold".to_string());
+        }
         if name.chars().count() > MAX_IDENT_CHARS {
             return Err(format!(
                 "is {} characters long; MySQL and MariaDB names hold at most {MAX_IDENT_CHARS}",
@@ -474,6 +480,40 @@ pub mod mysql {
         fn derived_names_fit_64_characters() {
             let long = "é".repeat(40);
             assert_eq!(derived_name(&[&long, &long]).chars().count(), 64);
+        }
+    }
+}
+
+/// The SQL dialect of an engine: which quoting and which name rules apply. Code that serves
+/// both engines picks it once from the engine instead of choosing a module by path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Mysql,
+}
+
+impl Dialect {
+    /// Checks a user-supplied name against this dialect's rules.
+    pub fn validate_ident(self, name: &str) -> Result<(), String> {
+        match self {
+            Dialect::Postgres => validate_ident(name),
+            Dialect::Mysql => mysql::validate_ident(name),
+        }
+    }
+
+    /// The name as this dialect writes it in SQL.
+    pub fn ident(self, name: &str) -> String {
+        match self {
+            Dialect::Postgres => ident(name),
+            Dialect::Mysql => mysql::ident(name),
+        }
+    }
+
+    /// The most a name may hold, in this dialect's unit, for messages and tests.
+    pub fn max_ident(self) -> (usize, &'static str) {
+        match self {
+            Dialect::Postgres => (MAX_IDENT_BYTES, "bytes"),
+            Dialect::Mysql => (mysql::MAX_IDENT_CHARS, "characters"),
         }
     }
 }
