@@ -1573,7 +1573,11 @@ mod tests {
             ("split-table", "columns", long.clone()),
             ("add-foreign-key", "columns", long.clone()),
             ("add-foreign-key", "references", format!("{long}(id)")),
-            ("add-foreign-key", "references", format!("customers({long})")),
+            (
+                "add-foreign-key",
+                "references",
+                format!("customers({long})"),
+            ),
         ];
         for (change, field, value) in &cases {
             for db in ["mysql@8.0.35", "mariadb@10.11"] {

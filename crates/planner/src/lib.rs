@@ -6,6 +6,7 @@ pub mod changes;
 pub mod engines;
 pub mod estimate;
 pub mod input;
+pub mod lex;
 pub mod mysql;
 pub mod params;
 pub mod plan;

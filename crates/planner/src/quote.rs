@@ -243,7 +243,8 @@ pub fn derived_name(parts: &[&str]) -> String {
     name
 }
 
-/// Checks a user-supplied identifier: non-empty, no NUL, at most 63 bytes.
+/// Checks a user-supplied identifier: non-empty, no NUL or other control character, at most
+/// 63 bytes.
 pub fn validate_ident(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("is empty; accepts a name such as orders".to_string());
@@ -251,6 +252,7 @@ pub fn validate_ident(name: &str) -> Result<(), String> {
     if name.contains('\0') {
         return Err("contains a NUL character, which PostgreSQL names cannot hold".to_string());
     }
+    control_char(name)?;
     if name.len() > MAX_IDENT_BYTES {
         return Err(format!(
             "is {} bytes long; PostgreSQL keeps only the first {MAX_IDENT_BYTES} bytes of a name, so give the name exactly as the catalog stores it",
@@ -260,9 +262,29 @@ pub fn validate_ident(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Refuses a control character in a name. A line break would end the `--` comment or the
+/// client command line (psql `\echo`, mysql `system`) of the downloaded script that shows the
+/// name, and run the rest of it as SQL; the others are never meant in a name either.
+fn control_char(name: &str) -> Result<(), String> {
+    match name.chars().find(|c| c.is_control()) {
+        Some(c) => Err(format!(
+            "contains the control character U+{:04X}; Lockstep refuses control characters in names (a line break would end a comment or a client command in the downloaded script)",
+            c as u32
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Checks a user-supplied SQL fragment (a type, a default, a predicate): quotes and parentheses
-/// balanced and no `;` outside them, so a fragment cannot end the statement it is pasted into.
+/// balanced and no `;` outside them, so a fragment cannot end the statement it is pasted into;
+/// on one line, because the scripts show it in `--` comments and client command lines.
 pub fn validate_fragment(text: &str) -> Result<(), String> {
+    if text.contains(['\n', '\r']) {
+        return Err(
+            "has a line break; give the expression on one line (a line break would end a comment or a client command in the downloaded script)"
+                .to_string(),
+        );
+    }
     let mut depth: i32 = 0;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -367,6 +389,19 @@ mod tests {
         assert!(validate_fragment("false; drop table x").is_err());
         assert!(validate_fragment("now(").is_err());
         assert!(validate_fragment("1 -- x").is_err());
+        assert!(validate_fragment("a <> '\nDROP TABLE y; --'").is_err());
+    }
+
+    #[test]
+    fn names_with_a_line_break_are_refused_on_both_engines() {
+        for name in ["ord\nDROP TABLE x; --", "ord\rx", "a\u{1b}b"] {
+            assert!(validate_ident(name)
+                .unwrap_err()
+                .contains("control character"));
+            assert!(mysql::validate_ident(name)
+                .unwrap_err()
+                .contains("control character"));
+        }
     }
 
     #[test]
@@ -445,6 +480,7 @@ pub mod mysql {
         if name.contains('\0') {
             return Err("contains a NUL character, which names cannot hold".to_string());
         }
+        super::control_char(name)?;
         if name.chars().count() > MAX_IDENT_CHARS {
             return Err(format!(
                 "is {} characters long; MySQL and MariaDB names hold at most {MAX_IDENT_CHARS}",
