@@ -450,30 +450,3 @@ fn verify_version(
     eprintln!("[pg{major}] done in {:.0}s", t0.elapsed().as_secs_f64());
     out
 }
-
-#[cfg(test)]
-mod live_tests {
-    /// Not a unit test: measures the load's operation rate on PostgreSQL 16 (needs .tools).
-    #[test]
-    #[ignore]
-    fn load_rate() {
-        let root = super::workspace_root();
-        let c = crate::cluster::Cluster::start(
-            &root.join("target/verify"),
-            &root.join(".tools/pg"),
-            16,
-        )
-        .unwrap();
-        let db = crate::runner::ensure_template(&c, 20000, false).unwrap();
-        let load = crate::load::Load::start(
-            || c.connect(&db),
-            vec![crate::load::AppStage::plain()],
-            20000,
-            std::time::Duration::from_millis(5),
-            "t",
-        )
-        .unwrap();
-        std::thread::sleep(std::time::Duration::from_secs(2));
-        eprintln!("{:?}", load.counts());
-    }
-}
