@@ -3,6 +3,7 @@
 //! `lockstep` CLI and the live verifier all call [`plan`].
 
 pub mod estimate;
+pub mod lex;
 pub mod model;
 pub mod mysql;
 pub mod postgres;

@@ -243,7 +243,8 @@ pub fn derived_name(parts: &[&str]) -> String {
     name
 }
 
-/// Checks a user-supplied identifier: non-empty, no NUL, at most 63 bytes.
+/// Checks a user-supplied identifier: non-empty, no NUL or other control character, at most
+/// 63 bytes.
 pub fn validate_ident(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("is empty; accepts a name such as orders".to_string());
@@ -251,6 +252,7 @@ pub fn validate_ident(name: &str) -> Result<(), String> {
     if name.contains('\0') {
         return Err("contains a NUL character, which PostgreSQL names cannot hold".to_string());
     }
+    control_char(name)?;
     if name.len() > MAX_IDENT_BYTES {
         return Err(format!(
             "is {} bytes long; PostgreSQL keeps only the first {MAX_IDENT_BYTES} bytes of a name, so give the name exactly as the catalog stores it",
@@ -260,9 +262,29 @@ pub fn validate_ident(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Refuses a control character in a name. A line break would end the `--` comment or the
+/// client command line (psql `\echo`, mysql `system`) of the downloaded script that shows the
+/// name, and run the rest of it as SQL; the others are never meant in a name either.
+fn control_char(name: &str) -> Result<(), String> {
+    match name.chars().find(|c| c.is_control()) {
+        Some(c) => Err(format!(
+            "contains the control character U+{:04X}; Lockstep refuses control characters in names (a line break would end a comment or a client command in the downloaded script)",
+            c as u32
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Checks a user-supplied SQL fragment (a type, a default, a predicate): quotes and parentheses
-/// balanced and no `;` outside them, so a fragment cannot end the statement it is pasted into.
+/// balanced and no `;` outside them, so a fragment cannot end the statement it is pasted into;
+/// on one line, because the scripts show it in `--` comments and client command lines.
 pub fn validate_fragment(text: &str) -> Result<(), String> {
+    if text.contains(['\n', '\r']) {
+        return Err(
+            "has a line break; give the expression on one line (a line break would end a comment or a client command in the downloaded script)"
+                .to_string(),
+        );
+    }
     let mut depth: i32 = 0;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -367,6 +389,19 @@ mod tests {
         assert!(validate_fragment("false; drop table x").is_err());
         assert!(validate_fragment("now(").is_err());
         assert!(validate_fragment("1 -- x").is_err());
+        assert!(validate_fragment("a <> '\nDROP TABLE y; --'").is_err());
+    }
+
+    #[test]
+    fn names_with_a_line_break_are_refused_on_both_engines() {
+        for name in ["ord\nDROP TABLE x; --", "ord\rx", "a\u{1b}b"] {
+            assert!(validate_ident(name)
+                .unwrap_err()
+                .contains("control character"));
+            assert!(mysql::validate_ident(name)
+                .unwrap_err()
+                .contains("control character"));
+        }
     }
 
     #[test]
@@ -436,9 +471,16 @@ pub mod mysql {
             .collect()
     }
 
-    /// Checks a user-supplied name against MySQL's rules: at most 64 characters, no NUL,
-    /// no trailing space (the server refuses both).
+    /// Checks a user-supplied name against MySQL's rules: not empty, at most 64 characters, no
+    /// NUL, no trailing space (the server refuses each).
     pub fn validate_ident(name: &str) -> Result<(), String> {
+        if name.is_empty() {
+            return Err("is empty; accepts a name such as orders".to_string());
+        }
+        if name.contains('\0') {
+            return Err("contains a NUL character, which names cannot hold".to_string());
+        }
+        super::control_char(name)?;
         if name.chars().count() > MAX_IDENT_CHARS {
             return Err(format!(
                 "is {} characters long; MySQL and MariaDB names hold at most {MAX_IDENT_CHARS}",
@@ -474,6 +516,40 @@ pub mod mysql {
         fn derived_names_fit_64_characters() {
             let long = "é".repeat(40);
             assert_eq!(derived_name(&[&long, &long]).chars().count(), 64);
+        }
+    }
+}
+
+/// The SQL dialect of an engine: which quoting and which name rules apply. Code that serves
+/// both engines picks it once from the engine instead of choosing a module by path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Mysql,
+}
+
+impl Dialect {
+    /// Checks a user-supplied name against this dialect's rules.
+    pub fn validate_ident(self, name: &str) -> Result<(), String> {
+        match self {
+            Dialect::Postgres => validate_ident(name),
+            Dialect::Mysql => mysql::validate_ident(name),
+        }
+    }
+
+    /// The name as this dialect writes it in SQL.
+    pub fn ident(self, name: &str) -> String {
+        match self {
+            Dialect::Postgres => ident(name),
+            Dialect::Mysql => mysql::ident(name),
+        }
+    }
+
+    /// The most a name may hold, in this dialect's unit, for messages and tests.
+    pub fn max_ident(self) -> (usize, &'static str) {
+        match self {
+            Dialect::Postgres => (MAX_IDENT_BYTES, "bytes"),
+            Dialect::Mysql => (mysql::MAX_IDENT_CHARS, "characters"),
         }
     }
 }

@@ -1,41 +1,37 @@
 //! Properties every plan keeps, over change type x version x size x budget x identifiers:
 //! a plan or a clear error (never a panic), no plan over its budget (zero included), every
-//! lock-taking step guarded by lock_timeout, and hostile identifiers always harmless.
+//! lock-taking step guarded by lock_timeout, and generated names (common::names) always quoted
+//! where they need it in every statement and in the rendered scripts, which lex cleanly.
 
 use lockstep_planner::estimate::CATALOG_ONLY;
 use lockstep_planner::input::CHANGE_KINDS;
 use lockstep_planner::params::{change_fields, FIELDS};
 use lockstep_planner::plan::{Blocks, Plan, Step};
+use lockstep_planner::quote::Dialect;
 use lockstep_planner::render::{json, markdown, sql};
 use lockstep_planner::Params;
 use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
+use std::cell::Cell;
+
+mod common;
+use common::{
+    check_one_statement, check_sql, fields_of_invalid, name_field, names, table_field, Name, Names,
+};
+
+const PG: Dialect = Dialect::Postgres;
 
 /// A table name that ends the statement if pasted raw.
 const HOSTILE: &str = "orders\"; drop table x; --";
-const NAMES: &[&str] = &[
-    "orders",
-    HOSTILE,
-    "Order Items",
-    "user",
-    "zählung",
-    "select",
-    "a\"b",
-];
 
-/// Plausible values for each change-specific field.
-fn value_for(field: &str, name: &str) -> String {
+/// Plausible values for each change-specific field that takes no name.
+fn value_for(field: &str) -> String {
     match field {
-        "column" => name.to_string(),
-        "columns" => format!("{name}, customer_id"),
         "type" => "boolean".into(),
         "default" => "false".into(),
         "from-type" => "integer".into(),
         "to-type" => "bigint".into(),
-        "references" => "customers(id)".into(),
         "check" => "amount >= 0".into(),
-        "new-name" => format!("{name}_new"),
-        "new-table" => format!("{name}_details"),
-        "index" => format!("{name}_idx"),
         "method" => "btree".into(),
         _ => String::new(),
     }
@@ -47,7 +43,7 @@ fn request(
     minor: Option<u32>,
     rows: u64,
     budget_ms: u64,
-    name: &str,
+    names: &Names,
     pk: bool,
 ) -> Params {
     let mut p = Params::new()
@@ -59,7 +55,7 @@ fn request(
             },
         )
         .with("change", kind)
-        .with("table", name)
+        .with("table", table_field(&names[0].text, PG))
         .with("rows", rows.to_string())
         .with("size", format!("{}B", rows.saturating_mul(200)))
         .with("max-downtime", format!("{budget_ms}ms"));
@@ -67,12 +63,7 @@ fn request(
         p.set("primary-key", "none");
     }
     for field in change_fields(kind) {
-        // add-index reads keys (`created_at DESC`, `lower(email)`): a name is quoted there.
-        let v = if kind == "add-index" && *field == "columns" {
-            format!("\"{}\", customer_id", name.replace('"', "\"\""))
-        } else {
-            value_for(field, name)
-        };
+        let v = name_field(field, kind, names, PG).map_or_else(|| value_for(field), |(v, _)| v);
         if !v.is_empty() {
             p.set(field, v);
         }
@@ -80,102 +71,26 @@ fn request(
     p
 }
 
-/// Splits SQL into tokens that matter here: quoted identifiers, string literals, dollar-quoted
-/// bodies, and the bare text between them.
-#[derive(Debug)]
-enum Token {
-    Ident,
-    Literal,
-    Body(String),
-    Bare(String),
-}
-
-fn lex(sql: &str) -> Vec<Token> {
-    let mut tokens = Vec::new();
-    let mut bare = String::new();
-    let chars: Vec<char> = sql.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '"' || c == '\'' {
-            tokens.push(Token::Bare(std::mem::take(&mut bare)));
-            i += 1;
-            loop {
-                assert!(i < chars.len(), "unclosed {c} in {sql}");
-                if chars[i] == c {
-                    if chars.get(i + 1) == Some(&c) {
-                        i += 2;
-                        continue;
-                    }
-                    i += 1;
-                    break;
-                }
-                i += 1;
-            }
-            tokens.push(if c == '"' {
-                Token::Ident
-            } else {
-                Token::Literal
-            });
-        } else if c == '$' && !(i > 0 && chars[i - 1].is_alphanumeric()) {
-            // Dollar quote: $$ or $tag$.
-            let rest: String = chars[i + 1..].iter().collect();
-            let tag = rest.find('$').map(|end| &rest[..end]);
-            let Some(tag) = tag.filter(|t| t.chars().all(|t| t.is_alphanumeric() || t == '_'))
-            else {
-                bare.push(c);
-                i += 1;
-                continue;
-            };
-            let delimiter = format!("${tag}$");
-            let body_start = i + delimiter.chars().count();
-            let after: String = chars[body_start..].iter().collect();
-            let close = after
-                .find(&delimiter)
-                .unwrap_or_else(|| panic!("unclosed {delimiter} in {sql}"));
-            tokens.push(Token::Bare(std::mem::take(&mut bare)));
-            tokens.push(Token::Body(after[..close].to_string()));
-            i = body_start + after[..close].chars().count() + delimiter.chars().count();
-        } else {
-            bare.push(c);
-            i += 1;
-        }
-    }
-    tokens.push(Token::Bare(bare));
-    tokens
-}
-
-/// The hostile text may only appear inside quotes; bodies are checked recursively.
-fn assert_harmless(sql: &str) {
-    for token in lex(sql) {
-        match token {
-            Token::Bare(text) => {
-                assert!(
-                    !text.contains("drop table x"),
-                    "hostile name outside quotes in:\n{sql}"
-                );
-                assert!(!text.contains("--"), "comment outside quotes in:\n{sql}");
-            }
-            Token::Body(body) => assert_harmless(&body),
-            Token::Ident | Token::Literal => {}
-        }
-    }
-}
-
-/// One statement: the only `;` outside quotes is the last character.
-fn assert_one_statement(sql: &str) {
-    let semicolons: usize = lex(sql)
+/// Every statement, guard, rollback and check of `phases`, and the scripts, lexed.
+fn check_sql_of(plan: &Plan, names: &[&str]) {
+    let ok = |sql: &str| check_sql(sql, PG, names).unwrap_or_else(|e| panic!("{e}"));
+    for phase in plan
+        .phases
         .iter()
-        .map(|t| match t {
-            Token::Bare(text) => text.matches(';').count(),
-            _ => 0,
-        })
-        .sum();
-    assert_eq!(semicolons, 1, "expected exactly one statement:\n{sql}");
-    assert!(
-        sql.trim_end().ends_with(';'),
-        "statement must end with ;:\n{sql}"
-    );
+        .chain(plan.alternative.iter().flat_map(|a| &a.phases))
+    {
+        for step in &phase.steps {
+            for statement in &step.sql {
+                ok(statement);
+                check_one_statement(statement, PG).unwrap_or_else(|e| panic!("{e}"));
+            }
+            step.only_if.as_deref().map(ok);
+        }
+        phase.rollback.iter().for_each(|r| ok(&r.sql));
+        phase.checks.iter().for_each(|c| ok(&c.sql));
+    }
+    ok(&sql::forward(plan));
+    ok(&sql::rollback(plan));
 }
 
 /// Blocking time is the wait for the lock plus the hold. A step fits the budget with its wait
@@ -215,7 +130,8 @@ fn check_blocking(step: &Step, budget_ms: u64, shortest_wait: f64) {
     }
 }
 
-fn check_plan(plan: &Plan, params: &Params, budget_ms: u64) {
+fn check_plan(plan: &Plan, params: &Params, budget_ms: u64, names: &[&str]) {
+    check_sql_of(plan, names);
     // Every stopping check has its own skip variable; a check judged by the operator informs.
     let mut vars = std::collections::HashSet::new();
     let alternative = plan.alternative.iter().flat_map(|a| &a.phases);
@@ -266,30 +182,19 @@ fn check_plan(plan: &Plan, params: &Params, budget_ms: u64) {
                 step.title
             );
             assert!(step.estimate.low <= step.estimate.high && step.estimate.low >= 0.0);
-            for statement in &step.sql {
-                assert_harmless(statement);
-                assert_one_statement(statement);
-                if statement.contains("CONCURRENTLY") {
-                    assert!(
-                        !step.in_transaction,
-                        "{}: CONCURRENTLY inside a transaction",
-                        step.title
-                    );
-                }
+            if step.sql.iter().any(|s| s.contains("CONCURRENTLY")) {
+                assert!(
+                    !step.in_transaction,
+                    "{}: CONCURRENTLY inside a transaction",
+                    step.title
+                );
             }
             if let Some(guard) = &step.only_if {
-                assert_harmless(guard);
                 assert!(
                     guard.contains(" AS "),
                     "guard must name its column for \\gset: {guard}"
                 );
             }
-        }
-        for r in &phase.rollback {
-            assert_harmless(&r.sql);
-        }
-        for c in &phase.checks {
-            assert_harmless(&c.sql);
         }
         let changes_schema = phase.steps.iter().any(|s| s.lock.is_some());
         assert!(
@@ -300,8 +205,6 @@ fn check_plan(plan: &Plan, params: &Params, budget_ms: u64) {
     }
     let md = markdown::render(plan, params);
     assert!(md.starts_with("# Lockstep runbook"));
-    let _ = sql::forward(plan);
-    let _ = sql::rollback(plan);
     let doc: serde_json::Value = serde_json::from_str(&json::render(plan, params)).unwrap();
     for key in ["engine", "version", "phases", "warnings"] {
         assert!(doc.get(key).is_some(), "json lacks {key}");
@@ -326,39 +229,122 @@ fn check_plan(plan: &Plan, params: &Params, budget_ms: u64) {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(3000))]
+/// One generated request.
+#[derive(Debug, Clone)]
+struct Case {
+    kind: &'static str,
+    major: u32,
+    minor: Option<u32>,
+    rows: u64,
+    budget_ms: u64,
+    names: Names,
+    pk: bool,
+}
 
-    #[test]
-    fn every_request_plans_or_explains(
-        kind in prop::sample::select(CHANGE_KINDS),
-        major in 10u32..=18,
-        minor in prop::option::of(0u32..30),
-        rows in prop_oneof![Just(0u64), 1u64..100_000, 100_000u64..10_000_000_000],
-        budget_ms in prop_oneof![Just(0u64), Just(500), Just(30_000), Just(300_000), 0u64..3_600_000],
-        name in prop::sample::select(NAMES),
-        pk in any::<bool>(),
-    ) {
-        let params = request(kind, major, minor, rows, budget_ms, name, pk);
+fn cases() -> impl Strategy<Value = Case> {
+    (
+        prop::sample::select(CHANGE_KINDS),
+        10u32..=18,
+        prop::option::of(0u32..30),
+        prop_oneof![Just(0u64), 1u64..100_000, 100_000u64..10_000_000_000],
+        prop_oneof![
+            Just(0u64),
+            Just(500),
+            Just(30_000),
+            Just(300_000),
+            0u64..3_600_000
+        ],
+        [names(PG), names(PG), names(PG)],
+        prop::bool::weighted(0.75),
+    )
+        .prop_map(|(kind, major, minor, rows, budget_ms, names, pk)| Case {
+            kind,
+            major,
+            minor,
+            rows,
+            budget_ms,
+            names,
+            pk,
+        })
+}
+
+/// Share of ordinary requests (valid names, a primary key) that must plan: the rest are
+/// refused for what the change or the version needs (distinct names), each error naming
+/// its field.
+const MUST_PLAN: f64 = 0.97;
+
+#[test]
+fn every_request_plans_or_explains() {
+    let (valid, planned) = (Cell::new(0u32), Cell::new(0u32));
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 1500,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&cases(), |case| {
+        let params = request(
+            case.kind,
+            case.major,
+            case.minor,
+            case.rows,
+            case.budget_ms,
+            &case.names,
+            case.pk,
+        );
+        let invalid = fields_of_invalid(case.kind, &case.names, PG);
+        let ordinary = invalid.is_empty() && case.pk;
+        valid.set(valid.get() + u32::from(ordinary));
         match lockstep_planner::plan(&params) {
-            Ok(plan) => check_plan(&plan, &params, budget_ms),
+            Ok(plan) => {
+                prop_assert!(
+                    invalid.is_empty(),
+                    "planned with a refused name in {:?}",
+                    invalid
+                );
+                planned.set(planned.get() + u32::from(ordinary));
+                let texts: Vec<&str> = case.names.iter().map(|n: &Name| n.text.as_str()).collect();
+                check_plan(&plan, &params, case.budget_ms, &texts);
+            }
             Err(errors) => {
-                prop_assert!(!errors.is_empty());
-                for e in errors {
-                    prop_assert!(FIELDS.iter().any(|f| f.name == e.field), "unknown field {}", e.field);
-                    prop_assert!(e.message.len() > 10, "vague message {:?}", e.message);
-                    prop_assert!(!e.message.contains("not planned by this build"), "{} is still a placeholder", kind);
+                for e in &errors {
+                    prop_assert!(
+                        FIELDS.iter().any(|f| f.name == e.field),
+                        "unknown field {}",
+                        e.field
+                    );
+                }
+                let reasons: Vec<&str> = case.names.iter().filter_map(|n| n.refused_for).collect();
+                if !invalid.is_empty() {
+                    prop_assert!(
+                        errors.iter().any(|e| invalid.contains(&e.field.as_str())
+                            && reasons.iter().any(|r| e.message.contains(r))),
+                        "{:?} refused without naming {:?} for {:?}",
+                        errors,
+                        invalid,
+                        reasons
+                    );
                 }
             }
         }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
     }
+    let share = f64::from(planned.get()) / f64::from(valid.get());
+    assert!(
+        share >= MUST_PLAN,
+        "only {} of {} ordinary requests planned",
+        planned.get(),
+        valid.get()
+    );
 }
 
 #[test]
 fn the_63_byte_limit_is_enforced_with_a_clear_message() {
     let ok = "a".repeat(63);
     let long = "a".repeat(64);
-    let base = request("add-index", 16, None, 1000, 0, "orders", true);
+    let base = request("add-index", 16, None, 1000, 0, &plain("orders"), true);
     assert!(lockstep_planner::plan(&base.clone().with("table", ok.as_str())).is_ok());
     let errors = lockstep_planner::plan(&base.with("table", long.as_str())).unwrap_err();
     assert_eq!(errors[0].field, "table");
@@ -367,7 +353,9 @@ fn the_63_byte_limit_is_enforced_with_a_clear_message() {
 
 #[test]
 fn hostile_table_name_is_one_quoted_identifier() {
-    let params = request("add-index", 16, Some(4), 1000, 0, HOSTILE, true);
+    let mut names = plain("customer_id");
+    names[0].text = HOSTILE.to_string();
+    let params = request("add-index", 16, Some(4), 1000, 0, &names, true);
     let plan = lockstep_planner::plan(&params).unwrap();
     let build = plan
         .steps()
@@ -378,4 +366,11 @@ fn hostile_table_name_is_one_quoted_identifier() {
         "{}",
         build.sql[0]
     );
+}
+
+fn plain(table: &str) -> Names {
+    [table, "email", "orders_new"].map(|n| Name {
+        text: n.to_string(),
+        refused_for: None,
+    })
 }

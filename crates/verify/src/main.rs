@@ -585,30 +585,3 @@ mod flag_tests {
         assert!(err.contains("a similar argument exists: '--jobs'"), "{err}");
     }
 }
-
-#[cfg(test)]
-mod live_tests {
-    /// Not a unit test: measures the load's operation rate on PostgreSQL 16 (needs .tools).
-    #[test]
-    #[ignore]
-    fn load_rate() {
-        let root = super::workspace_root();
-        let c = crate::cluster::Cluster::start(
-            &root.join("target/verify"),
-            &root.join(".tools/pg"),
-            16,
-        )
-        .unwrap();
-        let db = crate::runner::ensure_template(&c, 20000, false).unwrap();
-        let load = crate::load::Load::start(
-            || c.connect(&db),
-            vec![crate::load::AppStage::plain()],
-            20000,
-            std::time::Duration::from_millis(5),
-            "t",
-        )
-        .unwrap();
-        std::thread::sleep(std::time::Duration::from_secs(2));
-        eprintln!("{:?}", load.counts());
-    }
-}

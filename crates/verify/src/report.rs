@@ -80,8 +80,6 @@ impl Claim {
 #[derive(Debug, Clone)]
 pub enum CaseStatus {
     Ran,
-    /// The change type still answers with the planner's placeholder error.
-    NotBuilt(String),
     /// The planner refused valid parameters (e.g. no path within the budget).
     Refused(String),
     /// The harness itself failed (server, connection, seed).
@@ -150,7 +148,7 @@ impl CaseResult {
 
     pub fn failed(&self) -> bool {
         match self.status {
-            CaseStatus::NotBuilt(_) | CaseStatus::Unverified(_) => false,
+            CaseStatus::Unverified(_) => false,
             CaseStatus::Refused(_) | CaseStatus::HarnessError(_) => true,
             CaseStatus::Ran => self.claims.iter().any(|c| !c.ok),
         }
@@ -158,7 +156,6 @@ impl CaseResult {
 
     pub fn summary(&self) -> String {
         match &self.status {
-            CaseStatus::NotBuilt(m) => format!("not built ({m})"),
             CaseStatus::Unverified(m) => format!("documented, not verified here ({m})"),
             CaseStatus::Refused(m) => format!("REFUSED: {m}"),
             CaseStatus::HarnessError(m) => format!("HARNESS ERROR: {m}"),
@@ -210,16 +207,8 @@ impl Report {
         }
         if rs
             .iter()
-            .all(|r| matches!(r.status, CaseStatus::NotBuilt(_)))
+            .all(|r| matches!(r.status, CaseStatus::Unverified(_)))
         {
-            return "not built".to_string();
-        }
-        if rs.iter().all(|r| {
-            matches!(
-                r.status,
-                CaseStatus::NotBuilt(_) | CaseStatus::Unverified(_)
-            )
-        }) {
             return "documented".to_string();
         }
         let claims: usize = rs.iter().map(|r| r.claims.len()).sum();
@@ -294,7 +283,7 @@ impl Report {
         );
         let _ = writeln!(
             w,
-            "Each cell: `pass N` = N claims checked, all true; `FAIL f/N` = f of N claims false; `not built` = the planner still answers with its placeholder for this change type; `documented` = the plan needs a tool or behaviour not available here (gh-ost, Spirit, MySQL-only), its claims are documented, not verified; † = the planner refused the zero budget on this version (see Refusals) and the plan at the budget it named was verified instead.\n"
+            "Each cell: `pass N` = N claims checked, all true; `FAIL f/N` = f of N claims false; `documented` = the plan needs a tool or behaviour not available here (gh-ost, Spirit, MySQL-only), its claims are documented, not verified; † = the planner refused the zero budget on this version (see Refusals) and the plan at the budget it named was verified instead.\n"
         );
         w.push_str(&self.matrix());
         let _ = writeln!(w, "\n## Disagreements (claimed vs observed)\n");

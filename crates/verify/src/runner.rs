@@ -39,9 +39,6 @@ pub struct Options {
     pub step_timeout: Duration,
 }
 
-/// Marker of the planner's placeholder error for change types not written yet.
-pub const NOT_BUILT: &str = "not planned by this build yet";
-
 /// Parameters of a case on a server of `version` (`rows` and `size` as measured).
 pub fn params_for(case: &Case, version: &str, rows: u64, size: u64) -> Params {
     let mut p = Params::new()
@@ -55,18 +52,6 @@ pub fn params_for(case: &Case, version: &str, rows: u64, size: u64) -> Params {
         p.set(k, *v);
     }
     p
-}
-
-/// Does the planner build this change at all? `Err(message)` for the placeholder.
-pub fn built(case: &Case, version: &str, rows: u64) -> Result<(), String> {
-    match lockstep_planner::plan(&params_for(case, version, rows, rows * 200)) {
-        Err(errors) if errors.iter().any(|e| e.message.contains(NOT_BUILT)) => Err(errors
-            .iter()
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join("; ")),
-        _ => Ok(()),
-    }
 }
 
 /// Creates the seeded template database for a id type, once per server.
@@ -100,10 +85,6 @@ pub fn ensure_template(cluster: &Cluster, rows: u64, int_id: bool) -> Result<Str
 pub fn run_case(cluster: &Cluster, case: &Case, opts: &Options) -> CaseResult {
     let started = Instant::now();
     let mut result = CaseResult::new(case, cluster.major, &cluster.version);
-    if let Err(msg) = built(case, &cluster.version, opts.rows) {
-        result.status = CaseStatus::NotBuilt(msg);
-        return result;
-    }
     let db = format!(
         "case_{}_{}",
         case.change.replace('-', "_"),

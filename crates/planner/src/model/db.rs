@@ -1,5 +1,6 @@
 //! The database a plan is for: which engine, which release.
 
+use crate::quote::Dialect;
 use serde::Serialize;
 use std::fmt;
 
@@ -33,6 +34,15 @@ impl Engine {
     /// MySQL and MariaDB share the InnoDB online-DDL rules, SQL dialect and tools.
     pub fn is_mysql_family(self) -> bool {
         matches!(self, Engine::Mysql | Engine::Mariadb)
+    }
+
+    /// The SQL dialect the engine speaks: its quoting and its name rules.
+    pub fn dialect(self) -> Dialect {
+        if self.is_mysql_family() {
+            Dialect::Mysql
+        } else {
+            Dialect::Postgres
+        }
     }
 }
 

@@ -294,7 +294,10 @@ impl AddForeignKey {
     }
 
     fn reference(p: &mut Parser, schema: Option<&str>) -> (String, Vec<String>) {
-        match p.required("references").map(parse_reference) {
+        let reference = p
+            .required("references")
+            .map(|raw| parse_reference(raw, |name| p.name_rule(name)));
+        match reference {
             Some(Ok((Some(ref_schema), _, _))) if Some(ref_schema.as_str()) != schema => {
                 p.error(
                     "references",

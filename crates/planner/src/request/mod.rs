@@ -11,7 +11,7 @@ pub use change::{Change, CHANGE_KINDS};
 
 use crate::model::Warning;
 pub use crate::model::{Engine, Version};
-use crate::quote::{validate_fragment, validate_ident};
+use crate::quote::{validate_fragment, Dialect};
 use params::{accepts, flag, Params};
 use serde::Serialize;
 use std::fmt;
@@ -418,20 +418,18 @@ impl<'a> Parser<'a> {
     }
 
     fn check_ident(&mut self, field: &str, value: &str) -> String {
-        let checked = match self.engine {
-            Some(e) if e.is_mysql_family() => {
-                if value.contains('\0') {
-                    Err("contains a NUL character, which names cannot hold".to_string())
-                } else {
-                    crate::quote::mysql::validate_ident(value)
-                }
-            }
-            _ => validate_ident(value),
-        };
-        if let Err(message) = checked {
+        if let Err(message) = self.name_rule(value) {
             self.error(field, message);
         }
         value.to_string()
+    }
+
+    /// The engine's name rule; before `db` is known (or when it is invalid), PostgreSQL's,
+    /// the stricter of the two on length.
+    fn name_rule(&self, name: &str) -> Result<(), String> {
+        self.engine
+            .map_or(Dialect::Postgres, Engine::dialect)
+            .validate_ident(name)
     }
 
     fn ident_list(&mut self, field: &str) -> Vec<String> {
@@ -446,7 +444,7 @@ impl<'a> Parser<'a> {
             );
         }
         for name in names.iter().filter(|n| !n.is_empty()) {
-            if let Err(message) = validate_ident(name) {
+            if let Err(message) = self.name_rule(name) {
                 self.error(field, format!("{}: {message}", shown(name)));
             } else if looks_like_a_key(name) {
                 self.error(
@@ -898,7 +896,11 @@ fn parse_method(raw: &str) -> Result<IndexMethod, String> {
 }
 
 /// `orders(id)`, `orders(a, b)` or `public.orders(id)`: (schema, table, columns).
-fn parse_reference(raw: &str) -> Result<(Option<String>, String, Vec<String>), String> {
+/// Each name is checked with `name_rule`, the engine's.
+fn parse_reference(
+    raw: &str,
+    name_rule: impl Fn(&str) -> Result<(), String>,
+) -> Result<(Option<String>, String, Vec<String>), String> {
     let shape = "accepts table(column) or table(a, b), e.g. customers(id)";
     let open = raw
         .find('(')
@@ -907,10 +909,10 @@ fn parse_reference(raw: &str) -> Result<(Option<String>, String, Vec<String>), S
         .strip_suffix(')')
         .ok_or_else(|| format!("{} does not end with ); {shape}", shown(raw)))?;
     let (schema, table) = split_qualified(&raw[..open])?;
-    validate_ident(&table).map_err(|m| format!("table {}: {m}", shown(&table)))?;
+    name_rule(&table).map_err(|m| format!("table {}: {m}", shown(&table)))?;
     let columns: Vec<String> = inner.split(',').map(|c| c.trim().to_string()).collect();
     for c in &columns {
-        validate_ident(c).map_err(|m| format!("column {}: {m}", shown(c)))?;
+        name_rule(c).map_err(|m| format!("column {}: {m}", shown(c)))?;
     }
     Ok((schema, table, columns))
 }
@@ -1244,6 +1246,64 @@ mod tests {
         assert!(errors[1].message.contains("is add-index"));
         let fine = params.with("columns", "email, \"Created At\"");
         assert!(Request::from_params(&fine).is_ok());
+    }
+
+    /// Every field that takes names (single, lists, the referenced table and its columns)
+    /// applies the engine's own rule: 64 characters on MySQL and MariaDB, 63 bytes on
+    /// PostgreSQL.
+    #[test]
+    fn every_name_field_applies_the_engines_length_rule() {
+        let long = "c".repeat(64);
+        let request = |db: &str, change: &str, field: &str, value: &str| {
+            let mut p = Params::new()
+                .with("db", db)
+                .with("change", change)
+                .with("table", "t")
+                .with("rows", "1M")
+                .with("size", "1GB")
+                .with("max-downtime", "0");
+            if change == "add-foreign-key" {
+                p.set("columns", "a");
+                p.set("references", "customers(id)");
+            }
+            if change == "split-table" {
+                p.set("new-table", "t_details");
+            }
+            p.with(field, value)
+        };
+        let cases = [
+            ("add-index", "columns", long.clone()),
+            ("add-unique", "columns", long.clone()),
+            ("split-table", "columns", long.clone()),
+            ("add-foreign-key", "columns", long.clone()),
+            ("add-foreign-key", "references", format!("{long}(id)")),
+            (
+                "add-foreign-key",
+                "references",
+                format!("customers({long})"),
+            ),
+        ];
+        for (change, field, value) in &cases {
+            for db in ["mysql@8.0.35", "mariadb@10.11"] {
+                let params = request(db, change, field, value);
+                assert!(
+                    crate::plan(&params).is_ok(),
+                    "{db} {change} --{field} {value}: {:?}",
+                    crate::plan(&params).err()
+                );
+            }
+            let params = request("postgresql@16", change, field, value);
+            let errors = Request::from_params(&params).unwrap_err();
+            assert_eq!(errors[0].field, *field);
+            assert!(errors[0].message.contains("63 bytes"), "{:?}", errors[0]);
+        }
+        let over = "c".repeat(65);
+        for (change, field, value) in &cases {
+            let params = request("mysql@8.0.35", change, field, &value.replace(&long, &over));
+            let errors = Request::from_params(&params).unwrap_err();
+            assert_eq!(errors[0].field, *field);
+            assert!(errors[0].message.contains("at most 64"), "{:?}", errors[0]);
+        }
     }
 
     #[test]

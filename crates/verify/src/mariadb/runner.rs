@@ -96,31 +96,10 @@ pub fn params_for(case: &Case, version: &str, rows: u64, size: u64) -> Params {
     p
 }
 
-/// The planner's answer for change types it does not plan for this engine yet.
-fn not_built(errors: &[lockstep_planner::input::FieldError]) -> Option<String> {
-    errors
-        .iter()
-        .find(|e| {
-            e.message.contains(crate::runner::NOT_BUILT) || e.message.contains("is not planned for")
-        })
-        .map(|e| e.message.clone())
-}
-
 fn run_case(server: &Server, case: &Case, opts: &Options) -> CaseResult {
     let started = Instant::now();
     let mut result = CaseResult::new(case, MAJOR, &server.version);
     result.engine = "MariaDB";
-    if let Err(errors) = lockstep_planner::plan(&params_for(
-        case,
-        &server.version,
-        opts.rows,
-        opts.rows * 200,
-    )) {
-        if let Some(m) = not_built(&errors) {
-            result.status = CaseStatus::NotBuilt(m);
-            return result;
-        }
-    }
     let outcome = (|| -> Result<(), String> {
         let mut admin = server.connect("mysql")?;
         exec(
