@@ -393,7 +393,9 @@ fn lock_name(step: &Step) -> String {
 
 /// What a step blocks, in colour and in words.
 fn badge(h: &mut String, step: &Step) {
+    let stall = lockstep_planner::render::server_stall(step);
     let (class, text) = match step.blocks {
+        Blocks::Nothing if !stall.is_empty() => ("warn", "Blocks nothing, but"),
         Blocks::Nothing => ("ok", "Blocks nothing"),
         Blocks::Writes => ("warn", "Blocks writes"),
         Blocks::ReadsAndWrites => ("stop", "Blocks reads and writes"),
@@ -402,6 +404,9 @@ fn badge(h: &mut String, step: &Step) {
     let blocked_for = lockstep_planner::render::blocked_for(step);
     if !blocked_for.is_empty() {
         let _ = write!(h, " {}", esc(&blocked_for));
+    }
+    if !stall.is_empty() {
+        let _ = write!(h, " {}", esc(&stall));
     }
     h.push_str("</span>");
 }

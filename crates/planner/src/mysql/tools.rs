@@ -887,6 +887,26 @@ mod tests {
     }
 
     #[test]
+    fn the_runbook_shows_the_drop_stall_beside_blocks_nothing() {
+        let p = Params::new()
+            .with("db", "mysql@8.4.2")
+            .with("change", "change-type")
+            .with("table", "orders")
+            .with("column", "amount")
+            .with("from-type", "int")
+            .with("to-type", "bigint")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0")
+            .with("osc-tools", "gh-ost");
+        let md = crate::render::markdown::render(&crate::plan(&p).unwrap(), &p);
+        assert!(
+            md.contains("| nothing: reads and writes continue | stalls every query on the server for up to 13 s (no lock) |"),
+            "{md}"
+        );
+    }
+
+    #[test]
     fn the_file_name_in_the_shell_mitigation_is_quoted() {
         let p = Params::new()
             .with("db", "mariadb@10.11")
