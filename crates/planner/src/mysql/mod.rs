@@ -230,6 +230,23 @@ impl<'a> Ctx<'a> {
         step
     }
 
+    /// How long dropping an InnoDB table of `bytes` stalls every query on this server, no lock
+    /// involved ([`crate::estimate::Model::drop_stall`]).
+    pub fn drop_stall(&self, bytes: u64) -> Estimate {
+        self.model
+            .drop_stall(bytes, self.server.drop_table_walks_cached_pages())
+    }
+
+    /// Claims on `step`, the DROP TABLE of a table that holds (almost) nothing, the moment its
+    /// commit stalls the server: a stall, not a lock.
+    pub fn small_drop_stall(&self, step: &mut Step) {
+        step.server_stall_seconds = Some(self.drop_stall(0));
+        step.notes.push(format!(
+            "No lock stops the traffic, but InnoDB's commit of the drop stalls every query on the server for a moment (up to {} here).",
+            crate::plan::human_seconds_up(self.drop_stall(0).high)
+        ));
+    }
+
     /// A read-only query step.
     pub fn query(&self, title: &str, sql: Vec<String>) -> Step {
         let mut step = self.step(title, sql, None, Estimate::new(0.001, 1.0));

@@ -672,13 +672,11 @@ const NOTICEABLE_STALL_SECONDS: f64 = 1.0;
 
 /// DROP TABLE of the table the tool left, as large as the table was. Its exclusive metadata
 /// lock is on that table only, which no query uses any more: no lock stops the traffic. But
-/// InnoDB's drop stalls every query on the server for a moment ([`Model::drop_stall`]), and a
+/// InnoDB's drop stalls every query on the server for a moment ([`Ctx::drop_stall`]), and a
 /// large table for seconds: the step claims that stall, and says how to soften it.
-///
-/// [`Model::drop_stall`]: crate::estimate::Model::drop_stall
 fn drop_old_table(ctx: &Ctx, old: &str) -> Step {
     let walks = ctx.server.drop_table_walks_cached_pages();
-    let stall = ctx.model.drop_stall(walks);
+    let stall = ctx.drop_stall(ctx.req.bytes);
     let mut drop = ctx.step(
         "Drop the old table the tool left behind",
         vec![format!("DROP TABLE IF EXISTS {};", ctx.sibling(old))],
@@ -883,7 +881,10 @@ mod tests {
         let drop = drop_step(&small);
         assert!(drop.server_stall_seconds.unwrap().high < 0.06);
         assert!(drop.notes.iter().all(|n| !n.contains("off-peak")));
-        assert!(drop.notes.iter().any(|n| n.contains("No lock stops the traffic")));
+        assert!(drop
+            .notes
+            .iter()
+            .any(|n| n.contains("No lock stops the traffic")));
     }
 
     #[test]
