@@ -535,6 +535,25 @@ mod tests {
     }
 
     #[test]
+    fn a_drop_that_stalls_the_server_is_no_green_badge() {
+        let params = Params::new()
+            .with("db", "mariadb@10.11")
+            .with("change", "change-type")
+            .with("table", "orders")
+            .with("column", "amount")
+            .with("from-type", "int")
+            .with("to-type", "bigint")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0");
+        let html = plan_doc(&lockstep_planner::plan(&params).expect("plans")).html;
+        assert!(
+            html.contains("<span class=\"badge warn\">Blocks nothing, but stalls every query on the server for up to 13 s (no lock)</span>"),
+            "{html}"
+        );
+    }
+
+    #[test]
     fn warning_codes_are_attributes_not_titles() {
         let params = Params::new()
             .with("db", "postgresql@14.2")
