@@ -393,7 +393,9 @@ fn lock_name(step: &Step) -> String {
 
 /// What a step blocks, in colour and in words.
 fn badge(h: &mut String, step: &Step) {
+    let stall = lockstep_planner::render::server_stall(step);
     let (class, text) = match step.blocks {
+        Blocks::Nothing if !stall.is_empty() => ("warn", "Blocks nothing, but"),
         Blocks::Nothing => ("ok", "Blocks nothing"),
         Blocks::Writes => ("warn", "Blocks writes"),
         Blocks::ReadsAndWrites => ("stop", "Blocks reads and writes"),
@@ -402,6 +404,9 @@ fn badge(h: &mut String, step: &Step) {
     let blocked_for = lockstep_planner::render::blocked_for(step);
     if !blocked_for.is_empty() {
         let _ = write!(h, " {}", esc(&blocked_for));
+    }
+    if !stall.is_empty() {
+        let _ = write!(h, " {}", esc(&stall));
     }
     h.push_str("</span>");
 }
@@ -525,6 +530,25 @@ mod tests {
         let html = problems_html(&errors);
         assert!(
             html.contains("raise it, or lower “Batch size”; keep --defer-cutover"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn a_drop_that_stalls_the_server_is_no_green_badge() {
+        let params = Params::new()
+            .with("db", "mariadb@10.11")
+            .with("change", "change-type")
+            .with("table", "orders")
+            .with("column", "amount")
+            .with("from-type", "int")
+            .with("to-type", "bigint")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0");
+        let html = plan_doc(&lockstep_planner::plan(&params).expect("plans")).html;
+        assert!(
+            html.contains("<span class=\"badge warn\">Blocks nothing, but stalls every query on the server for up to 13 s (no lock)</span>"),
             "{html}"
         );
     }

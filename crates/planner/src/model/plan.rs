@@ -346,6 +346,13 @@ pub struct Step {
     pub lock_wait_seconds: f64,
     /// How long the step holds its lock once granted, stopping the traffic it blocks.
     pub hold_seconds: Estimate,
+    /// A stall of the whole server that no table lock explains, in the worst case: InnoDB's
+    /// DROP TABLE of a table that held data stalls every writer and reader for a moment,
+    /// whichever table they use ([`crate::estimate::Model::drop_stall`]). `None`: the step
+    /// stalls nothing beyond what `blocks` and `blocking_seconds` say. The live verifier
+    /// holds the load's longest stall during the step to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_stall_seconds: Option<Estimate>,
     pub lock_timeout_ms: Option<u64>,
     pub statement_timeout_ms: Option<u64>,
     /// What to do when the step fails or times out.

@@ -310,6 +310,33 @@ impl Server {
         adds_not_null || !self.mariadb_at_least(10, 4, 0)
     }
 
+    /// True when DROP TABLE, under a latch every query needs, walks the buffer pool for the
+    /// dropped table's pages or drops their adaptive hash index entries, so a large table (and
+    /// a large buffer pool) stalls the whole server for seconds:
+    /// - MySQL before 8.0.23 evicts the tablespace's pages from the buffer pool as it drops it
+    ///   (bug #98869); 8.0.23 frees them lazily, but still drops the adaptive hash index entries
+    ///   at once (MySQL blog "A 250x improvement to tablespace truncation in MySQL Server
+    ///   8.0.23": "the AHI ... was not delivered in this version"; bug #113312, verified on
+    ///   8.0.35), and `innodb_adaptive_hash_index` is ON by default in 5.7 and 8.0. 8.4
+    ///   turned it OFF by default (manual 8.4, "Adaptive Hash Index").
+    /// - MariaDB before MDEV-22456 ("Dropping the adaptive hash index may cause DDL to lock up
+    ///   InnoDB": entries are freed lazily and DROP TABLE no longer evicts pages), fixed in
+    ///   10.3.24, 10.4.14 and 10.5.4 (release notes); 10.5 also turned the adaptive hash
+    ///   index OFF by default (KB, innodb_adaptive_hash_index).
+    ///
+    /// Every version still deletes the table's file, which scales with its size.
+    pub fn drop_table_walks_cached_pages(self) -> bool {
+        let v = self.version;
+        if self.is_mysql() {
+            return !v.at_least(8, 4);
+        }
+        match (v.major, v.minor.unwrap_or(0)) {
+            (10, 3) => !v.at_least_patch(10, 3, 24),
+            (10, 4) => !v.at_least_patch(10, 4, 14),
+            _ => !v.at_least_patch(10, 5, 4),
+        }
+    }
+
     /// True when this server's claims are checked by Lockstep's live verification (MariaDB);
     /// MySQL behaviour comes from the manual only.
     pub fn verified_here(self) -> bool {
@@ -484,6 +511,32 @@ mod tests {
         assert!(mysql(8, 0, Some(35)).drop_and_modify_column_rebuilds(false));
         assert!(mysql(8, 4, None).drop_and_modify_column_rebuilds(true));
         assert!(mysql(5, 7, None).drop_and_modify_column_rebuilds(false));
+    }
+
+    #[test]
+    fn drop_table_walks_cached_pages_until_the_lazy_drop() {
+        let maria = |minor, patch| Server {
+            engine: Engine::Mariadb,
+            version: Version {
+                major: 10,
+                minor: Some(minor),
+                patch,
+            },
+        };
+        assert!(mysql(5, 7, None).drop_table_walks_cached_pages());
+        assert!(mysql(8, 0, Some(22)).drop_table_walks_cached_pages());
+        // 8.0.23 evicts lazily, but the adaptive hash index (ON by default) is still dropped at once.
+        assert!(mysql(8, 0, Some(35)).drop_table_walks_cached_pages());
+        assert!(!mysql(8, 4, None).drop_table_walks_cached_pages());
+        assert!(maria(3, Some(23)).drop_table_walks_cached_pages());
+        assert!(!maria(3, Some(24)).drop_table_walks_cached_pages());
+        assert!(maria(4, Some(13)).drop_table_walks_cached_pages());
+        assert!(!maria(4, Some(14)).drop_table_walks_cached_pages());
+        assert!(maria(5, Some(3)).drop_table_walks_cached_pages());
+        assert!(!maria(5, Some(4)).drop_table_walks_cached_pages());
+        // No patch counts as the series' first release: 10.4 may be 10.4.13.
+        assert!(maria(4, None).drop_table_walks_cached_pages());
+        assert!(!mariadb(10, 11).drop_table_walks_cached_pages());
     }
 
     #[test]

@@ -198,6 +198,7 @@ impl<'a> Ctx<'a> {
             blocking_seconds: Estimate::ZERO,
             lock_wait_seconds: 0.0,
             hold_seconds: Estimate::ZERO,
+            server_stall_seconds: None,
             lock_timeout_ms: Some(lock_timeout_ms),
             statement_timeout_ms: Some(if blocking_long {
                 self.model.blocking_statement_timeout_ms(lock_timeout_ms)
@@ -217,6 +218,23 @@ impl<'a> Ctx<'a> {
             step.set_blocking(self.model.lock_wait_seconds(lock_timeout_ms), hold);
         }
         step
+    }
+
+    /// How long dropping an InnoDB table of `bytes` stalls every query on this server, no lock
+    /// involved ([`crate::estimate::Model::drop_stall`]).
+    pub fn drop_stall(&self, bytes: u64) -> Estimate {
+        self.model
+            .drop_stall(bytes, self.server.drop_table_walks_cached_pages())
+    }
+
+    /// Claims on `step`, the DROP TABLE of a table that holds (almost) nothing, the moment its
+    /// commit stalls the server: a stall, not a lock.
+    pub fn small_drop_stall(&self, step: &mut Step) {
+        step.server_stall_seconds = Some(self.drop_stall(0));
+        step.notes.push(format!(
+            "No lock stops the traffic, but InnoDB's commit of the drop stalls every query on the server for a moment (up to {} here).",
+            crate::plan::human_seconds_up(self.drop_stall(0).high)
+        ));
     }
 
     /// A read-only query step.

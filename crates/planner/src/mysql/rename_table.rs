@@ -213,6 +213,7 @@ pub fn paths(ctx: &Ctx, change: &RenameTable) -> Result<Paths, FieldError> {
     drop_empty
         .notes
         .push("The placeholder never held a row; no client uses its name.".to_string());
+    ctx.small_drop_stall(&mut drop_empty);
 
     let mut expand_checks = vec![
         type_check(ctx, "The old name is now a view", old_name, "VIEW"),
@@ -352,6 +353,21 @@ mod tests {
             .with("rows", "500M")
             .with("size", "120GB")
             .with("max-downtime", "0")
+    }
+
+    #[test]
+    fn dropping_the_empty_placeholder_claims_the_commit_stall_only() {
+        let plan = crate::plan(&params("mariadb@10.11")).unwrap();
+        let drop = plan
+            .steps()
+            .find(|s| s.title == "Drop the empty placeholder")
+            .unwrap();
+        assert_eq!(drop.blocks, Blocks::Nothing);
+        // The placeholder is empty, whatever the size of the renamed table.
+        assert_eq!(
+            drop.server_stall_seconds,
+            Some(crate::estimate::CATALOG_ONLY)
+        );
     }
 
     #[test]

@@ -557,6 +557,7 @@ pub fn paths(ctx: &Ctx, change: &SplitTable) -> Result<Paths, FieldError> {
         CATALOG_ONLY,
     );
     drop_prog.retry = "If it fails, run it again (IF EXISTS).".to_string();
+    ctx.small_drop_stall(&mut drop_prog);
     let contract_steps: Vec<Step> = vec![ctx.documented(drop_trg), drop_cols, drop_prog];
     let contract = Phase {
         name: "contract".to_string(),
@@ -621,6 +622,21 @@ mod tests {
 
     fn plan(db: &str) -> Plan {
         crate::plan(&params(db)).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[test]
+    fn dropping_the_progress_table_claims_the_commit_stall_only() {
+        let plan = plan("mariadb@10.11");
+        let drop = plan
+            .steps()
+            .find(|s| s.title == "Drop the backfill progress table")
+            .unwrap();
+        assert_eq!(drop.blocks, crate::plan::Blocks::Nothing);
+        // One row, whatever the size of the split table.
+        assert_eq!(
+            drop.server_stall_seconds,
+            Some(crate::estimate::CATALOG_ONLY)
+        );
     }
 
     /// The contract drops the moved columns INSTANT on 8.0.29+ (8.0.32+ here, past the

@@ -179,6 +179,7 @@ impl<'a> Ctx<'a> {
             blocking_seconds: Estimate::ZERO,
             lock_wait_seconds: 0.0,
             hold_seconds: Estimate::ZERO,
+            server_stall_seconds: None,
             lock_timeout_ms: Some(lock_timeout_ms),
             statement_timeout_ms: Some(if blocking {
                 self.model.blocking_statement_timeout_ms(lock_timeout_ms)

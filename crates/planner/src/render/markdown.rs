@@ -128,9 +128,14 @@ fn blocking_text(seconds: f64) -> String {
     }
 }
 
-/// How long the step stops the traffic it blocks ([`super::blocked_for`]); "—" for nothing.
+/// How long the step stops the traffic it blocks ([`super::blocked_for`]) and the server-wide
+/// stall it claims ([`super::server_stall`]); "—" for neither.
 fn blocked_for(step: &crate::plan::Step) -> String {
-    let text = super::blocked_for(step);
+    let text = [super::blocked_for(step), super::server_stall(step)]
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
     if text.is_empty() {
         "—".to_string()
     } else {

@@ -58,6 +58,18 @@ pub fn blocked_for(step: &Step) -> String {
     }
 }
 
+/// The server-wide stall a step claims beyond its locks ([`Step::server_stall_seconds`]), in
+/// words: "stalls every query on the server for up to 55 ms (no lock)". Empty when none.
+pub fn server_stall(step: &Step) -> String {
+    match step.server_stall_seconds {
+        Some(stall) if stall.high > 0.0 => format!(
+            "stalls every query on the server for up to {} (no lock)",
+            human_seconds_up(stall.high)
+        ),
+        _ => String::new(),
+    }
+}
+
 /// The session settings a step runs under.
 pub fn settings(step: &Step) -> Vec<String> {
     if step.engine.is_mysql_family() {

@@ -17,8 +17,8 @@ use crate::changes::check;
 use crate::input::{FieldError, OscTool};
 use crate::mysql::{lock_wait_seconds, Ctx};
 use crate::plan::{
-    longest_blocking, Algorithm, Check, Estimate, Expected, LockClause, MysqlLock, Phase,
-    RollbackStep, Step, Warning,
+    human_seconds_up, longest_blocking, Algorithm, Check, Estimate, Expected, LockClause,
+    MysqlLock, Phase, RollbackStep, Step, Warning,
 };
 use crate::quote::{mysql as q, shell};
 
@@ -645,15 +645,7 @@ pub fn online_alter(
             ),
         ],
     };
-    let mut drop = ctx.step(
-        "Drop the old table the tool left behind",
-        vec![format!("DROP TABLE IF EXISTS {};", ctx.sibling(&old))],
-        Some(MysqlLock::MetadataExclusive),
-        Estimate::new(0.01, 5.0),
-    );
-    drop.blocks = crate::plan::Blocks::Nothing;
-    drop.set_blocking(0.0, Estimate::ZERO);
-    drop.notes.push("The lock is on the old table, which no query uses any more. Dropping a large table can stall I/O on older versions: on MySQL before 8.0.23 consider truncating it in chunks first.".to_string());
+    let drop = drop_old_table(ctx, &old);
     phases.push(Phase {
         name: "cleanup".to_string(),
         purpose: "Once the new table has served traffic for a while, drop the old one.".to_string(),
@@ -672,6 +664,60 @@ pub fn online_alter(
         )],
     });
     Ok(phases)
+}
+
+/// A worst-case drop stall from which the step tells how to soften it: past a second, every
+/// query on the server notices.
+const NOTICEABLE_STALL_SECONDS: f64 = 1.0;
+
+/// DROP TABLE of the table the tool left, as large as the table was. Its exclusive metadata
+/// lock is on that table only, which no query uses any more: no lock stops the traffic. But
+/// InnoDB's drop stalls every query on the server for a moment ([`Ctx::drop_stall`]), and a
+/// large table for seconds: the step claims that stall, and says how to soften it.
+fn drop_old_table(ctx: &Ctx, old: &str) -> Step {
+    let walks = ctx.server.drop_table_walks_cached_pages();
+    let stall = ctx.drop_stall(ctx.req.bytes);
+    let mut drop = ctx.step(
+        "Drop the old table the tool left behind",
+        vec![format!("DROP TABLE IF EXISTS {};", ctx.sibling(old))],
+        Some(MysqlLock::MetadataExclusive),
+        stall,
+    );
+    drop.blocks = crate::plan::Blocks::Nothing;
+    drop.set_blocking(0.0, Estimate::ZERO);
+    drop.server_stall_seconds = Some(stall);
+    drop.notes.push(format!(
+        "No lock stops the traffic: the exclusive metadata lock is on the old table, which no query uses any more. But the drop stalls every query on the server, whatever table it uses, for up to {} here: InnoDB commits the drop and deletes the table's file (the filesystem frees it while every commit waits on the same journal; counted at {} GB/s){}.",
+        human_seconds_up(stall.high),
+        crate::estimate::DROP_FILE_GB_PER_SEC,
+        if walks {
+            format!(
+                ", and this version also walks the buffer pool for the table's pages or their adaptive hash index entries under a latch every query needs (counted at {} GB/s for a buffer pool as large as the table: a larger buffer pool stalls longer)",
+                crate::estimate::DROP_CACHED_PAGES_GB_PER_SEC
+            )
+        } else {
+            String::new()
+        }
+    ));
+    if stall.high > NOTICEABLE_STALL_SECONDS {
+        drop.notes.push(drop_mitigation(old, walks));
+    }
+    drop
+}
+
+/// How to soften the stall of dropping a large table: off-peak; the file deleted in slices
+/// from the shell; on versions that walk the buffer pool, the table's pages aged out first.
+fn drop_mitigation(old: &str, walks: bool) -> String {
+    let file = format!("<datadir>/<database>/{old}.ibd");
+    let mut text = format!(
+        "Large table: run it off-peak. To take the file deletion out of the stall, these are shell commands on the database host, not SQL: before the DROP, `ln {f} {k}` (a second name for the file, so the DROP only removes one); after it, `k={k}; s=$(stat -c %s \"$k\"); while [ \"$s\" -gt 0 ]; do s=$(( s > 1073741824 ? s - 1073741824 : 0 )); truncate -s \"$s\" \"$k\"; sleep 1; done; rm \"$k\"` (shrinks it 1 GB a second, then removes it). The file name encodes special characters (`@0024` for `$` and so on): check it with ls.",
+        f = shell(&file),
+        k = shell(&format!("{file}.lockstep-keep"))
+    );
+    if walks {
+        text.push_str(" On this version the drop also walks the buffer pool for the table's pages: leave the old table unread for a day first (or empty it in small DELETE batches) so its pages age out, and keep the drop off-peak.");
+    }
+    text
 }
 
 #[cfg(test)]
@@ -784,6 +830,101 @@ mod tests {
             .find(|(sql, _)| sql.contains("log_slave_updates"))
             .unwrap();
         assert_eq!(expected, &Expected::row(&["ROW", "FULL", "1", "1", ""]));
+    }
+
+    /// The step that drops the table the tool left behind.
+    fn drop_step(plan: &Plan) -> crate::plan::Step {
+        plan.phases
+            .iter()
+            .find(|p| p.name == "cleanup")
+            .map(|p| p.steps[0].clone())
+            .unwrap()
+    }
+
+    #[test]
+    fn dropping_the_old_table_claims_a_server_stall_not_a_lock() {
+        use crate::plan::Blocks;
+        // 120 GB on MySQL 8.0.35: the file (6 s nominal) plus the adaptive hash index pass
+        // (3.75 s nominal), twice that at worst, plus the commit.
+        let drop = drop_step(&plan("mysql@8.0.35", "gh-ost", false, false));
+        assert_eq!(drop.blocks, Blocks::Nothing);
+        assert_eq!(drop.blocking_seconds.high, 0.0);
+        let stall = drop.server_stall_seconds.unwrap();
+        assert!((stall.high - 19.55).abs() < 1e-6, "{stall:?}");
+        assert!(drop
+            .notes
+            .iter()
+            .any(|n| n.contains("shell commands on the database host")
+                && n.contains("ln '<datadir>/<database>/_orders_del.ibd' '<datadir>/<database>/_orders_del.ibd.lockstep-keep'")
+                && n.contains("age out")));
+        // MySQL 8.4 (adaptive hash index OFF by default) only deletes the file.
+        let lazy = drop_step(&plan("mysql@8.4.2", "gh-ost", false, false));
+        assert!((lazy.server_stall_seconds.unwrap().high - 12.05).abs() < 1e-6);
+        assert!(lazy
+            .notes
+            .iter()
+            .any(|n| n.contains("off-peak") && !n.contains("age out")));
+        // A small table: a brief stall, no mitigation.
+        let small = crate::plan(
+            &Params::new()
+                .with("db", "mariadb@10.11")
+                .with("change", "change-type")
+                .with("table", "orders'; rm -rf / #")
+                .with("column", "amount")
+                .with("from-type", "int")
+                .with("to-type", "bigint")
+                .with("rows", "200k")
+                .with("size", "20MB")
+                .with("max-downtime", "0"),
+        )
+        .unwrap();
+        let drop = drop_step(&small);
+        assert!(drop.server_stall_seconds.unwrap().high < 0.06);
+        assert!(drop.notes.iter().all(|n| !n.contains("off-peak")));
+        assert!(drop
+            .notes
+            .iter()
+            .any(|n| n.contains("No lock stops the traffic")));
+    }
+
+    #[test]
+    fn the_runbook_shows_the_drop_stall_beside_blocks_nothing() {
+        let p = Params::new()
+            .with("db", "mysql@8.4.2")
+            .with("change", "change-type")
+            .with("table", "orders")
+            .with("column", "amount")
+            .with("from-type", "int")
+            .with("to-type", "bigint")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0")
+            .with("osc-tools", "gh-ost");
+        let md = crate::render::markdown::render(&crate::plan(&p).unwrap(), &p);
+        assert!(
+            md.contains("| nothing: reads and writes continue | stalls every query on the server for up to 13 s (no lock) |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn the_file_name_in_the_shell_mitigation_is_quoted() {
+        let p = Params::new()
+            .with("db", "mariadb@10.11")
+            .with("change", "change-type")
+            .with("table", "orders'; rm -rf / #")
+            .with("column", "amount")
+            .with("from-type", "int")
+            .with("to-type", "bigint")
+            .with("rows", "500M")
+            .with("size", "120GB")
+            .with("max-downtime", "0");
+        let drop = drop_step(&crate::plan(&p).unwrap());
+        let note = drop.notes.iter().find(|n| n.contains("ln ")).unwrap();
+        assert!(
+            note.contains("ln '<datadir>/<database>/_orders'\\''; rm -rf / #_old.ibd'"),
+            "{note}"
+        );
     }
 
     #[test]
