@@ -103,6 +103,33 @@ impl Server {
         self.mysql_at_least(8, 0, 29).then_some(64)
     }
 
+    /// MySQL caps the columns of a table's internal representation (its user columns, the three
+    /// hidden ones DB_ROW_ID, DB_TRX_ID, DB_ROLL_PTR, and columns dropped instantly) at 1022
+    /// after an INSTANT ADD COLUMN, and refuses one that would cross it (ERROR 4158, "Please
+    /// try ALGORITHM=INPLACE/COPY"): manual, "Online DDL Operations", column operations,
+    /// "Adding a column". MariaDB documents no such cap (KB, "InnoDB Online DDL Operations
+    /// with the INSTANT Alter Algorithm"); its tables stop at 1017 user columns whatever the
+    /// algorithm.
+    pub fn instant_column_cap(self) -> Option<u32> {
+        self.mysql_at_least(8, 0, 12).then_some(1022)
+    }
+
+    /// MySQL 8.0.29+ refuses an INSTANT ADD COLUMN whose new maximum possible row size
+    /// crosses the permissible one (ERROR 4092, "Try ALGORITHM=INPLACE/COPY"); before 8.0.29
+    /// the column was added and the row size was checked only by later INSERTs and UPDATEs
+    /// (manual, "Online DDL Operations", "Adding a column").
+    pub fn instant_add_checks_row_size(self) -> bool {
+        self.mysql_at_least(8, 0, 29)
+    }
+
+    /// Renaming a column that another table's foreign key references is permitted with
+    /// ALGORITHM=INPLACE only on MySQL: INSTANT and COPY fail (manual, "Online DDL
+    /// Operations", "Renaming a column"). MariaDB renames it with ALGORITHM=INSTANT (seen on
+    /// 10.11, both the referenced and the referencing column).
+    pub fn instant_rename_referenced_column(self) -> bool {
+        self.is_mariadb()
+    }
+
     /// 8.0.29 to 8.0.31: redo-log and corruption defects on tables with instantly added or
     /// dropped columns (fixed in 8.0.32; 8.0.29 was withdrawn). Unknown patch counts as
     /// affected: 8.0 without a patch may be any of them.
@@ -420,6 +447,18 @@ mod tests {
             Some("INVISIBLE")
         );
         assert!(!mysql(8, 0, Some(15)).enforces_check());
+    }
+
+    #[test]
+    fn instant_column_limits_by_server() {
+        assert_eq!(mysql(8, 0, Some(12)).instant_column_cap(), Some(1022));
+        assert_eq!(mysql(8, 0, Some(11)).instant_column_cap(), None);
+        assert_eq!(mariadb(10, 11).instant_column_cap(), None);
+        assert!(!mysql(8, 0, Some(28)).instant_add_checks_row_size());
+        assert!(mysql(8, 0, Some(29)).instant_add_checks_row_size());
+        assert!(!mariadb(10, 11).instant_add_checks_row_size());
+        assert!(!mysql(8, 4, None).instant_rename_referenced_column());
+        assert!(mariadb(10, 11).instant_rename_referenced_column());
     }
 
     #[test]
