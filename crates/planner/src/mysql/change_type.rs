@@ -13,9 +13,11 @@
 //! - **VARCHAR extension while the length prefix keeps its size** (at most 255 bytes before and
 //!   after, or 256 and more both; MariaDB 10.4.3+ also from at most 127 bytes to any length):
 //!   INPLACE without a rebuild on MySQL (documented), INSTANT on MariaDB (checked on 10.11:
-//!   utf8mb4 varchar(10) -> (63) and (64) -> (128) INSTANT; (63) -> (64) refused). The
-//!   statement is written with that ALGORITHM so the server refuses rather than copies when an
-//!   assumption is wrong (a character set other than utf8mb4, another attribute changed).
+//!   utf8mb4 varchar(10) -> (63) and (64) -> (128) INSTANT; (63) -> (64) refused). Bytes are
+//!   counted in the character set the types name (utf8mb4 when they name none); the preflight
+//!   stops when the column's own set would make the server decide otherwise. The statement is
+//!   written with that ALGORITHM so the server refuses rather than copies when an assumption
+//!   is wrong (another attribute changed).
 //! - **Everything else** (INT -> BIGINT, shrinking, any other type): only ALGORITHM=COPY, which
 //!   blocks writes for the whole copy (MariaDB 10.11: "Cannot change column type. Try
 //!   ALGORITHM=COPY"). Direct: `MODIFY ..., ALGORITHM=COPY, LOCK=SHARED` (reads continue);
