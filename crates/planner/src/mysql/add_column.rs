@@ -148,7 +148,7 @@ pub fn paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
                 ));
             }
             let step = ctx.documented(step);
-            let extra: Vec<_> = ctx
+            let mut extra: Vec<_> = ctx
                 .row_version_room(
                     &ctx.req.table,
                     1,
@@ -156,6 +156,15 @@ pub fn paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
                 )
                 .into_iter()
                 .collect();
+            let inplace = format!(
+                "add the column in place instead (rebuilds the table; reads and writes continue): ALTER TABLE {} {definition}{};",
+                ctx.table(),
+                ctx.lock_clause(MysqlLock::INPLACE_NONE)
+            );
+            extra.extend(ctx.instant_column_limits(&ctx.req.table, 1, &inplace));
+            if server.instant_add_checks_row_size() {
+                out.warnings.push(row_size_warning(&inplace));
+            }
             out.direct = Some(vec![ctx.preflight(None, extra), phase(step)]);
         }
         Cost::InplaceRebuild => {
@@ -201,6 +210,16 @@ pub fn paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
     Ok(out)
 }
 
+/// MySQL 8.0.29+ refuses an INSTANT ADD COLUMN that would let a row outgrow the permissible
+/// size ([`crate::engines::mysql::Server::instant_add_checks_row_size`]); the maximum
+/// possible row size is not in `information_schema`, so the plan says what to do instead.
+pub(super) fn row_size_warning(inplace: &str) -> Warning {
+    Warning {
+        code: "mysql-instant-row-size".to_string(),
+        message: format!("MySQL 8.0.29+ refuses ALGORITHM=INSTANT ADD COLUMN when the table's maximum possible row size with the new column would cross the permissible row size (ERROR 4092, nothing changed). The preflight cannot compute that size; on a wide table, if the server refuses, {inplace}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +263,54 @@ mod tests {
             .warnings
             .iter()
             .any(|w| w.code == "mysql-8029-instant-defect"));
+    }
+
+    /// ROW_FORMAT=COMPRESSED, a FULLTEXT index and (MySQL) the 1022-column cap refuse INSTANT:
+    /// the preflight stops on each, naming the in-place statement to run instead.
+    #[test]
+    fn preflight_stops_where_instant_is_refused() {
+        use crate::plan::OnFail;
+        let p = plan("mariadb@10.11.6", Some("0"));
+        let checks = &p.phases[0].checks;
+        let compressed = checks
+            .iter()
+            .find(|c| c.sql.contains("row_format = 'Compressed'"))
+            .expect("a ROW_FORMAT=COMPRESSED check");
+        assert_eq!(compressed.on_fail, OnFail::Stop);
+        assert!(compressed.expect.contains("ALGORITHM=INPLACE, LOCK=NONE;"));
+        let fulltext = checks
+            .iter()
+            .find(|c| c.sql.contains("index_type = 'FULLTEXT'"))
+            .expect("a FULLTEXT check");
+        assert_eq!(fulltext.on_fail, OnFail::Stop);
+        assert!(fulltext.sql.contains("'FTS_DOC_ID'"));
+        assert!(fulltext.expect.contains("online-schema-change tool"));
+        assert!(checks.iter().all(|c| !c.sql.contains("1022")));
+        assert!(p
+            .warnings
+            .iter()
+            .all(|w| w.code != "mysql-instant-row-size"));
+
+        let p = plan("mysql@8.0.35", Some("0"));
+        let cap = p.phases[0]
+            .checks
+            .iter()
+            .find(|c| c.sql.contains("n_cols + 1 <= 1022"))
+            .expect("MySQL's column cap");
+        assert_eq!(cap.on_fail, OnFail::Stop);
+        assert!(cap.expect.contains("ERROR 4158"));
+        assert!(p.warnings.iter().any(|w| w.code == "mysql-instant-row-size"
+            && w.message.contains("ALGORITHM=INPLACE, LOCK=NONE;")));
+        // 8.0.12-8.0.28 add the column without checking the row size.
+        assert!(plan("mysql@8.0.28", Some("0"))
+            .warnings
+            .iter()
+            .all(|w| w.code != "mysql-instant-row-size"));
+        // Rebuilding in place (5.7) is not refused by any of them.
+        assert!(plan("mysql@5.7", Some("0")).phases[0]
+            .checks
+            .iter()
+            .all(|c| !c.sql.contains("row_format = 'Compressed'")));
     }
 
     #[test]

@@ -13,9 +13,11 @@
 //! - **VARCHAR extension while the length prefix keeps its size** (at most 255 bytes before and
 //!   after, or 256 and more both; MariaDB 10.4.3+ also from at most 127 bytes to any length):
 //!   INPLACE without a rebuild on MySQL (documented), INSTANT on MariaDB (checked on 10.11:
-//!   utf8mb4 varchar(10) -> (63) and (64) -> (128) INSTANT; (63) -> (64) refused). The
-//!   statement is written with that ALGORITHM so the server refuses rather than copies when an
-//!   assumption is wrong (a character set other than utf8mb4, another attribute changed).
+//!   utf8mb4 varchar(10) -> (63) and (64) -> (128) INSTANT; (63) -> (64) refused). Bytes are
+//!   counted in the character set the types name (utf8mb4 when they name none); the preflight
+//!   stops when the column's own set would make the server decide otherwise. The statement is
+//!   written with that ALGORITHM so the server refuses rather than copies when an assumption
+//!   is wrong (another attribute changed).
 //! - **Everything else** (INT -> BIGINT, shrinking, any other type): only ALGORITHM=COPY, which
 //!   blocks writes for the whole copy (MariaDB 10.11: "Cannot change column type. Try
 //!   ALGORITHM=COPY"). Direct: `MODIFY ..., ALGORITHM=COPY, LOCK=SHARED` (reads continue);
@@ -30,7 +32,7 @@
 use super::definition::{from_type_check, lost_attributes_check, Definition, OBSERVED_TYPE};
 use super::{summary_paths, tools, Ctx};
 use crate::changes::{check, Paths};
-use crate::engines::mysql::varchar_length;
+use crate::engines::mysql::{charset_bytes_per_char, varchar_length, Server, ASSUMED_CHARSET};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::FieldError;
 use crate::plan::{Check, Expected, MysqlLock, Phase, Warning};
@@ -153,6 +155,93 @@ fn referencing_check(ctx: &Ctx, column: &str) -> Check {
     )
 }
 
+/// The character set a VARCHAR's lengths are counted in: the one `--to-type` or
+/// `--from-type` names (CHARACTER SET, or the set a COLLATE belongs to: a collation's name
+/// starts with its set's), else [`ASSUMED_CHARSET`].
+struct ColumnCharset {
+    name: String,
+    /// True when neither definition names one.
+    assumed: bool,
+    /// `None` for a set this build does not know, or when the two definitions name different
+    /// sets (a conversion: every value is rewritten).
+    bytes_per_char: Option<u32>,
+}
+
+impl ColumnCharset {
+    fn of(from: &Definition, to: &Definition) -> Self {
+        let named = |d: &Definition| {
+            d.charset
+                .clone()
+                .or_else(|| {
+                    d.collation
+                        .as_deref()
+                        .and_then(|c| c.split('_').next())
+                        .map(str::to_string)
+                })
+                .map(|c| c.trim_matches(['\'', '"', '`']).to_ascii_lowercase())
+        };
+        let (from_set, to_set) = (named(from), named(to));
+        let converts = matches!((&from_set, &to_set), (Some(a), Some(b)) if a != b);
+        let assumed = from_set.is_none() && to_set.is_none();
+        let name = to_set
+            .or(from_set)
+            .unwrap_or_else(|| ASSUMED_CHARSET.to_string());
+        let bytes_per_char = charset_bytes_per_char(&name).filter(|_| !converts);
+        ColumnCharset {
+            name,
+            assumed,
+            bytes_per_char,
+        }
+    }
+}
+
+/// A VARCHAR widened from `f` to `t` characters keeps its length prefix, or not, depending on
+/// the column's bytes per character: the check stops when the column's real character set
+/// would make the server decide otherwise than the plan (refuse its in-place statement, or
+/// extend without the copy it plans), and says how to re-plan.
+fn length_prefix_check(
+    ctx: &Ctx,
+    column: &str,
+    to: &str,
+    (f, t): (u32, u32),
+    bytes_per_char: u32,
+    charset: &ColumnCharset,
+) -> Check {
+    let server: Server = ctx.server;
+    let in_place = server.varchar_extend_without_copy(f, t, bytes_per_char);
+    let same: Vec<String> = (1..=4)
+        .filter(|b| server.varchar_extend_without_copy(f, t, *b) == in_place)
+        .map(|b| b.to_string())
+        .collect();
+    let otherwise = if in_place {
+        "the server would refuse the in-place statement"
+    } else {
+        "this copy is not needed: the server can extend the column without one"
+    };
+    check(
+        &format!(
+            "The column's character set puts the 255-byte length-prefix boundary where the plan assumes ({bytes_per_char} byte(s) per character, {}{})",
+            charset.name,
+            if charset.assumed { ", assumed" } else { "" }
+        ),
+        format!(
+            "SELECT character_octet_length DIV character_maximum_length IN ({}) AS prefix_as_planned FROM information_schema.columns WHERE {} AND column_name = {};",
+            same.join(", "),
+            ctx.where_table(&ctx.req.table),
+            literal(column)
+        ),
+        &format!(
+            "1 (0: {otherwise}. Re-plan naming the column's character set (the definition check prints it) in --from-type and --to-type{})",
+            if charset.assumed {
+                format!(", e.g. --to-type '{to} CHARACTER SET <its set>'")
+            } else {
+                String::new()
+            }
+        ),
+        Expected::row(&["1"]),
+    )
+}
+
 pub fn paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
     let ChangeType {
         column,
@@ -253,10 +342,18 @@ pub fn paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
         Some("Copies the table back to the old type: writes wait for the whole copy (on a large table run it with the tool instead), and it fails if a value written since does not fit the old type."),
     );
 
-    let extend = match (varchar_length(from), varchar_length(to)) {
-        (Some(f), Some(t)) if t >= f && server.varchar_extend_without_copy(f, t) => Some((f, t)),
+    let charset = ColumnCharset::of(&from_def, &to_def);
+    let widen = match (varchar_length(from), varchar_length(to)) {
+        (Some(f), Some(t)) if t >= f => Some((f, t)),
         _ => None,
     };
+    let extend = match (widen, charset.bytes_per_char) {
+        (Some((f, t)), Some(b)) if server.varchar_extend_without_copy(f, t, b) => Some((f, t)),
+        _ => None,
+    };
+    if let (Some((f, t)), Some(b)) = (widen, charset.bytes_per_char) {
+        pre.push(length_prefix_check(ctx, column, to, (f, t), b, &charset));
+    }
     if let Some((f, t)) = extend {
         let lock = if server.varchar_extend_instant() {
             MysqlLock::INSTANT
@@ -269,24 +366,18 @@ pub fn paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
             lock,
             CATALOG_ONLY,
         );
+        let b = charset.bytes_per_char.unwrap_or(4);
         step.notes.push(format!(
-            "varchar({f}) -> varchar({t}): the length prefix of every stored value stays valid (one byte up to 255 bytes, two from 256; at 4 bytes per utf8mb4 character that boundary is 63/64 characters), so no row is rewritten."
+            "varchar({f}) -> varchar({t}): the length prefix of every stored value stays valid (one byte up to 255 bytes, two from 256; at {b} byte(s) per {} character that boundary is {}/{} characters), so no row is rewritten.",
+            charset.name,
+            255 / b,
+            255 / b + 1
         ));
         step.notes.push(format!(
-            "If the server answers \"ALGORITHM={} is not supported\", something else changes too: another character set (the preflight prints its bytes per character), or an attribute the type does not restate (NOT NULL -> NULL rebuilds the table). Nothing happened; fix --to-type and re-plan.",
+            "If the server answers \"ALGORITHM={} is not supported\", something else changes too: another character set (the preflight compares the column's bytes per character), or an attribute the type does not restate (NOT NULL -> NULL rebuilds the table). Nothing happened; fix --to-type and re-plan.",
             if lock == MysqlLock::INSTANT { "INSTANT" } else { "INPLACE" }
         ));
         let step = ctx.documented(step);
-        pre.push(check(
-            "Bytes per character of the column (the length-prefix rule assumes utf8mb4)",
-            format!(
-                "SELECT character_octet_length DIV character_maximum_length AS bytes_per_char FROM information_schema.columns WHERE {} AND column_name = {};",
-                ctx.where_table(&ctx.req.table),
-                literal(column)
-            ),
-            "4 (utf8mb4). Another number moves the one-byte boundary to 255 / n characters: the statement is then refused rather than copying, if it crosses it",
-            Expected::row(&["4"]),
-        ));
         out.direct = Some(vec![
             ctx.preflight(None, pre),
             Phase {
@@ -384,6 +475,85 @@ mod tests {
             .collect()
     }
 
+    /// The 255-byte boundary is counted in the column's character set: the plan is right when
+    /// the definitions name it, and its preflight stops when the assumed utf8mb4 is wrong.
+    #[test]
+    fn varchar_boundary_follows_the_named_character_set() {
+        let prefix_check = |p: &Plan| {
+            p.phases[0]
+                .checks
+                .iter()
+                .find(|c| c.sql.contains("prefix_as_planned"))
+                .cloned()
+                .expect("a length-prefix check")
+        };
+        // latin1, told: 60 -> 100 bytes keeps one length byte, INSTANT on MariaDB.
+        let told = plan(&params(
+            "mariadb@10.11.6",
+            "code",
+            "varchar(60) CHARACTER SET latin1",
+            "varchar(100) CHARACTER SET latin1",
+            "0",
+        ));
+        assert!(told.phases[1].steps[0].sql[0]
+            .ends_with("varchar(100) CHARACTER SET latin1, ALGORITHM=INSTANT, LOCK=NONE;"));
+        let check = prefix_check(&told);
+        assert!(
+            check.sql.contains("IN (1, 2) AS prefix_as_planned"),
+            "{}",
+            check.sql
+        );
+        assert_eq!(check.expected, Expected::row(&["1"]));
+        // Untold, utf8mb4 is assumed: 240 -> 400 bytes crosses, so a copy; a latin1 column
+        // (1 byte per character) stops the preflight, naming what to re-plan with.
+        let untold = plan(&params(
+            "mariadb@10.11.6",
+            "code",
+            "varchar(60)",
+            "varchar(100)",
+            "0",
+        ));
+        assert!(sql(&untold)
+            .iter()
+            .all(|s| !s.contains("ALGORITHM=INSTANT")));
+        let check = prefix_check(&untold);
+        assert!(
+            check.sql.contains("IN (3, 4) AS prefix_as_planned"),
+            "{}",
+            check.sql
+        );
+        assert!(
+            check.expect.contains("CHARACTER SET <its set>"),
+            "{}",
+            check.expect
+        );
+        assert_eq!(check.on_fail, crate::plan::OnFail::Stop);
+        // utf8mb3 on MySQL: 85 characters is 255 bytes, still one length byte.
+        let mb3 = plan(&params(
+            "mysql@8.0.35",
+            "code",
+            "varchar(64) CHARACTER SET utf8mb3",
+            "varchar(85) CHARACTER SET utf8mb3",
+            "0",
+        ));
+        assert!(mb3.phases[1].steps[0].sql[0].ends_with("ALGORITHM=INPLACE, LOCK=NONE;"));
+        assert!(mb3.phases[1].steps[0]
+            .notes
+            .iter()
+            .any(|n| n.contains("3 byte(s) per utf8mb3 character that boundary is 85/86")));
+        // A conversion between sets rewrites every value: never in place.
+        let converts = plan(&params(
+            "mariadb@10.11.6",
+            "code",
+            "varchar(60) CHARACTER SET latin1",
+            "varchar(100) CHARACTER SET utf8mb4",
+            "0",
+        ));
+        assert!(sql(&converts)
+            .iter()
+            .all(|s| !s.contains("ALGORITHM=INSTANT")));
+    }
+
     #[test]
     fn varchar_extension_is_instant_on_mariadb_and_inplace_on_mysql() {
         let p = plan(&params(
@@ -413,7 +583,7 @@ mod tests {
         assert!(p.phases[0]
             .checks
             .iter()
-            .any(|c| c.sql.contains("bytes_per_char")));
+            .any(|c| c.sql.contains("prefix_as_planned")));
     }
 
     #[test]

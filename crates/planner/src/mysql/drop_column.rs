@@ -99,6 +99,11 @@ pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
             1,
             &format!("run the INPLACE statement in the step's notes, which rebuilds the table and resets the count: {inplace_sql}"),
         ));
+        checks.extend(ctx.instant_column_limits(
+            table_name,
+            0,
+            &format!("run instead the INPLACE statement in the step's notes (rebuilds the table; reads and writes continue): {inplace_sql}"),
+        ));
     }
 
     let drop: Step = if instant {
@@ -280,9 +285,13 @@ mod tests {
             "key_column_usage",
             "information_schema.views",
             "column_default IS NOT NULL",
+            "row_format = 'Compressed'",
+            "index_type = 'FULLTEXT'",
         ] {
             assert!(checks.iter().any(|c| c.sql.contains(needle)), "{needle}");
         }
+        // A drop adds no column: the column cap does not apply.
+        assert!(checks.iter().all(|c| !c.sql.contains("1022")));
         let alt = plan.alternative.unwrap();
         assert!(alt.phases[1]
             .app_change

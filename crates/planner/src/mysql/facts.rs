@@ -108,6 +108,33 @@ impl Server {
         self.mysql_at_least(8, 0, 29).then_some(64)
     }
 
+    /// MySQL caps the columns of a table's internal representation (its user columns, the three
+    /// hidden ones DB_ROW_ID, DB_TRX_ID, DB_ROLL_PTR, and columns dropped instantly) at 1022
+    /// after an INSTANT ADD COLUMN, and refuses one that would cross it (ERROR 4158, "Please
+    /// try ALGORITHM=INPLACE/COPY"): manual, "Online DDL Operations", column operations,
+    /// "Adding a column". MariaDB documents no such cap (KB, "InnoDB Online DDL Operations
+    /// with the INSTANT Alter Algorithm"); its tables stop at 1017 user columns whatever the
+    /// algorithm.
+    pub fn instant_column_cap(self) -> Option<u32> {
+        self.mysql_at_least(8, 0, 12).then_some(1022)
+    }
+
+    /// MySQL 8.0.29+ refuses an INSTANT ADD COLUMN whose new maximum possible row size
+    /// crosses the permissible one (ERROR 4092, "Try ALGORITHM=INPLACE/COPY"); before 8.0.29
+    /// the column was added and the row size was checked only by later INSERTs and UPDATEs
+    /// (manual, "Online DDL Operations", "Adding a column").
+    pub fn instant_add_checks_row_size(self) -> bool {
+        self.mysql_at_least(8, 0, 29)
+    }
+
+    /// Renaming a column that another table's foreign key references is permitted with
+    /// ALGORITHM=INPLACE only on MySQL: INSTANT and COPY fail (manual, "Online DDL
+    /// Operations", "Renaming a column"). MariaDB renames it with ALGORITHM=INSTANT (seen on
+    /// 10.11, both the referenced and the referencing column).
+    pub fn instant_rename_referenced_column(self) -> bool {
+        self.is_mariadb()
+    }
+
     /// 8.0.29 to 8.0.31: redo-log and corruption defects on tables with instantly added or
     /// dropped columns (fixed in 8.0.32; 8.0.29 was withdrawn). Unknown patch counts as
     /// affected: 8.0 without a patch may be any of them.
@@ -254,13 +281,21 @@ impl Server {
     /// Extending a VARCHAR without copying the table: the length prefix keeps its size
     /// ([`varchar_extend_in_place`], MySQL manual "Online DDL Operations", 5.7 and 8.0), or on
     /// MariaDB 10.4.3+ the old maximum is at most 127 bytes, whose one-byte lengths the two-byte
-    /// encoding reads the same (MDEV-15563). Checked on MariaDB 10.11 (utf8mb4): 31 -> 64
-    /// characters INSTANT, 32 -> 64 refused even INPLACE, 64 -> 128 INSTANT.
-    pub fn varchar_extend_without_copy(self, from_chars: u32, to_chars: u32) -> bool {
-        varchar_extend_in_place(from_chars, to_chars)
+    /// encoding reads the same (MDEV-15563). Lengths are in characters of `bytes_per_char`
+    /// bytes ([`charset_bytes_per_char`]). Checked on MariaDB 10.11: utf8mb4 31 -> 64
+    /// characters INSTANT, 32 -> 64 refused even INPLACE, 64 -> 128 INSTANT; latin1 60 -> 100
+    /// and 100 -> 300 INSTANT, 200 -> 300 refused; utf8mb3 80 -> 85 and 42 -> 86 INSTANT,
+    /// 43 -> 86 refused.
+    pub fn varchar_extend_without_copy(
+        self,
+        from_chars: u32,
+        to_chars: u32,
+        bytes_per_char: u32,
+    ) -> bool {
+        varchar_extend_in_place(from_chars, to_chars, bytes_per_char)
             || (self.mariadb_at_least(10, 4, 3)
                 && to_chars >= from_chars
-                && from_chars.saturating_mul(4) <= 127)
+                && from_chars.saturating_mul(bytes_per_char) <= 127)
     }
 
     /// The algorithm of a VARCHAR extension that needs no copy: INSTANT on MariaDB (10.2.2+,
@@ -358,11 +393,34 @@ pub fn varchar_length(data_type: &str) -> Option<u32> {
 }
 
 /// Extending VARCHAR is in place (no rebuild, DML continues) while the length prefix stays
-/// the same size: both lengths under 256 bytes, or both at 256 or more. Bytes per character
-/// are assumed 4 (utf8mb4), the MySQL 8.0 default: 63 characters is the last one-byte length.
-pub fn varchar_extend_in_place(from_chars: u32, to_chars: u32) -> bool {
-    let bytes = |chars: u32| chars * 4;
+/// the same size: both lengths under 256 bytes, or both at 256 or more, counted in the
+/// column's character set ("The byte length of a VARCHAR column is dependant on the byte
+/// length of the character set": manual, "Online DDL Operations", "Extending VARCHAR column
+/// size"). With utf8mb4 63 characters is the last one-byte length; utf8mb3 85; latin1 255.
+pub fn varchar_extend_in_place(from_chars: u32, to_chars: u32, bytes_per_char: u32) -> bool {
+    let bytes = |chars: u32| chars.saturating_mul(bytes_per_char);
     to_chars >= from_chars && ((bytes(from_chars) < 256) == (bytes(to_chars) < 256))
+}
+
+/// The character set the plans assume when a definition names none: utf8mb4, the default of
+/// MySQL 8.0+ and of Debian's and most distributions' MariaDB configuration.
+pub const ASSUMED_CHARSET: &str = "utf8mb4";
+
+/// The most bytes one character takes in a character set (`SHOW CHARACTER SET`, column
+/// Maxlen: MySQL manual "Character Sets and Collations in MySQL", MariaDB KB "Supported
+/// Character Sets and Collations"); `None` for one this build does not know. `utf8` is
+/// utf8mb3 on MySQL and on MariaDB by default (`old_mode` UTF8_IS_UTF8MB3).
+pub fn charset_bytes_per_char(charset: &str) -> Option<u32> {
+    match charset.trim().to_ascii_lowercase().as_str() {
+        "latin1" | "latin2" | "latin5" | "latin7" | "ascii" | "binary" | "cp1250" | "cp1251"
+        | "cp1256" | "cp1257" | "cp850" | "cp852" | "cp866" | "greek" | "hebrew" | "koi8r"
+        | "koi8u" | "swe7" | "tis620" | "armscii8" | "dec8" | "hp8" | "keybcs2" | "macce"
+        | "macroman" | "geostd8" => Some(1),
+        "ucs2" | "big5" | "gbk" | "sjis" | "cp932" | "euckr" | "gb2312" => Some(2),
+        "utf8" | "utf8mb3" | "ujis" | "eucjpms" => Some(3),
+        "utf8mb4" | "utf16" | "utf16le" | "utf32" | "gb18030" => Some(4),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -455,6 +513,18 @@ mod tests {
     }
 
     #[test]
+    fn instant_column_limits_by_server() {
+        assert_eq!(mysql(8, 0, Some(12)).instant_column_cap(), Some(1022));
+        assert_eq!(mysql(8, 0, Some(11)).instant_column_cap(), None);
+        assert_eq!(mariadb(10, 11).instant_column_cap(), None);
+        assert!(!mysql(8, 0, Some(28)).instant_add_checks_row_size());
+        assert!(mysql(8, 0, Some(29)).instant_add_checks_row_size());
+        assert!(!mariadb(10, 11).instant_add_checks_row_size());
+        assert!(!mysql(8, 4, None).instant_rename_referenced_column());
+        assert!(mariadb(10, 11).instant_rename_referenced_column());
+    }
+
+    #[test]
     fn index_visibility_rules() {
         assert!(mariadb(10, 11).instant_index_visibility());
         assert!(!mysql(8, 0, Some(35)).instant_index_visibility());
@@ -485,11 +555,18 @@ mod tests {
     #[test]
     fn change_rules_by_engine() {
         // MariaDB: one-byte lengths under 128 bytes extend instantly to any length.
-        assert!(mariadb(10, 11).varchar_extend_without_copy(31, 64));
-        assert!(!mariadb(10, 11).varchar_extend_without_copy(32, 64));
-        assert!(!mysql(8, 0, Some(35)).varchar_extend_without_copy(31, 64));
-        assert!(mysql(8, 0, Some(35)).varchar_extend_without_copy(10, 63));
-        assert!(!mariadb(10, 11).varchar_extend_without_copy(20, 10));
+        assert!(mariadb(10, 11).varchar_extend_without_copy(31, 64, 4));
+        assert!(!mariadb(10, 11).varchar_extend_without_copy(32, 64, 4));
+        assert!(!mysql(8, 0, Some(35)).varchar_extend_without_copy(31, 64, 4));
+        assert!(mysql(8, 0, Some(35)).varchar_extend_without_copy(10, 63, 4));
+        assert!(!mariadb(10, 11).varchar_extend_without_copy(20, 10, 4));
+        // Other character sets, as seen on MariaDB 10.11.
+        assert!(mariadb(10, 11).varchar_extend_without_copy(60, 100, 1));
+        assert!(mariadb(10, 11).varchar_extend_without_copy(100, 300, 1));
+        assert!(!mariadb(10, 11).varchar_extend_without_copy(200, 300, 1));
+        assert!(mariadb(10, 11).varchar_extend_without_copy(80, 85, 3));
+        assert!(mariadb(10, 11).varchar_extend_without_copy(42, 86, 3));
+        assert!(!mariadb(10, 11).varchar_extend_without_copy(43, 86, 3));
         assert!(mariadb(10, 11).varchar_extend_instant());
         assert!(!mysql(5, 7, None).varchar_extend_instant());
         assert_eq!(mysql(8, 0, Some(35)).drop_check_keyword(), "CHECK");
@@ -543,9 +620,18 @@ mod tests {
     fn varchar_prefix_bytes() {
         assert_eq!(varchar_length("VARCHAR(64)"), Some(64));
         assert_eq!(varchar_length("text"), None);
-        assert!(varchar_extend_in_place(20, 63));
-        assert!(!varchar_extend_in_place(63, 64));
-        assert!(varchar_extend_in_place(64, 1000));
-        assert!(!varchar_extend_in_place(64, 10));
+        assert!(varchar_extend_in_place(20, 63, 4));
+        assert!(!varchar_extend_in_place(63, 64, 4));
+        assert!(varchar_extend_in_place(64, 1000, 4));
+        assert!(!varchar_extend_in_place(64, 10, 4));
+        // The boundary is 255 bytes of the column's character set.
+        assert!(varchar_extend_in_place(60, 255, 1));
+        assert!(!varchar_extend_in_place(255, 256, 1));
+        assert!(varchar_extend_in_place(64, 85, 3));
+        assert!(!varchar_extend_in_place(85, 86, 3));
+        assert_eq!(charset_bytes_per_char("LATIN1"), Some(1));
+        assert_eq!(charset_bytes_per_char("utf8mb3"), Some(3));
+        assert_eq!(charset_bytes_per_char("utf8mb4"), Some(4));
+        assert_eq!(charset_bytes_per_char("klingon"), None);
     }
 }

@@ -334,6 +334,65 @@ impl<'a> Ctx<'a> {
         ))
     }
 
+    /// What refuses ALGORITHM=INSTANT ADD/DROP COLUMN on every version, as stopping preflight
+    /// checks on `table` for a plan that adds `added` columns (0: drops only), `otherwise`
+    /// naming the in-place statement to run instead. Both engines refuse it on
+    /// `ROW_FORMAT=COMPRESSED` and with a FULLTEXT index (MySQL manual, "Online DDL
+    /// Operations", "Adding a column" and "Dropping a column"; MariaDB KB, "InnoDB Online DDL
+    /// Operations with the INSTANT Alter Algorithm": a hidden FTS_DOC_ID column refuses it,
+    /// and it stays after the FULLTEXT index is dropped; all seen on MariaDB 10.11). With a
+    /// FULLTEXT index the in-place rebuild refuses LOCK=NONE too ("Fulltext index creation
+    /// requires a lock", seen on 10.11). MySQL also caps the columns
+    /// ([`Server::instant_column_cap`]).
+    pub fn instant_column_limits(&self, table: &str, added: u32, otherwise: &str) -> Vec<Check> {
+        let where_t = self.where_table(table);
+        let mut checks = vec![
+            check(
+                "The table is not ROW_FORMAT=COMPRESSED (INSTANT ADD/DROP COLUMN is refused there)",
+                format!("SELECT COUNT(*) = 0 AS not_compressed FROM information_schema.tables WHERE {where_t} AND row_format = 'Compressed';"),
+                &format!("1 (0: the INSTANT statement would be refused; {otherwise})"),
+                Expected::row(&["1"]),
+            ),
+            check(
+                "The table has no FULLTEXT index (INSTANT ADD/DROP COLUMN is refused with one)",
+                self.fulltext_count_sql(table),
+                "1 (0: the INSTANT statement would be refused, and the in-place rebuild refuses LOCK=NONE too (\"Fulltext index creation requires a lock\"): copy the table with an online-schema-change tool instead, or run the in-place ALTER with LOCK=SHARED where writes may wait for the whole rebuild)",
+                Expected::row(&["1"]),
+            ),
+        ];
+        if let Some(cap) = self.server.instant_column_cap().filter(|_| added > 0) {
+            checks.push(check(
+                &format!("Room for {added} more column(s) under MySQL's INSTANT cap ({cap} columns in InnoDB's representation, the 3 hidden ones included)"),
+                format!(
+                    "SELECT n_cols + {added} <= {cap} AS room FROM information_schema.innodb_tables WHERE name = CONCAT({}, '/', {});",
+                    self.schema_value(),
+                    quote::literal(table)
+                ),
+                &format!("1 (0: the INSTANT statement would be refused with ERROR 4158; {otherwise})"),
+                Expected::row(&["1"]),
+            ));
+        }
+        checks
+    }
+
+    /// 1 when `table` has no FULLTEXT index (and, on MariaDB, no hidden FTS_DOC_ID column
+    /// left behind by a dropped one; `information_schema.innodb_sys_columns` shows it there).
+    fn fulltext_count_sql(&self, table: &str) -> String {
+        let leftover = if self.server.is_mariadb() {
+            format!(
+                " + (SELECT COUNT(*) FROM information_schema.innodb_sys_columns c JOIN information_schema.innodb_sys_tables t ON t.table_id = c.table_id WHERE t.name = CONCAT({}, '/', {}) AND c.name = 'FTS_DOC_ID')",
+                self.schema_value(),
+                quote::literal(table)
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "SELECT (SELECT COUNT(*) FROM information_schema.statistics WHERE {} AND index_type = 'FULLTEXT'){leftover} = 0 AS no_fulltext;",
+            self.where_table(table)
+        )
+    }
+
     pub fn preflight(&self, needs_free_bytes: Option<u64>, extra_checks: Vec<Check>) -> Phase {
         let v = self.req.db.version;
         let mut checks = vec![

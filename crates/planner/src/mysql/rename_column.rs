@@ -149,26 +149,24 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
         Expected::row(&["1"]),
     );
 
-    // The direct path: one statement, with every client stopped.
-    let (rename_clause, rename_back, rename_lock) = if server.has_rename_column() {
+    // The direct path: one statement, with every client stopped. INSTANT only where it also
+    // renames a column another table's foreign key references: MySQL refuses that except
+    // INPLACE, which is metadata only too.
+    let rename_lock = if server.instant_rename_column() && server.instant_rename_referenced_column()
+    {
+        MysqlLock::INSTANT
+    } else {
+        MysqlLock::INPLACE_NONE
+    };
+    let (rename_clause, rename_back) = if server.has_rename_column() {
         (
             format!("RENAME COLUMN {old} TO {new}"),
             format!("RENAME COLUMN {new} TO {old}"),
-            if server.instant_rename_column() {
-                MysqlLock::INSTANT
-            } else {
-                MysqlLock::INPLACE_NONE
-            },
         )
     } else {
         (
             format!("CHANGE COLUMN {old} {new} {full}"),
             format!("CHANGE COLUMN {new} {old} {full}"),
-            if server.instant_rename_column() {
-                MysqlLock::INSTANT
-            } else {
-                MysqlLock::INPLACE_NONE
-            },
         )
     };
     let mut rename = ctx.alter(
@@ -180,6 +178,9 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
     rename.notes.push(format!(
         "Every query naming {old} fails from the moment this commits."
     ));
+    if server.instant_rename_column() && rename_lock != MysqlLock::INSTANT {
+        rename.notes.push("ALGORITHM=INPLACE rather than INSTANT: MySQL renames a column that another table's foreign key references only in place (INSTANT is refused there); in place, a rename changes only metadata all the same.".to_string());
+    }
     if !server.has_rename_column() {
         rename.notes.push("CHANGE restates the whole column: the definition must be exactly the current one (the preflight shows it), or this also changes the column.".to_string());
     }
@@ -378,12 +379,17 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
         ),
         index_statements,
     ]);
+    let add_in_place = format!(
+        "add {new} in place instead (rebuilds the table; reads and writes continue): ALTER TABLE {table} ADD COLUMN {new} {transition}{position}{};",
+        ctx.lock_clause(MysqlLock::INPLACE_NONE)
+    );
     if add_lock == MysqlLock::INSTANT {
         preflight_checks.extend(ctx.row_version_room(
             table_name,
             1,
             "rebuild the table first with OPTIMIZE TABLE, or add the column with ALGORITHM=INPLACE, LOCK=NONE",
         ));
+        preflight_checks.extend(ctx.instant_column_limits(table_name, 1, &add_in_place));
     }
     let adds_not_null = definition.not_null == Some(true);
     let contract_rebuilds = server.drop_and_modify_column_rebuilds(adds_not_null);
@@ -547,6 +553,10 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
     ];
 
     let mut out = summary_paths(format!("Rename column {old} of {table} to {new}"));
+    if add_lock == MysqlLock::INSTANT && server.instant_add_checks_row_size() {
+        out.warnings
+            .push(super::add_column::row_size_warning(&add_in_place));
+    }
     if !keeps_position {
         out.warnings.push(Warning {
             code: "column-moves-last".to_string(),
@@ -786,8 +796,11 @@ mod tests {
                 lock: LockClause::None
             }))
         );
-        assert!(direct("mysql@8.0.35").sql[0]
-            .ends_with("RENAME COLUMN `amount` TO `total`, ALGORITHM=INSTANT;"));
+        // MySQL renames a column another table's foreign key references only INPLACE.
+        let mysql = direct("mysql@8.0.35");
+        assert!(mysql.sql[0]
+            .ends_with("RENAME COLUMN `amount` TO `total`, ALGORITHM=INPLACE, LOCK=NONE;"));
+        assert!(mysql.notes.iter().any(|n| n.contains("foreign key")));
         assert!(direct("mysql@8.0.27").sql[0]
             .ends_with("RENAME COLUMN `amount` TO `total`, ALGORITHM=INPLACE, LOCK=NONE;"));
         assert!(direct("mysql@5.7").sql[0].ends_with(
@@ -796,6 +809,29 @@ mod tests {
         assert!(direct("mariadb@10.4").sql[0].ends_with(
             "CHANGE COLUMN IF EXISTS `amount` `total` int NOT NULL DEFAULT 0, ALGORITHM=INSTANT, LOCK=NONE;"
         ));
+    }
+
+    #[test]
+    fn instant_expand_checks_what_refuses_instant() {
+        let plan = crate::plan(&params("mysql@8.0.35")).unwrap();
+        let sql: Vec<&str> = plan.phases[0]
+            .checks
+            .iter()
+            .map(|c| c.sql.as_str())
+            .collect();
+        assert!(sql.iter().any(|q| q.contains("row_format = 'Compressed'")));
+        assert!(sql.iter().any(|q| q.contains("index_type = 'FULLTEXT'")));
+        assert!(sql.iter().any(|q| q.contains("n_cols + 1 <= 1022")));
+        assert!(plan
+            .warnings
+            .iter()
+            .any(|w| w.code == "mysql-instant-row-size"));
+        // 5.7 adds the column in place: nothing to check.
+        let plan = crate::plan(&params("mysql@5.7")).unwrap();
+        assert!(plan.phases[0]
+            .checks
+            .iter()
+            .all(|c| !c.sql.contains("row_format = 'Compressed'")));
     }
 
     /// CHANGE (before RENAME COLUMN) and the contract's MODIFY restate --type: the preflight

@@ -213,6 +213,11 @@ pub fn paths(ctx: &Ctx, change: &SplitTable) -> Result<Paths, FieldError> {
             1,
             "the contract phase's INSTANT drop would be refused: run the in-place ALTER its step's notes give instead (rebuilds the table; reads and writes continue)",
         ));
+        pre.extend(ctx.instant_column_limits(
+            &ctx.req.table,
+            0,
+            "the contract phase must run the in-place ALTER its step's notes give instead (rebuilds the table; reads and writes continue)",
+        ));
     }
     let preflight = ctx.preflight(Some(ctx.req.bytes), pre);
 
@@ -675,6 +680,15 @@ mod tests {
         ] {
             assert_eq!(room(db), None, "{db}");
         }
+        // What refuses INSTANT on every version is checked wherever the drop is INSTANT.
+        let refusals = |db: &str| {
+            plan(db).phases[0].checks.iter().any(|c| {
+                c.sql.contains("row_format = 'Compressed'") && c.expected == Expected::row(&["1"])
+            })
+        };
+        assert!(refusals("mysql@8.0.35"));
+        assert!(refusals("mariadb@10.11.6"));
+        assert!(!refusals("mysql@5.7"));
     }
 
     #[test]

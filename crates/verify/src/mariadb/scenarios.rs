@@ -84,6 +84,31 @@ pub fn all_cases() -> Vec<Case> {
     c.name = "control-mislabelled";
     c.control = true;
     cases.push(c);
+    // What refuses INSTANT ADD COLUMN on every version: the preflight stops before any change.
+    let mut c = case(
+        "add-column",
+        "fulltext-refuses-instant",
+        &[("column", "tag"), ("type", "varchar(32)")],
+    );
+    c.setup = "ALTER TABLE orders ADD FULLTEXT INDEX orders_status_ft (status)";
+    c.stop = Some(Stop {
+        check: "The table has no FULLTEXT index",
+        rows: vec![vec!["0"]],
+        below_major: None,
+    });
+    cases.push(c);
+    let mut c = case(
+        "add-column",
+        "compressed-refuses-instant",
+        &[("column", "tag"), ("type", "varchar(32)")],
+    );
+    c.setup = "ALTER TABLE orders ROW_FORMAT=COMPRESSED";
+    c.stop = Some(Stop {
+        check: "The table is not ROW_FORMAT=COMPRESSED",
+        rows: vec![vec!["0"]],
+        below_major: None,
+    });
+    cases.push(c);
 
     // drop-column: the application stops using the column before it is dropped.
     let mut c = case("drop-column", "online", &[("column", "note")]);
@@ -248,6 +273,39 @@ pub fn all_cases() -> Vec<Case> {
             ("to-type", "varchar(128)"),
         ],
     ));
+    // latin1, named in the types: 60 -> 100 characters is 60 -> 100 bytes, one length byte
+    // throughout, so INSTANT (counted as utf8mb4 it would cross 255 bytes and need a copy).
+    let mut c = case(
+        "change-type",
+        "varchar-latin1",
+        &[
+            ("column", "code"),
+            ("from-type", "varchar(60) CHARACTER SET latin1"),
+            ("to-type", "varchar(100) CHARACTER SET latin1"),
+        ],
+    );
+    c.setup = "ALTER TABLE orders ADD COLUMN code varchar(60) CHARACTER SET latin1";
+    c.expect_strategy = Some("direct");
+    cases.push(c);
+    // The same latin1 column (the table's default set, so the types need not name it) planned
+    // without its set: utf8mb4 is assumed, the plan would copy the table needlessly, and its
+    // preflight stops, naming what to re-plan with.
+    let mut c = case(
+        "change-type",
+        "varchar-charset-assumed",
+        &[
+            ("column", "code"),
+            ("from-type", "varchar(60)"),
+            ("to-type", "varchar(100)"),
+        ],
+    );
+    c.setup = "ALTER TABLE orders DEFAULT CHARACTER SET latin1, ADD COLUMN code varchar(60)";
+    c.stop = Some(Stop {
+        check: "The column's character set puts the 255-byte length-prefix boundary where the plan assumes",
+        rows: vec![vec!["0"]],
+        below_major: None,
+    });
+    cases.push(c);
 
     // add-index: INPLACE (NOCOPY) with LOCK=NONE, plain and unique: the single ALTER is
     // already online, so the plan calls it the direct path.
