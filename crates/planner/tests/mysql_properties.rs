@@ -135,6 +135,22 @@ fn assert_one_statement(sql: &str) {
     assert_eq!(semicolons, 1, "expected exactly one statement:\n{sql}");
 }
 
+/// `ALGORITHM=NOCOPY` is MariaDB's (MySQL has INSTANT, INPLACE and COPY only): a MySQL plan
+/// never writes it outside quotes.
+fn assert_algorithm_exists(engine: &str, sql: &str) {
+    if engine != "mysql" {
+        return;
+    }
+    for token in lex(sql) {
+        if let Token::Bare(text) = token {
+            assert!(
+                !text.to_ascii_uppercase().contains("NOCOPY"),
+                "MySQL has no ALGORITHM=NOCOPY:\n{sql}"
+            );
+        }
+    }
+}
+
 /// A MODIFY or CHANGE restates the whole column and drops what it does not say: every path that
 /// writes one (statement, rollback, a tool's --alter) proves in its preflight that nothing the
 /// column has would be lost.
@@ -259,6 +275,7 @@ fn check_plan(plan: &Plan, params: &Params, budget_ms: u64) {
                         let alg = match algorithm {
                             Algorithm::Instant => "ALGORITHM=INSTANT",
                             Algorithm::Inplace => "ALGORITHM=INPLACE",
+                            Algorithm::Nocopy => "ALGORITHM=NOCOPY",
                             Algorithm::Copy => "ALGORITHM=COPY",
                         };
                         assert!(
@@ -291,10 +308,12 @@ fn check_plan(plan: &Plan, params: &Params, budget_ms: u64) {
             for statement in &step.sql {
                 assert_harmless(statement);
                 assert_one_statement(statement);
+                assert_algorithm_exists(&plan.engine, statement);
             }
         }
         for r in &phase.rollback {
             assert_harmless(&r.sql);
+            assert_algorithm_exists(&plan.engine, &r.sql);
         }
         for c in &phase.checks {
             assert_harmless(&c.sql);

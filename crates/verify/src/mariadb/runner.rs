@@ -305,6 +305,7 @@ fn algorithm_word(a: Algorithm) -> &'static str {
     match a {
         Algorithm::Instant => "INSTANT",
         Algorithm::Inplace => "INPLACE",
+        Algorithm::Nocopy => "NOCOPY",
         Algorithm::Copy => "COPY",
     }
 }
