@@ -476,7 +476,7 @@ const INSTANT_COLUMN_BUGS: [InstantColumnBug; 6] = {
         },
         InstantColumnBug {
             mdev: "MDEV-20066",
-            what: "corruption after an instant ADD COLUMN (wrong values after DELETE and an UPDATE of the primary key)",
+            what: "wrong values in an instantly added column after a DELETE and an UPDATE of the primary key",
             changes: &[Add],
             fixed: &[(3, 18), (4, 8)],
             never_fixed: &[],

@@ -22,6 +22,7 @@ mod definition;
 mod drop_column;
 mod drop_index;
 mod environment;
+mod instant_bugs;
 mod rename_column;
 mod rename_table;
 pub mod rerun;
@@ -61,6 +62,8 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
     let mut plan = choose(req, &ctx.model, paths)?;
     let extra = environment::warnings(&ctx, &plan.phases);
     plan.warnings.extend(extra);
+    let defects = instant_bugs::warnings(&ctx, &plan.phases);
+    plan.warnings.extend(defects);
     rerun::apply(&mut plan);
     Ok(plan)
 }
