@@ -67,13 +67,33 @@ fn check_sql_of(plan: &Plan, names: &[&str]) {
             for statement in &step.sql {
                 ok(statement);
                 check_one_statement(statement, MY).unwrap_or_else(|e| panic!("{e}"));
+                assert_algorithm_exists(&plan.engine, statement);
             }
         }
-        phase.rollback.iter().for_each(|r| ok(&r.sql));
+        phase.rollback.iter().for_each(|r| {
+            ok(&r.sql);
+            assert_algorithm_exists(&plan.engine, &r.sql);
+        });
         phase.checks.iter().for_each(|c| ok(&c.sql));
     }
     ok(&sql::forward(plan));
     ok(&sql::rollback(plan));
+}
+
+/// `ALGORITHM=NOCOPY` is MariaDB's (MySQL has INSTANT, INPLACE and COPY only): a MySQL plan
+/// never writes it outside quotes.
+fn assert_algorithm_exists(engine: &str, sql: &str) {
+    if engine != "mysql" {
+        return;
+    }
+    for token in lockstep_planner::lex::tokens(sql, MY).unwrap_or_default() {
+        if let lockstep_planner::lex::Token::Bare(text) = token {
+            assert!(
+                !text.to_ascii_uppercase().contains("NOCOPY"),
+                "MySQL has no ALGORITHM=NOCOPY:\n{sql}"
+            );
+        }
+    }
 }
 
 /// A MODIFY or CHANGE restates the whole column and drops what it does not say: every path that
@@ -201,6 +221,7 @@ fn check_plan(plan: &Plan, params: &Params, budget_ms: u64, names: &[&str]) {
                         let alg = match algorithm {
                             Algorithm::Instant => "ALGORITHM=INSTANT",
                             Algorithm::Inplace => "ALGORITHM=INPLACE",
+                            Algorithm::Nocopy => "ALGORITHM=NOCOPY",
                             Algorithm::Copy => "ALGORITHM=COPY",
                         };
                         assert!(

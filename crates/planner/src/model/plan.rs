@@ -69,6 +69,10 @@ pub enum Algorithm {
     Instant,
     /// Built inside the storage engine, possibly rebuilding the table; DML may continue.
     Inplace,
+    /// MariaDB only (10.3.7+): in place, and refused rather than rebuilding the table
+    /// ("ALGORITHM=NOCOPY is not supported ... Try ALGORITHM=INPLACE"); MariaDB KB, "InnoDB
+    /// Online DDL Operations with the NOCOPY Alter Algorithm".
+    Nocopy,
     /// A full copy into a new table; DML is blocked while it runs.
     Copy,
 }
@@ -107,6 +111,11 @@ impl MysqlLock {
         algorithm: Algorithm::Inplace,
         lock: LockClause::None,
     };
+    /// MariaDB's in-place without a rebuild: the server refuses rather than rebuild.
+    pub const NOCOPY_NONE: MysqlLock = MysqlLock::Alter {
+        algorithm: Algorithm::Nocopy,
+        lock: LockClause::None,
+    };
 
     /// `ALGORITHM=INPLACE, LOCK=NONE`, or the metadata lock in words.
     pub fn name(self) -> String {
@@ -115,6 +124,7 @@ impl MysqlLock {
                 let alg = match algorithm {
                     Algorithm::Instant => "INSTANT",
                     Algorithm::Inplace => "INPLACE",
+                    Algorithm::Nocopy => "NOCOPY",
                     Algorithm::Copy => "COPY",
                 };
                 match lock {
@@ -161,7 +171,7 @@ impl MysqlLock {
         matches!(
             self,
             MysqlLock::Alter {
-                algorithm: Algorithm::Inplace | Algorithm::Copy,
+                algorithm: Algorithm::Inplace | Algorithm::Nocopy | Algorithm::Copy,
                 ..
             }
         )

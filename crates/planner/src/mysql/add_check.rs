@@ -14,13 +14,13 @@
 //!
 //! The preflight counts `WHERE NOT (expr)`: exactly the rows the constraint rejects, since a
 //! CHECK passes on NULL and `NOT (NULL)` is NULL, which WHERE drops too.
-//! Rollback: `DROP CHECK` (MySQL) / `DROP CONSTRAINT` (MariaDB), metadata only (INPLACE,
-//! LOCK=NONE; checked on MariaDB 10.11).
+//! Rollback: `DROP CHECK` (MySQL, INPLACE) / `DROP CONSTRAINT` (MariaDB, NOCOPY), metadata
+//! only with LOCK=NONE (`Server::drop_check_lock`; checked on MariaDB 10.11).
 
 use super::{summary_paths, tools, Ctx};
 use crate::changes::{check, Paths};
 use crate::input::FieldError;
-use crate::plan::{Expected, MysqlLock, Phase};
+use crate::plan::{Expected, Phase};
 use crate::quote::mysql::{derived_name, ident, literal};
 use crate::request::change::AddCheck;
 
@@ -82,7 +82,7 @@ pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
             "ALTER TABLE {table} DROP {} {}{};",
             server.drop_check_keyword(),
             ident(&name),
-            ctx.lock_clause(MysqlLock::INPLACE_NONE)
+            ctx.lock_clause(server.drop_check_lock())
         ),
         Some("Metadata only: reads and writes continue; rows are no longer checked."),
     );
@@ -181,7 +181,7 @@ mod tests {
         assert_eq!(direct.blocks, Blocks::Writes);
         assert!(copy.rollback[0].sql.contains("DROP TABLE IF EXISTS"));
         assert!(copy.rollback[1].sql.contains(
-            "DROP CONSTRAINT `orders``; drop table x; --_check`, ALGORITHM=INPLACE, LOCK=NONE;"
+            "DROP CONSTRAINT `orders``; drop table x; --_check`, ALGORITHM=NOCOPY, LOCK=NONE;"
         ));
     }
 
@@ -193,9 +193,9 @@ mod tests {
         let plan = crate::plan(&p).unwrap();
         assert_eq!(plan.strategy.chosen, "direct");
         assert!(plan.phases[1].steps[0].unverified.is_some());
-        assert!(plan.phases[1].rollback[0]
-            .sql
-            .contains("DROP CHECK `orders``; drop table x; --_check`"));
+        assert!(plan.phases[1].rollback[0].sql.contains(
+            "DROP CHECK `orders``; drop table x; --_check`, ALGORITHM=INPLACE, LOCK=NONE;"
+        ));
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! MariaDB 10.11: "Adding foreign keys needs foreign_key_checks=OFF. Try ALGORITHM=COPY").
 //!
 //! - **online**: `SET SESSION foreign_key_checks = 0` + `ADD CONSTRAINT ... FOREIGN KEY ...,
-//!   ALGORITHM=INPLACE, LOCK=NONE` + `SET SESSION foreign_key_checks = 1`. From its end every
+//!   ALGORITHM=INPLACE, LOCK=NONE` (MariaDB: `ALGORITHM=NOCOPY`, which refuses a rebuild;
+//!   `Server::add_foreign_key_unchecked_lock`) + `SET SESSION foreign_key_checks = 1`. From its end every
 //!   write of every session is checked, but the rows that existed (and those written while the
 //!   ALTER ran) were NOT validated: the plan runs the orphan query before and again after, and
 //!   that query is the validation. When no index on the child columns exists, the same ALTER
@@ -26,7 +27,7 @@
 use super::{summary_paths, tools, Ctx};
 use crate::changes::{check, Paths};
 use crate::input::FieldError;
-use crate::plan::{Check, Expected, MysqlLock, Phase, Warning};
+use crate::plan::{Check, Expected, Phase, Warning};
 use crate::quote::mysql::{derived_name, ident, ident_list, literal};
 use crate::request::change::AddForeignKey;
 
@@ -184,9 +185,9 @@ pub fn paths(ctx: &Ctx, change: &AddForeignKey) -> Result<Paths, FieldError> {
         format!(
             "ALTER TABLE {table} DROP FOREIGN KEY {}{};",
             ident(&name),
-            ctx.lock_clause(MysqlLock::INPLACE_NONE)
+            ctx.lock_clause(ctx.server.drop_foreign_key_lock())
         ),
-        Some("Metadata only, reads and writes continue. An index the ALTER built for the key stays: drop it too (DROP INDEX, ALGORITHM=INPLACE, LOCK=NONE) if the preflight showed none before."),
+        Some(&format!("Metadata only, reads and writes continue. An index the ALTER built for the key stays: drop it too (DROP INDEX, {}) if the preflight showed none before.", ctx.server.drop_index_lock().name())),
     );
     let app_change = format!(
         "The application no longer writes ({cols}) values that are missing from {parent}, nor deletes or re-keys {parent} rows that {table} still references: from this phase on, such writes fail."
@@ -196,7 +197,7 @@ pub fn paths(ctx: &Ctx, change: &AddForeignKey) -> Result<Paths, FieldError> {
     let mut step = ctx.alter(
         "Add the foreign key in place without checking existing rows (reads and writes continue)",
         std::slice::from_ref(&clause),
-        MysqlLock::INPLACE_NONE,
+        ctx.server.add_foreign_key_unchecked_lock(),
         ctx.model.index_build(),
     );
     step.sql
@@ -204,6 +205,9 @@ pub fn paths(ctx: &Ctx, change: &AddForeignKey) -> Result<Paths, FieldError> {
     step.sql
         .push("SET SESSION foreign_key_checks = 1;".to_string());
     step.notes.push("foreign_key_checks = 0 applies to this session only, and is what lets InnoDB add the key in place: without it the server copies the table. It also means the existing rows are NOT checked: the orphan query after this step is the validation.".to_string());
+    if ctx.server.has_nocopy() {
+        step.notes.push("ALGORITHM=NOCOPY: the table is not rebuilt, and the server refuses the statement rather than rebuild it (or copy it: with checks on it answers \"Adding foreign keys needs foreign_key_checks=OFF\").".to_string());
+    }
     step.notes.push("Run the three statements in one session. If the ALTER fails, still run the last SET (or close the session): later statements of a session with checks off are not checked either.".to_string());
     step.notes.push(format!(
         "If the child columns have no index yet, this ALTER builds one (named {}) in place: reads and writes continue; the duration above allows for that build, and is a moment when the index exists.",
@@ -305,10 +309,17 @@ mod tests {
             step.sql,
             vec![
                 "SET SESSION foreign_key_checks = 0;".to_string(),
-                "ALTER TABLE `orders``; drop table x; --` ADD CONSTRAINT `orders``; drop table x; --_customer_id_fkey` FOREIGN KEY IF NOT EXISTS (`customer_id`) REFERENCES `customers` (`id`), ALGORITHM=INPLACE, LOCK=NONE;".to_string(),
+                "ALTER TABLE `orders``; drop table x; --` ADD CONSTRAINT `orders``; drop table x; --_customer_id_fkey` FOREIGN KEY IF NOT EXISTS (`customer_id`) REFERENCES `customers` (`id`), ALGORITHM=NOCOPY, LOCK=NONE;".to_string(),
                 "SET SESSION foreign_key_checks = 1;".to_string(),
             ]
         );
+        assert_eq!(
+            step.lock,
+            Some(crate::plan::Lock::Mysql(
+                crate::plan::MysqlLock::NOCOPY_NONE
+            ))
+        );
+        assert!(!step.rewrites_table);
         assert!(step.hold_seconds.high <= 0.05);
         assert!(step.unverified.is_none());
         // Orphans before and after.
@@ -318,7 +329,7 @@ mod tests {
         assert!(p.phases[2].checks.iter().any(orphan));
         assert!(p.phases[1].rollback[0]
             .sql
-            .contains("DROP FOREIGN KEY `orders``; drop table x; --_customer_id_fkey`, ALGORITHM=INPLACE, LOCK=NONE;"));
+            .contains("DROP FOREIGN KEY `orders``; drop table x; --_customer_id_fkey`, ALGORITHM=NOCOPY, LOCK=NONE;"));
         assert!(p
             .warnings
             .iter()
@@ -327,6 +338,21 @@ mod tests {
         let direct = &p.alternative.as_ref().unwrap().phases[1].steps[0];
         assert!(direct.sql[0].ends_with("ALGORITHM=COPY, LOCK=SHARED;"));
         assert_eq!(direct.blocks, Blocks::Writes);
+    }
+
+    /// MySQL has no NOCOPY: its in-place key and rollback stay INPLACE.
+    #[test]
+    fn mysql_adds_the_key_inplace() {
+        let p = crate::plan(&params("mysql@8.0.35", "0")).unwrap();
+        let step = &p.phases[1].steps[0];
+        assert!(
+            step.sql[1].ends_with("ALGORITHM=INPLACE, LOCK=NONE;"),
+            "{}",
+            step.sql[1]
+        );
+        assert!(p.phases[1].rollback[0]
+            .sql
+            .ends_with("ALGORITHM=INPLACE, LOCK=NONE;"));
     }
 
     #[test]

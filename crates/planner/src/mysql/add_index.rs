@@ -1,9 +1,11 @@
 //! Add an index (MySQL, MariaDB).
 //!
-//! InnoDB builds a secondary index in place while reads and writes continue:
-//! `ALTER TABLE t ADD INDEX name (cols), ALGORITHM=INPLACE, LOCK=NONE` (MySQL manual, "Online
-//! DDL Operations", secondary indexes; MariaDB KB, "InnoDB Online DDL Operations with the
-//! INPLACE Alter Algorithm"; accepted on MariaDB 10.11, for UNIQUE too). Writes that arrive
+//! InnoDB builds a secondary index in place, without rebuilding the table, while reads and
+//! writes continue: `ALTER TABLE t ADD INDEX name (cols), ALGORITHM=INPLACE, LOCK=NONE` on
+//! MySQL (manual, "Online DDL Operations", secondary indexes), `ALGORITHM=NOCOPY, LOCK=NONE` on
+//! MariaDB, which then refuses rather than rebuild (`Server::add_index_lock`; KB, "InnoDB
+//! Online DDL Operations with the NOCOPY Alter Algorithm"; seen on 10.11, for UNIQUE too,
+//! TABLE_ID unchanged). Writes that arrive
 //! during the build go to an online log, replayed at the end. The exclusive metadata lock is
 //! taken for a moment at the start and at the end: that moment, and any wait for it behind an
 //! open transaction, stops reads and writes, so every statement runs under a short
@@ -26,7 +28,7 @@
 //! A UNIQUE index fails with "Duplicate entry" when duplicates exist, or when a duplicate is
 //! written during the build (the online log is checked at the end), and leaves nothing behind:
 //! the preflight lists duplicates first. Rows with a NULL in an indexed column never conflict.
-//! Rollback: `DROP INDEX name, ALGORITHM=INPLACE, LOCK=NONE` (metadata only).
+//! Rollback: `DROP INDEX name` with the same clause (metadata only).
 //!
 //! On replicas the ALTER is replayed only once it has finished on the source, and holds up
 //! the replica's applier for as long as the build took: the plan warns when replicas follow.
@@ -227,13 +229,13 @@ impl IndexSpec<'_> {
         )
     }
 
-    /// `ALTER TABLE t DROP INDEX name, ALGORITHM=INPLACE, LOCK=NONE;`
+    /// `ALTER TABLE t DROP INDEX name, ALGORITHM=NOCOPY, LOCK=NONE;` (INPLACE on MySQL).
     pub fn drop_sql(&self, ctx: &Ctx) -> String {
         format!(
             "ALTER TABLE {} DROP INDEX {}{};",
             ctx.table(),
             ident(&self.name),
-            ctx.lock_clause(MysqlLock::INPLACE_NONE)
+            ctx.lock_clause(ctx.server.drop_index_lock())
         )
     }
 
@@ -246,16 +248,20 @@ impl IndexSpec<'_> {
             extra.push(self.duplicates_check(ctx));
         }
 
+        let lock = ctx.server.add_index_lock();
         let mut build = ctx.alter(
             "Build the index in place (reads and writes continue)",
             &[self.add_clause()],
-            MysqlLock::INPLACE_NONE,
+            lock,
             ctx.model.index_build(),
         );
         build.scans_table = true;
         build.notes.push("Writes made during the build go to an online log (bounded by innodb_online_alter_log_max_size; the ALTER fails if it fills) and are applied at the end, under the exclusive metadata lock: a heavy write rate lengthens that final moment.".to_string());
         build.notes.push("The final metadata-lock moment waits for every transaction that has touched the table: with the short lock_wait_timeout, one long transaction at the very end makes the ALTER fail after the whole build with \"Lock wait timeout exceeded\" (seen on MariaDB 10.11; nothing changed, run it again). Keep long transactions off the table while it finishes.".to_string());
         build.notes.push("The sort uses temporary files in innodb_tmpdir (tmpdir by default): about the index's size must be free there too.".to_string());
+        if ctx.server.has_nocopy() {
+            build.notes.push(NOCOPY_NOTE.to_string());
+        }
         if self.unique {
             build.notes.push("A duplicate that already exists, or one written while the index builds, makes the ALTER fail with \"Duplicate entry\" at the end and leaves no index behind.".to_string());
             build.retry = format!("If it fails with \"Duplicate entry\", nothing changed: remove the duplicates the preflight query lists, then run it again. {}", super::RETRY_LOCK_WAIT);
@@ -266,7 +272,7 @@ impl IndexSpec<'_> {
             ctx.preflight(Some(index_bytes), extra),
             Phase {
                 name: "build index".to_string(),
-                purpose: "Build the index with ALGORITHM=INPLACE, LOCK=NONE: reads and writes continue except for a metadata-lock moment at the start and the end.".to_string(),
+                purpose: build_purpose("Build the index", lock),
                 app_change,
                 steps: vec![build],
                 rollback: vec![ctx.rollback_ddl(
@@ -278,6 +284,17 @@ impl IndexSpec<'_> {
             },
         ]
     }
+}
+
+/// Why a MariaDB build says NOCOPY.
+const NOCOPY_NOTE: &str = "ALGORITHM=NOCOPY: the table is not rebuilt (only the index is written), and the server refuses the statement rather than rebuild it.";
+
+/// The build phase's purpose, naming the clause the statement carries.
+pub(super) fn build_purpose(what: &str, lock: MysqlLock) -> String {
+    format!(
+        "{what} with {}: reads and writes continue except for a metadata-lock moment at the start and the end, and the table is not rebuilt.",
+        lock.name()
+    )
 }
 
 /// Warnings every in-place index build carries.
@@ -495,6 +512,8 @@ mod tests {
         );
     }
 
+    /// In place without a rebuild, DML continuing: MariaDB writes NOCOPY, so the server refuses
+    /// rather than rebuild the table; MySQL has no NOCOPY and writes INPLACE.
     #[test]
     fn in_place_with_lock_none_on_every_version() {
         for db in [
@@ -507,17 +526,21 @@ mod tests {
             assert_eq!(plan.strategy.chosen, "direct", "{db}");
             let step = &plan.phases[1].steps[0];
             // MariaDB: IF NOT EXISTS makes a re-run of the completed step a no-op.
-            let guard = if db.starts_with("mariadb") {
-                "IF NOT EXISTS "
+            let (guard, algorithm, lock) = if db.starts_with("mariadb") {
+                ("IF NOT EXISTS ", "NOCOPY", MysqlLock::NOCOPY_NONE)
             } else {
-                ""
+                ("", "INPLACE", MysqlLock::INPLACE_NONE)
             };
             assert_eq!(
                 step.sql,
-                [format!("ALTER TABLE `orders``; drop table x; --` ADD INDEX {guard}`orders``; drop table x; --_customer_id_created_at_idx` (`customer_id`, `created_at`), ALGORITHM=INPLACE, LOCK=NONE;")],
+                [format!("ALTER TABLE `orders``; drop table x; --` ADD INDEX {guard}`orders``; drop table x; --_customer_id_created_at_idx` (`customer_id`, `created_at`), ALGORITHM={algorithm}, LOCK=NONE;")],
                 "{db}"
             );
-            assert_eq!(step.lock, Some(Lock::Mysql(MysqlLock::INPLACE_NONE)));
+            assert_eq!(step.lock, Some(Lock::Mysql(lock)));
+            assert!(!step.rewrites_table);
+            assert!(plan.phases[1]
+                .purpose
+                .contains(&format!("ALGORITHM={algorithm}, LOCK=NONE")));
             assert_eq!(step.blocks, Blocks::ReadsAndWrites);
             assert!(step.hold_seconds.high <= 0.05);
             assert!(step.estimate.high > 60.0);
@@ -525,7 +548,7 @@ mod tests {
             assert_eq!(step.unverified.is_some(), db.starts_with("mysql"));
             assert!(plan.phases[1].rollback[0]
                 .sql
-                .ends_with("DROP INDEX `orders``; drop table x; --_customer_id_created_at_idx`, ALGORITHM=INPLACE, LOCK=NONE;"));
+                .ends_with(&format!("DROP INDEX `orders``; drop table x; --_customer_id_created_at_idx`, ALGORITHM={algorithm}, LOCK=NONE;")));
             assert_eq!(
                 plan.phases[1].checks[0].expected,
                 Expected::row(&["customer_id,created_at", "1"])
@@ -558,7 +581,7 @@ mod tests {
         let build = &plan.phases[1];
         assert!(build.app_change.is_some());
         assert!(build.steps[0].sql[0].contains(
-            "ADD UNIQUE INDEX IF NOT EXISTS `uq` (`customer_id`, `created_at`), ALGORITHM=INPLACE, LOCK=NONE;"
+            "ADD UNIQUE INDEX IF NOT EXISTS `uq` (`customer_id`, `created_at`), ALGORITHM=NOCOPY, LOCK=NONE;"
         ));
         assert_eq!(
             build.checks[0].expected,

@@ -2,9 +2,9 @@
 //!
 //! In InnoDB a UNIQUE constraint is a unique index and nothing more: there is no separate
 //! constraint object to attach afterwards, as PostgreSQL's `ADD CONSTRAINT ... USING INDEX`.
-//! `ADD UNIQUE INDEX name (cols), ALGORITHM=INPLACE, LOCK=NONE` builds it while reads and
-//! writes continue (MySQL manual, "Online DDL Operations", secondary indexes; accepted on
-//! MariaDB 10.11), and `information_schema.table_constraints` then lists it as a UNIQUE
+//! `ADD UNIQUE INDEX name (cols), ALGORITHM=INPLACE, LOCK=NONE` (MariaDB: `ALGORITHM=NOCOPY`)
+//! builds it without rebuilding the table while reads and writes continue (MySQL manual,
+//! "Online DDL Operations", secondary indexes; accepted on MariaDB 10.11), and `information_schema.table_constraints` then lists it as a UNIQUE
 //! constraint of that name. The build, its checks and its rollback are add-index's
 //! ([`super::add_index::IndexSpec`]); this file adds the constraint view of it.
 //!
@@ -13,7 +13,7 @@
 //! application must stop writing them before the build. NULLs never conflict.
 //! The default name follows PostgreSQL's, `<table>_<col>[_<col>...]_key`, cut to 64 characters.
 
-use super::add_index::{build_warnings, IndexSpec};
+use super::add_index::{build_purpose, build_warnings, IndexSpec};
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::input::FieldError;
@@ -43,7 +43,10 @@ pub fn paths(ctx: &Ctx, change: &AddUnique) -> Result<Paths, FieldError> {
         .last_mut()
         .expect("add-index phases end with the build");
     build.name = "add unique constraint".to_string();
-    build.purpose = "Build the unique index that is the constraint, with ALGORITHM=INPLACE, LOCK=NONE: reads and writes continue except for a metadata-lock moment at the start and the end.".to_string();
+    build.purpose = build_purpose(
+        "Build the unique index that is the constraint,",
+        ctx.server.add_index_lock(),
+    );
     build.checks.push(check(
         "The server lists it as a UNIQUE constraint",
         format!(
@@ -85,19 +88,20 @@ mod tests {
         for db in ["mariadb@10.11.6", "mysql@8.0.35", "mysql@5.7"] {
             let plan = crate::plan(&params(db)).unwrap_or_else(|e| panic!("{db}: {e:?}"));
             let build = &plan.phases[1];
-            let guard = if db.starts_with("mariadb") {
-                "IF NOT EXISTS "
+            // MariaDB: NOCOPY refuses a rebuild (MySQL has no NOCOPY).
+            let (guard, algorithm, lock) = if db.starts_with("mariadb") {
+                ("IF NOT EXISTS ", "NOCOPY", MysqlLock::NOCOPY_NONE)
             } else {
-                ""
+                ("", "INPLACE", MysqlLock::INPLACE_NONE)
             };
             assert_eq!(
                 build.steps[0].sql,
-                [format!("ALTER TABLE `orders``; drop table x; --` ADD UNIQUE INDEX {guard}`orders``; drop table x; --_customer_id_code_key` (`customer_id`, `code`), ALGORITHM=INPLACE, LOCK=NONE;")]
+                [format!("ALTER TABLE `orders``; drop table x; --` ADD UNIQUE INDEX {guard}`orders``; drop table x; --_customer_id_code_key` (`customer_id`, `code`), ALGORITHM={algorithm}, LOCK=NONE;")]
             );
-            assert_eq!(
-                build.steps[0].lock,
-                Some(Lock::Mysql(MysqlLock::INPLACE_NONE))
-            );
+            assert_eq!(build.steps[0].lock, Some(Lock::Mysql(lock)));
+            assert!(build
+                .purpose
+                .contains(&format!("ALGORITHM={algorithm}, LOCK=NONE")));
             assert!(build.steps[0].hold_seconds.high <= 0.05);
             assert!(build.app_change.is_some());
             assert!(plan.phases[0]
@@ -110,7 +114,7 @@ mod tests {
                 .iter()
                 .any(|c| c.sql.contains("information_schema.table_constraints")
                     && c.expected == Expected::row(&["UNIQUE"])));
-            assert!(build.rollback[0].sql.contains("DROP INDEX `orders``; drop table x; --_customer_id_code_key`, ALGORITHM=INPLACE, LOCK=NONE;"));
+            assert!(build.rollback[0].sql.contains(&format!("DROP INDEX `orders``; drop table x; --_customer_id_code_key`, ALGORITHM={algorithm}, LOCK=NONE;")));
         }
     }
 

@@ -2,8 +2,9 @@
 //!
 //! `ALTER TABLE t DROP INDEX i, ALGORITHM=INPLACE, LOCK=NONE` is metadata-only and lets reads
 //! and writes continue (MySQL manual, "Online DDL Operations": dropping an index is in place,
-//! only modifies metadata; MariaDB 10.11 accepts INPLACE/NOCOPY with LOCK=NONE and refuses
-//! INSTANT: "Try ALGORITHM=NOCOPY"). The lock is not the danger: a query that still needed
+//! only modifies metadata). MariaDB writes `ALGORITHM=NOCOPY, LOCK=NONE`, which refuses a
+//! rebuild (`Server::drop_index_lock`; 10.11 refuses INSTANT: "Try ALGORITHM=NOCOPY"). The
+//! lock is not the danger: a query that still needed
 //! the index turns into a full scan at once, and building it back takes as long as the
 //! original build. So where the server can hide an index from the optimizer while still
 //! maintaining it — invisible indexes (MySQL 8.0, manual "Invisible Indexes") and ignored
@@ -92,9 +93,10 @@ pub fn paths(ctx: &Ctx, change: &DropIndex) -> Result<Paths, FieldError> {
         check(
             "SAVE THIS OUTPUT: the statement that recreates the index (the rollback of the drop)",
             format!(
-                "SELECT CONCAT('ALTER TABLE ', {table_text}, ' ADD ', IF(MIN(non_unique) = 0, 'UNIQUE ', ''), IF(MIN(index_type) IN ('FULLTEXT', 'SPATIAL'), CONCAT(MIN(index_type), ' '), ''), 'INDEX ', {index_text}, ' (', GROUP_CONCAT(CONCAT('`', REPLACE(column_name, '`', '``'), '`', IFNULL(CONCAT('(', sub_part, ')'), ''), IF(collation = 'D', ' DESC', '')) ORDER BY seq_in_index SEPARATOR ', '), IF(MIN(index_type) IN ('FULLTEXT', 'SPATIAL'), '), ALGORITHM=INPLACE, LOCK=SHARED;', '), ALGORITHM=INPLACE, LOCK=NONE;')) AS recreate FROM information_schema.statistics WHERE {where_index};",
+                "SELECT CONCAT('ALTER TABLE ', {table_text}, ' ADD ', IF(MIN(non_unique) = 0, 'UNIQUE ', ''), IF(MIN(index_type) IN ('FULLTEXT', 'SPATIAL'), CONCAT(MIN(index_type), ' '), ''), 'INDEX ', {index_text}, ' (', GROUP_CONCAT(CONCAT('`', REPLACE(column_name, '`', '``'), '`', IFNULL(CONCAT('(', sub_part, ')'), ''), IF(collation = 'D', ' DESC', '')) ORDER BY seq_in_index SEPARATOR ', '), IF(MIN(index_type) IN ('FULLTEXT', 'SPATIAL'), '), ALGORITHM=INPLACE, LOCK=SHARED;', {plain_clause})) AS recreate FROM information_schema.statistics WHERE {where_index};",
                 table_text = literal(&table),
                 index_text = literal(&idx),
+                plain_clause = literal(&format!("){};", ctx.lock_clause(server.add_index_lock()))),
             ),
             "one row: an ALTER TABLE ... ADD INDEX statement; keep it with this runbook (NULL for an index on an expression: take its line from SHOW CREATE TABLE instead). A FULLTEXT or SPATIAL index is rebuilt with LOCK=SHARED: writes wait while it builds",
             Expected::Manual,
@@ -107,14 +109,15 @@ pub fn paths(ctx: &Ctx, change: &DropIndex) -> Result<Paths, FieldError> {
         ),
     ];
 
+    let drop_lock = server.drop_index_lock();
     let drop_sql = format!(
         "ALTER TABLE {table} DROP INDEX {idx}{};",
-        ctx.lock_clause(MysqlLock::INPLACE_NONE)
+        ctx.lock_clause(drop_lock)
     );
     let mut drop = ctx.step(
         "Drop the index in place (metadata only; reads and writes continue)",
         vec![drop_sql],
-        Some(MysqlLock::INPLACE_NONE),
+        Some(drop_lock),
         CATALOG_ONLY,
     );
     drop.notes
@@ -128,7 +131,7 @@ pub fn paths(ctx: &Ctx, change: &DropIndex) -> Result<Paths, FieldError> {
         "0",
         Expected::row(&["0"]),
     )];
-    let recreate = "The server keeps no copy of a dropped index's definition, so no prepared statement can bring it back. To recreate it, run the ALTER TABLE ... ADD INDEX statement the preflight printed (save it before this phase): ALGORITHM=INPLACE, LOCK=NONE, so reads and writes continue while it builds, for about as long as the original build. A UNIQUE index fails with \"Duplicate entry\" if duplicates arrived meanwhile.".to_string();
+    let recreate = format!("The server keeps no copy of a dropped index's definition, so no prepared statement can bring it back. To recreate it, run the ALTER TABLE ... ADD INDEX statement the preflight printed (save it before this phase): {}, so reads and writes continue while it builds, for about as long as the original build. A UNIQUE index fails with \"Duplicate entry\" if duplicates arrived meanwhile.", server.add_index_lock().name());
     let drop_phase = |app_change: Option<String>| Phase {
         name: "drop index".to_string(),
         purpose: format!("Drop {idx}."),
@@ -212,12 +215,13 @@ pub fn paths(ctx: &Ctx, change: &DropIndex) -> Result<Paths, FieldError> {
     Ok(out)
 }
 
-/// Why the drop is INPLACE and not INSTANT, with the refusal each server gives: only MariaDB
-/// has ALGORITHM=NOCOPY to suggest (MariaDB KB, "ALTER TABLE": ALGORITHM; MySQL 8.0 manual,
-/// "Online DDL Operations": dropping an index is in place, not instant).
+/// Why the drop is NOCOPY (MariaDB) or INPLACE (MySQL) and not INSTANT, with the refusal each
+/// server gives: only MariaDB has ALGORITHM=NOCOPY to suggest (MariaDB KB, "ALTER TABLE":
+/// ALGORITHM; MySQL 8.0 manual, "Online DDL Operations": dropping an index is in place, not
+/// instant).
 fn instant_refused_note(mariadb: bool) -> &'static str {
     if mariadb {
-        "ALGORITHM=INSTANT is refused for DROP INDEX (\"Try ALGORITHM=NOCOPY\"): INPLACE is the metadata-only way."
+        "ALGORITHM=INSTANT is refused for DROP INDEX (\"Try ALGORITHM=NOCOPY\"): NOCOPY is the metadata-only way, and the server refuses it rather than rebuild the table."
     } else {
         "ALGORITHM=INSTANT is refused for DROP INDEX (\"Try ALGORITHM=COPY/INPLACE\"): INPLACE is the metadata-only way."
     }
@@ -241,7 +245,8 @@ mod tests {
 
     const TABLE: &str = "`orders``; drop table x; --`";
 
-    /// NOCOPY is MariaDB's algorithm: a MySQL plan must not quote MariaDB's refusal.
+    /// NOCOPY is MariaDB's algorithm: a MySQL plan must not quote MariaDB's refusal, nor
+    /// write NOCOPY.
     #[test]
     fn only_mariadb_is_told_to_try_nocopy() {
         for (db, nocopy) in [
@@ -261,6 +266,28 @@ mod tests {
                 notes.iter().any(|n| n.contains("NOCOPY")),
                 nocopy,
                 "{db}: {notes:?}"
+            );
+            let recreate = plan.phases[0]
+                .checks
+                .iter()
+                .find(|c| c.description.starts_with("SAVE THIS OUTPUT: the statement"))
+                .unwrap();
+            let clause = if nocopy { "NOCOPY" } else { "INPLACE" };
+            assert!(
+                recreate
+                    .sql
+                    .contains(&format!("'), ALGORITHM={clause}, LOCK=NONE;'")),
+                "{db}: {}",
+                recreate.sql
+            );
+            // FULLTEXT and SPATIAL keep INPLACE: a first FULLTEXT index rebuilds the table.
+            assert!(recreate
+                .sql
+                .contains("'), ALGORITHM=INPLACE, LOCK=SHARED;'"));
+            let irreversible = plan.phases.last().unwrap().irreversible.as_deref().unwrap();
+            assert!(
+                irreversible.contains(&format!("ALGORITHM={clause}, LOCK=NONE")),
+                "{db}: {irreversible}"
             );
         }
     }
@@ -298,9 +325,14 @@ mod tests {
         assert_eq!(
             drop.steps[0].sql,
             [format!(
-                "ALTER TABLE {TABLE} DROP INDEX IF EXISTS `orders_status_idx`, ALGORITHM=INPLACE, LOCK=NONE;"
+                "ALTER TABLE {TABLE} DROP INDEX IF EXISTS `orders_status_idx`, ALGORITHM=NOCOPY, LOCK=NONE;"
             )]
         );
+        assert_eq!(
+            drop.steps[0].lock,
+            Some(Lock::Mysql(MysqlLock::NOCOPY_NONE))
+        );
+        assert!(!drop.steps[0].rewrites_table);
         assert_eq!(drop.steps[0].blocks, Blocks::ReadsAndWrites);
         assert!(drop.steps[0].hold_seconds.high <= 0.05);
         assert!(drop.irreversible.is_some());
@@ -341,13 +373,14 @@ mod tests {
 
     #[test]
     fn without_visibility_only_the_direct_drop() {
-        for db in ["mysql@5.7", "mariadb@10.5"] {
+        for (db, algorithm) in [("mysql@5.7", "INPLACE"), ("mariadb@10.5", "NOCOPY")] {
             let plan = crate::plan(&params(db)).unwrap();
             assert_eq!(plan.strategy.chosen, "direct", "{db}");
             assert!(plan.alternative.is_none());
             assert_eq!(plan.phases.len(), 2);
-            assert!(plan.phases[1].steps[0].sql[0]
-                .contains("`orders_status_idx`, ALGORITHM=INPLACE, LOCK=NONE;"));
+            assert!(plan.phases[1].steps[0].sql[0].contains(&format!(
+                "`orders_status_idx`, ALGORITHM={algorithm}, LOCK=NONE;"
+            )));
             assert!(plan.phases[0]
                 .checks
                 .iter()

@@ -6,6 +6,7 @@
 //! MariaDB 10.11; MySQL-only claims are marked "documented, not verified here" in plans.
 
 use crate::input::{Engine, Version};
+use crate::plan::MysqlLock;
 use std::ops::RangeInclusive;
 
 /// The patch releases of a series this build knows, from its first GA release to the newest
@@ -97,6 +98,66 @@ impl Server {
         pre_ga_10_3.then_some("10.3.7")
     }
 
+    /// `ALGORITHM=NOCOPY`: in place, and refused ("ALGORITHM=NOCOPY is not supported ... Try
+    /// ALGORITHM=INPLACE") whenever the operation would rebuild the table. MariaDB 10.3.7 (KB,
+    /// "InnoDB Online DDL Overview": "NOCOPY - added in MariaDB 10.3.7"); 10.3.0-10.3.6 are
+    /// refused by [`Server::pre_ga_release_of`], so `mariadb@10.3` counts. MySQL has none: its
+    /// INPLACE rebuilds silently when the operation needs it.
+    pub fn has_nocopy(self) -> bool {
+        self.mariadb_at_least(10, 3, 0)
+    }
+
+    /// The clause of an operation InnoDB does in place without rebuilding the table, with
+    /// LOCK=NONE: NOCOPY where the server has it (it then refuses rather than rebuild, so the
+    /// plan's "no rebuild" is the server's promise), INPLACE otherwise.
+    fn without_rebuild(self) -> MysqlLock {
+        if self.has_nocopy() {
+            MysqlLock::NOCOPY_NONE
+        } else {
+            MysqlLock::INPLACE_NONE
+        }
+    }
+
+    /// ADD [UNIQUE] INDEX, a secondary B-tree index: built without rebuilding the table while
+    /// reads and writes continue. MariaDB KB, "InnoDB Online DDL Operations with the NOCOPY
+    /// Alter Algorithm", "Adding a Plain Index": NOCOPY with LOCK=NONE (seen on 10.11 for
+    /// UNIQUE, DESC and prefix keys too, TABLE_ID unchanged). MySQL manual, "Online DDL
+    /// Operations": "Creating or adding a secondary index: In Place Yes, Rebuilds Table No".
+    pub fn add_index_lock(self) -> MysqlLock {
+        self.without_rebuild()
+    }
+
+    /// DROP INDEX of a secondary index: metadata only. MariaDB KB, NOCOPY page, "ALTER TABLE
+    /// ... DROP INDEX" (INSTANT is refused on 10.11: "Reason: DROP INDEX. Try
+    /// ALGORITHM=NOCOPY"). MySQL manual: "Dropping an index: In Place Yes, Rebuilds Table No".
+    pub fn drop_index_lock(self) -> MysqlLock {
+        self.without_rebuild()
+    }
+
+    /// ADD FOREIGN KEY while the session has `foreign_key_checks = 0`: no rebuild, reads and
+    /// writes continue (with checks on, only COPY). MariaDB KB, NOCOPY page, "ALTER TABLE ...
+    /// ADD FOREIGN KEY" (refused with checks on: "Adding foreign keys needs
+    /// foreign_key_checks=OFF. Try ALGORITHM=COPY", seen on 10.11). MySQL manual: "Adding a
+    /// foreign key constraint: The INPLACE algorithm is supported when foreign_key_checks is
+    /// disabled", Rebuilds Table No.
+    pub fn add_foreign_key_unchecked_lock(self) -> MysqlLock {
+        self.without_rebuild()
+    }
+
+    /// DROP FOREIGN KEY: metadata only. MariaDB KB, NOCOPY page, "ALTER TABLE ... DROP FOREIGN
+    /// KEY" (supported as INSTANT supports it). MySQL manual: "Dropping a foreign key
+    /// constraint: In Place Yes, Rebuilds Table No".
+    pub fn drop_foreign_key_lock(self) -> MysqlLock {
+        self.without_rebuild()
+    }
+
+    /// Dropping a CHECK constraint: metadata only. MariaDB KB, NOCOPY page, "ALTER TABLE ...
+    /// DROP CONSTRAINT" (INSTANT from 10.3.6, MDEV-16331; seen on 10.11). MySQL keeps
+    /// INPLACE, LOCK=NONE.
+    pub fn drop_check_lock(self) -> MysqlLock {
+        self.without_rebuild()
+    }
+
     /// ADD COLUMN at any position and DROP COLUMN are INSTANT: MySQL 8.0.29, MariaDB 10.4.
     pub fn instant_add_drop_anywhere(self) -> bool {
         self.mysql_at_least(8, 0, 29) || self.mariadb_at_least(10, 4, 0)
@@ -143,6 +204,25 @@ impl Server {
             && self.version.major == 8
             && self.version.minor == Some(0)
             && self.version.patch.is_none_or(|p| (29..=31).contains(&p))
+    }
+
+    /// The MariaDB bugs that could corrupt a table after an instant column change of this kind
+    /// on this release, oldest first (MariaDB KB, "InnoDB Online DDL Operations with the
+    /// INSTANT Alter Algorithm", "Known Bugs"). A version without its patch counts as the
+    /// series' oldest release, as the plan does.
+    pub fn instant_column_bugs(
+        self,
+        change: InstantColumnChange,
+    ) -> Vec<&'static InstantColumnBug> {
+        if !self.is_mariadb() || self.version.major != 10 {
+            return Vec::new();
+        }
+        let minor = self.version.minor.unwrap_or(0);
+        let patch = self.version.patch.unwrap_or(0);
+        INSTANT_COLUMN_BUGS
+            .iter()
+            .filter(|bug| bug.changes.contains(&change) && bug.affects(minor, patch))
+            .collect()
     }
 
     /// `ALTER TABLE ... RENAME COLUMN a TO b`: MySQL 8.0, MariaDB 10.5.2. Before, only
@@ -379,6 +459,119 @@ impl Server {
     }
 }
 
+/// What an instant column change does to the table's rows, as MariaDB's bugs tell them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstantColumnChange {
+    /// ADD COLUMN (at the end, or anywhere from 10.4).
+    Add,
+    /// DROP COLUMN, or moving a column (10.4).
+    DropOrReorder,
+}
+
+/// A MariaDB bug that could corrupt a table whose columns were changed instantly, and the
+/// releases that fix it (MariaDB 10.x).
+#[derive(Debug)]
+pub struct InstantColumnBug {
+    pub mdev: &'static str,
+    /// What it did, in the KB's words.
+    pub what: &'static str,
+    changes: &'static [InstantColumnChange],
+    /// The first fixed release of each 10.x series that got the fix: (minor, patch).
+    fixed: &'static [(u32, u32)],
+    /// 10.x series that never got the fix (an instant change there is exposed on every
+    /// release).
+    never_fixed: &'static [u32],
+}
+
+impl InstantColumnBug {
+    fn affects(&self, minor: u32, patch: u32) -> bool {
+        self.never_fixed.contains(&minor)
+            || self
+                .fixed
+                .iter()
+                .any(|&(m, first_fixed)| m == minor && patch < first_fixed)
+    }
+
+    /// The first release fixing it in series 10.`minor` or, when that series never got the
+    /// fix, in the next series that did.
+    pub fn fixed_from(&self, minor: u32) -> Option<Version> {
+        self.fixed
+            .iter()
+            .find(|&&(m, _)| m >= minor)
+            .map(|&(m, patch)| Version {
+                major: 10,
+                minor: Some(m),
+                patch: Some(patch),
+            })
+    }
+
+    /// "10.3.18 and 10.4.8".
+    pub fn fixed_in(&self) -> String {
+        let list: Vec<String> = self
+            .fixed
+            .iter()
+            .map(|(m, p)| format!("10.{m}.{p}"))
+            .collect();
+        match list.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+}
+
+/// MariaDB KB, "InnoDB Online DDL Operations with the INSTANT Alter Algorithm", "Known Bugs"
+/// ("Closed Bugs"), with its fix releases; MDEV-18519's 10.10.1 from the 10.10.1 release notes
+/// (it lists MDEV-18519 among "Avoid crashes on corrupted data"), and its "isn't and won't be
+/// fixed in versions less than MariaDB 10.6" from the same KB list.
+const INSTANT_COLUMN_BUGS: [InstantColumnBug; 6] = {
+    use InstantColumnChange::{Add, DropOrReorder};
+    [
+        InstantColumnBug {
+            mdev: "MDEV-19743",
+            what: "corruption during page reorganization after an instant ADD COLUMN",
+            changes: &[Add],
+            fixed: &[(3, 17), (4, 7)],
+            never_fixed: &[],
+        },
+        InstantColumnBug {
+            mdev: "MDEV-19783",
+            what: "corruption after an instant ADD COLUMN",
+            changes: &[Add],
+            fixed: &[(3, 17), (4, 7)],
+            never_fixed: &[],
+        },
+        InstantColumnBug {
+            mdev: "MDEV-20066",
+            what: "wrong values in an instantly added column after a DELETE and an UPDATE of the primary key",
+            changes: &[Add],
+            fixed: &[(3, 18), (4, 8)],
+            never_fixed: &[],
+        },
+        InstantColumnBug {
+            mdev: "MDEV-20090",
+            what: "corruption after columns were added, dropped or reordered instantly",
+            changes: &[Add, DropOrReorder],
+            fixed: &[(4, 9)],
+            never_fixed: &[],
+        },
+        InstantColumnBug {
+            mdev: "MDEV-20117",
+            what: "corruption after an instant DROP COLUMN or reorder",
+            changes: &[DropOrReorder],
+            fixed: &[(4, 9)],
+            never_fixed: &[],
+        },
+        InstantColumnBug {
+            mdev: "MDEV-18519",
+            what: "corruption after an instant ADD COLUMN",
+            changes: &[Add],
+            fixed: &[(6, 9), (7, 5), (8, 4), (9, 2), (10, 1)],
+            never_fixed: &[3, 4, 5],
+        },
+    ]
+};
+
 /// The note on MySQL-only steps.
 pub const UNVERIFIED: &str =
     "documented, not verified here: from the MySQL reference manual; Lockstep's live verification runs on MariaDB";
@@ -577,6 +770,101 @@ mod tests {
         assert!(!mysql(8, 0, Some(28)).trigger_if_not_exists());
         assert!(mysql(8, 4, None).trigger_if_not_exists());
         assert!(mariadb(10, 3).trigger_if_not_exists());
+    }
+
+    fn mariadb_at(minor: u32, patch: Option<u32>) -> Server {
+        Server {
+            engine: Engine::Mariadb,
+            version: Version {
+                major: 10,
+                minor: Some(minor),
+                patch,
+            },
+        }
+    }
+
+    #[test]
+    fn nocopy_where_mariadb_has_it_and_inplace_on_mysql() {
+        for server in [mariadb(10, 3), mariadb(10, 11), mariadb(11, 4)] {
+            assert!(server.has_nocopy());
+            assert_eq!(server.add_index_lock(), MysqlLock::NOCOPY_NONE);
+            assert_eq!(server.drop_index_lock(), MysqlLock::NOCOPY_NONE);
+            assert_eq!(
+                server.add_foreign_key_unchecked_lock(),
+                MysqlLock::NOCOPY_NONE
+            );
+            assert_eq!(server.drop_foreign_key_lock(), MysqlLock::NOCOPY_NONE);
+            assert_eq!(server.drop_check_lock(), MysqlLock::NOCOPY_NONE);
+        }
+        for server in [mysql(5, 7, None), mysql(8, 0, Some(35)), mysql(8, 4, None)] {
+            assert!(!server.has_nocopy());
+            assert_eq!(server.add_index_lock(), MysqlLock::INPLACE_NONE);
+            assert_eq!(server.drop_index_lock(), MysqlLock::INPLACE_NONE);
+            assert_eq!(
+                server.add_foreign_key_unchecked_lock(),
+                MysqlLock::INPLACE_NONE
+            );
+            assert_eq!(server.drop_foreign_key_lock(), MysqlLock::INPLACE_NONE);
+            assert_eq!(server.drop_check_lock(), MysqlLock::INPLACE_NONE);
+        }
+    }
+
+    fn bugs(server: Server, change: InstantColumnChange) -> Vec<&'static str> {
+        server
+            .instant_column_bugs(change)
+            .iter()
+            .map(|b| b.mdev)
+            .collect()
+    }
+
+    #[test]
+    fn mariadb_instant_column_bugs_by_release() {
+        use InstantColumnChange::{Add, DropOrReorder};
+        assert_eq!(
+            bugs(mariadb_at(3, Some(16)), Add),
+            ["MDEV-19743", "MDEV-19783", "MDEV-20066", "MDEV-18519"]
+        );
+        assert_eq!(
+            bugs(mariadb_at(3, Some(17)), Add),
+            ["MDEV-20066", "MDEV-18519"]
+        );
+        assert_eq!(bugs(mariadb_at(3, Some(18)), Add), ["MDEV-18519"]);
+        // 10.3 has no instant DROP COLUMN: the drop bugs are 10.4's.
+        assert!(bugs(mariadb_at(3, Some(10)), DropOrReorder).is_empty());
+        assert_eq!(
+            bugs(mariadb_at(4, Some(8)), DropOrReorder),
+            ["MDEV-20090", "MDEV-20117"]
+        );
+        assert_eq!(
+            bugs(mariadb_at(4, Some(8)), Add),
+            ["MDEV-20090", "MDEV-18519"]
+        );
+        assert!(bugs(mariadb_at(4, Some(9)), DropOrReorder).is_empty());
+        // MDEV-18519 was never fixed before 10.6 (KB: "won't be fixed").
+        assert_eq!(bugs(mariadb_at(5, Some(29)), Add), ["MDEV-18519"]);
+        assert_eq!(bugs(mariadb_at(6, Some(8)), Add), ["MDEV-18519"]);
+        assert!(bugs(mariadb_at(6, Some(9)), Add).is_empty());
+        assert!(bugs(mariadb_at(9, Some(2)), Add).is_empty());
+        assert_eq!(bugs(mariadb_at(10, Some(0)), Add), ["MDEV-18519"]);
+        assert!(bugs(mariadb_at(11, Some(0)), Add).is_empty());
+        assert!(bugs(mariadb(11, 4), Add).is_empty());
+        // Without a patch: the series' oldest release, as the plan.
+        assert_eq!(bugs(mariadb_at(6, None), Add), ["MDEV-18519"]);
+        assert!(bugs(mysql(8, 0, Some(30)), Add).is_empty());
+    }
+
+    #[test]
+    fn where_each_instant_column_bug_is_fixed() {
+        let bug = |mdev: &str| INSTANT_COLUMN_BUGS.iter().find(|b| b.mdev == mdev).unwrap();
+        assert_eq!(bug("MDEV-20066").fixed_in(), "10.3.18 and 10.4.8");
+        assert_eq!(
+            bug("MDEV-18519").fixed_in(),
+            "10.6.9, 10.7.5, 10.8.4, 10.9.2 and 10.10.1"
+        );
+        let from = |mdev: &str, minor| bug(mdev).fixed_from(minor).map(|v| v.to_string());
+        assert_eq!(from("MDEV-20066", 4).as_deref(), Some("10.4.8"));
+        assert_eq!(from("MDEV-18519", 4).as_deref(), Some("10.6.9"));
+        assert_eq!(from("MDEV-18519", 8).as_deref(), Some("10.8.4"));
     }
 
     #[test]

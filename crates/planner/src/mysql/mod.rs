@@ -13,7 +13,7 @@ use crate::quote::mysql as quote;
 
 pub mod facts;
 pub mod shared;
-use shared::{definition, environment};
+use shared::{definition, environment, instant_bugs};
 pub use shared::{rerun, tools};
 
 mod add_check;
@@ -51,6 +51,8 @@ pub fn plan_request(req: &Request) -> Result<Plan, FieldError> {
     let mut plan = choose(req, &ctx.model, paths)?;
     let extra = environment::warnings(&ctx, &plan.phases);
     plan.warnings.extend(extra);
+    let defects = instant_bugs::warnings(&ctx, &plan.phases);
+    plan.warnings.extend(defects);
     rerun::apply(&mut plan);
     Ok(plan)
 }

@@ -9,7 +9,9 @@
 //!   processlist); the server accepts the claimed `ALGORITHM`/`LOCK` clause on an empty copy
 //!   of the schema (database `probe`), and refuses `ALGORITHM=INPLACE, LOCK=NONE` for a step
 //!   that claims to block writes;
-//! - rewrite: InnoDB's TABLE_ID changes exactly when the step rebuilds the table;
+//! - rewrite: InnoDB's TABLE_ID changes exactly when the step rebuilds the table, and a step
+//!   that rebuilds under `ALGORITHM=INPLACE` is refused under `ALGORITHM=NOCOPY` (on the
+//!   empty copy), so a plan writing INPLACE where NOCOPY would do is caught;
 //! - blocking: the writer's and reader's longest stall stays under the threshold for steps
 //!   that block only for a catalog-only moment (INSTANT, LOCK=NONE, a brief metadata lock);
 //!   reads continue under a step that claims to block only writes;
@@ -284,6 +286,7 @@ fn algorithm_word(a: Algorithm) -> &'static str {
     match a {
         Algorithm::Instant => "INSTANT",
         Algorithm::Inplace => "INPLACE",
+        Algorithm::Nocopy => "NOCOPY",
         Algorithm::Copy => "COPY",
     }
 }
@@ -1362,8 +1365,42 @@ impl MyExec<'_> {
                     verdict.is_err(),
                 );
             }
+            if step.rewrites_table && algorithm == Algorithm::Inplace {
+                self.nocopy_refused_claim(place, step, index, &stmt, lock);
+            }
             self.ladder(&stmt, step, index);
         }
+    }
+
+    /// A step that says INPLACE because it rebuilds the table: MariaDB must refuse the same
+    /// statement under ALGORITHM=NOCOPY (which refuses any rebuild), or the plan should have
+    /// written NOCOPY and claimed no rebuild. The other half of the NOCOPY steps' claim.
+    fn nocopy_refused_claim(
+        &mut self,
+        place: &str,
+        step: &Step,
+        index: usize,
+        stmt: &str,
+        lock: LockClause,
+    ) {
+        let Some(nocopy) = with_clause(stmt, "NOCOPY", lock_word(lock)) else {
+            return;
+        };
+        let verdict = self.try_on_copy(step, index, &nocopy);
+        self.claim(
+            Kind::Rewrite,
+            place,
+            "the server refuses ALGORITHM=NOCOPY (so the step must rebuild the table)",
+            "ALGORITHM=NOCOPY refused",
+            &match &verdict {
+                Ok(()) => format!(
+                    "accepted: the step need not rebuild the table [{}]",
+                    short(&nocopy, 200)
+                ),
+                Err(e) => format!("refused: {e}"),
+            },
+            verdict.is_err(),
+        );
     }
 
     fn ladder(&mut self, stmt: &str, step: &Step, index: usize) {

@@ -307,8 +307,9 @@ pub fn all_cases() -> Vec<Case> {
     });
     cases.push(c);
 
-    // add-index: INPLACE (NOCOPY) with LOCK=NONE, plain and unique: the single ALTER is
-    // already online, so the plan calls it the direct path.
+    // add-index: NOCOPY with LOCK=NONE, plain and unique (the server refuses rather than
+    // rebuild; TABLE_ID must not change): the single ALTER is already online, so the plan
+    // calls it the direct path.
     cases.push(case(
         "add-index",
         "online",
@@ -332,7 +333,8 @@ pub fn all_cases() -> Vec<Case> {
         &[("index", "orders_status_idx")],
     ));
 
-    // add-not-null: email is nullable but holds no NULL; INPLACE rebuild with LOCK=NONE.
+    // add-not-null: email is nullable but holds no NULL; INPLACE rebuild with LOCK=NONE (and
+    // NOCOPY refused: the rebuild is needed).
     cases.push(case(
         "add-not-null",
         "online",
@@ -365,7 +367,7 @@ pub fn all_cases() -> Vec<Case> {
     });
     cases.push(c);
 
-    // add-foreign-key: orders.customer_id -> customers(id); INPLACE only with
+    // add-foreign-key: orders.customer_id -> customers(id); NOCOPY (no rebuild) only with
     // foreign_key_checks=0, so the plan must validate the rows itself.
     cases.push(case(
         "add-foreign-key",

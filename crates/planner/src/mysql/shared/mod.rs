@@ -4,5 +4,6 @@
 
 pub mod definition;
 pub mod environment;
+pub mod instant_bugs;
 pub mod rerun;
 pub mod tools;

@@ -224,7 +224,7 @@ fn quoted_name_len(s: &str) -> Option<usize> {
 
 /// The clauses of an ALTER TABLE statement: split at commas outside quotes and parentheses,
 /// the first one without `ALTER TABLE <name>`, the statement's `;` dropped.
-fn alter_clauses(stmt: &str) -> Vec<String> {
+pub(super) fn alter_clauses(stmt: &str) -> Vec<String> {
     let mut clauses = vec![String::new()];
     let mut depth = 0usize;
     let mut quote: Option<char> = None;
