@@ -163,7 +163,7 @@ pub fn paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
             );
             extra.extend(ctx.instant_column_limits(&ctx.req.table, 1, &inplace));
             if server.instant_add_checks_row_size() {
-                out.warnings.push(row_size_warning(&inplace));
+                out.warnings.push(super::row_size_warning(&inplace));
             }
             out.direct = Some(vec![ctx.preflight(None, extra), phase(step)]);
         }
@@ -208,16 +208,6 @@ pub fn paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
         }
     }
     Ok(out)
-}
-
-/// MySQL 8.0.29+ refuses an INSTANT ADD COLUMN that would let a row outgrow the permissible
-/// size ([`crate::engines::mysql::Server::instant_add_checks_row_size`]); the maximum
-/// possible row size is not in `information_schema`, so the plan says what to do instead.
-pub(super) fn row_size_warning(inplace: &str) -> Warning {
-    Warning {
-        code: "mysql-instant-row-size".to_string(),
-        message: format!("MySQL 8.0.29+ refuses ALGORITHM=INSTANT ADD COLUMN when the table's maximum possible row size with the new column would cross the permissible row size (ERROR 4092, nothing changed). The preflight cannot compute that size; on a wide table, if the server refuses, {inplace}"),
-    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //! attribute it has ([`super::definition`]).
 //! The rollback is the same rebuild back to NULL (INPLACE, LOCK=NONE; checked on MariaDB 10.11).
 
-use super::change_type::{definition_check, parse_field, strict_mode_check};
+use super::definition::{definition_check, parse_field, strict_mode_check};
 use super::definition::{from_type_check, lost_attributes_check, Definition};
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};

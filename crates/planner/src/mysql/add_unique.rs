@@ -6,17 +6,17 @@
 //! builds it without rebuilding the table while reads and writes continue (MySQL manual,
 //! "Online DDL Operations", secondary indexes; accepted on MariaDB 10.11), and `information_schema.table_constraints` then lists it as a UNIQUE
 //! constraint of that name. The build, its checks and its rollback are add-index's
-//! ([`super::add_index::IndexSpec`]); this file adds the constraint view of it.
+//! ([`crate::mysql::shared::index::IndexSpec`]); this file adds the constraint view of it.
 //!
 //! Existing duplicates make the build fail with "Duplicate entry" (seen on MariaDB 10.11),
 //! and so does a duplicate written while it runs: the preflight lists duplicates, and the
 //! application must stop writing them before the build. NULLs never conflict.
 //! The default name follows PostgreSQL's, `<table>_<col>[_<col>...]_key`, cut to 64 characters.
 
-use super::add_index::{build_purpose, build_warnings, IndexSpec};
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::input::FieldError;
+use crate::mysql::shared::index::{build_purpose, build_warnings, IndexSpec};
 use crate::plan::Expected;
 use crate::quote::mysql::{derived_name, ident, ident_list, literal};
 use crate::request::change::AddUnique;

@@ -29,7 +29,10 @@
 //!   constraint", also with foreign_key_checks=0; and a foreign key between INT and BIGINT is
 //!   "incorrectly formed"): the preflight lists such foreign keys and must return none.
 
-use super::definition::{from_type_check, lost_attributes_check, Definition, OBSERVED_TYPE};
+use super::definition::{
+    definition_check, from_type_check, lost_attributes_check, parse_field, strict_mode_check,
+    Definition, OBSERVED_TYPE,
+};
 use super::{summary_paths, tools, Ctx};
 use crate::changes::{check, Paths};
 use crate::engines::mysql::{charset_bytes_per_char, varchar_length, Server, ASSUMED_CHARSET};
@@ -48,26 +51,6 @@ fn normalized(t: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
         .to_ascii_lowercase()
-}
-
-/// The column as `information_schema` describes it, printed for the record next to the
-/// definition the statement restates (the lost-attributes check is the one that stops).
-pub(super) fn definition_check(ctx: &Ctx, column: &str, restated: &str) -> Check {
-    check(
-        "The column's current definition (MODIFY restates all of it)",
-        format!(
-            "SELECT column_type, is_nullable, column_default, extra, character_set_name, collation_name, column_comment FROM information_schema.columns WHERE {} AND column_name = {};",
-            ctx.where_table(&ctx.req.table),
-            literal(column)
-        ),
-        &format!("one row, for the record: the statement restates it as `{restated}`"),
-        Expected::Manual,
-    )
-}
-
-/// Parses a definition field, its error naming the flag.
-pub(super) fn parse_field(field: &str, text: &str) -> Result<Definition, FieldError> {
-    Definition::parse(text.trim()).map_err(|m| FieldError::new(field, m))
 }
 
 /// The definition that undoes the change: `--from-type` as given when it carries attributes
@@ -93,17 +76,6 @@ fn rollback_definition(from: &Definition, to: &Definition) -> Result<String, Fie
         ));
     }
     Ok(format!("{} {}", from.data_type, to.attributes))
-}
-
-/// Strict SQL mode: without it a value that does not fit is silently cut or clamped, and a
-/// NULL becomes the type's implicit default, instead of failing the statement.
-pub(super) fn strict_mode_check() -> Check {
-    check(
-        "Strict SQL mode in this session (otherwise values that do not fit are silently truncated)",
-        "SELECT @@SESSION.sql_mode LIKE '%STRICT_TRANS_TABLES%' OR @@SESSION.sql_mode LIKE '%STRICT_ALL_TABLES%' AS strict_mode;",
-        "1",
-        Expected::row(&["1"]),
-    )
 }
 
 /// The new type is in place, compared as `information_schema.columns` spells it (the whole

@@ -495,3 +495,13 @@ pub fn summary_paths(summary: String) -> Paths {
         ..Paths::default()
     }
 }
+
+/// MySQL 8.0.29+ refuses an INSTANT ADD COLUMN that would let a row outgrow the permissible
+/// size ([`crate::engines::mysql::Server::instant_add_checks_row_size`]); the maximum
+/// possible row size is not in `information_schema`, so the plan says what to do instead.
+pub(crate) fn row_size_warning(inplace: &str) -> crate::model::Warning {
+    crate::model::Warning {
+        code: "mysql-instant-row-size".to_string(),
+        message: format!("MySQL 8.0.29+ refuses ALGORITHM=INSTANT ADD COLUMN when the table's maximum possible row size with the new column would cross the permissible row size (ERROR 4092, nothing changed). The preflight cannot compute that size; on a wide table, if the server refuses, {inplace}"),
+    }
+}

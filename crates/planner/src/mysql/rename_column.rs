@@ -35,7 +35,7 @@
 //! trigger runs (`engines::mysql`), so there the new version must write both names until the
 //! contract when the old column is such a column (the preflight says which).
 
-use super::change_type::parse_field;
+use super::definition::parse_field;
 use super::definition::{lost_attributes_check, words, Definition};
 use super::{lock_wait_seconds, summary_paths, Ctx};
 use crate::changes::{check, Paths};
@@ -554,8 +554,7 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
 
     let mut out = summary_paths(format!("Rename column {old} of {table} to {new}"));
     if add_lock == MysqlLock::INSTANT && server.instant_add_checks_row_size() {
-        out.warnings
-            .push(super::add_column::row_size_warning(&add_in_place));
+        out.warnings.push(super::row_size_warning(&add_in_place));
     }
     if !keeps_position {
         out.warnings.push(Warning {

@@ -14,7 +14,6 @@
 //! constraint treats NULLs as distinct, so such rows never conflict.
 //! The default name is PostgreSQL's own: `<table>_<col>[_<col>...]_key`.
 
-use super::add_index::{IndexSpec, INDEX_BYTES_PER_ROW};
 use super::constraint::{
     self, add_step, all_not_null, drop_rollback, name_free_check, state_check,
 };
@@ -23,6 +22,7 @@ use crate::estimate::CATALOG_ONLY;
 use crate::input::{FieldError, IndexMethod};
 use crate::plan::{Check, Expected, Phase};
 use crate::postgres::facts::Statement;
+use crate::postgres::shared::index::{IndexSpec, INDEX_BYTES_PER_ROW};
 use crate::quote::{self, derived_name, ident, ident_list};
 use crate::request::change::AddUnique;
 

@@ -27,7 +27,6 @@
 //!   referencing foreign keys, drops the old primary key and adds it back `USING INDEX`, and moves
 //!   the sequence (OWNED BY, default, `AS bigint`) or the identity.
 
-use super::add_index::IndexSpec;
 use super::backfill::KeysetPass;
 use super::constraint::{add_step, by_name, state_check, validate_step};
 use super::{catalog_names, check, rollback, Ctx, Paths, RETRY_LOCK_TIMEOUT};
@@ -36,6 +35,7 @@ use crate::input::{FieldError, IndexMethod};
 use crate::plan::{human_seconds, Check, Estimate, Expected, Phase, Step, Warning};
 use crate::postgres::facts::{self, Statement};
 use crate::postgres::shared::expressions;
+use crate::postgres::shared::index::IndexSpec;
 use crate::postgres::shared::types::{self, AlterTypeEffect, ColumnType, TypeName};
 use crate::quote::{self, derived_name, ident, literal};
 use crate::request::change::ChangeType;

@@ -16,7 +16,7 @@
 //!    name, and create a view with the table's name, `SELECT *, new AS old FROM <temporary>`.
 //!    A view over one table with plain column references is automatically updatable, so reads
 //!    and writes by either name pass through to the table (the same view machinery as
-//!    [`super::rename_table`]: owner, grants, security_invoker from 15, row-level security
+//!    [`crate::postgres::shared::compat_view`]: owner, grants, security_invoker from 15, row-level security
 //!    checked before 15);
 //! 2. the application deploys using the new name;
 //! 3. contract — one transaction: drop the view and give the table its name back.
@@ -26,11 +26,13 @@
 //! are printed on the step. The direct path is the single RENAME under lock_timeout, shown as
 //! the alternative for when every client is stopped.
 
-use super::rename_table::{compat_view_checks, compat_view_sql, publication_check, view_checks};
 use super::{check, Ctx, Paths};
 use crate::input::FieldError;
 use crate::plan::{Check, Expected, Phase};
 use crate::postgres::facts::Statement;
+use crate::postgres::shared::compat_view::{
+    compat_view_checks, compat_view_sql, publication_check, view_checks,
+};
 use crate::quote::{derived_name, ident, literal};
 use crate::request::change::RenameColumn;
 
@@ -116,7 +118,9 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
     expand.notes.push(format!(
         "Through the view, {old} and {new} are the same column: reads and writes by either name reach the table (SELECT, INSERT with RETURNING and ON CONFLICT, UPDATE, DELETE, SELECT ... FOR UPDATE). One statement must not assign both names at once (\"multiple assignments to same column\"), and SELECT * returns both."
     ));
-    expand.notes.push(super::rename_table::view_limits(&temp));
+    expand
+        .notes
+        .push(crate::postgres::shared::compat_view::view_limits(&temp));
     expand.notes.push("Server-side prepared statements that run SELECT * on the table (JDBC, pgx, asyncpg, Npgsql) fail once with \"cached plan must not change result type\", since the view returns one more column; they work again when re-prepared (retry or reconnect). Queries that name their columns are unaffected.".to_string());
     expand.notes.push("Views, indexes, constraints and triggers on the table follow the column rename; function bodies (PL/pgSQL, SQL functions) that name the old column do not, but they reach the table through the view and keep working until the contract phase.".to_string());
     expand.retry = format!(

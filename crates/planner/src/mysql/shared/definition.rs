@@ -14,6 +14,7 @@ use crate::changes::check;
 use crate::mysql::Ctx;
 use crate::plan::{Check, Expected};
 use crate::quote::mysql::literal;
+use crate::request::FieldError;
 
 /// What a column definition says, beyond its type.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -457,6 +458,37 @@ pub fn lost_attributes_check(
         ),
         Expected::NoRows,
     ))
+}
+
+/// The column as `information_schema` describes it, printed for the record next to the
+/// definition the statement restates (the lost-attributes check is the one that stops).
+pub(crate) fn definition_check(ctx: &Ctx, column: &str, restated: &str) -> Check {
+    check(
+        "The column's current definition (MODIFY restates all of it)",
+        format!(
+            "SELECT column_type, is_nullable, column_default, extra, character_set_name, collation_name, column_comment FROM information_schema.columns WHERE {} AND column_name = {};",
+            ctx.where_table(&ctx.req.table),
+            literal(column)
+        ),
+        &format!("one row, for the record: the statement restates it as `{restated}`"),
+        Expected::Manual,
+    )
+}
+
+/// Parses a definition field, its error naming the flag.
+pub(crate) fn parse_field(field: &str, text: &str) -> Result<Definition, FieldError> {
+    Definition::parse(text.trim()).map_err(|m| FieldError::new(field, m))
+}
+
+/// Strict SQL mode: without it a value that does not fit is silently cut or clamped, and a
+/// NULL becomes the type's implicit default, instead of failing the statement.
+pub(crate) fn strict_mode_check() -> Check {
+    check(
+        "Strict SQL mode in this session (otherwise values that do not fit are silently truncated)",
+        "SELECT @@SESSION.sql_mode LIKE '%STRICT_TRANS_TABLES%' OR @@SESSION.sql_mode LIKE '%STRICT_ALL_TABLES%' AS strict_mode;",
+        "1",
+        Expected::row(&["1"]),
+    )
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 pub mod definition;
 pub mod environment;
+pub mod index;
 pub mod instant_bugs;
 pub mod rerun;
 pub mod tools;

@@ -4,6 +4,8 @@
 
 pub mod backfill;
 pub mod catalog_names;
+pub mod compat_view;
 pub mod constraint;
 pub mod expressions;
+pub mod index;
 pub mod types;
