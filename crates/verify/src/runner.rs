@@ -405,14 +405,14 @@ impl PlanRunner for Exec<'_> {
 
     /// Runs the phase's rollback and compares the schema with the one before the phase.
     /// Returns the index of the phase whose starting schema the rollback restored (the phase
-    /// itself, or an earlier one when the rollback undoes more, as its note must then say).
+    /// itself, or an earlier one when the rollback undoes more, as its `also_undoes` says).
     fn roll_back(
         &mut self,
         pname: &str,
         phase: &Phase,
         dumps: &[(usize, String)],
     ) -> Result<usize, Abort> {
-        let (pi, before) = dumps.last().cloned().unwrap_or_default();
+        let pi = dumps.last().map_or(0, |(i, _)| *i);
         let _ = exec(&mut self.b, "RESET ALL");
         for rb in &phase.rollback {
             for stmt in split_statements(&rb.sql) {
@@ -430,42 +430,11 @@ impl PlanRunner for Exec<'_> {
             }
         }
         let after = self.dump_schema(pname)?;
-        let notes: Vec<String> = phase
-            .rollback
-            .iter()
-            .filter_map(|r| r.note.clone())
-            .collect();
-        let says_wider = notes.iter().any(|n| {
-            let n = n.to_lowercase();
-            n.contains("previous") || n.contains("earlier") || n.contains("undo")
-        });
-        let mut back_to = pi;
-        let (ok, observed) = if after == before {
-            (
-                true,
-                "schema identical to the one before the phase".to_string(),
-            )
-        } else if let Some((j, _)) = dumps[..dumps.len() - 1]
-            .iter()
-            .rev()
-            .find(|(_, d)| *d == after)
-        {
-            back_to = *j;
-            (
-                says_wider,
-                format!(
-                    "schema identical to the one before phase {} (the rollback also undoes the phases in between; its note {})",
-                    j + 1,
-                    if says_wider {
-                        format!("says so: {:?}", notes.join(" "))
-                    } else {
-                        format!("does not say so: {:?}", notes.join(" "))
-                    }
-                ),
-            )
-        } else {
-            (false, walk::schema_difference(&before, &after))
-        };
+        let (ok, observed, back_to) =
+            walk::judge_rollback(phase, dumps, &after).unwrap_or_else(|| {
+                let (_, target) = walk::rollback_target(phase, dumps);
+                (false, walk::schema_difference(&target, &after), pi)
+            });
         self.claim(
             Kind::Rollback,
             pname,

@@ -51,7 +51,7 @@ pub trait PlanRunner {
             let place = format!("{pname} check '{}'", check.description);
             if let Some(stop) = self
                 .stop()
-                .filter(|s| check.description.starts_with(s.check))
+                .filter(|s| check.precondition == Some(s.check))
                 .cloned()
             {
                 self.stop_claim(&place, check, &stop);
@@ -197,7 +197,7 @@ pub fn run_plan<R: PlanRunner>(r: &mut R, plan: &Plan) -> Result<(), R::Abort> {
             Kind::Check,
             "the plan",
             "stops at a preflight check",
-            stop.check,
+            &format!("the check proving {:?}", stop.check),
             "no such check: the whole plan ran",
             false,
         );
@@ -271,6 +271,58 @@ pub fn control_claim<'a>(
     } else {
         (what, claimed, ok)
     }
+}
+
+/// The schema a phase's rollback must restore, and the index of the phase it is the start of:
+/// the schema before the earliest phase the rollback undoes (the phase itself, or
+/// [`Phase::rollback_also_undoes`] phases earlier), the first of `dumps` taken from there on.
+pub fn rollback_target(phase: &Phase, dumps: &[(usize, String)]) -> (usize, String) {
+    let pi = dumps.last().map_or(0, |(i, _)| *i);
+    let reach = pi.saturating_sub(phase.rollback_also_undoes());
+    dumps
+        .iter()
+        .find(|(i, _)| *i >= reach)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The rollback verdict every engine shares, from the schema `after` it: `Some((ok,
+/// observed, back_to))` when `after` is the phase's own starting schema, the target's
+/// ([`rollback_target`]) or another phase's; `None` when it matches none of them (an engine
+/// may still explain the difference).
+pub fn judge_rollback(
+    phase: &Phase,
+    dumps: &[(usize, String)],
+    after: &str,
+) -> Option<(bool, String, usize)> {
+    let (pi, before) = dumps.last().cloned().unwrap_or_default();
+    let (ti, target) = rollback_target(phase, dumps);
+    if after == before {
+        let ok = target == before;
+        let observed = if ok {
+            "schema identical to the one before the phase".to_string()
+        } else {
+            format!(
+                "schema identical to the one before the phase, but the plan says its rollback also undoes the phases from phase {}",
+                ti + 1
+            )
+        };
+        return Some((ok, observed, pi));
+    }
+    if after == target {
+        let observed = format!(
+            "schema identical to the one before phase {} (the rollback also undoes the phases in between, as the plan's also_undoes says)",
+            ti + 1
+        );
+        return Some((true, observed, ti));
+    }
+    let (j, _) = dumps.iter().rev().find(|(_, d)| d == after)?;
+    let observed = format!(
+        "schema identical to the one before phase {}, but the plan says its rollback goes back to the one before phase {}",
+        j + 1,
+        ti + 1
+    );
+    Some((false, observed, *j))
 }
 
 /// How the schema after a rollback differs from the one before: its lines missing and extra.

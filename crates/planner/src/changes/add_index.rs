@@ -194,7 +194,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             ),
             "no rows",
             Expected::NoRows,
-        ).scanning());
+        ).scanning().proving(crate::plan::Precondition::NoDuplicates));
     }
 
     let checks = vec![check(

@@ -65,7 +65,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         "0. Any other count makes the validation fail: first make the application stop writing NULL, then backfill the NULLs in keyset-paginated batches, then start this plan",
         Expected::row(&["0"]),
     )
-    .scanning();
+    .scanning()
+    .proving(crate::plan::Precondition::NoNulls);
     let mut online_checks = vec![nullable.clone()];
     // This plan's own constraint: the CHECK (col IS NOT NULL) of 10-17 or the NOT NULL
     // constraint of 18, on this column alone.
@@ -127,7 +128,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
                     ctx,
                     &name,
                     "A validated constraint cannot be marked NOT VALID again: dropping it makes the column nullable, undoing this phase and the previous one. Takes ACCESS EXCLUSIVE briefly.",
-                )],
+                )
+                .undoing_previous(1)],
                 irreversible: None,
                 checks: vec![
                     state_check(ctx, &name, "n", true),
@@ -192,7 +194,8 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
                     ctx,
                     &name,
                     "A validated constraint cannot be marked NOT VALID again: dropping it undoes this phase and the previous one. Takes ACCESS EXCLUSIVE briefly.",
-                )],
+                )
+                .undoing_previous(1)],
                 irreversible: None,
                 checks: validate_checks,
             },
@@ -327,7 +330,9 @@ fn set_not_null_phase(ctx: &Ctx, column: &str, name: &str, scans: bool) -> Phase
         rollback: vec![ctx.rollback_ddl(
             constraint::alter(ctx, &format!("ALTER COLUMN {col} DROP NOT NULL")),
             Some("Makes the column nullable again. The CHECK was dropped in this phase, so NULLs are accepted again: this undoes the whole change; to enforce NOT NULL again, re-run the earlier phases. Takes ACCESS EXCLUSIVE briefly."),
-        )],
+        )
+        // The CHECK's two phases (added NOT VALID, validated) are undone with it.
+        .undoing_previous(2)],
         irreversible: None,
         checks: vec![
             attnotnull_check(ctx, column, true),

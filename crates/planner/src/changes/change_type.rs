@@ -683,6 +683,7 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
             let mut r = expand.rollback.clone();
             if let Some(first) = r.first_mut() {
                 first.note = Some("Undoing the backfill means undoing the expansion: the values written so far live in the new column, which these statements drop with the trigger (each takes ACCESS EXCLUSIVE for a moment).".to_string());
+                first.also_undoes = 1;
             }
             r.push(pass.cleanup_rollback(ctx));
             r

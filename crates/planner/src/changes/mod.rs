@@ -429,6 +429,7 @@ impl<'a> Ctx<'a> {
             }),
             retry: RETRY_LOCK_TIMEOUT.to_string(),
             notes: Vec::new(),
+            app_retries: Vec::new(),
             shell: None,
             unverified: None,
             run: crate::plan::Run::Once,
@@ -556,6 +557,9 @@ pub fn rollback(sql: impl Into<String>, note: Option<&str>) -> RollbackStep {
         sql: sql.into(),
         note: note.map(str::to_string),
         shell: None,
+        also_undoes: 0,
+        leaves: Vec::new(),
+        app_retries: Vec::new(),
     }
 }
 
@@ -574,6 +578,7 @@ pub fn check(description: &str, sql: impl Into<String>, expect: &str, expected: 
         scans_table: false,
         skip_var: None,
         only_if: None,
+        precondition: None,
     }
 }
 

@@ -270,6 +270,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             let mut r = expand_rollback.clone();
             if let Some(first) = r.first_mut() {
                 first.note = Some("Undoing the copy means undoing the expansion: the copied rows live in the new table, which these statements drop with the trigger (ACCESS EXCLUSIVE on the old table for a moment each).".to_string());
+                first.also_undoes = 1;
             }
             r.push(pass.cleanup_rollback(ctx));
             r

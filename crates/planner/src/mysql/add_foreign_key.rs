@@ -163,7 +163,7 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
             columns,
             &parent,
             ref_columns,
-        ).scanning(),
+        ).scanning().proving(crate::plan::Precondition::NoOrphans),
         check(
             "Whether the child columns already have an index (the ALTER builds one when they do not)",
             leading_index_sql(ctx, &ctx.req.table, columns),

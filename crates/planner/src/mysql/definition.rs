@@ -456,7 +456,8 @@ pub fn lost_attributes_check(
             restated.text()
         ),
         Expected::NoRows,
-    ))
+    )
+    .proving(crate::plan::Precondition::ColumnKeepsAttributes))
 }
 
 #[cfg(test)]

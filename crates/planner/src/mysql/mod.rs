@@ -216,6 +216,7 @@ impl<'a> Ctx<'a> {
             }),
             retry: RETRY_LOCK_WAIT.to_string(),
             notes: Vec::new(),
+            app_retries: Vec::new(),
             shell: None,
             unverified: None,
             run: crate::plan::Run::Once,
@@ -254,6 +255,9 @@ impl<'a> Ctx<'a> {
             ),
             note: note.map(str::to_string),
             shell: None,
+            also_undoes: 0,
+            leaves: Vec::new(),
+            app_retries: Vec::new(),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use crate::load::AppStage;
 use crate::scenarios::{Case, DataCheck, Stop};
+use lockstep_planner::plan::Precondition;
 
 fn stage(table: &str, note: Option<&str>) -> AppStage {
     AppStage {
@@ -164,7 +165,7 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.int_id = true;
     c.stop = Some(Stop {
-        check: "Nothing the column has would be dropped by the MODIFY",
+        check: Precondition::ColumnKeepsAttributes,
         rows: vec![vec!["AUTO_INCREMENT"]],
         below_major: None,
     });
@@ -183,7 +184,7 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.setup = "ALTER TABLE orders ADD COLUMN touched_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP COMMENT 'last change'";
     c.stop = Some(Stop {
-        check: "Nothing the column has would be dropped by the MODIFY",
+        check: Precondition::ColumnKeepsAttributes,
         rows: vec![vec!["on update current_timestamp()"]],
         below_major: None,
     });
@@ -215,7 +216,7 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.setup = "ALTER TABLE orders ADD COLUMN label varchar(20) CHARACTER SET latin1 NOT NULL DEFAULT 'none' COMMENT 'shown to staff' INVISIBLE";
     c.stop = Some(Stop {
-        check: "Nothing the column has would be dropped by the MODIFY",
+        check: Precondition::ColumnKeepsAttributes,
         rows: vec![vec![
             "DEFAULT 'none', COMMENT 'shown to staff', INVISIBLE, CHARACTER SET latin1 COLLATE latin1_swedish_ci",
         ]],
@@ -233,7 +234,7 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.setup = "ALTER TABLE orders ADD COLUMN amount_cents bigint AS (amount * 100) VIRTUAL";
     c.stop = Some(Stop {
-        check: "Nothing the column has would be dropped by the MODIFY",
+        check: Precondition::ColumnKeepsAttributes,
         rows: vec![vec!["GENERATED ALWAYS AS (`amount` * 100)"]],
         below_major: None,
     });
@@ -291,7 +292,7 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.setup = "UPDATE orders SET email = NULL ORDER BY id LIMIT 1; UPDATE verify.truth SET email = NULL ORDER BY id LIMIT 1";
     c.stop = Some(Stop {
-        check: "No NULL is left in the column (a full scan unless an index covers it: run it on a replica if you have one)",
+        check: Precondition::NoNulls,
         rows: vec![vec!["1"]],
         below_major: None,
     });
@@ -301,7 +302,7 @@ pub fn all_cases() -> Vec<Case> {
     let mut c = case("add-unique", "duplicate", &[("columns", "email")]);
     c.setup = "UPDATE orders SET email = 'twice@example.com' ORDER BY id LIMIT 2; UPDATE verify.truth SET email = 'twice@example.com' ORDER BY id LIMIT 2";
     c.stop = Some(Stop {
-        check: "No duplicates exist (a full scan: run it on a replica if you have one)",
+        check: Precondition::NoDuplicates,
         rows: vec![vec!["twice@example.com", "2"]],
         below_major: None,
     });
@@ -322,7 +323,7 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.setup = "UPDATE orders SET customer_id = 999999999 ORDER BY id LIMIT 1; UPDATE verify.truth SET customer_id = 999999999 ORDER BY id LIMIT 1";
     c.stop = Some(Stop {
-        check: "No orphan rows: every child key exists in the parent (a scan of the table joined to the parent: run it on a replica if you have one)",
+        check: Precondition::NoOrphans,
         rows: vec![vec!["999999999"]],
         below_major: None,
     });
@@ -333,7 +334,7 @@ pub fn all_cases() -> Vec<Case> {
     let mut c = case("add-check", "violating-row", &[("check", "amount >= 0")]);
     c.setup = "UPDATE orders SET amount = -1 ORDER BY id LIMIT 1; UPDATE verify.truth SET amount = -1 ORDER BY id LIMIT 1";
     c.stop = Some(Stop {
-        check: "No existing row violates the expression (a full scan: run it on a replica if you have one)",
+        check: Precondition::NoViolatingRows,
         rows: vec![vec!["1"]],
         below_major: None,
     });
