@@ -182,6 +182,7 @@ fn run_in_db(
         result,
         never_ended: false,
         queued_kinds: Default::default(),
+        lock_wait_seen: false,
     };
     // Traffic runs before, during and after the migration.
     std::thread::sleep(Duration::from_millis(300));
@@ -324,6 +325,9 @@ struct Exec<'a> {
     /// Lock modes whose queue claim ([`crate::queue`]) this case has checked: one blocked
     /// attempt per kind of blocking step is enough, and keeps the run short.
     queued_kinds: std::collections::BTreeSet<PgLock>,
+    /// The server log showed the load waiting for a table lock during the step last judged
+    /// for what it blocks ([`PlanRunner::lock_wait_seen`]).
+    lock_wait_seen: bool,
 }
 
 fn lock_from_mode(mode: &str) -> Option<PgLock> {
@@ -343,7 +347,9 @@ fn lock_from_mode(mode: &str) -> Option<PgLock> {
 
 impl PlanRunner for Exec<'_> {
     type Abort = Abort;
-    const CONTROL_EVIDENCE: &'static str = "waited for a table lock";
+    fn lock_wait_seen(&self) -> bool {
+        self.lock_wait_seen
+    }
 
     fn label(&self) -> String {
         format!("pg{} {}/{}", self.major, self.case.change, self.case.name)
@@ -1007,6 +1013,7 @@ impl Exec<'_> {
                 "blocks reads and writes".to_string(),
             ),
         };
+        self.lock_wait_seen = !evidence.table.is_empty();
         let basis = if held.is_empty() && step.blocks != Blocks::Nothing {
             "; outside a transaction block nothing can be held open: judged by the lock mode above"
         } else {

@@ -212,6 +212,7 @@ fn run_in_db(
         relabelled,
         load,
         watch,
+        lock_wait_seen: false,
         result,
         seen_ops: BTreeSet::new(),
         retry_windows: Vec::new(),
@@ -275,6 +276,9 @@ struct MyExec<'a> {
     load: Load,
     /// Samples the load's lock waits: a stall counts only when a lock caused it.
     watch: LockWatch,
+    /// The load was seen waiting for a lock during the step last judged for what it blocks
+    /// ([`PlanRunner::lock_wait_seen`]).
+    lock_wait_seen: bool,
     result: &'a mut CaseResult,
     /// Operations whose ALGORITHM/LOCK ladder is already in the facts.
     seen_ops: BTreeSet<String>,
@@ -584,7 +588,9 @@ fn rewrite_dsn(word: &str, db: &str) -> Option<String> {
 
 impl PlanRunner for MyExec<'_> {
     type Abort = Abort;
-    const CONTROL_EVIDENCE: &'static str = "the load was seen waiting for a lock";
+    fn lock_wait_seen(&self) -> bool {
+        self.lock_wait_seen
+    }
 
     fn label(&self) -> String {
         format!("mariadb {}/{}", self.case.change, self.case.name)
@@ -1113,7 +1119,7 @@ impl MyExec<'_> {
             .unwrap_or_default();
         if let Some(r) = retried.first() {
             err_text.push_str(&format!(
-                "; {} deadlock/lock-wait error(s) allowed: the step's note tells the application to retry them, and the failed transaction changed nothing ({})",
+                "; {} deadlock/lock-wait error(s) allowed: the plan names them in the step's app_retries, and the failed transaction changed nothing ({})",
                 retried.len(),
                 r.message
             ));
@@ -1122,6 +1128,7 @@ impl MyExec<'_> {
         // A stall counts when the load was seen waiting for a lock during the step; without
         // any lock wait it is the shared machine, not the step.
         let locked = !waits.is_empty();
+        self.lock_wait_seen = locked;
         let wait_text = match waits.iter().find(|w| w.on_table).or(waits.first()) {
             Some(w) => format!(
                 "; the load was seen waiting for a lock in {} sample(s) of 10 ms, e.g. {}",
