@@ -334,6 +334,10 @@ pub struct Step {
     /// A query returning one boolean: run the step only when it returns true (psql: `\gset`
     /// then `\if`). Makes steps such as "drop the INVALID index a failed build left" re-runnable.
     pub only_if: Option<String>,
+    /// The psql variable that holds the `only_if` result: `\gset` names it after the query's
+    /// one column, `\if` reads it. Set with [`Step::run_only_if`] (PostgreSQL steps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard_var: Option<String>,
     #[serde(rename = "estimate_seconds")]
     pub estimate: Estimate,
     /// How long this step stops the traffic it blocks, in the worst case: the wait for its lock
@@ -454,6 +458,13 @@ impl Step {
         // Rounded to the microsecond: 0.15, not 0.15000000000000002, in the JSON.
         let high = ((hold.high + lock_wait_seconds) * 1e6).round() / 1e6;
         self.blocking_seconds = Estimate::new(hold.low, high);
+    }
+
+    /// Runs the step only while `condition` (an SQL boolean) is true: `only_if` selects it as
+    /// `column`, and `guard_var` names the psql variable `\gset lockstep_guard_` sets from it.
+    pub fn run_only_if(&mut self, column: &str, condition: &str) {
+        self.only_if = Some(format!("SELECT {condition} AS {column};"));
+        self.guard_var = Some(format!("lockstep_guard_{column}"));
     }
 
     /// The PostgreSQL lock mode, when the step is a PostgreSQL step that takes one.

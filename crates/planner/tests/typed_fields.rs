@@ -135,9 +135,17 @@ fn proving(plan: &Plan, p: Precondition) -> Option<usize> {
         .position(|ph| ph.checks.iter().any(|c| c.precondition == Some(p)))
 }
 
+/// Server, change type, its fields, and the precondition its preflight proves.
+type StopCase = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    Precondition,
+);
+
 #[test]
 fn every_stopping_precondition_the_verifier_names_is_a_typed_check() {
-    let cases: &[(&str, &str, &[(&str, &str)], Precondition)] = &[
+    let cases: &[StopCase] = &[
         (
             "postgresql@12",
             "add-column",
@@ -227,4 +235,105 @@ fn repeated_batches_are_typed_as_such() {
     assert_eq!(p.steps().filter(|s| s.run == Run::UntilDone).count(), 1);
     let p = plan("postgresql@10", "split-table", &split);
     assert!(p.steps().any(|s| s.run == Run::UntilDone));
+}
+
+/// A pt-online-schema-change plan whose rollback runs the tool again.
+fn tool_plan() -> (Plan, Params) {
+    let p = Params::new()
+        .with("db", "mariadb@10.11")
+        .with("change", "change-type")
+        .with("table", "orders")
+        .with("column", "customer_id")
+        .with("from-type", "int NOT NULL")
+        .with("to-type", "bigint NOT NULL")
+        .with("foreign-keys", "true")
+        .with("rows", "200000")
+        .with("size", "40000000B")
+        .with("max-downtime", "0");
+    (lockstep_planner::plan(&p).unwrap(), p)
+}
+
+#[test]
+fn shell_commands_render_from_the_field_never_a_marker_in_the_text() {
+    use lockstep_planner::render::{json, markdown, sql, step_text};
+    let (plan, params) = tool_plan();
+    let step = plan.steps().find(|s| s.shell.is_some()).unwrap();
+    let command = step.shell.as_deref().unwrap();
+    assert_eq!(step_text(step), command);
+    let md = markdown::render(&plan, &params);
+    assert!(md.contains(&format!("```sh\n{command}\n```")), "{md}");
+    let forward = sql::forward(&plan);
+    let first_line = command.lines().next().unwrap();
+    assert!(forward.contains(&format!("-- Run in a shell:\n--   {first_line}")));
+    let rollback = sql::rollback(&plan);
+    for text in [&md, &forward, &rollback] {
+        assert!(!text.contains("# shell"), "{text}");
+    }
+    let value: serde_json::Value = serde_json::from_str(&json::render(&plan, &params)).unwrap();
+    let shells: Vec<&str> = value["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["steps"].as_array().unwrap())
+        .filter_map(|s| s["shell"].as_str())
+        .collect();
+    assert!(shells.contains(&command));
+}
+
+#[test]
+fn the_typed_fields_are_in_plan_json() {
+    use lockstep_planner::render::json;
+    let (plan, params) = tool_plan();
+    let value: serde_json::Value = serde_json::from_str(&json::render(&plan, &params)).unwrap();
+    let rollbacks: Vec<&serde_json::Value> = value["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["rollback"].as_array().unwrap())
+        .collect();
+    let inverse = rollbacks.iter().find(|r| r["shell"].is_string()).unwrap();
+    assert_eq!(
+        inverse["leaves"],
+        serde_json::json!(["child_foreign_keys_renamed"])
+    );
+    assert_eq!(
+        inverse["app_retries"],
+        serde_json::json!(["deadlock", "lock_wait_timeout"])
+    );
+    let nn = plan_json(
+        "postgresql@12",
+        "add-not-null",
+        &[("column", "customer_id")],
+    );
+    let phases = nn["phases"].as_array().unwrap();
+    let validate = phases.iter().find(|p| p["name"] == "validate").unwrap();
+    assert_eq!(validate["rollback"][0]["also_undoes"], 1);
+    let preflight_checks = phases[0]["checks"].as_array().unwrap();
+    assert!(preflight_checks
+        .iter()
+        .any(|c| c["precondition"] == "no_nulls"));
+    let guarded = phases
+        .iter()
+        .flat_map(|p| p["steps"].as_array().unwrap())
+        .find(|s| s["only_if"].is_string())
+        .unwrap();
+    assert!(guarded["guard_var"]
+        .as_str()
+        .unwrap()
+        .starts_with("lockstep_guard_"));
+}
+
+fn plan_json(db: &str, change: &str, fields: &[(&str, &str)]) -> serde_json::Value {
+    let mut p = Params::new()
+        .with("db", db)
+        .with("change", change)
+        .with("table", "orders")
+        .with("rows", "200000")
+        .with("size", "40000000B")
+        .with("max-downtime", "0");
+    for (k, v) in fields {
+        p.set(k, *v);
+    }
+    let plan = lockstep_planner::plan(&p).unwrap();
+    serde_json::from_str(&lockstep_planner::render::json::render(&plan, &p)).unwrap()
 }

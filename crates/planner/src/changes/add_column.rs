@@ -528,10 +528,12 @@ fn not_null_phase(ctx: &Ctx, c: &Column) -> (Phase, Option<Warning>) {
     );
     // Skipped once the constraint exists, or once the column is NOT NULL (the 12-17 path
     // drops its helper CHECK at the end, and must not add it again on a re-run).
-    add.only_if = Some(format!(
-        "SELECT NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {t} AND conname = {name_lit}) AND NOT EXISTS (SELECT 1 {} AND attnotnull) AS lockstep_constraint_missing;",
+    add.run_only_if(
+        "lockstep_constraint_missing",
+        &format!("NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {t} AND conname = {name_lit}) AND NOT EXISTS (SELECT 1 {} AND attnotnull)",
         c.attribute(ctx)
-    ));
+    ),
+    );
     add.notes
         .push("New and updated rows are checked from now on.".to_string());
 
@@ -544,9 +546,11 @@ fn not_null_phase(ctx: &Ctx, c: &Column) -> (Phase, Option<Warning>) {
         ctx.model.scan(),
     );
     validate.scans_table = true;
-    validate.only_if = Some(format!(
-        "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {t} AND conname = {name_lit} AND NOT convalidated) AS lockstep_needs_validation;"
-    ));
+    validate.run_only_if(
+        "lockstep_needs_validation",
+        &format!("EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {t} AND conname = {name_lit} AND NOT convalidated)"
+    ),
+    );
     validate.retry = "Safe to re-run: it runs only while the constraint is not yet validated. If it fails on a NULL, a row escaped the backfill: run the backfill again, then this.".to_string();
 
     let validated = check(

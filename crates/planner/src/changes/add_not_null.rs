@@ -148,12 +148,14 @@ pub fn paths(ctx: &Ctx) -> Result<Paths, FieldError> {
         );
         // The next phases drop this CHECK again once the column is NOT NULL: a re-run must
         // not add it back.
-        add.only_if = Some(format!(
-            "SELECT NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {}) AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = {} AND attname = {} AND attnotnull) AS lockstep_check_needed;",
+        add.run_only_if(
+            "lockstep_check_needed",
+            &format!("NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {}) AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = {} AND attname = {} AND attnotnull)",
             by_name(ctx, &name),
             ctx.regclass(),
             quote::literal(column)
-        ));
+        ),
+        );
         add.retry = format!("{RETRY_LOCK_TIMEOUT} ADD CONSTRAINT has no IF NOT EXISTS: the guard skips the step once the CHECK exists or the column is NOT NULL.");
         add.notes.push(
             "NOT VALID: catalog-only, no scan. From this moment every write of NULL fails."
@@ -307,10 +309,13 @@ fn set_not_null_phase(ctx: &Ctx, column: &str, name: &str, scans: bool) -> Phase
             sql,
             Statement::AlterTableAccessExclusive,
         );
-        s.only_if = Some(format!(
-            "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) AS lockstep_check_validated;",
-            by_name(ctx, name)
-        ));
+        s.run_only_if(
+            "lockstep_check_validated",
+            &format!(
+                "EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated)",
+                by_name(ctx, name)
+            ),
+        );
         s.notes.push("SET NOT NULL finds the validated CHECK and skips its scan (PostgreSQL 12+; with SET client_min_messages = debug1 it reports \"existing constraints on column ... are sufficient to prove that it does not contain nulls\").".to_string());
         s.notes.push("Two statements in one transaction, not one ALTER TABLE with two clauses: within one ALTER TABLE the DROP CONSTRAINT runs first and SET NOT NULL would scan the whole table under ACCESS EXCLUSIVE.".to_string());
         s.notes.push("The guard runs the step only while the validated CHECK exists, so SET NOT NULL can never fall back to a scan; once the step has run, the CHECK is gone and a re-run skips it.".to_string());

@@ -417,6 +417,7 @@ impl<'a> Ctx<'a> {
             scans_table: false,
             in_transaction: true,
             only_if: None,
+            guard_var: None,
             estimate: duration,
             blocking_seconds: Estimate::ZERO,
             lock_wait_seconds: 0.0,

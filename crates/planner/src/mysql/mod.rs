@@ -204,6 +204,7 @@ impl<'a> Ctx<'a> {
             // MySQL commits implicitly before and after every DDL statement.
             in_transaction: false,
             only_if: None,
+            guard_var: None,
             estimate: duration,
             blocking_seconds: Estimate::ZERO,
             lock_wait_seconds: 0.0,
