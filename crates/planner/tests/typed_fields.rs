@@ -337,3 +337,27 @@ fn plan_json(db: &str, change: &str, fields: &[(&str, &str)]) -> serde_json::Val
     let plan = lockstep_planner::plan(&p).unwrap();
     serde_json::from_str(&lockstep_planner::render::json::render(&plan, &p)).unwrap()
 }
+
+#[test]
+fn a_too_short_budget_names_the_shortest_one_as_a_number() {
+    // The verifier's pg10 int-pk-to-bigint case: refused at zero, verified at the budget named.
+    let p = Params::new()
+        .with("db", "postgresql@10")
+        .with("change", "change-type")
+        .with("table", "orders")
+        .with("column", "id")
+        .with("from-type", "integer")
+        .with("to-type", "bigint")
+        .with("rows", "200000")
+        .with("size", "40000000B")
+        .with("max-downtime", "0");
+    let errors = lockstep_planner::plan(&p).expect_err("refused at zero");
+    let refusal = errors
+        .iter()
+        .find(|e| e.field == "max-downtime")
+        .expect("on max-downtime");
+    let ms = refusal.min_budget_ms.expect("the shortest budget, typed");
+    assert!(ms > 0);
+    let at = p.with("max-downtime", format!("{ms}ms"));
+    assert!(lockstep_planner::plan(&at).is_ok(), "{ms} ms does not plan");
+}

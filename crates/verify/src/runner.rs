@@ -17,7 +17,7 @@ use crate::sql::{exec, lit, split_statements, sqlstate, text_rows, text_value};
 use crate::walk::{self, PlanRunner};
 use lockstep_planner::plan::{Blocks, PgLock, Phase, Plan, Run, Step};
 use lockstep_planner::render;
-use lockstep_planner::Params;
+use lockstep_planner::{FieldError, Params};
 use postgres::Client;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -222,7 +222,7 @@ pub fn plan_case(mut params: Params, case: &Case, result: &mut CaseResult) -> Re
     // and name the budget that works; the plan at that budget is then verified.
     if let Err(errors) = &planned {
         if let Some(e) = errors.iter().find(|e| e.field == "max-downtime") {
-            if let Some(budget) = suggested_budget(&e.message) {
+            if let Some(budget) = suggested_budget(e) {
                 result.notes.push(format!(
                     "refused at max-downtime {}: {}; verified the plan at max-downtime {budget} instead",
                     case.budget, e.message
@@ -265,19 +265,10 @@ pub fn plan_case(mut params: Params, case: &Case, result: &mut CaseResult) -> Re
     Ok(plan)
 }
 
-/// "raise it to at least 309 ms" -> "310ms": the budget a max-downtime refusal names, rounded up.
-pub fn suggested_budget(message: &str) -> Option<String> {
-    let rest = message.split("at least ").nth(1)?;
-    let mut words = rest.split_whitespace();
-    let value: f64 = words.next()?.parse().ok()?;
-    let unit = words.next()?.trim_end_matches(|c: char| !c.is_alphabetic());
-    let ms = match unit {
-        "ms" => value,
-        "s" => value * 1000.0,
-        "min" => value * 60_000.0,
-        "h" => value * 3_600_000.0,
-        _ => return None,
-    };
+/// The budget to verify at after a max-downtime refusal: the shortest budget it names
+/// ([`FieldError::min_budget_ms`], typed; never its message) with 5 % and 1 ms to spare.
+pub fn suggested_budget(e: &FieldError) -> Option<String> {
+    let ms = e.min_budget_ms? as f64;
     Some(format!("{}ms", (ms * 1.05).ceil() as u64 + 1))
 }
 
@@ -1404,13 +1395,14 @@ mod tests {
 
     #[test]
     fn budget_from_refusal() {
-        let m = "zero-downtime is too short: on PostgreSQL 10.23 the shortest path for this change blocks traffic for up to 309 ms. Accepts a duration such as 0, 500ms, 30s or 5m; raise it to at least 309 ms";
-        assert_eq!(suggested_budget(m).as_deref(), Some("326ms"));
+        let refusal = |s| FieldError::budget_too_short("the wording is not read", s);
+        assert_eq!(suggested_budget(&refusal(0.309)).as_deref(), Some("326ms"));
         assert_eq!(
-            suggested_budget("raise it to at least 2 min (renames)").as_deref(),
+            suggested_budget(&refusal(120.0)).as_deref(),
             Some("126001ms")
         );
-        assert_eq!(suggested_budget("no number here"), None);
+        let other = FieldError::new("max-downtime", "raise it to at least 2 min");
+        assert_eq!(suggested_budget(&other), None);
     }
 
     #[test]

@@ -626,9 +626,9 @@ fn not_null_phase(ctx: &Ctx, c: &Column) -> (Phase, Option<Warning>) {
 fn type_rewrite_paths(ctx: &Ctx, c: &Column, summary: String) -> Result<Paths, FieldError> {
     let blocking = ctx.model.worst_case(ctx.model.rewrite());
     if !fits_budget(ctx, ctx.model.rewrite()) {
-        return Err(FieldError::new(
-            "max-downtime",
+        return Err(FieldError::budget_too_short(
             format!("{} is too short: adding a {} column rewrites the whole table under ACCESS EXCLUSIVE on every version (up to {} estimated here). Accepts a duration such as 0, 500ms, 30s or 5m: raise it to at least {}; or, online: create a sequence, then add-column with --type bigint --default \"nextval('<sequence>')\" (filled in batches), and attach the sequence with ALTER SEQUENCE ... OWNED BY", budget_text(ctx), c.data_type, human_seconds_up(blocking), human_seconds_up(blocking)),
+            blocking,
         ));
     }
     let mut direct = rewrite_direct(
@@ -675,9 +675,9 @@ fn generated_paths(
         ""
     };
     if !fits_budget(ctx, ctx.model.rewrite()) {
-        return Err(FieldError::new(
-            "max-downtime",
+        return Err(FieldError::budget_too_short(
             format!("{} is too short: adding a STORED generated column computes it for every row, rewriting the whole table under ACCESS EXCLUSIVE on every version (up to {} estimated here), and no online path produces a generated column. Accepts a duration such as 0, 500ms, 30s or 5m: raise it to at least {}{virtual_hint}; or add a plain column kept by a trigger and filled in batches (not a generated column, and not planned by Lockstep)", budget_text(ctx), human_seconds_up(blocking), human_seconds_up(blocking)),
+            blocking,
         ));
     }
     let sql = format!(

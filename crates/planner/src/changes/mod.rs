@@ -223,8 +223,7 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
         .map(|s| s.blocking_seconds.high)
         .fold(0.0, f64::max);
     if over > 0.0 {
-        return Err(FieldError::new(
-            "max-downtime",
+        return Err(FieldError::budget_too_short(
             format!(
                 "{budget} is too short: on {} {} the shortest path for this change blocks traffic for up to {} (its lock wait included). Accepts a duration such as 0, 500ms, 30s or 5m; raise it to at least {}{}",
                 req.db.engine.label(),
@@ -233,6 +232,7 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
                 human_seconds_up(over),
                 paths.online_required.map(|r| format!(" ({r})")).unwrap_or_default()
             ),
+            over,
         ));
     }
     let rule = match floor_promise(&phases, budget_s) {
