@@ -281,7 +281,7 @@ fn reasoning(d: &mut Doc, plan: &Plan) {
                 esc(&lock_name(s)),
                 esc(&s.estimate.describe())
             );
-            sql_block(h, &step_text(s), &format!("SQL of “{}”", s.title));
+            step_block(h, s, &format!("SQL of “{}”", s.title));
             h.push_str("</div></details></li>");
         }
         h.push_str("</ul></div>");
@@ -370,11 +370,11 @@ fn phase_html(d: &mut Doc, n: usize, phase: &Phase, longest: f64) {
         None => {
             for r in &phase.rollback {
                 d.html.push_str("<div class=sql>");
-                let text = match &r.shell {
-                    Some(command) => format!("{SHELL}{command}"),
-                    None => r.sql.clone(),
-                };
-                sql_block(&mut d.html, &text, &format!("rollback of phase {n}"));
+                let what = format!("rollback of phase {n}");
+                match &r.shell {
+                    Some(command) => shell_block(&mut d.html, command, &what),
+                    None => sql_block(&mut d.html, &r.sql, &what),
+                }
                 d.html.push_str("</div>");
                 if let Some(note) = &r.note {
                     let _ = write!(d.html, "<p class=note>{}</p>", esc(note));
@@ -450,11 +450,7 @@ fn step_html(d: &mut Doc, label: &str, step: &Step, longest: f64) {
     );
     d.end("div");
     d.leaf("div class=sql");
-    sql_block(
-        &mut d.html,
-        &step_text(step),
-        &format!("SQL of step {label}"),
-    );
+    step_block(&mut d.html, step, &format!("SQL of step {label}"));
     d.end("div");
     d.leaf("ul class=notes");
     let _ = write!(d.html, "<li>{data}; {txn}.</li>");
@@ -476,16 +472,27 @@ fn step_html(d: &mut Doc, label: &str, step: &Step, longest: f64) {
     d.html.push_str("</li>");
 }
 
-/// How the engine marks a command that runs in a shell (an online-schema-change tool).
-const SHELL: &str = "# shell\n";
+/// A step's text: its shell command (an online-schema-change tool) when it has one
+/// ([`Step::shell`]), else its SQL as the client runs it.
+fn step_block(h: &mut String, step: &Step, what: &str) {
+    match &step.shell {
+        Some(command) => shell_block(h, command, what),
+        None => sql_block(h, &step_text(step), what),
+    }
+}
 
-/// Highlighted SQL, or a shell command as plain text, and its copy button (handled by
-/// [`copy_clicked`]), inside a `div.sql`.
+/// A shell command as plain text under a `# shell` mark, and its copy button.
+fn shell_block(h: &mut String, command: &str, what: &str) {
+    let code = format!("<span class=c># shell</span>\n{}", esc(command));
+    code_block(h, &code, what);
+}
+
+/// Highlighted SQL and its copy button (handled by [`copy_clicked`]), inside a `div.sql`.
 fn sql_block(h: &mut String, sql: &str, what: &str) {
-    let code = match sql.strip_prefix(SHELL) {
-        Some(command) => format!("<span class=c># shell</span>\n{}", esc(command)),
-        None => sql_html(sql),
-    };
+    code_block(h, &sql_html(sql), what);
+}
+
+fn code_block(h: &mut String, code: &str, what: &str) {
     let _ = write!(
         h,
         "<pre><code>{code}</code></pre><button type=button class=copy aria-label=\"Copy {}\">Copy</button>",
@@ -599,8 +606,18 @@ mod tests {
             .with("rows", "500M")
             .with("size", "120GB")
             .with("max-downtime", "0");
-        let html = plan_doc(&lockstep_planner::plan(&params).expect("plans")).html;
-        assert!(html.contains("<span class=c># shell</span>"));
+        let plan = lockstep_planner::plan(&params).expect("plans");
+        let html = plan_doc(&plan).html;
+        // Every command, step or rollback, from its `shell` field; the SQL shows none.
+        let shells = plan.steps().filter(|s| s.shell.is_some()).count()
+            + plan
+                .phases
+                .iter()
+                .flat_map(|p| &p.rollback)
+                .filter(|r| r.shell.is_some())
+                .count();
+        assert!(shells >= 2);
+        assert_eq!(html.matches("<span class=c># shell</span>").count(), shells);
         assert!(html.contains("<li class=unverified>Verification: documented"));
         assert!(!html.contains("<code></code>"));
     }

@@ -140,8 +140,7 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
         .map(|s| s.blocking_seconds.high)
         .fold(0.0, f64::max);
     if over > 0.0 {
-        return Err(FieldError::new(
-            "max-downtime",
+        return Err(FieldError::budget_too_short(
             format!(
                 "{budget} is too short: on {} {} the shortest path for this change blocks traffic for up to {} (its lock wait included). Accepts a duration such as 0, 500ms, 30s or 5m; raise it to at least {}{}",
                 req.db.engine.label(),
@@ -150,6 +149,7 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
                 human_seconds_up(over),
                 paths.online_required.map(|r| format!(" ({r})")).unwrap_or_default()
             ),
+            over,
         ));
     }
     let rule = match floor_promise(&phases, budget_s) {
@@ -222,6 +222,9 @@ pub fn rollback(sql: impl Into<String>, note: Option<&str>) -> RollbackStep {
         sql: sql.into(),
         note: note.map(str::to_string),
         shell: None,
+        also_undoes: 0,
+        leaves: Vec::new(),
+        app_retries: Vec::new(),
     }
 }
 
@@ -240,5 +243,6 @@ pub fn check(description: &str, sql: impl Into<String>, expect: &str, expected: 
         scans_table: false,
         skip_var: None,
         only_if: None,
+        precondition: None,
     }
 }

@@ -169,6 +169,13 @@ fn check_plan(plan: &Plan, params: &Params, budget_ms: u64, names: &[&str]) {
         for step in &phase.steps {
             // PostgreSQL: the shortest lock_timeout the planner sets is 100 ms.
             check_blocking(step, budget_ms, 0.1);
+            // psql's \if reads the guard's variable: typed with the guard, never parsed.
+            assert_eq!(
+                step.only_if.is_some(),
+                step.guard_var.is_some(),
+                "{}: a guard without its variable",
+                step.title
+            );
             if step.lock.is_some() {
                 assert!(
                     step.lock_timeout_ms.is_some_and(|t| t > 0),

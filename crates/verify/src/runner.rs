@@ -17,7 +17,7 @@ use crate::sql::{exec, lit, split_statements, sqlstate, text_rows, text_value};
 use crate::walk::{self, PlanRunner};
 use lockstep_planner::plan::{Blocks, PgLock, Phase, Plan, Run, Step};
 use lockstep_planner::render;
-use lockstep_planner::Params;
+use lockstep_planner::{FieldError, Params};
 use postgres::Client;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -163,6 +163,7 @@ fn run_in_db(
         result,
         never_ended: false,
         queued_kinds: Default::default(),
+        lock_wait_seen: false,
     };
     // Traffic runs before, during and after the migration.
     std::thread::sleep(Duration::from_millis(300));
@@ -202,7 +203,7 @@ pub fn plan_case(mut params: Params, case: &Case, result: &mut CaseResult) -> Re
     // and name the budget that works; the plan at that budget is then verified.
     if let Err(errors) = &planned {
         if let Some(e) = errors.iter().find(|e| e.field == "max-downtime") {
-            if let Some(budget) = suggested_budget(&e.message) {
+            if let Some(budget) = suggested_budget(e) {
                 result.notes.push(format!(
                     "refused at max-downtime {}: {}; verified the plan at max-downtime {budget} instead",
                     case.budget, e.message
@@ -245,19 +246,10 @@ pub fn plan_case(mut params: Params, case: &Case, result: &mut CaseResult) -> Re
     Ok(plan)
 }
 
-/// "raise it to at least 309 ms" -> "310ms": the budget a max-downtime refusal names, rounded up.
-pub fn suggested_budget(message: &str) -> Option<String> {
-    let rest = message.split("at least ").nth(1)?;
-    let mut words = rest.split_whitespace();
-    let value: f64 = words.next()?.parse().ok()?;
-    let unit = words.next()?.trim_end_matches(|c: char| !c.is_alphabetic());
-    let ms = match unit {
-        "ms" => value,
-        "s" => value * 1000.0,
-        "min" => value * 60_000.0,
-        "h" => value * 3_600_000.0,
-        _ => return None,
-    };
+/// The budget to verify at after a max-downtime refusal: the shortest budget it names
+/// ([`FieldError::min_budget_ms`], typed; never its message) with 5 % and 1 ms to spare.
+pub fn suggested_budget(e: &FieldError) -> Option<String> {
+    let ms = e.min_budget_ms? as f64;
     Some(format!("{}ms", (ms * 1.05).ceil() as u64 + 1))
 }
 
@@ -305,6 +297,9 @@ struct Exec<'a> {
     /// Lock modes whose queue claim ([`crate::queue`]) this case has checked: one blocked
     /// attempt per kind of blocking step is enough, and keeps the run short.
     queued_kinds: std::collections::BTreeSet<PgLock>,
+    /// The server log showed the load waiting for a table lock during the step last judged
+    /// for what it blocks ([`PlanRunner::lock_wait_seen`]).
+    lock_wait_seen: bool,
 }
 
 fn lock_from_mode(mode: &str) -> Option<PgLock> {
@@ -324,7 +319,9 @@ fn lock_from_mode(mode: &str) -> Option<PgLock> {
 
 impl PlanRunner for Exec<'_> {
     type Abort = Abort;
-    const CONTROL_EVIDENCE: &'static str = "waited for a table lock";
+    fn lock_wait_seen(&self) -> bool {
+        self.lock_wait_seen
+    }
 
     fn label(&self) -> String {
         format!("pg{} {}/{}", self.major, self.case.change, self.case.name)
@@ -386,14 +383,14 @@ impl PlanRunner for Exec<'_> {
 
     /// Runs the phase's rollback and compares the schema with the one before the phase.
     /// Returns the index of the phase whose starting schema the rollback restored (the phase
-    /// itself, or an earlier one when the rollback undoes more, as its note must then say).
+    /// itself, or an earlier one when the rollback undoes more, as its `also_undoes` says).
     fn roll_back(
         &mut self,
         pname: &str,
         phase: &Phase,
         dumps: &[(usize, String)],
     ) -> Result<usize, Abort> {
-        let (pi, before) = dumps.last().cloned().unwrap_or_default();
+        let pi = dumps.last().map_or(0, |(i, _)| *i);
         let _ = exec(&mut self.b, "RESET ALL");
         for rb in &phase.rollback {
             for stmt in split_statements(&rb.sql) {
@@ -411,42 +408,11 @@ impl PlanRunner for Exec<'_> {
             }
         }
         let after = self.dump_schema(pname)?;
-        let notes: Vec<String> = phase
-            .rollback
-            .iter()
-            .filter_map(|r| r.note.clone())
-            .collect();
-        let says_wider = notes.iter().any(|n| {
-            let n = n.to_lowercase();
-            n.contains("previous") || n.contains("earlier") || n.contains("undo")
-        });
-        let mut back_to = pi;
-        let (ok, observed) = if after == before {
-            (
-                true,
-                "schema identical to the one before the phase".to_string(),
-            )
-        } else if let Some((j, _)) = dumps[..dumps.len() - 1]
-            .iter()
-            .rev()
-            .find(|(_, d)| *d == after)
-        {
-            back_to = *j;
-            (
-                says_wider,
-                format!(
-                    "schema identical to the one before phase {} (the rollback also undoes the phases in between; its note {})",
-                    j + 1,
-                    if says_wider {
-                        format!("says so: {:?}", notes.join(" "))
-                    } else {
-                        format!("does not say so: {:?}", notes.join(" "))
-                    }
-                ),
-            )
-        } else {
-            (false, walk::schema_difference(&before, &after))
-        };
+        let (ok, observed, back_to) =
+            walk::judge_rollback(phase, dumps, &after).unwrap_or_else(|| {
+                let (_, target) = walk::rollback_target(phase, dumps);
+                (false, walk::schema_difference(&target, &after), pi)
+            });
         self.claim(
             Kind::Rollback,
             pname,
@@ -1019,6 +985,7 @@ impl Exec<'_> {
                 "blocks reads and writes".to_string(),
             ),
         };
+        self.lock_wait_seen = !evidence.table.is_empty();
         let basis = if held.is_empty() && step.blocks != Blocks::Nothing {
             "; outside a transaction block nothing can be held open: judged by the lock mode above"
         } else {
@@ -1409,13 +1376,14 @@ mod tests {
 
     #[test]
     fn budget_from_refusal() {
-        let m = "zero-downtime is too short: on PostgreSQL 10.23 the shortest path for this change blocks traffic for up to 309 ms. Accepts a duration such as 0, 500ms, 30s or 5m; raise it to at least 309 ms";
-        assert_eq!(suggested_budget(m).as_deref(), Some("326ms"));
+        let refusal = |s| FieldError::budget_too_short("the wording is not read", s);
+        assert_eq!(suggested_budget(&refusal(0.309)).as_deref(), Some("326ms"));
         assert_eq!(
-            suggested_budget("raise it to at least 2 min (renames)").as_deref(),
+            suggested_budget(&refusal(120.0)).as_deref(),
             Some("126001ms")
         );
-        assert_eq!(suggested_budget("no number here"), None);
+        let other = FieldError::new("max-downtime", "raise it to at least 2 min");
+        assert_eq!(suggested_budget(&other), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! at the end.
 
 use crate::load::AppStage;
+use lockstep_planner::plan::Precondition;
 
 /// One verified case: a change type with one set of parameters.
 #[derive(Debug, Clone)]
@@ -40,7 +41,9 @@ pub struct Case {
 /// expects, so the script stops there); every check before it must pass, and no step runs.
 #[derive(Debug, Clone)]
 pub struct Stop {
-    pub check: &'static str,
+    /// The precondition the stopping check proves: matched by the check's typed field, never
+    /// by its description.
+    pub check: Precondition,
     pub rows: Vec<Vec<&'static str>>,
     /// Only on servers whose major version is below this one (`None`: on every server); on the
     /// others the case runs whole.
@@ -246,7 +249,7 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.data = DataCheck::with("public.orders", &[], &[("public_id IS NOT NULL", "true")]);
     c.stop = Some(Stop {
-        check: "Every function and type the change names exists",
+        check: Precondition::NamedObjectsExist,
         rows: vec![vec!["gen_random_uuid()"]],
         below_major: Some(13),
     });
@@ -520,7 +523,7 @@ mod tests {
     #[test]
     fn a_stop_applies_below_its_version_only() {
         let stop = |below_major| Stop {
-            check: "x",
+            check: Precondition::NoNulls,
             rows: vec![vec!["y"]],
             below_major,
         };

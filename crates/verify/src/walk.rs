@@ -39,8 +39,9 @@ pub trait PlanRunner {
     fn verbose(&self) -> bool;
     /// Titles of the steps the control case relabelled "blocks nothing".
     fn relabelled(&self) -> &[String];
-    /// The phrase of a blocking claim's observed text that proves a relabelled step was caught.
-    const CONTROL_EVIDENCE: &'static str;
+    /// Whether the load was seen waiting for a lock during the step last judged for what it
+    /// blocks: the evidence a relabelled step must be caught with.
+    fn lock_wait_seen(&self) -> bool;
     /// The precondition the plan must stop at on this server, if the case has one.
     fn stop(&self) -> Option<&Stop>;
 
@@ -51,7 +52,7 @@ pub trait PlanRunner {
             let place = format!("{pname} check '{}'", check.description);
             if let Some(stop) = self
                 .stop()
-                .filter(|s| check.description.starts_with(s.check))
+                .filter(|s| check.precondition == Some(s.check))
                 .cloned()
             {
                 self.stop_claim(&place, check, &stop);
@@ -120,13 +121,9 @@ pub trait PlanRunner {
         observed: &str,
         ok: bool,
     ) {
-        let (what, claimed, ok) = control_claim(
-            self.relabelled(),
-            kind,
-            place,
-            (what, claimed, observed, ok),
-            Self::CONTROL_EVIDENCE,
-        );
+        let seen = self.lock_wait_seen();
+        let (what, claimed, ok) =
+            control_claim(self.relabelled(), kind, place, (what, claimed, ok), seen);
         let (label, verbose) = (self.label(), self.verbose());
         record(
             self.result(),
@@ -197,7 +194,7 @@ pub fn run_plan<R: PlanRunner>(r: &mut R, plan: &Plan) -> Result<(), R::Abort> {
             Kind::Check,
             "the plan",
             "stops at a preflight check",
-            stop.check,
+            &format!("the check proving {:?}", stop.check),
             "no such check: the whole plan ran",
             false,
         );
@@ -248,14 +245,14 @@ pub fn relabel_blocking_steps(plan: &mut Plan) -> Vec<String> {
 }
 
 /// In the control case, the blocking claim of a relabelled step must come out false, with the
-/// load's lock wait (`evidence`, a phrase of the observed text) as the reason: catching it is
-/// the claim that counts. Other claims pass through unchanged.
+/// load's lock wait (`lock_wait_seen`) as the reason: catching it is the claim that counts.
+/// Other claims pass through unchanged.
 pub fn control_claim<'a>(
     relabelled: &[String],
     kind: Kind,
     place: &str,
-    (what, claimed, observed, ok): (&'a str, &'a str, &str, bool),
-    evidence: &str,
+    (what, claimed, ok): (&'a str, &'a str, bool),
+    lock_wait_seen: bool,
 ) -> (&'a str, &'a str, bool) {
     let control = kind == Kind::Blocking
         && what == "what it blocks"
@@ -266,11 +263,63 @@ pub fn control_claim<'a>(
         (
             "the verifier catches a blocking step relabelled 'blocks nothing' (control)",
             "judged false, with the load's lock wait as the evidence",
-            !ok && observed.contains(evidence),
+            !ok && lock_wait_seen,
         )
     } else {
         (what, claimed, ok)
     }
+}
+
+/// The schema a phase's rollback must restore, and the index of the phase it is the start of:
+/// the schema before the earliest phase the rollback undoes (the phase itself, or
+/// [`Phase::rollback_also_undoes`] phases earlier), the first of `dumps` taken from there on.
+pub fn rollback_target(phase: &Phase, dumps: &[(usize, String)]) -> (usize, String) {
+    let pi = dumps.last().map_or(0, |(i, _)| *i);
+    let reach = pi.saturating_sub(phase.rollback_also_undoes());
+    dumps
+        .iter()
+        .find(|(i, _)| *i >= reach)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The rollback verdict every engine shares, from the schema `after` it: `Some((ok,
+/// observed, back_to))` when `after` is the phase's own starting schema, the target's
+/// ([`rollback_target`]) or another phase's; `None` when it matches none of them (an engine
+/// may still explain the difference).
+pub fn judge_rollback(
+    phase: &Phase,
+    dumps: &[(usize, String)],
+    after: &str,
+) -> Option<(bool, String, usize)> {
+    let (pi, before) = dumps.last().cloned().unwrap_or_default();
+    let (ti, target) = rollback_target(phase, dumps);
+    if after == before {
+        let ok = target == before;
+        let observed = if ok {
+            "schema identical to the one before the phase".to_string()
+        } else {
+            format!(
+                "schema identical to the one before the phase, but the plan says its rollback also undoes the phases from phase {}",
+                ti + 1
+            )
+        };
+        return Some((ok, observed, pi));
+    }
+    if after == target {
+        let observed = format!(
+            "schema identical to the one before phase {} (the rollback also undoes the phases in between, as the plan's also_undoes says)",
+            ti + 1
+        );
+        return Some((true, observed, ti));
+    }
+    let (j, _) = dumps.iter().rev().find(|(_, d)| d == after)?;
+    let observed = format!(
+        "schema identical to the one before phase {}, but the plan says its rollback goes back to the one before phase {}",
+        j + 1,
+        ti + 1
+    );
+    Some((false, observed, *j))
 }
 
 /// How the schema after a rollback differs from the one before: its lines missing and extra.
@@ -280,4 +329,91 @@ pub fn schema_difference(before: &str, after: &str) -> String {
     let missing: Vec<&str> = b.iter().filter(|l| !a.contains(l)).copied().collect();
     let extra: Vec<&str> = a.iter().filter(|l| !b.contains(l)).copied().collect();
     format!("missing after rollback: {missing:?}; extra after rollback: {extra:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lockstep_planner::plan::RollbackStep;
+
+    fn phase(also_undoes: usize) -> Phase {
+        Phase {
+            name: "p".to_string(),
+            purpose: String::new(),
+            app_change: None,
+            steps: Vec::new(),
+            rollback: vec![RollbackStep {
+                sql: "DROP ...".to_string(),
+                note: Some("Undoes the previous phase, says the note".to_string()),
+                shell: None,
+                also_undoes,
+                leaves: Vec::new(),
+                app_retries: Vec::new(),
+            }],
+            irreversible: None,
+            checks: Vec::new(),
+        }
+    }
+
+    /// Schemas before phases 1, 2 and 3 (phase 0 has no step).
+    fn dumps() -> Vec<(usize, String)> {
+        vec![(1, "a".into()), (2, "ab".into()), (3, "abc".into())]
+    }
+
+    #[test]
+    fn a_rollback_reaching_back_is_judged_by_also_undoes_never_by_its_note() {
+        // Back to the schema before phase 2, as declared: true, and phases 2.. are replayed.
+        let (ok, _, back_to) = judge_rollback(&phase(1), &dumps(), "ab").unwrap();
+        assert!(ok);
+        assert_eq!(back_to, 2);
+        // The same schema when the plan declares nothing (a note saying "previous" is not
+        // enough): false.
+        let (ok, observed, _) = judge_rollback(&phase(0), &dumps(), "ab").unwrap();
+        assert!(!ok, "{observed}");
+        // Declared further than it went: false.
+        let (ok, _, _) = judge_rollback(&phase(2), &dumps(), "ab").unwrap();
+        assert!(!ok);
+        // Its own phase only, as declared.
+        let (ok, _, back_to) = judge_rollback(&phase(0), &dumps(), "abc").unwrap();
+        assert!(ok);
+        assert_eq!(back_to, 3);
+        // A schema matching no phase: left to the engine (or a schema difference).
+        assert!(judge_rollback(&phase(0), &dumps(), "x").is_none());
+    }
+
+    #[test]
+    fn a_phase_without_steps_in_reach_is_skipped() {
+        // Reaching back 3 phases from phase 3 is phase 0, which has no dump: the schema before
+        // it is the one before phase 1.
+        let (ok, _, back_to) = judge_rollback(&phase(3), &dumps(), "a").unwrap();
+        assert!(ok);
+        assert_eq!(back_to, 1);
+    }
+
+    #[test]
+    fn the_control_case_is_caught_only_with_a_lock_wait_seen() {
+        let relabelled = vec!["Add the column".to_string()];
+        let place = "phase 2 'expand' step 1 'Add the column'";
+        let judged = |seen| {
+            control_claim(
+                &relabelled,
+                Kind::Blocking,
+                place,
+                ("what it blocks", "blocks nothing", false),
+                seen,
+            )
+            .2
+        };
+        assert!(judged(true));
+        assert!(!judged(false));
+        // Another step's claim passes through.
+        let other = control_claim(
+            &relabelled,
+            Kind::Blocking,
+            "phase 2 'expand' step 2 'Other'",
+            ("what it blocks", "blocks nothing", true),
+            false,
+        );
+        assert!(other.2);
+    }
 }

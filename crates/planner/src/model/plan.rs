@@ -344,6 +344,10 @@ pub struct Step {
     /// A query returning one boolean: run the step only when it returns true (psql: `\gset`
     /// then `\if`). Makes steps such as "drop the INVALID index a failed build left" re-runnable.
     pub only_if: Option<String>,
+    /// The psql variable that holds the `only_if` result: `\gset` names it after the query's
+    /// one column, `\if` reads it. Set with [`Step::run_only_if`] (PostgreSQL steps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard_var: Option<String>,
     #[serde(rename = "estimate_seconds")]
     pub estimate: Estimate,
     /// How long this step stops the traffic it blocks, in the worst case: the wait for its lock
@@ -368,6 +372,11 @@ pub struct Step {
     /// What to do when the step fails or times out.
     pub retry: String,
     pub notes: Vec<String>,
+    /// The errors the application's writes meet more often while this step runs, which it
+    /// must retry (pt-online-schema-change's triggers and chunk copy: deadlocks, lock wait
+    /// timeouts). The live verifier excuses exactly these, during exactly these steps.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub app_retries: Vec<AppRetry>,
     /// A command run from a shell instead of SQL (an online-schema-change tool such as
     /// gh-ost or pt-online-schema-change); `sql` is then empty.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -385,6 +394,26 @@ pub struct Step {
     /// The engine the step runs on: decides how its session settings are written.
     #[serde(skip)]
     pub engine: Engine,
+}
+
+/// An error the application must retry, named by kind; its code per engine below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppRetry {
+    /// MySQL/MariaDB error 1213 (ER_LOCK_DEADLOCK).
+    Deadlock,
+    /// MySQL/MariaDB error 1205 (ER_LOCK_WAIT_TIMEOUT).
+    LockWaitTimeout,
+}
+
+impl AppRetry {
+    /// The MySQL/MariaDB error number the client reports.
+    pub fn mysql_code(self) -> u16 {
+        match self {
+            AppRetry::Deadlock => 1213,
+            AppRetry::LockWaitTimeout => 1205,
+        }
+    }
 }
 
 /// How a step is run.
@@ -448,6 +477,13 @@ impl Step {
         self.blocking_seconds = Estimate::new(hold.low, high);
     }
 
+    /// Runs the step only while `condition` (an SQL boolean) is true: `only_if` selects it as
+    /// `column`, and `guard_var` names the psql variable `\gset lockstep_guard_` sets from it.
+    pub fn run_only_if(&mut self, column: &str, condition: &str) {
+        self.only_if = Some(format!("SELECT {condition} AS {column};"));
+        self.guard_var = Some(format!("lockstep_guard_{column}"));
+    }
+
     /// The PostgreSQL lock mode, when the step is a PostgreSQL step that takes one.
     pub fn pg_lock(&self) -> Option<PgLock> {
         self.lock.and_then(Lock::pg)
@@ -467,6 +503,39 @@ pub struct RollbackStep {
     /// inverse change); `sql` is then empty.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shell: Option<String>,
+    /// How many of the phases just before this one the rollback also undoes (dropping a
+    /// validated constraint also undoes the phase that added it NOT VALID). 0: only its own.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub also_undoes: usize,
+    /// What the rollback leaves different from the schema before the phase, on purpose.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leaves: Vec<Leftover>,
+    /// The errors the application must retry while this rollback runs ([`Step::app_retries`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub app_retries: Vec<AppRetry>,
+}
+
+impl RollbackStep {
+    /// The rollback also undoes the `n` phases just before its own.
+    pub fn undoing_previous(mut self, n: usize) -> Self {
+        self.also_undoes = n;
+        self
+    }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A difference a rollback leaves behind on purpose, predicted by the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Leftover {
+    /// pt-online-schema-change's `--alter-foreign-keys-method=rebuild_constraints` re-creates
+    /// the child tables' foreign keys under new names: one more leading underscore per run.
+    ChildForeignKeysRenamed,
+    /// A whole table the rollback creates and keeps (its exact name).
+    Table(String),
 }
 
 /// A query proving the phase worked, and what it must return.
@@ -494,6 +563,35 @@ pub struct Check {
     /// a re-run of the script skips it there, as it skips the phase's guarded steps.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub only_if: Option<String>,
+    /// The precondition the check proves, when it is one a machine names (the live
+    /// verifier's cases that must stop at it): stable, unlike the description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precondition: Option<Precondition>,
+}
+
+/// A precondition of a change, proved by a preflight check that stops the script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precondition {
+    /// Every function and type the change's SQL names exists on the server.
+    NamedObjectsExist,
+    /// No row holds NULL in the column.
+    NoNulls,
+    /// No two rows share the key.
+    NoDuplicates,
+    /// Every child key exists in the parent.
+    NoOrphans,
+    /// No row violates the CHECK expression.
+    NoViolatingRows,
+    /// MySQL family: the MODIFY restates every attribute the column has.
+    ColumnKeepsAttributes,
+    /// MySQL family: the table is not ROW_FORMAT=COMPRESSED (INSTANT column changes are refused).
+    NotCompressed,
+    /// MySQL family: no FULLTEXT index (nor MariaDB's leftover FTS_DOC_ID) refuses INSTANT.
+    NoFulltextIndex,
+    /// MySQL family: the column's character set puts the VARCHAR length-prefix boundary where
+    /// the plan assumes.
+    CharsetAsPlanned,
 }
 
 /// What a failed check does to the forward script.
@@ -516,6 +614,12 @@ impl Check {
     /// The check reads the whole table.
     pub fn scanning(mut self) -> Self {
         self.scans_table = true;
+        self
+    }
+
+    /// The check proves `p`.
+    pub fn proving(mut self, p: Precondition) -> Self {
+        self.precondition = Some(p);
         self
     }
 
@@ -617,6 +721,17 @@ pub struct Plan {
     /// and completes the plan (verified live at every phase boundary). False: the preflight
     /// stops the re-run before any change, and the remaining phases are run by hand.
     pub resumes: bool,
+}
+
+impl Phase {
+    /// How many of the phases just before this one its rollback also undoes.
+    pub fn rollback_also_undoes(&self) -> usize {
+        self.rollback
+            .iter()
+            .map(|r| r.also_undoes)
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 impl Plan {

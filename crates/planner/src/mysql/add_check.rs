@@ -65,7 +65,7 @@ pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
             format!("SELECT COUNT(*) AS violating_rows FROM {table} WHERE NOT ({expr});"),
             "0 (rows where the expression is NULL pass a CHECK and are not counted either). Any other count: fix those rows first, or the copy fails (or, with a tool, silently leaves them out)",
             Expected::row(&["0"]),
-        ).scanning(),
+        ).scanning().proving(crate::plan::Precondition::NoViolatingRows),
     ];
     let after = vec![check(
         "The constraint exists",

@@ -162,7 +162,7 @@ pub fn paths(ctx: &Ctx, change: &AddForeignKey) -> Result<Paths, FieldError> {
             columns,
             &parent,
             ref_columns,
-        ).scanning(),
+        ).scanning().proving(crate::plan::Precondition::NoOrphans),
         check(
             "Whether the child columns already have an index (the ALTER builds one when they do not)",
             leading_index_sql(ctx, &ctx.req.table, columns),

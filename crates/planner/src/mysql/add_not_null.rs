@@ -102,7 +102,7 @@ pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
             format!("SELECT COUNT(*) AS null_rows FROM {table} WHERE {col} IS NULL;"),
             "0. Otherwise decide the value those rows get and fill them first, in batches the application can live with (e.g. UPDATE ... SET <col> = <value> WHERE <col> IS NULL LIMIT 5000, repeated until it changes no row), and make sure the application writes no new NULL",
             Expected::row(&["0"]),
-        ).scanning(),
+        ).scanning().proving(crate::plan::Precondition::NoNulls),
     ];
     // MODIFY restates the type too: a --type other than the column's would change it.
     // The type is the same once the plan has run: a re-run finds it as it is.

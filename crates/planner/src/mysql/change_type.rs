@@ -212,6 +212,7 @@ fn length_prefix_check(
         ),
         Expected::row(&["1"]),
     )
+    .proving(crate::plan::Precondition::CharsetAsPlanned)
 }
 
 pub fn paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {

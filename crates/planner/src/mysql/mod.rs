@@ -7,7 +7,8 @@ use crate::engines::mysql::{Server, UNVERIFIED};
 use crate::estimate::{Model, CATALOG_ONLY};
 use crate::input::{FieldError, Request};
 use crate::plan::{
-    Blocks, Check, Estimate, Expected, Lock, MysqlLock, Phase, Plan, RollbackStep, Step,
+    Blocks, Check, Estimate, Expected, Lock, MysqlLock, Phase, Plan, Precondition, RollbackStep,
+    Step,
 };
 use crate::quote::mysql as quote;
 
@@ -196,6 +197,7 @@ impl<'a> Ctx<'a> {
             // MySQL commits implicitly before and after every DDL statement.
             in_transaction: false,
             only_if: None,
+            guard_var: None,
             estimate: duration,
             blocking_seconds: Estimate::ZERO,
             lock_wait_seconds: 0.0,
@@ -209,6 +211,7 @@ impl<'a> Ctx<'a> {
             }),
             retry: RETRY_LOCK_WAIT.to_string(),
             notes: Vec::new(),
+            app_retries: Vec::new(),
             shell: None,
             unverified: None,
             run: crate::plan::Run::Once,
@@ -264,6 +267,9 @@ impl<'a> Ctx<'a> {
             ),
             note: note.map(str::to_string),
             shell: None,
+            also_undoes: 0,
+            leaves: Vec::new(),
+            app_retries: Vec::new(),
         }
     }
 
@@ -354,13 +360,15 @@ impl<'a> Ctx<'a> {
                 format!("SELECT COUNT(*) = 0 AS not_compressed FROM information_schema.tables WHERE {where_t} AND row_format = 'Compressed';"),
                 &format!("1 (0: the INSTANT statement would be refused; {otherwise})"),
                 Expected::row(&["1"]),
-            ),
+            )
+            .proving(Precondition::NotCompressed),
             check(
                 "The table has no FULLTEXT index (INSTANT ADD/DROP COLUMN is refused with one)",
                 self.fulltext_count_sql(table),
                 "1 (0: the INSTANT statement would be refused, and the in-place rebuild refuses LOCK=NONE too (\"Fulltext index creation requires a lock\"): copy the table with an online-schema-change tool instead, or run the in-place ALTER with LOCK=SHARED where writes may wait for the whole rebuild)",
                 Expected::row(&["1"]),
-            ),
+            )
+            .proving(Precondition::NoFulltextIndex),
         ];
         if let Some(cap) = self.server.instant_column_cap().filter(|_| added > 0) {
             checks.push(check(

@@ -523,7 +523,7 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
             purpose: format!("Copy {old} into {new} for the rows written before the triggers, then index {new} like {old}."),
             app_change: None,
             steps: vec![backfill],
-            rollback: vec![undo_backfill],
+            rollback: vec![undo_backfill.undoing_previous(1)],
             irreversible: None,
             checks: vec![
                 in_sync,

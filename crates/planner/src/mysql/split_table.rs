@@ -458,6 +458,7 @@ pub fn paths(ctx: &Ctx, change: &SplitTable) -> Result<Paths, FieldError> {
         rollback: {
             let mut r = expand_rollback.clone();
             r[0].note = Some(format!("This also undoes phase 2 (expand): the copied rows live in {new}, which these statements drop with the mirror triggers (each DROP TRIGGER takes the exclusive metadata lock on the old table for a moment). To keep the expansion instead, drop only the progress table (the last statement)."));
+            r[0].also_undoes = 1;
             r.push(ctx.rollback_ddl(drop_progress.clone(), None));
             r
         },

@@ -40,7 +40,8 @@ pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
         "0 (rows where the expression is NULL pass a CHECK and are not counted here either). Any other count: fix those rows first, or the validation fails and the constraint stays NOT VALID",
         Expected::row(&["0"]),
     )
-    .scanning();
+    .scanning()
+    .proving(crate::plan::Precondition::NoViolatingRows);
     // This plan's own constraint: a CHECK of that name (its expression as the server
     // deparses it cannot be compared with the one typed here).
     let extra = vec![name_free_check(ctx, &name, "contype = 'c'"), violating];
@@ -90,7 +91,8 @@ pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
                 ctx,
                 &name,
                 "A validated constraint cannot be marked NOT VALID again: dropping it undoes this phase and the previous one. Takes ACCESS EXCLUSIVE briefly.",
-            )],
+            )
+            .undoing_previous(1)],
             irreversible: None,
             checks: vec![state_check(ctx, &name, "c", true)],
         },

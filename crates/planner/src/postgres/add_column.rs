@@ -525,10 +525,12 @@ fn not_null_phase(ctx: &Ctx, c: &Column) -> (Phase, Option<Warning>) {
     );
     // Skipped once the constraint exists, or once the column is NOT NULL (the 12-17 path
     // drops its helper CHECK at the end, and must not add it again on a re-run).
-    add.only_if = Some(format!(
-        "SELECT NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {t} AND conname = {name_lit}) AND NOT EXISTS (SELECT 1 {} AND attnotnull) AS lockstep_constraint_missing;",
+    add.run_only_if(
+        "lockstep_constraint_missing",
+        &format!("NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {t} AND conname = {name_lit}) AND NOT EXISTS (SELECT 1 {} AND attnotnull)",
         c.attribute(ctx)
-    ));
+    ),
+    );
     add.notes
         .push("New and updated rows are checked from now on.".to_string());
 
@@ -541,9 +543,11 @@ fn not_null_phase(ctx: &Ctx, c: &Column) -> (Phase, Option<Warning>) {
         ctx.model.scan(),
     );
     validate.scans_table = true;
-    validate.only_if = Some(format!(
-        "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {t} AND conname = {name_lit} AND NOT convalidated) AS lockstep_needs_validation;"
-    ));
+    validate.run_only_if(
+        "lockstep_needs_validation",
+        &format!("EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {t} AND conname = {name_lit} AND NOT convalidated)"
+    ),
+    );
     validate.retry = "Safe to re-run: it runs only while the constraint is not yet validated. If it fails on a NULL, a row escaped the backfill: run the backfill again, then this.".to_string();
 
     let validated = check(
@@ -619,9 +623,9 @@ fn not_null_phase(ctx: &Ctx, c: &Column) -> (Phase, Option<Warning>) {
 fn type_rewrite_paths(ctx: &Ctx, c: &Column, summary: String) -> Result<Paths, FieldError> {
     let blocking = ctx.model.worst_case(ctx.model.rewrite());
     if !fits_budget(ctx, ctx.model.rewrite()) {
-        return Err(FieldError::new(
-            "max-downtime",
+        return Err(FieldError::budget_too_short(
             format!("{} is too short: adding a {} column rewrites the whole table under ACCESS EXCLUSIVE on every version (up to {} estimated here). Accepts a duration such as 0, 500ms, 30s or 5m: raise it to at least {}; or, online: create a sequence, then add-column with --type bigint --default \"nextval('<sequence>')\" (filled in batches), and attach the sequence with ALTER SEQUENCE ... OWNED BY", budget_text(ctx), c.data_type, human_seconds_up(blocking), human_seconds_up(blocking)),
+            blocking,
         ));
     }
     let mut direct = rewrite_direct(
@@ -668,9 +672,9 @@ fn generated_paths(
         ""
     };
     if !fits_budget(ctx, ctx.model.rewrite()) {
-        return Err(FieldError::new(
-            "max-downtime",
+        return Err(FieldError::budget_too_short(
             format!("{} is too short: adding a STORED generated column computes it for every row, rewriting the whole table under ACCESS EXCLUSIVE on every version (up to {} estimated here), and no online path produces a generated column. Accepts a duration such as 0, 500ms, 30s or 5m: raise it to at least {}{virtual_hint}; or add a plain column kept by a trigger and filled in batches (not a generated column, and not planned by Lockstep)", budget_text(ctx), human_seconds_up(blocking), human_seconds_up(blocking)),
+            blocking,
         ));
     }
     let sql = format!(

@@ -130,7 +130,8 @@ pub fn paths(ctx: &Ctx, change: &AddForeignKey) -> Result<Paths, FieldError> {
                 ctx,
                 &name,
                 &format!("A validated constraint cannot be marked NOT VALID again: dropping it undoes this phase and the previous one. {drop_note}"),
-            )],
+            )
+            .undoing_previous(1)],
             irreversible: None,
             checks: vec![state_check(ctx, &name, "f", true)],
         },
@@ -221,6 +222,7 @@ fn orphans_check(ctx: &Ctx, columns: &[String], parent: &str, ref_columns: &[Str
         Expected::row(&["0"]),
     )
     .scanning()
+    .proving(crate::plan::Precondition::NoOrphans)
 }
 
 /// An index whose leading columns are the referencing columns (in any order): what DELETEs and

@@ -74,7 +74,7 @@ pub fn paths(ctx: &Ctx, change: &AddIndex) -> Result<Paths, FieldError> {
             ),
             "no rows",
             Expected::NoRows,
-        ).scanning());
+        ).scanning().proving(crate::plan::Precondition::NoDuplicates));
     }
 
     let checks = vec![check(

@@ -64,7 +64,8 @@ pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
         "0. Any other count makes the validation fail: first make the application stop writing NULL, then backfill the NULLs in keyset-paginated batches, then start this plan",
         Expected::row(&["0"]),
     )
-    .scanning();
+    .scanning()
+    .proving(crate::plan::Precondition::NoNulls);
     let mut online_checks = vec![nullable.clone()];
     // This plan's own constraint: the CHECK (col IS NOT NULL) of 10-17 or the NOT NULL
     // constraint of 18, on this column alone.
@@ -126,7 +127,8 @@ pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
                     ctx,
                     &name,
                     "A validated constraint cannot be marked NOT VALID again: dropping it makes the column nullable, undoing this phase and the previous one. Takes ACCESS EXCLUSIVE briefly.",
-                )],
+                )
+                .undoing_previous(1)],
                 irreversible: None,
                 checks: vec![
                     state_check(ctx, &name, "n", true),
@@ -145,12 +147,14 @@ pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
         );
         // The next phases drop this CHECK again once the column is NOT NULL: a re-run must
         // not add it back.
-        add.only_if = Some(format!(
-            "SELECT NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {}) AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = {} AND attname = {} AND attnotnull) AS lockstep_check_needed;",
+        add.run_only_if(
+            "lockstep_check_needed",
+            &format!("NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {}) AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = {} AND attname = {} AND attnotnull)",
             by_name(ctx, &name),
             ctx.regclass(),
             quote::literal(column)
-        ));
+        ),
+        );
         add.retry = format!("{RETRY_LOCK_TIMEOUT} ADD CONSTRAINT has no IF NOT EXISTS: the guard skips the step once the CHECK exists or the column is NOT NULL.");
         add.notes.push(
             "NOT VALID: catalog-only, no scan. From this moment every write of NULL fails."
@@ -191,7 +195,8 @@ pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
                     ctx,
                     &name,
                     "A validated constraint cannot be marked NOT VALID again: dropping it undoes this phase and the previous one. Takes ACCESS EXCLUSIVE briefly.",
-                )],
+                )
+                .undoing_previous(1)],
                 irreversible: None,
                 checks: validate_checks,
             },
@@ -303,10 +308,13 @@ fn set_not_null_phase(ctx: &Ctx, column: &str, name: &str, scans: bool) -> Phase
             sql,
             Statement::AlterTableAccessExclusive,
         );
-        s.only_if = Some(format!(
-            "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) AS lockstep_check_validated;",
-            by_name(ctx, name)
-        ));
+        s.run_only_if(
+            "lockstep_check_validated",
+            &format!(
+                "EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated)",
+                by_name(ctx, name)
+            ),
+        );
         s.notes.push("SET NOT NULL finds the validated CHECK and skips its scan (PostgreSQL 12+; with SET client_min_messages = debug1 it reports \"existing constraints on column ... are sufficient to prove that it does not contain nulls\").".to_string());
         s.notes.push("Two statements in one transaction, not one ALTER TABLE with two clauses: within one ALTER TABLE the DROP CONSTRAINT runs first and SET NOT NULL would scan the whole table under ACCESS EXCLUSIVE.".to_string());
         s.notes.push("The guard runs the step only while the validated CHECK exists, so SET NOT NULL can never fall back to a scan; once the step has run, the CHECK is gone and a re-run skips it.".to_string());
@@ -326,7 +334,9 @@ fn set_not_null_phase(ctx: &Ctx, column: &str, name: &str, scans: bool) -> Phase
         rollback: vec![ctx.rollback_ddl(
             constraint::alter(ctx, &format!("ALTER COLUMN {col} DROP NOT NULL")),
             Some("Makes the column nullable again. The CHECK was dropped in this phase, so NULLs are accepted again: this undoes the whole change; to enforce NOT NULL again, re-run the earlier phases. Takes ACCESS EXCLUSIVE briefly."),
-        )],
+        )
+        // The CHECK's two phases (added NOT VALID, validated) are undone with it.
+        .undoing_previous(2)],
         irreversible: None,
         checks: vec![
             attnotnull_check(ctx, column, true),

@@ -54,7 +54,8 @@ pub fn paths(ctx: &Ctx, change: &AddUnique) -> Result<Paths, FieldError> {
         "no rows (rows with a NULL in any of these columns never conflict and are left out). Any row: remove the duplicates first, or the build fails",
         Expected::NoRows,
     )
-    .scanning();
+    .scanning()
+    .proving(crate::plan::Precondition::NoDuplicates);
     let name_free = check(
         &format!("No index or table named {} exists yet", ident(&name)),
         format!(

@@ -591,7 +591,7 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
         ctx.sibling(&spec.function)
     );
     let trigger_missing = format!(
-        "SELECT NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = {} AND tgname = {}) AS lockstep_trigger_missing;",
+        "NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = {} AND tgname = {})",
         ctx.regclass(),
         literal(&spec.trigger)
     );
@@ -601,7 +601,7 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
             vec![function_sql.clone(), trigger_sql.clone()],
             Statement::AddForeignKeyOrTrigger,
         );
-        s.only_if = Some(trigger_missing.clone());
+        s.run_only_if("lockstep_trigger_missing", &trigger_missing);
         s.notes.push(format!("BEFORE INSERT OR UPDATE: every row written from now on carries {new_col} = {value}, computed from the row being written (the subquery lets the expression name the row's columns as the USING clause would)."));
         s.notes.push(
             "CREATE TRIGGER takes SHARE ROW EXCLUSIVE: writes wait for a moment, reads continue."
@@ -625,11 +625,13 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
             CATALOG_ONLY,
         );
         if !spec.is_pk {
-            s.only_if = Some(format!(
-                "SELECT coalesce((SELECT attnotnull FROM pg_attribute WHERE {}), false) AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {}) AS lockstep_add_not_null_check;",
+            s.run_only_if(
+                "lockstep_add_not_null_check",
+                &format!("coalesce((SELECT attnotnull FROM pg_attribute WHERE {}), false) AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {})",
                 attr(ctx, spec.column),
                 by_name(ctx, &spec.not_null_check)
-            ));
+            ),
+            );
             s.notes.push(format!("Runs only when {col} is NOT NULL (the guard reads pg_attribute.attnotnull): then the new column must end NOT NULL too, and a validated CHECK is what lets SET NOT NULL skip its scan later (12+)."));
         }
         s.notes.push("NOT VALID: catalog-only, existing rows are not checked yet. The trigger fills the column on every write, so new rows pass.".to_string());
@@ -681,6 +683,7 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
             let mut r = expand.rollback.clone();
             if let Some(first) = r.first_mut() {
                 first.note = Some("Undoing the backfill means undoing the expansion: the values written so far live in the new column, which these statements drop with the trigger (each takes ACCESS EXCLUSIVE for a moment).".to_string());
+                first.also_undoes = 1;
             }
             r.push(pass.cleanup_rollback(ctx));
             r
@@ -1113,10 +1116,13 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
         duration,
     );
     step.scans_table = scan_in_swap;
-    step.only_if = Some(format!(
-        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE {}) AS lockstep_swap_pending;",
-        attr(ctx, &spec.new_col)
-    ));
+    step.run_only_if(
+        "lockstep_swap_pending",
+        &format!(
+            "EXISTS (SELECT 1 FROM pg_attribute WHERE {})",
+            attr(ctx, &spec.new_col)
+        ),
+    );
     if spec.is_pk {
         if uses_check {
             step.notes.push("SET NOT NULL finds the validated CHECK and skips its scan (PostgreSQL 12+); ADD PRIMARY KEY USING INDEX then needs no scan and no index build: the whole transaction is catalog-only. The first DO block refuses to start if the CHECK is not validated.".to_string());

@@ -112,9 +112,11 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
         expand_sql,
         Statement::AlterTableAccessExclusive,
     );
-    expand.only_if = Some(format!(
-        "SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass({table_lit}) AND relkind IN ('r', 'p')) AND to_regclass({temp_lit}) IS NULL AS lockstep_not_renamed;"
-    ));
+    expand.run_only_if(
+        "lockstep_not_renamed",
+        &format!("EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass({table_lit}) AND relkind IN ('r', 'p')) AND to_regclass({temp_lit}) IS NULL"
+    ),
+    );
     expand.notes.push(format!(
         "Through the view, {old} and {new} are the same column: reads and writes by either name reach the table (SELECT, INSERT with RETURNING and ON CONFLICT, UPDATE, DELETE, SELECT ... FOR UPDATE). One statement must not assign both names at once (\"multiple assignments to same column\"), and SELECT * returns both."
     ));
@@ -151,9 +153,10 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
         ],
         Statement::AlterTableAccessExclusive,
     );
-    contract.only_if = Some(format!(
-        "SELECT to_regclass({temp_lit}) IS NOT NULL AS lockstep_view_in_place;"
-    ));
+    contract.run_only_if(
+        "lockstep_view_in_place",
+        &format!("to_regclass({temp_lit}) IS NOT NULL"),
+    );
     contract.notes.push(format!(
         "From this moment only {new} works: a query still naming {old} fails."
     ));
@@ -217,11 +220,13 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
         vec![format!("ALTER TABLE {table} RENAME COLUMN {old} TO {new};")],
         Statement::AlterTableAccessExclusive,
     );
-    rename.only_if = Some(format!(
-        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = {} AND attname = {} AND NOT attisdropped) AS lockstep_not_renamed;",
+    rename.run_only_if(
+        "lockstep_not_renamed",
+        &format!("EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = {} AND attname = {} AND NOT attisdropped)",
         ctx.regclass(),
         literal(column)
-    ));
+    ),
+    );
     rename.notes.push(format!(
         "Every query naming {old} fails from the moment this commits."
     ));

@@ -59,9 +59,10 @@ pub fn paths(ctx: &Ctx, change: &RenameTable) -> Result<Paths, FieldError> {
         expand_sql,
         Statement::AlterTableAccessExclusive,
     );
-    expand.only_if = Some(format!(
-        "SELECT to_regclass({new_lit}) IS NULL AS lockstep_not_renamed;"
-    ));
+    expand.run_only_if(
+        "lockstep_not_renamed",
+        &format!("to_regclass({new_lit}) IS NULL"),
+    );
     expand.notes.push("Clients keep using the old name through the view: SELECT, INSERT (with RETURNING and ON CONFLICT), UPDATE, DELETE and SELECT ... FOR UPDATE pass through a simple view to the table; inserts get the table's defaults.".to_string());
     expand.notes.push(view_limits(new_name));
     expand.notes.push(if facts::SECURITY_INVOKER_VIEWS.holds(version) {
@@ -85,9 +86,12 @@ pub fn paths(ctx: &Ctx, change: &RenameTable) -> Result<Paths, FieldError> {
         vec![format!("DROP VIEW IF EXISTS {old};")],
         Statement::DropView,
     );
-    drop_view.only_if = Some(format!(
-        "SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass({old_lit}) AND relkind = 'v') AS lockstep_view_present;"
-    ));
+    drop_view.run_only_if(
+        "lockstep_view_present",
+        &format!(
+            "EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass({old_lit}) AND relkind = 'v')"
+        ),
+    );
     drop_view.notes.push(
         "Takes ACCESS EXCLUSIVE on the view (the old name) for a moment and no lock on the table, so clients on the new name never wait."
             .to_string(),

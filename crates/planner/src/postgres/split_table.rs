@@ -136,10 +136,10 @@ pub fn paths(ctx: &Ctx, change: &SplitTable) -> Result<Paths, FieldError> {
         Statement::AddForeignKeyOrTrigger,
     );
     create.lock = facts::foreign_key_referenced_lock(Statement::AddForeignKeyOrTrigger);
-    create.only_if = Some(format!(
-        "SELECT to_regclass({}) IS NULL AS lockstep_new_table_missing;",
-        literal(&new)
-    ));
+    create.run_only_if(
+        "lockstep_new_table_missing",
+        &format!("to_regclass({}) IS NULL", literal(&new)),
+    );
     create.notes.push("CREATE TABLE ... AS SELECT ... WITH NO DATA copies exactly these columns with their types, lengths and collations, and no row. (LIKE would copy every column.) It reads the old table under ACCESS SHARE only.".to_string());
     create.notes.push("The foreign key takes SHARE ROW EXCLUSIVE on the old table for a moment (writes wait, reads continue); the new table is empty, so there is nothing to check. ON DELETE CASCADE removes the new row with the old one; ON UPDATE CASCADE follows a key change.".to_string());
     create.retry = format!("{RETRY_LOCK_TIMEOUT} One transaction: after a failure nothing exists, and the guard skips the step once the table exists.");
@@ -173,11 +173,14 @@ pub fn paths(ctx: &Ctx, change: &SplitTable) -> Result<Paths, FieldError> {
         vec![function_sql, trigger_sql],
         Statement::AddForeignKeyOrTrigger,
     );
-    sync.only_if = Some(format!(
-        "SELECT NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = {} AND tgname = {}) AS lockstep_trigger_missing;",
-        ctx.regclass(),
-        literal(&function)
-    ));
+    sync.run_only_if(
+        "lockstep_trigger_missing",
+        &format!(
+            "NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = {} AND tgname = {})",
+            ctx.regclass(),
+            literal(&function)
+        ),
+    );
     sync.notes.push(format!("AFTER INSERT OR UPDATE OF {cols}: each insert, and each update that sets a moved column, upserts the row's key and moved columns into {new} in the writer's transaction. Deletes and key changes reach the new table through the foreign key's cascade."));
     sync.notes.push("The trigger's name starts with lockstep_, so it fires after the foreign key's cascade triggers (row triggers fire in name order; theirs start with RI_): on a key change the new row already has the new key when the upsert looks for it.".to_string());
     sync.notes.push("CREATE TRIGGER takes SHARE ROW EXCLUSIVE: writes wait for a moment, reads continue. From here every write of a moved column costs one more row write.".to_string());
@@ -269,6 +272,7 @@ pub fn paths(ctx: &Ctx, change: &SplitTable) -> Result<Paths, FieldError> {
             let mut r = expand_rollback.clone();
             if let Some(first) = r.first_mut() {
                 first.note = Some("Undoing the copy means undoing the expansion: the copied rows live in the new table, which these statements drop with the trigger (ACCESS EXCLUSIVE on the old table for a moment each).".to_string());
+                first.also_undoes = 1;
             }
             r.push(pass.cleanup_rollback(ctx));
             r

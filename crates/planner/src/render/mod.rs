@@ -112,8 +112,10 @@ fn mysql_settings(step: &Step) -> Vec<String> {
 /// A step as a human runs it: settings, then the statements, wrapped in BEGIN/COMMIT when the
 /// step is one transaction of several statements.
 pub fn step_script(step: &Step) -> String {
+    // Each renderer marks a shell command its own way (forward.sql comments it out, the
+    // runbook fences it as `sh`, the page marks it `# shell`), from `Step::shell`.
     if let Some(command) = &step.shell {
-        return format!("# shell\n{command}");
+        return command.clone();
     }
     let mut lines = settings(step);
     let wrap = step.in_transaction && step.sql.len() > 1;
@@ -148,9 +150,11 @@ pub fn step_text(step: &Step) -> String {
             "-- Run only when this returns 1 (on a re-run it is 0 once the plan has gone past this step): {guard};\n{}",
             step_script(step)
         ),
+        // A guard without its variable is a planner bug: psql stops at the unset variable
+        // (`\if` needs a boolean) instead of running the step unguarded.
         Engine::Postgresql => format!(
-            "{guard} \\gset lockstep_guard_\n\\if :lockstep_guard_{var}\n{body}\n\\endif",
-            var = guard_column(guard),
+            "{guard} \\gset lockstep_guard_\n\\if :{var}\n{body}\n\\endif",
+            var = step.guard_var.as_deref().unwrap_or("lockstep_guard_missing"),
             body = step_script(step)
         ),
     }
@@ -172,13 +176,4 @@ fn mariadb_guarded(step: &Step, guard: &str) -> String {
         lines.push("DEALLOCATE PREPARE lockstep_stmt;".to_string());
     }
     lines.join("\n")
-}
-
-/// The output column name of a guard query (`... AS name`), for `\gset`.
-fn guard_column(guard: &str) -> &str {
-    guard
-        .rsplit(" AS ")
-        .next()
-        .map(str::trim)
-        .unwrap_or("exists")
 }

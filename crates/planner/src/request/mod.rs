@@ -21,6 +21,10 @@ use std::fmt;
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    /// On a `max-downtime` too short for the change: the shortest budget that plans, in
+    /// milliseconds rounded up. Programs (the live verifier) read this, never the message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_budget_ms: Option<u64>,
 }
 
 impl FieldError {
@@ -28,6 +32,15 @@ impl FieldError {
         Self {
             field: field.to_string(),
             message: message.into(),
+            min_budget_ms: None,
+        }
+    }
+
+    /// `max-downtime` is too short: the change blocks traffic for up to `seconds`.
+    pub fn budget_too_short(message: impl Into<String>, seconds: f64) -> Self {
+        Self {
+            min_budget_ms: Some((seconds * 1000.0).ceil() as u64),
+            ..Self::new("max-downtime", message)
         }
     }
 }

@@ -127,13 +127,19 @@ fn bare_is_fine(name: &str, dialect: Dialect) -> bool {
 }
 
 /// Whether `name` occurs in code text: as a whole word when it is one, else anywhere.
+/// An occurrence only counts at word boundaries where the name itself starts or ends with a
+/// word character (`order;` does not leak in `lockstep_order;`).
 fn leaks(text: &str, name: &str) -> bool {
     let word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
-    if name.chars().all(word) {
-        text.split(|c: char| !word(c)).any(|w| w == name)
-    } else {
-        text.contains(name)
-    }
+    let starts_word = name.chars().next().is_some_and(word);
+    let ends_word = name.chars().last().is_some_and(word);
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].chars().next();
+        let joined_before = starts_word && before.is_some_and(word);
+        let joined_after = ends_word && after.is_some_and(word);
+        !joined_before && !joined_after
+    })
 }
 
 /// The statement a literal holds when the planner runs it (PostgreSQL `DO '...'`, MySQL

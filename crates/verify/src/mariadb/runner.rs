@@ -26,7 +26,9 @@ use crate::report::{Calibration, CaseResult, CaseStatus, Kind};
 use crate::runner::{plan_case, Options};
 use crate::scenarios::Case;
 use crate::walk::{self, PlanRunner};
-use lockstep_planner::plan::{Algorithm, Blocks, Lock, LockClause, MysqlLock, Phase, Step};
+use lockstep_planner::plan::{
+    Algorithm, Blocks, Leftover, Lock, LockClause, MysqlLock, Phase, Step,
+};
 use lockstep_planner::Params;
 use mysql::Conn;
 use std::collections::BTreeSet;
@@ -191,6 +193,7 @@ fn run_in_db(
         relabelled,
         load,
         watch,
+        lock_wait_seen: false,
         result,
         seen_ops: BTreeSet::new(),
         retry_windows: Vec::new(),
@@ -254,6 +257,9 @@ struct MyExec<'a> {
     load: Load,
     /// Samples the load's lock waits: a stall counts only when a lock caused it.
     watch: LockWatch,
+    /// The load was seen waiting for a lock during the step last judged for what it blocks
+    /// ([`PlanRunner::lock_wait_seen`]).
+    lock_wait_seen: bool,
     result: &'a mut CaseResult,
     /// Operations whose ALGORITHM/LOCK ladder is already in the facts.
     seen_ops: BTreeSet<String>,
@@ -619,7 +625,9 @@ fn rewrite_dsn(word: &str, db: &str) -> Option<String> {
 
 impl PlanRunner for MyExec<'_> {
     type Abort = Abort;
-    const CONTROL_EVIDENCE: &'static str = "the load was seen waiting for a lock";
+    fn lock_wait_seen(&self) -> bool {
+        self.lock_wait_seen
+    }
 
     fn label(&self) -> String {
         format!("mariadb {}/{}", self.case.change, self.case.name)
@@ -692,7 +700,7 @@ impl PlanRunner for MyExec<'_> {
         phase: &Phase,
         dumps: &[(usize, String)],
     ) -> Result<usize, Abort> {
-        let (pi, before) = dumps.last().cloned().unwrap_or_default();
+        let pi = dumps.last().map_or(0, |(i, _)| *i);
         let _ = exec(&mut self.b, RESET);
         let id_before = self.table_id();
         for rb in &phase.rollback {
@@ -700,18 +708,9 @@ impl PlanRunner for MyExec<'_> {
             let (result, text) = match &rb.shell {
                 Some(cmd) => {
                     let obs = self.run_shell(cmd);
-                    // The same tool run backwards: the application was told to retry its
-                    // deadlocks for the forward run, and keeps doing so.
-                    let program = cmd.split_whitespace().next().unwrap_or_default();
-                    let told = rb.note.as_deref().is_some_and(|n| n.contains("1213"))
-                        || phase.steps.iter().any(|st| {
-                            says_retry(st)
-                                && st
-                                    .shell
-                                    .as_deref()
-                                    .is_some_and(|c| c.split_whitespace().next() == Some(program))
-                        });
-                    if told {
+                    // The same tool run backwards: the application retries the errors the
+                    // plan names for this run, as for the forward one.
+                    if !rb.app_retries.is_empty() {
                         self.retry_windows.extend(obs.window);
                     }
                     (obs.error.map_or(Ok(()), Err), format!("shell: {cmd}"))
@@ -732,54 +731,32 @@ impl PlanRunner for MyExec<'_> {
         }
         self.follow_target(id_before.as_deref(), "orders");
         let after = self.dump_schema(pname)?;
-        let notes: Vec<String> = phase
-            .rollback
-            .iter()
-            .filter_map(|r| r.note.clone())
-            .collect();
-        let says_wider = notes.iter().any(|n| {
-            let n = n.to_lowercase();
-            n.contains("previous") || n.contains("earlier") || n.contains("undo")
-        });
-        let mut back_to = pi;
-        let explained = explained_tables(&before, &after, &notes);
-        let (ok, observed) = if after == before {
-            (
-                true,
-                "schema identical to the one before the phase".to_string(),
-            )
-        } else if predicts_fk_renames(&notes)
-            && without_fk_underscores(&before) == without_fk_underscores(&after)
+        let (_, target) = walk::rollback_target(phase, dumps);
+        let leaves: Vec<&Leftover> = phase.rollback.iter().flat_map(|r| &r.leaves).collect();
+        let kept = kept_tables(&target, &after, &leaves);
+        let (ok, observed, back_to) = if let Some(verdict) =
+            walk::judge_rollback(phase, dumps, &after)
+        {
+            verdict
+        } else if leaves.contains(&&Leftover::ChildForeignKeysRenamed)
+            && without_fk_underscores(&target) == without_fk_underscores(&after)
         {
             (
                 true,
-                "schema identical to the one before the phase except child foreign keys renamed with leading underscores, as the rollback's note says".to_string(),
+                "schema identical to the one before the phase except child foreign keys renamed with leading underscores, as the rollback's leaves says".to_string(),
+                pi,
             )
-        } else if let Some(tables) = explained {
+        } else if let Some(tables) = kept {
             (
                 true,
                 format!(
-                    "schema identical to the one before the phase, plus {} which the rollback's note names: {:?}",
+                    "schema identical to the one before the phase, plus {} which the rollback's leaves names",
                     tables.join(", "),
-                    notes.join(" ")
                 ),
-            )
-        } else if let Some((j, _)) = dumps[..dumps.len() - 1]
-            .iter()
-            .rev()
-            .find(|(_, d)| *d == after)
-        {
-            back_to = *j;
-            (
-                says_wider,
-                format!(
-                    "schema identical to the one before phase {} (the rollback also undoes the phases in between; its note {})",
-                    j + 1,
-                    if says_wider { "says so" } else { "does not say so" }
-                ),
+                pi,
             )
         } else {
-            (false, walk::schema_difference(&before, &after))
+            (false, walk::schema_difference(&target, &after), pi)
         };
         self.claim(
             Kind::Rollback,
@@ -978,7 +955,7 @@ impl MyExec<'_> {
             } else {
                 step.sql.iter().map(|s| vec![s.clone()]).collect()
             };
-            let repeat = crate::runner::is_repeated_batch(step) || repeated_until_zero(step);
+            let repeat = crate::runner::is_repeated_batch(step);
             // Both checks below need the exclusive lock to come first (INSTANT, LOCK=NONE, a
             // rename): a COPY takes it only at its end, after the whole copy.
             let lock_first = my_lock.is_some_and(MysqlLock::dml_continues) && catalog_only(step);
@@ -1151,7 +1128,7 @@ impl MyExec<'_> {
         let mut reader = Duration::ZERO;
         let mut errors = Vec::new();
         let mut retried = Vec::new();
-        if says_retry(step) {
+        if !step.app_retries.is_empty() {
             self.retry_windows
                 .extend(obs_all.iter().filter_map(|o| o.window));
         }
@@ -1179,7 +1156,7 @@ impl MyExec<'_> {
             .unwrap_or_default();
         if let Some(r) = retried.first() {
             err_text.push_str(&format!(
-                "; {} deadlock/lock-wait error(s) allowed: the step's note tells the application to retry them, and the failed transaction changed nothing ({})",
+                "; {} deadlock/lock-wait error(s) allowed: the plan names them in the step's app_retries, and the failed transaction changed nothing ({})",
                 retried.len(),
                 r.message
             ));
@@ -1188,6 +1165,7 @@ impl MyExec<'_> {
         // A stall counts when the load was seen waiting for a lock during the step; without
         // any lock wait it is the shared machine, not the step.
         let locked = !waits.is_empty();
+        self.lock_wait_seen = locked;
         let wait_text = match waits.iter().find(|w| w.on_table).or(waits.first()) {
             Some(w) => format!(
                 "; the load was seen waiting for a lock in {} sample(s) of 10 ms, e.g. {}",
@@ -1719,16 +1697,6 @@ impl MyExec<'_> {
     }
 }
 
-/// When `after` is `before` plus whole tables that the rollback's notes name (pattern
-/// `_<table>_rollback` read with the seeded table's name), those tables.
-/// True when a rollback note says an online-schema-change run renames the child tables'
-/// foreign keys (pt-online-schema-change's rebuild_constraints adds a leading underscore).
-fn predicts_fk_renames(notes: &[String]) -> bool {
-    notes
-        .iter()
-        .any(|n| n.contains("renames the child tables' foreign keys"))
-}
-
 /// A schema dump with the leading underscores of every constraint name removed: only the
 /// names differ, never a definition, when two dumps compare equal this way.
 fn without_fk_underscores(dump: &str) -> String {
@@ -1741,7 +1709,9 @@ fn without_fk_underscores(dump: &str) -> String {
         .join("\n")
 }
 
-fn explained_tables(before: &str, after: &str, notes: &[String]) -> Option<Vec<String>> {
+/// When `after` is `before` plus whole tables that the rollback says it leaves
+/// ([`Leftover::Table`]), those tables.
+fn kept_tables(before: &str, after: &str, leaves: &[&Leftover]) -> Option<Vec<String>> {
     let b: BTreeSet<&str> = before.lines().collect();
     let a: BTreeSet<&str> = after.lines().collect();
     if !b.is_subset(&a) {
@@ -1755,8 +1725,10 @@ fn explained_tables(before: &str, after: &str, notes: &[String]) -> Option<Vec<S
                 .map(|(t, _)| t.to_string())
         })
         .collect::<Option<_>>()?;
-    let text = notes.join(" ").replace("<table>", "orders");
-    let named = !extra.is_empty() && extra.iter().all(|t| text.contains(t.as_str()));
+    let named = !extra.is_empty()
+        && extra
+            .iter()
+            .all(|t| leaves.contains(&&Leftover::Table(t.clone())));
     named.then(|| extra.into_iter().collect())
 }
 
@@ -1782,28 +1754,9 @@ fn data_diff_sql(from: &str, cols: &[String], truth: &[String]) -> String {
     )
 }
 
-/// The step tells the application to retry deadlocks and lock wait timeouts.
-fn says_retry(step: &Step) -> bool {
-    step.notes
-        .iter()
-        .any(|n| n.contains("1213") && n.to_lowercase().contains("retry"))
-}
-
 /// Deadlock or lock wait timeout: what an application retries.
 fn retryable(message: &str) -> bool {
     matches!(error_code(message), Some(1213) | Some(1205))
-}
-
-/// A MySQL batch step repeated until it changes nothing ("repeat until it reports 0 rows
-/// affected"): the plan says so in its title or notes.
-fn repeated_until_zero(step: &Step) -> bool {
-    std::iter::once(&step.title)
-        .chain(step.notes.iter())
-        .map(|t| t.to_lowercase())
-        .any(|t| {
-            t.contains("repeat")
-                && (t.contains("0 rows") || t.contains("affects 0") || t.contains("zero rows"))
-        })
 }
 
 /// The end of a repeated batch: no row returned and none changed, or a single 0.
@@ -2066,7 +2019,7 @@ mod tests {
     }
 
     #[test]
-    fn foreign_key_renames_are_explained_only_when_predicted() {
+    fn foreign_key_renames_compare_without_underscores() {
         let before = "table c: CONSTRAINT `c_fk` FOREIGN KEY (`p`) REFERENCES `orders` (`id`)";
         let after = "table c: CONSTRAINT `__c_fk` FOREIGN KEY (`p`) REFERENCES `orders` (`id`)";
         assert_eq!(
@@ -2078,26 +2031,23 @@ mod tests {
             without_fk_underscores(before),
             without_fk_underscores(other)
         );
-        assert!(predicts_fk_renames(&[
-            "Each run renames the child tables' foreign keys (one more leading underscore per run)"
-                .to_string()
-        ]));
-        assert!(!predicts_fk_renames(&["Swaps the table back".to_string()]));
     }
 
     #[test]
-    fn rollback_leftovers_named_by_the_note() {
+    fn rollback_leftovers_named_by_the_plan() {
         let before = "table orders: `id` int";
         let after = "table _orders_rollback: `id` int\ntable orders: `id` int";
-        let note = vec!["Rows written since are only in _<table>_rollback".to_string()];
+        let kept = Leftover::Table("_orders_rollback".to_string());
         assert_eq!(
-            explained_tables(before, after, &note),
+            kept_tables(before, after, &[&kept]),
             Some(vec!["_orders_rollback".to_string()])
         );
-        assert_eq!(explained_tables(before, after, &[]), None);
+        assert_eq!(kept_tables(before, after, &[]), None);
+        let other = Leftover::Table("_orders_old".to_string());
+        assert_eq!(kept_tables(before, after, &[&other]), None);
         // A changed line of a kept table is never explained away.
         assert_eq!(
-            explained_tables(before, "table orders: `id` bigint", &note),
+            kept_tables(before, "table orders: `id` bigint", &[&kept]),
             None
         );
     }

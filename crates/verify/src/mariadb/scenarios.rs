@@ -4,6 +4,7 @@
 
 use crate::load::AppStage;
 use crate::scenarios::{Case, DataCheck, Stop};
+use lockstep_planner::plan::Precondition;
 
 fn stage(table: &str, note: Option<&str>) -> AppStage {
     AppStage {
@@ -92,7 +93,7 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.setup = "ALTER TABLE orders ADD FULLTEXT INDEX orders_status_ft (status)";
     c.stop = Some(Stop {
-        check: "The table has no FULLTEXT index",
+        check: Precondition::NoFulltextIndex,
         rows: vec![vec!["0"]],
         below_major: None,
     });
@@ -104,7 +105,7 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.setup = "ALTER TABLE orders ROW_FORMAT=COMPRESSED";
     c.stop = Some(Stop {
-        check: "The table is not ROW_FORMAT=COMPRESSED",
+        check: Precondition::NotCompressed,
         rows: vec![vec!["0"]],
         below_major: None,
     });
@@ -189,7 +190,7 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.int_id = true;
     c.stop = Some(Stop {
-        check: "Nothing the column has would be dropped by the MODIFY",
+        check: Precondition::ColumnKeepsAttributes,
         rows: vec![vec!["AUTO_INCREMENT"]],
         below_major: None,
     });
@@ -208,7 +209,7 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.setup = "ALTER TABLE orders ADD COLUMN touched_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP COMMENT 'last change'";
     c.stop = Some(Stop {
-        check: "Nothing the column has would be dropped by the MODIFY",
+        check: Precondition::ColumnKeepsAttributes,
         rows: vec![vec!["on update current_timestamp()"]],
         below_major: None,
     });
@@ -240,7 +241,7 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.setup = "ALTER TABLE orders ADD COLUMN label varchar(20) CHARACTER SET latin1 NOT NULL DEFAULT 'none' COMMENT 'shown to staff' INVISIBLE";
     c.stop = Some(Stop {
-        check: "Nothing the column has would be dropped by the MODIFY",
+        check: Precondition::ColumnKeepsAttributes,
         rows: vec![vec![
             "DEFAULT 'none', COMMENT 'shown to staff', INVISIBLE, CHARACTER SET latin1 COLLATE latin1_swedish_ci",
         ]],
@@ -258,7 +259,7 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.setup = "ALTER TABLE orders ADD COLUMN amount_cents bigint AS (amount * 100) VIRTUAL";
     c.stop = Some(Stop {
-        check: "Nothing the column has would be dropped by the MODIFY",
+        check: Precondition::ColumnKeepsAttributes,
         rows: vec![vec!["GENERATED ALWAYS AS (`amount` * 100)"]],
         below_major: None,
     });
@@ -301,7 +302,7 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.setup = "ALTER TABLE orders DEFAULT CHARACTER SET latin1, ADD COLUMN code varchar(60)";
     c.stop = Some(Stop {
-        check: "The column's character set puts the 255-byte length-prefix boundary where the plan assumes",
+        check: Precondition::CharsetAsPlanned,
         rows: vec![vec!["0"]],
         below_major: None,
     });
@@ -351,7 +352,7 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.setup = "UPDATE orders SET email = NULL ORDER BY id LIMIT 1; UPDATE verify.truth SET email = NULL ORDER BY id LIMIT 1";
     c.stop = Some(Stop {
-        check: "No NULL is left in the column (a full scan unless an index covers it: run it on a replica if you have one)",
+        check: Precondition::NoNulls,
         rows: vec![vec!["1"]],
         below_major: None,
     });
@@ -361,7 +362,7 @@ pub fn all_cases() -> Vec<Case> {
     let mut c = case("add-unique", "duplicate", &[("columns", "email")]);
     c.setup = "UPDATE orders SET email = 'twice@example.com' ORDER BY id LIMIT 2; UPDATE verify.truth SET email = 'twice@example.com' ORDER BY id LIMIT 2";
     c.stop = Some(Stop {
-        check: "No duplicates exist (a full scan: run it on a replica if you have one)",
+        check: Precondition::NoDuplicates,
         rows: vec![vec!["twice@example.com", "2"]],
         below_major: None,
     });
@@ -382,7 +383,7 @@ pub fn all_cases() -> Vec<Case> {
     );
     c.setup = "UPDATE orders SET customer_id = 999999999 ORDER BY id LIMIT 1; UPDATE verify.truth SET customer_id = 999999999 ORDER BY id LIMIT 1";
     c.stop = Some(Stop {
-        check: "No orphan rows: every child key exists in the parent (a scan of the table joined to the parent: run it on a replica if you have one)",
+        check: Precondition::NoOrphans,
         rows: vec![vec!["999999999"]],
         below_major: None,
     });
@@ -393,7 +394,7 @@ pub fn all_cases() -> Vec<Case> {
     let mut c = case("add-check", "violating-row", &[("check", "amount >= 0")]);
     c.setup = "UPDATE orders SET amount = -1 ORDER BY id LIMIT 1; UPDATE verify.truth SET amount = -1 ORDER BY id LIMIT 1";
     c.stop = Some(Stop {
-        check: "No existing row violates the expression (a full scan: run it on a replica if you have one)",
+        check: Precondition::NoViolatingRows,
         rows: vec![vec!["1"]],
         below_major: None,
     });

@@ -16,7 +16,7 @@
 use super::runner::{connect_shell, schema_dump_of};
 use super::{exec, text_rows, Server};
 use crate::report::{CaseResult, Claim, Kind};
-use lockstep_planner::plan::{Expected, Plan, Rerun, Run, Step};
+use lockstep_planner::plan::{Expected, Plan, Precondition, Rerun, Run, Step};
 use lockstep_planner::render;
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -101,9 +101,17 @@ pub fn stopped_script_claim(
     server: &Server,
     plan: &Plan,
     seed: &[&str],
-    check: &str,
+    check: Precondition,
     result: &mut CaseResult,
 ) {
+    let check = plan
+        .phases
+        .iter()
+        .flat_map(|p| p.checks.iter())
+        .find(|c| c.precondition == Some(check))
+        .map_or(format!("(none proves {check:?})"), |c| {
+            c.description.clone()
+        });
     let outcome = (|| -> Result<(bool, String), String> {
         let mut conn = fresh(server, seed)?;
         let path = script_file(server, plan)?;

@@ -457,7 +457,8 @@ pub fn lost_attributes_check(
             restated.text()
         ),
         Expected::NoRows,
-    ))
+    )
+    .proving(crate::plan::Precondition::ColumnKeepsAttributes))
 }
 
 /// The column as `information_schema` describes it, printed for the record next to the

@@ -165,7 +165,7 @@ impl IndexSpec<'_> {
             ),
             "no rows (rows with a NULL in any of these columns never conflict). Any row: remove the duplicates first, or the build fails with \"Duplicate entry\"",
             Expected::NoRows,
-        ).scanning()
+        ).scanning().proving(crate::plan::Precondition::NoDuplicates)
     }
 
     /// The index exists, on exactly these columns in order, unique or not as asked.

@@ -17,8 +17,8 @@ use crate::changes::check;
 use crate::input::{FieldError, OscTool};
 use crate::mysql::{lock_wait_seconds, Ctx};
 use crate::plan::{
-    human_seconds_up, longest_blocking, Algorithm, Check, Estimate, Expected, LockClause,
-    MysqlLock, Phase, RollbackStep, Step, Warning,
+    human_seconds_up, longest_blocking, Algorithm, AppRetry, Check, Estimate, Expected, Leftover,
+    LockClause, MysqlLock, Phase, RollbackStep, Step, Warning,
 };
 use crate::quote::{mysql as q, shell};
 
@@ -422,6 +422,25 @@ fn old_table(tool: OscTool, table: &str) -> String {
     }
 }
 
+/// The errors application writes meet more often while the tool runs: pt-online-schema-change's
+/// triggers and chunk copy lock the same rows (deadlocks, lock wait timeouts).
+fn trigger_retries(tool: OscTool) -> Vec<AppRetry> {
+    match tool {
+        OscTool::PtOnlineSchemaChange => vec![AppRetry::Deadlock, AppRetry::LockWaitTimeout],
+        OscTool::GhOst | OscTool::Spirit => Vec::new(),
+    }
+}
+
+/// pt-online-schema-change with `--alter-foreign-keys-method=rebuild_constraints` renames the
+/// child tables' foreign keys on every run, the inverse run included.
+fn renames_child_keys(ctx: &Ctx, tool: OscTool) -> Vec<Leftover> {
+    if tool == OscTool::PtOnlineSchemaChange && ctx.req.env.foreign_keys {
+        vec![Leftover::ChildForeignKeysRenamed]
+    } else {
+        Vec::new()
+    }
+}
+
 fn shell_step(
     ctx: &Ctx,
     title: &str,
@@ -552,6 +571,7 @@ pub fn online_alter(
             "Its triggers and its chunk copy lock the same rows: while it runs, application writes meet more deadlocks (error 1213) and row-lock waits (1205). Writes continue, but the application must retry those errors, as it should anyway.".to_string(),
         );
     }
+    copy.app_retries = trigger_retries(tool);
     phases.push(Phase {
         name: "copy".to_string(),
         purpose: format!(
@@ -638,6 +658,9 @@ pub fn online_alter(
                     }
                 )),
                 shell: Some(command(ctx, tool, clause, Mode::Immediate)),
+                also_undoes: 0,
+                leaves: renames_child_keys(ctx, tool),
+                app_retries: trigger_retries(tool),
             },
             ctx.rollback_ddl(
                 format!("DROP TABLE IF EXISTS {};", ctx.sibling(&old)),

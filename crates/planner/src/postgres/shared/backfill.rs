@@ -142,9 +142,11 @@ impl KeysetPass<'_> {
         let progress = ctx.sibling(&self.progress);
         let mut s = self.cleanup(ctx);
         // Both sides qualified: a key column named like a progress column stays unambiguous.
-        s.only_if = Some(format!(
-            "SELECT NOT EXISTS (SELECT 1 FROM {table} AS lockstep_t, {progress} AS lockstep_p WHERE lockstep_t.{key} >= lockstep_p.last_key AND lockstep_t.{key} <= lockstep_p.end_key AND (lockstep_t.{key} > lockstep_p.last_key OR NOT lockstep_p.started)) AS lockstep_pass_done;"
-        ));
+        s.run_only_if(
+            "lockstep_pass_done",
+            &format!("NOT EXISTS (SELECT 1 FROM {table} AS lockstep_t, {progress} AS lockstep_p WHERE lockstep_t.{key} >= lockstep_p.last_key AND lockstep_t.{key} <= lockstep_p.end_key AND (lockstep_t.{key} > lockstep_p.last_key OR NOT lockstep_p.started))"
+        ),
+        );
         s.notes.push("Runs only when a batch would find no row left in the range, so it never cuts a pass short.".to_string());
         s
     }

@@ -69,7 +69,8 @@ pub fn names_check(functions: &[CalledFunction], types: &[String]) -> Option<Che
         ),
         "no rows. A row names what this database lacks: the statement using it would fail. Install the extension that provides it (CREATE EXTENSION IF NOT EXISTS ...), or create the function or type, then run the plan again",
         Expected::NoRows,
-    ))
+    )
+    .proving(crate::plan::Precondition::NamedObjectsExist))
 }
 
 /// The type name alone, as `to_regtype` parses it: a `COLLATE` or `GENERATED` clause written

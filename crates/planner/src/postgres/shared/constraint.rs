@@ -32,7 +32,7 @@ pub(crate) fn by_name(ctx: &Ctx, name: &str) -> String {
 /// Guard: true while no constraint of this name exists on the table.
 pub(crate) fn missing_guard(ctx: &Ctx, name: &str) -> String {
     format!(
-        "SELECT NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {}) AS lockstep_constraint_missing;",
+        "NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {})",
         by_name(ctx, name)
     )
 }
@@ -58,7 +58,7 @@ pub(crate) fn add_step(
 ) -> Step {
     let clause = format!("ADD CONSTRAINT {} {definition}", ident(name));
     let mut step = ctx.ddl(title, vec![alter(ctx, &clause)], stmt, duration);
-    step.only_if = Some(missing_guard(ctx, name));
+    step.run_only_if("lockstep_constraint_missing", &missing_guard(ctx, name));
     step.retry = format!(
         "{RETRY_LOCK_TIMEOUT} ADD CONSTRAINT has no IF NOT EXISTS: the guard skips the step once {} exists.",
         ident(name)
@@ -77,10 +77,13 @@ pub(crate) fn validate_step(ctx: &Ctx, name: &str, duration: Estimate, on_failur
     step.scans_table = true;
     // VALIDATE of a valid constraint is a no-op, but a constraint a later phase drops again
     // (the temporary CHECK of add-not-null) must not be looked for on a re-run.
-    step.only_if = Some(format!(
-        "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND NOT convalidated) AS lockstep_not_yet_validated;",
-        by_name(ctx, name)
-    ));
+    step.run_only_if(
+        "lockstep_not_yet_validated",
+        &format!(
+            "EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND NOT convalidated)",
+            by_name(ctx, name)
+        ),
+    );
     step.notes.push("SHARE UPDATE EXCLUSIVE lets SELECT, INSERT, UPDATE and DELETE run; it waits for, and holds off, other DDL, VACUUM and ANALYZE on this table (an autovacuum in its way is cancelled, unless it runs to prevent wraparound).".to_string());
     step.retry = format!(
         "{on_failure} If it is cancelled or times out, nothing changed: run it again. The guard skips it once the constraint is validated."

@@ -61,7 +61,7 @@ impl IndexSpec<'_> {
     /// True when an INVALID index of this name exists (left by a failed concurrent build).
     pub fn invalid_leftover_sql(&self, ctx: &Ctx) -> String {
         format!(
-            "SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass({}) AND NOT indisvalid) AS lockstep_invalid_leftover;",
+            "EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass({}) AND NOT indisvalid)",
             quote::literal(&self.qualified_name(ctx))
         )
     }
@@ -76,7 +76,7 @@ impl IndexSpec<'_> {
             crate::estimate::CATALOG_ONLY,
         );
         drop_leftover.in_transaction = false;
-        drop_leftover.only_if = Some(self.invalid_leftover_sql(ctx));
+        drop_leftover.run_only_if("lockstep_invalid_leftover", &self.invalid_leftover_sql(ctx));
         drop_leftover.retry = "Safe to re-run: it only drops an index that is INVALID.".to_string();
 
         let mut build = ctx.ddl(
