@@ -589,7 +589,7 @@ impl<'a> Split<'a> {
         };
         let same_check = check(
             "Old and new tables hold the same rows: count and checksum of key + moved columns, in one snapshot (two full scans: run it on a replica if you have one)",
-            format!("SELECT {} = {} AS same;", checksum(&table), checksum(&new)),
+            format!("SELECT {} = {} AS same;", checksum(table), checksum(new)),
             "1",
             Expected::row(&["1"]),
         ).scanning();
