@@ -77,10 +77,18 @@ fn table_sizes(m: &ArgMatches) -> Result<Sizes, String> {
             .map_err(|e| format!("--sizes {path}: {e}"))?;
     }
     for raw in m.get_many::<String>("rows").into_iter().flatten() {
+        if !raw.contains('=') {
+            sizes.set_every_table(Some(raw), None);
+            continue;
+        }
         let (table, rows) = Sizes::pair(raw).map_err(|e| format!("--rows: {e}"))?;
         sizes.set_rows(&table, &rows);
     }
     for raw in m.get_many::<String>("size").into_iter().flatten() {
+        if !raw.contains('=') {
+            sizes.set_every_table(None, Some(raw));
+            continue;
+        }
         let (table, size) = Sizes::pair(raw).map_err(|e| format!("--size: {e}"))?;
         sizes.set_size(&table, &size);
     }

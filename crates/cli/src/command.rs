@@ -70,8 +70,8 @@ fn check() -> Command {
         .arg(Arg::new("file").value_name("FILE").help("the migration file (SQL); - reads standard input").required_unless_present("sizes-query"))
         .arg(Arg::new("db").long("db").value_name("DB").required(true).help(lockstep_planner::params::accepts("db")))
         .arg(Arg::new("max-downtime").long("max-downtime").value_name("DURATION").default_value("0").help(lockstep_planner::params::accepts("max-downtime")))
-        .arg(Arg::new("rows").long("rows").value_name("TABLE=ROWS").action(ArgAction::Append).help("row count of a table, e.g. orders=500M (repeat per table)"))
-        .arg(Arg::new("size").long("size").value_name("TABLE=SIZE").action(ArgAction::Append).help("size of a table on disk, e.g. orders=120GB (repeat per table)"))
+        .arg(Arg::new("rows").long("rows").value_name("TABLE=ROWS").action(ArgAction::Append).help("row count of a table, e.g. orders=500M (repeat per table); 500M alone: every table not named"))
+        .arg(Arg::new("size").long("size").value_name("TABLE=SIZE").action(ArgAction::Append).help("size of a table on disk, e.g. orders=120GB (repeat per table); 120GB alone: every table not named"))
         .arg(Arg::new("sizes").long("sizes").value_name("FILE").help("every table's rows and size: the output of the query --sizes-query prints"))
         .arg(Arg::new("sizes-query").long("sizes-query").action(ArgAction::SetTrue).help("print the one-line catalog query (for --db's engine) whose output --sizes reads, and exit"))
         .arg(

@@ -8,9 +8,21 @@ use std::collections::HashMap;
 pub struct Sizes {
     rows: HashMap<String, String>,
     size: HashMap<String, String>,
+    /// `--rows 500M` without a table: every table not named otherwise.
+    every_table: (Option<String>, Option<String>),
 }
 
 impl Sizes {
+    /// Rows and size of every table the file touches that is not named otherwise.
+    pub fn set_every_table(&mut self, rows: Option<&str>, size: Option<&str>) {
+        if rows.is_some() {
+            self.every_table.0 = rows.map(str::to_string);
+        }
+        if size.is_some() {
+            self.every_table.1 = size.map(str::to_string);
+        }
+    }
+
     pub fn set_rows(&mut self, table: &str, rows: &str) {
         self.rows.insert(table.to_string(), rows.to_string());
     }
@@ -69,11 +81,11 @@ impl Sizes {
     /// Rows of `schema.table` or `table`: an exact name first, then the one entry with the
     /// same table name in any schema.
     pub fn rows(&self, schema: Option<&str>, table: &str) -> Option<&str> {
-        lookup(&self.rows, schema, table)
+        lookup(&self.rows, schema, table).or(self.every_table.0.as_deref())
     }
 
     pub fn size(&self, schema: Option<&str>, table: &str) -> Option<&str> {
-        lookup(&self.size, schema, table)
+        lookup(&self.size, schema, table).or(self.every_table.1.as_deref())
     }
 }
 
