@@ -33,7 +33,10 @@ fn report(m: &ArgMatches) -> Result<(String, bool), String> {
     let db = m.get_one::<String>("db").map_or("", String::as_str);
     if m.get_flag("sizes-query") {
         let parsed = parse_database(db).map_err(|e| format!("--db: {e}"))?;
-        return Ok((sizes::query(parsed.engine.is_mysql_family()).to_string(), false));
+        return Ok((
+            sizes::query(parsed.engine.is_mysql_family()).to_string(),
+            false,
+        ));
     }
     let file = m.get_one::<String>("file").map_or("-", String::as_str);
     let source = read(file)?;
@@ -46,7 +49,10 @@ fn report(m: &ArgMatches) -> Result<(String, bool), String> {
         sizes: table_sizes(m)?,
     };
     let report = check(&source, &options).map_err(|e| format!("{file}: {e}"))?;
-    let text = match m.get_one::<String>("format").map_or("markdown", String::as_str) {
+    let text = match m
+        .get_one::<String>("format")
+        .map_or("markdown", String::as_str)
+    {
         "json" => render::to_json(&report),
         "github" => render::to_github(&report, file),
         _ => render::to_markdown(&report),

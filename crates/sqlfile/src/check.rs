@@ -99,7 +99,12 @@ pub fn check(source: &str, options: &Options) -> Result<Report, String> {
     Ok(report)
 }
 
-fn read_piece(piece: &Piece, dialect: &dyn Dialect, postgres: bool, facts: &mut FileFacts) -> Vec<Item> {
+fn read_piece(
+    piece: &Piece,
+    dialect: &dyn Dialect,
+    postgres: bool,
+    facts: &mut FileFacts,
+) -> Vec<Item> {
     if piece.meta_command {
         return vec![Item::Unknown(
             "a psql meta-command, not SQL: Lockstep does not plan it".into(),
@@ -124,7 +129,10 @@ fn read_piece(piece: &Piece, dialect: &dyn Dialect, postgres: bool, facts: &mut 
 
 /// sqlparser does not read `DROP INDEX CONCURRENTLY`: its tokens without that word, and
 /// whether it was there.
-fn take_drop_index_concurrently(tokens: &[TokenWithSpan], postgres: bool) -> (Vec<TokenWithSpan>, bool) {
+fn take_drop_index_concurrently(
+    tokens: &[TokenWithSpan],
+    postgres: bool,
+) -> (Vec<TokenWithSpan>, bool) {
     let words: Vec<(usize, String)> = tokens
         .iter()
         .enumerate()
@@ -136,7 +144,9 @@ fn take_drop_index_concurrently(tokens: &[TokenWithSpan], postgres: bool) -> (Ve
         .take(3)
         .collect();
     match words.as_slice() {
-        [(_, a), (_, b), (i, c)] if postgres && a == "DROP" && b == "INDEX" && c == "CONCURRENTLY" => {
+        [(_, a), (_, b), (i, c)]
+            if postgres && a == "DROP" && b == "INDEX" && c == "CONCURRENTLY" =>
+        {
             let mut rest = tokens.to_vec();
             rest.remove(*i);
             (rest, true)
@@ -145,7 +155,12 @@ fn take_drop_index_concurrently(tokens: &[TokenWithSpan], postgres: bool) -> (Ve
     }
 }
 
-fn judge(piece: &Piece, item: Item, options: &Options, plans: &mut Vec<ChangePlan>) -> StatementReport {
+fn judge(
+    piece: &Piece,
+    item: Item,
+    options: &Options,
+    plans: &mut Vec<ChangePlan>,
+) -> StatementReport {
     let mut entry = StatementReport {
         line: piece.line,
         sql: piece.sql.clone(),
@@ -159,7 +174,11 @@ fn judge(piece: &Piece, item: Item, options: &Options, plans: &mut Vec<ChangePla
     };
     match item {
         Item::Unknown(reason) => entry.reason = reason,
-        Item::DataChange { verb, schema, table } => {
+        Item::DataChange {
+            verb,
+            schema,
+            table,
+        } => {
             let rows = options
                 .sizes
                 .rows(schema.as_deref(), &table)
@@ -176,28 +195,41 @@ fn judge(piece: &Piece, item: Item, options: &Options, plans: &mut Vec<ChangePla
     entry
 }
 
-fn judge_change(entry: &mut StatementReport, change: Recognised, options: &Options, plans: &mut Vec<ChangePlan>) {
+fn judge_change(
+    entry: &mut StatementReport,
+    change: Recognised,
+    options: &Options,
+    plans: &mut Vec<ChangePlan>,
+) {
     let mut params = change.params.clone();
     params.set("db", options.db.clone());
     params.set("max-downtime", options.max_downtime.clone());
     let schema = change.schema.as_deref();
-    let Some(rows) = options.sizes.rows(schema, &change.table) else {
+    let rows = options.sizes.rows(schema, &change.table);
+    let size = options.sizes.size(schema, &change.table);
+    let (Some(rows), Some(size)) = (rows, size) else {
+        let t = &change.table;
         entry.reason = format!(
-            "no row count for {}: give --rows {}=N, or --sizes with the output of `lockstep check --sizes-query`",
-            change.table, change.table
+            "no row count and size for {t}: give --rows {t}=N --size {t}=SIZE, or --sizes with the output of `lockstep check --sizes-query`"
         );
         return;
     };
     params.set("rows", rows);
-    if let Some(size) = options.sizes.size(schema, &change.table) {
-        params.set("size", size);
-    }
+    params.set("size", size);
     let plan = match lockstep_planner::plan(&params) {
         Ok(plan) => plan,
         Err(errors) => {
             let over_budget = errors.iter().any(|e| e.field == "max-downtime");
-            entry.verdict = if over_budget { Verdict::Unsafe } else { Verdict::Unknown };
-            entry.reason = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
+            entry.verdict = if over_budget {
+                Verdict::Unsafe
+            } else {
+                Verdict::Unknown
+            };
+            entry.reason = errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ");
             return;
         }
     };
@@ -233,7 +265,11 @@ fn verdict_from_plan(entry: &mut StatementReport, plan: &Plan, written: Written)
             format!("unsafe as written: {}", plan.strategy.rule),
         ),
         Written::OnlineForm(form) => {
-            let online = if chose_direct { alternative } else { Some(plan.phases.as_slice()) };
+            let online = if chose_direct {
+                alternative
+            } else {
+                Some(plan.phases.as_slice())
+            };
             (
                 online,
                 Verdict::Safe,

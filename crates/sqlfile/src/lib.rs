@@ -3,8 +3,8 @@
 //! unknown (why). The parser is sqlparser; this crate keeps it out of the planner and of the
 //! page's first load.
 
+pub mod check;
 pub mod recognise;
+pub mod render;
 pub mod sizes;
 pub mod split;
-pub mod check;
-pub mod render;

@@ -5,6 +5,7 @@
 //! without it.
 
 use lockstep_planner::params::Params;
+use lockstep_planner::request::Change;
 use sqlparser::ast::{
     AlterColumnOperation, AlterTableOperation, ColumnOption, ColumnOptionDef, CreateIndex,
     DataType, Expr, GeneratedExpressionMode, Ident, IndexColumn, ObjectName, ObjectNamePart,
@@ -158,7 +159,12 @@ impl Reader<'_> {
                     &column_def.name,
                     &column_def.data_type,
                 );
-                self.add_column(target, &column_def.name, &column_def.data_type, &column_def.options)
+                self.add_column(
+                    target,
+                    &column_def.name,
+                    &column_def.data_type,
+                    &column_def.options,
+                )
             }
             Op::DropColumn {
                 column_names,
@@ -377,13 +383,27 @@ impl Reader<'_> {
         };
         let item = match constraint {
             TableConstraint::Unique(u) => {
-                if !u.include.is_empty() || !u.index_options.is_empty() || u.index_type.is_some() || u.characteristics.is_some() || u.nulls_distinct.to_string() != "" {
-                    return Item::Unknown("ADD UNIQUE with options Lockstep's add-unique does not carry".into());
+                if !u.include.is_empty()
+                    || !u.index_options.is_empty()
+                    || u.index_type.is_some()
+                    || u.characteristics.is_some()
+                    || u.nulls_distinct.to_string() != ""
+                {
+                    return Item::Unknown(
+                        "ADD UNIQUE with options Lockstep's add-unique does not carry".into(),
+                    );
                 }
                 let Some(columns) = self.plain_columns(&u.columns) else {
-                    return Item::Unknown("ADD UNIQUE on an expression or with ordering: use CREATE UNIQUE INDEX".into());
+                    return Item::Unknown(
+                        "ADD UNIQUE on an expression or with ordering: use CREATE UNIQUE INDEX"
+                            .into(),
+                    );
                 };
-                let name = u.name.as_ref().or(u.index_name.as_ref()).map(|n| self.name(n));
+                let name = u
+                    .name
+                    .as_ref()
+                    .or(u.index_name.as_ref())
+                    .map(|n| self.name(n));
                 target.change("add-unique", written, |p| {
                     p.set("columns", columns.clone());
                     if let Some(n) = &name {
@@ -392,7 +412,11 @@ impl Reader<'_> {
                 })
             }
             TableConstraint::ForeignKey(fk) => {
-                if fk.on_delete.is_some() || fk.on_update.is_some() || fk.match_kind.is_some() || fk.characteristics.is_some() {
+                if fk.on_delete.is_some()
+                    || fk.on_update.is_some()
+                    || fk.match_kind.is_some()
+                    || fk.characteristics.is_some()
+                {
                     return Item::Unknown("FOREIGN KEY with ON DELETE, ON UPDATE, MATCH or DEFERRABLE: Lockstep's add-foreign-key does not carry them".into());
                 }
                 let Some((ref_schema, ref_table)) = self.object(&fk.foreign_table) else {
@@ -402,10 +426,16 @@ impl Reader<'_> {
                     return Item::Unknown("FOREIGN KEY to a table in another schema: Lockstep looks the referenced table up in the table's own schema".into());
                 }
                 if fk.referred_columns.is_empty() {
-                    return Item::Unknown("FOREIGN KEY without the referenced columns: name them".into());
+                    return Item::Unknown(
+                        "FOREIGN KEY without the referenced columns: name them".into(),
+                    );
                 }
                 let columns = self.join(&fk.columns);
-                let references = format!("{}({})", quoted(&ref_table), self.join(&fk.referred_columns));
+                let references = format!(
+                    "{}({})",
+                    quoted(&ref_table),
+                    self.join(&fk.referred_columns)
+                );
                 let name = fk.name.as_ref().map(|n| self.name(n));
                 target.change("add-foreign-key", written, |p| {
                     p.set("columns", columns.clone());
@@ -429,7 +459,9 @@ impl Reader<'_> {
             }
             TableConstraint::Index(ix) => {
                 if !ix.index_options.is_empty() {
-                    return Item::Unknown("ADD INDEX with index options Lockstep's add-index does not carry".into());
+                    return Item::Unknown(
+                        "ADD INDEX with index options Lockstep's add-index does not carry".into(),
+                    );
                 }
                 let Some(keys) = self.keys(&ix.columns) else {
                     return Item::Unknown("ADD INDEX with a key Lockstep cannot write back".into());
@@ -487,7 +519,12 @@ impl Reader<'_> {
             return unknown_name(&index.table_name);
         };
         let target = Target { schema, table };
-        if !index.include.is_empty() || !index.with.is_empty() || index.nulls_distinct.is_some() || !index.index_options.is_empty() || !index.alter_options.is_empty() {
+        if !index.include.is_empty()
+            || !index.with.is_empty()
+            || index.nulls_distinct.is_some()
+            || !index.index_options.is_empty()
+            || !index.alter_options.is_empty()
+        {
             return Item::Unknown("CREATE INDEX with INCLUDE, WITH, NULLS [NOT] DISTINCT or index options: Lockstep's add-index does not carry them".into());
         }
         let Some(keys) = self.keys(&index.columns) else {
@@ -536,7 +573,9 @@ impl Reader<'_> {
         concurrently: bool,
     ) -> Item {
         if cascade {
-            return Item::Unknown("DROP INDEX … CASCADE also drops what depends on the index".into());
+            return Item::Unknown(
+                "DROP INDEX … CASCADE also drops what depends on the index".into(),
+            );
         }
         let Some((index_schema, index)) = self.object(name) else {
             return unknown_name(name);
@@ -581,7 +620,13 @@ impl Reader<'_> {
         }
     }
 
-    fn remember_type(&mut self, schema: &Option<String>, table: &str, column: &Ident, t: &DataType) {
+    fn remember_type(
+        &mut self,
+        schema: &Option<String>,
+        table: &str,
+        column: &Ident,
+        t: &DataType,
+    ) {
         let key = Target {
             schema: schema.clone(),
             table: table.to_string(),
@@ -626,7 +671,11 @@ impl Reader<'_> {
     }
 
     fn join(&self, idents: &[Ident]) -> String {
-        idents.iter().map(|i| self.name(i)).collect::<Vec<_>>().join(",")
+        idents
+            .iter()
+            .map(|i| self.name(i))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The columns of a UNIQUE constraint as a plain list; None when one is an expression or
@@ -634,9 +683,16 @@ impl Reader<'_> {
     fn plain_columns(&self, columns: &[IndexColumn]) -> Option<String> {
         let names: Option<Vec<String>> = columns
             .iter()
-            .map(|c| match (&c.column.expr, &c.column.options.sort, c.column.options.nulls_first, &c.operator_class) {
-                (Expr::Identifier(i), None, None, None) => Some(self.name(i)),
-                _ => None,
+            .map(|c| {
+                match (
+                    &c.column.expr,
+                    &c.column.options.sort,
+                    c.column.options.nulls_first,
+                    &c.operator_class,
+                ) {
+                    (Expr::Identifier(i), None, None, None) => Some(self.name(i)),
+                    _ => None,
+                }
             })
             .collect();
         let names = names?;
@@ -670,6 +726,29 @@ impl Reader<'_> {
             None => {}
         }
         column.column.with_fill.is_none().then_some(key)
+    }
+}
+
+/// The SQL each change kind is read from. The match is exhaustive: a kind added to the
+/// planner's list is a compile error here until it says how it is written (and the kinds test
+/// then asks for a sample statement).
+pub fn written_as(change: &Change) -> Option<&'static str> {
+    match change {
+        Change::AddColumn(_) => Some("ALTER TABLE … ADD [COLUMN]"),
+        Change::DropColumn(_) => Some("ALTER TABLE … DROP [COLUMN]"),
+        Change::RenameColumn(_) => Some("ALTER TABLE … RENAME COLUMN; MySQL CHANGE old new"),
+        Change::RenameTable(_) => Some("ALTER TABLE … RENAME TO"),
+        Change::ChangeType(_) => Some("ALTER COLUMN … [SET DATA] TYPE; MySQL MODIFY"),
+        Change::AddIndex(_) => Some("CREATE [UNIQUE] INDEX [CONCURRENTLY]; MySQL ADD INDEX"),
+        Change::DropIndex(_) => {
+            Some("DROP INDEX [CONCURRENTLY]; MySQL DROP INDEX … ON, ALTER TABLE … DROP INDEX")
+        }
+        Change::AddNotNull(_) => Some("ALTER COLUMN … SET NOT NULL; MySQL MODIFY … NOT NULL"),
+        Change::AddUnique(_) => Some("ADD [CONSTRAINT] … UNIQUE"),
+        Change::AddForeignKey(_) => Some("ADD [CONSTRAINT] … FOREIGN KEY [NOT VALID]"),
+        Change::AddCheck(_) => Some("ADD [CONSTRAINT] … CHECK [NOT VALID]"),
+        // Several statements (a new table, a copy, a drop): no one statement is this change.
+        Change::SplitTable(_) => None,
     }
 }
 

@@ -12,8 +12,8 @@ pub fn to_json(report: &Report) -> String {
         .plans
         .iter()
         .map(|p| {
-            let plan: Value = serde_json::from_str(&json::render(&p.plan, &p.params))
-                .unwrap_or(Value::Null);
+            let plan: Value =
+                serde_json::from_str(&json::render(&p.plan, &p.params)).unwrap_or(Value::Null);
             json!({ "line": p.line, "change": p.plan.change, "plan": plan })
         })
         .collect();
@@ -34,14 +34,18 @@ pub fn to_markdown(report: &Report) -> String {
             cell(&short(&s.sql)).replace('`', "'"),
             s.change.unwrap_or("—"),
             verdict_word(s.verdict),
-            s.blocks.map_or("—".to_string(), |b| b.describe().to_string()),
+            s.blocks
+                .map_or("—".to_string(), |b| b.describe().to_string()),
             s.blocking_seconds.map_or("—".to_string(), human_seconds_up),
             cell(&s.reason),
         ));
     }
     out.push_str("\nEach change below is planned on its own, in file order; the plans are not merged into one runbook.\n");
     for p in &report.plans {
-        out.push_str(&format!("\n---\n\n## Line {}: {}\n\n", p.line, p.plan.change));
+        out.push_str(&format!(
+            "\n---\n\n## Line {}: {}\n\n",
+            p.line, p.plan.change
+        ));
         out.push_str(&markdown::render(&p.plan, &p.params));
     }
     out

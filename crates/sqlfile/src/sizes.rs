@@ -89,7 +89,11 @@ impl Sizes {
     }
 }
 
-fn lookup<'a>(map: &'a HashMap<String, String>, schema: Option<&str>, table: &str) -> Option<&'a str> {
+fn lookup<'a>(
+    map: &'a HashMap<String, String>,
+    schema: Option<&str>,
+    table: &str,
+) -> Option<&'a str> {
     let exact = match schema {
         Some(s) => format!("{s}.{table}"),
         None => table.to_string(),
@@ -140,7 +144,9 @@ mod tests {
     fn a_bad_catalog_line_is_named() {
         let error = Sizes::default().read_catalog("orders 12\n").unwrap_err();
         assert!(error.starts_with("line 1:"), "{error}");
-        let error = Sizes::default().read_catalog("orders many 12\n").unwrap_err();
+        let error = Sizes::default()
+            .read_catalog("orders many 12\n")
+            .unwrap_err();
         assert!(error.contains("whole numbers"), "{error}");
     }
 

@@ -28,7 +28,11 @@ pub struct InputError {
 
 impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
     }
 }
 
@@ -133,8 +137,14 @@ mod tests {
         let sql = "-- a comment; with a semicolon\nALTER TABLE a ADD b int;\n\n  CREATE INDEX i ON a (b)\n";
         let pieces = split(sql, &PostgreSqlDialect {}).unwrap();
         assert_eq!(pieces.len(), 2);
-        assert_eq!((pieces[0].line, pieces[0].sql.as_str()), (2, "ALTER TABLE a ADD b int"));
-        assert_eq!((pieces[1].line, pieces[1].sql.as_str()), (4, "CREATE INDEX i ON a (b)"));
+        assert_eq!(
+            (pieces[0].line, pieces[0].sql.as_str()),
+            (2, "ALTER TABLE a ADD b int")
+        );
+        assert_eq!(
+            (pieces[1].line, pieces[1].sql.as_str()),
+            (4, "CREATE INDEX i ON a (b)")
+        );
     }
 
     #[test]

@@ -28,7 +28,9 @@ fn sources() -> Vec<Source> {
             });
             continue;
         }
-        let Some(source) = sources.last_mut() else { continue };
+        let Some(source) = sources.last_mut() else {
+            continue;
+        };
         if let Some(db) = line.strip_prefix("-- db: ") {
             source.db = db.to_string();
         } else if let Some(expect) = line.strip_prefix("-- expect: ") {
@@ -68,7 +70,9 @@ fn the_corpus_has_sixty_statements_from_cited_sources_in_both_dialects() {
     let sources = sources();
     let statements: usize = sources.iter().map(|s| s.expect.len()).sum();
     assert!(statements >= 60, "{statements} statements");
-    assert!(sources.iter().all(|s| s.cite.split_whitespace().count() >= 2));
+    assert!(sources
+        .iter()
+        .all(|s| s.cite.split_whitespace().count() >= 2));
     assert!(sources.iter().any(|s| s.db.starts_with("mysql")));
     assert!(sources.iter().any(|s| s.db.starts_with("postgresql")));
 }
@@ -87,7 +91,15 @@ fn every_corpus_statement_is_recognised_and_judged_as_expected() {
             let detail: Vec<String> = report
                 .statements
                 .iter()
-                .map(|s| format!("  line {} {:?} {}: {}", s.line, s.change, word(s.verdict), s.reason))
+                .map(|s| {
+                    format!(
+                        "  line {} {:?} {}: {}",
+                        s.line,
+                        s.change,
+                        word(s.verdict),
+                        s.reason
+                    )
+                })
                 .collect();
             failures.push(format!(
                 "{}\n expected {:?}\n actual   {:?}\n{}",
@@ -109,7 +121,10 @@ fn every_recognised_statement_plans_as_the_same_change_entered_through_a_link() 
     for source in sources() {
         let report = check(&source.sql, &options(&source.db)).expect(&source.cite);
         for change in &report.plans {
-            let link = format!("https://example.invalid/?{}", share::to_query(&change.params));
+            let link = format!(
+                "https://example.invalid/?{}",
+                share::to_query(&change.params)
+            );
             let params = share::from_link(&link).expect("the link reads back");
             let plan = lockstep_planner::plan(&params).expect("the link plans");
             assert_eq!(plan, change.plan, "{}: {link}", source.cite);
