@@ -49,6 +49,8 @@ pub struct StatementReport {
     pub lock_timeout_ms: Option<u64>,
     /// Index into [`Report::plans`].
     pub plan: Option<usize>,
+    /// Written in the online form (`CONCURRENTLY`, `NOT VALID`, `VALIDATE CONSTRAINT`).
+    pub online_form: bool,
 }
 
 /// A change's plan, in file order.
@@ -89,14 +91,100 @@ pub fn check(source: &str, options: &Options) -> Result<Report, String> {
         statements: Vec::new(),
         plans: Vec::new(),
     };
+    let mut transaction: Option<u64> = None;
     for piece in pieces {
         let items = read_piece(&piece, dialect.as_ref(), postgres, &mut facts);
-        for item in items {
-            let entry = judge(&piece, item, options, &mut report.plans);
-            report.statements.push(entry);
+        let mut entries: Vec<StatementReport> = items
+            .into_iter()
+            .map(|item| judge(&piece, item, options, &mut report.plans))
+            .collect();
+        one_statement_one_lock(&mut entries);
+        if postgres {
+            if let Some(begin) = transaction {
+                inside_transaction(&mut entries, begin);
+            }
+            transaction = transaction_after(&piece, transaction);
         }
+        report.statements.extend(entries);
     }
     Ok(report)
+}
+
+/// The actions of one statement run under one lock, held for the longest of them: a safe
+/// action beside an unsafe one is unsafe, beside an unknown one unknown.
+fn one_statement_one_lock(entries: &mut [StatementReport]) {
+    if entries.len() < 2 {
+        return;
+    }
+    let worst = entries
+        .iter()
+        .filter(|e| e.verdict == Verdict::Unsafe)
+        .max_by(|a, b| {
+            a.blocking_seconds
+                .unwrap_or(0.0)
+                .total_cmp(&b.blocking_seconds.unwrap_or(0.0))
+        })
+        .map(|e| (e.change, e.blocks, e.blocking_seconds));
+    let any_unknown = entries.iter().any(|e| e.verdict == Verdict::Unknown);
+    for entry in entries.iter_mut().filter(|e| e.verdict == Verdict::Safe) {
+        if let Some((change, blocks, seconds)) = worst {
+            entry.verdict = Verdict::Unsafe;
+            entry.reason = format!(
+                "{}; but it runs in the same statement as an unsafe {} action, and the statement holds its lock for all of them",
+                entry.reason,
+                change.unwrap_or("other")
+            );
+            entry.blocks = blocks.max(entry.blocks);
+            entry.blocking_seconds = seconds;
+        } else if any_unknown {
+            entry.verdict = Verdict::Unknown;
+            entry.reason = format!(
+                "{}; but it runs in the same statement as an action Lockstep cannot judge, under one lock",
+                entry.reason
+            );
+        }
+    }
+}
+
+/// PostgreSQL holds every lock of a transaction block until COMMIT, behind every later
+/// statement of the block, and refuses CONCURRENTLY inside it: a safe verdict that rests on a
+/// brief lock, or on CONCURRENTLY, no longer holds there.
+fn inside_transaction(entries: &mut [StatementReport], begin: u64) {
+    for entry in entries.iter_mut().filter(|e| e.verdict == Verdict::Safe) {
+        if entry.blocks.is_some_and(|b| b != Blocks::Nothing) || entry.online_form {
+            entry.verdict = Verdict::Unknown;
+            entry.reason = format!(
+                "{}; but it runs inside the transaction block opened on line {begin}: PostgreSQL holds its lock until COMMIT, behind every later statement of the block, and refuses CONCURRENTLY there",
+                entry.reason
+            );
+        }
+    }
+}
+
+/// The line of the open transaction block after `piece`: BEGIN / START TRANSACTION opens one,
+/// COMMIT / END / ROLLBACK closes it.
+fn transaction_after(piece: &Piece, open: Option<u64>) -> Option<u64> {
+    let words: Vec<String> = piece
+        .tokens
+        .iter()
+        .filter_map(|t| match &t.token {
+            Token::Word(w) => Some(w.value.to_ascii_uppercase()),
+            _ => None,
+        })
+        .take(2)
+        .collect();
+    match words
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["BEGIN"] | ["BEGIN", "TRANSACTION" | "WORK" | "ISOLATION"] | ["START", "TRANSACTION"] => {
+            Some(piece.line)
+        }
+        ["COMMIT" | "END" | "ROLLBACK" | "ABORT", ..] => None,
+        _ => open,
+    }
 }
 
 fn read_piece(
@@ -171,6 +259,7 @@ fn judge(
         blocking_seconds: None,
         lock_timeout_ms: None,
         plan: None,
+        online_form: false,
     };
     match item {
         Item::Unknown(reason) => entry.reason = reason,
@@ -265,6 +354,7 @@ fn verdict_from_plan(entry: &mut StatementReport, plan: &Plan, written: Written)
             format!("unsafe as written: {}", plan.strategy.rule),
         ),
         Written::OnlineForm(form) => {
+            entry.online_form = true;
             let online = if chose_direct {
                 alternative
             } else {

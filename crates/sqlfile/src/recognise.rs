@@ -76,6 +76,11 @@ impl Reader<'_> {
                     schema: schema.clone(),
                     table: table.clone(),
                 };
+                if let Some(forced) = alter.operations.iter().find_map(forces_blocking) {
+                    return vec![Item::Unknown(format!(
+                        "{forced}: the statement forces a blocking table copy or lock that Lockstep's plan of the change does not make; drop the clause and check again"
+                    ))];
+                }
                 let items: Vec<Item> = alter
                     .operations
                     .iter()
@@ -807,6 +812,23 @@ fn kind_of(params: &Params) -> &'static str {
 
 fn same_type(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
+}
+
+/// A MySQL `ALGORITHM=COPY` or `LOCK=SHARED|EXCLUSIVE`: the statement then blocks more than
+/// the plan's direct path says.
+fn forces_blocking(op: &AlterTableOperation) -> Option<String> {
+    use sqlparser::ast::{AlterTableAlgorithm, AlterTableLock};
+    match op {
+        AlterTableOperation::Algorithm {
+            algorithm: AlterTableAlgorithm::Copy,
+            ..
+        }
+        | AlterTableOperation::Lock {
+            lock: AlterTableLock::Shared | AlterTableLock::Exclusive,
+            ..
+        } => Some(op.to_string()),
+        _ => None,
+    }
 }
 
 fn is_option(op: &AlterTableOperation) -> bool {

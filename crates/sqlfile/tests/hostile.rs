@@ -1,6 +1,6 @@
 //! Hostile files: a clear message or a report, never a panic.
 
-use lockstep_sqlfile::check::{check, Options};
+use lockstep_sqlfile::check::{check, Options, Verdict};
 use lockstep_sqlfile::sizes::Sizes;
 use proptest::prelude::*;
 
@@ -134,4 +134,57 @@ fn a_bad_db_or_budget_is_refused_naming_the_flag() {
     assert!(check("SELECT 1;", &o)
         .unwrap_err()
         .starts_with("--max-downtime"));
+}
+
+#[test]
+fn a_safe_action_beside_an_unsafe_one_in_one_statement_is_unsafe() {
+    let report = check(
+        "ALTER TABLE orders ADD COLUMN note text, ALTER COLUMN a SET NOT NULL;",
+        &options("postgresql@16.4"),
+    )
+    .unwrap();
+    assert_eq!(report.statements.len(), 2);
+    assert!(report
+        .statements
+        .iter()
+        .all(|s| s.verdict == Verdict::Unsafe));
+    assert_eq!(
+        report.statements[0].blocking_seconds,
+        report.statements[1].blocking_seconds
+    );
+}
+
+#[test]
+fn inside_a_transaction_block_a_brief_lock_or_concurrently_is_not_judged_safe() {
+    let sql = "BEGIN;\nALTER TABLE orders ADD COLUMN note text;\nCREATE INDEX CONCURRENTLY i ON orders (a);\nCOMMIT;\nALTER TABLE orders ADD COLUMN memo text;";
+    let report = check(sql, &options("postgresql@16.4")).unwrap();
+    let verdicts: Vec<Verdict> = report.statements.iter().map(|s| s.verdict).collect();
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Unknown,
+            Verdict::Unknown,
+            Verdict::Unknown,
+            Verdict::Unknown,
+            Verdict::Safe
+        ]
+    );
+    assert!(report.statements[1].reason.contains("line 1"));
+}
+
+#[test]
+fn mysql_algorithm_copy_is_not_judged_by_the_online_plan() {
+    let report = check(
+        "ALTER TABLE orders ADD INDEX i (a), ALGORITHM=COPY;",
+        &options("mysql@8.0.35"),
+    )
+    .unwrap();
+    assert_eq!(report.statements[0].verdict, Verdict::Unknown);
+    assert!(report.statements[0].reason.contains("ALGORITHM"));
+    let report = check(
+        "ALTER TABLE orders ADD INDEX i (a), ALGORITHM=INPLACE, LOCK=NONE;",
+        &options("mysql@8.0.35"),
+    )
+    .unwrap();
+    assert_eq!(report.statements[0].change, Some("add-index"));
 }
