@@ -6,7 +6,7 @@ use lockstep_planner::request::parse_database;
 use lockstep_sqlfile::check::{check, Options};
 use lockstep_sqlfile::render;
 use lockstep_sqlfile::sizes::{self, Sizes};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 const UNSAFE_EXIT: u8 = 1;
@@ -15,10 +15,10 @@ const USAGE_EXIT: u8 = 2;
 pub fn run(m: &ArgMatches) -> ExitCode {
     match report(m) {
         Ok((text, unsafe_found)) => {
-            print!("{text}");
-            if !text.ends_with('\n') {
-                println!();
-            }
+            // A reader that stops early (`| head`) is not an error of the check.
+            let mut out = std::io::stdout().lock();
+            let newline = if text.ends_with('\n') { "" } else { "\n" };
+            let _ = write!(out, "{text}{newline}");
             ExitCode::from(if unsafe_found { UNSAFE_EXIT } else { 0 })
         }
         Err(message) => {

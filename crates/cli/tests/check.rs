@@ -135,3 +135,28 @@ fn bad_input_exits_2_with_a_message() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8(out.stderr).unwrap().contains("--rows"));
 }
+
+#[test]
+fn a_reader_that_closes_early_is_not_a_panic() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let statements: String = (0..3000).map(|i| format!("SELECT {i};\n")).collect();
+    let f = file("long.sql", &statements);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lockstep"))
+        .args(["check", &f, "--db", "postgresql@16.4"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status.code(), Some(0));
+}

@@ -96,6 +96,10 @@ impl Reader<'_> {
                 }
             }
             Statement::CreateIndex(index) => vec![self.create_index(index)],
+            Statement::RenameTable(renames) => renames
+                .iter()
+                .map(|r| self.rename_table(&r.old_name, &r.new_name))
+                .collect(),
             Statement::Drop {
                 object_type: ObjectType::Index,
                 names,
@@ -609,6 +613,22 @@ impl Reader<'_> {
             Written::Plain
         };
         target.change("drop-index", written, |p| p.set("index", index.clone()))
+    }
+
+    /// MySQL's `RENAME TABLE a TO b`: a rename within one schema.
+    fn rename_table(&self, old: &ObjectName, new: &ObjectName) -> Item {
+        match (self.object(old), self.object(new)) {
+            (Some((schema, table)), Some((new_schema, new_name)))
+                if new_schema.is_none() || new_schema == schema =>
+            {
+                Target { schema, table }.change("rename-table", Written::Plain, |p| {
+                    p.set("new-name", new_name.clone());
+                })
+            }
+            _ => Item::Unknown(
+                "RENAME TABLE to another schema: Lockstep's rename-table keeps the schema".into(),
+            ),
+        }
     }
 
     fn data_change(&self, verb: &'static str, relation: &TableFactor) -> Item {

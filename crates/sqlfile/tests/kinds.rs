@@ -102,3 +102,18 @@ fn every_change_kind_is_read_from_sql_or_says_why_not() {
         assert!(written_as(&change).is_some(), "{kind}");
     }
 }
+
+#[test]
+fn mysql_rename_table_statement_is_a_rename_per_pair() {
+    let mut sizes = Sizes::default();
+    sizes.set_every_table(Some("1M"), Some("200MB"));
+    let options = Options {
+        db: "mysql@8.0.35".to_string(),
+        max_downtime: "5s".to_string(),
+        sizes,
+    };
+    let report = check("RENAME TABLE a TO a_old, b TO b_old;", &options).unwrap();
+    let kinds: Vec<_> = report.statements.iter().map(|s| s.change).collect();
+    assert_eq!(kinds, [Some("rename-table"), Some("rename-table")]);
+    assert_eq!(report.plans[0].params.get("new-name"), Some("a_old"));
+}
