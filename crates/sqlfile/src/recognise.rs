@@ -54,7 +54,7 @@ pub enum Item {
 pub struct FileFacts {
     column_types: HashMap<(String, String), String>,
     index_tables: HashMap<String, (Option<String>, String)>,
-    not_valid: HashMap<(String, String), Params>,
+    not_valid: HashMap<(String, String), Recognised>,
 }
 
 /// Reads one statement; `postgres` decides identifier case folding (unquoted names fold to
@@ -180,7 +180,7 @@ impl Reader<'_> {
                 drop_behavior,
                 ..
             } => {
-                if drop_behavior.is_some_and(|b| b.to_string() == "CASCADE") {
+                if matches!(drop_behavior, Some(sqlparser::ast::DropBehavior::Cascade)) {
                     return Item::Unknown(
                         "DROP COLUMN … CASCADE also drops what depends on the column; Lockstep's drop-column does not".into(),
                     );
@@ -396,7 +396,7 @@ impl Reader<'_> {
                     || !u.index_options.is_empty()
                     || u.index_type.is_some()
                     || u.characteristics.is_some()
-                    || u.nulls_distinct.to_string() != ""
+                    || !matches!(u.nulls_distinct, sqlparser::ast::NullsDistinctOption::None)
                 {
                     return Item::Unknown(
                         "ADD UNIQUE with options Lockstep's add-unique does not carry".into(),
@@ -496,7 +496,7 @@ impl Reader<'_> {
             if let Some(name) = r.params.get("name") {
                 self.facts
                     .not_valid
-                    .insert((target.key(), name.to_string()), r.params.clone());
+                    .insert((target.key(), name.to_string()), r.clone());
             }
         }
         item
@@ -506,16 +506,10 @@ impl Reader<'_> {
     fn validate(&mut self, target: &Target, name: &Ident) -> Item {
         let key = (target.key(), self.name(name));
         match self.facts.not_valid.get(&key) {
-            Some(params) => {
-                let kind = kind_of(params);
-                Item::Change(Recognised {
-                    kind,
-                    schema: target.schema.clone(),
-                    table: target.table.clone(),
-                    params: params.clone(),
-                    written: Written::OnlineForm("VALIDATE CONSTRAINT"),
-                })
-            }
+            Some(added) => Item::Change(Recognised {
+                written: Written::OnlineForm("VALIDATE CONSTRAINT"),
+                ..added.clone()
+            }),
             None => Item::Unknown(format!(
                 "VALIDATE CONSTRAINT {}: the constraint is not added NOT VALID earlier in this file",
                 self.name(name)
@@ -819,15 +813,6 @@ fn quoted(name: &str) -> String {
     } else {
         format!("\"{}\"", name.replace('"', "\"\""))
     }
-}
-
-fn kind_of(params: &Params) -> &'static str {
-    let kind = params.get("change").unwrap_or_default();
-    lockstep_planner::request::CHANGE_KINDS
-        .iter()
-        .copied()
-        .find(|k| *k == kind)
-        .unwrap_or("add-check")
 }
 
 fn same_type(a: &str, b: &str) -> bool {
