@@ -15,10 +15,7 @@ const USAGE_EXIT: u8 = 2;
 pub fn run(m: &ArgMatches) -> ExitCode {
     match report(m) {
         Ok((text, unsafe_found)) => {
-            // A reader that stops early (`| head`) is not an error of the check.
-            let mut out = std::io::stdout().lock();
-            let newline = if text.ends_with('\n') { "" } else { "\n" };
-            let _ = write!(out, "{text}{newline}");
+            print(&text);
             ExitCode::from(if unsafe_found { UNSAFE_EXIT } else { 0 })
         }
         Err(message) => {
@@ -26,6 +23,13 @@ pub fn run(m: &ArgMatches) -> ExitCode {
             ExitCode::from(USAGE_EXIT)
         }
     }
+}
+
+/// Prints `text` ending in a newline; a reader that stops early (`| head`) is not an error
+/// (`print!` would panic on the closed pipe).
+pub fn print(text: &str) {
+    let newline = if text.ends_with('\n') { "" } else { "\n" };
+    let _ = write!(std::io::stdout().lock(), "{text}{newline}");
 }
 
 /// The rendered report and whether some statement is unsafe, or the message of a bad input.

@@ -30,10 +30,7 @@ fn main() -> ExitCode {
     match matches.subcommand() {
         Some(("plan", m)) => match run_plan(m) {
             Ok(text) => {
-                print!("{text}");
-                if !text.ends_with('\n') {
-                    println!();
-                }
+                check::print(&text);
                 ExitCode::SUCCESS
             }
             Err(messages) => {

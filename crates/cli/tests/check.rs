@@ -160,3 +160,41 @@ fn a_reader_that_closes_early_is_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn plan_output_to_a_closed_pipe_is_not_a_panic() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lockstep"))
+        .args([
+            "plan",
+            "--db",
+            "postgresql@16",
+            "--change",
+            "add-index",
+            "--table",
+            "orders",
+            "--columns",
+            "a",
+            "--rows",
+            "500M",
+            "--size",
+            "120GB",
+            "--max-downtime",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
