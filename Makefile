@@ -39,6 +39,7 @@ verify:
 ## Benchmarks print numbers; they never fail on timing
 bench: dist/index.html
 	cargo bench -p lockstep-planner --quiet
+	cargo bench -p lockstep-sqlfile --quiet
 	@cat target/web/sizes.txt
 	bash scripts/setup.sh browser
 	node tests/browser/bench.mjs

@@ -42,7 +42,49 @@ pub fn lockstep() -> Command {
         .about("Zero-downtime migration runbooks for PostgreSQL, MySQL and MariaDB tables.")
         .max_term_width(100)
         .subcommand(plan())
+        .subcommand(check())
         .subcommand(completions())
+}
+
+/// `check --format` values.
+pub const CHECK_FORMATS: &[&str] = &["markdown", "json", "github"];
+
+const CHECK_AFTER: &str = "\
+Examples:
+  lockstep check migration.sql --db postgresql@16.4 --max-downtime 0 --rows orders=500M --size orders=120GB
+  lockstep check --sizes-query --db postgresql@16   # prints the catalog query whose output --sizes reads
+  lockstep check migration.sql --db mysql@8.0.35 --sizes sizes.txt --format github
+
+Each statement is read with sqlparser (PostgreSQL or MySQL, from --db) and becomes one of \
+Lockstep's changes, planned on its own for its table's size: safe as written (the plan is this \
+statement, within the budget), unsafe (the plan needs the online path: what the statement \
+blocks and for how long), or unknown (why). The plans are per change, in file order, not merged.
+
+Exit status: 0 when no statement is unsafe, 1 when some statement is unsafe, 2 on bad input.";
+
+/// `lockstep check`: a migration file's statements, each with its verdict.
+fn check() -> Command {
+    Command::new("check")
+        .about("Reads a migration file and says, per statement, whether it is safe to run as written.")
+        .after_help(CHECK_AFTER)
+        .arg(Arg::new("file").value_name("FILE").help("the migration file (SQL); - reads standard input").required_unless_present("sizes-query"))
+        .arg(Arg::new("db").long("db").value_name("DB").required(true).help(lockstep_planner::params::accepts("db")))
+        .arg(Arg::new("max-downtime").long("max-downtime").value_name("DURATION").default_value("0").help(lockstep_planner::params::accepts("max-downtime")))
+        .arg(Arg::new("rows").long("rows").value_name("TABLE=ROWS").action(ArgAction::Append).help("row count of a table, e.g. orders=500M (repeat per table); 500M alone: every table not named"))
+        .arg(Arg::new("size").long("size").value_name("TABLE=SIZE").action(ArgAction::Append).help("size of a table on disk, e.g. orders=120GB (repeat per table); 120GB alone: every table not named"))
+        .arg(Arg::new("sizes").long("sizes").value_name("FILE").help("every table's rows and size: the output of the query --sizes-query prints"))
+        .arg(Arg::new("sizes-query").long("sizes-query").action(ArgAction::SetTrue).help("print the one-line catalog query (for --db's engine) whose output --sizes reads, and exit"))
+        .arg(
+            Arg::new("format")
+                .long("format")
+                .value_name("FORMAT")
+                .help("markdown (verdicts, then each change's runbook), json, github (workflow annotations)")
+                .value_parser(PossibleValuesParser::new(CHECK_FORMATS.iter().map(|f| match *f {
+                    "markdown" => PossibleValue::new("markdown").alias("md"),
+                    other => PossibleValue::new(other),
+                })))
+                .default_value("markdown"),
+        )
 }
 
 /// `lockstep plan`: one flag per planner parameter, plus `--format` and `--link`.

@@ -4,6 +4,7 @@
 //! and explicit flags mix freely (flags win). The command line is clap's, built from the
 //! planner's parameter list ([`command`]).
 
+mod check;
 mod command;
 
 use clap::ArgMatches;
@@ -29,10 +30,7 @@ fn main() -> ExitCode {
     match matches.subcommand() {
         Some(("plan", m)) => match run_plan(m) {
             Ok(text) => {
-                print!("{text}");
-                if !text.ends_with('\n') {
-                    println!();
-                }
+                check::print(&text);
                 ExitCode::SUCCESS
             }
             Err(messages) => {
@@ -42,6 +40,7 @@ fn main() -> ExitCode {
                 ExitCode::from(USAGE_EXIT)
             }
         },
+        Some(("check", m)) => check::run(m),
         Some(("completions", m)) => {
             let shell = *m.get_one::<Shell>("shell").expect("shell is required");
             clap_complete::generate(shell, &mut cli, "lockstep", &mut std::io::stdout());
