@@ -36,6 +36,7 @@
 use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::input::{shown, FieldError, IndexKey, IndexMethod, KeyTarget};
+use crate::mysql::facts;
 use crate::plan::{Check, Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{derived_name, ident, ident_list, literal};
 use crate::request::change::AddIndex;
@@ -259,7 +260,7 @@ impl IndexSpec<'_> {
         build.notes.push("Writes made during the build go to an online log (bounded by innodb_online_alter_log_max_size; the ALTER fails if it fills) and are applied at the end, under the exclusive metadata lock: a heavy write rate lengthens that final moment.".to_string());
         build.notes.push("The final metadata-lock moment waits for every transaction that has touched the table: with the short lock_wait_timeout, one long transaction at the very end makes the ALTER fail after the whole build with \"Lock wait timeout exceeded\" (seen on MariaDB 10.11; nothing changed, run it again). Keep long transactions off the table while it finishes.".to_string());
         build.notes.push("The sort uses temporary files in innodb_tmpdir (tmpdir by default): about the index's size must be free there too.".to_string());
-        if ctx.server.has_nocopy() {
+        if facts::NOCOPY.holds(ctx.server) {
             build.notes.push(NOCOPY_NOTE.to_string());
         }
         if self.unique {
@@ -333,7 +334,7 @@ fn key_parts(ctx: &Ctx, keys: &[IndexKey]) -> Result<Vec<KeyPart>, FieldError> {
                     "{}: MariaDB has no expression (functional) index keys. Add a PERSISTENT generated column holding the expression (add-column with generated), then index that column",
                     shown(e)
                 ))),
-                KeyTarget::Expression(e) if !ctx.server.functional_key_parts() => return Err(refuse(format!(
+                KeyTarget::Expression(e) if !facts::FUNCTIONAL_KEY_PARTS.holds(ctx.server) => return Err(refuse(format!(
                     "{}: MySQL {} has no functional key parts (they arrived in 8.0.13). Add a generated column holding the expression (add-column with generated), then index that column",
                     shown(e),
                     ctx.req.db.version
@@ -415,7 +416,7 @@ pub fn paths(ctx: &Ctx, change: &AddIndex) -> Result<Paths, FieldError> {
     ));
     out.direct = Some(spec.phases(ctx, app_change));
     out.warnings = build_warnings(ctx);
-    if keys.iter().any(|k| k.descending) && !ctx.server.descending_indexes() {
+    if keys.iter().any(|k| k.descending) && !facts::DESCENDING_INDEXES.holds(ctx.server) {
         out.warnings.push(Warning {
             code: "desc-ignored".to_string(),
             message: format!(

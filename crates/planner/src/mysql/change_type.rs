@@ -35,6 +35,7 @@ use crate::changes::{check, Paths};
 use crate::engines::mysql::{charset_bytes_per_char, varchar_length, Server, ASSUMED_CHARSET};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::FieldError;
+use crate::mysql::facts;
 use crate::plan::{Check, Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{ident, literal};
 use crate::request::change::ChangeType;
@@ -355,7 +356,7 @@ pub fn paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
         pre.push(length_prefix_check(ctx, column, to, (f, t), b, &charset));
     }
     if let Some((f, t)) = extend {
-        let lock = if server.varchar_extend_instant() {
+        let lock = if facts::VARCHAR_EXTEND_INSTANT.holds(server) {
             MysqlLock::INSTANT
         } else {
             MysqlLock::INPLACE_NONE
