@@ -4,6 +4,8 @@
 
 mod bench;
 mod cluster;
+#[cfg(test)]
+mod fact_docs;
 mod load;
 mod lockwaits;
 mod mariadb;

@@ -20,6 +20,7 @@
 use super::{summary_paths, tools, Ctx};
 use crate::changes::{check, Paths};
 use crate::input::FieldError;
+use crate::mysql::facts;
 use crate::plan::{Expected, Phase};
 use crate::quote::mysql::{derived_name, ident, literal};
 use crate::request::change::AddCheck;
@@ -27,7 +28,7 @@ use crate::request::change::AddCheck;
 pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
     let AddCheck { expression, name } = change;
     let server = ctx.server;
-    if !server.enforces_check() {
+    if !facts::ENFORCES_CHECK.holds(server) {
         return Err(FieldError::new(
             "db",
             format!(

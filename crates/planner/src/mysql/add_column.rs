@@ -13,6 +13,7 @@
 use super::{summary_paths, tools, Ctx};
 use crate::changes::Paths;
 use crate::input::FieldError;
+use crate::mysql::facts;
 use crate::plan::{Algorithm, Expected, LockClause, MysqlLock, Phase, Warning};
 use crate::quote::mysql::ident;
 use crate::request::change::AddColumn;
@@ -78,7 +79,7 @@ pub fn paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
     let computed_default = default.as_deref().is_some_and(|d| !constant_default(d));
     let cost = if computed_default {
         Cost::Copy
-    } else if server.instant_add_column_last() {
+    } else if facts::INSTANT_ADD_COLUMN_LAST.holds(server) {
         Cost::Instant
     } else {
         Cost::InplaceRebuild
@@ -99,7 +100,7 @@ pub fn paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
             ),
         });
     }
-    if server.instant_column_defect() && cost == Cost::Instant {
+    if facts::INSTANT_COLUMN_DEFECT.holds(server) && cost == Cost::Instant {
         out.warnings.push(Warning {
             code: "mysql-8029-instant-defect".to_string(),
             message: format!(
@@ -116,7 +117,7 @@ pub fn paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
             "ALTER TABLE {} DROP COLUMN {}{};",
             ctx.table(),
             ident(column),
-            ctx.lock_clause(if server.instant_add_drop_anywhere() {
+            ctx.lock_clause(if facts::INSTANT_ADD_DROP_ANYWHERE.holds(server) {
                 MysqlLock::INSTANT
             } else {
                 MysqlLock::INPLACE_NONE
@@ -162,7 +163,7 @@ pub fn paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
                 ctx.lock_clause(MysqlLock::INPLACE_NONE)
             );
             extra.extend(ctx.instant_column_limits(&ctx.req.table, 1, &inplace));
-            if server.instant_add_checks_row_size() {
+            if facts::INSTANT_ADD_CHECKS_ROW_SIZE.holds(server) {
                 out.warnings.push(super::row_size_warning(&inplace));
             }
             out.direct = Some(vec![ctx.preflight(None, extra), phase(step)]);

@@ -27,6 +27,7 @@
 use super::{summary_paths, tools, Ctx};
 use crate::changes::{check, Paths};
 use crate::input::FieldError;
+use crate::mysql::facts;
 use crate::plan::{Check, Expected, Phase, Warning};
 use crate::quote::mysql::{derived_name, ident, ident_list, literal};
 use crate::request::change::AddForeignKey;
@@ -205,7 +206,7 @@ pub fn paths(ctx: &Ctx, change: &AddForeignKey) -> Result<Paths, FieldError> {
     step.sql
         .push("SET SESSION foreign_key_checks = 1;".to_string());
     step.notes.push("foreign_key_checks = 0 applies to this session only, and is what lets InnoDB add the key in place: without it the server copies the table. It also means the existing rows are NOT checked: the orphan query after this step is the validation.".to_string());
-    if ctx.server.has_nocopy() {
+    if facts::NOCOPY.holds(ctx.server) {
         step.notes.push("ALGORITHM=NOCOPY: the table is not rebuilt, and the server refuses the statement rather than rebuild it (or copy it: with checks on it answers \"Adding foreign keys needs foreign_key_checks=OFF\").".to_string());
     }
     step.notes.push("Run the three statements in one session. If the ALTER fails, still run the last SET (or close the session): later statements of a session with checks off are not checked either.".to_string());

@@ -36,6 +36,7 @@
 use super::{summary_paths, Ctx};
 use crate::changes::Paths;
 use crate::input::{shown, FieldError, IndexKey, IndexMethod, KeyTarget};
+use crate::mysql::facts;
 use crate::mysql::shared::index::{build_warnings, IndexSpec, KeyPart};
 use crate::plan::Warning;
 use crate::quote::mysql::{derived_name, ident};
@@ -62,7 +63,7 @@ fn key_parts(ctx: &Ctx, keys: &[IndexKey]) -> Result<Vec<KeyPart>, FieldError> {
                     "{}: MariaDB has no expression (functional) index keys. Add a PERSISTENT generated column holding the expression (add-column with generated), then index that column",
                     shown(e)
                 ))),
-                KeyTarget::Expression(e) if !ctx.server.functional_key_parts() => return Err(refuse(format!(
+                KeyTarget::Expression(e) if !facts::FUNCTIONAL_KEY_PARTS.holds(ctx.server) => return Err(refuse(format!(
                     "{}: MySQL {} has no functional key parts (they arrived in 8.0.13). Add a generated column holding the expression (add-column with generated), then index that column",
                     shown(e),
                     ctx.req.db.version
@@ -144,7 +145,7 @@ pub fn paths(ctx: &Ctx, change: &AddIndex) -> Result<Paths, FieldError> {
     ));
     out.direct = Some(spec.phases(ctx, app_change));
     out.warnings = build_warnings(ctx);
-    if keys.iter().any(|k| k.descending) && !ctx.server.descending_indexes() {
+    if keys.iter().any(|k| k.descending) && !facts::DESCENDING_INDEXES.holds(ctx.server) {
         out.warnings.push(Warning {
             code: "desc-ignored".to_string(),
             message: format!(

@@ -38,6 +38,7 @@ use crate::changes::{check, Paths};
 use crate::engines::mysql::{charset_bytes_per_char, varchar_length, Server, ASSUMED_CHARSET};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::FieldError;
+use crate::mysql::facts;
 use crate::plan::{Check, Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{ident, literal};
 use crate::request::change::ChangeType;
@@ -122,7 +123,7 @@ fn referencing_check(ctx: &Ctx, column: &str) -> Check {
             literal(&ctx.req.table),
             literal(column)
         ),
-        "no rows. Each listed foreign key must go first (ALTER TABLE <child> DROP FOREIGN KEY <name>, ALGORITHM=INPLACE, LOCK=NONE), its column be changed to the same new type (its own change-type plan), and the key be added back afterwards (add-foreign-key plan): InnoDB needs the same type on both sides",
+        &format!("no rows. Each listed foreign key must go first (ALTER TABLE <child> DROP FOREIGN KEY <name>{}), its column be changed to the same new type (its own change-type plan), and the key be added back afterwards (add-foreign-key plan): InnoDB needs the same type on both sides", ctx.lock_clause(ctx.server.drop_foreign_key_lock())),
         Expected::NoRows,
     )
 }
@@ -328,7 +329,7 @@ pub fn paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
         pre.push(length_prefix_check(ctx, column, to, (f, t), b, &charset));
     }
     if let Some((f, t)) = extend {
-        let lock = if server.varchar_extend_instant() {
+        let lock = if facts::VARCHAR_EXTEND_INSTANT.holds(server) {
             MysqlLock::INSTANT
         } else {
             MysqlLock::INPLACE_NONE
@@ -446,6 +447,34 @@ mod tests {
         plan.steps()
             .flat_map(|s| s.sql.iter().chain(s.shell.iter()).cloned())
             .collect()
+    }
+
+    /// The preflight's advice on a referencing foreign key drops it as the add-foreign-key
+    /// plan's rollback does: NOCOPY on MariaDB, INPLACE on MySQL.
+    #[test]
+    fn referenced_key_is_dropped_with_the_engines_no_rebuild_clause() {
+        let advice = |db: &str| {
+            let p = plan(
+                &params(
+                    db,
+                    "id",
+                    "int NOT NULL AUTO_INCREMENT",
+                    "bigint NOT NULL AUTO_INCREMENT",
+                    "0",
+                )
+                .with("primary-key", "id"),
+            );
+            p.phases[0]
+                .checks
+                .iter()
+                .find(|c| c.description.starts_with("No foreign key references"))
+                .map(|c| c.expect.clone())
+                .expect("the referencing-key check")
+        };
+        assert!(advice("mariadb@10.11")
+            .contains("DROP FOREIGN KEY <name>, ALGORITHM=NOCOPY, LOCK=NONE)"));
+        assert!(advice("mysql@8.0.35")
+            .contains("DROP FOREIGN KEY <name>, ALGORITHM=INPLACE, LOCK=NONE)"));
     }
 
     /// The 255-byte boundary is counted in the column's character set: the plan is right when

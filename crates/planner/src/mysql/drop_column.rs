@@ -23,6 +23,7 @@ use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::FieldError;
+use crate::mysql::facts;
 use crate::plan::{Check, Expected, MysqlLock, Phase, Step};
 use crate::quote::mysql::{ident, literal};
 use crate::quote::shell;
@@ -39,7 +40,7 @@ pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
         "{} AND column_name = {col_lit}",
         ctx.where_table(table_name)
     );
-    let instant = server.instant_add_drop_anywhere();
+    let instant = facts::INSTANT_ADD_DROP_ANYWHERE.holds(server);
 
     let inplace_sql = format!(
         "ALTER TABLE {table} DROP COLUMN {col}{};",
@@ -171,7 +172,7 @@ pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
     out.online_required = Some(format!(
         "the application must stop reading and writing {col} before it is dropped, or its queries fail the moment the drop commits"
     ));
-    if server.instant_column_defect() && instant {
+    if facts::INSTANT_COLUMN_DEFECT.holds(server) && instant {
         out.warnings.push(crate::plan::Warning {
             code: "mysql-8029-instant-defect".to_string(),
             message: format!(

@@ -31,6 +31,7 @@ use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::FieldError;
+use crate::mysql::facts;
 use crate::plan::{Check, Expected, MysqlLock, Phase};
 use crate::quote::mysql::{ident, literal};
 use crate::request::change::DropIndex;
@@ -153,7 +154,7 @@ pub fn paths(ctx: &Ctx, change: &DropIndex) -> Result<Paths, FieldError> {
     ) else {
         return Ok(out);
     };
-    let visibility_lock = if server.instant_index_visibility() {
+    let visibility_lock = if facts::INSTANT_INDEX_VISIBILITY.holds(server) {
         MysqlLock::INSTANT
     } else {
         MysqlLock::INPLACE_NONE

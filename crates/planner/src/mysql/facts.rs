@@ -4,8 +4,16 @@
 //! lines from the MariaDB Knowledge Base, "InnoDB Online DDL Operations with the INSTANT
 //! Alter Algorithm" and "... INPLACE ...". `crates/verify` checks the MariaDB claims on a real
 //! MariaDB 10.11; MySQL-only claims are marked "documented, not verified here" in plans.
+//!
+//! Every boolean version boundary is one entry of [`FACTS`] (in the spirit of clippy's
+//! `msrvs.rs`): named once, with the MySQL and the MariaDB releases it holds on, its source in
+//! each manual and the live verifier case that shows it; planners ask it by name,
+//! `facts::NOCOPY.holds(server)`. What returns a value (a lock clause, a keyword, a limit) stays
+//! a small [`Server`] method built on those entries; the few that differ by engine alone, with
+//! no version boundary (the index-usage query, `lock_wait_timeout`'s default, the DROP CHECK
+//! keyword), stay plain methods. `docs/mysql-claims.md` is generated from [`FACTS`].
 
-use crate::input::{Engine, Version};
+use crate::model::{Engine, Version};
 use crate::plan::MysqlLock;
 use std::ops::RangeInclusive;
 
@@ -57,34 +65,6 @@ impl Server {
         self.engine == Engine::Mysql
     }
 
-    fn mysql_at_least(self, major: u32, minor: u32, patch: u32) -> bool {
-        self.is_mysql() && self.version.at_least_patch(major, minor, patch)
-    }
-
-    fn mariadb_at_least(self, major: u32, minor: u32, patch: u32) -> bool {
-        self.is_mariadb() && self.version.at_least_patch(major, minor, patch)
-    }
-
-    /// Functional key parts, `ADD INDEX i ((lower(email)))`: MySQL 8.0.13 (manual, "CREATE
-    /// INDEX", functional key parts). MariaDB has none (KB: index a generated column).
-    pub fn functional_key_parts(self) -> bool {
-        self.mysql_at_least(8, 0, 13)
-    }
-
-    /// `DESC` in an index key builds a descending index: MySQL 8.0 (5.7 parses and ignores
-    /// it, manual "Descending Indexes"), MariaDB 10.8 (KB, "Descending Indexes").
-    pub fn descending_indexes(self) -> bool {
-        (self.is_mysql() && self.version.at_least(8, 0)) || self.mariadb_at_least(10, 8, 0)
-    }
-
-    /// ADD COLUMN as the last column is INSTANT: MySQL 8.0.12, MariaDB 10.3.2. MariaDB
-    /// 10.3.0-10.3.6 were pre-releases, refused by [`Server::pre_ga_release_of`], so
-    /// `mariadb@10.3` counts as having it; MySQL 8.0.11 was GA, so `mysql@8.0` without a patch
-    /// does not.
-    pub fn instant_add_column_last(self) -> bool {
-        self.mysql_at_least(8, 0, 12) || self.mariadb_at_least(10, 3, 0)
-    }
-
     /// The first GA release of the series when this server is a pre-release build of it that
     /// lacks syntax the plans write: MariaDB 10.3.0-10.3.6 (alpha to RC) refuse
     /// `ALGORITHM=INSTANT` and `NOCOPY`, which arrived in 10.3.7, the first GA release (KB,
@@ -98,20 +78,11 @@ impl Server {
         pre_ga_10_3.then_some("10.3.7")
     }
 
-    /// `ALGORITHM=NOCOPY`: in place, and refused ("ALGORITHM=NOCOPY is not supported ... Try
-    /// ALGORITHM=INPLACE") whenever the operation would rebuild the table. MariaDB 10.3.7 (KB,
-    /// "InnoDB Online DDL Overview": "NOCOPY - added in MariaDB 10.3.7"); 10.3.0-10.3.6 are
-    /// refused by [`Server::pre_ga_release_of`], so `mariadb@10.3` counts. MySQL has none: its
-    /// INPLACE rebuilds silently when the operation needs it.
-    pub fn has_nocopy(self) -> bool {
-        self.mariadb_at_least(10, 3, 0)
-    }
-
     /// The clause of an operation InnoDB does in place without rebuilding the table, with
-    /// LOCK=NONE: NOCOPY where the server has it (it then refuses rather than rebuild, so the
-    /// plan's "no rebuild" is the server's promise), INPLACE otherwise.
+    /// LOCK=NONE: NOCOPY where the server has it ([`NOCOPY`]: it then refuses rather than
+    /// rebuild, so the plan's "no rebuild" is the server's promise), INPLACE otherwise.
     fn without_rebuild(self) -> MysqlLock {
-        if self.has_nocopy() {
+        if NOCOPY.holds(self) {
             MysqlLock::NOCOPY_NONE
         } else {
             MysqlLock::INPLACE_NONE
@@ -158,52 +129,19 @@ impl Server {
         self.without_rebuild()
     }
 
-    /// ADD COLUMN at any position and DROP COLUMN are INSTANT: MySQL 8.0.29, MariaDB 10.4.
-    pub fn instant_add_drop_anywhere(self) -> bool {
-        self.mysql_at_least(8, 0, 29) || self.mariadb_at_least(10, 4, 0)
-    }
-
-    /// MySQL 8.0.29 counts row versions: at most 64 INSTANT ADD/DROP COLUMN per table before
-    /// a rebuild is required (`INFORMATION_SCHEMA.INNODB_TABLES.TOTAL_ROW_VERSIONS`).
+    /// How many INSTANT ADD/DROP COLUMN a table takes before a rebuild is required, where the
+    /// server counts them ([`INSTANT_ROW_VERSIONS_COUNTED`]): 64 on MySQL 8.0.29+.
     pub fn instant_row_version_limit(self) -> Option<u32> {
-        self.mysql_at_least(8, 0, 29).then_some(64)
+        INSTANT_ROW_VERSIONS_COUNTED.holds(self).then_some(64)
     }
 
-    /// MySQL caps the columns of a table's internal representation (its user columns, the three
-    /// hidden ones DB_ROW_ID, DB_TRX_ID, DB_ROLL_PTR, and columns dropped instantly) at 1022
-    /// after an INSTANT ADD COLUMN, and refuses one that would cross it (ERROR 4158, "Please
-    /// try ALGORITHM=INPLACE/COPY"): manual, "Online DDL Operations", column operations,
-    /// "Adding a column". MariaDB documents no such cap (KB, "InnoDB Online DDL Operations
-    /// with the INSTANT Alter Algorithm"); its tables stop at 1017 user columns whatever the
-    /// algorithm.
+    /// The most columns a table's internal representation may have after an INSTANT ADD
+    /// COLUMN, where the server caps them ([`INSTANT_ADD_CAPS_INTERNAL_COLUMNS`]): 1022 on
+    /// MySQL (user columns, DB_ROW_ID, DB_TRX_ID, DB_ROLL_PTR and instantly dropped columns).
     pub fn instant_column_cap(self) -> Option<u32> {
-        self.mysql_at_least(8, 0, 12).then_some(1022)
-    }
-
-    /// MySQL 8.0.29+ refuses an INSTANT ADD COLUMN whose new maximum possible row size
-    /// crosses the permissible one (ERROR 4092, "Try ALGORITHM=INPLACE/COPY"); before 8.0.29
-    /// the column was added and the row size was checked only by later INSERTs and UPDATEs
-    /// (manual, "Online DDL Operations", "Adding a column").
-    pub fn instant_add_checks_row_size(self) -> bool {
-        self.mysql_at_least(8, 0, 29)
-    }
-
-    /// Renaming a column that another table's foreign key references is permitted with
-    /// ALGORITHM=INPLACE only on MySQL: INSTANT and COPY fail (manual, "Online DDL
-    /// Operations", "Renaming a column"). MariaDB renames it with ALGORITHM=INSTANT (seen on
-    /// 10.11, both the referenced and the referencing column).
-    pub fn instant_rename_referenced_column(self) -> bool {
-        self.is_mariadb()
-    }
-
-    /// 8.0.29 to 8.0.31: redo-log and corruption defects on tables with instantly added or
-    /// dropped columns (fixed in 8.0.32; 8.0.29 was withdrawn). Unknown patch counts as
-    /// affected: 8.0 without a patch may be any of them.
-    pub fn instant_column_defect(self) -> bool {
-        self.is_mysql()
-            && self.version.major == 8
-            && self.version.minor == Some(0)
-            && self.version.patch.is_none_or(|p| (29..=31).contains(&p))
+        INSTANT_ADD_CAPS_INTERNAL_COLUMNS
+            .holds(self)
+            .then_some(1022)
     }
 
     /// The MariaDB bugs that could corrupt a table after an instant column change of this kind
@@ -225,57 +163,30 @@ impl Server {
             .collect()
     }
 
-    /// `ALTER TABLE ... RENAME COLUMN a TO b`: MySQL 8.0, MariaDB 10.5.2. Before, only
-    /// `CHANGE a b <full definition>`.
-    pub fn has_rename_column(self) -> bool {
-        self.mysql_at_least(8, 0, 0) || self.mariadb_at_least(10, 5, 2)
-    }
-
-    /// RENAME COLUMN is INSTANT on MySQL 8.0.28+ and MariaDB 10.3+ (metadata only);
-    /// INPLACE without a rebuild before that on MySQL.
-    pub fn instant_rename_column(self) -> bool {
-        self.mysql_at_least(8, 0, 28) || self.is_mariadb()
-    }
-
-    /// Invisible (MySQL 8.0) / ignored (MariaDB 10.6) indexes: the optimizer stops using an
-    /// index while it is still maintained, so a DROP INDEX can be rehearsed and undone.
+    /// The clause that hides (`visible = false`) or shows an index to the optimizer while it
+    /// stays maintained ([`INDEX_VISIBILITY`]): `[IN]VISIBLE` on MySQL, `[NOT] IGNORED` on
+    /// MariaDB.
     pub fn index_visibility_clause(self, visible: bool) -> Option<&'static str> {
-        if self.mysql_at_least(8, 0, 0) {
-            Some(if visible { "VISIBLE" } else { "INVISIBLE" })
-        } else if self.mariadb_at_least(10, 6, 0) {
-            Some(if visible { "NOT IGNORED" } else { "IGNORED" })
-        } else {
+        if !INDEX_VISIBILITY.holds(self) {
             None
+        } else if self.is_mysql() {
+            Some(if visible { "VISIBLE" } else { "INVISIBLE" })
+        } else {
+            Some(if visible { "NOT IGNORED" } else { "IGNORED" })
         }
-    }
-
-    /// Changing an index's visibility is metadata-only. MariaDB accepts `ALTER INDEX i
-    /// [NOT] IGNORED, ALGORITHM=INSTANT, LOCK=NONE` (seen on 10.11); MySQL documents
-    /// `ALTER INDEX i [IN]VISIBLE` as INPLACE by default (WL#8697, NF-4) and promises no
-    /// INSTANT, so plans write `ALGORITHM=INPLACE, LOCK=NONE` there.
-    pub fn instant_index_visibility(self) -> bool {
-        self.is_mariadb()
     }
 
     /// The `information_schema.statistics` column saying whether the optimizer may use an
-    /// index, and its value for a hidden one: `IS_VISIBLE = 'NO'` (MySQL 8.0, manual
-    /// "Invisible Indexes"), `IGNORED = 'YES'` (MariaDB 10.6, KB "Ignored Indexes").
+    /// index, and its value for a hidden one ([`INDEX_VISIBILITY`]): `IS_VISIBLE = 'NO'`
+    /// (MySQL manual "Invisible Indexes"), `IGNORED = 'YES'` (MariaDB KB "Ignored Indexes").
     pub fn index_hidden_column(self) -> Option<(&'static str, &'static str)> {
-        if self.mysql_at_least(8, 0, 0) {
-            Some(("is_visible", "NO"))
-        } else if self.mariadb_at_least(10, 6, 0) {
-            Some(("ignored", "YES"))
-        } else {
+        if !INDEX_VISIBILITY.holds(self) {
             None
+        } else if self.is_mysql() {
+            Some(("is_visible", "NO"))
+        } else {
+            Some(("ignored", "YES"))
         }
-    }
-
-    /// A BEFORE INSERT trigger may fill a NOT NULL column without a DEFAULT that the INSERT
-    /// leaves out: MariaDB checks NOT NULL after BEFORE triggers from 10.1 (MDEV-8605; seen on
-    /// 10.11 in strict mode). MySQL refuses such an INSERT before the trigger runs ("Field
-    /// ... doesn't have a default value"), so the INSERT must name the column itself.
-    pub fn before_insert_trigger_fills_not_null(self) -> bool {
-        self.is_mariadb()
     }
 
     /// A query for how often an index was read, for "is it still used?". MySQL:
@@ -289,18 +200,6 @@ impl Server {
         } else {
             format!("SELECT count_star AS reads_and_writes, count_read AS reads FROM performance_schema.table_io_waits_summary_by_index_usage WHERE object_schema = {schema} AND object_name = {table} AND index_name = {index};")
         }
-    }
-
-    /// CHECK constraints are enforced from MySQL 8.0.16 and MariaDB 10.2.1; MySQL 5.7 and
-    /// 8.0.0-8.0.15 parse them and ignore them.
-    pub fn enforces_check(self) -> bool {
-        self.mysql_at_least(8, 0, 16) || self.is_mariadb()
-    }
-
-    /// MySQL refuses any LOCK clause next to ALGORITHM=INSTANT ("Incorrect usage of
-    /// ALGORITHM=INSTANT and LOCK=NONE/SHARED/EXCLUSIVE"); MariaDB accepts LOCK=NONE with it.
-    pub fn lock_clause_with_instant(self) -> bool {
-        self.is_mariadb()
     }
 
     /// `lock_wait_timeout` default: one year on MySQL, one day on MariaDB 10.2.4+. Either way
@@ -319,39 +218,9 @@ impl Server {
         self.is_mariadb().then_some("max_statement_time")
     }
 
-    /// `performance_schema.metadata_locks` is on by default from MySQL 8.0 (5.7 needs the
-    /// mdl instrument enabled; MariaDB ships performance_schema off by default).
-    pub fn metadata_locks_table(self) -> bool {
-        self.mysql_at_least(8, 0, 0)
-    }
-
-    /// `information_schema.columns.srs_id` (a spatial column's SRID attribute) exists on MySQL
-    /// 8.0 only (manual, "The INFORMATION_SCHEMA COLUMNS Table"); not on 5.7 nor MariaDB.
-    pub fn has_srs_id(self) -> bool {
-        self.mysql_at_least(8, 0, 0)
-    }
-
-    /// Spirit supports MySQL 8.0 and later only (its README).
-    pub fn spirit_supported(self) -> bool {
-        self.mysql_at_least(8, 0, 0)
-    }
-
-    /// gh-ost supports MySQL 5.7+ and reads its binlog; MariaDB is not supported by gh-ost's
-    /// maintainers (different GTID and binlog formats).
-    pub fn ghost_supported(self) -> bool {
-        self.is_mysql()
-    }
-
-    /// pt-online-schema-change's `--alter-foreign-keys-method=drop_swap` fails on MySQL 8.0+
-    /// (its documentation); `rebuild_constraints` works everywhere.
-    pub fn pt_osc_drop_swap_works(self) -> bool {
-        !self.mysql_at_least(8, 0, 0)
-    }
-
-    /// The name the replica-status statement has: `SHOW REPLICA STATUS` from MySQL 8.0.22 and
-    /// MariaDB 10.5.1, `SHOW SLAVE STATUS` before.
+    /// The replica-status statement ([`SHOW_REPLICA_STATUS`]): `SHOW SLAVE STATUS` before.
     pub fn replica_status(self) -> &'static str {
-        if self.mysql_at_least(8, 0, 22) || self.mariadb_at_least(10, 5, 1) {
+        if SHOW_REPLICA_STATUS.holds(self) {
             "SHOW REPLICA STATUS"
         } else {
             "SHOW SLAVE STATUS"
@@ -359,13 +228,10 @@ impl Server {
     }
 
     /// Extending a VARCHAR without copying the table: the length prefix keeps its size
-    /// ([`varchar_extend_in_place`], MySQL manual "Online DDL Operations", 5.7 and 8.0), or on
-    /// MariaDB 10.4.3+ the old maximum is at most 127 bytes, whose one-byte lengths the two-byte
-    /// encoding reads the same (MDEV-15563). Lengths are in characters of `bytes_per_char`
-    /// bytes ([`charset_bytes_per_char`]). Checked on MariaDB 10.11: utf8mb4 31 -> 64
-    /// characters INSTANT, 32 -> 64 refused even INPLACE, 64 -> 128 INSTANT; latin1 60 -> 100
-    /// and 100 -> 300 INSTANT, 200 -> 300 refused; utf8mb3 80 -> 85 and 42 -> 86 INSTANT,
-    /// 43 -> 86 refused.
+    /// ([`varchar_extend_in_place`], MySQL manual "Online DDL Operations", 5.7 and 8.0), or
+    /// the old maximum is at most 127 bytes where the server reads one-byte lengths as
+    /// two-byte ones ([`VARCHAR_SHORT_LENGTHS_EXTEND_ANYWHERE`]). Lengths are in characters of
+    /// `bytes_per_char` bytes ([`charset_bytes_per_char`]).
     pub fn varchar_extend_without_copy(
         self,
         from_chars: u32,
@@ -373,21 +239,14 @@ impl Server {
         bytes_per_char: u32,
     ) -> bool {
         varchar_extend_in_place(from_chars, to_chars, bytes_per_char)
-            || (self.mariadb_at_least(10, 4, 3)
+            || (VARCHAR_SHORT_LENGTHS_EXTEND_ANYWHERE.holds(self)
                 && to_chars >= from_chars
                 && from_chars.saturating_mul(bytes_per_char) <= 127)
     }
 
-    /// The algorithm of a VARCHAR extension that needs no copy: INSTANT on MariaDB (10.2.2+,
-    /// MariaDB KB "InnoDB Online DDL Operations with the INSTANT Alter Algorithm"; checked on
-    /// 10.11), INPLACE without a rebuild on MySQL 5.7 and 8.x (manual: "Extending VARCHAR
-    /// column size ... In Place: Yes, Rebuilds Table: No, Permits Concurrent DML: Yes").
-    pub fn varchar_extend_instant(self) -> bool {
-        self.is_mariadb()
-    }
-
     /// Dropping a CHECK constraint: `DROP CHECK name` on MySQL 8.0.16+ (`DROP CONSTRAINT`
-    /// only from 8.0.19), `DROP CONSTRAINT name` on MariaDB (10.2.1+).
+    /// only from 8.0.19, so CHECK serves every MySQL that enforces one), `DROP CONSTRAINT
+    /// name` on MariaDB (10.2.1+).
     pub fn drop_check_keyword(self) -> &'static str {
         if self.is_mariadb() {
             "CONSTRAINT"
@@ -396,66 +255,377 @@ impl Server {
         }
     }
 
-    /// `CREATE TABLE ... SELECT` is refused under `enforce_gtid_consistency=ON` before MySQL
-    /// 8.0.21 (it became atomic there: manual, "Restrictions on Replication with GTIDs");
-    /// MariaDB's GTIDs have no such restriction.
-    pub fn create_table_select_with_gtid(self) -> bool {
-        self.mysql_at_least(8, 0, 21) || self.is_mariadb()
-    }
-
-    /// `CREATE TRIGGER IF NOT EXISTS`: MySQL 8.0.29, MariaDB 10.1.4.
-    pub fn trigger_if_not_exists(self) -> bool {
-        self.mysql_at_least(8, 0, 29) || self.mariadb_at_least(10, 1, 4)
-    }
-
     /// Whether `ALTER TABLE t DROP COLUMN a, MODIFY COLUMN b <definition>, ALGORITHM=INPLACE,
     /// LOCK=NONE` rebuilds the table, when the definition differs from b's current one at most by
     /// its DEFAULT and by adding NOT NULL (`adds_not_null`). Making a column NOT NULL rebuilds on
     /// both (MySQL manual, "Online DDL Operations": "Making a column NOT NULL ... Rebuilds Table:
-    /// Yes"; seen on MariaDB 10.11). MySQL rebuilds for the DROP COLUMN too: INPLACE is its
-    /// rebuilding algorithm ("Dropping a column ... In Place: Yes, Rebuilds Table: Yes"; the
-    /// instant drop of 8.0.29 is ALGORITHM=INSTANT only). MariaDB 10.4+ does under INPLACE
-    /// whatever INSTANT or NOCOPY can (KB, "Supported Operations by Inheritance"): the drop keeps
-    /// the table, and a DEFAULT change is metadata. Seen on MariaDB 10.11 (InnoDB TABLE_ID): no
-    /// rebuild for an unindexed or singly indexed column (that index is dropped, NOCOPY), a
-    /// rebuild when the MODIFY adds NOT NULL. One exception this rule cannot know: on MariaDB a
+    /// Yes"; seen on MariaDB 10.11). Without it, the drop rebuilds unless
+    /// [`INPLACE_DROP_COLUMN_KEEPS_TABLE`]. One exception this rule cannot know: on MariaDB a
     /// multi-column index containing `a` is rebuilt without it, and that rebuilds the table
     /// (seen on 10.11); callers say so.
     pub fn drop_and_modify_column_rebuilds(self, adds_not_null: bool) -> bool {
-        adds_not_null || !self.mariadb_at_least(10, 4, 0)
-    }
-
-    /// True when DROP TABLE, under a latch every query needs, walks the buffer pool for the
-    /// dropped table's pages or drops their adaptive hash index entries, so a large table (and
-    /// a large buffer pool) stalls the whole server for seconds:
-    /// - MySQL before 8.0.23 evicts the tablespace's pages from the buffer pool as it drops it
-    ///   (bug #98869); 8.0.23 frees them lazily, but still drops the adaptive hash index entries
-    ///   at once (MySQL blog "A 250x improvement to tablespace truncation in MySQL Server
-    ///   8.0.23": "the AHI ... was not delivered in this version"; bug #113312, verified on
-    ///   8.0.35), and `innodb_adaptive_hash_index` is ON by default in 5.7 and 8.0. 8.4
-    ///   turned it OFF by default (manual 8.4, "Adaptive Hash Index").
-    /// - MariaDB before MDEV-22456 ("Dropping the adaptive hash index may cause DDL to lock up
-    ///   InnoDB": entries are freed lazily and DROP TABLE no longer evicts pages), fixed in
-    ///   10.3.24, 10.4.14 and 10.5.4 (release notes); 10.5 also turned the adaptive hash
-    ///   index OFF by default (KB, innodb_adaptive_hash_index).
-    ///
-    /// Every version still deletes the table's file, which scales with its size.
-    pub fn drop_table_walks_cached_pages(self) -> bool {
-        let v = self.version;
-        if self.is_mysql() {
-            return !v.at_least(8, 4);
-        }
-        match (v.major, v.minor.unwrap_or(0)) {
-            (10, 3) => !v.at_least_patch(10, 3, 24),
-            (10, 4) => !v.at_least_patch(10, 4, 14),
-            _ => !v.at_least_patch(10, 5, 4),
-        }
+        adds_not_null || !INPLACE_DROP_COLUMN_KEEPS_TABLE.holds(self)
     }
 
     /// True when this server's claims are checked by Lockstep's live verification (MariaDB);
     /// MySQL behaviour comes from the manual only.
     pub fn verified_here(self) -> bool {
         self.is_mariadb()
+    }
+}
+
+/// A release: (major, minor, patch).
+pub type Release = (u32, u32, u32);
+
+/// The releases of one engine a fact holds on: from `from` on, up to the fix of the
+/// release's series when the fact is a defect (`fixed_in`: the first fixed release of each
+/// series that got the fix, oldest first; every series after the last one is fixed from its
+/// start, every series before it without a fix of its own stays affected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Releases {
+    pub from: Release,
+    pub fixed_in: &'static [Release],
+}
+
+/// A fact true on every release of the engine this build plans for.
+pub const ALWAYS: Option<Releases> = since(0, 0, 0);
+/// A fact true on no release of the engine.
+pub const NEVER: Option<Releases> = None;
+
+/// A fact true from `major.minor.patch` on.
+pub const fn since(major: u32, minor: u32, patch: u32) -> Option<Releases> {
+    Some(Releases {
+        from: (major, minor, patch),
+        fixed_in: &[],
+    })
+}
+
+/// A defect present from `from` until the series' release in `fixed_in`.
+pub const fn until_fixed(from: Release, fixed_in: &'static [Release]) -> Option<Releases> {
+    Some(Releases { from, fixed_in })
+}
+
+impl Releases {
+    /// True on `v`. An unknown patch counts as the series' first release for a behaviour
+    /// that starts (it is not assumed present) and as any release of the series for a defect
+    /// (it is not assumed fixed); an unknown minor counts as `.0`.
+    pub fn holds(&self, v: Version) -> bool {
+        let (major, minor, patch) = self.from;
+        if self.fixed_in.is_empty() {
+            return v.at_least_patch(major, minor, patch);
+        }
+        let series = (v.major, v.minor.unwrap_or(0));
+        let first = match series.cmp(&(major, minor)) {
+            std::cmp::Ordering::Less => return false,
+            std::cmp::Ordering::Equal => patch,
+            std::cmp::Ordering::Greater => 0,
+        };
+        let fix = self.fixed_in.iter().find(|&&(m, n, _)| (m, n) == series);
+        let end = match fix {
+            Some(&(_, _, fixed_patch)) => fixed_patch,
+            None if self.fixed_in.iter().all(|&(m, n, _)| (m, n) < series) => return false,
+            None => u32::MAX,
+        };
+        match v.patch {
+            Some(p) => first <= p && p < end,
+            None => first < end,
+        }
+    }
+}
+
+impl std::fmt::Display for Releases {
+    /// "8.0.12", "every release", "8.0.29, fixed in 8.0.32".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let release = |(a, b, c): Release| format!("{a}.{b}.{c}");
+        if self.from == (0, 0, 0) {
+            write!(f, "every release")?;
+        } else {
+            write!(f, "{}", release(self.from))?;
+        }
+        if !self.fixed_in.is_empty() {
+            let fixes: Vec<String> = self.fixed_in.iter().map(|&r| release(r)).collect();
+            write!(f, ", fixed in {}", fixes.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// How a fact is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    /// A live verifier case (`change/case`) on MariaDB 10.11 whose claims depend on the fact.
+    Case(&'static str),
+    /// Seen on the named MariaDB release by hand; no standing verifier case exercises it.
+    Observed(&'static str),
+    /// From the manual, the Knowledge Base or release notes only. Every MySQL-only fact is
+    /// this: no MySQL server runs here.
+    Documented,
+}
+
+/// A behaviour of the MySQL family, with the releases of each engine it holds on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fact {
+    pub name: &'static str,
+    /// What the fact says: its doc comment's lines.
+    pub says: &'static [&'static str],
+    /// The MySQL releases it holds on; `None`: no MySQL release.
+    pub mysql: Option<Releases>,
+    /// The MariaDB releases it holds on; `None`: no MariaDB release.
+    pub mariadb: Option<Releases>,
+    /// Where the MySQL reference manual (or release notes) says so.
+    pub source_mysql: &'static str,
+    /// Where the MariaDB Knowledge Base (or release notes, or MDEV) says so.
+    pub source_mariadb: &'static str,
+    pub proof: Proof,
+}
+
+impl Fact {
+    /// True on `server`.
+    pub fn holds(&self, server: Server) -> bool {
+        let releases = match server.engine {
+            Engine::Mysql => self.mysql,
+            Engine::Mariadb => self.mariadb,
+            Engine::Postgresql => None,
+        };
+        releases.is_some_and(|r| r.holds(server.version))
+    }
+
+    /// The doc comment as one line.
+    pub fn description(&self) -> String {
+        let lines: Vec<&str> = self.says.iter().map(|l| l.trim()).collect();
+        lines.join(" ")
+    }
+}
+
+/// Declares each fact as a constant of its name and lists them all in [`FACTS`].
+macro_rules! facts {
+    ($($(#[doc = $doc:literal])+ $name:ident {
+        mysql: $mysql:expr, $source_mysql:literal,
+        mariadb: $mariadb:expr, $source_mariadb:literal,
+        proof: $proof:expr $(,)?
+    })+) => {
+        $(
+            $(#[doc = $doc])+
+            pub const $name: Fact = Fact {
+                name: stringify!($name),
+                says: &[$($doc),+],
+                mysql: $mysql,
+                mariadb: $mariadb,
+                source_mysql: $source_mysql,
+                source_mariadb: $source_mariadb,
+                proof: $proof,
+            };
+        )+
+        /// Every MySQL-family version fact, for the verifier's cross-check and the documentation.
+        pub const FACTS: &[Fact] = &[$($name),+];
+    };
+}
+
+facts! {
+    /// ADD COLUMN as the last column is INSTANT. MariaDB 10.3.0-10.3.6 were pre-releases,
+    /// refused by `Server::pre_ga_release_of`, so `mariadb@10.3` counts as having it; MySQL
+    /// 8.0.11 was GA, so `mysql@8.0` without a patch does not.
+    INSTANT_ADD_COLUMN_LAST {
+        mysql: since(8, 0, 12), "manual 8.0, \"Online DDL Operations\", \"Adding a column\"",
+        mariadb: since(10, 3, 0), "KB, \"InnoDB Online DDL Operations with the INSTANT Alter Algorithm\", \"Adding a Column\" (10.3.2)",
+        proof: Proof::Case("add-column/nullable"),
+    }
+    /// ADD COLUMN at any position and DROP COLUMN are INSTANT.
+    INSTANT_ADD_DROP_ANYWHERE {
+        mysql: since(8, 0, 29), "manual 8.0, \"Online DDL Operations\", \"Adding a column\", \"Dropping a column\"",
+        mariadb: since(10, 4, 0), "KB, \"InnoDB Online DDL Operations with the INSTANT Alter Algorithm\", \"Dropping a Column\", \"Reordering Columns\"",
+        proof: Proof::Case("drop-column/online"),
+    }
+    /// The server counts row versions: at most 64 INSTANT ADD/DROP COLUMN per table before a
+    /// rebuild is required (`INFORMATION_SCHEMA.INNODB_TABLES.TOTAL_ROW_VERSIONS`).
+    INSTANT_ROW_VERSIONS_COUNTED {
+        mysql: since(8, 0, 29), "manual 8.0, \"Online DDL Operations\", \"Adding a column\" (TOTAL_ROW_VERSIONS, 64)",
+        mariadb: NEVER, "KB, \"InnoDB Online DDL Operations with the INSTANT Alter Algorithm\": no such limit",
+        proof: Proof::Documented,
+    }
+    /// An INSTANT ADD COLUMN is refused (ERROR 4158, "Please try ALGORITHM=INPLACE/COPY") when
+    /// the table's internal representation (user columns, the three hidden ones and columns
+    /// dropped instantly) would cross 1022 columns. MariaDB tables stop at 1017 user columns
+    /// whatever the algorithm.
+    INSTANT_ADD_CAPS_INTERNAL_COLUMNS {
+        mysql: since(8, 0, 12), "manual 8.0, \"Online DDL Operations\", \"Adding a column\"",
+        mariadb: NEVER, "KB, \"InnoDB Online DDL Operations with the INSTANT Alter Algorithm\": no such cap",
+        proof: Proof::Documented,
+    }
+    /// An INSTANT ADD COLUMN whose new maximum row size crosses the permissible one is refused
+    /// (ERROR 4092, "Try ALGORITHM=INPLACE/COPY"); before, the column was added and only later
+    /// INSERTs and UPDATEs checked the row size.
+    INSTANT_ADD_CHECKS_ROW_SIZE {
+        mysql: since(8, 0, 29), "manual 8.0, \"Online DDL Operations\", \"Adding a column\"",
+        mariadb: NEVER, "",
+        proof: Proof::Documented,
+    }
+    /// Redo-log and corruption defects on tables with instantly added or dropped columns
+    /// (8.0.29 was withdrawn). MariaDB's own are listed by release in `INSTANT_COLUMN_BUGS`.
+    INSTANT_COLUMN_DEFECT {
+        mysql: until_fixed((8, 0, 29), &[(8, 0, 32)]), "release notes 8.0.29 (withdrawn) to 8.0.32",
+        mariadb: NEVER, "",
+        proof: Proof::Documented,
+    }
+    /// `ALGORITHM=NOCOPY`: in place, and refused ("ALGORITHM=NOCOPY is not supported ... Try
+    /// ALGORITHM=INPLACE") whenever the operation would rebuild the table. MySQL has none: its
+    /// INPLACE rebuilds silently when the operation needs it. 10.3.0-10.3.6 are refused as
+    /// pre-releases, so `mariadb@10.3` counts.
+    NOCOPY {
+        mysql: NEVER, "manual, \"ALTER TABLE\": ALGORITHM is DEFAULT, INSTANT, INPLACE or COPY",
+        mariadb: since(10, 3, 0), "KB, \"InnoDB Online DDL Overview\": \"NOCOPY - added in MariaDB 10.3.7\"",
+        proof: Proof::Case("add-index/online"),
+    }
+    /// MySQL refuses any LOCK clause next to ALGORITHM=INSTANT ("Incorrect usage of
+    /// ALGORITHM=INSTANT and LOCK=NONE/SHARED/EXCLUSIVE"); MariaDB accepts LOCK=NONE with it.
+    LOCK_CLAUSE_WITH_INSTANT {
+        mysql: NEVER, "manual 8.0, \"ALTER TABLE\", \"ALGORITHM=INSTANT\"",
+        mariadb: ALWAYS, "KB, \"InnoDB Online DDL Operations with the INSTANT Alter Algorithm\" (ALGORITHM=INSTANT, LOCK=NONE)",
+        proof: Proof::Case("add-column/nullable"),
+    }
+    /// `ALTER TABLE ... RENAME COLUMN a TO b`. Before, only `CHANGE a b <full definition>`.
+    RENAME_COLUMN {
+        mysql: since(8, 0, 0), "manual 8.0, \"ALTER TABLE\", \"Renaming, Redefining, and Reordering Columns\"",
+        mariadb: since(10, 5, 2), "KB, \"ALTER TABLE\", \"RENAME COLUMN\"",
+        proof: Proof::Documented,
+    }
+    /// RENAME COLUMN is INSTANT (metadata only); INPLACE without a rebuild before that on
+    /// MySQL.
+    INSTANT_RENAME_COLUMN {
+        mysql: since(8, 0, 28), "manual 8.0, \"Online DDL Operations\", \"Renaming a column\"",
+        mariadb: ALWAYS, "KB, \"InnoDB Online DDL Operations with the INSTANT Alter Algorithm\", \"Renaming a Column\" (10.3+)",
+        proof: Proof::Documented,
+    }
+    /// Renaming a column another table's foreign key references is INSTANT. MySQL permits it
+    /// with ALGORITHM=INPLACE only: INSTANT and COPY fail.
+    INSTANT_RENAME_REFERENCED_COLUMN {
+        mysql: NEVER, "manual 8.0, \"Online DDL Operations\", \"Renaming a column\"",
+        mariadb: ALWAYS, "",
+        proof: Proof::Observed("10.11, the referenced and the referencing column"),
+    }
+    /// `ALTER TABLE t DROP COLUMN a, ALGORITHM=INPLACE` keeps the table: INPLACE does whatever
+    /// INSTANT or NOCOPY can. MySQL's INPLACE is its rebuilding algorithm ("Dropping a column
+    /// ... In Place: Yes, Rebuilds Table: Yes"; its instant drop is ALGORITHM=INSTANT only).
+    INPLACE_DROP_COLUMN_KEEPS_TABLE {
+        mysql: NEVER, "manual 8.0, \"Online DDL Operations\", \"Dropping a column\"",
+        mariadb: since(10, 4, 0), "KB, \"InnoDB Online DDL Operations with the INPLACE Alter Algorithm\", \"Supported Operations by Inheritance\"",
+        proof: Proof::Observed("10.11, InnoDB TABLE_ID unchanged"),
+    }
+    /// Extending a VARCHAR whose old maximum is at most 127 bytes needs no copy whatever the
+    /// new length: its one-byte lengths read the same as two-byte ones (checked on 10.11:
+    /// utf8mb4 31 -> 64 characters INSTANT, 32 -> 64 refused even INPLACE; latin1 100 -> 300
+    /// INSTANT, 200 -> 300 refused; utf8mb3 42 -> 86 INSTANT, 43 -> 86 refused).
+    VARCHAR_SHORT_LENGTHS_EXTEND_ANYWHERE {
+        mysql: NEVER, "manual 8.0, \"Online DDL Operations\", \"Extending VARCHAR column size\" (the length bytes must keep their size)",
+        mariadb: since(10, 4, 3), "MDEV-15563",
+        proof: Proof::Observed("10.11"),
+    }
+    /// A VARCHAR extension that needs no copy is INSTANT; on MySQL it is INPLACE without a
+    /// rebuild ("In Place: Yes, Rebuilds Table: No, Permits Concurrent DML: Yes").
+    VARCHAR_EXTEND_INSTANT {
+        mysql: NEVER, "manual 8.0, \"Online DDL Operations\", \"Extending VARCHAR column size\"",
+        mariadb: ALWAYS, "KB, \"InnoDB Online DDL Operations with the INSTANT Alter Algorithm\", \"Changing the Data Type of a Column\" (10.2.2+)",
+        proof: Proof::Case("change-type/varchar-widen"),
+    }
+    /// Functional key parts, `ADD INDEX i ((lower(email)))`. MariaDB has none: index a
+    /// generated column.
+    FUNCTIONAL_KEY_PARTS {
+        mysql: since(8, 0, 13), "manual 8.0, \"CREATE INDEX\", \"Functional Key Parts\"",
+        mariadb: NEVER, "KB, \"Generated Columns\" (index a generated column instead)",
+        proof: Proof::Documented,
+    }
+    /// `DESC` in an index key builds a descending index (MySQL 5.7 parses it and ignores it).
+    DESCENDING_INDEXES {
+        mysql: since(8, 0, 0), "manual 8.0, \"Descending Indexes\"",
+        mariadb: since(10, 8, 0), "KB, \"Descending Indexes\"",
+        proof: Proof::Case("add-index/descending"),
+    }
+    /// Invisible (MySQL) / ignored (MariaDB) indexes: the optimizer stops using an index while
+    /// it is still maintained, so a DROP INDEX can be rehearsed and undone.
+    INDEX_VISIBILITY {
+        mysql: since(8, 0, 0), "manual 8.0, \"Invisible Indexes\"",
+        mariadb: since(10, 6, 0), "KB, \"Ignored Indexes\"",
+        proof: Proof::Case("drop-index/online"),
+    }
+    /// Changing an index's visibility is INSTANT (`ALTER INDEX i [NOT] IGNORED,
+    /// ALGORITHM=INSTANT, LOCK=NONE`). MySQL documents `ALTER INDEX i [IN]VISIBLE` as INPLACE by
+    /// default and promises no INSTANT, so plans write `ALGORITHM=INPLACE, LOCK=NONE` there.
+    INSTANT_INDEX_VISIBILITY {
+        mysql: NEVER, "WL#8697 (Invisible Indexes), NF-4",
+        mariadb: ALWAYS, "",
+        proof: Proof::Case("drop-index/online"),
+    }
+    /// CHECK constraints are enforced; MySQL 5.7 and 8.0.0-8.0.15 parse them and ignore them.
+    ENFORCES_CHECK {
+        mysql: since(8, 0, 16), "manual 8.0, \"CHECK Constraints\"",
+        mariadb: ALWAYS, "KB, \"CONSTRAINT\" (10.2.1+)",
+        proof: Proof::Case("add-check/violating-row"),
+    }
+    /// A BEFORE INSERT trigger may fill a NOT NULL column without a DEFAULT that the INSERT
+    /// leaves out: NOT NULL is checked after BEFORE triggers. MySQL refuses such an INSERT
+    /// before the trigger runs ("Field ... doesn't have a default value").
+    BEFORE_INSERT_TRIGGER_FILLS_NOT_NULL {
+        mysql: NEVER, "",
+        mariadb: ALWAYS, "MDEV-8605 (10.1)",
+        proof: Proof::Observed("10.11, strict mode"),
+    }
+    /// `performance_schema.metadata_locks` is on by default (5.7 needs the mdl instrument
+    /// enabled; MariaDB ships performance_schema off by default).
+    METADATA_LOCKS_TABLE {
+        mysql: since(8, 0, 0), "manual 8.0, \"The metadata_locks Table\"",
+        mariadb: NEVER, "KB, \"performance_schema\" (off by default)",
+        proof: Proof::Documented,
+    }
+    /// `information_schema.columns.srs_id` (a spatial column's SRID attribute) exists.
+    SRS_ID {
+        mysql: since(8, 0, 0), "manual 8.0, \"The INFORMATION_SCHEMA COLUMNS Table\"",
+        mariadb: NEVER, "KB, \"Information Schema COLUMNS Table\"",
+        proof: Proof::Documented,
+    }
+    /// `SHOW REPLICA STATUS`; `SHOW SLAVE STATUS` before.
+    SHOW_REPLICA_STATUS {
+        mysql: since(8, 0, 22), "manual 8.0, \"SHOW REPLICA STATUS Statement\"",
+        mariadb: since(10, 5, 1), "KB, \"SHOW REPLICA STATUS\"",
+        proof: Proof::Documented,
+    }
+    /// `CREATE TABLE ... SELECT` is allowed under `enforce_gtid_consistency=ON` (it became
+    /// atomic in MySQL 8.0.21). MariaDB's GTIDs have no such restriction.
+    CREATE_TABLE_SELECT_WITH_GTID {
+        mysql: since(8, 0, 21), "manual 8.0, \"Restrictions on Replication with GTIDs\"",
+        mariadb: ALWAYS, "KB, \"Global Transaction ID\"",
+        proof: Proof::Documented,
+    }
+    /// `CREATE TRIGGER IF NOT EXISTS`.
+    TRIGGER_IF_NOT_EXISTS {
+        mysql: since(8, 0, 29), "manual 8.0, \"CREATE TRIGGER Statement\"",
+        mariadb: since(10, 1, 4), "KB, \"CREATE TRIGGER\"",
+        proof: Proof::Case("split-table/online"),
+    }
+    /// DROP TABLE walks the buffer pool for the dropped table's pages or drops their adaptive
+    /// hash index entries under a latch every query needs, so a large table (and a large buffer
+    /// pool) stalls the whole server for seconds. MySQL before 8.0.23 evicts the pages (bug
+    /// #98869); 8.0.23 frees them lazily but still drops the adaptive hash index entries at
+    /// once (bug #113312, seen on 8.0.35), and `innodb_adaptive_hash_index` is ON by default
+    /// until 8.4. MariaDB frees them lazily from MDEV-22456 (10.5 also turned the adaptive
+    /// hash index OFF by default). Every version still deletes the file, which scales with
+    /// its size.
+    DROP_TABLE_WALKS_CACHED_PAGES {
+        mysql: until_fixed((0, 0, 0), &[(8, 4, 0)]), "MySQL blog \"A 250x improvement to tablespace truncation in MySQL Server 8.0.23\"; manual 8.4, \"Adaptive Hash Index\" (OFF by default)",
+        mariadb: until_fixed((0, 0, 0), &[(10, 3, 24), (10, 4, 14), (10, 5, 4)]), "MDEV-22456 (release notes 10.3.24, 10.4.14, 10.5.4)",
+        proof: Proof::Documented,
+    }
+    /// Spirit (online schema change tool) supports the server.
+    SPIRIT_SUPPORTED {
+        mysql: since(8, 0, 0), "Spirit's README (MySQL 8.0 and later)",
+        mariadb: NEVER, "Spirit's README",
+        proof: Proof::Documented,
+    }
+    /// gh-ost supports the server (5.7+, reads its binlog). MariaDB is not supported by
+    /// gh-ost's maintainers (different GTID and binlog formats).
+    GHOST_SUPPORTED {
+        mysql: ALWAYS, "gh-ost's README, \"Requirements and limitations\"",
+        mariadb: NEVER, "gh-ost's README, \"Requirements and limitations\"",
+        proof: Proof::Documented,
     }
 }
 
@@ -678,21 +848,21 @@ mod tests {
 
     #[test]
     fn version_boundaries() {
-        assert!(!mysql(8, 0, Some(11)).instant_add_column_last());
-        assert!(mysql(8, 0, Some(12)).instant_add_column_last());
-        assert!(!mysql(5, 7, None).instant_add_column_last());
-        assert!(!mysql(8, 0, Some(28)).instant_add_drop_anywhere());
-        assert!(mysql(8, 0, Some(29)).instant_add_drop_anywhere());
-        assert!(mysql(8, 4, None).instant_add_drop_anywhere());
-        assert!(mysql(8, 0, Some(30)).instant_column_defect());
-        assert!(mysql(8, 0, None).instant_column_defect());
-        assert!(!mysql(8, 0, Some(32)).instant_column_defect());
-        assert!(!mysql(8, 4, None).instant_column_defect());
-        assert!(mariadb(10, 3).instant_add_column_last());
-        assert!(!mariadb(10, 3).instant_add_drop_anywhere());
-        assert!(mariadb(10, 4).instant_add_drop_anywhere());
-        assert!(!mariadb(10, 4).has_rename_column());
-        assert!(mariadb(10, 11).has_rename_column());
+        assert!(!INSTANT_ADD_COLUMN_LAST.holds(mysql(8, 0, Some(11))));
+        assert!(INSTANT_ADD_COLUMN_LAST.holds(mysql(8, 0, Some(12))));
+        assert!(!INSTANT_ADD_COLUMN_LAST.holds(mysql(5, 7, None)));
+        assert!(!INSTANT_ADD_DROP_ANYWHERE.holds(mysql(8, 0, Some(28))));
+        assert!(INSTANT_ADD_DROP_ANYWHERE.holds(mysql(8, 0, Some(29))));
+        assert!(INSTANT_ADD_DROP_ANYWHERE.holds(mysql(8, 4, None)));
+        assert!(INSTANT_COLUMN_DEFECT.holds(mysql(8, 0, Some(30))));
+        assert!(INSTANT_COLUMN_DEFECT.holds(mysql(8, 0, None)));
+        assert!(!INSTANT_COLUMN_DEFECT.holds(mysql(8, 0, Some(32))));
+        assert!(!INSTANT_COLUMN_DEFECT.holds(mysql(8, 4, None)));
+        assert!(INSTANT_ADD_COLUMN_LAST.holds(mariadb(10, 3)));
+        assert!(!INSTANT_ADD_DROP_ANYWHERE.holds(mariadb(10, 3)));
+        assert!(INSTANT_ADD_DROP_ANYWHERE.holds(mariadb(10, 4)));
+        assert!(!RENAME_COLUMN.holds(mariadb(10, 4)));
+        assert!(RENAME_COLUMN.holds(mariadb(10, 11)));
         assert_eq!(mariadb(10, 5).index_visibility_clause(false), None);
         assert_eq!(
             mariadb(10, 11).index_visibility_clause(false),
@@ -702,7 +872,7 @@ mod tests {
             mysql(8, 0, Some(35)).index_visibility_clause(false),
             Some("INVISIBLE")
         );
-        assert!(!mysql(8, 0, Some(15)).enforces_check());
+        assert!(!ENFORCES_CHECK.holds(mysql(8, 0, Some(15))));
     }
 
     #[test]
@@ -710,17 +880,17 @@ mod tests {
         assert_eq!(mysql(8, 0, Some(12)).instant_column_cap(), Some(1022));
         assert_eq!(mysql(8, 0, Some(11)).instant_column_cap(), None);
         assert_eq!(mariadb(10, 11).instant_column_cap(), None);
-        assert!(!mysql(8, 0, Some(28)).instant_add_checks_row_size());
-        assert!(mysql(8, 0, Some(29)).instant_add_checks_row_size());
-        assert!(!mariadb(10, 11).instant_add_checks_row_size());
-        assert!(!mysql(8, 4, None).instant_rename_referenced_column());
-        assert!(mariadb(10, 11).instant_rename_referenced_column());
+        assert!(!INSTANT_ADD_CHECKS_ROW_SIZE.holds(mysql(8, 0, Some(28))));
+        assert!(INSTANT_ADD_CHECKS_ROW_SIZE.holds(mysql(8, 0, Some(29))));
+        assert!(!INSTANT_ADD_CHECKS_ROW_SIZE.holds(mariadb(10, 11)));
+        assert!(!INSTANT_RENAME_REFERENCED_COLUMN.holds(mysql(8, 4, None)));
+        assert!(INSTANT_RENAME_REFERENCED_COLUMN.holds(mariadb(10, 11)));
     }
 
     #[test]
     fn index_visibility_rules() {
-        assert!(mariadb(10, 11).instant_index_visibility());
-        assert!(!mysql(8, 0, Some(35)).instant_index_visibility());
+        assert!(INSTANT_INDEX_VISIBILITY.holds(mariadb(10, 11)));
+        assert!(!INSTANT_INDEX_VISIBILITY.holds(mysql(8, 0, Some(35))));
         assert_eq!(
             mysql(8, 0, Some(35)).index_hidden_column(),
             Some(("is_visible", "NO"))
@@ -741,8 +911,8 @@ mod tests {
 
     #[test]
     fn triggers_and_not_null_columns() {
-        assert!(mariadb(10, 11).before_insert_trigger_fills_not_null());
-        assert!(!mysql(8, 0, Some(35)).before_insert_trigger_fills_not_null());
+        assert!(BEFORE_INSERT_TRIGGER_FILLS_NOT_NULL.holds(mariadb(10, 11)));
+        assert!(!BEFORE_INSERT_TRIGGER_FILLS_NOT_NULL.holds(mysql(8, 0, Some(35))));
     }
 
     #[test]
@@ -760,16 +930,16 @@ mod tests {
         assert!(mariadb(10, 11).varchar_extend_without_copy(80, 85, 3));
         assert!(mariadb(10, 11).varchar_extend_without_copy(42, 86, 3));
         assert!(!mariadb(10, 11).varchar_extend_without_copy(43, 86, 3));
-        assert!(mariadb(10, 11).varchar_extend_instant());
-        assert!(!mysql(5, 7, None).varchar_extend_instant());
+        assert!(VARCHAR_EXTEND_INSTANT.holds(mariadb(10, 11)));
+        assert!(!VARCHAR_EXTEND_INSTANT.holds(mysql(5, 7, None)));
         assert_eq!(mysql(8, 0, Some(35)).drop_check_keyword(), "CHECK");
         assert_eq!(mariadb(10, 6).drop_check_keyword(), "CONSTRAINT");
-        assert!(!mysql(8, 0, Some(20)).create_table_select_with_gtid());
-        assert!(mysql(8, 0, Some(21)).create_table_select_with_gtid());
-        assert!(mariadb(10, 3).create_table_select_with_gtid());
-        assert!(!mysql(8, 0, Some(28)).trigger_if_not_exists());
-        assert!(mysql(8, 4, None).trigger_if_not_exists());
-        assert!(mariadb(10, 3).trigger_if_not_exists());
+        assert!(!CREATE_TABLE_SELECT_WITH_GTID.holds(mysql(8, 0, Some(20))));
+        assert!(CREATE_TABLE_SELECT_WITH_GTID.holds(mysql(8, 0, Some(21))));
+        assert!(CREATE_TABLE_SELECT_WITH_GTID.holds(mariadb(10, 3)));
+        assert!(!TRIGGER_IF_NOT_EXISTS.holds(mysql(8, 0, Some(28))));
+        assert!(TRIGGER_IF_NOT_EXISTS.holds(mysql(8, 4, None)));
+        assert!(TRIGGER_IF_NOT_EXISTS.holds(mariadb(10, 3)));
     }
 
     fn mariadb_at(minor: u32, patch: Option<u32>) -> Server {
@@ -786,7 +956,7 @@ mod tests {
     #[test]
     fn nocopy_where_mariadb_has_it_and_inplace_on_mysql() {
         for server in [mariadb(10, 3), mariadb(10, 11), mariadb(11, 4)] {
-            assert!(server.has_nocopy());
+            assert!(NOCOPY.holds(server));
             assert_eq!(server.add_index_lock(), MysqlLock::NOCOPY_NONE);
             assert_eq!(server.drop_index_lock(), MysqlLock::NOCOPY_NONE);
             assert_eq!(
@@ -797,7 +967,7 @@ mod tests {
             assert_eq!(server.drop_check_lock(), MysqlLock::NOCOPY_NONE);
         }
         for server in [mysql(5, 7, None), mysql(8, 0, Some(35)), mysql(8, 4, None)] {
-            assert!(!server.has_nocopy());
+            assert!(!NOCOPY.holds(server));
             assert_eq!(server.add_index_lock(), MysqlLock::INPLACE_NONE);
             assert_eq!(server.drop_index_lock(), MysqlLock::INPLACE_NONE);
             assert_eq!(
@@ -888,20 +1058,91 @@ mod tests {
                 patch,
             },
         };
-        assert!(mysql(5, 7, None).drop_table_walks_cached_pages());
-        assert!(mysql(8, 0, Some(22)).drop_table_walks_cached_pages());
+        assert!(DROP_TABLE_WALKS_CACHED_PAGES.holds(mysql(5, 7, None)));
+        assert!(DROP_TABLE_WALKS_CACHED_PAGES.holds(mysql(8, 0, Some(22))));
         // 8.0.23 evicts lazily, but the adaptive hash index (ON by default) is still dropped at once.
-        assert!(mysql(8, 0, Some(35)).drop_table_walks_cached_pages());
-        assert!(!mysql(8, 4, None).drop_table_walks_cached_pages());
-        assert!(maria(3, Some(23)).drop_table_walks_cached_pages());
-        assert!(!maria(3, Some(24)).drop_table_walks_cached_pages());
-        assert!(maria(4, Some(13)).drop_table_walks_cached_pages());
-        assert!(!maria(4, Some(14)).drop_table_walks_cached_pages());
-        assert!(maria(5, Some(3)).drop_table_walks_cached_pages());
-        assert!(!maria(5, Some(4)).drop_table_walks_cached_pages());
+        assert!(DROP_TABLE_WALKS_CACHED_PAGES.holds(mysql(8, 0, Some(35))));
+        assert!(!DROP_TABLE_WALKS_CACHED_PAGES.holds(mysql(8, 4, None)));
+        assert!(DROP_TABLE_WALKS_CACHED_PAGES.holds(maria(3, Some(23))));
+        assert!(!DROP_TABLE_WALKS_CACHED_PAGES.holds(maria(3, Some(24))));
+        assert!(DROP_TABLE_WALKS_CACHED_PAGES.holds(maria(4, Some(13))));
+        assert!(!DROP_TABLE_WALKS_CACHED_PAGES.holds(maria(4, Some(14))));
+        assert!(DROP_TABLE_WALKS_CACHED_PAGES.holds(maria(5, Some(3))));
+        assert!(!DROP_TABLE_WALKS_CACHED_PAGES.holds(maria(5, Some(4))));
         // No patch counts as the series' first release: 10.4 may be 10.4.13.
-        assert!(maria(4, None).drop_table_walks_cached_pages());
-        assert!(!mariadb(10, 11).drop_table_walks_cached_pages());
+        assert!(DROP_TABLE_WALKS_CACHED_PAGES.holds(maria(4, None)));
+        assert!(!DROP_TABLE_WALKS_CACHED_PAGES.holds(mariadb(10, 11)));
+    }
+
+    #[test]
+    fn every_fact_is_named_once_with_a_source() {
+        let mut names: Vec<_> = FACTS.iter().map(|f| f.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), FACTS.len());
+        for fact in FACTS {
+            assert!(!fact.description().is_empty(), "{}", fact.name);
+            assert!(
+                fact.mysql.is_none() || !fact.source_mysql.is_empty(),
+                "{}: no MySQL source",
+                fact.name
+            );
+            assert!(
+                fact.mariadb.is_none()
+                    || !fact.source_mariadb.is_empty()
+                    || fact.proof != Proof::Documented,
+                "{}: neither a MariaDB source nor a MariaDB proof",
+                fact.name
+            );
+            for releases in [fact.mysql, fact.mariadb].into_iter().flatten() {
+                assert!(
+                    releases.fixed_in.iter().all(|&fix| fix > releases.from),
+                    "{}",
+                    fact.name
+                );
+            }
+        }
+    }
+
+    /// A fact the live verifier (or a hand check on 10.11) is said to show holds on the
+    /// MariaDB 10.11 it runs on: a MySQL-only fact can only be documented here.
+    #[test]
+    fn facts_shown_live_hold_on_mariadb_10_11() {
+        for fact in FACTS {
+            if fact.proof != Proof::Documented {
+                assert!(fact.holds(mariadb(10, 11)), "{}", fact.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_defect_without_a_patch_counts_as_present() {
+        let defect = until_fixed((8, 0, 29), &[(8, 0, 32)]).unwrap();
+        let v = |minor, patch| Version {
+            major: 8,
+            minor: Some(minor),
+            patch,
+        };
+        assert!(!defect.holds(v(0, Some(28))));
+        assert!(defect.holds(v(0, Some(29))) && defect.holds(v(0, Some(31))));
+        assert!(!defect.holds(v(0, Some(32))));
+        assert!(defect.holds(v(0, None)));
+        assert!(!defect.holds(v(4, None)));
+        // A feature without its patch is not assumed present.
+        assert!(!since(8, 0, 29).unwrap().holds(v(0, None)));
+        // A series between two fixed ones without a fix of its own stays affected.
+        let gap = until_fixed((0, 0, 0), &[(10, 3, 24), (10, 5, 4)]).unwrap();
+        let m = |minor, patch| Version {
+            major: 10,
+            minor: Some(minor),
+            patch: Some(patch),
+        };
+        assert!(gap.holds(m(4, 30)) && !gap.holds(m(3, 24)) && !gap.holds(m(6, 0)));
+        assert_eq!(
+            DROP_TABLE_WALKS_CACHED_PAGES.mariadb.unwrap().to_string(),
+            "every release, fixed in 10.3.24, 10.4.14, 10.5.4"
+        );
+        assert_eq!(INSTANT_ADD_COLUMN_LAST.mysql.unwrap().to_string(), "8.0.12");
     }
 
     #[test]

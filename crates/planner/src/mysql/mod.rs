@@ -142,7 +142,7 @@ impl<'a> Ctx<'a> {
     /// The lock as this server's statement spells it: MariaDB takes `LOCK=NONE` next to
     /// `ALGORITHM=INSTANT` (an extra guard), MySQL refuses any LOCK clause there.
     pub fn as_written(&self, lock: MysqlLock) -> MysqlLock {
-        if lock == MysqlLock::INSTANT && self.server.lock_clause_with_instant() {
+        if lock == MysqlLock::INSTANT && facts::LOCK_CLAUSE_WITH_INSTANT.holds(self.server) {
             MysqlLock::Alter {
                 algorithm: crate::plan::Algorithm::Instant,
                 lock: crate::plan::LockClause::None,
@@ -228,8 +228,10 @@ impl<'a> Ctx<'a> {
     /// How long dropping an InnoDB table of `bytes` stalls every query on this server, no lock
     /// involved ([`crate::estimate::Model::drop_stall`]).
     pub fn drop_stall(&self, bytes: u64) -> Estimate {
-        self.model
-            .drop_stall(bytes, self.server.drop_table_walks_cached_pages())
+        self.model.drop_stall(
+            bytes,
+            facts::DROP_TABLE_WALKS_CACHED_PAGES.holds(self.server),
+        )
     }
 
     /// Claims on `step`, the DROP TABLE of a table that holds (almost) nothing, the moment its
@@ -428,7 +430,7 @@ impl<'a> Ctx<'a> {
                 Expected::NoRows,
             ),
         ];
-        if self.server.metadata_locks_table() {
+        if facts::METADATA_LOCKS_TABLE.holds(self.server) {
             checks.push(check(
                 "No session holds or waits for a strong metadata lock on the table (MySQL 8.0+)",
                 format!(

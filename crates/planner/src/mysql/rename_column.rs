@@ -41,6 +41,7 @@ use super::{lock_wait_seconds, summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::FieldError;
+use crate::mysql::facts;
 use crate::plan::{Estimate, Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{derived_name, ident, literal};
 use crate::request::change::RenameColumn;
@@ -152,13 +153,14 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
     // The direct path: one statement, with every client stopped. INSTANT only where it also
     // renames a column another table's foreign key references: MySQL refuses that except
     // INPLACE, which is metadata only too.
-    let rename_lock = if server.instant_rename_column() && server.instant_rename_referenced_column()
+    let rename_lock = if facts::INSTANT_RENAME_COLUMN.holds(server)
+        && facts::INSTANT_RENAME_REFERENCED_COLUMN.holds(server)
     {
         MysqlLock::INSTANT
     } else {
         MysqlLock::INPLACE_NONE
     };
-    let (rename_clause, rename_back) = if server.has_rename_column() {
+    let (rename_clause, rename_back) = if facts::RENAME_COLUMN.holds(server) {
         (
             format!("RENAME COLUMN {old} TO {new}"),
             format!("RENAME COLUMN {new} TO {old}"),
@@ -178,10 +180,10 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
     rename.notes.push(format!(
         "Every query naming {old} fails from the moment this commits."
     ));
-    if server.instant_rename_column() && rename_lock != MysqlLock::INSTANT {
+    if facts::INSTANT_RENAME_COLUMN.holds(server) && rename_lock != MysqlLock::INSTANT {
         rename.notes.push("ALGORITHM=INPLACE rather than INSTANT: MySQL renames a column that another table's foreign key references only in place (INSTANT is refused there); in place, a rename changes only metadata all the same.".to_string());
     }
-    if !server.has_rename_column() {
+    if !facts::RENAME_COLUMN.holds(server) {
         rename.notes.push("CHANGE restates the whole column: the definition must be exactly the current one (the preflight shows it), or this also changes the column.".to_string());
     }
     let rename = ctx.documented(rename);
@@ -208,7 +210,7 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
     ))
     .collect();
     let mut direct_checks = vec![start_check.clone(), definition_check.clone()];
-    if !server.has_rename_column() {
+    if !facts::RENAME_COLUMN.holds(server) {
         direct_checks.extend(restates_checks.iter().cloned());
     }
     let direct = vec![
@@ -237,14 +239,15 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
 
     // The online path: a second column kept in sync by triggers.
     let transition = transition_definition(&full);
-    let (add_lock, add_estimate) = if server.instant_add_column_last() {
+    let (add_lock, add_estimate) = if facts::INSTANT_ADD_COLUMN_LAST.holds(server) {
         (MysqlLock::INSTANT, CATALOG_ONLY)
     } else {
         (MysqlLock::INPLACE_NONE, ctx.model.rewrite())
     };
     // AFTER keeps the column where the old one was once the contract drops it, wherever the
     // ADD can take it at no extra cost: an instant add anywhere, or an in-place rebuild.
-    let keeps_position = server.instant_add_drop_anywhere() || add_lock != MysqlLock::INSTANT;
+    let keeps_position =
+        facts::INSTANT_ADD_DROP_ANYWHERE.holds(server) || add_lock != MysqlLock::INSTANT;
     let position = if keeps_position {
         format!(" AFTER {old}")
     } else {
@@ -401,7 +404,7 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
             Expected::Manual,
         ));
     }
-    if !server.before_insert_trigger_fills_not_null() {
+    if !facts::BEFORE_INSERT_TRIGGER_FILLS_NOT_NULL.holds(server) {
         preflight_checks.push(check(
             &format!("Whether {old} is NOT NULL without a DEFAULT (MySQL then refuses an INSERT that leaves it out, before any trigger runs)"),
             format!("SELECT is_nullable = 'NO' AND column_default IS NULL AS write_both FROM information_schema.columns WHERE {where_t} AND column_name = {old_lit};"),
@@ -425,7 +428,7 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
         )
     };
     let undo_expand = undo(
-        if server.instant_add_drop_anywhere() {
+        if facts::INSTANT_ADD_DROP_ANYWHERE.holds(server) {
             MysqlLock::INSTANT
         } else {
             MysqlLock::INPLACE_NONE
@@ -553,7 +556,7 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
     ];
 
     let mut out = summary_paths(format!("Rename column {old} of {table} to {new}"));
-    if add_lock == MysqlLock::INSTANT && server.instant_add_checks_row_size() {
+    if add_lock == MysqlLock::INSTANT && facts::INSTANT_ADD_CHECKS_ROW_SIZE.holds(server) {
         out.warnings.push(super::row_size_warning(&add_in_place));
     }
     if !keeps_position {

@@ -65,7 +65,7 @@ use super::{summary_paths, Ctx};
 use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::FieldError;
-use crate::mysql::facts::Server;
+use crate::mysql::facts::{self, Server};
 use crate::plan::{Check, Estimate, Expected, MysqlLock, Phase, RollbackStep, Step, Warning};
 use crate::quote::mysql::{derived_name, ident, ident_list, literal};
 use crate::quote::shell;
@@ -186,7 +186,8 @@ impl<'a> Split<'a> {
             col_names,
             trigger_names,
             moved_where,
-            instant: ctx.server.instant_add_drop_anywhere() && !ctx.server.instant_column_defect(),
+            instant: facts::INSTANT_ADD_DROP_ANYWHERE.holds(ctx.server)
+                && !facts::INSTANT_COLUMN_DEFECT.holds(ctx.server),
             moving: ctx.column_present(&ctx.req.table, &columns[0]),
         })
     }
@@ -261,7 +262,7 @@ impl<'a> Split<'a> {
                 Expected::Manual,
             ),
         ];
-        if !server.create_table_select_with_gtid() {
+        if !facts::CREATE_TABLE_SELECT_WITH_GTID.holds(*server) {
             pre.push(check(
                 "GTID consistency is not enforced (before MySQL 8.0.21 it refuses CREATE TABLE ... SELECT)",
                 "SELECT @@GLOBAL.enforce_gtid_consistency AS enforce_gtid_consistency;",
@@ -323,7 +324,7 @@ impl<'a> Split<'a> {
             moving,
             ..
         } = self;
-        let if_not_exists = if server.trigger_if_not_exists() {
+        let if_not_exists = if facts::TRIGGER_IF_NOT_EXISTS.holds(*server) {
             "IF NOT EXISTS "
         } else {
             ""
@@ -389,7 +390,7 @@ impl<'a> Split<'a> {
         sync.notes.push(format!("Each trigger is one statement (no BEGIN ... END, so the client needs no DELIMITER). AFTER DELETE deletes the row of {new}; AFTER UPDATE deletes the old key's row when the key changes, then (the second UPDATE trigger fires after the first) upserts the row only when the key or a moved column changes, so once the application writes {new} itself, updates of other columns leave it alone; AFTER INSERT upserts the key and moved columns into {new}. Each runs in the writer's transaction and overwrites with the row's values."));
         sync.notes.push(format!("Run the statements in this order: the INSERT trigger last. Until all four exist a write can reach {new} through one trigger and miss the next; created in this order, a row that reaches {new} (through the UPDATE upsert or the INSERT trigger) has its later updates and deletes mirrored from the start, and a row inserted before the INSERT trigger is copied by the next phase, whose end key is read after all four exist."));
         sync.notes.push("Each CREATE TRIGGER takes the exclusive metadata lock on the old table for a moment (reads and writes wait that long, and behind any long transaction: lock_wait_timeout bounds the wait). From here every write of the old table costs one more row write.".to_string());
-        sync.retry = if server.trigger_if_not_exists() {
+        sync.retry = if facts::TRIGGER_IF_NOT_EXISTS.holds(*server) {
             format!(
                 "{} IF NOT EXISTS skips the triggers already created.",
                 super::RETRY_LOCK_WAIT

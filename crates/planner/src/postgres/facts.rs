@@ -87,6 +87,8 @@ pub enum Proof {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fact {
     pub name: &'static str,
+    /// What the fact says: its doc comment's lines.
+    pub says: &'static [&'static str],
     /// The first release with the behaviour (major, minor).
     pub from: (u32, u32),
     /// The first release without it again (a defect's fix).
@@ -103,6 +105,12 @@ impl Fact {
         let (major, minor) = self.from;
         v.at_least(major, minor) && self.fixed_in.is_none_or(|(m, n)| !v.at_least(m, n))
     }
+
+    /// The doc comment as one line.
+    pub fn description(&self) -> String {
+        let lines: Vec<&str> = self.says.iter().map(|l| l.trim()).collect();
+        lines.join(" ")
+    }
 }
 
 /// Declares each fact as a constant of its name and lists them all in [`FACTS`].
@@ -112,6 +120,7 @@ macro_rules! facts {
             $(#[doc = $doc])+
             pub const $name: Fact = Fact {
                 name: stringify!($name),
+                says: &[$($doc),+],
                 from: $from,
                 fixed_in: facts!(@fixed $($fixed)?),
                 source: $source,

@@ -499,3 +499,28 @@ ANALYZE TABLE customers, orders;
         cid = int,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every MySQL-family version fact the planner says a live case proves names a MariaDB
+    /// case that exists, so renaming or dropping a case cannot leave a fact unproven silently.
+    #[test]
+    fn every_fact_proven_by_a_case_names_a_real_case() {
+        use lockstep_planner::mysql::facts::{Proof, FACTS};
+        let cases: Vec<String> = all_cases()
+            .iter()
+            .map(|c| format!("{}/{}", c.change, c.name))
+            .collect();
+        for fact in FACTS {
+            if let Proof::Case(case) = fact.proof {
+                assert!(
+                    cases.iter().any(|c| c == case),
+                    "{}: no MariaDB case {case}",
+                    fact.name
+                );
+            }
+        }
+    }
+}

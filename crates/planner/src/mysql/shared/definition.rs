@@ -11,6 +11,7 @@
 //! statement does not.
 
 use crate::changes::check;
+use crate::mysql::facts;
 use crate::mysql::Ctx;
 use crate::plan::{Check, Expected};
 use crate::quote::mysql::literal;
@@ -413,7 +414,7 @@ fn lost_items(ctx: &Ctx, restated: &Definition) -> Vec<String> {
     if !restated.invisible {
         items.push("IF(c.extra LIKE '%INVISIBLE%', 'INVISIBLE', NULL)".to_string());
     }
-    if restated.srid.is_none() && ctx.server.has_srs_id() {
+    if restated.srid.is_none() && facts::SRS_ID.holds(ctx.server) {
         items.push("IF(c.srs_id IS NOT NULL, CONCAT('SRID ', c.srs_id), NULL)".to_string());
     }
     if restated.family() == Family::Text && restated.collation.is_none() {

@@ -226,7 +226,7 @@ impl IndexSpec<'_> {
         build.notes.push("Writes made during the build go to an online log (bounded by innodb_online_alter_log_max_size; the ALTER fails if it fills) and are applied at the end, under the exclusive metadata lock: a heavy write rate lengthens that final moment.".to_string());
         build.notes.push("The final metadata-lock moment waits for every transaction that has touched the table: with the short lock_wait_timeout, one long transaction at the very end makes the ALTER fail after the whole build with \"Lock wait timeout exceeded\" (seen on MariaDB 10.11; nothing changed, run it again). Keep long transactions off the table while it finishes.".to_string());
         build.notes.push("The sort uses temporary files in innodb_tmpdir (tmpdir by default): about the index's size must be free there too.".to_string());
-        if ctx.server.has_nocopy() {
+        if crate::mysql::facts::NOCOPY.holds(ctx.server) {
             build.notes.push(NOCOPY_NOTE.to_string());
         }
         if self.unique {

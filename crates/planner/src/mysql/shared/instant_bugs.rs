@@ -11,6 +11,7 @@
 use super::rerun::alter_clauses;
 use crate::engines::mysql::{known_patches, InstantColumnBug, InstantColumnChange, Server};
 use crate::input::Version;
+use crate::mysql::facts;
 use crate::mysql::Ctx;
 use crate::plan::{Phase, Warning};
 
@@ -99,14 +100,18 @@ fn changes_of(server: Server, stmt: &str) -> Vec<InstantColumnChange> {
             let (first, second) = (words.first()?.as_str(), words.get(1).map(String::as_str));
             match (first, second) {
                 // 10.3 adds instantly only at the end: an ADD elsewhere rebuilds there.
-                ("ADD", Some("COLUMN")) if !moves(words) || server.instant_add_drop_anywhere() => {
+                ("ADD", Some("COLUMN"))
+                    if !moves(words) || facts::INSTANT_ADD_DROP_ANYWHERE.holds(server) =>
+                {
                     Some(InstantColumnChange::Add)
                 }
                 // Dropping or moving a column is instant from 10.4; 10.3 rebuilds.
-                ("DROP", Some("COLUMN")) if server.instant_add_drop_anywhere() => {
+                ("DROP", Some("COLUMN")) if facts::INSTANT_ADD_DROP_ANYWHERE.holds(server) => {
                     Some(InstantColumnChange::DropOrReorder)
                 }
-                ("MODIFY" | "CHANGE", _) if moves(words) && server.instant_add_drop_anywhere() => {
+                ("MODIFY" | "CHANGE", _)
+                    if moves(words) && facts::INSTANT_ADD_DROP_ANYWHERE.holds(server) =>
+                {
                     Some(InstantColumnChange::DropOrReorder)
                 }
                 _ => None,

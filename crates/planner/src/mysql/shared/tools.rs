@@ -15,6 +15,7 @@
 
 use crate::changes::check;
 use crate::input::{FieldError, OscTool};
+use crate::mysql::facts;
 use crate::mysql::{lock_wait_seconds, Ctx};
 use crate::plan::{
     human_seconds_up, longest_blocking, Algorithm, AppRetry, Check, Estimate, Expected, Leftover,
@@ -91,12 +92,12 @@ pub fn choose(ctx: &Ctx) -> Result<Choice, FieldError> {
     // Each tool with the reason it cannot be used here, if any.
     let unfit = |tool: OscTool| -> Option<String> {
         match tool {
-            OscTool::Spirit if !server.spirit_supported() => Some(format!(
+            OscTool::Spirit if !facts::SPIRIT_SUPPORTED.holds(server) => Some(format!(
                 "Spirit supports MySQL 8.0 and later only, not {} {}",
                 ctx.req.db.engine.label(),
                 ctx.req.db.version
             )),
-            OscTool::GhOst if !server.ghost_supported() => {
+            OscTool::GhOst if !facts::GHOST_SUPPORTED.holds(server) => {
                 Some("gh-ost does not support MariaDB".to_string())
             }
             OscTool::Spirit | OscTool::GhOst if env.foreign_keys => Some(format!(
@@ -698,7 +699,7 @@ const NOTICEABLE_STALL_SECONDS: f64 = 1.0;
 /// InnoDB's drop stalls every query on the server for a moment ([`Ctx::drop_stall`]), and a
 /// large table for seconds: the step claims that stall, and says how to soften it.
 fn drop_old_table(ctx: &Ctx, old: &str) -> Step {
-    let walks = ctx.server.drop_table_walks_cached_pages();
+    let walks = facts::DROP_TABLE_WALKS_CACHED_PAGES.holds(ctx.server);
     let stall = ctx.drop_stall(ctx.req.bytes);
     let mut drop = ctx.step(
         "Drop the old table the tool left behind",
