@@ -1,14 +1,14 @@
 //! The request form. Inputs are the source of truth for what was typed: every input event
 //! writes its raw text into `Params`, so nothing is lost to parsing, and the planner's field
 //! errors are written next to the field they name. Which fields exist comes from
-//! `lockstep_planner::params`, so new change types and options appear without UI changes.
+//! `lockstep_planner::request::params`, so new change types and options appear without UI changes.
 
 use crate::browser::by_id;
 use crate::highlight::esc;
-use lockstep_planner::input::CHANGE_KINDS;
-use lockstep_planner::params::{
+use lockstep_planner::request::params::{
     accepts, change_fields, label_refs, COMMON_FIELDS, OPTION_FIELDS, SWITCH_FIELDS,
 };
+use lockstep_planner::request::CHANGE_KINDS;
 use lockstep_planner::{FieldError, Params};
 use std::fmt::Write;
 

@@ -14,7 +14,8 @@ mod plan_view;
 mod toolbar;
 
 use browser::by_id;
-use lockstep_planner::{share, FieldError, Params, Plan};
+use lockstep_planner::request::share;
+use lockstep_planner::{FieldError, Params, Plan};
 use std::cell::RefCell;
 use wasm_bindgen::JsCast;
 

@@ -7,9 +7,9 @@
 
 use crate::browser::{self, by_id};
 use crate::{form::label, highlight::esc, highlight::sql_html};
-use lockstep_planner::params::label_refs;
-use lockstep_planner::plan::{human_seconds_up, Blocks, Phase, Step};
+use lockstep_planner::model::{human_seconds_up, Blocks, Phase, Step};
 use lockstep_planner::render::step_text;
+use lockstep_planner::request::params::label_refs;
 use lockstep_planner::{FieldError, Plan};
 use std::fmt::Write;
 

@@ -8,8 +8,10 @@
 use clap::builder::{PossibleValue, PossibleValuesParser, StringValueParser, TypedValueParser};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use clap_complete::Shell;
-use lockstep_planner::input::CHANGE_KINDS;
-use lockstep_planner::params::{Field, COMMON_FIELDS, FIELDS, OPTION_FIELDS, SWITCH_FIELDS};
+use lockstep_planner::request::params::{
+    Field, COMMON_FIELDS, FIELDS, OPTION_FIELDS, SWITCH_FIELDS,
+};
+use lockstep_planner::request::CHANGE_KINDS;
 use std::ffi::OsStr;
 
 /// `--format` values; `md` is accepted for `markdown`.
@@ -68,8 +70,8 @@ fn check() -> Command {
         .about("Reads a migration file and says, per statement, whether it is safe to run as written.")
         .after_help(CHECK_AFTER)
         .arg(Arg::new("file").value_name("FILE").help("the migration file (SQL); - reads standard input").required_unless_present("sizes-query"))
-        .arg(Arg::new("db").long("db").value_name("DB").required(true).help(lockstep_planner::params::accepts("db")))
-        .arg(Arg::new("max-downtime").long("max-downtime").value_name("DURATION").default_value("0").help(lockstep_planner::params::accepts("max-downtime")))
+        .arg(Arg::new("db").long("db").value_name("DB").required(true).help(lockstep_planner::request::params::accepts("db")))
+        .arg(Arg::new("max-downtime").long("max-downtime").value_name("DURATION").default_value("0").help(lockstep_planner::request::params::accepts("max-downtime")))
         .arg(Arg::new("rows").long("rows").value_name("TABLE=ROWS").action(ArgAction::Append).help("row count of a table, e.g. orders=500M (repeat per table); 500M alone: every table not named"))
         .arg(Arg::new("size").long("size").value_name("TABLE=SIZE").action(ArgAction::Append).help("size of a table on disk, e.g. orders=120GB (repeat per table); 120GB alone: every table not named"))
         .arg(Arg::new("sizes").long("sizes").value_name("FILE").help("every table's rows and size: the output of the query --sizes-query prints"))

@@ -9,9 +9,9 @@ mod command;
 
 use clap::ArgMatches;
 use clap_complete::Shell;
-use lockstep_planner::params::{Params, FIELDS};
 use lockstep_planner::render::{json, markdown, sql};
-use lockstep_planner::share;
+use lockstep_planner::request::params::{Params, FIELDS};
+use lockstep_planner::request::share;
 use std::process::ExitCode;
 
 /// A rejected input: exit status 2.

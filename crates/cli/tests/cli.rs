@@ -1,7 +1,7 @@
 //! The `lockstep` binary end to end: formats, share links, exit codes and messages.
 
-use lockstep_planner::params::{FIELDS, SWITCH_FIELDS};
-use lockstep_planner::share;
+use lockstep_planner::request::params::{FIELDS, SWITCH_FIELDS};
+use lockstep_planner::request::share;
 use std::process::{Command, Output};
 
 fn lockstep(args: &[&str]) -> Output {

@@ -2,8 +2,8 @@
 //! user can override (the `*-per-sec` parameters). Ranges run from half to twice the nominal
 //! figure: the same statement on the same table varies that much with cache, I/O and load.
 
-use crate::input::{Engine, Request};
-use crate::plan::{Assumption, Estimate};
+use crate::model::{Assumption, Estimate};
+use crate::request::{Engine, Request};
 
 /// Pause between two batches of a backfill, so replicas and autovacuum keep up.
 pub const BATCH_PAUSE_MS: u64 = 50;
@@ -123,7 +123,7 @@ impl Model {
     /// lock_wait_timeout takes whole seconds (rounded up, at least 1).
     pub fn lock_wait_seconds(&self, lock_timeout_ms: u64) -> f64 {
         if self.engine.is_mysql_family() {
-            crate::engines::mysql::lock_wait_seconds(lock_timeout_ms) as f64
+            crate::mysql::facts::lock_wait_seconds(lock_timeout_ms) as f64
         } else {
             lock_timeout_ms as f64 / 1000.0
         }
@@ -186,7 +186,7 @@ impl Model {
     /// the server, whatever table they use (no lock involved): the drop's commit (a
     /// catalog-only moment: 35 ms seen on MariaDB 10.11 under load), the deletion of its file
     /// ([`DROP_FILE_GB_PER_SEC`]) and, where the server walks the buffer pool for its pages
-    /// (`walks_cached_pages`, [`crate::engines::mysql::Server::drop_table_walks_cached_pages`]),
+    /// (`walks_cached_pages`, [`crate::mysql::facts::Server::drop_table_walks_cached_pages`]),
     /// that pass ([`DROP_CACHED_PAGES_GB_PER_SEC`]).
     pub fn drop_stall(&self, bytes: u64, walks_cached_pages: bool) -> Estimate {
         let gb = bytes as f64 / MB / 1024.0;
@@ -217,7 +217,7 @@ impl Model {
         let value = if self.engine.is_mysql_family() {
             format!(
                 "{} s",
-                crate::engines::mysql::lock_wait_seconds(self.lock_timeout_ms)
+                crate::mysql::facts::lock_wait_seconds(self.lock_timeout_ms)
             )
         } else {
             format!("{} ms", self.lock_timeout_ms)
@@ -305,9 +305,9 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::{Model, CATALOG_ONLY, MYSQL_BATCH_ROWS, PG_BATCH_ROWS};
-    use crate::input::Request;
-    use crate::params::Params;
-    use crate::plan::Estimate;
+    use crate::model::Estimate;
+    use crate::request::params::Params;
+    use crate::request::Request;
 
     /// The model of an add-column on a 1M-row, 1 GB table, with `extra` parameters set.
     fn model_with(db: &str, extra: &[(&str, &str)]) -> Model {

@@ -13,19 +13,8 @@ pub mod request;
 pub mod series;
 pub mod strategy;
 
-pub use model::plan;
 pub use model::Plan;
-pub use params::Params;
-/// The PostgreSQL planner under its former name, while callers move over.
-pub use postgres as changes;
-/// The request module under its former name, while callers move over.
-pub use request as input;
-/// The version facts under their former module, while callers move over.
-pub mod engines {
-    pub use crate::mysql::facts as mysql;
-    pub use crate::postgres::facts as postgres;
-}
-pub use request::{params, share};
+pub use request::params::Params;
 pub use request::{FieldError, Request};
 
 /// Validates the parameters and plans the change; every error names its field.
@@ -45,7 +34,7 @@ fn plan_request(req: &Request) -> Result<Plan, FieldError> {
             e.message.push_str(&format!(
                 " ({} {v} and later can make this change: if the server runs one, give its exact version in {}.)",
                 req.db.engine.label(),
-                crate::params::flag("db")
+                crate::request::params::flag("db")
             ));
         }
         e

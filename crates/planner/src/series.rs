@@ -9,8 +9,8 @@
 //! version. Planning for the oldest rather than refusing keeps `mysql@8.0` (offered by the
 //! page's suggestions, and in links already shared) answering, with the boundary in sight.
 
-use crate::input::{Database, Engine, Request, Version};
-use crate::plan::{Blocks, Plan, Warning};
+use crate::model::{Blocks, Plan, Warning};
+use crate::request::{Database, Engine, Request, Version};
 use crate::{mysql::facts as mysql, postgres::facts as postgres};
 
 /// The warning's code.
@@ -198,8 +198,8 @@ pub fn first_release_that_plans(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::parse_database;
-    use crate::params::Params;
+    use crate::request::params::Params;
+    use crate::request::parse_database;
 
     fn plan(db: &str, change: &[(&str, &str)]) -> Result<Plan, Vec<crate::FieldError>> {
         crate::plan(&Params::zero_budget(db, "orders", change))
@@ -281,7 +281,7 @@ mod tests {
         assert!(boundary(&plan_exact("mysql@8.4", ADD_INDEX)).is_none());
     }
 
-    fn version_check(plan: &Plan) -> &crate::plan::Check {
+    fn version_check(plan: &Plan) -> &crate::model::Check {
         &plan.phases[0].checks[0]
     }
 
@@ -310,7 +310,7 @@ mod tests {
         );
         assert_eq!(
             version_check(&pg).expected,
-            crate::plan::Expected::row(&["14", "t"])
+            crate::model::Expected::row(&["14", "t"])
         );
         assert!(version_check(&plan_exact("postgresql@16", ADD_INDEX))
             .sql

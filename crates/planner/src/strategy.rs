@@ -3,12 +3,12 @@
 //! rollback statements every planner writes.
 
 use crate::estimate::{Model, CATALOG_ONLY};
-use crate::input::{FieldError, Request};
 use crate::model::{
     human_seconds, human_seconds_up, longest_blocking, Alternative, Check, Expected, OnFail, Phase,
     Plan, RollbackStep, Strategy, Warning,
 };
 use crate::quote;
+use crate::request::{FieldError, Request};
 
 /// The ways a change can be made. A change fills in what exists for it.
 #[derive(Debug, Default)]
@@ -123,14 +123,14 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
         }
     };
     let mut phases = phases;
-    crate::plan::name_skip_vars(&mut phases);
+    crate::model::name_skip_vars(&mut phases);
     // The other path's script would number its checks the same way.
     let mut alternative = alternative;
     if let Some(alt) = &mut alternative {
-        crate::plan::name_skip_vars(&mut alt.phases);
+        crate::model::name_skip_vars(&mut alt.phases);
     }
     let rerun_safe =
-        !req.db.engine.is_mysql_family() && !crate::plan::completion_checks(&phases).is_empty();
+        !req.db.engine.is_mysql_family() && !crate::model::completion_checks(&phases).is_empty();
     let resumes = rerun_safe;
     let longest = longest_blocking(&phases);
     let over = phases

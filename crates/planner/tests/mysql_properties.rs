@@ -5,11 +5,11 @@
 //! backquotes in every statement and in the rendered scripts, which lex cleanly.
 
 use lockstep_planner::estimate::CATALOG_ONLY;
-use lockstep_planner::input::CHANGE_KINDS;
-use lockstep_planner::params::{change_fields, FIELDS};
-use lockstep_planner::plan::{Algorithm, Blocks, LockClause, MysqlLock, Plan, Step};
+use lockstep_planner::model::{Algorithm, Blocks, LockClause, MysqlLock, Plan, Step};
 use lockstep_planner::quote::Dialect;
 use lockstep_planner::render::{json, markdown, sql};
+use lockstep_planner::request::params::{change_fields, FIELDS};
+use lockstep_planner::request::CHANGE_KINDS;
 use lockstep_planner::Params;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
@@ -99,7 +99,7 @@ fn assert_algorithm_exists(engine: &str, sql: &str) {
 /// A MODIFY or CHANGE restates the whole column and drops what it does not say: every path that
 /// writes one (statement, rollback, a tool's --alter) proves in its preflight that nothing the
 /// column has would be lost.
-fn assert_restatements_proven(phases: &[lockstep_planner::plan::Phase]) {
+fn assert_restatements_proven(phases: &[lockstep_planner::model::Phase]) {
     let texts = phases.iter().flat_map(|p| {
         p.steps
             .iter()
@@ -119,7 +119,7 @@ fn assert_restatements_proven(phases: &[lockstep_planner::plan::Phase]) {
                 .checks
                 .iter()
                 .any(|c| c.sql.contains("would_be_dropped")
-                    && c.expected == lockstep_planner::plan::Expected::NoRows),
+                    && c.expected == lockstep_planner::model::Expected::NoRows),
             "a MODIFY/CHANGE without the lost-attributes check in its preflight"
         );
     }
@@ -182,7 +182,7 @@ fn check_plan(plan: &Plan, params: &Params, budget_ms: u64, names: &[&str]) {
             "{}",
             check.description
         );
-        if check.expected == lockstep_planner::plan::Expected::Manual {
+        if check.expected == lockstep_planner::model::Expected::Manual {
             assert!(
                 !check.stops(),
                 "{}: a manual check cannot stop the script",

@@ -4,8 +4,8 @@
 //! plans are the same share one snapshot, named after all of them, so a change in where the
 //! strategy differs between versions shows as a renamed snapshot.
 
-use lockstep_planner::input::CHANGE_KINDS;
-use lockstep_planner::plan::{Phase, Plan};
+use lockstep_planner::model::{Phase, Plan};
+use lockstep_planner::request::CHANGE_KINDS;
 use lockstep_planner::Params;
 use std::fmt::Write;
 

@@ -4,11 +4,11 @@
 //! where they need it in every statement and in the rendered scripts, which lex cleanly.
 
 use lockstep_planner::estimate::CATALOG_ONLY;
-use lockstep_planner::input::CHANGE_KINDS;
-use lockstep_planner::params::{change_fields, FIELDS};
-use lockstep_planner::plan::{Blocks, Plan, Step};
+use lockstep_planner::model::{Blocks, Plan, Step};
 use lockstep_planner::quote::Dialect;
 use lockstep_planner::render::{json, markdown, sql};
+use lockstep_planner::request::params::{change_fields, FIELDS};
+use lockstep_planner::request::CHANGE_KINDS;
 use lockstep_planner::Params;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
@@ -150,7 +150,7 @@ fn check_plan(plan: &Plan, params: &Params, budget_ms: u64, names: &[&str]) {
             "{}",
             check.description
         );
-        if check.expected == lockstep_planner::plan::Expected::Manual {
+        if check.expected == lockstep_planner::model::Expected::Manual {
             assert!(
                 !check.stops(),
                 "{}: a manual check cannot stop the script",

@@ -3,7 +3,7 @@
 //! set for every case the verifier relies on: a planner change that drops one fails here, not
 //! only in the live run. Parameters as the verifier's cases give them (`crates/verify`).
 
-use lockstep_planner::plan::{AppRetry, Leftover, Plan, Precondition, Run};
+use lockstep_planner::model::{AppRetry, Leftover, Plan, Precondition, Run};
 use lockstep_planner::Params;
 
 /// A plan for `db` at zero budget on a 200 000-row `orders`, as the verifier seeds it.

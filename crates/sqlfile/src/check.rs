@@ -6,7 +6,7 @@ use crate::recognise::{FileFacts, Item, Reader, Recognised, Written};
 use crate::sizes::Sizes;
 use crate::split::{split, InputError, Piece};
 use lockstep_planner::model::{longest_blocking, Blocks, Phase};
-use lockstep_planner::params::Params;
+use lockstep_planner::request::params::Params;
 use lockstep_planner::request::parse_database;
 use lockstep_planner::Plan;
 use serde::Serialize;

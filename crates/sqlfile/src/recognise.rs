@@ -4,7 +4,7 @@
 //! a column's `COLLATE`, a MySQL `AFTER`) makes the statement unknown rather than planned
 //! without it.
 
-use lockstep_planner::params::Params;
+use lockstep_planner::request::params::Params;
 use lockstep_planner::request::Change;
 use sqlparser::ast::{
     AlterColumnOperation, AlterTableOperation, ColumnOption, ColumnOptionDef, CreateIndex,

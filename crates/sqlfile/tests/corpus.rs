@@ -2,7 +2,7 @@
 //! its expected recognition and verdict; and every recognised statement plans exactly as the
 //! same change entered through the share link.
 
-use lockstep_planner::share;
+use lockstep_planner::request::share;
 use lockstep_sqlfile::check::{check, Options, Verdict};
 use lockstep_sqlfile::sizes::Sizes;
 

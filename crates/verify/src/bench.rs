@@ -7,7 +7,7 @@ use crate::load::{AppStage, Load, Role};
 use crate::runner::{ensure_template, params_for};
 use crate::scenarios::all_cases;
 use crate::sql::{exec, split_statements, text_value};
-use lockstep_planner::plan::Plan;
+use lockstep_planner::model::Plan;
 use lockstep_planner::render;
 use std::path::Path;
 use std::process::ExitCode;

@@ -9,7 +9,7 @@
 //! queued behind it must stay within the stated worst case plus [`TOLERANCE`].
 
 use crate::sql::{exec, sqlstate, text_value};
-use lockstep_planner::plan::{Blocks, PgLock, Step};
+use lockstep_planner::model::{Blocks, PgLock, Step};
 use postgres::Client;
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ pub fn pg_kind(step: &Step) -> Option<PgLock> {
     (step.lock_wait_seconds > 0.0
         && step.blocks != Blocks::Nothing
         && step.in_transaction
-        && step.run == lockstep_planner::plan::Run::Once
+        && step.run == lockstep_planner::model::Run::Once
         && lock.blocks() != Blocks::Nothing)
         .then_some(lock)
 }
@@ -190,7 +190,7 @@ pub fn pg_gave_up(error: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lockstep_planner::plan::Estimate;
+    use lockstep_planner::model::Estimate;
 
     fn step(wait: f64, hold: f64) -> Step {
         let p = lockstep_planner::Params::new()

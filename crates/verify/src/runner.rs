@@ -15,7 +15,7 @@ use crate::scenarios::{Case, DataCheck};
 use crate::script;
 use crate::sql::{exec, lit, split_statements, sqlstate, text_rows, text_value};
 use crate::walk::{self, PlanRunner};
-use lockstep_planner::plan::{Blocks, PgLock, Phase, Plan, Run, Step};
+use lockstep_planner::model::{Blocks, PgLock, Phase, Plan, Run, Step};
 use lockstep_planner::render;
 use lockstep_planner::{FieldError, Params};
 use postgres::Client;

@@ -3,7 +3,7 @@
 //! at the end.
 
 use crate::load::AppStage;
-use lockstep_planner::plan::Precondition;
+use lockstep_planner::model::Precondition;
 
 /// One verified case: a change type with one set of parameters.
 #[derive(Debug, Clone)]
@@ -196,9 +196,9 @@ pub fn violation(case: &Case) -> Option<Violation> {
     Some(Violation { breaks, repairs })
 }
 
-/// The change types in matrix order (the order of `lockstep_planner::input::CHANGE_KINDS`).
+/// The change types in matrix order (the order of `lockstep_planner::request::CHANGE_KINDS`).
 pub fn change_kinds() -> Vec<&'static str> {
-    lockstep_planner::input::CHANGE_KINDS.to_vec()
+    lockstep_planner::request::CHANGE_KINDS.to_vec()
 }
 
 /// Every case, in matrix order.

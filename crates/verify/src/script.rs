@@ -15,7 +15,7 @@ use crate::report::{CaseResult, Claim, Kind};
 use crate::runner::SCHEMA_DUMP_SQL;
 use crate::scenarios::Violation;
 use crate::sql::{exec, text_rows, text_value};
-use lockstep_planner::plan::{completion_checks, Check, Expected, Plan, Run};
+use lockstep_planner::model::{completion_checks, Check, Expected, Plan, Run};
 use lockstep_planner::render;
 use postgres::Client;
 use std::io::Write;

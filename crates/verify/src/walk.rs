@@ -5,7 +5,7 @@
 
 use crate::report::{CaseResult, Claim, Kind};
 use crate::scenarios::Stop;
-use lockstep_planner::plan::{Blocks, Check, Expected, Phase, Plan};
+use lockstep_planner::model::{Blocks, Check, Expected, Phase, Plan};
 use std::time::Instant;
 
 /// What walking a plan needs from an engine's runner.
@@ -236,7 +236,7 @@ pub fn relabel_blocking_steps(plan: &mut Plan) -> Vec<String> {
             if step.blocks != Blocks::Nothing {
                 step.blocks = Blocks::Nothing;
                 // "Blocks nothing" also claims no queueing: nothing to wait for, nothing held.
-                step.set_blocking(0.0, lockstep_planner::plan::Estimate::new(0.0, 0.0));
+                step.set_blocking(0.0, lockstep_planner::model::Estimate::new(0.0, 0.0));
                 titles.push(step.title.clone());
             }
         }
@@ -334,7 +334,7 @@ pub fn schema_difference(before: &str, after: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lockstep_planner::plan::RollbackStep;
+    use lockstep_planner::model::RollbackStep;
 
     fn phase(also_undoes: usize) -> Phase {
         Phase {

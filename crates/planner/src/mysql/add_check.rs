@@ -18,12 +18,12 @@
 //! only with LOCK=NONE (`Server::drop_check_lock`; checked on MariaDB 10.11).
 
 use super::{summary_paths, tools, Ctx};
-use crate::changes::{check, Paths};
-use crate::input::FieldError;
+use crate::model::{Expected, Phase};
 use crate::mysql::facts;
-use crate::plan::{Expected, Phase};
 use crate::quote::mysql::{derived_name, ident, literal};
 use crate::request::change::AddCheck;
+use crate::request::FieldError;
+use crate::strategy::{check, Paths};
 
 pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
     let AddCheck { expression, name } = change;
@@ -66,7 +66,7 @@ pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
             format!("SELECT COUNT(*) AS violating_rows FROM {table} WHERE NOT ({expr});"),
             "0 (rows where the expression is NULL pass a CHECK and are not counted either). Any other count: fix those rows first, or the copy fails (or, with a tool, silently leaves them out)",
             Expected::row(&["0"]),
-        ).scanning().proving(crate::plan::Precondition::NoViolatingRows),
+        ).scanning().proving(crate::model::Precondition::NoViolatingRows),
     ];
     let after = vec![check(
         "The constraint exists",
@@ -138,8 +138,8 @@ pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::params::Params;
-    use crate::plan::{Blocks, Expected};
+    use crate::model::{Blocks, Expected};
+    use crate::request::params::Params;
 
     fn params(db: &str, budget: &str) -> Params {
         Params::new()

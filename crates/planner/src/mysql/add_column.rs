@@ -11,12 +11,12 @@
 //! online-schema-change tool (`tools`).
 
 use super::{summary_paths, tools, Ctx};
-use crate::changes::Paths;
-use crate::input::FieldError;
+use crate::model::{Algorithm, Expected, LockClause, MysqlLock, Phase, Warning};
 use crate::mysql::facts;
-use crate::plan::{Algorithm, Expected, LockClause, MysqlLock, Phase, Warning};
 use crate::quote::mysql::ident;
 use crate::request::change::AddColumn;
+use crate::request::FieldError;
+use crate::strategy::Paths;
 
 /// How InnoDB can add this column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,8 +214,8 @@ pub fn paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::params::Params;
-    use crate::plan::Plan;
+    use crate::model::Plan;
+    use crate::request::params::Params;
 
     fn plan(db: &str, default: Option<&str>) -> Plan {
         let mut p = Params::new()
@@ -260,7 +260,7 @@ mod tests {
     /// the preflight stops on each, naming the in-place statement to run instead.
     #[test]
     fn preflight_stops_where_instant_is_refused() {
-        use crate::plan::OnFail;
+        use crate::model::OnFail;
         let p = plan("mariadb@10.11.6", Some("0"));
         let checks = &p.phases[0].checks;
         let compressed = checks

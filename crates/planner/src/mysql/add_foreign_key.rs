@@ -25,12 +25,12 @@
 //! pt-online-schema-change needs `--alter-foreign-keys-method`: the plan warns.
 
 use super::{summary_paths, tools, Ctx};
-use crate::changes::{check, Paths};
-use crate::input::FieldError;
+use crate::model::{Check, Expected, Phase, Warning};
 use crate::mysql::facts;
-use crate::plan::{Check, Expected, Phase, Warning};
 use crate::quote::mysql::{derived_name, ident, ident_list, literal};
 use crate::request::change::AddForeignKey;
+use crate::request::FieldError;
+use crate::strategy::{check, Paths};
 
 /// `name1` / `name2` pairs as `(c.column_name = 'a' AND p.column_name = 'x') OR ...`.
 fn pairs(columns: &[String], ref_columns: &[String]) -> String {
@@ -163,7 +163,7 @@ pub fn paths(ctx: &Ctx, change: &AddForeignKey) -> Result<Paths, FieldError> {
             columns,
             &parent,
             ref_columns,
-        ).scanning().proving(crate::plan::Precondition::NoOrphans),
+        ).scanning().proving(crate::model::Precondition::NoOrphans),
         check(
             "Whether the child columns already have an index (the ALTER builds one when they do not)",
             leading_index_sql(ctx, &ctx.req.table, columns),
@@ -286,8 +286,8 @@ pub fn paths(ctx: &Ctx, change: &AddForeignKey) -> Result<Paths, FieldError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::params::Params;
-    use crate::plan::{Blocks, Expected};
+    use crate::model::{Blocks, Expected};
+    use crate::request::params::Params;
 
     fn params(db: &str, budget: &str) -> Params {
         Params::new()
@@ -316,16 +316,17 @@ mod tests {
         );
         assert_eq!(
             step.lock,
-            Some(crate::plan::Lock::Mysql(
-                crate::plan::MysqlLock::NOCOPY_NONE
+            Some(crate::model::Lock::Mysql(
+                crate::model::MysqlLock::NOCOPY_NONE
             ))
         );
         assert!(!step.rewrites_table);
         assert!(step.hold_seconds.high <= 0.05);
         assert!(step.unverified.is_none());
         // Orphans before and after.
-        let orphan =
-            |c: &crate::plan::Check| c.sql.contains("NOT EXISTS") && c.expected == Expected::NoRows;
+        let orphan = |c: &crate::model::Check| {
+            c.sql.contains("NOT EXISTS") && c.expected == Expected::NoRows
+        };
         assert!(p.phases[0].checks.iter().any(orphan));
         assert!(p.phases[2].checks.iter().any(orphan));
         assert!(p.phases[1].rollback[0]

@@ -34,13 +34,13 @@
 //! the replica's applier for as long as the build took: the plan warns when replicas follow.
 
 use super::{summary_paths, Ctx};
-use crate::changes::Paths;
-use crate::input::{shown, FieldError, IndexKey, IndexMethod, KeyTarget};
+use crate::model::Warning;
 use crate::mysql::facts;
 use crate::mysql::shared::index::{build_warnings, IndexSpec, KeyPart};
-use crate::plan::Warning;
 use crate::quote::mysql::{derived_name, ident};
 use crate::request::change::AddIndex;
+use crate::request::{shown, FieldError, IndexKey, IndexMethod, KeyTarget};
+use crate::strategy::Paths;
 
 /// The key parts, when every key is a column or (MySQL 8.0.13+) an expression, with at most
 /// ASC or DESC; otherwise the reason this plan cannot build it, naming the `columns` field.
@@ -160,8 +160,8 @@ pub fn paths(ctx: &Ctx, change: &AddIndex) -> Result<Paths, FieldError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::params::Params;
-    use crate::plan::{Blocks, Expected, Lock, MysqlLock};
+    use crate::model::{Blocks, Expected, Lock, MysqlLock};
+    use crate::request::params::Params;
 
     pub(crate) fn params(db: &str) -> Params {
         Params::new()
@@ -174,7 +174,7 @@ mod tests {
             .with("max-downtime", "0")
     }
 
-    fn with_keys(db: &str, keys: &str) -> Result<crate::plan::Plan, Vec<crate::FieldError>> {
+    fn with_keys(db: &str, keys: &str) -> Result<crate::model::Plan, Vec<crate::FieldError>> {
         crate::plan(&params(db).with("table", "orders").with("columns", keys))
     }
 

@@ -17,11 +17,11 @@
 use super::definition::{definition_check, parse_field, strict_mode_check};
 use super::definition::{from_type_check, lost_attributes_check, Definition};
 use super::{summary_paths, Ctx};
-use crate::changes::{check, Paths};
-use crate::input::FieldError;
-use crate::plan::{Expected, MysqlLock, Phase, Warning};
+use crate::model::{Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{ident, literal};
 use crate::request::change::AddNotNull;
+use crate::request::FieldError;
+use crate::strategy::{check, Paths};
 
 /// `--type` as MODIFY needs it: the column's current definition, without any NULL / NOT NULL
 /// of its own (the plan adds NOT NULL) and without DEFAULT NULL.
@@ -59,7 +59,7 @@ pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
             "column",
             format!(
                 "{} is the primary key, which is always NOT NULL; accepts another column",
-                crate::input::shown(column)
+                crate::request::shown(column)
             ),
         ));
     }
@@ -102,7 +102,7 @@ pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
             format!("SELECT COUNT(*) AS null_rows FROM {table} WHERE {col} IS NULL;"),
             "0. Otherwise decide the value those rows get and fill them first, in batches the application can live with (e.g. UPDATE ... SET <col> = <value> WHERE <col> IS NULL LIMIT 5000, repeated until it changes no row), and make sure the application writes no new NULL",
             Expected::row(&["0"]),
-        ).scanning().proving(crate::plan::Precondition::NoNulls),
+        ).scanning().proving(crate::model::Precondition::NoNulls),
     ];
     // MODIFY restates the type too: a --type other than the column's would change it.
     // The type is the same once the plan has run: a re-run finds it as it is.
@@ -153,8 +153,8 @@ pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::params::Params;
-    use crate::plan::{Blocks, Expected};
+    use crate::model::{Blocks, Expected};
+    use crate::request::params::Params;
 
     fn params(db: &str, ty: Option<&str>) -> Params {
         let mut p = Params::new()

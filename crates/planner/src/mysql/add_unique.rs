@@ -14,12 +14,12 @@
 //! The default name follows PostgreSQL's, `<table>_<col>[_<col>...]_key`, cut to 64 characters.
 
 use super::{summary_paths, Ctx};
-use crate::changes::{check, Paths};
-use crate::input::FieldError;
+use crate::model::Expected;
 use crate::mysql::shared::index::{build_purpose, build_warnings, IndexSpec};
-use crate::plan::Expected;
 use crate::quote::mysql::{derived_name, ident, ident_list, literal};
 use crate::request::change::AddUnique;
+use crate::request::FieldError;
+use crate::strategy::{check, Paths};
 
 pub fn paths(ctx: &Ctx, change: &AddUnique) -> Result<Paths, FieldError> {
     let AddUnique { columns, name } = change;
@@ -69,8 +69,8 @@ pub fn paths(ctx: &Ctx, change: &AddUnique) -> Result<Paths, FieldError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::params::Params;
-    use crate::plan::{Expected, Lock, MysqlLock};
+    use crate::model::{Expected, Lock, MysqlLock};
+    use crate::request::params::Params;
 
     fn params(db: &str) -> Params {
         Params::new()

@@ -34,14 +34,14 @@ use super::definition::{
     Definition, OBSERVED_TYPE,
 };
 use super::{summary_paths, tools, Ctx};
-use crate::changes::{check, Paths};
-use crate::engines::mysql::{charset_bytes_per_char, varchar_length, Server, ASSUMED_CHARSET};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::FieldError;
+use crate::model::{Check, Expected, MysqlLock, Phase, Warning};
 use crate::mysql::facts;
-use crate::plan::{Check, Expected, MysqlLock, Phase, Warning};
+use crate::mysql::facts::{charset_bytes_per_char, varchar_length, Server, ASSUMED_CHARSET};
 use crate::quote::mysql::{ident, literal};
 use crate::request::change::ChangeType;
+use crate::request::FieldError;
+use crate::strategy::{check, Paths};
 
 /// Largest value of a signed INT.
 const INT_MAX: u64 = 2_147_483_647;
@@ -213,7 +213,7 @@ fn length_prefix_check(
         ),
         Expected::row(&["1"]),
     )
-    .proving(crate::plan::Precondition::CharsetAsPlanned)
+    .proving(crate::model::Precondition::CharsetAsPlanned)
 }
 
 pub fn paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
@@ -423,8 +423,8 @@ pub fn paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::params::Params;
-    use crate::plan::{Blocks, Plan};
+    use crate::model::{Blocks, Plan};
+    use crate::request::params::Params;
 
     fn params(db: &str, column: &str, from: &str, to: &str, budget: &str) -> Params {
         Params::new()
@@ -529,7 +529,7 @@ mod tests {
             "{}",
             check.expect
         );
-        assert_eq!(check.on_fail, crate::plan::OnFail::Stop);
+        assert_eq!(check.on_fail, crate::model::OnFail::Stop);
         // utf8mb3 on MySQL: 85 characters is 255 bytes, still one length byte.
         let mb3 = plan(&params(
             "mysql@8.0.35",

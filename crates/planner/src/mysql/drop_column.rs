@@ -20,14 +20,14 @@
 //! isolation and binlog settings, so it is not suggested).
 
 use super::{summary_paths, Ctx};
-use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::FieldError;
+use crate::model::{Check, Expected, MysqlLock, Phase, Step};
 use crate::mysql::facts;
-use crate::plan::{Check, Expected, MysqlLock, Phase, Step};
 use crate::quote::mysql::{ident, literal};
 use crate::quote::shell;
 use crate::request::change::DropColumn;
+use crate::request::FieldError;
+use crate::strategy::{check, Paths};
 
 pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
     let DropColumn { column } = change;
@@ -173,7 +173,7 @@ pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
         "the application must stop reading and writing {col} before it is dropped, or its queries fail the moment the drop commits"
     ));
     if facts::INSTANT_COLUMN_DEFECT.holds(server) && instant {
-        out.warnings.push(crate::plan::Warning {
+        out.warnings.push(crate::model::Warning {
             code: "mysql-8029-instant-defect".to_string(),
             message: format!(
                 "MySQL {}: 8.0.29 to 8.0.31 had redo-log and corruption defects on tables with instantly added or dropped columns (8.0.29 was withdrawn). Upgrade to 8.0.32 or later first, or drop the column with ALGORITHM=INPLACE, LOCK=NONE (a rebuild).",
@@ -186,8 +186,8 @@ pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::params::Params;
-    use crate::plan::{Blocks, Expected};
+    use crate::model::{Blocks, Expected};
+    use crate::request::params::Params;
 
     fn params(db: &str) -> Params {
         Params::new()

@@ -28,13 +28,13 @@
 //! `information_schema.statistics`) and `SHOW CREATE TABLE`, to save before the drop.
 
 use super::{summary_paths, Ctx};
-use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::FieldError;
+use crate::model::{Check, Expected, MysqlLock, Phase};
 use crate::mysql::facts;
-use crate::plan::{Check, Expected, MysqlLock, Phase};
 use crate::quote::mysql::{ident, literal};
 use crate::request::change::DropIndex;
+use crate::request::FieldError;
+use crate::strategy::{check, Paths};
 
 pub fn paths(ctx: &Ctx, change: &DropIndex) -> Result<Paths, FieldError> {
     let DropIndex { index } = change;
@@ -230,8 +230,8 @@ fn instant_refused_note(mariadb: bool) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use crate::params::Params;
-    use crate::plan::{Algorithm, Blocks, Expected, Lock, LockClause, MysqlLock};
+    use crate::model::{Algorithm, Blocks, Expected, Lock, LockClause, MysqlLock};
+    use crate::request::params::Params;
 
     fn params(db: &str) -> Params {
         Params::new()

@@ -13,8 +13,8 @@
 //! no version boundary (the index-usage query, `lock_wait_timeout`'s default, the DROP CHECK
 //! keyword), stay plain methods. `docs/mysql-claims.md` is generated from [`FACTS`].
 
+use crate::model::MysqlLock;
 use crate::model::{Engine, Version};
-use crate::plan::MysqlLock;
 use std::ops::RangeInclusive;
 
 /// The patch releases of a series this build knows, from its first GA release to the newest
@@ -825,7 +825,7 @@ mod tests {
         assert_eq!(mariadb(10, 11).pre_ga_release_of(), None);
         assert_eq!(mysql(8, 0, Some(1)).pre_ga_release_of(), None);
         let refused = crate::plan(
-            &crate::params::Params::new()
+            &crate::request::params::Params::new()
                 .with("db", "mariadb@10.3.6")
                 .with("change", "drop-index")
                 .with("table", "orders")

@@ -1,16 +1,17 @@
 //! The MySQL and MariaDB planner: one file per change type, as for PostgreSQL in
 //! [`crate::changes`], sharing its `Plan` shape and its budget rule ([`choose`]). Version rules
-//! live in [`crate::engines::mysql`]; online-schema-change tools in [`tools`].
+//! live in [`crate::mysql::facts`]; online-schema-change tools in [`tools`].
 
-use crate::changes::{check, choose, human_bytes, Paths};
-use crate::engines::mysql::{Server, UNVERIFIED};
 use crate::estimate::{Model, CATALOG_ONLY};
-use crate::input::{FieldError, Request};
-use crate::plan::{
+use crate::model::human_bytes;
+use crate::model::{
     Blocks, Check, Estimate, Expected, Lock, MysqlLock, Phase, Plan, Precondition, RollbackStep,
     Step,
 };
+use crate::mysql::facts::{Server, UNVERIFIED};
 use crate::quote::mysql as quote;
+use crate::request::{FieldError, Request};
+use crate::strategy::{check, choose, Paths};
 
 pub mod facts;
 pub mod shared;
@@ -144,8 +145,8 @@ impl<'a> Ctx<'a> {
     pub fn as_written(&self, lock: MysqlLock) -> MysqlLock {
         if lock == MysqlLock::INSTANT && facts::LOCK_CLAUSE_WITH_INSTANT.holds(self.server) {
             MysqlLock::Alter {
-                algorithm: crate::plan::Algorithm::Instant,
-                lock: crate::plan::LockClause::None,
+                algorithm: crate::model::Algorithm::Instant,
+                lock: crate::model::LockClause::None,
             }
         } else {
             lock
@@ -214,9 +215,9 @@ impl<'a> Ctx<'a> {
             app_retries: Vec::new(),
             shell: None,
             unverified: None,
-            run: crate::plan::Run::Once,
+            run: crate::model::Run::Once,
             // Set for the finished plan by [`rerun::apply`].
-            rerun: crate::plan::Rerun::Unproven,
+            rerun: crate::model::Rerun::Unproven,
             engine: self.req.db.engine,
         };
         if blocks != Blocks::Nothing {
@@ -240,7 +241,7 @@ impl<'a> Ctx<'a> {
         step.server_stall_seconds = Some(self.drop_stall(0));
         step.notes.push(format!(
             "No lock stops the traffic, but InnoDB's commit of the drop stalls every query on the server for a moment (up to {} here).",
-            crate::plan::human_seconds_up(self.drop_stall(0).high)
+            crate::model::human_seconds_up(self.drop_stall(0).high)
         ));
     }
 
@@ -482,7 +483,7 @@ impl<'a> Ctx<'a> {
 /// True on a server of `v`'s series no older than `v`: `VERSION()` is `8.0.35`,
 /// `8.0.35-log` or `10.11.6-MariaDB-log`, so the patch is the last dotted number before any
 /// `-`. Without a patch only the series is compared.
-pub fn version_predicate(v: crate::input::Version) -> String {
+pub fn version_predicate(v: crate::request::Version) -> String {
     let series = match v.minor {
         Some(minor) => format!("{}.{minor}.%", v.major),
         None => format!("{}.%", v.major),
@@ -496,7 +497,7 @@ pub fn version_predicate(v: crate::input::Version) -> String {
     }
 }
 
-pub use crate::engines::mysql::lock_wait_seconds;
+pub use crate::mysql::facts::lock_wait_seconds;
 
 /// Paths with just a summary, for changes to fill in.
 pub fn summary_paths(summary: String) -> Paths {
@@ -507,7 +508,7 @@ pub fn summary_paths(summary: String) -> Paths {
 }
 
 /// MySQL 8.0.29+ refuses an INSTANT ADD COLUMN that would let a row outgrow the permissible
-/// size ([`crate::engines::mysql::Server::instant_add_checks_row_size`]); the maximum
+/// size ([`crate::mysql::facts::Server::instant_add_checks_row_size`]); the maximum
 /// possible row size is not in `information_schema`, so the plan says what to do instead.
 pub(crate) fn row_size_warning(inplace: &str) -> crate::model::Warning {
     crate::model::Warning {

@@ -38,13 +38,13 @@
 use super::definition::parse_field;
 use super::definition::{lost_attributes_check, words, Definition};
 use super::{lock_wait_seconds, summary_paths, Ctx};
-use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::FieldError;
+use crate::model::{Estimate, Expected, MysqlLock, Phase, Warning};
 use crate::mysql::facts;
-use crate::plan::{Estimate, Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{derived_name, ident, literal};
 use crate::request::change::RenameColumn;
+use crate::request::FieldError;
+use crate::strategy::{check, Paths};
 
 /// The definition of the column while both names live: the given one without NULL/NOT NULL
 /// and DEFAULT, made nullable (default NULL), so the INSERT trigger can tell "not set".
@@ -588,9 +588,9 @@ fn moved_last(old: &str, new: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::transition_definition;
+    use crate::model::{Algorithm, Lock, LockClause, MysqlLock};
     use crate::mysql::definition::words;
-    use crate::params::Params;
-    use crate::plan::{Algorithm, Lock, LockClause, MysqlLock};
+    use crate::request::params::Params;
 
     fn params(db: &str) -> Params {
         Params::new()
@@ -850,13 +850,13 @@ mod tests {
                 let restates = path == "online" || db == "mysql@5.7";
                 assert_eq!(lost.is_some(), restates, "{db} {path}");
                 if let Some(lost) = lost {
-                    assert_eq!(lost.expected, crate::plan::Expected::NoRows);
+                    assert_eq!(lost.expected, crate::model::Expected::NoRows);
                     assert!(
                         lost.sql.contains("'AUTO_INCREMENT'") && lost.sql.contains("'COMMENT '")
                     );
                     assert!(!lost.sql.contains("'NOT NULL'") && !lost.sql.contains("'DEFAULT '"));
                     assert!(checks.iter().any(|c| c.sql.contains("AS current_type")
-                        && c.expected == crate::plan::Expected::row(&["int"])));
+                        && c.expected == crate::model::Expected::row(&["int"])));
                 }
             }
         }

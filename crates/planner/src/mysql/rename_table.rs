@@ -27,12 +27,12 @@
 //! when every client is stopped.
 
 use super::{summary_paths, Ctx};
-use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::FieldError;
-use crate::plan::{Check, Expected, MysqlLock, Phase, Step};
+use crate::model::{Check, Expected, MysqlLock, Phase, Step};
 use crate::quote::mysql::{derived_name, ident, literal};
 use crate::request::change::RenameTable;
+use crate::request::FieldError;
+use crate::strategy::{check, Paths};
 
 /// A name derived from `base` and `suffix` that differs from every name in `taken`.
 pub(super) fn helper_name(base: &str, suffix: &str, taken: &[&str]) -> String {
@@ -341,8 +341,8 @@ pub fn paths(ctx: &Ctx, change: &RenameTable) -> Result<Paths, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::helper_name;
-    use crate::params::Params;
-    use crate::plan::{Blocks, Lock, MysqlLock};
+    use crate::model::{Blocks, Lock, MysqlLock};
+    use crate::request::params::Params;
 
     fn params(db: &str) -> Params {
         Params::new()

@@ -62,14 +62,14 @@
 //!   that deploy: from then on only the new table holds the moved values.
 
 use super::{summary_paths, Ctx};
-use crate::changes::{check, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::FieldError;
+use crate::model::{Check, Estimate, Expected, MysqlLock, Phase, RollbackStep, Step, Warning};
 use crate::mysql::facts::{self, Server};
-use crate::plan::{Check, Estimate, Expected, MysqlLock, Phase, RollbackStep, Step, Warning};
 use crate::quote::mysql::{derived_name, ident, ident_list, literal};
 use crate::quote::shell;
 use crate::request::change::SplitTable;
+use crate::request::FieldError;
+use crate::strategy::{check, Paths};
 
 /// The names of the four mirror triggers (suffix first, so a long table name cannot cut it).
 struct Triggers {
@@ -136,7 +136,7 @@ impl<'a> Split<'a> {
         if columns.iter().any(|c| c == pk) {
             return Err(FieldError::new(
                 "columns",
-                format!("names the primary key {}: it stays in the old table and keys the new one; accepts the other columns to move, e.g. bio,avatar_url", crate::input::shown(pk)),
+                format!("names the primary key {}: it stays in the old table and keys the new one; accepts the other columns to move, e.g. bio,avatar_url", crate::request::shown(pk)),
             ));
         }
         if new_table == &ctx.req.table {
@@ -546,7 +546,7 @@ impl<'a> Split<'a> {
             ctx.model.backfill(),
         );
         copy_step.scans_table = true;
-        copy_step.run = crate::plan::Run::UntilDone;
+        copy_step.run = crate::model::Run::UntilDone;
         copy_step.only_if = Some(moving.clone());
         copy_step.notes.push(format!(
             "Repeat this step until it prints 0 (the duration above is for all repetitions). From a shell, with this step's SQL (settings included) in batch.sql: `while out=$(mysql -N -B <connection options> {} < batch.sql) && [ \"$out\" != 0 ]; do sleep {pause}; done` stops at 0 or at the first error. Each statement commits on its own: row locks are held for one batch of {batch} rows only.",
@@ -634,7 +634,7 @@ impl<'a> Split<'a> {
                 "Deploy the version that reads {cols} from {new} (joined on {key}; every row of {table} has its row in {new} from now on). It still writes them to {table}."
             )),
             steps: Vec::new(),
-            rollback: vec![crate::changes::rollback(
+            rollback: vec![crate::strategy::rollback(
                 "SELECT 'no database change to undo' AS rollback;",
                 Some("This phase changes no schema: deploy the previous application version, which reads the old columns (still complete: every write still goes to them)."),
             )],
@@ -669,7 +669,7 @@ impl<'a> Split<'a> {
                 "Deploy the version that writes {cols} to {new} with INSERT ... ON DUPLICATE KEY UPDATE, after inserting the row of {table} (the trigger has already created the row of {new} then), and no longer writes them to {table}. Until the last old instance is gone the triggers keep mirroring its writes."
             )),
             steps: Vec::new(),
-            rollback: vec![crate::changes::rollback(
+            rollback: vec![crate::strategy::rollback(
                 format!("UPDATE {table} AS lockstep_o JOIN {new} AS lockstep_n ON lockstep_n.{key} = lockstep_o.{key} SET {set_back} WHERE NOT ({differs});"),
                 Some("Copy back into the old columns what was written to the new table only (one statement here: on a large table run it in key ranges like the copy), then deploy the previous version."),
             )],
@@ -814,8 +814,8 @@ pub fn paths(ctx: &Ctx, change: &SplitTable) -> Result<Paths, FieldError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::params::Params;
-    use crate::plan::{Expected, Plan};
+    use crate::model::{Expected, Plan};
+    use crate::request::params::Params;
 
     fn params(db: &str) -> Params {
         Params::new()
@@ -840,7 +840,7 @@ mod tests {
             .steps()
             .find(|s| s.title == "Drop the backfill progress table")
             .unwrap();
-        assert_eq!(drop.blocks, crate::plan::Blocks::Nothing);
+        assert_eq!(drop.blocks, crate::model::Blocks::Nothing);
         // One row, whatever the size of the split table.
         assert_eq!(
             drop.server_stall_seconds,

@@ -17,11 +17,11 @@
 use super::constraint::{self, add_step, drop_rollback, name_free_check, state_check};
 use super::{check, Ctx, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::FieldError;
-use crate::plan::{Expected, Phase};
+use crate::model::{Expected, Phase};
 use crate::postgres::facts::Statement;
 use crate::quote::{derived_name, ident};
 use crate::request::change::AddCheck;
+use crate::request::FieldError;
 
 pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
     let AddCheck { expression, name } = change;
@@ -41,7 +41,7 @@ pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
         Expected::row(&["0"]),
     )
     .scanning()
-    .proving(crate::plan::Precondition::NoViolatingRows);
+    .proving(crate::model::Precondition::NoViolatingRows);
     // This plan's own constraint: a CHECK of that name (its expression as the server
     // deparses it cannot be compared with the one typed here).
     let extra = vec![name_free_check(ctx, &name, "contype = 'c'"), violating];
@@ -146,9 +146,9 @@ pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::super::constraint::tests::{markdown, params, step};
-    use crate::plan::{Blocks, Lock, PgLock};
+    use crate::model::{Blocks, Lock, PgLock};
 
-    fn check_params(rows: &str, size: &str, budget: &str) -> crate::params::Params {
+    fn check_params(rows: &str, size: &str, budget: &str) -> crate::request::params::Params {
         params("add-check", "postgresql@16.4", rows, size, budget).with("check", "amount >= 0")
     }
 

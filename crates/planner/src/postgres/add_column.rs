@@ -27,13 +27,13 @@
 
 use super::backfill::KeysetPass;
 use super::{catalog_names, check, Ctx, Paths};
-use crate::input::FieldError;
-use crate::plan::{human_seconds, human_seconds_up, Check, Estimate, Expected, Phase, Warning};
+use crate::model::{human_seconds, human_seconds_up, Check, Estimate, Expected, Phase, Warning};
 use crate::postgres::facts::{self, Statement};
 use crate::postgres::shared::expressions::{self, DefaultKind};
 use crate::postgres::shared::types;
 use crate::quote::{derived_name, ident, literal};
 use crate::request::change::AddColumn;
+use crate::request::FieldError;
 
 /// The column being added, as the request gives it.
 struct Column<'a> {
@@ -140,7 +140,7 @@ fn add_sql(ctx: &Ctx, c: &Column, default: Option<&str>, not_null: bool) -> Stri
     )
 }
 
-fn drop_column_rollback(ctx: &Ctx, c: &Column) -> crate::plan::RollbackStep {
+fn drop_column_rollback(ctx: &Ctx, c: &Column) -> crate::model::RollbackStep {
     ctx.rollback_ddl(
         format!(
             "ALTER TABLE {} DROP COLUMN IF EXISTS {};",
@@ -719,8 +719,8 @@ fn generated_paths(
 
 #[cfg(test)]
 mod tests {
-    use crate::params::Params;
-    use crate::plan::{Blocks, Lock, PgLock};
+    use crate::model::{Blocks, Lock, PgLock};
+    use crate::request::params::Params;
 
     fn params(db: &str) -> Params {
         Params::new()
@@ -776,7 +776,7 @@ mod tests {
         );
         assert!(expand.in_transaction);
         let fill = &plan.phases[2].steps[1];
-        assert_eq!(fill.run, crate::plan::Run::UntilDone);
+        assert_eq!(fill.run, crate::model::Run::UntilDone);
         assert!(fill.sql[0].starts_with("WITH lockstep_batch AS"));
         assert!(fill.sql[0].contains("UPDATE orders SET is_flagged = false WHERE id IN (SELECT lockstep_key FROM lockstep_batch) AND is_flagged IS NULL"));
         assert!(!fill.sql[0].contains("DO "));
@@ -828,7 +828,7 @@ mod tests {
             assert_eq!(fill.blocks, Blocks::Nothing);
             assert!(!fill.in_transaction);
             if db == "postgresql@10" {
-                assert_eq!(fill.run, crate::plan::Run::UntilDone);
+                assert_eq!(fill.run, crate::model::Run::UntilDone);
             } else {
                 assert!(fill.sql[0].starts_with("DO $lockstep$"));
                 assert!(fill.sql[0].contains("COMMIT;"));

@@ -24,11 +24,11 @@ use super::constraint::{
 };
 use super::{check, Ctx, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::FieldError;
-use crate::plan::{Check, Expected, Phase};
+use crate::model::{Check, Expected, Phase};
 use crate::postgres::facts::{self, Statement};
 use crate::quote::{derived_name, ident, ident_list};
 use crate::request::change::AddForeignKey;
+use crate::request::FieldError;
 
 pub fn paths(ctx: &Ctx, change: &AddForeignKey) -> Result<Paths, FieldError> {
     let AddForeignKey {
@@ -222,7 +222,7 @@ fn orphans_check(ctx: &Ctx, columns: &[String], parent: &str, ref_columns: &[Str
         Expected::row(&["0"]),
     )
     .scanning()
-    .proving(crate::plan::Precondition::NoOrphans)
+    .proving(crate::model::Precondition::NoOrphans)
 }
 
 /// An index whose leading columns are the referencing columns (in any order): what DELETEs and
@@ -255,8 +255,8 @@ fn referencing_index_check(ctx: &Ctx, columns: &[String]) -> Check {
 mod tests {
     use super::super::constraint::tests::{markdown, params, step};
     use crate::estimate::CATALOG_ONLY;
-    use crate::params::Params;
-    use crate::plan::{Blocks, Lock, PgLock};
+    use crate::model::{Blocks, Lock, PgLock};
+    use crate::request::params::Params;
 
     fn fk(db: &str, rows: &str, size: &str, budget: &str) -> Params {
         params("add-foreign-key", db, rows, size, budget)

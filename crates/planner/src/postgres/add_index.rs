@@ -7,12 +7,12 @@
 //! Direct: plain `CREATE INDEX` takes SHARE and blocks writes for the whole build.
 
 use super::{check, Ctx, Paths};
-use crate::input::{FieldError, IndexKey, IndexMethod};
-use crate::plan::{Expected, Phase};
+use crate::model::{Expected, Phase};
 use crate::postgres::facts::Statement;
 use crate::postgres::shared::index::{key_sql, key_value, IndexSpec, INDEX_BYTES_PER_ROW};
 use crate::quote::{derived_name, ident};
 use crate::request::change::AddIndex;
+use crate::request::{FieldError, IndexKey, IndexMethod};
 
 pub fn paths(ctx: &Ctx, change: &AddIndex) -> Result<Paths, FieldError> {
     let AddIndex {
@@ -74,7 +74,7 @@ pub fn paths(ctx: &Ctx, change: &AddIndex) -> Result<Paths, FieldError> {
             ),
             "no rows",
             Expected::NoRows,
-        ).scanning().proving(crate::plan::Precondition::NoDuplicates));
+        ).scanning().proving(crate::model::Precondition::NoDuplicates));
     }
 
     let checks = vec![check(
@@ -150,8 +150,8 @@ pub fn paths(ctx: &Ctx, change: &AddIndex) -> Result<Paths, FieldError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::params::Params;
-    use crate::plan::{Blocks, Lock, PgLock};
+    use crate::model::{Blocks, Lock, PgLock};
+    use crate::request::params::Params;
 
     fn params(rows: &str, size: &str, budget: &str) -> Params {
         Params::new()
@@ -164,7 +164,7 @@ mod tests {
             .with("max-downtime", budget)
     }
 
-    fn build_sql(keys: &str, unique: bool) -> (String, crate::plan::Plan) {
+    fn build_sql(keys: &str, unique: bool) -> (String, crate::model::Plan) {
         let mut p = params("500M", "120GB", "0").with("columns", keys);
         if unique {
             p.set("unique", "true");

@@ -29,11 +29,11 @@
 use super::constraint::{self, add_step, by_name, drop_rollback, name_free_check, state_check};
 use super::{check, Ctx, Paths, RETRY_LOCK_TIMEOUT};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::FieldError;
-use crate::plan::{Check, Expected, Phase, Warning};
+use crate::model::{Check, Expected, Phase, Warning};
 use crate::postgres::facts::{self, Statement};
 use crate::quote::{self, derived_name, ident};
 use crate::request::change::AddNotNull;
+use crate::request::FieldError;
 
 pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
     let AddNotNull { column, .. } = change;
@@ -65,7 +65,7 @@ pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
         Expected::row(&["0"]),
     )
     .scanning()
-    .proving(crate::plan::Precondition::NoNulls);
+    .proving(crate::model::Precondition::NoNulls);
     let mut online_checks = vec![nullable.clone()];
     // This plan's own constraint: the CHECK (col IS NOT NULL) of 10-17 or the NOT NULL
     // constraint of 18, on this column alone.
@@ -210,7 +210,7 @@ pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
                 code: "not-null-enforced-by-check".to_string(),
                 message: format!(
                     "PostgreSQL {v}: SET NOT NULL scans the whole table under ACCESS EXCLUSIVE even when a validated CHECK proves it (the CHECK lets it skip the scan only from 12), and that scan (up to {}) does not fit the budget. The online path therefore ends with the validated CHECK {}: NOT NULL is enforced (no row holds NULL, every write of NULL fails), but the column is not marked NOT NULL in the catalog: pg_attribute.attnotnull stays false, so \\d, information_schema.columns.is_nullable and ORM or schema-diff tools still call it nullable, and a later PRIMARY KEY on it would scan to set NOT NULL. After an upgrade to 12 or later, ALTER TABLE ... ALTER COLUMN {col} SET NOT NULL is catalog-only thanks to the CHECK; then drop the CHECK.",
-                    crate::plan::human_seconds(scan.high),
+                    crate::model::human_seconds(scan.high),
                     ident(&name)
                 ),
             });
@@ -354,8 +354,8 @@ fn set_not_null_phase(ctx: &Ctx, column: &str, name: &str, scans: bool) -> Phase
 mod tests {
     use super::super::constraint::tests::{markdown, params, step};
     use crate::estimate::CATALOG_ONLY;
-    use crate::params::Params;
-    use crate::plan::{Blocks, Lock, PgLock};
+    use crate::model::{Blocks, Lock, PgLock};
+    use crate::request::params::Params;
 
     fn nn(db: &str, rows: &str, size: &str, budget: &str) -> Params {
         params("add-not-null", db, rows, size, budget).with("column", "email")
@@ -380,12 +380,12 @@ mod tests {
         // Validation is proven with convalidated, not attnotnull.
         let checks = &plan.phases[2].checks;
         assert!(checks[0].sql.contains("convalidated"));
-        assert_eq!(checks[0].expected, crate::plan::Expected::row(&["n", "t"]));
+        assert_eq!(checks[0].expected, crate::model::Expected::row(&["n", "t"]));
         // After the NOT VALID phase only its existence is checked: a re-run resuming after
         // the validation passes it too.
         assert_eq!(
             plan.phases[1].checks[0].expected,
-            crate::plan::Expected::row(&["n"])
+            crate::model::Expected::row(&["n"])
         );
         assert!(!plan
             .steps()
@@ -457,7 +457,7 @@ mod tests {
             assert!(last
                 .checks
                 .iter()
-                .any(|c| c.expected == crate::plan::Expected::row(&["f"])
+                .any(|c| c.expected == crate::model::Expected::row(&["f"])
                     && c.sql.contains("attnotnull")));
         }
         let p = nn("postgresql@11", "500M", "120GB", "0");

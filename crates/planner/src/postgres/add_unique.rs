@@ -19,12 +19,12 @@ use super::constraint::{
 };
 use super::{check, Ctx, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::{FieldError, IndexMethod};
-use crate::plan::{Check, Expected, Phase};
+use crate::model::{Check, Expected, Phase};
 use crate::postgres::facts::Statement;
 use crate::postgres::shared::index::{IndexSpec, INDEX_BYTES_PER_ROW};
 use crate::quote::{self, derived_name, ident, ident_list};
 use crate::request::change::AddUnique;
+use crate::request::{FieldError, IndexMethod};
 
 pub fn paths(ctx: &Ctx, change: &AddUnique) -> Result<Paths, FieldError> {
     let AddUnique { columns, name } = change;
@@ -55,7 +55,7 @@ pub fn paths(ctx: &Ctx, change: &AddUnique) -> Result<Paths, FieldError> {
         Expected::NoRows,
     )
     .scanning()
-    .proving(crate::plan::Precondition::NoDuplicates);
+    .proving(crate::model::Precondition::NoDuplicates);
     let name_free = check(
         &format!("No index or table named {} exists yet", ident(&name)),
         format!(
@@ -217,8 +217,8 @@ fn owns_index_check(ctx: &Ctx, name: &str, index: &str) -> Check {
 mod tests {
     use super::super::constraint::tests::{markdown, params, step};
     use crate::estimate::CATALOG_ONLY;
-    use crate::params::Params;
-    use crate::plan::{Blocks, Lock, PgLock};
+    use crate::model::{Blocks, Lock, PgLock};
+    use crate::request::params::Params;
 
     fn uq(db: &str, rows: &str, size: &str, budget: &str) -> Params {
         params("add-unique", db, rows, size, budget).with("columns", "customer_id,code")

@@ -31,14 +31,14 @@ use super::backfill::KeysetPass;
 use super::constraint::{add_step, by_name, state_check, validate_step};
 use super::{catalog_names, check, rollback, Ctx, Paths, RETRY_LOCK_TIMEOUT};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::{FieldError, IndexMethod};
-use crate::plan::{human_seconds, Check, Estimate, Expected, Phase, Step, Warning};
+use crate::model::{human_seconds, Check, Estimate, Expected, Phase, Step, Warning};
 use crate::postgres::facts::{self, Statement};
 use crate::postgres::shared::expressions;
 use crate::postgres::shared::index::IndexSpec;
 use crate::postgres::shared::types::{self, AlterTypeEffect, ColumnType, TypeName};
 use crate::quote::{self, derived_name, ident, literal};
 use crate::request::change::ChangeType;
+use crate::request::{FieldError, IndexMethod};
 
 /// Largest value of a PostgreSQL integer (int4).
 const INT4_MAX: u64 = 2_147_483_647;
@@ -105,13 +105,13 @@ fn type_paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
     if to.serial {
         return Err(FieldError::new(
             "to-type",
-            format!("{} is not a type ALTER COLUMN TYPE accepts (serial types are an integer type plus a sequence default); accepts a real type such as bigint: the column keeps its sequence", crate::input::shown(to_type)),
+            format!("{} is not a type ALTER COLUMN TYPE accepts (serial types are an integer type plus a sequence default); accepts a real type such as bigint: the column keeps its sequence", crate::request::shown(to_type)),
         ));
     }
     if from.ty == to.ty && using.is_none() {
         return Err(FieldError::new(
             "to-type",
-            format!("{} is the type the column already has ({} {}); accepts a different type, e.g. bigint or text", crate::input::shown(to_type), crate::params::flag("from-type"), crate::input::shown(from_type)),
+            format!("{} is the type the column already has ({} {}); accepts a different type, e.g. bigint or text", crate::request::shown(to_type), crate::request::params::flag("from-type"), crate::request::shown(from_type)),
         ));
     }
     let v = ctx.version();
@@ -191,7 +191,7 @@ fn type_paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
                 .as_ref()
                 .map(|pk| online(ctx, &spec, pk));
             if online.is_none() {
-                let blocking = crate::plan::longest_blocking(&direct);
+                let blocking = crate::model::longest_blocking(&direct);
                 if blocking > ctx.req.max_downtime_ms as f64 / 1000.0 {
                     return Err(FieldError::new(
                         "primary-key",
@@ -835,7 +835,7 @@ fn index_copy_steps(ctx: &Ctx, spec: &Spec) -> Step {
         vec![sql],
     );
     step.in_transaction = false;
-    step.run = crate::plan::Run::EachRow;
+    step.run = crate::model::Run::EachRow;
     // The statements it generates are CREATE INDEX CONCURRENTLY: the step as run takes their lock.
     step.lock = Statement::CreateIndexConcurrently.lock();
     step.lock_timeout_ms = Some(super::NON_BLOCKING_LOCK_TIMEOUT_MS);
@@ -906,7 +906,7 @@ fn foreign_keys_phase(ctx: &Ctx, spec: &Spec) -> Phase {
         ctx.model.scan(),
     );
     validate.lock = facts::foreign_key_referenced_lock(Statement::ValidateConstraint);
-    validate.blocks = crate::plan::Blocks::Nothing;
+    validate.blocks = crate::model::Blocks::Nothing;
     validate.in_transaction = false;
     validate.statement_timeout_ms = Some(0);
     validate.notes.push("Each VALIDATE reads its referencing table under SHARE UPDATE EXCLUSIVE and takes ROW SHARE on this table: reads and writes continue on both. The duration depends on the referencing tables' sizes (the estimate assumes about this table's size).".to_string());
@@ -1303,10 +1303,10 @@ fn contract_phase(ctx: &Ctx, spec: &Spec, pass: &KeysetPass) -> Phase {
 mod tests {
     use super::super::constraint::tests::{markdown, params, step};
     use crate::estimate::CATALOG_ONLY;
-    use crate::input::Version;
-    use crate::params::Params;
-    use crate::plan::{Blocks, Lock, PgLock};
+    use crate::model::{Blocks, Lock, PgLock};
     use crate::postgres::shared::types::{self, AlterTypeEffect, ColumnType};
+    use crate::request::params::Params;
+    use crate::request::Version;
 
     fn ct(
         db: &str,

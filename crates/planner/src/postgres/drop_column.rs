@@ -18,11 +18,11 @@
 //! a copy taken beforehand.
 
 use super::{check, Ctx, Paths};
-use crate::input::FieldError;
-use crate::plan::{Expected, Phase};
+use crate::model::{Expected, Phase};
 use crate::postgres::facts::Statement;
 use crate::quote::{derived_name, ident, literal};
 use crate::request::change::DropColumn;
+use crate::request::FieldError;
 
 pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
     let DropColumn { column } = change;
@@ -148,8 +148,8 @@ pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::params::Params;
-    use crate::plan::{Blocks, Lock, PgLock};
+    use crate::model::{Blocks, Lock, PgLock};
+    use crate::request::params::Params;
 
     fn params(budget: &str) -> Params {
         Params::new()

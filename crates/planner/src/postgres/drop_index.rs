@@ -19,11 +19,11 @@
 //! rollable by SQL, with those instructions.
 
 use super::{check, Ctx, Paths};
-use crate::input::FieldError;
-use crate::plan::{Expected, Phase};
+use crate::model::{Expected, Phase};
 use crate::postgres::facts::Statement;
 use crate::quote::{ident, literal};
 use crate::request::change::DropIndex;
+use crate::request::FieldError;
 
 pub fn paths(ctx: &Ctx, change: &DropIndex) -> Result<Paths, FieldError> {
     let DropIndex { index } = change;
@@ -130,8 +130,8 @@ pub fn paths(ctx: &Ctx, change: &DropIndex) -> Result<Paths, FieldError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::params::Params;
-    use crate::plan::{Blocks, Lock, PgLock};
+    use crate::model::{Blocks, Lock, PgLock};
+    use crate::request::params::Params;
 
     fn params(budget: &str) -> Params {
         Params::new()

@@ -5,10 +5,10 @@ use facts::Statement;
 
 pub mod facts;
 use crate::estimate::{Model, CATALOG_ONLY};
-use crate::input::{Change, FieldError, Request, Version};
 pub use crate::model::human_bytes;
-use crate::plan::{Blocks, Check, Estimate, Expected, Phase, Plan, RollbackStep, Step, Warning};
+use crate::model::{Blocks, Check, Estimate, Expected, Phase, Plan, RollbackStep, Step, Warning};
 use crate::quote;
+use crate::request::{Change, FieldError, Request, Version};
 pub use crate::strategy::{check, choose, rollback, Paths};
 
 mod shared;
@@ -73,7 +73,7 @@ fn environment_warnings(ctx: &Ctx, phases: &[Phase]) -> Vec<Warning> {
                 message: format!(
                     "At {rate} rows/s of writes, the batched backfill ({} rows/s assumed) competes with the application for the same rows and WAL, and the trigger this plan installs adds work to every write. Run it off-peak, lower {}, and watch replication lag and lock waits (pg_stat_activity.wait_event) while it runs.",
                     ctx.model.backfill_rows_per_sec,
-                    crate::params::flag("batch-size")
+                    crate::request::params::flag("batch-size")
                 ),
             });
         }
@@ -192,10 +192,10 @@ impl<'a> Ctx<'a> {
             app_retries: Vec::new(),
             shell: None,
             unverified: None,
-            run: crate::plan::Run::Once,
+            run: crate::model::Run::Once,
             // The PostgreSQL second run of forward.sql decides which steps are proven.
-            rerun: crate::plan::Rerun::Unproven,
-            engine: crate::input::Engine::Postgresql,
+            rerun: crate::model::Rerun::Unproven,
+            engine: crate::request::Engine::Postgresql,
         };
         if blocking {
             step.set_blocking(self.model.lock_wait_seconds(lock_timeout_ms), duration);
@@ -312,9 +312,9 @@ impl<'a> Ctx<'a> {
 }
 #[cfg(test)]
 mod tests {
-    use crate::params::Params;
-    use crate::plan::{Blocks, Plan};
+    use crate::model::{Blocks, Plan};
     use crate::render::markdown;
+    use crate::request::params::Params;
 
     fn plan(db: &str, budget: &str, extra: &[(&str, &str)]) -> Result<Plan, String> {
         let mut p = Params::new()
@@ -332,7 +332,7 @@ mod tests {
         crate::plan(&p).map_err(|e| e[0].message.clone())
     }
 
-    fn blocking_step(plan: &Plan) -> &crate::plan::Step {
+    fn blocking_step(plan: &Plan) -> &crate::model::Step {
         plan.steps().find(|s| s.blocks != Blocks::Nothing).unwrap()
     }
 
@@ -406,7 +406,7 @@ mod tests {
         let at_hold = format!("{}ms", (hold * 1000.0).ceil() as u64);
         let message = plan("postgres@16", &at_hold, &volatile).unwrap_err();
         assert!(message.contains("raise it to at least"), "{message}");
-        let suggested = crate::changes::tests::suggested(&message);
+        let suggested = crate::postgres::tests::suggested(&message);
         let fitted = plan("postgres@16", &suggested, &volatile).unwrap();
         let step = blocking_step(&fitted);
         assert!(step.blocking_seconds.high <= fitted.max_downtime_ms as f64 / 1000.0 + 1e-9);

@@ -27,14 +27,14 @@
 //! the alternative for when every client is stopped.
 
 use super::{check, Ctx, Paths};
-use crate::input::FieldError;
-use crate::plan::{Check, Expected, Phase};
+use crate::model::{Check, Expected, Phase};
 use crate::postgres::facts::Statement;
 use crate::postgres::shared::compat_view::{
     compat_view_checks, compat_view_sql, publication_check, view_checks,
 };
 use crate::quote::{derived_name, ident, literal};
 use crate::request::change::RenameColumn;
+use crate::request::FieldError;
 
 /// `count(old), count(new)` among the live columns of `relation` (a quoted, qualified name).
 fn columns_check(
@@ -260,8 +260,8 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::temporary_name;
-    use crate::params::Params;
-    use crate::plan::{Lock, PgLock};
+    use crate::model::{Lock, PgLock};
+    use crate::request::params::Params;
 
     fn params(db: &str) -> Params {
         Params::new()

@@ -20,14 +20,14 @@
 //! every client is stopped.
 
 use super::{check, Ctx, Paths};
-use crate::input::FieldError;
-use crate::plan::{Expected, Phase};
+use crate::model::{Expected, Phase};
 use crate::postgres::facts::{self, Statement};
 use crate::postgres::shared::compat_view::{
     compat_view_checks, compat_view_sql, publication_check, view_checks, view_limits,
 };
 use crate::quote::{ident, literal};
 use crate::request::change::RenameTable;
+use crate::request::FieldError;
 
 pub fn paths(ctx: &Ctx, change: &RenameTable) -> Result<Paths, FieldError> {
     let RenameTable { new_name } = change;
@@ -203,8 +203,8 @@ pub fn paths(ctx: &Ctx, change: &RenameTable) -> Result<Paths, FieldError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::params::Params;
-    use crate::plan::{Blocks, Lock, PgLock};
+    use crate::model::{Blocks, Lock, PgLock};
+    use crate::request::params::Params;
 
     fn params(db: &str) -> Params {
         Params::new()

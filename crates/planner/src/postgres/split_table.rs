@@ -27,11 +27,11 @@
 use super::backfill::KeysetPass;
 use super::{check, rollback, Ctx, Paths, RETRY_LOCK_TIMEOUT};
 use crate::estimate::CATALOG_ONLY;
-use crate::input::FieldError;
-use crate::plan::{Check, Expected, Phase};
+use crate::model::{Check, Expected, Phase};
 use crate::postgres::facts::{self, Statement};
 use crate::quote::{self, derived_name, ident, ident_list, literal};
 use crate::request::change::SplitTable;
+use crate::request::FieldError;
 
 pub fn paths(ctx: &Ctx, change: &SplitTable) -> Result<Paths, FieldError> {
     let SplitTable { columns, new_table } = change;
@@ -44,7 +44,7 @@ pub fn paths(ctx: &Ctx, change: &SplitTable) -> Result<Paths, FieldError> {
     if columns.iter().any(|c| c == pk) {
         return Err(FieldError::new(
             "columns",
-            format!("names the primary key {}: it stays in the old table and keys the new one; accepts the other columns to move, e.g. bio,avatar_url", crate::input::shown(pk)),
+            format!("names the primary key {}: it stays in the old table and keys the new one; accepts the other columns to move, e.g. bio,avatar_url", crate::request::shown(pk)),
         ));
     }
     if new_table == &ctx.req.table {
@@ -401,7 +401,7 @@ pub fn paths(ctx: &Ctx, change: &SplitTable) -> Result<Paths, FieldError> {
     };
 
     let mut warnings = ctx.version_warnings(false);
-    warnings.push(crate::plan::Warning {
+    warnings.push(crate::model::Warning {
         code: "split-needs-deploys".to_string(),
         message: "A split changes what the application reads and writes: the plan has two deploy gates (switch reads, switch writes) and no single-statement alternative.".to_string(),
     });
@@ -450,8 +450,8 @@ fn contract_checks(ctx: &Ctx, function: &str, col_names: &str) -> Vec<Check> {
 mod tests {
     use super::super::constraint::tests::{markdown, params, step};
     use crate::estimate::CATALOG_ONLY;
-    use crate::params::Params;
-    use crate::plan::{Blocks, Lock, PgLock};
+    use crate::model::{Blocks, Lock, PgLock};
+    use crate::request::params::Params;
 
     fn split(db: &str) -> Params {
         params("split-table", db, "50M", "20GB", "0")

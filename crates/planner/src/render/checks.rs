@@ -4,9 +4,9 @@
 //! check shows its result and says the script goes on. Written here once for psql and once
 //! for the mysql client; every check of every plan goes through these functions.
 
-use crate::input::Engine;
-use crate::plan::{Check, Expected};
+use crate::model::{Check, Expected};
 use crate::quote;
+use crate::request::Engine;
 
 /// The check's query without its final `;`, to nest it in another query.
 fn query(check: &Check) -> &str {
@@ -275,9 +275,9 @@ fn mariadb_guarded(number: &str, check: &Check, guard: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::pg_record_text;
-    use crate::params::Params;
-    use crate::plan::Plan;
+    use crate::model::Plan;
     use crate::render::sql::forward;
+    use crate::request::params::Params;
 
     fn plan(db: &str, table: &str, change: &[(&str, &str)]) -> Plan {
         crate::plan(&Params::zero_budget(db, table, change)).unwrap()
@@ -368,8 +368,8 @@ mod tests {
     #[test]
     fn mysql_compares_several_columns_and_rows() {
         use super::mysql_ok;
-        use crate::changes::check;
-        use crate::plan::Expected;
+        use crate::model::Expected;
+        use crate::strategy::check;
         let one = check("c", "SELECT a, b FROM t;", "x", Expected::row(&["x", "1"]));
         assert_eq!(
             mysql_ok(&one),

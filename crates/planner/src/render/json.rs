@@ -1,8 +1,8 @@
 //! The plan as JSON. The stable core (engine, version, phases with steps, rollback and checks,
 //! warnings) is documented in the README; the other fields may grow.
 
-use crate::params::Params;
-use crate::plan::Plan;
+use crate::model::Plan;
+use crate::request::params::Params;
 use serde::Serialize;
 
 #[derive(Serialize)]

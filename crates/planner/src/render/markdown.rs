@@ -2,9 +2,9 @@
 //! blocks, how long, how to retry; deploy gates, rollback and checks per phase.
 
 use super::step_text;
-use crate::input::Engine;
-use crate::params::Params;
-use crate::plan::{human_seconds_up, Check, Phase, Plan};
+use crate::model::{human_seconds_up, Check, Phase, Plan};
+use crate::request::params::Params;
+use crate::request::Engine;
 use std::fmt::Write;
 
 pub fn render(plan: &Plan, params: &Params) -> String {
@@ -130,7 +130,7 @@ fn blocking_text(seconds: f64) -> String {
 
 /// How long the step stops the traffic it blocks ([`super::blocked_for`]) and the server-wide
 /// stall it claims ([`super::server_stall`]); "—" for neither.
-fn blocked_for(step: &crate::plan::Step) -> String {
+fn blocked_for(step: &crate::model::Step) -> String {
     let text = [super::blocked_for(step), super::server_stall(step)]
         .into_iter()
         .filter(|t| !t.is_empty())
@@ -144,14 +144,14 @@ fn blocked_for(step: &crate::plan::Step) -> String {
 }
 
 /// A step's text in a fenced block: `sh` for a tool's command line, `sql` otherwise.
-fn fenced(step: &crate::plan::Step) -> String {
+fn fenced(step: &crate::model::Step) -> String {
     match &step.shell {
         Some(command) => format!("```sh\n{command}\n```\n"),
         None => format!("```sql\n{}\n```\n", step_text(step)),
     }
 }
 
-fn lock_text(lock: Option<crate::plan::Lock>) -> String {
+fn lock_text(lock: Option<crate::model::Lock>) -> String {
     lock.map_or("none beyond ordinary row locks".to_string(), |l| l.name())
 }
 

@@ -6,8 +6,8 @@ pub mod json;
 pub mod markdown;
 pub mod sql;
 
-use crate::input::Engine;
-use crate::plan::{human_seconds_up, Run, Step};
+use crate::model::{human_seconds_up, Run, Step};
+use crate::request::Engine;
 
 /// `2s`, `500ms`, `10min`: the unit PostgreSQL accepts for timeouts.
 pub fn timeout_value(ms: u64) -> String {
@@ -27,7 +27,7 @@ pub fn timeout_value(ms: u64) -> String {
 /// "not the whole run" when it is shorter than the step (MySQL's metadata-lock moments at the
 /// start and end of an online ALTER).
 pub fn blocked_for(step: &Step) -> String {
-    if step.blocks == crate::plan::Blocks::Nothing || step.blocking_seconds.high <= 0.0 {
+    if step.blocks == crate::model::Blocks::Nothing || step.blocking_seconds.high <= 0.0 {
         return String::new();
     }
     let hold = step.hold_seconds;
@@ -38,7 +38,7 @@ pub fn blocked_for(step: &Step) -> String {
     };
     let twice = step
         .lock
-        .and_then(crate::plan::Lock::mysql)
+        .and_then(crate::model::Lock::mysql)
         .is_some_and(|l| l.waits_twice() && l.dml_continues());
     if step.lock_wait_seconds > 0.0 {
         format!(
@@ -95,7 +95,7 @@ fn mysql_settings(step: &Step) -> Vec<String> {
     if let Some(ms) = step.lock_timeout_ms {
         lines.push(format!(
             "SET SESSION lock_wait_timeout = {};",
-            crate::engines::mysql::lock_wait_seconds(ms)
+            crate::mysql::facts::lock_wait_seconds(ms)
         ));
     }
     if step.engine == Engine::Mariadb {

@@ -4,8 +4,8 @@
 
 use super::{checks, step_script, step_text};
 use crate::estimate::BATCH_PAUSE_MS;
-use crate::input::Engine;
-use crate::plan::{completion_checks, Plan, Run, Step};
+use crate::model::{completion_checks, Plan, Run, Step};
+use crate::request::Engine;
 use std::fmt::Write;
 
 fn mysql_family(plan: &Plan) -> bool {
@@ -203,7 +203,7 @@ pub fn rollback(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::{forward, rollback};
-    use crate::params::Params;
+    use crate::request::params::Params;
 
     fn script(db: &str, change: &[(&str, &str)]) -> String {
         forward(&crate::plan(&Params::zero_budget(db, "orders", change)).unwrap())
@@ -281,7 +281,7 @@ mod tests {
             ],
         ] {
             let p = crate::plan(&{
-                let mut p = crate::params::Params::new()
+                let mut p = crate::request::params::Params::new()
                     .with("db", "mariadb@10.11")
                     .with("table", "orders")
                     .with("rows", "500M")

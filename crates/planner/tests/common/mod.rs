@@ -264,7 +264,7 @@ pub fn fields_of_invalid(kind: &str, names: &Names, dialect: Dialect) -> Vec<&'s
     if !names[0].valid() {
         fields.push("table");
     }
-    for field in lockstep_planner::params::change_fields(kind) {
+    for field in lockstep_planner::request::params::change_fields(kind) {
         if let Some((_, carried)) = name_field(field, kind, names, dialect) {
             if carried.iter().any(|i| !names[*i].valid()) {
                 fields.push(*field);

@@ -26,7 +26,7 @@ use crate::report::{Calibration, CaseResult, CaseStatus, Kind};
 use crate::runner::{plan_case, Options};
 use crate::scenarios::Case;
 use crate::walk::{self, PlanRunner};
-use lockstep_planner::plan::{
+use lockstep_planner::model::{
     Algorithm, Blocks, Leftover, Lock, LockClause, MysqlLock, Phase, Step,
 };
 use lockstep_planner::Params;

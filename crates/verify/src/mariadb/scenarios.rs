@@ -4,7 +4,7 @@
 
 use crate::load::AppStage;
 use crate::scenarios::{Case, DataCheck, Stop};
-use lockstep_planner::plan::Precondition;
+use lockstep_planner::model::Precondition;
 
 fn stage(table: &str, note: Option<&str>) -> AppStage {
     AppStage {

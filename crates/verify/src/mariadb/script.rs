@@ -16,7 +16,7 @@
 use super::runner::{connect_shell, schema_dump_of};
 use super::{exec, text_rows, Server};
 use crate::report::{CaseResult, Claim, Kind};
-use lockstep_planner::plan::{Expected, Plan, Precondition, Rerun, Run, Step};
+use lockstep_planner::model::{Expected, Plan, Precondition, Rerun, Run, Step};
 use lockstep_planner::render;
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};

@@ -10,12 +10,12 @@
 //! preflight ([`lost_attributes_check`]) asks the server for the ones the column has and the
 //! statement does not.
 
-use crate::changes::check;
+use crate::model::{Check, Expected};
 use crate::mysql::facts;
 use crate::mysql::Ctx;
-use crate::plan::{Check, Expected};
 use crate::quote::mysql::literal;
 use crate::request::FieldError;
+use crate::strategy::check;
 
 /// What a column definition says, beyond its type.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -350,7 +350,7 @@ pub fn from_type_check(
     done: Option<(&str, &Definition)>,
 ) -> Option<Check> {
     let spelled = from.column_type_spelling()?;
-    let flag = crate::params::flag(field);
+    let flag = crate::request::params::flag(field);
     let table = ctx.where_table(&ctx.req.table);
     let query = match done.and_then(|(c, d)| Some((c, d.column_type_spelling()?))) {
         None => format!(
@@ -459,7 +459,7 @@ pub fn lost_attributes_check(
         ),
         Expected::NoRows,
     )
-    .proving(crate::plan::Precondition::ColumnKeepsAttributes))
+    .proving(crate::model::Precondition::ColumnKeepsAttributes))
 }
 
 /// The column as `information_schema` describes it, printed for the record next to the

@@ -9,9 +9,9 @@
 //! checksum and cut-over still wait for the backlog. A batched copy without a tool (a stored
 //! procedure) competes for the same rows and the binlog.
 
-use crate::input::OscTool;
+use crate::model::{human_seconds, Phase, Warning};
 use crate::mysql::Ctx;
-use crate::plan::{human_seconds, Phase, Warning};
+use crate::request::OscTool;
 
 /// A warning when the write rate is at least half the copy throughput the estimate assumes
 /// (below that the copy dominates, and the estimates already hold).
@@ -81,9 +81,9 @@ fn human_count(n: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::human_count;
-    use crate::params::Params;
+    use crate::request::params::Params;
 
-    fn plan(db: &str, tools: &str, rate: &str) -> crate::plan::Plan {
+    fn plan(db: &str, tools: &str, rate: &str) -> crate::model::Plan {
         let mut p = Params::new()
             .with("db", db)
             .with("change", "change-type")
@@ -101,7 +101,7 @@ mod tests {
         crate::plan(&p).unwrap()
     }
 
-    fn write_rate_warning(plan: &crate::plan::Plan) -> Option<String> {
+    fn write_rate_warning(plan: &crate::model::Plan) -> Option<String> {
         plan.warnings
             .iter()
             .find(|w| w.code == "write-rate")

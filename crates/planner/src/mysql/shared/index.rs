@@ -2,10 +2,10 @@
 //! checks (name free, columns present, duplicates), the build phases with the algorithm and lock
 //! the server allows, and the warnings about building it.
 
-use crate::changes::check;
+use crate::model::{Check, Expected, MysqlLock, Phase, Warning};
 use crate::mysql::Ctx;
-use crate::plan::{Check, Expected, MysqlLock, Phase, Warning};
 use crate::quote::mysql::{ident, ident_list, literal};
+use crate::strategy::check;
 
 /// Rough on-disk size of one InnoDB secondary-index entry (key, primary key, record header),
 /// for disk headroom: the build also sorts in temporary files of about the index's size.
@@ -165,7 +165,7 @@ impl IndexSpec<'_> {
             ),
             "no rows (rows with a NULL in any of these columns never conflict). Any row: remove the duplicates first, or the build fails with \"Duplicate entry\"",
             Expected::NoRows,
-        ).scanning().proving(crate::plan::Precondition::NoDuplicates)
+        ).scanning().proving(crate::model::Precondition::NoDuplicates)
     }
 
     /// The index exists, on exactly these columns in order, unique or not as asked.

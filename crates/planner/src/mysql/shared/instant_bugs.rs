@@ -9,11 +9,11 @@
 //! `FORCE` clause rebuilds instead. A tool's `--alter` changes an empty copy and is left out.
 
 use super::rerun::alter_clauses;
-use crate::engines::mysql::{known_patches, InstantColumnBug, InstantColumnChange, Server};
-use crate::input::Version;
+use crate::model::{Phase, Warning};
 use crate::mysql::facts;
+use crate::mysql::facts::{known_patches, InstantColumnBug, InstantColumnChange, Server};
 use crate::mysql::Ctx;
-use crate::plan::{Phase, Warning};
+use crate::request::Version;
 
 /// The warning's code.
 pub const CODE: &str = "mariadb-instant-column-corruption";
@@ -219,8 +219,8 @@ fn upgrade_target(minor: u32, bugs: &[&InstantColumnBug]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::params::Params;
-    use crate::plan::Plan;
+    use crate::model::Plan;
+    use crate::request::params::Params;
 
     fn plan(db: &str, change: &[(&str, &str)]) -> Plan {
         crate::plan(&Params::zero_budget(db, "orders", change))
@@ -305,7 +305,7 @@ mod tests {
     #[test]
     fn what_an_alter_statement_changes_instantly() {
         let at = |minor| Server {
-            engine: crate::input::Engine::Mariadb,
+            engine: crate::request::Engine::Mariadb,
             version: Version {
                 major: 10,
                 minor: Some(minor),

@@ -4,8 +4,8 @@
 //! statements and the step's `only_if` guard. MySQL has no `IF [NOT] EXISTS` on these clauses
 //! and the verifier runs no MySQL server: its steps are never said to be safe to re-run.
 
-use crate::input::Engine;
-use crate::plan::{Check, Expected, Phase, Plan, Rerun, Step};
+use crate::model::{Check, Expected, Phase, Plan, Rerun, Step};
+use crate::request::Engine;
 
 /// Rewrites the MariaDB steps of `plan` (and of its alternative) to be re-runnable where the
 /// syntax allows, and records on every step what a re-run does.
@@ -332,8 +332,8 @@ mod tests {
         ));
     }
 
-    fn params(db: &str, change: &[(&str, &str)]) -> crate::params::Params {
-        crate::params::Params::zero_budget(db, "orders", change)
+    fn params(db: &str, change: &[(&str, &str)]) -> crate::request::params::Params {
+        crate::request::params::Params::zero_budget(db, "orders", change)
     }
 
     fn plan(db: &str, change: &[(&str, &str)]) -> Plan {

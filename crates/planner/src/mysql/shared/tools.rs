@@ -13,15 +13,15 @@
 //! - pt-online-schema-change (any MySQL or MariaDB): triggers on the table; the only one
 //!   that handles foreign keys (`--alter-foreign-keys-method`).
 
-use crate::changes::check;
-use crate::input::{FieldError, OscTool};
-use crate::mysql::facts;
-use crate::mysql::{lock_wait_seconds, Ctx};
-use crate::plan::{
+use crate::model::{
     human_seconds_up, longest_blocking, Algorithm, AppRetry, Check, Estimate, Expected, Leftover,
     LockClause, MysqlLock, Phase, RollbackStep, Step, Warning,
 };
+use crate::mysql::facts;
+use crate::mysql::{lock_wait_seconds, Ctx};
 use crate::quote::{mysql as q, shell};
+use crate::request::{FieldError, OscTool};
+use crate::strategy::check;
 
 /// `ALGORITHM=COPY, LOCK=SHARED`: the server's own copy, reads continue and writes wait for
 /// the whole copy. The direct path of every change InnoDB cannot make in place.
@@ -149,7 +149,7 @@ pub fn choose(ctx: &Ctx) -> Result<Choice, FieldError> {
         format!(
             "no allowed tool fits this table: {}. {}",
             passed_over.join("; "),
-            crate::params::accepts("osc-tools")
+            crate::request::params::accepts("osc-tools")
         ),
     ))
 }
@@ -707,7 +707,7 @@ fn drop_old_table(ctx: &Ctx, old: &str) -> Step {
         Some(MysqlLock::MetadataExclusive),
         stall,
     );
-    drop.blocks = crate::plan::Blocks::Nothing;
+    drop.blocks = crate::model::Blocks::Nothing;
     drop.set_blocking(0.0, Estimate::ZERO);
     drop.server_stall_seconds = Some(stall);
     drop.notes.push(format!(
@@ -747,9 +747,9 @@ fn drop_mitigation(old: &str, walks: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::{DOCUMENTED_FLAGS, SPIRIT_RELEASE, SPIRIT_SENTINEL};
-    use crate::input::OscTool;
-    use crate::params::Params;
-    use crate::plan::{Expected, Plan};
+    use crate::model::{Expected, Plan};
+    use crate::request::params::Params;
+    use crate::request::OscTool;
 
     fn plan(db: &str, tool: &str, replicas: bool, foreign_keys: bool) -> Plan {
         let p = Params::new()
@@ -857,7 +857,7 @@ mod tests {
     }
 
     /// The step that drops the table the tool left behind.
-    fn drop_step(plan: &Plan) -> crate::plan::Step {
+    fn drop_step(plan: &Plan) -> crate::model::Step {
         plan.phases
             .iter()
             .find(|p| p.name == "cleanup")
@@ -867,7 +867,7 @@ mod tests {
 
     #[test]
     fn dropping_the_old_table_claims_a_server_stall_not_a_lock() {
-        use crate::plan::Blocks;
+        use crate::model::Blocks;
         // 120 GB on MySQL 8.0.35: the file (6 s nominal) plus the adaptive hash index pass
         // (3.75 s nominal), twice that at worst, plus the commit.
         let drop = drop_step(&plan("mysql@8.0.35", "gh-ost", false, false));

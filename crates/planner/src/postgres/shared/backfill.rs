@@ -16,7 +16,7 @@
 //! until it prints 0.
 
 use crate::estimate::CATALOG_ONLY;
-use crate::plan::{human_seconds, Estimate, RollbackStep, Run, Step};
+use crate::model::{human_seconds, Estimate, RollbackStep, Run, Step};
 use crate::postgres::facts::{self, Statement};
 use crate::postgres::{rollback, Ctx};
 use crate::quote::{self, ident};
@@ -162,8 +162,8 @@ impl KeysetPass<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::params::Params;
-    use crate::plan::{Plan, Run, Step};
+    use crate::model::{Plan, Run, Step};
+    use crate::request::params::Params;
 
     /// An add-column plan with a volatile default: its backfill is a keyset pass.
     fn plan(db: &str, table: &str, key: &str) -> Plan {

@@ -10,12 +10,12 @@
 //! overloaded function of the user's missing. Types go through `to_regtype`, which parses
 //! modifiers (`varchar(64)`, `numeric(10,2)`) and returns NULL for an unknown type (10+).
 
-use crate::input::Version;
-use crate::plan::{Check, Expected, Warning};
+use crate::model::{Check, Expected, Warning};
 use crate::postgres::facts::{self, FunctionSource};
 use crate::postgres::shared::expressions::CalledFunction;
 use crate::postgres::{check, Paths};
 use crate::quote::{ident, literal};
+use crate::request::Version;
 
 /// The function as a reader would write it: `gen_random_uuid()`, `app.f()`.
 fn display(f: &CalledFunction) -> String {
@@ -70,7 +70,7 @@ pub fn names_check(functions: &[CalledFunction], types: &[String]) -> Option<Che
         "no rows. A row names what this database lacks: the statement using it would fail. Install the extension that provides it (CREATE EXTENSION IF NOT EXISTS ...), or create the function or type, then run the plan again",
         Expected::NoRows,
     )
-    .proving(crate::plan::Precondition::NamedObjectsExist))
+    .proving(crate::model::Precondition::NamedObjectsExist))
 }
 
 /// The type name alone, as `to_regtype` parses it: a `COLLATE` or `GENERATED` clause written
@@ -137,8 +137,8 @@ pub fn require(paths: &mut Paths, functions: &[CalledFunction], types: &[String]
 
 #[cfg(test)]
 mod tests {
-    use crate::params::Params;
-    use crate::plan::{Expected, Plan};
+    use crate::model::{Expected, Plan};
+    use crate::request::params::Params;
 
     fn add_column(db: &str, default: &str) -> Plan {
         let p = Params::new()
@@ -155,7 +155,7 @@ mod tests {
     }
 
     /// The names check of the plan's preflight (and of the alternative's, if any).
-    fn names_checks(plan: &Plan) -> Vec<&crate::plan::Check> {
+    fn names_checks(plan: &Plan) -> Vec<&crate::model::Check> {
         plan.phases
             .iter()
             .chain(plan.alternative.iter().flat_map(|a| a.phases.iter()))

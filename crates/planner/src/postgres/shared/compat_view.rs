@@ -2,7 +2,7 @@
 //! name: its SQL (owner and grants copied), the preflight proving nothing is lost through it,
 //! the checks that it is updatable, and what it changes for clients.
 
-use crate::plan::{Check, Expected};
+use crate::model::{Check, Expected};
 use crate::postgres::facts;
 use crate::postgres::{check, Ctx};
 use crate::quote::{self, ident, literal};

@@ -10,7 +10,7 @@
 //! Constraints are found by `conrelid` + `conname` because constraint names are unique per table,
 //! not per schema.
 
-use crate::plan::{Check, Estimate, Expected, RollbackStep, Step};
+use crate::model::{Check, Estimate, Expected, RollbackStep, Step};
 use crate::postgres::facts::Statement;
 use crate::postgres::{check, Ctx, RETRY_LOCK_TIMEOUT};
 use crate::quote::{self, ident};
@@ -195,8 +195,8 @@ pub(crate) fn all_not_null(alias: Option<&str>, columns: &[String]) -> String {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use crate::params::Params;
-    use crate::plan::{Plan, Step};
+    use crate::model::{Plan, Step};
+    use crate::request::params::Params;
 
     /// A request for `change` on `orders` (1M rows unless overridden).
     pub fn params(change: &str, db: &str, rows: &str, size: &str, budget: &str) -> Params {

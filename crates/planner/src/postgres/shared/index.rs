@@ -2,11 +2,11 @@
 //! change-type's swapped key) create: its CREATE INDEX [CONCURRENTLY] statement and the steps
 //! that drop an INVALID leftover of a failed build first.
 
-use crate::input::{IndexKey, IndexMethod, KeyTarget};
-use crate::plan::Step;
+use crate::model::Step;
 use crate::postgres::facts::Statement;
 use crate::postgres::Ctx;
 use crate::quote::{self, ident, ident_list};
+use crate::request::{IndexKey, IndexMethod, KeyTarget};
 
 /// Rough on-disk size of one btree entry (tuple header, key, line pointer), for disk headroom.
 pub(crate) const INDEX_BYTES_PER_ROW: u64 = 40;
