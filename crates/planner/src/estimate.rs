@@ -123,7 +123,7 @@ impl Model {
     /// lock_wait_timeout takes whole seconds (rounded up, at least 1).
     pub fn lock_wait_seconds(&self, lock_timeout_ms: u64) -> f64 {
         if self.engine.is_mysql_family() {
-            crate::mysql::facts::lock_wait_seconds(lock_timeout_ms) as f64
+            crate::quote::mysql::lock_wait_seconds(lock_timeout_ms) as f64
         } else {
             lock_timeout_ms as f64 / 1000.0
         }
@@ -186,7 +186,7 @@ impl Model {
     /// the server, whatever table they use (no lock involved): the drop's commit (a
     /// catalog-only moment: 35 ms seen on MariaDB 10.11 under load), the deletion of its file
     /// ([`DROP_FILE_GB_PER_SEC`]) and, where the server walks the buffer pool for its pages
-    /// (`walks_cached_pages`, [`crate::mysql::facts::Server::drop_table_walks_cached_pages`]),
+    /// (`walks_cached_pages`, the MySQL facts' `DROP_TABLE_WALKS_CACHED_PAGES`),
     /// that pass ([`DROP_CACHED_PAGES_GB_PER_SEC`]).
     pub fn drop_stall(&self, bytes: u64, walks_cached_pages: bool) -> Estimate {
         let gb = bytes as f64 / MB / 1024.0;
@@ -217,7 +217,7 @@ impl Model {
         let value = if self.engine.is_mysql_family() {
             format!(
                 "{} s",
-                crate::mysql::facts::lock_wait_seconds(self.lock_timeout_ms)
+                crate::quote::mysql::lock_wait_seconds(self.lock_timeout_ms)
             )
         } else {
             format!("{} ms", self.lock_timeout_ms)

@@ -422,6 +422,11 @@ mod tests {
 /// name, reserved word or not, can end the identifier. Literals never depend on the
 /// `NO_BACKSLASH_ESCAPES` SQL mode: a value holding a backslash is written as a hex string.
 pub mod mysql {
+    /// lock_wait_timeout takes whole seconds (at least 1): the plan's lock timeout rounded up.
+    pub fn lock_wait_seconds(ms: u64) -> u64 {
+        ms.div_ceil(1000).max(1)
+    }
+
     /// MySQL and MariaDB names hold at most 64 characters (manual, "Identifier Length Limits").
     pub const MAX_IDENT_CHARS: usize = 64;
 

@@ -362,7 +362,7 @@ pub struct Step {
     pub hold_seconds: Estimate,
     /// A stall of the whole server that no table lock explains, in the worst case: InnoDB's
     /// DROP TABLE of a table that held data stalls every writer and reader for a moment,
-    /// whichever table they use ([`crate::estimate::Model::drop_stall`]). `None`: the step
+    /// whichever table they use (the estimate model's `drop_stall`). `None`: the step
     /// stalls nothing beyond what `blocks` and `blocking_seconds` say. The live verifier
     /// holds the load's longest stall during the step to it.
     #[serde(skip_serializing_if = "Option::is_none")]

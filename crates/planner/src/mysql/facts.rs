@@ -44,11 +44,6 @@ pub fn known_patches(engine: Engine, major: u32, minor: u32) -> RangeInclusive<u
 /// The MariaDB 11 minor series this build knows (`mariadb@11` names none of them).
 pub const MARIADB_11_MINORS: RangeInclusive<u32> = 0..=8;
 
-/// lock_wait_timeout takes whole seconds (at least 1): the plan's lock timeout rounded up.
-pub fn lock_wait_seconds(ms: u64) -> u64 {
-    ms.div_ceil(1000).max(1)
-}
-
 /// The server a plan is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Server {

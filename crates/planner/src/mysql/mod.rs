@@ -497,7 +497,7 @@ pub fn version_predicate(v: crate::request::Version) -> String {
     }
 }
 
-pub use crate::mysql::facts::lock_wait_seconds;
+pub use crate::quote::mysql::lock_wait_seconds;
 
 /// Paths with just a summary, for changes to fill in.
 pub fn summary_paths(summary: String) -> Paths {

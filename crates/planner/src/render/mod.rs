@@ -95,7 +95,7 @@ fn mysql_settings(step: &Step) -> Vec<String> {
     if let Some(ms) = step.lock_timeout_ms {
         lines.push(format!(
             "SET SESSION lock_wait_timeout = {};",
-            crate::mysql::facts::lock_wait_seconds(ms)
+            crate::quote::mysql::lock_wait_seconds(ms)
         ));
     }
     if step.engine == Engine::Mariadb {
