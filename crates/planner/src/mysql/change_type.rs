@@ -35,7 +35,7 @@ use super::definition::{
 };
 use super::{summary_paths, tools, Ctx};
 use crate::estimate::CATALOG_ONLY;
-use crate::model::{Check, Expected, MysqlLock, Phase, Warning};
+use crate::model::{Check, Expected, MysqlLock, Phase, RollbackStep, Step, Warning};
 use crate::mysql::facts;
 use crate::mysql::facts::{charset_bytes_per_char, varchar_length, Server, ASSUMED_CHARSET};
 use crate::quote::mysql::{ident, literal};
@@ -216,127 +216,185 @@ fn length_prefix_check(
     .proving(crate::model::Precondition::CharsetAsPlanned)
 }
 
-pub fn paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
-    let ChangeType {
-        column,
-        from_type,
-        to_type,
-        using,
-    } = change;
-    if using.is_some() {
-        return Err(FieldError::new(
-            "using",
-            "has no MySQL or MariaDB equivalent: MODIFY converts each stored value with the server's implicit cast. Leave it empty (if that cast is not what you want, add a column of the new type and fill it instead)",
-        ));
-    }
-    let (from, to) = (from_type.trim(), to_type.trim());
-    let from_def = parse_field("from-type", from)?;
-    let to_def = parse_field("to-type", to)?;
-    if normalized(from) == normalized(to) {
-        return Err(FieldError::new(
-            "to-type",
-            format!("{to:?} is the type the column already has (--from-type {from:?}); accepts a different type, e.g. bigint or varchar(255)"),
-        ));
-    }
-    let server = ctx.server;
-    let table = ctx.table();
-    let col = ident(column);
-    let is_pk = ctx.req.env.primary_key.as_deref() == Some(column.as_str());
-    if is_pk && to_def.is_bare() {
-        return Err(FieldError::new(
-            "to-type",
-            format!(
-                "gives only a type for the primary key {col} (--primary-key): MODIFY restates the whole column, so a bare {to} would drop NOT NULL and AUTO_INCREMENT. Accepts the key's full new definition as SHOW CREATE TABLE prints it after the name, e.g. --to-type '{to} NOT NULL AUTO_INCREMENT' (AUTO_INCREMENT only if the key has it)"
-            ),
-        ));
-    }
-    let back_definition = rollback_definition(&from_def, &to_def)?;
-    let clause = format!("MODIFY {col} {to}");
-    let mut out = summary_paths(format!(
-        "Change column {col} of {table} from {from} to {to}"
-    ));
+/// What every path of a type change shares: the two definitions, parsed, and the statement.
+struct TypeChange<'a> {
+    ctx: &'a Ctx<'a>,
+    column: &'a str,
+    from: &'a str,
+    to: &'a str,
+    from_def: Definition,
+    to_def: Definition,
+    table: String,
+    col: String,
+    /// The column is the primary key (`--primary-key`).
+    is_pk: bool,
+    /// The definition the rollback restores.
+    back_definition: String,
+    /// `MODIFY col <to>`.
+    clause: String,
+}
 
-    if is_pk {
-        out.warnings.push(Warning {
+impl<'a> TypeChange<'a> {
+    /// Refuses what MODIFY cannot say, then parses both definitions.
+    fn new(ctx: &'a Ctx<'a>, change: &'a ChangeType) -> Result<Self, FieldError> {
+        let ChangeType {
+            column,
+            from_type,
+            to_type,
+            using,
+        } = change;
+        if using.is_some() {
+            return Err(FieldError::new(
+                "using",
+                "has no MySQL or MariaDB equivalent: MODIFY converts each stored value with the server's implicit cast. Leave it empty (if that cast is not what you want, add a column of the new type and fill it instead)",
+            ));
+        }
+        let (from, to) = (from_type.trim(), to_type.trim());
+        let from_def = parse_field("from-type", from)?;
+        let to_def = parse_field("to-type", to)?;
+        if normalized(from) == normalized(to) {
+            return Err(FieldError::new(
+                "to-type",
+                format!("{to:?} is the type the column already has (--from-type {from:?}); accepts a different type, e.g. bigint or varchar(255)"),
+            ));
+        }
+        let col = ident(column);
+        let is_pk = ctx.req.env.primary_key.as_deref() == Some(column.as_str());
+        if is_pk && to_def.is_bare() {
+            return Err(FieldError::new(
+                "to-type",
+                format!(
+                    "gives only a type for the primary key {col} (--primary-key): MODIFY restates the whole column, so a bare {to} would drop NOT NULL and AUTO_INCREMENT. Accepts the key's full new definition as SHOW CREATE TABLE prints it after the name, e.g. --to-type '{to} NOT NULL AUTO_INCREMENT' (AUTO_INCREMENT only if the key has it)"
+                ),
+            ));
+        }
+        let back_definition = rollback_definition(&from_def, &to_def)?;
+        Ok(TypeChange {
+            ctx,
+            column,
+            from,
+            to,
+            table: ctx.table(),
+            clause: format!("MODIFY {col} {to}"),
+            col,
+            is_pk,
+            back_definition,
+            from_def,
+            to_def,
+        })
+    }
+
+    /// What retyping a primary key involves: the foreign keys that block it, the INT ceiling.
+    fn key_warnings(&self) -> Vec<Warning> {
+        let col = &self.col;
+        let mut warnings = vec![Warning {
             code: "referenced-key".to_string(),
             message: format!(
                 "Foreign keys of other tables that reference {col} block this change: InnoDB refuses to retype a referenced column and needs the same type on both sides. The preflight lists them; each must be dropped, its column widened too, and the key added back."
             ),
-        });
-        if from_def.column_type_spelling().as_deref() == Some("int") {
-            out.warnings.push(Warning {
+        }];
+        if self.from_def.column_type_spelling().as_deref() == Some("int") {
+            warnings.push(Warning {
                 code: "int-ceiling".to_string(),
                 message: format!(
                     "A signed INT key stops at {INT_MAX} (unsigned at twice that): once AUTO_INCREMENT reaches it every INSERT fails. The preflight prints how far the key is along; a copy of this table takes a while, so start well before the ceiling."
                 ),
             });
         }
+        warnings
     }
 
-    let mut pre = vec![
-        ctx.column_check("The column exists", column, "1", Expected::row(&["1"])),
-        definition_check(ctx, column, &clause),
-    ];
-    pre.extend(from_type_check(
-        ctx,
-        column,
-        &from_def,
-        "from-type",
-        Some((column, &to_def)),
-    ));
-    pre.extend(lost_attributes_check(ctx, column, &to_def, "the MODIFY"));
-    if !from_def.is_bare() {
-        pre.extend(lost_attributes_check(
+    /// The checks every path runs first: the column as it is, what MODIFY would lose, strict
+    /// mode, and for a key what references it and how close it is to the INT ceiling.
+    fn preflight_checks(&self) -> Vec<Check> {
+        let TypeChange {
             ctx,
             column,
-            &from_def,
-            "the rollback's MODIFY (--from-type)",
+            from_def,
+            to_def,
+            clause,
+            ..
+        } = self;
+        let mut pre = vec![
+            ctx.column_check("The column exists", column, "1", Expected::row(&["1"])),
+            definition_check(ctx, column, clause),
+        ];
+        pre.extend(from_type_check(
+            ctx,
+            column,
+            from_def,
+            "from-type",
+            Some((column, to_def)),
         ));
+        pre.extend(lost_attributes_check(ctx, column, to_def, "the MODIFY"));
+        if !from_def.is_bare() {
+            pre.extend(lost_attributes_check(
+                ctx,
+                column,
+                from_def,
+                "the rollback's MODIFY (--from-type)",
+            ));
+        }
+        pre.push(strict_mode_check());
+        if self.is_pk {
+            pre.push(referencing_check(ctx, column));
+            pre.push(check(
+                "How far the key is along (next AUTO_INCREMENT value against the signed INT ceiling)",
+                format!(
+                    "SELECT auto_increment, ROUND(100 * auto_increment / {INT_MAX}, 1) AS percent_of_int FROM information_schema.tables WHERE {};",
+                    ctx.where_table(&ctx.req.table)
+                ),
+                "for the record: the closer to 100, the sooner the change is needed",
+                Expected::Manual,
+            ));
+        }
+        pre
     }
-    pre.push(strict_mode_check());
-    if is_pk {
-        pre.push(referencing_check(ctx, column));
-        pre.push(check(
-            "How far the key is along (next AUTO_INCREMENT value against the signed INT ceiling)",
-            format!(
-                "SELECT auto_increment, ROUND(100 * auto_increment / {INT_MAX}, 1) AS percent_of_int FROM information_schema.tables WHERE {};",
-                ctx.where_table(&ctx.req.table)
-            ),
-            "for the record: the closer to 100, the sooner the change is needed",
-            Expected::Manual,
-        ));
-    }
-    let after = vec![type_check(ctx, column, to, &to_def)];
-    let copy_lock = tools::COPY_SHARED;
-    let back = ctx.rollback_ddl(
-        format!(
-            "ALTER TABLE {table} MODIFY {col} {back_definition}{};",
-            ctx.lock_clause(copy_lock)
-        ),
-        Some("Copies the table back to the old type: writes wait for the whole copy (on a large table run it with the tool instead), and it fails if a value written since does not fit the old type."),
-    );
 
-    let charset = ColumnCharset::of(&from_def, &to_def);
-    let widen = match (varchar_length(from), varchar_length(to)) {
-        (Some(f), Some(t)) if t >= f => Some((f, t)),
-        _ => None,
-    };
-    let extend = match (widen, charset.bytes_per_char) {
-        (Some((f, t)), Some(b)) if server.varchar_extend_without_copy(f, t, b) => Some((f, t)),
-        _ => None,
-    };
-    if let (Some((f, t)), Some(b)) = (widen, charset.bytes_per_char) {
-        pre.push(length_prefix_check(ctx, column, to, (f, t), b, &charset));
+    /// MODIFY back to the old definition, copying the table.
+    fn rollback(&self) -> RollbackStep {
+        let TypeChange {
+            ctx,
+            table,
+            col,
+            back_definition,
+            ..
+        } = self;
+        ctx.rollback_ddl(
+            format!(
+                "ALTER TABLE {table} MODIFY {col} {back_definition}{};",
+                ctx.lock_clause(tools::COPY_SHARED)
+            ),
+            Some("Copies the table back to the old type: writes wait for the whole copy (on a large table run it with the tool instead), and it fails if a value written since does not fit the old type."),
+        )
     }
-    if let Some((f, t)) = extend {
-        let lock = if facts::VARCHAR_EXTEND_INSTANT.holds(server) {
+
+    /// varchar(f) -> varchar(t >= f) that the server does without a copy at this character
+    /// set's bytes per character.
+    fn extension(&self, charset: &ColumnCharset) -> Option<(u32, u32)> {
+        let widen = match (varchar_length(self.from), varchar_length(self.to)) {
+            (Some(f), Some(t)) if t >= f => Some((f, t)),
+            _ => None,
+        };
+        match (widen, charset.bytes_per_char) {
+            (Some((f, t)), Some(b)) if self.ctx.server.varchar_extend_without_copy(f, t, b) => {
+                Some((f, t))
+            }
+            _ => None,
+        }
+    }
+
+    /// The metadata-only extension of a VARCHAR (INSTANT where the server has it).
+    fn extend_step(&self, (f, t): (u32, u32), charset: &ColumnCharset) -> Step {
+        let ctx = self.ctx;
+        let lock = if facts::VARCHAR_EXTEND_INSTANT.holds(ctx.server) {
             MysqlLock::INSTANT
         } else {
             MysqlLock::INPLACE_NONE
         };
         let mut step = ctx.alter(
             "Extend the column (only the data dictionary changes; no rebuild)",
-            std::slice::from_ref(&clause),
+            std::slice::from_ref(&self.clause),
             lock,
             CATALOG_ONLY,
         );
@@ -351,62 +409,104 @@ pub fn paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
             "If the server answers \"ALGORITHM={} is not supported\", something else changes too: another character set (the preflight compares the column's bytes per character), or an attribute the type does not restate (NOT NULL -> NULL rebuilds the table). Nothing happened; fix --to-type and re-plan.",
             if lock == MysqlLock::INSTANT { "INSTANT" } else { "INPLACE" }
         ));
-        let step = ctx.documented(step);
+        ctx.documented(step)
+    }
+
+    /// A shortened VARCHAR: no value may be longer than the new length.
+    fn shortening_check(&self) -> Option<Check> {
+        let (f, t) = (varchar_length(self.from)?, varchar_length(self.to)?);
+        (t < f).then(|| {
+            check(
+                "No value is longer than the new length",
+                format!(
+                    "SELECT COUNT(*) AS too_long FROM {} WHERE CHAR_LENGTH({}) > {t};",
+                    self.table, self.col
+                ),
+                "0 (otherwise the change fails in strict mode: shorten those values first)",
+                Expected::row(&["0"]),
+            )
+        })
+    }
+
+    /// ALGORITHM=COPY, LOCK=SHARED: the server copies every row while writes wait.
+    fn copy_step(&self) -> Step {
+        let ctx = self.ctx;
+        let mut step = ctx.alter(
+            "Change the type by copying the table (writes wait for the whole copy; reads continue)",
+            std::slice::from_ref(&self.clause),
+            tools::COPY_SHARED,
+            ctx.model.rewrite(),
+        );
+        step.rewrites_table = true;
+        step.notes.push("InnoDB cannot change this type in place: the server copies every row into a new table while holding a lock that lets reads through and makes every write wait, then swaps the tables.".to_string());
+        if self.is_pk {
+            step.notes.push(format!(
+                "{} is the primary key: the copy rebuilds the clustered index and every secondary index (each holds the key).",
+                self.col
+            ));
+        }
+        ctx.documented(step)
+    }
+}
+
+pub fn paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
+    let change = TypeChange::new(ctx, change)?;
+    let TypeChange {
+        column,
+        to,
+        table,
+        col,
+        ..
+    } = &change;
+    let mut out = summary_paths(format!(
+        "Change column {col} of {table} from {} to {to}",
+        change.from
+    ));
+    if change.is_pk {
+        out.warnings.extend(change.key_warnings());
+    }
+    let mut pre = change.preflight_checks();
+    let after = vec![type_check(ctx, column, to, &change.to_def)];
+    let charset = ColumnCharset::of(&change.from_def, &change.to_def);
+    let widen = match (varchar_length(change.from), varchar_length(to)) {
+        (Some(f), Some(t)) if t >= f => Some((f, t)),
+        _ => None,
+    };
+    if let (Some(lengths), Some(b)) = (widen, charset.bytes_per_char) {
+        pre.push(length_prefix_check(ctx, column, to, lengths, b, &charset));
+    }
+    if let Some(lengths) = change.extension(&charset) {
         out.direct = Some(vec![
             ctx.preflight(None, pre),
             Phase {
                 name: "extend".to_string(),
                 purpose: format!("Lengthen {col} in place; reads and writes continue."),
                 app_change: None,
-                steps: vec![step],
-                rollback: vec![back],
+                steps: vec![change.extend_step(lengths, &charset)],
+                rollback: vec![change.rollback()],
                 irreversible: None,
                 checks: after,
             },
         ]);
         return Ok(out);
     }
-
-    if let (Some(f), Some(t)) = (varchar_length(from), varchar_length(to)) {
-        if t < f {
-            pre.push(check(
-                "No value is longer than the new length",
-                format!("SELECT COUNT(*) AS too_long FROM {table} WHERE CHAR_LENGTH({col}) > {t};"),
-                "0 (otherwise the change fails in strict mode: shorten those values first)",
-                Expected::row(&["0"]),
-            ));
-        }
-    }
-
-    let mut step = ctx.alter(
-        "Change the type by copying the table (writes wait for the whole copy; reads continue)",
-        std::slice::from_ref(&clause),
-        copy_lock,
-        ctx.model.rewrite(),
-    );
-    step.rewrites_table = true;
-    step.notes.push("InnoDB cannot change this type in place: the server copies every row into a new table while holding a lock that lets reads through and makes every write wait, then swaps the tables.".to_string());
-    if is_pk {
-        step.notes.push(format!(
-            "{col} is the primary key: the copy rebuilds the clustered index and every secondary index (each holds the key)."
-        ));
-    }
+    pre.extend(change.shortening_check());
     out.direct = Some(vec![
         ctx.preflight(Some(ctx.req.bytes), pre.clone()),
         Phase {
             name: "change type".to_string(),
             purpose: format!("Copy {table} with {col} as {to}."),
             app_change: None,
-            steps: vec![ctx.documented(step)],
-            rollback: vec![back],
+            steps: vec![change.copy_step()],
+            rollback: vec![change.rollback()],
             irreversible: None,
             checks: after.clone(),
         },
     ]);
-    let inverse = format!("MODIFY {col} {back_definition}");
+    let inverse = format!("MODIFY {col} {}", change.back_definition);
     let online = tools::online_alter(
         ctx,
-        &clause,
+        &change.clause,
         tools::Inverse::Tool(&inverse),
         "InnoDB changes a column's type (INT -> BIGINT included) only by copying the table, and ALGORITHM=COPY blocks writes for the whole copy",
     );
