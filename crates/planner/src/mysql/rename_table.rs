@@ -147,119 +147,235 @@ pub(super) fn views_check(ctx: &Ctx, name: &str) -> Check {
     ).informs()
 }
 
-pub fn paths(ctx: &Ctx, change: &RenameTable) -> Result<Paths, FieldError> {
-    let RenameTable { new_name } = change;
-    let old_name = &ctx.req.table;
-    if new_name == old_name {
-        return Err(FieldError::new(
-            "new-name",
-            "is the table's current name; accepts a different name",
-        ));
+/// The names both paths use, quoted once: the table, its new name, the placeholder and the
+/// view the online path parks under spare names.
+struct TableRename<'a> {
+    ctx: &'a Ctx<'a>,
+    old_name: &'a str,
+    new_name: &'a str,
+    old: String,
+    new: String,
+    empty_name: String,
+    view_name: String,
+    empty: String,
+    view: String,
+    /// The guard "the table still has its old name": a completed plan has renamed it away, so
+    /// a re-run skips the expand steps.
+    renaming: String,
+}
+
+impl<'a> TableRename<'a> {
+    fn new(ctx: &'a Ctx<'a>, change: &'a RenameTable) -> Result<Self, FieldError> {
+        let RenameTable { new_name } = change;
+        let old_name = &ctx.req.table;
+        if new_name == old_name {
+            return Err(FieldError::new(
+                "new-name",
+                "is the table's current name; accepts a different name",
+            ));
+        }
+        let old = ctx.table();
+        let new = ctx.sibling(new_name);
+        let taken = [old_name.as_str(), new_name.as_str()];
+        let empty_name = helper_name(new_name, "lockstep_empty", &taken);
+        let view_name = helper_name(old_name, "lockstep_view", &taken);
+        let empty = ctx.sibling(&empty_name);
+        let view = ctx.sibling(&view_name);
+        Ok(TableRename {
+            ctx,
+            old_name,
+            new_name,
+            old,
+            new,
+            empty_name,
+            view_name,
+            empty,
+            view,
+            renaming: ctx.base_table_present(old_name),
+        })
     }
-    let old = ctx.table();
-    let new = ctx.sibling(new_name);
-    let taken = [old_name.as_str(), new_name.as_str()];
-    let empty_name = helper_name(new_name, "lockstep_empty", &taken);
-    let view_name = helper_name(old_name, "lockstep_view", &taken);
-    let empty = ctx.sibling(&empty_name);
-    let view = ctx.sibling(&view_name);
 
-    let renamed_checks = vec![
-        type_check(ctx, "The table has its new name", new_name, "BASE TABLE"),
-        free_check(ctx, old_name),
-    ];
+    /// The table has its new name and the old one is free.
+    fn renamed_checks(&self) -> Vec<Check> {
+        let TableRename {
+            ctx,
+            old_name,
+            new_name,
+            ..
+        } = self;
+        vec![
+            type_check(ctx, "The table has its new name", new_name, "BASE TABLE"),
+            free_check(ctx, old_name),
+        ]
+    }
 
-    // Online: swap the table and an updatable view in one RENAME TABLE.
-    let mut placeholder = ctx.step(
-        "Create an empty placeholder with the new name (a copy of the definition, no rows)",
-        vec![format!("CREATE TABLE {new} LIKE {old};")],
-        None,
-        CATALOG_ONLY,
-    );
-    // A completed plan has renamed the table away: a re-run skips the expand steps.
-    let renaming = ctx.base_table_present(old_name);
-    placeholder.only_if = Some(renaming.clone());
-    placeholder.retry = format!("{} If it fails with \"Table ... already exists\", an earlier run got this far: look at the phase's checks to see whether the swap already ran before going on.", super::RETRY_LOCK_WAIT);
-    placeholder.notes.push("Reads the table's definition under a shared metadata lock: reads and writes continue. Foreign keys are not copied; nothing is ever written to this table.".to_string());
-    let mut create_view = ctx.step(
-        "Create the compatibility view over the placeholder",
-        vec![view_sql(&view, &new)],
-        None,
-        CATALOG_ONLY,
-    );
-    create_view.retry = placeholder.retry.clone();
-    create_view.only_if = Some(renaming.clone());
-    create_view.notes.push(format!("The view names {new}: once the swap gives that name to the real table, the view reads and writes the real table."));
-    let mut swap = ctx.step(
-        "Swap the names atomically: placeholder out, table to the new name, view to the old name",
-        vec![format!(
-            "RENAME TABLE {new} TO {empty}, {old} TO {new}, {view} TO {old};"
-        )],
-        Some(MysqlLock::MetadataExclusive),
-        CATALOG_ONLY,
-    );
-    swap.notes.push("One statement, all or nothing: no client ever sees the old name missing. Clients keep using the old name through the view: SELECT, INSERT (with ON DUPLICATE KEY UPDATE, REPLACE and LAST_INSERT_ID()), UPDATE, DELETE and SELECT ... FOR UPDATE pass through to the table; its triggers fire as before.".to_string());
-    swap.notes.push(format!("While the view stands in for the table, these fail on the old name: TRUNCATE, ALTER TABLE and other DDL (run them on {new}); SHOW CREATE TABLE shows a view. Add no column until the contract phase: the view's column list was fixed when it was created."));
-    swap.retry = format!("{} Without its guard, running it again after it succeeded fails with nothing changed (the statement renames all three or none).", super::RETRY_LOCK_WAIT);
-    swap.only_if = Some(renaming);
-    swap.notes.push("Waits for the exclusive metadata lock on both tables: behind a long transaction it would block every query on them, hence the short lock_wait_timeout.".to_string());
-    let swap = ctx.documented(swap);
-    let mut drop_empty = ctx.step(
-        "Drop the empty placeholder",
-        vec![format!("DROP TABLE IF EXISTS {empty};")],
-        None,
-        CATALOG_ONLY,
-    );
-    drop_empty
-        .notes
-        .push("The placeholder never held a row; no client uses its name.".to_string());
-    ctx.small_drop_stall(&mut drop_empty);
+    /// An empty table with the new name, for the view to stand on until the swap.
+    fn placeholder_step(&self) -> Step {
+        let TableRename {
+            ctx,
+            old,
+            new,
+            renaming,
+            ..
+        } = self;
+        let mut placeholder = ctx.step(
+            "Create an empty placeholder with the new name (a copy of the definition, no rows)",
+            vec![format!("CREATE TABLE {new} LIKE {old};")],
+            None,
+            CATALOG_ONLY,
+        );
+        placeholder.only_if = Some(renaming.clone());
+        placeholder.retry = format!("{} If it fails with \"Table ... already exists\", an earlier run got this far: look at the phase's checks to see whether the swap already ran before going on.", super::RETRY_LOCK_WAIT);
+        placeholder.notes.push("Reads the table's definition under a shared metadata lock: reads and writes continue. Foreign keys are not copied; nothing is ever written to this table.".to_string());
+        placeholder
+    }
 
-    let mut expand_checks = vec![
-        type_check(ctx, "The old name is now a view", old_name, "VIEW"),
-        check(
-            "The view accepts INSERT, UPDATE and DELETE",
-            format!(
-                "SELECT is_updatable FROM information_schema.views WHERE {};",
-                ctx.where_table(old_name)
+    /// The compatibility view over the placeholder.
+    fn create_view_step(&self) -> Step {
+        let TableRename {
+            ctx,
+            new,
+            view,
+            renaming,
+            ..
+        } = self;
+        let mut create_view = ctx.step(
+            "Create the compatibility view over the placeholder",
+            vec![view_sql(view, new)],
+            None,
+            CATALOG_ONLY,
+        );
+        create_view.retry = self.placeholder_step().retry;
+        create_view.only_if = Some(renaming.clone());
+        create_view.notes.push(format!("The view names {new}: once the swap gives that name to the real table, the view reads and writes the real table."));
+        create_view
+    }
+
+    /// The one RENAME TABLE that swaps placeholder, table and view.
+    fn swap_step(&self) -> Step {
+        let TableRename {
+            ctx,
+            old,
+            new,
+            empty,
+            view,
+            renaming,
+            ..
+        } = self;
+        let mut swap = ctx.step(
+            "Swap the names atomically: placeholder out, table to the new name, view to the old name",
+            vec![format!(
+                "RENAME TABLE {new} TO {empty}, {old} TO {new}, {view} TO {old};"
+            )],
+            Some(MysqlLock::MetadataExclusive),
+            CATALOG_ONLY,
+        );
+        swap.notes.push("One statement, all or nothing: no client ever sees the old name missing. Clients keep using the old name through the view: SELECT, INSERT (with ON DUPLICATE KEY UPDATE, REPLACE and LAST_INSERT_ID()), UPDATE, DELETE and SELECT ... FOR UPDATE pass through to the table; its triggers fire as before.".to_string());
+        swap.notes.push(format!("While the view stands in for the table, these fail on the old name: TRUNCATE, ALTER TABLE and other DDL (run them on {new}); SHOW CREATE TABLE shows a view. Add no column until the contract phase: the view's column list was fixed when it was created."));
+        swap.retry = format!("{} Without its guard, running it again after it succeeded fails with nothing changed (the statement renames all three or none).", super::RETRY_LOCK_WAIT);
+        swap.only_if = Some(renaming.clone());
+        swap.notes.push("Waits for the exclusive metadata lock on both tables: behind a long transaction it would block every query on them, hence the short lock_wait_timeout.".to_string());
+        ctx.documented(swap)
+    }
+
+    /// The placeholder, dropped (it never held a row).
+    fn drop_empty_step(&self) -> Step {
+        let TableRename { ctx, empty, .. } = self;
+        let mut drop_empty = ctx.step(
+            "Drop the empty placeholder",
+            vec![format!("DROP TABLE IF EXISTS {empty};")],
+            None,
+            CATALOG_ONLY,
+        );
+        drop_empty
+            .notes
+            .push("The placeholder never held a row; no client uses its name.".to_string());
+        ctx.small_drop_stall(&mut drop_empty);
+        drop_empty
+    }
+
+    /// After the swap: the old name is an updatable view over the renamed table.
+    fn expand_checks(&self) -> Vec<Check> {
+        let TableRename {
+            ctx,
+            old_name,
+            new_name,
+            empty_name,
+            ..
+        } = self;
+        let mut expand_checks = vec![
+            type_check(ctx, "The old name is now a view", old_name, "VIEW"),
+            check(
+                "The view accepts INSERT, UPDATE and DELETE",
+                format!(
+                    "SELECT is_updatable FROM information_schema.views WHERE {};",
+                    ctx.where_table(old_name)
+                ),
+                "YES",
+                Expected::row(&["YES"]),
             ),
-            "YES",
-            Expected::row(&["YES"]),
-        ),
-        type_check(ctx, "The table has its new name", new_name, "BASE TABLE"),
-    ];
-    expand_checks.push(free_check(ctx, &empty_name));
+            type_check(ctx, "The table has its new name", new_name, "BASE TABLE"),
+        ];
+        expand_checks.push(free_check(ctx, empty_name));
+        expand_checks
+    }
 
-    let mut drop_view = ctx.step(
-        "Drop the compatibility view",
-        vec![format!("DROP VIEW IF EXISTS {old};")],
-        Some(MysqlLock::MetadataExclusive),
-        CATALOG_ONLY,
-    );
-    drop_view.notes.push("Takes the metadata lock of the view (the old name) only: clients of the new name never wait.".to_string());
-    let drop_view = ctx.documented(drop_view);
+    /// The contract: the view that kept the old name.
+    fn drop_view_step(&self) -> Step {
+        let TableRename { ctx, old, .. } = self;
+        let mut drop_view = ctx.step(
+            "Drop the compatibility view",
+            vec![format!("DROP VIEW IF EXISTS {old};")],
+            Some(MysqlLock::MetadataExclusive),
+            CATALOG_ONLY,
+        );
+        drop_view.notes.push("Takes the metadata lock of the view (the old name) only: clients of the new name never wait.".to_string());
+        ctx.documented(drop_view)
+    }
 
-    let mut preflight_checks = vec![
-        start_check(ctx, old_name, new_name),
-        new_name_check(ctx, old_name, new_name),
-        free_check(ctx, &empty_name),
-        free_check(ctx, &view_name),
-        grants_check(ctx, old_name, new_name),
-        views_check(ctx, old_name),
-    ];
-    preflight_checks.push(check(
-        "Stored routines, events and other tables' triggers that name the table (they do not follow a rename)",
-        format!(
-            "SELECT routine_type AS kind, routine_name AS name FROM information_schema.routines WHERE routine_schema = {s} AND LOCATE({t}, routine_definition) > 0 UNION ALL SELECT 'EVENT', event_name FROM information_schema.events WHERE event_schema = {s} AND LOCATE({t}, event_definition) > 0 UNION ALL SELECT 'TRIGGER', trigger_name FROM information_schema.triggers WHERE trigger_schema = {s} AND event_object_table <> {t} AND LOCATE({t}, action_statement) > 0;",
-            s = ctx.schema_value(),
-            t = literal(old_name)
-        ),
-        "no rows, or only code that merely contains the name as text (otherwise change it to the new name before the contract phase)",
-        Expected::NoRows,
-    ).informs());
+    /// The online path's checks: names free, grants and views that do not follow, code that names the table.
+    fn preflight_checks(&self) -> Vec<Check> {
+        let TableRename {
+            ctx,
+            old_name,
+            new_name,
+            empty_name,
+            view_name,
+            ..
+        } = self;
+        let mut preflight_checks = vec![
+            start_check(ctx, old_name, new_name),
+            new_name_check(ctx, old_name, new_name),
+            free_check(ctx, empty_name),
+            free_check(ctx, view_name),
+            grants_check(ctx, old_name, new_name),
+            views_check(ctx, old_name),
+        ];
+        preflight_checks.push(check(
+            "Stored routines, events and other tables' triggers that name the table (they do not follow a rename)",
+            format!(
+                "SELECT routine_type AS kind, routine_name AS name FROM information_schema.routines WHERE routine_schema = {s} AND LOCATE({t}, routine_definition) > 0 UNION ALL SELECT 'EVENT', event_name FROM information_schema.events WHERE event_schema = {s} AND LOCATE({t}, event_definition) > 0 UNION ALL SELECT 'TRIGGER', trigger_name FROM information_schema.triggers WHERE trigger_schema = {s} AND event_object_table <> {t} AND LOCATE({t}, action_statement) > 0;",
+                s = ctx.schema_value(),
+                t = literal(old_name)
+            ),
+            "no rows, or only code that merely contains the name as text (otherwise change it to the new name before the contract phase)",
+            Expected::NoRows,
+        ).informs());
+        preflight_checks
+    }
 
-    let mut online = vec![
-        ctx.preflight(None, preflight_checks.clone()),
+    /// Phase: the table renamed behind an updatable view under the old name.
+    fn expand(&self) -> Phase {
+        let TableRename {
+            ctx,
+            old_name,
+            new_name,
+            old,
+            new,
+            empty,
+            view,
+            ..
+        } = self;
         Phase {
             name: "expand: rename behind a view".to_string(),
             purpose: format!(
@@ -268,14 +384,31 @@ pub fn paths(ctx: &Ctx, change: &RenameTable) -> Result<Paths, FieldError> {
                 ident(old_name)
             ),
             app_change: None,
-            steps: vec![placeholder, create_view, swap, drop_empty],
+            steps: vec![
+                self.placeholder_step(),
+                self.create_view_step(),
+                self.swap_step(),
+                self.drop_empty_step(),
+            ],
             rollback: vec![ctx.rollback_ddl(
                 format!("SHOW CREATE VIEW {old};\nRENAME TABLE {old} TO {view}, {new} TO {old};\nDROP VIEW IF EXISTS {view};"),
                 Some(&format!("Swaps back atomically (the table gets its old name, the view is parked under a spare name and dropped). Run before any client depends on the new name: clients already using it fail once it is gone. SHOW CREATE VIEW is the guard: it fails, and the client stops with nothing changed, when the old name is still the table because the swap never ran; then only drop what the expand created, by hand: DROP VIEW IF EXISTS {view}; and, after checking it has no rows, DROP TABLE {new}; (the empty placeholder). A leftover {empty} is empty too: drop it.")),
             )],
             irreversible: None,
-            checks: expand_checks,
-        },
+            checks: self.expand_checks(),
+        }
+    }
+
+    /// Phase: the view dropped once nothing uses the old name.
+    fn contract(&self) -> Phase {
+        let TableRename {
+            ctx,
+            old_name,
+            new_name,
+            old,
+            new,
+            ..
+        } = self;
         Phase {
             name: "contract: drop the view".to_string(),
             purpose: format!("Remove the old name {} once nothing uses it.", ident(old_name)),
@@ -284,53 +417,75 @@ pub fn paths(ctx: &Ctx, change: &RenameTable) -> Result<Paths, FieldError> {
                 ident(new_name),
                 ident(old_name)
             )),
-            steps: vec![drop_view],
+            steps: vec![self.drop_view_step()],
             rollback: vec![ctx.rollback_ddl(
-                view_sql(&old, &new),
+                view_sql(old, new),
                 Some("Puts the view back if a client still needed the old name."),
             )],
             irreversible: None,
-            checks: renamed_checks.clone(),
-        },
-    ];
+            checks: self.renamed_checks(),
+        }
+    }
 
-    let mut rename: Step = ctx.step(
-        "Rename the table",
-        vec![format!("RENAME TABLE {old} TO {new};")],
-        Some(MysqlLock::MetadataExclusive),
-        CATALOG_ONLY,
-    );
-    rename
-        .notes
-        .push("Every query naming the old table fails from the moment this commits.".to_string());
-    rename.only_if = Some(ctx.base_table_present(old_name));
-    let rename = ctx.documented(rename);
-    let direct = vec![
-        ctx.preflight(
-            None,
-            vec![
-                type_check(ctx, "The table is a base table", old_name, "BASE TABLE"),
-                free_check(ctx, new_name),
-                grants_check(ctx, old_name, new_name),
-                views_check(ctx, old_name),
-            ],
-        ),
-        Phase {
-            name: "rename".to_string(),
-            purpose: format!("Rename the table to {}.", ident(new_name)),
-            app_change: Some(format!(
-                "Stop every client of {}; start them again with the new name right after this phase.",
-                ident(old_name)
-            )),
-            steps: vec![rename],
-            rollback: vec![ctx.rollback_ddl(format!("RENAME TABLE {new} TO {old};"), None)],
-            irreversible: None,
-            checks: renamed_checks,
-        },
-    ];
+    /// The direct path: one RENAME TABLE with every client stopped.
+    fn direct(&self) -> Vec<Phase> {
+        let TableRename {
+            ctx,
+            old_name,
+            new_name,
+            old,
+            new,
+            ..
+        } = self;
+        let mut rename: Step = ctx.step(
+            "Rename the table",
+            vec![format!("RENAME TABLE {old} TO {new};")],
+            Some(MysqlLock::MetadataExclusive),
+            CATALOG_ONLY,
+        );
+        rename.notes.push(
+            "Every query naming the old table fails from the moment this commits.".to_string(),
+        );
+        rename.only_if = Some(ctx.base_table_present(old_name));
+        let rename = ctx.documented(rename);
+        vec![
+            ctx.preflight(
+                None,
+                vec![
+                    type_check(ctx, "The table is a base table", old_name, "BASE TABLE"),
+                    free_check(ctx, new_name),
+                    grants_check(ctx, old_name, new_name),
+                    views_check(ctx, old_name),
+                ],
+            ),
+            Phase {
+                name: "rename".to_string(),
+                purpose: format!("Rename the table to {}.", ident(new_name)),
+                app_change: Some(format!(
+                    "Stop every client of {}; start them again with the new name right after this phase.",
+                    ident(old_name)
+                )),
+                steps: vec![rename],
+                rollback: vec![ctx.rollback_ddl(format!("RENAME TABLE {new} TO {old};"), None)],
+                irreversible: None,
+                checks: self.renamed_checks(),
+            },
+        ]
+    }
+}
 
+pub fn paths(ctx: &Ctx, change: &RenameTable) -> Result<Paths, FieldError> {
+    let rename = TableRename::new(ctx, change)?;
+    let TableRename {
+        old, new, old_name, ..
+    } = &rename;
+    let mut online = vec![
+        ctx.preflight(None, rename.preflight_checks()),
+        rename.expand(),
+        rename.contract(),
+    ];
     let mut out = summary_paths(format!("Rename table {old} to {new}"));
-    out.direct = Some(direct);
+    out.direct = Some(rename.direct());
     // Once the contract phase has dropped the view, nothing has the old name.
     super::rerun::guard_transition_checks(&mut online, &ctx.relation_present(old_name));
     out.online = Some(online);
