@@ -11,7 +11,9 @@
 //! online-schema-change tool (`tools`).
 
 use super::{summary_paths, tools, Ctx};
-use crate::model::{Algorithm, Expected, LockClause, MysqlLock, Phase, Warning};
+use crate::model::{
+    Algorithm, Check, Expected, LockClause, MysqlLock, Phase, RollbackStep, Step, Warning,
+};
 use crate::mysql::facts;
 use crate::quote::mysql::ident;
 use crate::request::change::AddColumn;
@@ -56,75 +58,20 @@ fn constant_default(expr: &str) -> bool {
 }
 
 pub fn paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
+    let definition = definition_clause(change);
+    let cost = cost(ctx, change);
     let AddColumn {
-        column,
-        data_type,
-        default,
-        not_null,
-        generated,
+        column, data_type, ..
     } = change;
-    let server = ctx.server;
-    let mut definition = format!("ADD COLUMN {} {}", ident(column), data_type.trim());
-    if let Some(expr) = generated {
-        // VIRTUAL is computed on read: nothing to write. STORED must fill every row.
-        definition.push_str(&format!(" GENERATED ALWAYS AS ({expr}) VIRTUAL"));
-    } else {
-        if *not_null {
-            definition.push_str(" NOT NULL");
-        }
-        if let Some(d) = default {
-            definition.push_str(&format!(" DEFAULT {d}"));
-        }
-    }
-    let computed_default = default.as_deref().is_some_and(|d| !constant_default(d));
-    let cost = if computed_default {
-        Cost::Copy
-    } else if facts::INSTANT_ADD_COLUMN_LAST.holds(server) {
-        Cost::Instant
-    } else {
-        Cost::InplaceRebuild
-    };
-
     let mut out = summary_paths(format!(
         "Add column {} {} to {}",
         ident(column),
         data_type.trim(),
         ctx.table()
     ));
-    if *not_null && default.is_none() && generated.is_none() {
-        out.warnings.push(Warning {
-            code: "not-null-without-default".to_string(),
-            message: format!(
-                "{} is NOT NULL without a DEFAULT: existing rows get the type's implicit default (0, '', or the zero date), and in strict SQL mode every INSERT that does not name the column fails. Deploy the application that writes it first, or give a DEFAULT.",
-                ident(column)
-            ),
-        });
-    }
-    if facts::INSTANT_COLUMN_DEFECT.holds(server) && cost == Cost::Instant {
-        out.warnings.push(Warning {
-            code: "mysql-8029-instant-defect".to_string(),
-            message: format!(
-                "MySQL {}: 8.0.29 to 8.0.31 had redo-log and corruption defects on tables with instantly added or dropped columns (8.0.29 was withdrawn). Upgrade to 8.0.32 or later before using ALGORITHM=INSTANT{}.",
-                ctx.req.db.version,
-                if ctx.req.db.version.patch.is_none() { " (no patch version was given, so an affected one is assumed possible)" } else { "" }
-            ),
-        });
-    }
-
+    out.warnings.extend(warnings(ctx, change, cost));
     let present = ctx.column_check("The column exists", column, "1", Expected::row(&["1"]));
-    let rollback = ctx.rollback_ddl(
-        format!(
-            "ALTER TABLE {} DROP COLUMN {}{};",
-            ctx.table(),
-            ident(column),
-            ctx.lock_clause(if facts::INSTANT_ADD_DROP_ANYWHERE.holds(server) {
-                MysqlLock::INSTANT
-            } else {
-                MysqlLock::INPLACE_NONE
-            })
-        ),
-        Some("Drops the column and any values written to it since."),
-    );
+    let rollback = drop_rollback(ctx, column);
     let phase = |step| Phase {
         name: "add column".to_string(),
         purpose: "Add the column. Deploy code that writes it only after this phase.".to_string(),
@@ -134,81 +81,184 @@ pub fn paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
         irreversible: None,
         checks: vec![present.clone()],
     };
-
     match cost {
         Cost::Instant => {
-            let mut step = ctx.alter(
-                "Add the column (INSTANT: only the data dictionary changes)",
-                std::slice::from_ref(&definition),
-                MysqlLock::INSTANT,
-                crate::estimate::CATALOG_ONLY,
-            );
-            if let Some(limit) = server.instant_row_version_limit() {
-                step.notes.push(format!(
-                    "Each INSTANT ADD/DROP COLUMN adds a row version; after {limit} the table must be rebuilt (OPTIMIZE TABLE or ALTER TABLE ... FORCE) before the next one. The preflight shows the count."
-                ));
-            }
-            let step = ctx.documented(step);
-            let mut extra: Vec<_> = ctx
-                .row_version_room(
-                    &ctx.req.table,
-                    1,
-                    "rebuild the table first with OPTIMIZE TABLE (in place, reads and writes continue), then run the plan",
-                )
-                .into_iter()
-                .collect();
-            let inplace = format!(
-                "add the column in place instead (rebuilds the table; reads and writes continue): ALTER TABLE {} {definition}{};",
-                ctx.table(),
-                ctx.lock_clause(MysqlLock::INPLACE_NONE)
-            );
-            extra.extend(ctx.instant_column_limits(&ctx.req.table, 1, &inplace));
-            if facts::INSTANT_ADD_CHECKS_ROW_SIZE.holds(server) {
-                out.warnings.push(super::row_size_warning(&inplace));
-            }
-            out.direct = Some(vec![ctx.preflight(None, extra), phase(step)]);
+            let (checks, step) = instant(ctx, &definition, &mut out.warnings);
+            out.direct = Some(vec![ctx.preflight(None, checks), phase(step)]);
         }
         Cost::InplaceRebuild => {
-            let mut step = ctx.alter(
-                "Add the column (rebuilds the table in place; reads and writes continue)",
-                std::slice::from_ref(&definition),
-                MysqlLock::INPLACE_NONE,
-                ctx.model.rewrite(),
-            );
-            step.rewrites_table = true;
-            step.notes.push("InnoDB logs concurrent writes while it rebuilds and applies them at the end, under the exclusive metadata lock: a heavy write rate lengthens that final moment (innodb_online_alter_log_max_size bounds the log; the ALTER fails if it fills).".to_string());
-            let step = ctx.documented(step);
             out.direct = Some(vec![
                 ctx.preflight(Some(ctx.req.bytes), Vec::new()),
-                phase(step),
+                phase(inplace_rebuild(ctx, &definition)),
             ]);
         }
         Cost::Copy => {
-            let copy_lock = MysqlLock::Alter {
-                algorithm: Algorithm::Copy,
-                lock: LockClause::Shared,
-            };
-            let mut step = ctx.alter(
-                "Add the column by copying the table (writes wait for the whole copy)",
-                std::slice::from_ref(&definition),
-                copy_lock,
-                ctx.model.rewrite(),
-            );
-            step.rewrites_table = true;
             out.direct = Some(vec![
                 ctx.preflight(Some(ctx.req.bytes), Vec::new()),
-                phase(step),
+                phase(copy(ctx, &definition)),
             ]);
             out.online = Some(tools::online_alter(
                 ctx,
                 &definition,
                 // Dropping the column is INSTANT or in place: no second copy needed.
                 tools::Inverse::InPlace(vec![rollback.clone()]),
-                "a computed DEFAULT or a STORED generated column has to be written into every row, which InnoDB can only do by copying the table",
+                "a computed DEFAULT or a STORED generated column has to be written into every row, which InnoDB can only do by copying the table"
             )?);
         }
     }
     Ok(out)
+}
+
+/// `ADD COLUMN name type ...`: a generated column VIRTUAL (computed on read: nothing to
+/// write), otherwise NOT NULL and DEFAULT as given.
+fn definition_clause(change: &AddColumn) -> String {
+    let AddColumn {
+        column,
+        data_type,
+        default,
+        not_null,
+        generated,
+    } = change;
+    let mut definition = format!("ADD COLUMN {} {}", ident(column), data_type.trim());
+    if let Some(expr) = generated {
+        definition.push_str(&format!(" GENERATED ALWAYS AS ({expr}) VIRTUAL"));
+    } else {
+        if *not_null {
+            definition.push_str(" NOT NULL");
+        }
+        if let Some(d) = default {
+            definition.push_str(&format!(" DEFAULT {d}"));
+        }
+    }
+    definition
+}
+
+/// What the server must do to add it: a computed default is written into every row (a copy).
+fn cost(ctx: &Ctx, change: &AddColumn) -> Cost {
+    let computed_default = change
+        .default
+        .as_deref()
+        .is_some_and(|d| !constant_default(d));
+    if computed_default {
+        Cost::Copy
+    } else if facts::INSTANT_ADD_COLUMN_LAST.holds(ctx.server) {
+        Cost::Instant
+    } else {
+        Cost::InplaceRebuild
+    }
+}
+
+/// NOT NULL without a DEFAULT, and the 8.0.29-8.0.31 instant-column defects.
+fn warnings(ctx: &Ctx, change: &AddColumn, cost: Cost) -> Vec<Warning> {
+    let AddColumn {
+        column,
+        default,
+        not_null,
+        generated,
+        ..
+    } = change;
+    let mut warnings = Vec::new();
+    if *not_null && default.is_none() && generated.is_none() {
+        warnings.push(Warning {
+            code: "not-null-without-default".to_string(),
+            message: format!(
+                "{} is NOT NULL without a DEFAULT: existing rows get the type's implicit default (0, '', or the zero date), and in strict SQL mode every INSERT that does not name the column fails. Deploy the application that writes it first, or give a DEFAULT.",
+                ident(column)
+            ),
+        });
+    }
+    if facts::INSTANT_COLUMN_DEFECT.holds(ctx.server) && cost == Cost::Instant {
+        warnings.push(Warning {
+            code: "mysql-8029-instant-defect".to_string(),
+            message: format!(
+                "MySQL {}: 8.0.29 to 8.0.31 had redo-log and corruption defects on tables with instantly added or dropped columns (8.0.29 was withdrawn). Upgrade to 8.0.32 or later before using ALGORITHM=INSTANT{}.",
+                ctx.req.db.version,
+                if ctx.req.db.version.patch.is_none() { " (no patch version was given, so an affected one is assumed possible)" } else { "" }
+            ),
+        });
+    }
+    warnings
+}
+
+/// DROP COLUMN, INSTANT where the server drops columns instantly.
+fn drop_rollback(ctx: &Ctx, column: &str) -> RollbackStep {
+    ctx.rollback_ddl(
+        format!(
+            "ALTER TABLE {} DROP COLUMN {}{};",
+            ctx.table(),
+            ident(column),
+            ctx.lock_clause(if facts::INSTANT_ADD_DROP_ANYWHERE.holds(ctx.server) {
+                MysqlLock::INSTANT
+            } else {
+                MysqlLock::INPLACE_NONE
+            })
+        ),
+        Some("Drops the column and any values written to it since."),
+    )
+}
+
+/// The INSTANT add: its preflight (row versions, what refuses INSTANT) and its step.
+fn instant(ctx: &Ctx, definition: &str, warnings: &mut Vec<Warning>) -> (Vec<Check>, Step) {
+    let server = ctx.server;
+    let mut step = ctx.alter(
+        "Add the column (INSTANT: only the data dictionary changes)",
+        &[definition.to_string()],
+        MysqlLock::INSTANT,
+        crate::estimate::CATALOG_ONLY,
+    );
+    if let Some(limit) = server.instant_row_version_limit() {
+        step.notes.push(format!(
+            "Each INSTANT ADD/DROP COLUMN adds a row version; after {limit} the table must be rebuilt (OPTIMIZE TABLE or ALTER TABLE ... FORCE) before the next one. The preflight shows the count."
+        ));
+    }
+    let step = ctx.documented(step);
+    let mut extra: Vec<_> = ctx
+        .row_version_room(
+            &ctx.req.table,
+            1,
+            "rebuild the table first with OPTIMIZE TABLE (in place, reads and writes continue), then run the plan",
+        )
+        .into_iter()
+        .collect();
+    let inplace = format!(
+        "add the column in place instead (rebuilds the table; reads and writes continue): ALTER TABLE {} {definition}{};",
+        ctx.table(),
+        ctx.lock_clause(MysqlLock::INPLACE_NONE)
+    );
+    extra.extend(ctx.instant_column_limits(&ctx.req.table, 1, &inplace));
+    if facts::INSTANT_ADD_CHECKS_ROW_SIZE.holds(server) {
+        warnings.push(super::row_size_warning(&inplace));
+    }
+    (extra, step)
+}
+
+/// The in-place add: the table is rebuilt, reads and writes continue.
+fn inplace_rebuild(ctx: &Ctx, definition: &str) -> Step {
+    let mut step = ctx.alter(
+        "Add the column (rebuilds the table in place; reads and writes continue)",
+        &[definition.to_string()],
+        MysqlLock::INPLACE_NONE,
+        ctx.model.rewrite(),
+    );
+    step.rewrites_table = true;
+    step.notes.push("InnoDB logs concurrent writes while it rebuilds and applies them at the end, under the exclusive metadata lock: a heavy write rate lengthens that final moment (innodb_online_alter_log_max_size bounds the log; the ALTER fails if it fills).".to_string());
+    ctx.documented(step)
+}
+
+/// The copy a computed default needs: writes wait for all of it.
+fn copy(ctx: &Ctx, definition: &str) -> Step {
+    let copy_lock = MysqlLock::Alter {
+        algorithm: Algorithm::Copy,
+        lock: LockClause::Shared,
+    };
+    let mut step = ctx.alter(
+        "Add the column by copying the table (writes wait for the whole copy)",
+        &[definition.to_string()],
+        copy_lock,
+        ctx.model.rewrite(),
+    );
+    step.rewrites_table = true;
+    step
 }
 
 #[cfg(test)]
