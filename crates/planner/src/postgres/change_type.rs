@@ -32,7 +32,7 @@ use super::constraint::{add_step, by_name, state_check, validate_step};
 use super::{catalog_names, check, rollback, Ctx, Paths, RETRY_LOCK_TIMEOUT};
 use crate::estimate::CATALOG_ONLY;
 use crate::input::{FieldError, IndexMethod};
-use crate::plan::{human_seconds, Check, Estimate, Expected, Phase, Step, Warning};
+use crate::plan::{human_seconds, Check, Estimate, Expected, Phase, RollbackStep, Step, Warning};
 use crate::postgres::facts::{self, Statement};
 use crate::postgres::shared::expressions;
 use crate::postgres::shared::index::IndexSpec;
@@ -461,19 +461,95 @@ fn indexes_on_column_check(ctx: &Ctx, column: &str, description: &str) -> Check 
 // Online path (expand/contract)
 // ---------------------------------------------------------------------------------------------
 
+/// The expand/backfill/swap/contract path: a new column filled by a trigger and a backfill,
+/// swapped in by name.
 fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
-    let v = ctx.version();
-    let table = ctx.table();
-    let col = ident(spec.column);
-    let new_col = ident(&spec.new_col);
-    let value = spec.value();
     let pass = KeysetPass {
         key: pk,
         progress: derived_name(&[&ctx.req.table, spec.column, "lockstep_progress"]),
         title: "Backfill the new column in keyset-paginated batches",
     };
+    let mut phases = vec![
+        online_preflight(ctx, spec),
+        expand_phase(ctx, spec),
+        backfill_phase(ctx, spec, &pass),
+        indexes_phase(ctx, spec),
+    ];
+    if spec.is_pk {
+        phases.push(foreign_keys_phase(ctx, spec));
+    }
+    phases.push(swap_phase(ctx, spec));
+    phases.push(contract_phase(ctx, spec, &pass));
+    phases
+}
 
-    // ---- preflight
+/// The checks of the primary key case: the key is whole, its headroom, its sequence and the
+/// foreign keys that reference it.
+fn primary_key_checks(ctx: &Ctx, spec: &Spec) -> Vec<Check> {
+    let table = ctx.table();
+    let col = ident(spec.column);
+    let mut pre = vec![check(
+        "The column is the table's whole primary key",
+        format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {} AND contype = 'p' AND conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE {})]::int2[]) AS is_primary_key;",
+            ctx.regclass(),
+            attr(ctx, spec.column)
+        ),
+        "t",
+        Expected::row(&["t"]),
+    )];
+    if matches!(spec.from.ty, ColumnType::Integer) {
+        pre.push(check(
+            "Headroom below the integer ceiling (2147483647): the current maximum and the sequence's last value (an index probe, not a scan)",
+            format!(
+                "SELECT max({col}) AS max_id, round(100.0 * max({col}) / {INT4_MAX}, 1) AS pct_of_int4, (SELECT pg_sequence_last_value(s::regclass) FROM pg_get_serial_sequence({}, {}) AS s WHERE s IS NOT NULL) AS sequence_last_value FROM {table};",
+                literal(&table),
+                literal(spec.column)
+            ),
+            "pct_of_int4 well below 100 with room for the backfill's duration at your insert rate; above ~85 %, start now and skip nothing",
+            Expected::Manual,
+        ));
+    }
+    pre.push(check(
+        "Sequence or identity behind the column (the swap moves either one)",
+        format!(
+            "SELECT pg_get_serial_sequence({}, {}) AS sequence, (SELECT attidentity FROM pg_attribute WHERE {}) AS identity, (SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = {} AND adnum = (SELECT attnum FROM pg_attribute WHERE {})) AS column_default;",
+            literal(&table),
+            literal(spec.column),
+            attr(ctx, spec.column),
+            ctx.regclass(),
+            attr(ctx, spec.column)
+        ),
+        "for the record: a serial column shows its sequence and a nextval default; an identity column shows identity a (ALWAYS) or d (BY DEFAULT)",
+        Expected::Manual,
+    ));
+    pre.push(check(
+        "Foreign keys of other tables that reference the table (each one referencing the column gets a copy on the new column; their own columns need the same type change later)",
+        format!(
+            "SELECT conrelid::regclass AS referencing_table, conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE confrelid = {} AND contype = 'f' ORDER BY 1, 2;",
+            ctx.regclass()
+        ),
+        "the list. Each referencing column of the old type must be converted too (plan a change-type for each, e.g. order_id integer -> bigint): until then it overflows at the same ceiling",
+        Expected::Manual,
+    ));
+    pre
+}
+
+/// Refused on a plain column: constraints this plan does not copy.
+fn constraints_on_column_check(ctx: &Ctx, spec: &Spec) -> Check {
+    check(
+        "No UNIQUE, PRIMARY KEY, EXCLUDE or FOREIGN KEY constraint involves the column (this plan copies plain indexes only)",
+        format!(
+            "SELECT conname, contype FROM pg_constraint WHERE ((conrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {a}) = ANY (conkey)) OR (confrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {a}) = ANY (confkey))) AND contype IN ('u', 'p', 'x', 'f');",
+            reg = ctx.regclass(),
+            a = attr(ctx, spec.column)
+        ),
+        "no rows (a constraint on the column needs its own handling: re-create it on the new column after the swap)",
+        Expected::NoRows,
+    )
+}
+
+fn online_preflight(ctx: &Ctx, spec: &Spec) -> Phase {
     let mut pre = vec![
         type_check(ctx, spec.column, &spec.from, spec.from_raw, "now"),
         check(
@@ -501,81 +577,22 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
         indexes_on_column_check(ctx, spec.column, "Indexes containing the column (the plan builds a copy of each on the new column)"),
     ];
     if spec.is_pk {
-        pre.push(check(
-            "The column is the table's whole primary key",
-            format!(
-                "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {} AND contype = 'p' AND conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE {})]::int2[]) AS is_primary_key;",
-                ctx.regclass(),
-                attr(ctx, spec.column)
-            ),
-            "t",
-            Expected::row(&["t"]),
-        ));
-        if matches!(spec.from.ty, ColumnType::Integer) {
-            pre.push(check(
-                "Headroom below the integer ceiling (2147483647): the current maximum and the sequence's last value (an index probe, not a scan)",
-                format!(
-                    "SELECT max({col}) AS max_id, round(100.0 * max({col}) / {INT4_MAX}, 1) AS pct_of_int4, (SELECT pg_sequence_last_value(s::regclass) FROM pg_get_serial_sequence({}, {}) AS s WHERE s IS NOT NULL) AS sequence_last_value FROM {table};",
-                    literal(&table),
-                    literal(spec.column)
-                ),
-                "pct_of_int4 well below 100 with room for the backfill's duration at your insert rate; above ~85 %, start now and skip nothing",
-                Expected::Manual,
-            ));
-        }
-        pre.push(check(
-            "Sequence or identity behind the column (the swap moves either one)",
-            format!(
-                "SELECT pg_get_serial_sequence({}, {}) AS sequence, (SELECT attidentity FROM pg_attribute WHERE {}) AS identity, (SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = {} AND adnum = (SELECT attnum FROM pg_attribute WHERE {})) AS column_default;",
-                literal(&table),
-                literal(spec.column),
-                attr(ctx, spec.column),
-                ctx.regclass(),
-                attr(ctx, spec.column)
-            ),
-            "for the record: a serial column shows its sequence and a nextval default; an identity column shows identity a (ALWAYS) or d (BY DEFAULT)",
-            Expected::Manual,
-        ));
-        pre.push(check(
-            "Foreign keys of other tables that reference the table (each one referencing the column gets a copy on the new column; their own columns need the same type change later)",
-            format!(
-                "SELECT conrelid::regclass AS referencing_table, conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE confrelid = {} AND contype = 'f' ORDER BY 1, 2;",
-                ctx.regclass()
-            ),
-            "the list. Each referencing column of the old type must be converted too (plan a change-type for each, e.g. order_id integer -> bigint): until then it overflows at the same ceiling",
-            Expected::Manual,
-        ));
+        pre.extend(primary_key_checks(ctx, spec));
     } else {
-        pre.push(check(
-            "No UNIQUE, PRIMARY KEY, EXCLUDE or FOREIGN KEY constraint involves the column (this plan copies plain indexes only)",
-            format!(
-                "SELECT conname, contype FROM pg_constraint WHERE ((conrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {a}) = ANY (conkey)) OR (confrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {a}) = ANY (confkey))) AND contype IN ('u', 'p', 'x', 'f');",
-                reg = ctx.regclass(),
-                a = attr(ctx, spec.column)
-            ),
-            "no rows (a constraint on the column needs its own handling: re-create it on the new column after the swap)",
-            Expected::NoRows,
-        ));
+        pre.push(constraints_on_column_check(ctx, spec));
     }
     let extra_bytes = ctx
         .req
         .bytes
         .saturating_add(ctx.req.rows.saturating_mul(40));
-    let preflight = ctx.preflight(Some(extra_bytes), pre);
+    ctx.preflight(Some(extra_bytes), pre)
+}
 
-    // ---- expand
-    let add_col = {
-        let mut s = ctx.brief(
-            "Add the new column (nullable, no default: catalog-only)",
-            vec![format!(
-                "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {new_col} {};",
-                spec.to_raw
-            )],
-            Statement::AlterTableAccessExclusive,
-        );
-        s.retry = format!("{RETRY_LOCK_TIMEOUT} IF NOT EXISTS makes it a no-op once done.");
-        s
-    };
+/// The mirror function and its BEFORE trigger, guarded by the trigger's absence.
+fn sync_step(ctx: &Ctx, spec: &Spec) -> Step {
+    let table = ctx.table();
+    let new_col = ident(&spec.new_col);
+    let value = spec.value();
     let function_body = format!(
         "#variable_conflict use_column\nBEGIN\n  NEW.{new_col} := (SELECT {value} FROM (SELECT NEW.*) AS lockstep_row);\n  RETURN NEW;\nEND"
     );
@@ -587,7 +604,7 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
     let trigger_sql = format!(
         "CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE {} {}();",
         ident(&spec.trigger),
-        facts::trigger_execute_keyword(v),
+        facts::trigger_execute_keyword(ctx.version()),
         ctx.sibling(&spec.function)
     );
     let trigger_missing = format!(
@@ -595,63 +612,86 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
         ctx.regclass(),
         literal(&spec.trigger)
     );
-    let sync = {
-        let mut s = ctx.brief(
-            "Keep the new column in sync on every write (trigger)",
-            vec![function_sql.clone(), trigger_sql.clone()],
-            Statement::AddForeignKeyOrTrigger,
+    let mut s = ctx.brief(
+        "Keep the new column in sync on every write (trigger)",
+        vec![function_sql, trigger_sql],
+        Statement::AddForeignKeyOrTrigger,
+    );
+    s.run_only_if("lockstep_trigger_missing", &trigger_missing);
+    s.notes.push(format!("BEFORE INSERT OR UPDATE: every row written from now on carries {new_col} = {value}, computed from the row being written (the subquery lets the expression name the row's columns as the USING clause would)."));
+    s.notes.push(
+        "CREATE TRIGGER takes SHARE ROW EXCLUSIVE: writes wait for a moment, reads continue."
+            .to_string(),
+    );
+    s.retry = format!("{RETRY_LOCK_TIMEOUT} The guard skips it once the trigger exists (CREATE TRIGGER has no IF NOT EXISTS before 14).");
+    s
+}
+
+/// The NOT VALID CHECK that the new column holds no NULL; on a plain column only when the old
+/// column is NOT NULL.
+fn not_null_check_step(ctx: &Ctx, spec: &Spec) -> Step {
+    let col = ident(spec.column);
+    let new_col = ident(&spec.new_col);
+    let mut s = add_step(
+        ctx,
+        if spec.is_pk {
+            "Reject NULL in the new column from now on (CHECK ... NOT VALID)"
+        } else {
+            "Reject NULL in the new column from now on, if the old column is NOT NULL (CHECK ... NOT VALID)"
+        },
+        &spec.not_null_check,
+        &format!("CHECK ({new_col} IS NOT NULL) NOT VALID"),
+        Statement::AlterTableAccessExclusive,
+        CATALOG_ONLY,
+    );
+    if !spec.is_pk {
+        s.run_only_if(
+            "lockstep_add_not_null_check",
+            &format!("coalesce((SELECT attnotnull FROM pg_attribute WHERE {}), false) AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {})",
+            attr(ctx, spec.column),
+            by_name(ctx, &spec.not_null_check)
+        ),
         );
-        s.run_only_if("lockstep_trigger_missing", &trigger_missing);
-        s.notes.push(format!("BEFORE INSERT OR UPDATE: every row written from now on carries {new_col} = {value}, computed from the row being written (the subquery lets the expression name the row's columns as the USING clause would)."));
-        s.notes.push(
-            "CREATE TRIGGER takes SHARE ROW EXCLUSIVE: writes wait for a moment, reads continue."
-                .to_string(),
-        );
-        s.retry = format!("{RETRY_LOCK_TIMEOUT} The guard skips it once the trigger exists (CREATE TRIGGER has no IF NOT EXISTS before 14).");
-        s
-    };
-    let mut expand_steps = vec![add_col, sync];
-    let add_check = {
-        let mut s = add_step(
-            ctx,
-            if spec.is_pk {
-                "Reject NULL in the new column from now on (CHECK ... NOT VALID)"
-            } else {
-                "Reject NULL in the new column from now on, if the old column is NOT NULL (CHECK ... NOT VALID)"
-            },
-            &spec.not_null_check,
-            &format!("CHECK ({new_col} IS NOT NULL) NOT VALID"),
-            Statement::AlterTableAccessExclusive,
-            CATALOG_ONLY,
-        );
-        if !spec.is_pk {
-            s.run_only_if(
-                "lockstep_add_not_null_check",
-                &format!("coalesce((SELECT attnotnull FROM pg_attribute WHERE {}), false) AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {})",
-                attr(ctx, spec.column),
-                by_name(ctx, &spec.not_null_check)
-            ),
-            );
-            s.notes.push(format!("Runs only when {col} is NOT NULL (the guard reads pg_attribute.attnotnull): then the new column must end NOT NULL too, and a validated CHECK is what lets SET NOT NULL skip its scan later (12+)."));
-        }
-        s.notes.push("NOT VALID: catalog-only, existing rows are not checked yet. The trigger fills the column on every write, so new rows pass.".to_string());
-        s
-    };
-    expand_steps.push(add_check);
-    let expand = Phase {
+        s.notes.push(format!("Runs only when {col} is NOT NULL (the guard reads pg_attribute.attnotnull): then the new column must end NOT NULL too, and a validated CHECK is what lets SET NOT NULL skip its scan later (12+)."));
+    }
+    s.notes.push("NOT VALID: catalog-only, existing rows are not checked yet. The trigger fills the column on every write, so new rows pass.".to_string());
+    s
+}
+
+/// Undoing the expansion: the CHECK, the trigger, its function, the new column.
+fn expand_rollback(ctx: &Ctx, spec: &Spec) -> Vec<RollbackStep> {
+    let table = ctx.table();
+    let new_col = ident(&spec.new_col);
+    vec![
+        // The CHECK goes first: a NOT VALID CHECK still applies to every row written, and
+        // once the trigger is gone nothing fills the new column, so an UPDATE of a row not yet
+        // backfilled would fail between the two statements (seen on 16.14 under load).
+        ctx.rollback_ddl(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {};", ident(&spec.not_null_check)), Some("Drops the NOT NULL proof first, so no write can fail while the trigger is going away; ACCESS EXCLUSIVE for a moment.")),
+        ctx.rollback_ddl(format!("DROP TRIGGER IF EXISTS {} ON {table};", ident(&spec.trigger)), Some("Takes ACCESS EXCLUSIVE for a moment.")),
+        rollback(format!("DROP FUNCTION IF EXISTS {}();", ctx.sibling(&spec.function)), None),
+        ctx.rollback_ddl(format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {new_col};"), Some("Drops the new column and its CHECK; catalog-only (the space is reclaimed as rows are rewritten).")),
+    ]
+}
+
+fn expand_phase(ctx: &Ctx, spec: &Spec) -> Phase {
+    let table = ctx.table();
+    let col = ident(spec.column);
+    let new_col = ident(&spec.new_col);
+    let mut add_col = ctx.brief(
+        "Add the new column (nullable, no default: catalog-only)",
+        vec![format!(
+            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {new_col} {};",
+            spec.to_raw
+        )],
+        Statement::AlterTableAccessExclusive,
+    );
+    add_col.retry = format!("{RETRY_LOCK_TIMEOUT} IF NOT EXISTS makes it a no-op once done.");
+    Phase {
         name: "expand".to_string(),
         purpose: format!("Add {new_col} {} beside {col} and keep it in sync on every write. Each step holds its lock for a moment.", spec.to_raw),
         app_change: None,
-        steps: expand_steps,
-        rollback: vec![
-            // The CHECK goes first: a NOT VALID CHECK still applies to every row written, and
-            // once the trigger is gone nothing fills the new column, so an UPDATE of a row not yet
-            // backfilled would fail between the two statements (seen on 16.14 under load).
-            ctx.rollback_ddl(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {};", ident(&spec.not_null_check)), Some("Drops the NOT NULL proof first, so no write can fail while the trigger is going away; ACCESS EXCLUSIVE for a moment.")),
-            ctx.rollback_ddl(format!("DROP TRIGGER IF EXISTS {} ON {table};", ident(&spec.trigger)), Some("Takes ACCESS EXCLUSIVE for a moment.")),
-            rollback(format!("DROP FUNCTION IF EXISTS {}();", ctx.sibling(&spec.function)), None),
-            ctx.rollback_ddl(format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {new_col};"), Some("Drops the new column and its CHECK; catalog-only (the space is reclaimed as rows are rewritten).")),
-        ],
+        steps: vec![add_col, sync_step(ctx, spec), not_null_check_step(ctx, spec)],
+        rollback: expand_rollback(ctx, spec),
         irreversible: None,
         checks: vec![
             type_check(ctx, &spec.new_col, &spec.to, spec.to_raw, "(the new column)"),
@@ -662,9 +702,13 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
                 Expected::row(&["O"]),
             ),
         ],
-    };
+    }
+}
 
-    // ---- backfill
+fn backfill_phase(ctx: &Ctx, spec: &Spec, pass: &KeysetPass) -> Phase {
+    let table = ctx.table();
+    let new_col = ident(&spec.new_col);
+    let value = spec.value();
     let apply = |pred: &str| {
         format!("UPDATE {table} SET {new_col} = {value} WHERE {pred} AND {new_col} IS DISTINCT FROM {value}")
     };
@@ -674,20 +718,18 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
             first.notes.push("A row whose value the USING expression cannot convert makes the batch fail: fix or delete that row (the error names the value), then run the step again.".to_string());
         }
     }
-    let backfill = Phase {
+    let mut rollback = expand_rollback(ctx, spec);
+    if let Some(first) = rollback.first_mut() {
+        first.note = Some("Undoing the backfill means undoing the expansion: the values written so far live in the new column, which these statements drop with the trigger (each takes ACCESS EXCLUSIVE for a moment).".to_string());
+        first.also_undoes = 1;
+    }
+    rollback.push(pass.cleanup_rollback(ctx));
+    Phase {
         name: "backfill".to_string(),
         purpose: format!("Fill {new_col} for the rows written before the trigger existed, in small committed batches while traffic continues."),
         app_change: None,
         steps: backfill_steps,
-        rollback: {
-            let mut r = expand.rollback.clone();
-            if let Some(first) = r.first_mut() {
-                first.note = Some("Undoing the backfill means undoing the expansion: the values written so far live in the new column, which these statements drop with the trigger (each takes ACCESS EXCLUSIVE for a moment).".to_string());
-                first.also_undoes = 1;
-            }
-            r.push(pass.cleanup_rollback(ctx));
-            r
-        },
+        rollback,
         irreversible: None,
         checks: vec![check(
             "Every row's new value matches the conversion (a full scan: run it on a replica if you have one)",
@@ -695,72 +737,114 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
             "0",
             Expected::row(&["0"]),
         ).scanning()],
-    };
+    }
+}
 
-    // ---- indexes and NOT NULL proof
-    let mut index_steps = Vec::new();
-    let mut index_checks = Vec::new();
-    if spec.is_pk {
-        let cols = [spec.new_col.clone()];
-        let idx = IndexSpec {
-            columns: &cols,
-            key_sql: None,
-            unique: true,
-            predicate: None,
-            method: IndexMethod::Btree,
-            name: spec.pk_index.clone(),
-        };
-        let mut steps = idx.concurrent_build_steps(ctx);
-        // CREATE INDEX takes the index name unqualified: the index goes in its table's schema.
-        if let Some(build) = steps.last_mut() {
-            build.sql = vec![format!(
-                "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {} ON {table} USING btree ({new_col});",
-                ident(&spec.pk_index)
-            )];
-        }
-        index_steps.extend(steps);
-        index_steps.push(index_copy_steps(ctx, spec));
-        index_checks.push(check(
-            "The unique index on the new column is valid and ready",
-            idx.validity_sql(ctx),
-            "one row: indisvalid = t, indisready = t",
-            Expected::row(&["t", "t"]),
-        ));
-    } else {
-        index_steps.push(index_copy_steps(ctx, spec));
+/// The unique index the new primary key will use, built CONCURRENTLY, and its check.
+fn pk_index_steps(ctx: &Ctx, spec: &Spec) -> (Vec<Step>, Check) {
+    let cols = [spec.new_col.clone()];
+    let idx = IndexSpec {
+        columns: &cols,
+        key_sql: None,
+        unique: true,
+        predicate: None,
+        method: IndexMethod::Btree,
+        name: spec.pk_index.clone(),
+    };
+    let mut steps = idx.concurrent_build_steps(ctx);
+    // CREATE INDEX takes the index name unqualified: the index goes in its table's schema.
+    if let Some(build) = steps.last_mut() {
+        build.sql = vec![format!(
+            "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} USING btree ({});",
+            ident(&spec.pk_index),
+            ctx.table(),
+            ident(&spec.new_col)
+        )];
     }
-    {
-        index_checks.push(check(
-            "Every index on the old column (apart from the primary key's) has a valid copy on the new one",
-            format!(
-                "SELECT count(*) FROM pg_index i WHERE {} AND NOT EXISTS (SELECT 1 FROM pg_index c WHERE c.indexrelid = {} AND c.indisvalid);",
-                originals_filter(ctx, spec, "i"),
-                copy_regclass("i.indexrelid")
-            ),
-            "0",
-            Expected::row(&["0"]),
-        ));
-    }
+    let valid = check(
+        "The unique index on the new column is valid and ready",
+        idx.validity_sql(ctx),
+        "one row: indisvalid = t, indisready = t",
+        Expected::row(&["t", "t"]),
+    );
+    (steps, valid)
+}
+
+/// VALIDATE of the NOT NULL CHECK: reads and writes continue.
+fn validate_not_null_step(ctx: &Ctx, spec: &Spec) -> Step {
     let failure = "If it fails with \"check constraint ... is violated by some row\", a row still has NULL in the new column: the backfill missed it or the conversion returns NULL for it. Run the backfill again and look at that row.";
     let mut validate = validate_step(ctx, &spec.not_null_check, ctx.model.scan(), failure);
     validate.title =
         "Prove the new column holds no NULL (VALIDATE: reads and writes continue)".to_string();
-    index_steps.push(validate);
-    index_checks.push(if spec.is_pk {
-        state_check(ctx, &spec.not_null_check, "c", true)
-    } else {
-        check(
-            "The NOT NULL proof is validated, or was not needed (the old column is nullable)",
-            format!(
-                "SELECT NOT coalesce((SELECT attnotnull FROM pg_attribute WHERE {}), false) OR EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) AS ready;",
-                attr(ctx, spec.column),
-                by_name(ctx, &spec.not_null_check)
-            ),
-            "t",
-            Expected::row(&["t"]),
-        )
-    });
-    let indexes = Phase {
+    validate
+}
+
+fn not_null_proof_check(ctx: &Ctx, spec: &Spec) -> Check {
+    if spec.is_pk {
+        return state_check(ctx, &spec.not_null_check, "c", true);
+    }
+    check(
+        "The NOT NULL proof is validated, or was not needed (the old column is nullable)",
+        format!(
+            "SELECT NOT coalesce((SELECT attnotnull FROM pg_attribute WHERE {}), false) OR EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) AS ready;",
+            attr(ctx, spec.column),
+            by_name(ctx, &spec.not_null_check)
+        ),
+        "t",
+        Expected::row(&["t"]),
+    )
+}
+
+/// Undoing the indexes phase: the unique index, the index copies, the CHECK back to NOT VALID.
+fn indexes_rollback(ctx: &Ctx, spec: &Spec) -> Vec<RollbackStep> {
+    let mut r = Vec::new();
+    if spec.is_pk {
+        r.push(ctx.rollback_ddl(format!("DROP INDEX CONCURRENTLY IF EXISTS {};", ctx.sibling(&spec.pk_index)), Some("Outside a transaction; SHARE UPDATE EXCLUSIVE: traffic continues. The validated CHECK goes with the expand rollback.")));
+    }
+    r.push(ctx.rollback_ddl(
+        quote::do_block(&format!(
+            "DECLARE\n  lockstep_idx record;\nBEGIN\n  FOR lockstep_idx IN SELECT indexrelid::regclass AS idx FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = {} AND c.relname LIKE 'lockstep\\_idx\\_%' LOOP\n    EXECUTE format('DROP INDEX %s', lockstep_idx.idx);\n  END LOOP;\nEND",
+            ctx.regclass()
+        )),
+        Some("Drops the index copies (lockstep_idx_*). Each DROP INDEX takes ACCESS EXCLUSIVE on the table for a moment (a DO block cannot drop CONCURRENTLY). Dropping the new column (expand rollback) would drop them too."),
+    ));
+    r.push(ctx.rollback_ddl(
+        quote::do_block(&format!(
+            "BEGIN\n  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {by} AND convalidated) THEN\n    ALTER TABLE {table} DROP CONSTRAINT {check};\n    ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({new_col} IS NOT NULL) NOT VALID;\n  END IF;\nEND",
+            by = by_name(ctx, &spec.not_null_check),
+            table = ctx.table(),
+            check = ident(&spec.not_null_check),
+            new_col = ident(&spec.new_col),
+        )),
+        Some("A validated CHECK cannot be marked NOT VALID again: it is dropped and re-added NOT VALID (catalog-only, ACCESS EXCLUSIVE for a moment), as it was before this phase."),
+    ));
+    r
+}
+
+fn indexes_phase(ctx: &Ctx, spec: &Spec) -> Phase {
+    let col = ident(spec.column);
+    let new_col = ident(&spec.new_col);
+    let mut index_steps = Vec::new();
+    let mut index_checks = Vec::new();
+    if spec.is_pk {
+        let (steps, valid) = pk_index_steps(ctx, spec);
+        index_steps.extend(steps);
+        index_checks.push(valid);
+    }
+    index_steps.push(index_copy_steps(ctx, spec));
+    index_checks.push(check(
+        "Every index on the old column (apart from the primary key's) has a valid copy on the new one",
+        format!(
+            "SELECT count(*) FROM pg_index i WHERE {} AND NOT EXISTS (SELECT 1 FROM pg_index c WHERE c.indexrelid = {} AND c.indisvalid);",
+            originals_filter(ctx, spec, "i"),
+            copy_regclass("i.indexrelid")
+        ),
+        "0",
+        Expected::row(&["0"]),
+    ));
+    index_steps.push(validate_not_null_step(ctx, spec));
+    index_checks.push(not_null_proof_check(ctx, spec));
+    Phase {
         name: if spec.is_pk {
             "unique index and NOT NULL proof"
         } else {
@@ -774,44 +858,12 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
         },
         app_change: None,
         steps: index_steps,
-        rollback: {
-            let mut r = Vec::new();
-            if spec.is_pk {
-                r.push(ctx.rollback_ddl(format!("DROP INDEX CONCURRENTLY IF EXISTS {};", ctx.sibling(&spec.pk_index)), Some("Outside a transaction; SHARE UPDATE EXCLUSIVE: traffic continues. The validated CHECK goes with the expand rollback.")));
-            }
-            r.push(ctx.rollback_ddl(
-                quote::do_block(&format!(
-                    "DECLARE\n  lockstep_idx record;\nBEGIN\n  FOR lockstep_idx IN SELECT indexrelid::regclass AS idx FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = {} AND c.relname LIKE 'lockstep\\_idx\\_%' LOOP\n    EXECUTE format('DROP INDEX %s', lockstep_idx.idx);\n  END LOOP;\nEND",
-                    ctx.regclass()
-                )),
-                Some("Drops the index copies (lockstep_idx_*). Each DROP INDEX takes ACCESS EXCLUSIVE on the table for a moment (a DO block cannot drop CONCURRENTLY). Dropping the new column (expand rollback) would drop them too."),
-            ));
-            r.push(ctx.rollback_ddl(
-                quote::do_block(&format!(
-                    "BEGIN\n  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {by} AND convalidated) THEN\n    ALTER TABLE {table} DROP CONSTRAINT {check};\n    ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({new_col} IS NOT NULL) NOT VALID;\n  END IF;\nEND",
-                    by = by_name(ctx, &spec.not_null_check),
-                    table = ctx.table(),
-                    check = ident(&spec.not_null_check),
-                    new_col = ident(&spec.new_col),
-                )),
-                Some("A validated CHECK cannot be marked NOT VALID again: it is dropped and re-added NOT VALID (catalog-only, ACCESS EXCLUSIVE for a moment), as it was before this phase."),
-            ));
-            r
-        },
+        rollback: indexes_rollback(ctx, spec),
         irreversible: None,
         checks: index_checks,
-    };
-
-    let mut phases = vec![preflight, expand, backfill, indexes];
-    if spec.is_pk {
-        phases.push(foreign_keys_phase(ctx, spec));
     }
-    phases.push(swap_phase(ctx, spec));
-    phases.push(contract_phase(ctx, spec, &pass));
-    phases
 }
 
-/// The copy of index `oid_sql` (`lockstep_idx_<oid>`, in the original's schema), or NULL.
 fn copy_regclass(oid_sql: &str) -> String {
     format!("to_regclass(format('%s.%I', (SELECT relnamespace::regnamespace FROM pg_class WHERE oid = {oid_sql}), 'lockstep_idx_' || {oid_sql}))")
 }
