@@ -1062,100 +1062,161 @@ fn not_null_back(ctx: &Ctx, spec: &Spec) -> String {
     ))
 }
 
+/// The swap: one transaction under ACCESS EXCLUSIVE that gives the column its new type by name.
 fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
-    let v = ctx.version();
-    let table = ctx.table();
-    let reg = ctx.regclass();
     let col = ident(spec.column);
     let new_col = ident(&spec.new_col);
     let old_col = ident(&spec.old_col);
-    let uses_check = facts::SET_NOT_NULL_USES_CHECK.holds(v);
+    let scan_in_swap = swap_scans(ctx, spec);
+    let (rollback_steps, irreversible) = swap_rollback(ctx, spec);
+    Phase {
+        name: "swap".to_string(),
+        purpose: format!("Give {col} its new type by swapping the columns' names: one transaction under ACCESS EXCLUSIVE{}.", if scan_in_swap { ", which on this version includes a scan" } else { ", catalog-only" }),
+        app_change: Some(format!(
+            "Deploy the application version that reads and writes {col} as {} (values of both types work until this phase: the trigger converts). It must not name {new_col} or {old_col}, and must not depend on the column order of SELECT *.",
+            spec.to_raw
+        )),
+        steps: vec![swap_step(ctx, spec)],
+        rollback: rollback_steps,
+        irreversible,
+        checks: swap_checks(ctx, spec),
+    }
+}
+
+/// Before 12, SET NOT NULL of the new primary key scans the table under the swap's lock.
+fn swap_scans(ctx: &Ctx, spec: &Spec) -> bool {
+    spec.is_pk && !facts::SET_NOT_NULL_USES_CHECK.holds(ctx.version())
+}
+
+/// The swap's statements: LOCK, the swap itself, DROP TRIGGER.
+fn swap_sql(ctx: &Ctx, spec: &Spec) -> Vec<String> {
+    let table = ctx.table();
+    let uses_check = facts::SET_NOT_NULL_USES_CHECK.holds(ctx.version());
     let mut sql = vec![format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;")];
-    let scan_in_swap = spec.is_pk && !uses_check;
-    let esc = |s: &str| s.replace('%', "%%").replace('\'', "''");
     if spec.is_pk {
-        if uses_check {
-            sql.push(quote::do_block(&format!(
-                "BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first (SET NOT NULL would scan the table under ACCESS EXCLUSIVE)';\n  END IF;\nEND",
-                by_name(ctx, &spec.not_null_check),
-                esc(&spec.not_null_check)
-            )));
-        }
-        sql.push(format!(
-            "ALTER TABLE {table} ALTER COLUMN {new_col} SET NOT NULL;"
-        ));
-        let mut body = String::from("DECLARE\n  lockstep_nn name;\n  lockstep_idx record;\n  lockstep_pk name;\n  lockstep_fk record;\n  lockstep_identity \"char\";\n  lockstep_next bigint;\n  lockstep_default text;\n  lockstep_seq_name name;\n");
-        body.push_str(&format!(
-            "  lockstep_seq text := pg_get_serial_sequence({}, {});\nBEGIN\n",
-            literal(&table),
-            literal(spec.column)
-        ));
-        body.push_str(&copies_guard(ctx, spec));
-        body.push_str(&format!(
-            "  SELECT conname INTO lockstep_pk FROM pg_constraint WHERE conrelid = {reg} AND contype = 'p';\n  FOR lockstep_fk IN SELECT oid, conrelid::regclass AS child, conname FROM pg_constraint WHERE confrelid = {reg} AND contype = 'f' AND confkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE {})]::int2[] LOOP\n    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = lockstep_fk.child AND conname = 'lockstep_fk_' || lockstep_fk.oid AND convalidated) THEN\n      RAISE EXCEPTION 'lockstep: foreign key % on % has no validated copy on the new column: run the foreign-key phase first', lockstep_fk.conname, lockstep_fk.child;\n    END IF;\n    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', lockstep_fk.child, lockstep_fk.conname);\n    EXECUTE format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I', lockstep_fk.child, 'lockstep_fk_' || lockstep_fk.oid, lockstep_fk.conname);\n  END LOOP;\n  EXECUTE format('ALTER TABLE {} DROP CONSTRAINT %I', lockstep_pk);\n",
-            attr(ctx, spec.column),
-            esc(&table)
-        ));
-        body.push_str(&format!(
-            "  SELECT attidentity INTO lockstep_identity FROM pg_attribute WHERE {};\n  IF lockstep_identity IN ('a', 'd') THEN\n    lockstep_next := nextval(lockstep_seq);\n    SELECT relname INTO lockstep_seq_name FROM pg_class WHERE oid = lockstep_seq::regclass;\n    ALTER TABLE {table} ALTER COLUMN {col} DROP IDENTITY;\n    EXECUTE format('ALTER TABLE {} ALTER COLUMN {} ADD GENERATED %s AS IDENTITY (START WITH %s)', CASE lockstep_identity WHEN 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END, lockstep_next);\n    EXECUTE format('ALTER SEQUENCE %s RENAME TO %I', pg_get_serial_sequence({}, {}), lockstep_seq_name);\n  ELSE\n",
-            attr(ctx, spec.column),
-            esc(&table),
-            esc(&new_col),
-            literal(&table),
-            literal(&spec.new_col)
-        ));
-        body.push_str(&move_default_sql(ctx, spec, "    "));
-        body.push_str(&format!(
-            "    IF lockstep_seq IS NOT NULL THEN\n      EXECUTE format('ALTER SEQUENCE %s OWNED BY {}.{}', lockstep_seq);\n{}    END IF;\n  END IF;\n",
-            esc(&table),
-            esc(&new_col),
-            if spec.widens_sequence() { "      EXECUTE format('ALTER SEQUENCE %s AS bigint', lockstep_seq);\n" } else { "" }
-        ));
-        body.push_str(&index_rename_loop(ctx, spec));
-        body.push_str(&format!(
-            "  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\n  EXECUTE format('ALTER TABLE {} ADD CONSTRAINT %I PRIMARY KEY USING INDEX {}', lockstep_pk);\n",
-            esc(&table),
-            esc(&ident(&spec.pk_index))
-        ));
-        body.push_str(&not_null_names(ctx, spec, false));
-        body.push_str("END");
-        sql.push(quote::do_block(&body));
-        sql.push(format!(
-            "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {};",
-            ident(&spec.not_null_check)
-        ));
+        sql.extend(pk_swap_sql(ctx, spec, uses_check));
     } else {
-        let mut body =
-            String::from("DECLARE\n  lockstep_nn name;\n  lockstep_default text;\n  lockstep_idx record;\nBEGIN\n");
-        body.push_str(&copies_guard(ctx, spec));
-        if uses_check {
-            body.push_str(&format!(
-                "  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) THEN\n    ALTER TABLE {table} ALTER COLUMN {new_col} SET NOT NULL;\n    ALTER TABLE {table} DROP CONSTRAINT {};\n  ELSIF EXISTS (SELECT 1 FROM pg_constraint WHERE {}) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first';\n  END IF;\n",
-                by_name(ctx, &spec.not_null_check),
-                ident(&spec.not_null_check),
-                by_name(ctx, &spec.not_null_check),
-                esc(&spec.not_null_check)
-            ));
-        } else {
-            body.push_str(&format!(
-                "  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND NOT convalidated) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first';\n  END IF;\n",
-                by_name(ctx, &spec.not_null_check),
-                esc(&spec.not_null_check)
-            ));
-        }
-        body.push_str(&move_default_sql(ctx, spec, "  "));
-        body.push_str(&index_rename_loop(ctx, spec));
-        body.push_str(&format!(
-            "  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\n"
-        ));
-        body.push_str(&not_null_names(ctx, spec, !uses_check));
-        body.push_str("END");
-        sql.push(quote::do_block(&body));
+        sql.push(quote::do_block(&plain_swap_block(ctx, spec, uses_check)));
     }
     sql.push(format!(
         "DROP TRIGGER IF EXISTS {} ON {table};",
         ident(&spec.trigger)
     ));
+    sql
+}
+
+/// The primary key swap: the CHECK guard (12+), SET NOT NULL, the DO block, the CHECK's removal.
+fn pk_swap_sql(ctx: &Ctx, spec: &Spec, uses_check: bool) -> Vec<String> {
+    let table = ctx.table();
+    let mut sql = Vec::new();
+    if uses_check {
+        sql.push(quote::do_block(&format!(
+            "BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first (SET NOT NULL would scan the table under ACCESS EXCLUSIVE)';\n  END IF;\nEND",
+            by_name(ctx, &spec.not_null_check),
+            esc_fmt(&spec.not_null_check)
+        )));
+    }
+    sql.push(format!(
+        "ALTER TABLE {table} ALTER COLUMN {} SET NOT NULL;",
+        ident(&spec.new_col)
+    ));
+    sql.push(quote::do_block(&pk_swap_body(ctx, spec)));
+    sql.push(format!(
+        "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {};",
+        ident(&spec.not_null_check)
+    ));
+    sql
+}
+
+/// The primary key swap's DO block: foreign keys, primary key, sequence or identity, indexes,
+/// names.
+fn pk_swap_body(ctx: &Ctx, spec: &Spec) -> String {
+    let table = ctx.table();
+    let reg = ctx.regclass();
+    let col = ident(spec.column);
+    let new_col = ident(&spec.new_col);
+    let old_col = ident(&spec.old_col);
+    let esc = esc_fmt;
+    let mut body = String::from("DECLARE\n  lockstep_nn name;\n  lockstep_idx record;\n  lockstep_pk name;\n  lockstep_fk record;\n  lockstep_identity \"char\";\n  lockstep_next bigint;\n  lockstep_default text;\n  lockstep_seq_name name;\n");
+    body.push_str(&format!(
+        "  lockstep_seq text := pg_get_serial_sequence({}, {});\nBEGIN\n",
+        literal(&table),
+        literal(spec.column)
+    ));
+    body.push_str(&copies_guard(ctx, spec));
+    body.push_str(&format!(
+        "  SELECT conname INTO lockstep_pk FROM pg_constraint WHERE conrelid = {reg} AND contype = 'p';\n  FOR lockstep_fk IN SELECT oid, conrelid::regclass AS child, conname FROM pg_constraint WHERE confrelid = {reg} AND contype = 'f' AND confkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE {})]::int2[] LOOP\n    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = lockstep_fk.child AND conname = 'lockstep_fk_' || lockstep_fk.oid AND convalidated) THEN\n      RAISE EXCEPTION 'lockstep: foreign key % on % has no validated copy on the new column: run the foreign-key phase first', lockstep_fk.conname, lockstep_fk.child;\n    END IF;\n    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', lockstep_fk.child, lockstep_fk.conname);\n    EXECUTE format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I', lockstep_fk.child, 'lockstep_fk_' || lockstep_fk.oid, lockstep_fk.conname);\n  END LOOP;\n  EXECUTE format('ALTER TABLE {} DROP CONSTRAINT %I', lockstep_pk);\n",
+        attr(ctx, spec.column),
+        esc(&table)
+    ));
+    body.push_str(&format!(
+        "  SELECT attidentity INTO lockstep_identity FROM pg_attribute WHERE {};\n  IF lockstep_identity IN ('a', 'd') THEN\n    lockstep_next := nextval(lockstep_seq);\n    SELECT relname INTO lockstep_seq_name FROM pg_class WHERE oid = lockstep_seq::regclass;\n    ALTER TABLE {table} ALTER COLUMN {col} DROP IDENTITY;\n    EXECUTE format('ALTER TABLE {} ALTER COLUMN {} ADD GENERATED %s AS IDENTITY (START WITH %s)', CASE lockstep_identity WHEN 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END, lockstep_next);\n    EXECUTE format('ALTER SEQUENCE %s RENAME TO %I', pg_get_serial_sequence({}, {}), lockstep_seq_name);\n  ELSE\n",
+        attr(ctx, spec.column),
+        esc(&table),
+        esc(&new_col),
+        literal(&table),
+        literal(&spec.new_col)
+    ));
+    body.push_str(&move_default_sql(ctx, spec, "    "));
+    body.push_str(&format!(
+        "    IF lockstep_seq IS NOT NULL THEN\n      EXECUTE format('ALTER SEQUENCE %s OWNED BY {}.{}', lockstep_seq);\n{}    END IF;\n  END IF;\n",
+        esc(&table),
+        esc(&new_col),
+        if spec.widens_sequence() { "      EXECUTE format('ALTER SEQUENCE %s AS bigint', lockstep_seq);\n" } else { "" }
+    ));
+    body.push_str(&index_rename_loop(ctx, spec));
+    body.push_str(&format!(
+        "  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\n  EXECUTE format('ALTER TABLE {} ADD CONSTRAINT %I PRIMARY KEY USING INDEX {}', lockstep_pk);\n",
+        esc(&table),
+        esc(&ident(&spec.pk_index))
+    ));
+    body.push_str(&not_null_names(ctx, spec, false));
+    body.push_str("END");
+    body
+}
+
+/// A plain column's swap DO block: NOT NULL by the CHECK (12+) or the CHECK kept (before),
+/// default, indexes, names.
+fn plain_swap_block(ctx: &Ctx, spec: &Spec, uses_check: bool) -> String {
+    let table = ctx.table();
+    let col = ident(spec.column);
+    let new_col = ident(&spec.new_col);
+    let old_col = ident(&spec.old_col);
+    let mut body = String::from(
+        "DECLARE\n  lockstep_nn name;\n  lockstep_default text;\n  lockstep_idx record;\nBEGIN\n",
+    );
+    body.push_str(&copies_guard(ctx, spec));
+    if uses_check {
+        body.push_str(&format!(
+            "  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) THEN\n    ALTER TABLE {table} ALTER COLUMN {new_col} SET NOT NULL;\n    ALTER TABLE {table} DROP CONSTRAINT {};\n  ELSIF EXISTS (SELECT 1 FROM pg_constraint WHERE {}) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first';\n  END IF;\n",
+            by_name(ctx, &spec.not_null_check),
+            ident(&spec.not_null_check),
+            by_name(ctx, &spec.not_null_check),
+            esc_fmt(&spec.not_null_check)
+        ));
+    } else {
+        body.push_str(&format!(
+            "  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND NOT convalidated) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first';\n  END IF;\n",
+            by_name(ctx, &spec.not_null_check),
+            esc_fmt(&spec.not_null_check)
+        ));
+    }
+    body.push_str(&move_default_sql(ctx, spec, "  "));
+    body.push_str(&index_rename_loop(ctx, spec));
+    body.push_str(&format!(
+        "  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\n"
+    ));
+    body.push_str(&not_null_names(ctx, spec, !uses_check));
+    body.push_str("END");
+    body
+}
+
+/// The swap step, guarded by the new column's existence, and what it does on this version.
+fn swap_step(ctx: &Ctx, spec: &Spec) -> Step {
+    let v = ctx.version();
+    let old_col = ident(&spec.old_col);
+    let uses_check = facts::SET_NOT_NULL_USES_CHECK.holds(v);
+    let scan_in_swap = swap_scans(ctx, spec);
     let duration = if scan_in_swap {
         ctx.model.scan()
     } else {
@@ -1163,7 +1224,7 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
     };
     let mut step = ctx.ddl(
         "Swap the columns in one short transaction",
-        sql,
+        swap_sql(ctx, spec),
         Statement::AlterTableAccessExclusive,
         duration,
     );
@@ -1191,7 +1252,13 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
     step.notes.push(format!("The old column becomes {old_col}: nullable, without default, no longer written by new rows. Its values stay until the contract phase drops it."));
     step.notes.push("`SELECT *` now returns the new column last and the old one in its place: code that reads columns by position must not rely on the order. Prepared statements returning the column may fail once with \"cached plan must not change result type\" and re-prepare.".to_string());
     step.retry = format!("{RETRY_LOCK_TIMEOUT} All-or-nothing: after a failure nothing changed. The guard skips the step once the swap is done.");
+    step
+}
 
+fn swap_checks(ctx: &Ctx, spec: &Spec) -> Vec<Check> {
+    let table = ctx.table();
+    let reg = ctx.regclass();
+    let uses_check = facts::SET_NOT_NULL_USES_CHECK.holds(ctx.version());
     let mut checks = vec![
         type_check(
             ctx,
@@ -1240,36 +1307,32 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
             Expected::row(&["0"]),
         ));
     }
-    let (rollback_steps, irreversible) = if spec.is_pk {
-        (Vec::new(), Some(format!("the old primary key, its index and the foreign keys on {old_col} are gone: going back is the same migration in the other direction (a unique index CONCURRENTLY on {old_col} after refilling it, foreign-key copies, another swap), and ids above the old type's limit could not go back at all. Until the contract phase the old values are still in {old_col}.")))
-    } else {
-        let from_value = format!("{col}::{}", spec.from_raw);
-        (
-            vec![
-                rollback(
-                    format!("UPDATE {table} SET {old_col} = {from_value} WHERE {old_col} IS DISTINCT FROM {from_value};"),
-                    Some("First bring the old column up to date with the writes made since the swap (here as one statement: on a large table run it in keyset batches like the backfill). It fails for a value that does not fit the old type; convert such values by hand."),
-                ),
-                ctx.rollback_ddl(
-                    format!("BEGIN;\nLOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;\nUPDATE {table} SET {old_col} = {from_value} WHERE {old_col} IS DISTINCT FROM {from_value};\nALTER TABLE {table} RENAME COLUMN {col} TO {new_col};\nALTER TABLE {table} RENAME COLUMN {old_col} TO {col};\n{}\n{}\n{}\nCOMMIT;", not_null_back(ctx, spec), index_rename_back(ctx, spec, &spec.new_col), trigger_sql_for(ctx, spec)),
-                    Some("Then, in one transaction under ACCESS EXCLUSIVE: catch up the rows written since the previous statement, swap the names back, move NOT NULL back to the old column (with the validated CHECK on the new one, as before the swap), give the indexes their names back and restart the sync trigger. When the old column was NOT NULL this scans the table up to three times under the lock (catch-up, SET NOT NULL, CHECK): it blocks reads and writes for that long. Defaults stay on the new column; move them back by hand if you keep the old type for long."),
-                ),
-            ],
-            None,
-        )
-    };
-    Phase {
-        name: "swap".to_string(),
-        purpose: format!("Give {col} its new type by swapping the columns' names: one transaction under ACCESS EXCLUSIVE{}.", if scan_in_swap { ", which on this version includes a scan" } else { ", catalog-only" }),
-        app_change: Some(format!(
-            "Deploy the application version that reads and writes {col} as {} (values of both types work until this phase: the trigger converts). It must not name {new_col} or {old_col}, and must not depend on the column order of SELECT *.",
-            spec.to_raw
-        )),
-        steps: vec![step],
-        rollback: rollback_steps,
-        irreversible,
-        checks,
+    checks
+}
+
+/// Going back after the swap: by hand for a primary key, two statements for a plain column.
+fn swap_rollback(ctx: &Ctx, spec: &Spec) -> (Vec<RollbackStep>, Option<String>) {
+    let table = ctx.table();
+    let col = ident(spec.column);
+    let new_col = ident(&spec.new_col);
+    let old_col = ident(&spec.old_col);
+    if spec.is_pk {
+        return (Vec::new(), Some(format!("the old primary key, its index and the foreign keys on {old_col} are gone: going back is the same migration in the other direction (a unique index CONCURRENTLY on {old_col} after refilling it, foreign-key copies, another swap), and ids above the old type's limit could not go back at all. Until the contract phase the old values are still in {old_col}.")));
     }
+    let from_value = format!("{col}::{}", spec.from_raw);
+    (
+        vec![
+            rollback(
+                format!("UPDATE {table} SET {old_col} = {from_value} WHERE {old_col} IS DISTINCT FROM {from_value};"),
+                Some("First bring the old column up to date with the writes made since the swap (here as one statement: on a large table run it in keyset batches like the backfill). It fails for a value that does not fit the old type; convert such values by hand."),
+            ),
+            ctx.rollback_ddl(
+                format!("BEGIN;\nLOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;\nUPDATE {table} SET {old_col} = {from_value} WHERE {old_col} IS DISTINCT FROM {from_value};\nALTER TABLE {table} RENAME COLUMN {col} TO {new_col};\nALTER TABLE {table} RENAME COLUMN {old_col} TO {col};\n{}\n{}\n{}\nCOMMIT;", not_null_back(ctx, spec), index_rename_back(ctx, spec, &spec.new_col), trigger_sql_for(ctx, spec)),
+                Some("Then, in one transaction under ACCESS EXCLUSIVE: catch up the rows written since the previous statement, swap the names back, move NOT NULL back to the old column (with the validated CHECK on the new one, as before the swap), give the indexes their names back and restart the sync trigger. When the old column was NOT NULL this scans the table up to three times under the lock (catch-up, SET NOT NULL, CHECK): it blocks reads and writes for that long. Defaults stay on the new column; move them back by hand if you keep the old type for long."),
+            ),
+        ],
+        None,
+    )
 }
 
 /// `'...'` text escaped for a `format()` pattern inside a string literal.
