@@ -203,25 +203,52 @@ pub fn paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
 }
 
 fn column_paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
-    let AddColumn {
-        column,
-        data_type,
-        default,
-        not_null,
-        generated,
-    } = change;
-    let v = ctx.version();
     let c = Column {
-        name: column,
-        data_type,
+        name: &change.column,
+        data_type: &change.data_type,
         // DEFAULT NULL is no default at all.
-        default: default
+        default: change
+            .default
             .as_deref()
             .map(str::trim)
             .filter(|d| !d.eq_ignore_ascii_case("null")),
-        not_null: *not_null,
+        not_null: change.not_null,
     };
-    let summary = format!(
+    let summary = summary(ctx, &c, change.generated.as_deref());
+    if let Some(expr) = change.generated.as_deref() {
+        refuse_generated(ctx, &c)?;
+        return generated_paths(ctx, &c, expr, summary);
+    }
+    if c.not_null && c.default.is_none() && ctx.req.rows > 0 {
+        return Err(FieldError::new(
+            "not-null",
+            format!("a NOT NULL column without a default cannot be added to a table that has rows ({} stated): every existing row would be NULL. Accepts true only with --default (the value existing rows get); or add the column nullable, fill it, then use change add-not-null", ctx.req.rows),
+        ));
+    }
+    if types::add_column_type_rewrites(c.data_type) {
+        return type_rewrite_paths(ctx, &c, summary);
+    }
+    let mut warnings = Vec::new();
+    let kind = c.default.map(expressions::classify_default);
+    if let Some(w) = unknown_volatility_warning(&c, kind) {
+        warnings.push(w);
+    }
+    if !default_rewrites(ctx, kind) {
+        return Ok(Paths {
+            summary,
+            direct: Some(fast_path(ctx, &c)),
+            online: None,
+            online_required: None,
+            warnings,
+        });
+    }
+    warnings.push(default_rewrite_warning(ctx, &c, kind));
+    default_rewrite_paths(ctx, &c, kind, summary, warnings)
+}
+
+/// The one-line summary: the column as it would be declared.
+fn summary(ctx: &Ctx, c: &Column, generated: Option<&str>) -> String {
+    format!(
         "Add column {} {}{}{} to {}",
         ident(c.name),
         c.data_type,
@@ -233,61 +260,51 @@ fn column_paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
             None => String::new(),
         } + if c.not_null { " NOT NULL" } else { "" },
         ctx.table()
-    );
+    )
+}
 
-    if let Some(expr) = generated.as_deref() {
-        if c.default.is_some() {
-            return Err(FieldError::new(
-                "default",
-                "a generated column cannot also have a default; accepts either --default or --generated, not both",
-            ));
-        }
-        if !facts::GENERATED_COLUMNS.holds(v) {
-            return Err(FieldError::new(
-                "generated",
-                format!("generated columns exist from PostgreSQL 12; PostgreSQL {v} has none. Accepts an expression only for 12 or later; on {v}, add a plain column and keep it computed with a trigger"),
-            ));
-        }
-        return generated_paths(ctx, &c, expr, summary);
-    }
-    if c.not_null && c.default.is_none() && ctx.req.rows > 0 {
+/// A generated column takes no default, and needs PostgreSQL 12.
+fn refuse_generated(ctx: &Ctx, c: &Column) -> Result<(), FieldError> {
+    let v = ctx.version();
+    if c.default.is_some() {
         return Err(FieldError::new(
-            "not-null",
-            format!("a NOT NULL column without a default cannot be added to a table that has rows ({} stated): every existing row would be NULL. Accepts true only with --default (the value existing rows get); or add the column nullable, fill it, then use change add-not-null", ctx.req.rows),
+            "default",
+            "a generated column cannot also have a default; accepts either --default or --generated, not both",
         ));
     }
+    if !facts::GENERATED_COLUMNS.holds(v) {
+        return Err(FieldError::new(
+            "generated",
+            format!("generated columns exist from PostgreSQL 12; PostgreSQL {v} has none. Accepts an expression only for 12 or later; on {v}, add a plain column and keep it computed with a trigger"),
+        ));
+    }
+    Ok(())
+}
 
-    let mut warnings = Vec::new();
-    if types::add_column_type_rewrites(c.data_type) {
-        return type_rewrite_paths(ctx, &c, summary);
-    }
-    let kind = c.default.map(expressions::classify_default);
-    let rewrites = match kind {
+/// Whether ADD COLUMN ... DEFAULT rewrites the table: a volatile or unknown default always, a
+/// non-volatile one before 11.
+fn default_rewrites(ctx: &Ctx, kind: Option<DefaultKind>) -> bool {
+    match kind {
         None => false,
-        Some(DefaultKind::NonVolatile) => !facts::FAST_DEFAULT.holds(v),
-        Some(DefaultKind::Volatile) => true,
-        Some(DefaultKind::Unknown) => {
-            warnings.push(Warning {
-                code: "default-volatility-unknown".to_string(),
-                message: format!(
-                    "The default {} calls a function Lockstep does not know, so it is treated as volatile: ADD COLUMN ... DEFAULT would rewrite the table. If the function is STABLE or IMMUTABLE (SELECT proname, provolatile FROM pg_proc WHERE proname = '<name>'; s or i), the default is catalog-only from 11 and this plan is more cautious than it needs to be.",
-                    c.default.unwrap_or_default()
-                ),
-            });
-            true
-        }
-    };
-    if !rewrites {
-        return Ok(Paths {
-            summary,
-            direct: Some(fast_path(ctx, &c)),
-            online: None,
-            online_required: None,
-            warnings,
-        });
+        Some(DefaultKind::NonVolatile) => !facts::FAST_DEFAULT.holds(ctx.version()),
+        Some(DefaultKind::Volatile) | Some(DefaultKind::Unknown) => true,
     }
+}
+
+fn unknown_volatility_warning(c: &Column, kind: Option<DefaultKind>) -> Option<Warning> {
+    matches!(kind, Some(DefaultKind::Unknown)).then(|| Warning {
+        code: "default-volatility-unknown".to_string(),
+        message: format!(
+            "The default {} calls a function Lockstep does not know, so it is treated as volatile: ADD COLUMN ... DEFAULT would rewrite the table. If the function is STABLE or IMMUTABLE (SELECT proname, provolatile FROM pg_proc WHERE proname = '<name>'; s or i), the default is catalog-only from 11 and this plan is more cautious than it needs to be.",
+            c.default.unwrap_or_default()
+        ),
+    })
+}
+
+fn default_rewrite_warning(ctx: &Ctx, c: &Column, kind: Option<DefaultKind>) -> Warning {
+    let v = ctx.version();
     let default = c.default.unwrap_or_default();
-    warnings.push(match kind {
+    match kind {
         Some(DefaultKind::NonVolatile) => Warning {
             code: "pg10-default-rewrites".to_string(),
             message: format!("PostgreSQL {v}: ADD COLUMN with any DEFAULT rewrites the whole table, even a constant one (catalog-only defaults arrived in 11). The online path adds the column without a default, sets the default for new rows, and fills existing rows in batches."),
@@ -296,37 +313,53 @@ fn column_paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
             code: "volatile-default-rewrites".to_string(),
             message: format!("The default {default} gives each row its own value, so ADD COLUMN ... DEFAULT rewrites the whole table on every version. The online path adds the column without a default, sets the default for new rows, and fills existing rows in batches."),
         },
-    });
+    }
+}
 
-    let mut checks = vec![check(
-        "The column exists with its type and NOT NULL",
-        format!(
-            "SELECT atttypid = {}::regtype AS type_ok, attnotnull {};",
-            literal(&c.base_type()),
-            c.attribute(ctx)
+/// The single ADD COLUMN ... DEFAULT that rewrites the table.
+fn default_rewrite_direct(ctx: &Ctx, c: &Column) -> Vec<Phase> {
+    let checks = vec![
+        check(
+            "The column exists with its type and NOT NULL",
+            format!(
+                "SELECT atttypid = {}::regtype AS type_ok, attnotnull {};",
+                literal(&c.base_type()),
+                c.attribute(ctx)
+            ),
+            if c.not_null { "t, t" } else { "t, f" },
+            Expected::row(&["t", if c.not_null { "t" } else { "f" }]),
         ),
-        if c.not_null { "t, t" } else { "t, f" },
-        Expected::row(&["t", if c.not_null { "t" } else { "f" }]),
-    )];
-    checks.push(check(
-        "No row was left without the default",
-        format!(
-            "SELECT count(*) AS unfilled FROM {} WHERE {} IS NULL;",
-            ctx.table(),
-            ident(c.name)
+        check(
+            "No row was left without the default",
+            format!(
+                "SELECT count(*) AS unfilled FROM {} WHERE {} IS NULL;",
+                ctx.table(),
+                ident(c.name)
+            ),
+            "0",
+            Expected::row(&["0"]),
         ),
-        "0",
-        Expected::row(&["0"]),
-    ));
+    ];
     let mut direct = rewrite_direct(
         ctx,
         "Add the column with its default (rewrites the table under ACCESS EXCLUSIVE)",
-        add_sql(ctx, &c, c.default, c.not_null),
+        add_sql(ctx, c, c.default, c.not_null),
         checks,
     );
-    direct[1].rollback.push(drop_column_rollback(ctx, &c));
-    let direct_blocking = ctx.model.worst_case(ctx.model.rewrite());
+    direct[1].rollback.push(drop_column_rollback(ctx, c));
+    direct
+}
 
+/// A default that rewrites: the single statement, and the online path (add without default,
+/// backfill, NOT NULL) when a key to walk exists.
+fn default_rewrite_paths(
+    ctx: &Ctx,
+    c: &Column,
+    kind: Option<DefaultKind>,
+    summary: String,
+    mut warnings: Vec<Warning>,
+) -> Result<Paths, FieldError> {
+    let direct = default_rewrite_direct(ctx, c);
     let Some(pk) = ctx.req.env.primary_key.as_deref() else {
         if fits_budget(ctx, ctx.model.rewrite()) {
             warnings.push(Warning {
@@ -343,18 +376,20 @@ fn column_paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
         }
         return Err(FieldError::new(
             "primary-key",
-            format!("the online path fills existing rows in batches walking a primary key or a unique NOT NULL column, and none was given (primary-key=none); the single statement would block traffic for up to {}. Accepts the name of such a column", human_seconds(direct_blocking)),
+            format!("the online path fills existing rows in batches walking a primary key or a unique NOT NULL column, and none was given (primary-key=none); the single statement would block traffic for up to {}. Accepts the name of such a column", human_seconds(ctx.model.worst_case(ctx.model.rewrite()))),
         ));
     };
-
-    let mut online = vec![ctx.preflight(
-        Some(ctx.req.bytes),
-        vec![absent_check(ctx, &c), domain_check(&c), key_check(ctx, pk)],
-    )];
-    online.push(expand_phase(ctx, &c, default));
-    online.push(backfill_phase(ctx, &c, pk, default, kind));
+    let default = c.default.unwrap_or_default();
+    let mut online = vec![
+        ctx.preflight(
+            Some(ctx.req.bytes),
+            vec![absent_check(ctx, c), domain_check(c), key_check(ctx, pk)],
+        ),
+        expand_phase(ctx, c, default),
+        backfill_phase(ctx, c, pk, default, kind),
+    ];
     if c.not_null {
-        let (phase, warning) = not_null_phase(ctx, &c);
+        let (phase, warning) = not_null_phase(ctx, c);
         online.push(phase);
         warnings.extend(warning);
     }
