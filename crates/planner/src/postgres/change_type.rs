@@ -94,6 +94,59 @@ pub fn paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
 }
 
 fn type_paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
+    let spec = spec(ctx, change)?;
+    let mut warnings = type_warnings(ctx, &spec);
+    let summary = format!(
+        "Change column {} of {} from {} to {}{}",
+        ident(spec.column),
+        ctx.table(),
+        spec.from_raw,
+        spec.to_raw,
+        spec.using
+            .map(|u| format!(" USING {u}"))
+            .unwrap_or_default()
+    );
+    let plain = spec
+        .using
+        .is_none_or(|u| types::using_is_plain_cast(u, spec.column, &spec.to.ty));
+    let effect = if plain {
+        types::alter_type_effect(ctx.version(), &spec.from.ty, &spec.to.ty)
+    } else {
+        AlterTypeEffect::Rewrite
+    };
+    if let AlterTypeEffect::CatalogOnly = effect {
+        warnings.extend(ctx.version_warnings(false));
+        return Ok(Paths {
+            summary,
+            direct: Some(catalog_only_direct(ctx, &spec)),
+            online: None,
+            online_required: None,
+            warnings,
+        });
+    }
+    warnings.extend(ctx.version_warnings(true));
+    let direct = rewrite_direct(ctx, &spec, effect);
+    let online = ctx
+        .req
+        .env
+        .primary_key
+        .as_ref()
+        .map(|pk| online(ctx, &spec, pk));
+    if online.is_none() {
+        warnings.push(no_primary_key(ctx, &direct)?);
+    }
+    Ok(Paths {
+        summary,
+        direct: Some(direct),
+        online,
+        online_required: None,
+        warnings,
+    })
+}
+
+/// The change's types parsed and the names the online path adds, after the refusals (a serial
+/// target, the same type).
+fn spec<'a>(ctx: &Ctx, change: &'a ChangeType) -> Result<Spec<'a>, FieldError> {
     let ChangeType {
         column,
         from_type,
@@ -114,18 +167,9 @@ fn type_paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
             format!("{} is the type the column already has ({} {}); accepts a different type, e.g. bigint or text", crate::input::shown(to_type), crate::params::flag("from-type"), crate::input::shown(from_type)),
         ));
     }
-    let v = ctx.version();
-    let plain = using
-        .as_deref()
-        .is_none_or(|u| types::using_is_plain_cast(u, column, &to.ty));
-    let effect = if plain {
-        types::alter_type_effect(v, &from.ty, &to.ty)
-    } else {
-        AlterTypeEffect::Rewrite
-    };
     let table = &ctx.req.table;
     let new_col = derived_name(&[column, "new"]);
-    let spec = Spec {
+    Ok(Spec {
         column,
         from_raw: from_type,
         to_raw: to_type,
@@ -140,15 +184,19 @@ fn type_paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
         not_null_check: derived_name(&[table, &new_col, "not_null_check"]),
         pk_index: derived_name(&[table, &new_col, "key"]),
         new_col,
-    };
+    })
+}
+
+/// The time zone a timestamp conversion assumes, and an integer key's ceiling.
+fn type_warnings(ctx: &Ctx, spec: &Spec) -> Vec<Warning> {
     let mut warnings = Vec::new();
     if spec.zone {
         warnings.push(Warning {
             code: "timestamp-zone".to_string(),
             message: format!(
                 "Converting between timestamp and timestamptz reads every stored value in a time zone. This plan uses UTC (SET LOCAL TimeZone = 'UTC' for the direct statement, AT TIME ZONE 'UTC' online), so a stored {} is taken as UTC. If the application wrote local times, re-plan with --using \"{} AT TIME ZONE 'Europe/Paris'\" (your zone): that always rewrites the table.",
-                ident(column),
-                ident(column)
+                ident(spec.column),
+                ident(spec.column)
             ),
         });
     }
@@ -161,57 +209,22 @@ fn type_paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
             ),
         });
     }
-    let summary = format!(
-        "Change column {} of {} from {from_type} to {to_type}{}",
-        ident(column),
-        ctx.table(),
-        using
-            .as_deref()
-            .map(|u| format!(" USING {u}"))
-            .unwrap_or_default()
-    );
-    match effect {
-        AlterTypeEffect::CatalogOnly => {
-            warnings.extend(ctx.version_warnings(false));
-            Ok(Paths {
-                summary,
-                direct: Some(catalog_only_direct(ctx, &spec)),
-                online: None,
-                online_required: None,
-                warnings,
-            })
-        }
-        AlterTypeEffect::IndexRebuildOnly | AlterTypeEffect::Rewrite => {
-            warnings.extend(ctx.version_warnings(true));
-            let direct = rewrite_direct(ctx, &spec, effect);
-            let online = ctx
-                .req
-                .env
-                .primary_key
-                .as_ref()
-                .map(|pk| online(ctx, &spec, pk));
-            if online.is_none() {
-                let blocking = crate::plan::longest_blocking(&direct);
-                if blocking > ctx.req.max_downtime_ms as f64 / 1000.0 {
-                    return Err(FieldError::new(
-                        "primary-key",
-                        format!("is none, but the online path (new column, trigger, backfill, swap) pages through the table by a primary key or a unique NOT NULL column, and the direct ALTER COLUMN TYPE blocks traffic for up to {} here. Accepts the name of such a column (e.g. id)", human_seconds(blocking)),
-                    ));
-                }
-                warnings.push(Warning {
-                    code: "no-primary-key".to_string(),
-                    message: "Without a primary key (or a unique NOT NULL column) there is no online path: the backfill pages by key. The direct statement fits the budget.".to_string(),
-                });
-            }
-            Ok(Paths {
-                summary,
-                direct: Some(direct),
-                online,
-                online_required: None,
-                warnings,
-            })
-        }
+    warnings
+}
+
+/// Without a key there is no online path: refused unless the direct statement fits the budget.
+fn no_primary_key(ctx: &Ctx, direct: &[Phase]) -> Result<Warning, FieldError> {
+    let blocking = crate::plan::longest_blocking(direct);
+    if blocking > ctx.req.max_downtime_ms as f64 / 1000.0 {
+        return Err(FieldError::new(
+            "primary-key",
+            format!("is none, but the online path (new column, trigger, backfill, swap) pages through the table by a primary key or a unique NOT NULL column, and the direct ALTER COLUMN TYPE blocks traffic for up to {} here. Accepts the name of such a column (e.g. id)", human_seconds(blocking)),
+        ));
     }
+    Ok(Warning {
+        code: "no-primary-key".to_string(),
+        message: "Without a primary key (or a unique NOT NULL column) there is no online path: the backfill pages by key. The direct statement fits the budget.".to_string(),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
