@@ -28,7 +28,9 @@
 use super::backfill::KeysetPass;
 use super::{catalog_names, check, Ctx, Paths};
 use crate::input::FieldError;
-use crate::plan::{human_seconds, human_seconds_up, Check, Estimate, Expected, Phase, Warning};
+use crate::plan::{
+    human_seconds, human_seconds_up, Check, Estimate, Expected, Phase, Step, Warning,
+};
 use crate::postgres::facts::{self, Statement};
 use crate::postgres::shared::expressions::{self, DefaultKind};
 use crate::postgres::shared::types;
@@ -538,13 +540,67 @@ fn backfill_phase(
 fn not_null_phase(ctx: &Ctx, c: &Column) -> (Phase, Option<Warning>) {
     let v = ctx.version();
     let table = ctx.table();
-    let t = ctx.regclass();
     let col = ident(c.name);
     let name = derived_name(&[&ctx.req.table, c.name, "not_null"]);
     let constraint = ident(&name);
-    let name_lit = literal(&name);
-    let native = facts::NOT_NULL_NOT_VALID.holds(v);
+    let attnotnull = check(
+        "The column is NOT NULL",
+        format!("SELECT attnotnull {};", c.attribute(ctx)),
+        "t",
+        Expected::row(&["t"]),
+    );
+    let drop_constraint = format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint};");
+    let mut steps = vec![
+        add_not_null_step(ctx, c, &name),
+        validate_not_null_step(ctx, &name),
+    ];
+    let mut warning = None;
+    let (checks, rollback_sql) = if facts::NOT_NULL_NOT_VALID.holds(v) {
+        (
+            vec![validated_check(ctx, &name), attnotnull],
+            drop_constraint,
+        )
+    } else if facts::SET_NOT_NULL_USES_CHECK.holds(v) {
+        steps.push(set_not_null_step(ctx, c, &name));
+        let helper_gone = check(
+            "The helper CHECK is gone",
+            format!(
+                "SELECT count(*) AS helper FROM pg_constraint WHERE conrelid = {} AND conname = {};",
+                ctx.regclass(),
+                literal(&name)
+            ),
+            "0",
+            Expected::row(&["0"]),
+        );
+        (
+            vec![attnotnull, helper_gone],
+            format!("ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n{drop_constraint}"),
+        )
+    } else {
+        warning = Some(Warning {
+            code: "not-null-as-check".to_string(),
+            message: format!("PostgreSQL {v}: SET NOT NULL always scans the whole table under ACCESS EXCLUSIVE (the CHECK shortcut arrived in 12), so the online path leaves NOT NULL enforced by the validated constraint {constraint} CHECK ({col} IS NOT NULL); pg_attribute.attnotnull stays false. After upgrading to 12+, SET NOT NULL uses that CHECK and skips the scan; then drop the CHECK."),
+        });
+        (vec![validated_check(ctx, &name)], drop_constraint)
+    };
+    (
+        Phase {
+            name: "enforce NOT NULL".to_string(),
+            purpose: "Make the column NOT NULL without a long lock.".to_string(),
+            app_change: None,
+            steps,
+            rollback: vec![ctx.rollback_ddl(rollback_sql, None)],
+            irreversible: None,
+            checks,
+        },
+        warning,
+    )
+}
 
+/// NOT NULL NOT VALID on 18+, CHECK (col IS NOT NULL) NOT VALID before.
+fn add_not_null_step(ctx: &Ctx, c: &Column, name: &str) -> Step {
+    let (table, col, constraint) = (ctx.table(), ident(c.name), ident(name));
+    let native = facts::NOT_NULL_NOT_VALID.holds(ctx.version());
     let mut add = ctx.brief(
         if native {
             "Add the NOT NULL constraint without checking existing rows (NOT VALID)"
@@ -562,17 +618,24 @@ fn not_null_phase(ctx: &Ctx, c: &Column) -> (Phase, Option<Warning>) {
     // drops its helper CHECK at the end, and must not add it again on a re-run).
     add.run_only_if(
         "lockstep_constraint_missing",
-        &format!("NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {t} AND conname = {name_lit}) AND NOT EXISTS (SELECT 1 {} AND attnotnull)",
+        &format!("NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {} AND conname = {}) AND NOT EXISTS (SELECT 1 {} AND attnotnull)",
+        ctx.regclass(),
+        literal(name),
         c.attribute(ctx)
     ),
     );
     add.notes
         .push("New and updated rows are checked from now on.".to_string());
+    add
+}
 
+fn validate_not_null_step(ctx: &Ctx, name: &str) -> Step {
     let mut validate = ctx.ddl(
         "Validate it: scans the table while reads and writes continue",
         vec![format!(
-            "ALTER TABLE {table} VALIDATE CONSTRAINT {constraint};"
+            "ALTER TABLE {} VALIDATE CONSTRAINT {};",
+            ctx.table(),
+            ident(name)
         )],
         Statement::ValidateConstraint,
         ctx.model.scan(),
@@ -580,78 +643,41 @@ fn not_null_phase(ctx: &Ctx, c: &Column) -> (Phase, Option<Warning>) {
     validate.scans_table = true;
     validate.run_only_if(
         "lockstep_needs_validation",
-        &format!("EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {t} AND conname = {name_lit} AND NOT convalidated)"
+        &format!("EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {} AND conname = {} AND NOT convalidated)",
+        ctx.regclass(),
+        literal(name)
     ),
     );
     validate.retry = "Safe to re-run: it runs only while the constraint is not yet validated. If it fails on a NULL, a row escaped the backfill: run the backfill again, then this.".to_string();
+    validate
+}
 
-    let validated = check(
+fn validated_check(ctx: &Ctx, name: &str) -> Check {
+    check(
         "The constraint is validated",
         format!(
-            "SELECT convalidated FROM pg_constraint WHERE conrelid = {t} AND conname = {name_lit};"
+            "SELECT convalidated FROM pg_constraint WHERE conrelid = {} AND conname = {};",
+            ctx.regclass(),
+            literal(name)
         ),
         "t",
         Expected::row(&["t"]),
-    );
-    let mut steps = vec![add, validate];
-    let mut checks = vec![validated];
-    let mut warning = None;
-    let rollback_sql;
-    if native {
-        rollback_sql = format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint};");
-        checks.push(check(
-            "The column is NOT NULL",
-            format!("SELECT attnotnull {};", c.attribute(ctx)),
-            "t",
-            Expected::row(&["t"]),
-        ));
-    } else if facts::SET_NOT_NULL_USES_CHECK.holds(v) {
-        let mut set = ctx.brief(
-            "Mark the column NOT NULL (no scan: the validated CHECK proves it) and drop the CHECK (one transaction)",
-            vec![
-                format!("ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL;"),
-                format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint};"),
-            ],
-            Statement::AlterTableAccessExclusive,
-        );
-        set.notes.push("From 12, SET NOT NULL skips its full-table scan when a validated CHECK (col IS NOT NULL) exists.".to_string());
-        steps.push(set);
-        checks = vec![
-            check(
-                "The column is NOT NULL",
-                format!("SELECT attnotnull {};", c.attribute(ctx)),
-                "t",
-                Expected::row(&["t"]),
-            ),
-            check(
-                "The helper CHECK is gone",
-                format!("SELECT count(*) AS helper FROM pg_constraint WHERE conrelid = {t} AND conname = {name_lit};"),
-                "0",
-                Expected::row(&["0"]),
-            ),
-        ];
-        rollback_sql = format!(
-            "ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\nALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint};"
-        );
-    } else {
-        rollback_sql = format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint};");
-        warning = Some(Warning {
-            code: "not-null-as-check".to_string(),
-            message: format!("PostgreSQL {v}: SET NOT NULL always scans the whole table under ACCESS EXCLUSIVE (the CHECK shortcut arrived in 12), so the online path leaves NOT NULL enforced by the validated constraint {constraint} CHECK ({col} IS NOT NULL); pg_attribute.attnotnull stays false. After upgrading to 12+, SET NOT NULL uses that CHECK and skips the scan; then drop the CHECK."),
-        });
-    }
-    (
-        Phase {
-            name: "enforce NOT NULL".to_string(),
-            purpose: "Make the column NOT NULL without a long lock.".to_string(),
-            app_change: None,
-            steps,
-            rollback: vec![ctx.rollback_ddl(rollback_sql, None)],
-            irreversible: None,
-            checks,
-        },
-        warning,
     )
+}
+
+/// 12-17: SET NOT NULL without a scan thanks to the validated CHECK, then the CHECK goes.
+fn set_not_null_step(ctx: &Ctx, c: &Column, name: &str) -> Step {
+    let (table, col, constraint) = (ctx.table(), ident(c.name), ident(name));
+    let mut set = ctx.brief(
+        "Mark the column NOT NULL (no scan: the validated CHECK proves it) and drop the CHECK (one transaction)",
+        vec![
+            format!("ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL;"),
+            format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint};"),
+        ],
+        Statement::AlterTableAccessExclusive,
+    );
+    set.notes.push("From 12, SET NOT NULL skips its full-table scan when a validated CHECK (col IS NOT NULL) exists.".to_string());
+    set
 }
 
 /// Serial and identity columns: a rewrite on every version, and no online path yields one.
