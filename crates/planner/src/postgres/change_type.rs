@@ -367,55 +367,7 @@ fn catalog_only_direct(ctx: &Ctx, spec: &Spec) -> Vec<Phase> {
 }
 
 fn rewrite_direct(ctx: &Ctx, spec: &Spec, effect: AlterTypeEffect) -> Vec<Phase> {
-    let v = ctx.version();
-    let mut sql = Vec::new();
-    if spec.zone {
-        sql.push("SET LOCAL TimeZone = 'UTC';".to_string());
-    }
-    sql.push(alter_type_sql(ctx, spec));
-    if spec.widens_sequence() && facts::SERIAL_SEQUENCE_KEEPS_TYPE.holds(ctx.version()) {
-        sql.push(quote::do_block(&format!(
-            "DECLARE\n  lockstep_seq text := pg_get_serial_sequence({}, {});\nBEGIN\n  IF lockstep_seq IS NOT NULL THEN\n    EXECUTE format('ALTER SEQUENCE %s AS bigint', lockstep_seq);\n  END IF;\nEND",
-            literal(&ctx.table()),
-            literal(spec.column)
-        )));
-    }
     let rebuild_only = effect == AlterTypeEffect::IndexRebuildOnly;
-    let (title, duration) = if rebuild_only {
-        (
-            "Change the type under a UTC session (no table rewrite; indexes on the column are rebuilt)",
-            Estimate::new(
-                CATALOG_ONLY.low,
-                ctx.model.index_build().high.min(ctx.model.rewrite().high),
-            ),
-        )
-    } else {
-        (
-            "Change the type (rewrites the table and every index under ACCESS EXCLUSIVE)",
-            ctx.model.rewrite(),
-        )
-    };
-    let mut step = ctx.ddl(title, sql, Statement::AlterTableAccessExclusive, duration);
-    step.rewrites_table = !rebuild_only;
-    if rebuild_only {
-        step.notes.push(format!("PostgreSQL {v}: timestamp <-> timestamptz skips the table rewrite when the session TimeZone is UTC (12+), which SET LOCAL sets for this transaction only. Every index containing the column is still rebuilt under the lock (its operator class changes): the duration runs from a catalog-only moment (no such index) to one index build (preflight lists them)."));
-    } else {
-        step.notes.push("ACCESS EXCLUSIVE is held while the table and all its indexes are rewritten: even SELECTs wait. Needs free disk for a full copy of the table and its indexes.".to_string());
-        if spec.zone {
-            step.notes.push(format!("PostgreSQL {v} rewrites the table for timestamp <-> timestamptz whatever the TimeZone (the UTC shortcut arrived in 12); SET LOCAL TimeZone = 'UTC' still fixes how stored values are read."));
-        }
-        if spec.using.is_some() {
-            step.notes.push("A USING expression other than the bare column (or a plain cast of it) always rewrites the table.".to_string());
-        }
-    }
-    if spec.is_pk {
-        step.notes.push("Every foreign key that references this column is re-checked against the new type: each referencing table is read under a lock that blocks its writes too.".to_string());
-    }
-    if spec.widens_sequence() {
-        step.notes.push("A serial column's sequence keeps its integer type (max 2147483647) after ALTER COLUMN TYPE bigint: the DO block makes it AS bigint. An identity column's sequence follows the column by itself.".to_string());
-    }
-    step.notes.push("Clients with prepared statements that return this column may get \"cached plan must not change result type\" once: they re-prepare on retry.".to_string());
-    step.retry = format!("{RETRY_LOCK_TIMEOUT} The transaction is all-or-nothing: after a failure the column still has its old type.");
     let mut checks = vec![
         type_check(ctx, spec.column, &spec.from, spec.from_raw, "now"),
         checks_on_column(ctx, spec.column),
@@ -441,7 +393,7 @@ fn rewrite_direct(ctx: &Ctx, spec: &Spec, effect: AlterTypeEffect) -> Vec<Phase>
                 ident(spec.column),
                 spec.to_raw
             )),
-            steps: vec![step, analyze_step(ctx, spec.column)],
+            steps: vec![alter_type_step(ctx, spec, rebuild_only), analyze_step(ctx, spec.column)],
             rollback: vec![ctx.rollback_ddl(
                 format!(
                     "ALTER TABLE {} ALTER COLUMN {} TYPE {};",
@@ -455,6 +407,69 @@ fn rewrite_direct(ctx: &Ctx, spec: &Spec, effect: AlterTypeEffect) -> Vec<Phase>
             checks: vec![type_check(ctx, spec.column, &spec.to, spec.to_raw, "now")],
         },
     ]
+}
+
+/// The ALTER COLUMN TYPE (under UTC for a time zone change), and the serial sequence widened
+/// where it keeps its type.
+fn alter_type_statements(ctx: &Ctx, spec: &Spec) -> Vec<String> {
+    let mut sql = Vec::new();
+    if spec.zone {
+        sql.push("SET LOCAL TimeZone = 'UTC';".to_string());
+    }
+    sql.push(alter_type_sql(ctx, spec));
+    if spec.widens_sequence() && facts::SERIAL_SEQUENCE_KEEPS_TYPE.holds(ctx.version()) {
+        sql.push(quote::do_block(&format!(
+            "DECLARE\n  lockstep_seq text := pg_get_serial_sequence({}, {});\nBEGIN\n  IF lockstep_seq IS NOT NULL THEN\n    EXECUTE format('ALTER SEQUENCE %s AS bigint', lockstep_seq);\n  END IF;\nEND",
+            literal(&ctx.table()),
+            literal(spec.column)
+        )));
+    }
+    sql
+}
+
+fn alter_type_step(ctx: &Ctx, spec: &Spec, rebuild_only: bool) -> Step {
+    let v = ctx.version();
+    let (title, duration) = if rebuild_only {
+        (
+            "Change the type under a UTC session (no table rewrite; indexes on the column are rebuilt)",
+            Estimate::new(
+                CATALOG_ONLY.low,
+                ctx.model.index_build().high.min(ctx.model.rewrite().high),
+            ),
+        )
+    } else {
+        (
+            "Change the type (rewrites the table and every index under ACCESS EXCLUSIVE)",
+            ctx.model.rewrite(),
+        )
+    };
+    let mut step = ctx.ddl(
+        title,
+        alter_type_statements(ctx, spec),
+        Statement::AlterTableAccessExclusive,
+        duration,
+    );
+    step.rewrites_table = !rebuild_only;
+    if rebuild_only {
+        step.notes.push(format!("PostgreSQL {v}: timestamp <-> timestamptz skips the table rewrite when the session TimeZone is UTC (12+), which SET LOCAL sets for this transaction only. Every index containing the column is still rebuilt under the lock (its operator class changes): the duration runs from a catalog-only moment (no such index) to one index build (preflight lists them)."));
+    } else {
+        step.notes.push("ACCESS EXCLUSIVE is held while the table and all its indexes are rewritten: even SELECTs wait. Needs free disk for a full copy of the table and its indexes.".to_string());
+        if spec.zone {
+            step.notes.push(format!("PostgreSQL {v} rewrites the table for timestamp <-> timestamptz whatever the TimeZone (the UTC shortcut arrived in 12); SET LOCAL TimeZone = 'UTC' still fixes how stored values are read."));
+        }
+        if spec.using.is_some() {
+            step.notes.push("A USING expression other than the bare column (or a plain cast of it) always rewrites the table.".to_string());
+        }
+    }
+    if spec.is_pk {
+        step.notes.push("Every foreign key that references this column is re-checked against the new type: each referencing table is read under a lock that blocks its writes too.".to_string());
+    }
+    if spec.widens_sequence() {
+        step.notes.push("A serial column's sequence keeps its integer type (max 2147483647) after ALTER COLUMN TYPE bigint: the DO block makes it AS bigint. An identity column's sequence follows the column by itself.".to_string());
+    }
+    step.notes.push("Clients with prepared statements that return this column may get \"cached plan must not change result type\" once: they re-prepare on retry.".to_string());
+    step.retry = format!("{RETRY_LOCK_TIMEOUT} The transaction is all-or-nothing: after a failure the column still has its old type.");
+    step
 }
 
 fn indexes_on_column_check(ctx: &Ctx, column: &str, description: &str) -> Check {
