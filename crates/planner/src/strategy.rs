@@ -38,118 +38,25 @@ pub struct Paths {
 /// lock timeout of queueing, and `--max-downtime 200ms` gets a 150 ms lock timeout.
 pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldError> {
     let budget_s = req.max_downtime_ms as f64 / 1000.0;
-    let budget = human_budget(req.max_downtime_ms);
-    let direct_blocking = paths.direct.as_deref().map(longest_blocking);
-    let online_blocking = paths.online.as_deref().map(longest_blocking);
-    let (chosen, rule, phases, alternative) = match (paths.direct, paths.online) {
-        (Some(direct), Some(online)) => {
-            let d = direct_blocking.unwrap_or(0.0);
-            if let Some(reason) = &paths.online_required {
-                let rule = format!("Online path required: {reason}");
-                let alt = Alternative {
-                    label: "The single statement (only when every client is stopped)".to_string(),
-                    why: format!(
-                        "It blocks traffic for up to {}, but {reason}",
-                        human_seconds_up(d)
-                    ),
-                    phases: direct,
-                };
-                ("online", rule, online, Some(alt))
-            } else if d <= budget_s + 1e-6 {
-                let rule = format!(
-                    "The direct statement blocks traffic for at most {} (estimated), within the {budget} budget, so it is the simple path; the online path beside it blocks for at most {}.",
-                    human_seconds_up(d),
-                    human_seconds_up(online_blocking.unwrap_or(0.0))
-                );
-                let o = online_blocking.unwrap_or(0.0);
-                let alt = if longest_hold(&online) <= CATALOG_ONLY.high {
-                    Alternative {
-                        label: "Online path (if you would rather block nothing)".to_string(),
-                        why: format!("More steps, but no step blocks traffic beyond a catalog-only moment (up to {} with its lock wait).", human_seconds_up(o)),
-                        phases: online,
-                    }
-                } else {
-                    // Some online paths end with an optional blocking step that fits the budget
-                    // (SET NOT NULL on 10/11): say so rather than promise no blocking.
-                    Alternative {
-                        label: "Online path".to_string(),
-                        why: format!(
-                            "More steps; its longest blocking step is {} (see each step).",
-                            human_seconds_up(o)
-                        ),
-                        phases: online,
-                    }
-                };
-                ("direct", rule, direct, Some(alt))
-            } else {
-                let rule = format!(
-                    "The direct statement would block traffic for up to {} (estimated), over the {budget} budget, so the online path is the plan; its longest blocking step is {}.",
-                    human_seconds_up(d),
-                    human_seconds_up(online_blocking.unwrap_or(0.0))
-                );
-                let alt = Alternative {
-                    label: "Do NOT run this on a live table".to_string(),
-                    why: format!(
-                        "It blocks traffic for up to {} on a table of this size.",
-                        human_seconds_up(d)
-                    ),
-                    phases: direct,
-                };
-                ("online", rule, online, Some(alt))
-            }
-        }
-        (Some(direct), None) => {
-            let d = direct_blocking.unwrap_or(0.0);
-            let rule = format!(
-                "There is one way to make this change; it blocks traffic for at most {} (estimated){}.",
-                human_seconds_up(d),
-                if d <= budget_s + 1e-6 {
-                    format!(", within the {budget} budget")
-                } else {
-                    String::new()
-                }
-            );
-            ("direct", rule, direct, None)
-        }
-        (None, Some(online)) => {
-            let rule = "Only the online path is offered for this change.".to_string();
-            ("online", rule, online, None)
-        }
-        (None, None) => {
-            return Err(FieldError::new(
-                "change",
-                "no path was built for this change",
-            ));
-        }
-    };
-    let mut phases = phases;
+    let Choice {
+        chosen,
+        rule,
+        mut phases,
+        mut alternative,
+    } = pick(req, paths.direct, paths.online, &paths.online_required)?;
     crate::model::name_skip_vars(&mut phases);
     // The other path's script would number its checks the same way.
-    let mut alternative = alternative;
     if let Some(alt) = &mut alternative {
         crate::model::name_skip_vars(&mut alt.phases);
     }
     let rerun_safe =
         !req.db.engine.is_mysql_family() && !crate::model::completion_checks(&phases).is_empty();
-    let resumes = rerun_safe;
-    let longest = longest_blocking(&phases);
-    let over = phases
-        .iter()
-        .flat_map(|p| p.steps.iter())
-        .filter(|s| !model.fits(s.hold_seconds, s.blocking_seconds.high))
-        .map(|s| s.blocking_seconds.high)
-        .fold(0.0, f64::max);
+    let over = over_budget(model, &phases);
     if over > 0.0 {
-        return Err(FieldError::budget_too_short(
-            format!(
-                "{budget} is too short: on {} {} the shortest path for this change blocks traffic for up to {} (its lock wait included). Accepts a duration such as 0, 500ms, 30s or 5m; raise it to at least {}{}",
-                req.db.engine.label(),
-                req.db.version,
-                human_seconds_up(over),
-                human_seconds_up(over),
-                paths.online_required.map(|r| format!(" ({r})")).unwrap_or_default()
-            ),
+        return Err(budget_too_short(
+            req,
             over,
+            paths.online_required.as_deref(),
         ));
     }
     let rule = match floor_promise(&phases, budget_s) {
@@ -172,14 +79,175 @@ pub fn choose(req: &Request, model: &Model, paths: Paths) -> Result<Plan, FieldE
             rule,
         },
         max_downtime_ms: req.max_downtime_ms,
-        longest_blocking_seconds: longest,
+        longest_blocking_seconds: longest_blocking(&phases),
         phases,
         alternative,
         warnings: paths.warnings,
         assumptions: model.assumptions(),
         rerun_safe,
-        resumes,
+        resumes: rerun_safe,
     })
+}
+
+/// The chosen path, why, and the other one.
+struct Choice {
+    chosen: &'static str,
+    rule: String,
+    phases: Vec<Phase>,
+    alternative: Option<Alternative>,
+}
+
+/// The decision: which path, from the paths built and the budget.
+fn pick(
+    req: &Request,
+    direct: Option<Vec<Phase>>,
+    online: Option<Vec<Phase>>,
+    online_required: &Option<String>,
+) -> Result<Choice, FieldError> {
+    let budget_s = req.max_downtime_ms as f64 / 1000.0;
+    let budget = human_budget(req.max_downtime_ms);
+    Ok(match (direct, online) {
+        (Some(direct), Some(online)) => {
+            let d = longest_blocking(&direct);
+            if let Some(reason) = online_required {
+                online_required_choice(direct, online, reason)
+            } else if d <= budget_s + 1e-6 {
+                direct_fits_choice(direct, online, &budget)
+            } else {
+                direct_too_long_choice(direct, online, &budget)
+            }
+        }
+        (Some(direct), None) => {
+            let d = longest_blocking(&direct);
+            let rule = format!(
+                "There is one way to make this change; it blocks traffic for at most {} (estimated){}.",
+                human_seconds_up(d),
+                if d <= budget_s + 1e-6 {
+                    format!(", within the {budget} budget")
+                } else {
+                    String::new()
+                }
+            );
+            Choice {
+                chosen: "direct",
+                rule,
+                phases: direct,
+                alternative: None,
+            }
+        }
+        (None, Some(online)) => Choice {
+            chosen: "online",
+            rule: "Only the online path is offered for this change.".to_string(),
+            phases: online,
+            alternative: None,
+        },
+        (None, None) => {
+            return Err(FieldError::new(
+                "change",
+                "no path was built for this change",
+            ));
+        }
+    })
+}
+
+/// A rename: the online path whatever the direct one's blocking.
+fn online_required_choice(direct: Vec<Phase>, online: Vec<Phase>, reason: &str) -> Choice {
+    let d = longest_blocking(&direct);
+    Choice {
+        chosen: "online",
+        rule: format!("Online path required: {reason}"),
+        phases: online,
+        alternative: Some(Alternative {
+            label: "The single statement (only when every client is stopped)".to_string(),
+            why: format!(
+                "It blocks traffic for up to {}, but {reason}",
+                human_seconds_up(d)
+            ),
+            phases: direct,
+        }),
+    }
+}
+
+/// The direct statement fits the budget: it is the plan, the online path beside it.
+fn direct_fits_choice(direct: Vec<Phase>, online: Vec<Phase>, budget: &str) -> Choice {
+    let (d, o) = (longest_blocking(&direct), longest_blocking(&online));
+    let rule = format!(
+        "The direct statement blocks traffic for at most {} (estimated), within the {budget} budget, so it is the simple path; the online path beside it blocks for at most {}.",
+        human_seconds_up(d),
+        human_seconds_up(o)
+    );
+    let alt = if longest_hold(&online) <= CATALOG_ONLY.high {
+        Alternative {
+            label: "Online path (if you would rather block nothing)".to_string(),
+            why: format!("More steps, but no step blocks traffic beyond a catalog-only moment (up to {} with its lock wait).", human_seconds_up(o)),
+            phases: online,
+        }
+    } else {
+        // Some online paths end with an optional blocking step that fits the budget
+        // (SET NOT NULL on 10/11): say so rather than promise no blocking.
+        Alternative {
+            label: "Online path".to_string(),
+            why: format!(
+                "More steps; its longest blocking step is {} (see each step).",
+                human_seconds_up(o)
+            ),
+            phases: online,
+        }
+    };
+    Choice {
+        chosen: "direct",
+        rule,
+        phases: direct,
+        alternative: Some(alt),
+    }
+}
+
+/// The direct statement is over the budget: the online path, the direct one as what not to do.
+fn direct_too_long_choice(direct: Vec<Phase>, online: Vec<Phase>, budget: &str) -> Choice {
+    let d = longest_blocking(&direct);
+    let rule = format!(
+        "The direct statement would block traffic for up to {} (estimated), over the {budget} budget, so the online path is the plan; its longest blocking step is {}.",
+        human_seconds_up(d),
+        human_seconds_up(longest_blocking(&online))
+    );
+    Choice {
+        chosen: "online",
+        rule,
+        phases: online,
+        alternative: Some(Alternative {
+            label: "Do NOT run this on a live table".to_string(),
+            why: format!(
+                "It blocks traffic for up to {} on a table of this size.",
+                human_seconds_up(d)
+            ),
+            phases: direct,
+        }),
+    }
+}
+
+/// The longest blocking of the steps that do not fit the budget; 0 when every step fits.
+fn over_budget(model: &Model, phases: &[Phase]) -> f64 {
+    phases
+        .iter()
+        .flat_map(|p| p.steps.iter())
+        .filter(|s| !model.fits(s.hold_seconds, s.blocking_seconds.high))
+        .map(|s| s.blocking_seconds.high)
+        .fold(0.0, f64::max)
+}
+
+fn budget_too_short(req: &Request, over: f64, online_required: Option<&str>) -> FieldError {
+    FieldError::budget_too_short(
+        format!(
+            "{} is too short: on {} {} the shortest path for this change blocks traffic for up to {} (its lock wait included). Accepts a duration such as 0, 500ms, 30s or 5m; raise it to at least {}{}",
+            human_budget(req.max_downtime_ms),
+            req.db.engine.label(),
+            req.db.version,
+            human_seconds_up(over),
+            human_seconds_up(over),
+            online_required.map(|r| format!(" ({r})")).unwrap_or_default()
+        ),
+        over,
+    )
 }
 
 /// The longest time any step of `phases` holds its lock, its wait left out.

@@ -17,7 +17,7 @@
 use super::constraint::{self, add_step, drop_rollback, name_free_check, state_check};
 use super::{check, Ctx, Paths};
 use crate::estimate::CATALOG_ONLY;
-use crate::model::{Expected, Phase};
+use crate::model::{Check, Expected, Phase};
 use crate::postgres::facts::Statement;
 use crate::quote::{derived_name, ident};
 use crate::request::change::AddCheck;
@@ -29,8 +29,29 @@ pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
     let name = name
         .clone()
         .unwrap_or_else(|| derived_name(&[&ctx.req.table, "check"]));
-    let definition = format!("CHECK ({expr})");
+    Ok(Paths {
+        summary: format!(
+            "Add CHECK constraint {} ({expr}) on {}",
+            ident(&name),
+            ctx.table()
+        ),
+        direct: Some(vec![
+            ctx.preflight(None, preflight_checks(ctx, &name, expr)),
+            direct_phase(ctx, &name, expr),
+        ]),
+        online: Some(vec![
+            ctx.preflight(None, preflight_checks(ctx, &name, expr)),
+            add_phase(ctx, &name, expr),
+            validate_phase(ctx, &name),
+        ]),
+        online_required: None,
+        warnings: ctx.version_warnings(false),
+    })
+}
 
+const DROP_NOTE: &str = "Takes ACCESS EXCLUSIVE briefly: run it with a lock_timeout.";
+
+fn preflight_checks(ctx: &Ctx, name: &str, expr: &str) -> Vec<Check> {
     let violating = check(
         "No existing row violates the expression (a full scan: run it on a replica if you have one)",
         format!(
@@ -44,13 +65,15 @@ pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
     .proving(crate::model::Precondition::NoViolatingRows);
     // This plan's own constraint: a CHECK of that name (its expression as the server
     // deparses it cannot be compared with the one typed here).
-    let extra = vec![name_free_check(ctx, &name, "contype = 'c'"), violating];
+    vec![name_free_check(ctx, name, "contype = 'c'"), violating]
+}
 
+fn add_phase(ctx: &Ctx, name: &str, expr: &str) -> Phase {
     let mut add = add_step(
         ctx,
         "Add the constraint without checking existing rows",
-        &name,
-        &format!("{definition} NOT VALID"),
+        name,
+        &format!("CHECK ({expr}) NOT VALID"),
         Statement::AlterTableAccessExclusive,
         CATALOG_ONLY,
     );
@@ -58,51 +81,48 @@ pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
         "NOT VALID: catalog-only, no scan. From this moment every INSERT and UPDATE is checked."
             .to_string(),
     );
+    Phase {
+        name: "add constraint (NOT VALID)".to_string(),
+        purpose: "Add the CHECK for new and updated rows only: a catalog-only moment under ACCESS EXCLUSIVE, no scan.".to_string(),
+        app_change: Some(format!(
+            "Every INSERT and UPDATE satisfies {expr} (rows where it is NULL pass): from this phase on, a write that violates it fails."
+        )),
+        steps: vec![add],
+        rollback: vec![drop_rollback(ctx, name, DROP_NOTE)],
+        irreversible: None,
+        checks: vec![state_check(ctx, name, "c", false)],
+    }
+}
+
+fn validate_phase(ctx: &Ctx, name: &str) -> Phase {
     let validate = constraint::validate_step(
         ctx,
-        &name,
+        name,
         ctx.model.scan(),
         "If it fails with \"check constraint ... is violated by some row\", the constraint stays NOT VALID and keeps checking new rows: fix the rows the preflight query counts, then run it again.",
     );
+    Phase {
+        name: "validate".to_string(),
+        purpose: "Check the existing rows under SHARE UPDATE EXCLUSIVE: one scan while reads and writes continue.".to_string(),
+        app_change: None,
+        steps: vec![validate],
+        rollback: vec![drop_rollback(
+            ctx,
+            name,
+            "A validated constraint cannot be marked NOT VALID again: dropping it undoes this phase and the previous one. Takes ACCESS EXCLUSIVE briefly.",
+        )
+        .undoing_previous(1)],
+        irreversible: None,
+        checks: vec![state_check(ctx, name, "c", true)],
+    }
+}
 
-    let online = vec![
-        ctx.preflight(None, extra.clone()),
-        Phase {
-            name: "add constraint (NOT VALID)".to_string(),
-            purpose: "Add the CHECK for new and updated rows only: a catalog-only moment under ACCESS EXCLUSIVE, no scan.".to_string(),
-            app_change: Some(format!(
-                "Every INSERT and UPDATE satisfies {expr} (rows where it is NULL pass): from this phase on, a write that violates it fails."
-            )),
-            steps: vec![add],
-            rollback: vec![drop_rollback(
-                ctx,
-                &name,
-                "Takes ACCESS EXCLUSIVE briefly: run it with a lock_timeout.",
-            )],
-            irreversible: None,
-            checks: vec![state_check(ctx, &name, "c", false)],
-        },
-        Phase {
-            name: "validate".to_string(),
-            purpose: "Check the existing rows under SHARE UPDATE EXCLUSIVE: one scan while reads and writes continue.".to_string(),
-            app_change: None,
-            steps: vec![validate],
-            rollback: vec![drop_rollback(
-                ctx,
-                &name,
-                "A validated constraint cannot be marked NOT VALID again: dropping it undoes this phase and the previous one. Takes ACCESS EXCLUSIVE briefly.",
-            )
-            .undoing_previous(1)],
-            irreversible: None,
-            checks: vec![state_check(ctx, &name, "c", true)],
-        },
-    ];
-
+fn direct_phase(ctx: &Ctx, name: &str, expr: &str) -> Phase {
     let mut direct_add = add_step(
         ctx,
         "Add and check the constraint in one statement (blocks reads and writes for the scan)",
-        &name,
-        &definition,
+        name,
+        &format!("CHECK ({expr})"),
         Statement::AlterTableAccessExclusive,
         ctx.model.scan(),
     );
@@ -111,36 +131,17 @@ pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
     direct_add.notes.push(
         "ACCESS EXCLUSIVE is held while every row is checked: even SELECTs wait.".to_string(),
     );
-    let direct = vec![
-        ctx.preflight(None, extra),
-        Phase {
-            name: "add constraint".to_string(),
-            purpose: "Add the CHECK and check every row in one statement; reads and writes wait until it finishes.".to_string(),
-            app_change: Some(format!(
-                "Every INSERT and UPDATE satisfies {expr}: from this phase on, a write that violates it fails."
-            )),
-            steps: vec![direct_add],
-            rollback: vec![drop_rollback(
-                ctx,
-                &name,
-                "Takes ACCESS EXCLUSIVE briefly: run it with a lock_timeout.",
-            )],
-            irreversible: None,
-            checks: vec![state_check(ctx, &name, "c", true)],
-        },
-    ];
-
-    Ok(Paths {
-        summary: format!(
-            "Add CHECK constraint {} ({expr}) on {}",
-            ident(&name),
-            ctx.table()
-        ),
-        direct: Some(direct),
-        online: Some(online),
-        online_required: None,
-        warnings: ctx.version_warnings(false),
-    })
+    Phase {
+        name: "add constraint".to_string(),
+        purpose: "Add the CHECK and check every row in one statement; reads and writes wait until it finishes.".to_string(),
+        app_change: Some(format!(
+            "Every INSERT and UPDATE satisfies {expr}: from this phase on, a write that violates it fails."
+        )),
+        steps: vec![direct_add],
+        rollback: vec![drop_rollback(ctx, name, DROP_NOTE)],
+        irreversible: None,
+        checks: vec![state_check(ctx, name, "c", true)],
+    }
 }
 
 #[cfg(test)]

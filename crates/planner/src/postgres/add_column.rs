@@ -27,7 +27,9 @@
 
 use super::backfill::KeysetPass;
 use super::{catalog_names, check, Ctx, Paths};
-use crate::model::{human_seconds, human_seconds_up, Check, Estimate, Expected, Phase, Warning};
+use crate::model::{
+    human_seconds, human_seconds_up, Check, Estimate, Expected, Phase, Step, Warning,
+};
 use crate::postgres::facts::{self, Statement};
 use crate::postgres::shared::expressions::{self, DefaultKind};
 use crate::postgres::shared::types;
@@ -203,25 +205,52 @@ pub fn paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
 }
 
 fn column_paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
-    let AddColumn {
-        column,
-        data_type,
-        default,
-        not_null,
-        generated,
-    } = change;
-    let v = ctx.version();
     let c = Column {
-        name: column,
-        data_type,
+        name: &change.column,
+        data_type: &change.data_type,
         // DEFAULT NULL is no default at all.
-        default: default
+        default: change
+            .default
             .as_deref()
             .map(str::trim)
             .filter(|d| !d.eq_ignore_ascii_case("null")),
-        not_null: *not_null,
+        not_null: change.not_null,
     };
-    let summary = format!(
+    let summary = summary(ctx, &c, change.generated.as_deref());
+    if let Some(expr) = change.generated.as_deref() {
+        refuse_generated(ctx, &c)?;
+        return generated_paths(ctx, &c, expr, summary);
+    }
+    if c.not_null && c.default.is_none() && ctx.req.rows > 0 {
+        return Err(FieldError::new(
+            "not-null",
+            format!("a NOT NULL column without a default cannot be added to a table that has rows ({} stated): every existing row would be NULL. Accepts true only with --default (the value existing rows get); or add the column nullable, fill it, then use change add-not-null", ctx.req.rows),
+        ));
+    }
+    if types::add_column_type_rewrites(c.data_type) {
+        return type_rewrite_paths(ctx, &c, summary);
+    }
+    let mut warnings = Vec::new();
+    let kind = c.default.map(expressions::classify_default);
+    if let Some(w) = unknown_volatility_warning(&c, kind) {
+        warnings.push(w);
+    }
+    if !default_rewrites(ctx, kind) {
+        return Ok(Paths {
+            summary,
+            direct: Some(fast_path(ctx, &c)),
+            online: None,
+            online_required: None,
+            warnings,
+        });
+    }
+    warnings.push(default_rewrite_warning(ctx, &c, kind));
+    default_rewrite_paths(ctx, &c, kind, summary, warnings)
+}
+
+/// The one-line summary: the column as it would be declared.
+fn summary(ctx: &Ctx, c: &Column, generated: Option<&str>) -> String {
+    format!(
         "Add column {} {}{}{} to {}",
         ident(c.name),
         c.data_type,
@@ -233,61 +262,51 @@ fn column_paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
             None => String::new(),
         } + if c.not_null { " NOT NULL" } else { "" },
         ctx.table()
-    );
+    )
+}
 
-    if let Some(expr) = generated.as_deref() {
-        if c.default.is_some() {
-            return Err(FieldError::new(
-                "default",
-                "a generated column cannot also have a default; accepts either --default or --generated, not both",
-            ));
-        }
-        if !facts::GENERATED_COLUMNS.holds(v) {
-            return Err(FieldError::new(
-                "generated",
-                format!("generated columns exist from PostgreSQL 12; PostgreSQL {v} has none. Accepts an expression only for 12 or later; on {v}, add a plain column and keep it computed with a trigger"),
-            ));
-        }
-        return generated_paths(ctx, &c, expr, summary);
-    }
-    if c.not_null && c.default.is_none() && ctx.req.rows > 0 {
+/// A generated column takes no default, and needs PostgreSQL 12.
+fn refuse_generated(ctx: &Ctx, c: &Column) -> Result<(), FieldError> {
+    let v = ctx.version();
+    if c.default.is_some() {
         return Err(FieldError::new(
-            "not-null",
-            format!("a NOT NULL column without a default cannot be added to a table that has rows ({} stated): every existing row would be NULL. Accepts true only with --default (the value existing rows get); or add the column nullable, fill it, then use change add-not-null", ctx.req.rows),
+            "default",
+            "a generated column cannot also have a default; accepts either --default or --generated, not both",
         ));
     }
+    if !facts::GENERATED_COLUMNS.holds(v) {
+        return Err(FieldError::new(
+            "generated",
+            format!("generated columns exist from PostgreSQL 12; PostgreSQL {v} has none. Accepts an expression only for 12 or later; on {v}, add a plain column and keep it computed with a trigger"),
+        ));
+    }
+    Ok(())
+}
 
-    let mut warnings = Vec::new();
-    if types::add_column_type_rewrites(c.data_type) {
-        return type_rewrite_paths(ctx, &c, summary);
-    }
-    let kind = c.default.map(expressions::classify_default);
-    let rewrites = match kind {
+/// Whether ADD COLUMN ... DEFAULT rewrites the table: a volatile or unknown default always, a
+/// non-volatile one before 11.
+fn default_rewrites(ctx: &Ctx, kind: Option<DefaultKind>) -> bool {
+    match kind {
         None => false,
-        Some(DefaultKind::NonVolatile) => !facts::FAST_DEFAULT.holds(v),
-        Some(DefaultKind::Volatile) => true,
-        Some(DefaultKind::Unknown) => {
-            warnings.push(Warning {
-                code: "default-volatility-unknown".to_string(),
-                message: format!(
-                    "The default {} calls a function Lockstep does not know, so it is treated as volatile: ADD COLUMN ... DEFAULT would rewrite the table. If the function is STABLE or IMMUTABLE (SELECT proname, provolatile FROM pg_proc WHERE proname = '<name>'; s or i), the default is catalog-only from 11 and this plan is more cautious than it needs to be.",
-                    c.default.unwrap_or_default()
-                ),
-            });
-            true
-        }
-    };
-    if !rewrites {
-        return Ok(Paths {
-            summary,
-            direct: Some(fast_path(ctx, &c)),
-            online: None,
-            online_required: None,
-            warnings,
-        });
+        Some(DefaultKind::NonVolatile) => !facts::FAST_DEFAULT.holds(ctx.version()),
+        Some(DefaultKind::Volatile) | Some(DefaultKind::Unknown) => true,
     }
+}
+
+fn unknown_volatility_warning(c: &Column, kind: Option<DefaultKind>) -> Option<Warning> {
+    matches!(kind, Some(DefaultKind::Unknown)).then(|| Warning {
+        code: "default-volatility-unknown".to_string(),
+        message: format!(
+            "The default {} calls a function Lockstep does not know, so it is treated as volatile: ADD COLUMN ... DEFAULT would rewrite the table. If the function is STABLE or IMMUTABLE (SELECT proname, provolatile FROM pg_proc WHERE proname = '<name>'; s or i), the default is catalog-only from 11 and this plan is more cautious than it needs to be.",
+            c.default.unwrap_or_default()
+        ),
+    })
+}
+
+fn default_rewrite_warning(ctx: &Ctx, c: &Column, kind: Option<DefaultKind>) -> Warning {
+    let v = ctx.version();
     let default = c.default.unwrap_or_default();
-    warnings.push(match kind {
+    match kind {
         Some(DefaultKind::NonVolatile) => Warning {
             code: "pg10-default-rewrites".to_string(),
             message: format!("PostgreSQL {v}: ADD COLUMN with any DEFAULT rewrites the whole table, even a constant one (catalog-only defaults arrived in 11). The online path adds the column without a default, sets the default for new rows, and fills existing rows in batches."),
@@ -296,37 +315,53 @@ fn column_paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
             code: "volatile-default-rewrites".to_string(),
             message: format!("The default {default} gives each row its own value, so ADD COLUMN ... DEFAULT rewrites the whole table on every version. The online path adds the column without a default, sets the default for new rows, and fills existing rows in batches."),
         },
-    });
+    }
+}
 
-    let mut checks = vec![check(
-        "The column exists with its type and NOT NULL",
-        format!(
-            "SELECT atttypid = {}::regtype AS type_ok, attnotnull {};",
-            literal(&c.base_type()),
-            c.attribute(ctx)
+/// The single ADD COLUMN ... DEFAULT that rewrites the table.
+fn default_rewrite_direct(ctx: &Ctx, c: &Column) -> Vec<Phase> {
+    let checks = vec![
+        check(
+            "The column exists with its type and NOT NULL",
+            format!(
+                "SELECT atttypid = {}::regtype AS type_ok, attnotnull {};",
+                literal(&c.base_type()),
+                c.attribute(ctx)
+            ),
+            if c.not_null { "t, t" } else { "t, f" },
+            Expected::row(&["t", if c.not_null { "t" } else { "f" }]),
         ),
-        if c.not_null { "t, t" } else { "t, f" },
-        Expected::row(&["t", if c.not_null { "t" } else { "f" }]),
-    )];
-    checks.push(check(
-        "No row was left without the default",
-        format!(
-            "SELECT count(*) AS unfilled FROM {} WHERE {} IS NULL;",
-            ctx.table(),
-            ident(c.name)
+        check(
+            "No row was left without the default",
+            format!(
+                "SELECT count(*) AS unfilled FROM {} WHERE {} IS NULL;",
+                ctx.table(),
+                ident(c.name)
+            ),
+            "0",
+            Expected::row(&["0"]),
         ),
-        "0",
-        Expected::row(&["0"]),
-    ));
+    ];
     let mut direct = rewrite_direct(
         ctx,
         "Add the column with its default (rewrites the table under ACCESS EXCLUSIVE)",
-        add_sql(ctx, &c, c.default, c.not_null),
+        add_sql(ctx, c, c.default, c.not_null),
         checks,
     );
-    direct[1].rollback.push(drop_column_rollback(ctx, &c));
-    let direct_blocking = ctx.model.worst_case(ctx.model.rewrite());
+    direct[1].rollback.push(drop_column_rollback(ctx, c));
+    direct
+}
 
+/// A default that rewrites: the single statement, and the online path (add without default,
+/// backfill, NOT NULL) when a key to walk exists.
+fn default_rewrite_paths(
+    ctx: &Ctx,
+    c: &Column,
+    kind: Option<DefaultKind>,
+    summary: String,
+    mut warnings: Vec<Warning>,
+) -> Result<Paths, FieldError> {
+    let direct = default_rewrite_direct(ctx, c);
     let Some(pk) = ctx.req.env.primary_key.as_deref() else {
         if fits_budget(ctx, ctx.model.rewrite()) {
             warnings.push(Warning {
@@ -343,18 +378,20 @@ fn column_paths(ctx: &Ctx, change: &AddColumn) -> Result<Paths, FieldError> {
         }
         return Err(FieldError::new(
             "primary-key",
-            format!("the online path fills existing rows in batches walking a primary key or a unique NOT NULL column, and none was given (primary-key=none); the single statement would block traffic for up to {}. Accepts the name of such a column", human_seconds(direct_blocking)),
+            format!("the online path fills existing rows in batches walking a primary key or a unique NOT NULL column, and none was given (primary-key=none); the single statement would block traffic for up to {}. Accepts the name of such a column", human_seconds(ctx.model.worst_case(ctx.model.rewrite()))),
         ));
     };
-
-    let mut online = vec![ctx.preflight(
-        Some(ctx.req.bytes),
-        vec![absent_check(ctx, &c), domain_check(&c), key_check(ctx, pk)],
-    )];
-    online.push(expand_phase(ctx, &c, default));
-    online.push(backfill_phase(ctx, &c, pk, default, kind));
+    let default = c.default.unwrap_or_default();
+    let mut online = vec![
+        ctx.preflight(
+            Some(ctx.req.bytes),
+            vec![absent_check(ctx, c), domain_check(c), key_check(ctx, pk)],
+        ),
+        expand_phase(ctx, c, default),
+        backfill_phase(ctx, c, pk, default, kind),
+    ];
     if c.not_null {
-        let (phase, warning) = not_null_phase(ctx, &c);
+        let (phase, warning) = not_null_phase(ctx, c);
         online.push(phase);
         warnings.extend(warning);
     }
@@ -503,13 +540,67 @@ fn backfill_phase(
 fn not_null_phase(ctx: &Ctx, c: &Column) -> (Phase, Option<Warning>) {
     let v = ctx.version();
     let table = ctx.table();
-    let t = ctx.regclass();
     let col = ident(c.name);
     let name = derived_name(&[&ctx.req.table, c.name, "not_null"]);
     let constraint = ident(&name);
-    let name_lit = literal(&name);
-    let native = facts::NOT_NULL_NOT_VALID.holds(v);
+    let attnotnull = check(
+        "The column is NOT NULL",
+        format!("SELECT attnotnull {};", c.attribute(ctx)),
+        "t",
+        Expected::row(&["t"]),
+    );
+    let drop_constraint = format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint};");
+    let mut steps = vec![
+        add_not_null_step(ctx, c, &name),
+        validate_not_null_step(ctx, &name),
+    ];
+    let mut warning = None;
+    let (checks, rollback_sql) = if facts::NOT_NULL_NOT_VALID.holds(v) {
+        (
+            vec![validated_check(ctx, &name), attnotnull],
+            drop_constraint,
+        )
+    } else if facts::SET_NOT_NULL_USES_CHECK.holds(v) {
+        steps.push(set_not_null_step(ctx, c, &name));
+        let helper_gone = check(
+            "The helper CHECK is gone",
+            format!(
+                "SELECT count(*) AS helper FROM pg_constraint WHERE conrelid = {} AND conname = {};",
+                ctx.regclass(),
+                literal(&name)
+            ),
+            "0",
+            Expected::row(&["0"]),
+        );
+        (
+            vec![attnotnull, helper_gone],
+            format!("ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n{drop_constraint}"),
+        )
+    } else {
+        warning = Some(Warning {
+            code: "not-null-as-check".to_string(),
+            message: format!("PostgreSQL {v}: SET NOT NULL always scans the whole table under ACCESS EXCLUSIVE (the CHECK shortcut arrived in 12), so the online path leaves NOT NULL enforced by the validated constraint {constraint} CHECK ({col} IS NOT NULL); pg_attribute.attnotnull stays false. After upgrading to 12+, SET NOT NULL uses that CHECK and skips the scan; then drop the CHECK."),
+        });
+        (vec![validated_check(ctx, &name)], drop_constraint)
+    };
+    (
+        Phase {
+            name: "enforce NOT NULL".to_string(),
+            purpose: "Make the column NOT NULL without a long lock.".to_string(),
+            app_change: None,
+            steps,
+            rollback: vec![ctx.rollback_ddl(rollback_sql, None)],
+            irreversible: None,
+            checks,
+        },
+        warning,
+    )
+}
 
+/// NOT NULL NOT VALID on 18+, CHECK (col IS NOT NULL) NOT VALID before.
+fn add_not_null_step(ctx: &Ctx, c: &Column, name: &str) -> Step {
+    let (table, col, constraint) = (ctx.table(), ident(c.name), ident(name));
+    let native = facts::NOT_NULL_NOT_VALID.holds(ctx.version());
     let mut add = ctx.brief(
         if native {
             "Add the NOT NULL constraint without checking existing rows (NOT VALID)"
@@ -527,17 +618,24 @@ fn not_null_phase(ctx: &Ctx, c: &Column) -> (Phase, Option<Warning>) {
     // drops its helper CHECK at the end, and must not add it again on a re-run).
     add.run_only_if(
         "lockstep_constraint_missing",
-        &format!("NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {t} AND conname = {name_lit}) AND NOT EXISTS (SELECT 1 {} AND attnotnull)",
+        &format!("NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {} AND conname = {}) AND NOT EXISTS (SELECT 1 {} AND attnotnull)",
+        ctx.regclass(),
+        literal(name),
         c.attribute(ctx)
     ),
     );
     add.notes
         .push("New and updated rows are checked from now on.".to_string());
+    add
+}
 
+fn validate_not_null_step(ctx: &Ctx, name: &str) -> Step {
     let mut validate = ctx.ddl(
         "Validate it: scans the table while reads and writes continue",
         vec![format!(
-            "ALTER TABLE {table} VALIDATE CONSTRAINT {constraint};"
+            "ALTER TABLE {} VALIDATE CONSTRAINT {};",
+            ctx.table(),
+            ident(name)
         )],
         Statement::ValidateConstraint,
         ctx.model.scan(),
@@ -545,78 +643,41 @@ fn not_null_phase(ctx: &Ctx, c: &Column) -> (Phase, Option<Warning>) {
     validate.scans_table = true;
     validate.run_only_if(
         "lockstep_needs_validation",
-        &format!("EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {t} AND conname = {name_lit} AND NOT convalidated)"
+        &format!("EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {} AND conname = {} AND NOT convalidated)",
+        ctx.regclass(),
+        literal(name)
     ),
     );
     validate.retry = "Safe to re-run: it runs only while the constraint is not yet validated. If it fails on a NULL, a row escaped the backfill: run the backfill again, then this.".to_string();
+    validate
+}
 
-    let validated = check(
+fn validated_check(ctx: &Ctx, name: &str) -> Check {
+    check(
         "The constraint is validated",
         format!(
-            "SELECT convalidated FROM pg_constraint WHERE conrelid = {t} AND conname = {name_lit};"
+            "SELECT convalidated FROM pg_constraint WHERE conrelid = {} AND conname = {};",
+            ctx.regclass(),
+            literal(name)
         ),
         "t",
         Expected::row(&["t"]),
-    );
-    let mut steps = vec![add, validate];
-    let mut checks = vec![validated];
-    let mut warning = None;
-    let rollback_sql;
-    if native {
-        rollback_sql = format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint};");
-        checks.push(check(
-            "The column is NOT NULL",
-            format!("SELECT attnotnull {};", c.attribute(ctx)),
-            "t",
-            Expected::row(&["t"]),
-        ));
-    } else if facts::SET_NOT_NULL_USES_CHECK.holds(v) {
-        let mut set = ctx.brief(
-            "Mark the column NOT NULL (no scan: the validated CHECK proves it) and drop the CHECK (one transaction)",
-            vec![
-                format!("ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL;"),
-                format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint};"),
-            ],
-            Statement::AlterTableAccessExclusive,
-        );
-        set.notes.push("From 12, SET NOT NULL skips its full-table scan when a validated CHECK (col IS NOT NULL) exists.".to_string());
-        steps.push(set);
-        checks = vec![
-            check(
-                "The column is NOT NULL",
-                format!("SELECT attnotnull {};", c.attribute(ctx)),
-                "t",
-                Expected::row(&["t"]),
-            ),
-            check(
-                "The helper CHECK is gone",
-                format!("SELECT count(*) AS helper FROM pg_constraint WHERE conrelid = {t} AND conname = {name_lit};"),
-                "0",
-                Expected::row(&["0"]),
-            ),
-        ];
-        rollback_sql = format!(
-            "ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\nALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint};"
-        );
-    } else {
-        rollback_sql = format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint};");
-        warning = Some(Warning {
-            code: "not-null-as-check".to_string(),
-            message: format!("PostgreSQL {v}: SET NOT NULL always scans the whole table under ACCESS EXCLUSIVE (the CHECK shortcut arrived in 12), so the online path leaves NOT NULL enforced by the validated constraint {constraint} CHECK ({col} IS NOT NULL); pg_attribute.attnotnull stays false. After upgrading to 12+, SET NOT NULL uses that CHECK and skips the scan; then drop the CHECK."),
-        });
-    }
-    (
-        Phase {
-            name: "enforce NOT NULL".to_string(),
-            purpose: "Make the column NOT NULL without a long lock.".to_string(),
-            app_change: None,
-            steps,
-            rollback: vec![ctx.rollback_ddl(rollback_sql, None)],
-            irreversible: None,
-            checks,
-        },
-        warning,
     )
+}
+
+/// 12-17: SET NOT NULL without a scan thanks to the validated CHECK, then the CHECK goes.
+fn set_not_null_step(ctx: &Ctx, c: &Column, name: &str) -> Step {
+    let (table, col, constraint) = (ctx.table(), ident(c.name), ident(name));
+    let mut set = ctx.brief(
+        "Mark the column NOT NULL (no scan: the validated CHECK proves it) and drop the CHECK (one transaction)",
+        vec![
+            format!("ALTER TABLE {table} ALTER COLUMN {col} SET NOT NULL;"),
+            format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint};"),
+        ],
+        Statement::AlterTableAccessExclusive,
+    );
+    set.notes.push("From 12, SET NOT NULL skips its full-table scan when a validated CHECK (col IS NOT NULL) exists.".to_string());
+    set
 }
 
 /// Serial and identity columns: a rewrite on every version, and no online path yields one.

@@ -31,96 +31,156 @@ use crate::request::change::AddForeignKey;
 use crate::request::FieldError;
 
 pub fn paths(ctx: &Ctx, change: &AddForeignKey) -> Result<Paths, FieldError> {
-    let AddForeignKey {
-        columns,
-        ref_table,
-        ref_columns,
-        name,
-    } = change;
-    let v = ctx.version();
-    let mut name_parts: Vec<&str> = vec![&ctx.req.table];
-    name_parts.extend(columns.iter().map(String::as_str));
-    name_parts.push("fkey");
-    let name = name.clone().unwrap_or_else(|| derived_name(&name_parts));
-    let table = ctx.table();
-    let parent = ctx.sibling(ref_table);
-    let cols = ident_list(columns);
-    let ref_cols = ident_list(ref_columns);
-    let definition = format!("FOREIGN KEY ({cols}) REFERENCES {parent} ({ref_cols})");
-    let lock_on_parent = |stmt| {
-        facts::foreign_key_referenced_lock(stmt).map_or_else(|| "no lock".to_string(), |l| l.name())
-    };
-
-    let mut extra = Vec::new();
-    if !facts::FK_NOT_VALID_ON_PARTITIONED.holds(v) {
-        extra.push(check(
-            "The table is a plain table: before PostgreSQL 18 a foreign key cannot be added NOT VALID to a partitioned table",
-            format!("SELECT relkind FROM pg_class WHERE oid = {};", ctx.regclass()),
-            "r (p: PostgreSQL refuses NOT VALID here before 18; this plan does not cover partitioned tables)",
-            Expected::row(&["r"]),
-        ));
-    }
-    extra.push(name_free_check(
-        ctx,
-        &name,
-        &format!(
-            "{} AND confrelid = {}",
-            constraint::own_constraint(ctx, "f", columns),
-            ctx.regclass_of(ref_table)
+    let fk = ForeignKey::new(ctx, change);
+    Ok(Paths {
+        summary: format!(
+            "Add foreign key {} on {} ({}) referencing {} ({})",
+            ident(&fk.name),
+            fk.table,
+            fk.cols,
+            fk.parent,
+            fk.ref_cols
         ),
-    ));
-    extra.push(referenced_key_check(ctx, ref_table, ref_columns));
-    extra.push(orphans_check(ctx, columns, &parent, ref_columns));
-    extra.push(referencing_index_check(ctx, columns));
+        direct: Some(vec![fk.preflight(), fk.direct_phase()]),
+        online: Some(vec![fk.preflight(), fk.add_phase(), fk.validate_phase()]),
+        online_required: None,
+        warnings: ctx.version_warnings(false),
+    })
+}
 
-    let parent_note =
-        |stmt, what: &str| format!("Also takes {} on {parent}: {what}", lock_on_parent(stmt));
-    let mut add = add_step(
-        ctx,
-        "Add the foreign key without checking existing rows",
-        &name,
-        &format!("{definition} NOT VALID"),
-        Statement::AddForeignKeyOrTrigger,
-        CATALOG_ONLY,
-    );
-    add.notes.push(parent_note(
-        Statement::AddForeignKeyOrTrigger,
-        "writes to it wait for the same catalog-only moment; reads of both tables continue. Each of the two lock waits is bounded by lock_timeout.",
-    ));
-    add.notes.push(format!(
-        "NOT VALID: no scan. From this moment every INSERT or key UPDATE on {table} is checked against {parent}, and every DELETE or key UPDATE on {parent} against {table}."
-    ));
-    let mut validate = constraint::validate_step(
-        ctx,
-        &name,
-        ctx.model.scan(),
-        "If it fails with \"insert or update on table ... violates foreign key constraint\", orphan rows exist: the constraint stays NOT VALID and keeps checking new rows; fix the rows the preflight orphan query counts, then run it again.",
-    );
-    validate.notes.push(parent_note(
-        Statement::ValidateConstraint,
-        "it conflicts only with EXCLUSIVE and ACCESS EXCLUSIVE, so reads and writes of both tables continue.",
-    ));
-    validate.notes.push(format!(
-        "PostgreSQL checks all rows with one query joining {table} to {parent}: the duration grows with both tables; the estimate counts one scan of {table}."
-    ));
+/// The names the phases use, derived once.
+struct ForeignKey<'a> {
+    ctx: &'a Ctx<'a>,
+    change: &'a AddForeignKey,
+    /// The constraint's name, unquoted.
+    name: String,
+    /// The table and the referenced table, quoted.
+    table: String,
+    parent: String,
+    /// The referencing and referenced columns, quoted and comma-separated.
+    cols: String,
+    ref_cols: String,
+}
 
-    let drop_note = format!(
-        "Takes ACCESS EXCLUSIVE on both {table} and {parent} briefly (it drops the foreign-key triggers on each): run it with a lock_timeout."
-    );
-    let app_change = format!(
-        "The application no longer writes ({cols}) values that are missing from {parent}, nor deletes or re-keys {parent} rows that {table} still references: from this phase on, such writes fail."
-    );
-    let online = vec![
-        ctx.preflight(None, extra.clone()),
+impl<'a> ForeignKey<'a> {
+    fn new(ctx: &'a Ctx<'a>, change: &'a AddForeignKey) -> Self {
+        let mut name_parts: Vec<&str> = vec![&ctx.req.table];
+        name_parts.extend(change.columns.iter().map(String::as_str));
+        name_parts.push("fkey");
+        ForeignKey {
+            ctx,
+            change,
+            name: change
+                .name
+                .clone()
+                .unwrap_or_else(|| derived_name(&name_parts)),
+            table: ctx.table(),
+            parent: ctx.sibling(&change.ref_table),
+            cols: ident_list(&change.columns),
+            ref_cols: ident_list(&change.ref_columns),
+        }
+    }
+
+    fn definition(&self) -> String {
+        format!(
+            "FOREIGN KEY ({}) REFERENCES {} ({})",
+            self.cols, self.parent, self.ref_cols
+        )
+    }
+
+    /// "Also takes <lock> on <parent>: <what>".
+    fn parent_note(&self, stmt: Statement, what: &str) -> String {
+        let lock = facts::foreign_key_referenced_lock(stmt)
+            .map_or_else(|| "no lock".to_string(), |l| l.name());
+        format!("Also takes {lock} on {}: {what}", self.parent)
+    }
+
+    fn drop_note(&self) -> String {
+        format!(
+            "Takes ACCESS EXCLUSIVE on both {} and {} briefly (it drops the foreign-key triggers on each): run it with a lock_timeout.",
+            self.table, self.parent
+        )
+    }
+
+    fn app_change(&self) -> String {
+        format!(
+            "The application no longer writes ({}) values that are missing from {parent}, nor deletes or re-keys {parent} rows that {} still references: from this phase on, such writes fail.",
+            self.cols,
+            self.table,
+            parent = self.parent
+        )
+    }
+
+    /// The same checks before either path.
+    fn preflight(&self) -> Phase {
+        let (ctx, c) = (self.ctx, self.change);
+        let mut extra = Vec::new();
+        if !facts::FK_NOT_VALID_ON_PARTITIONED.holds(ctx.version()) {
+            extra.push(check(
+                "The table is a plain table: before PostgreSQL 18 a foreign key cannot be added NOT VALID to a partitioned table",
+                format!("SELECT relkind FROM pg_class WHERE oid = {};", ctx.regclass()),
+                "r (p: PostgreSQL refuses NOT VALID here before 18; this plan does not cover partitioned tables)",
+                Expected::row(&["r"]),
+            ));
+        }
+        extra.push(name_free_check(
+            ctx,
+            &self.name,
+            &format!(
+                "{} AND confrelid = {}",
+                constraint::own_constraint(ctx, "f", &c.columns),
+                ctx.regclass_of(&c.ref_table)
+            ),
+        ));
+        extra.push(referenced_key_check(ctx, &c.ref_table, &c.ref_columns));
+        extra.push(orphans_check(ctx, &c.columns, &self.parent, &c.ref_columns));
+        extra.push(referencing_index_check(ctx, &c.columns));
+        ctx.preflight(None, extra)
+    }
+
+    fn add_phase(&self) -> Phase {
+        let (ctx, table, parent) = (self.ctx, &self.table, &self.parent);
+        let mut add = add_step(
+            ctx,
+            "Add the foreign key without checking existing rows",
+            &self.name,
+            &format!("{} NOT VALID", self.definition()),
+            Statement::AddForeignKeyOrTrigger,
+            CATALOG_ONLY,
+        );
+        add.notes.push(self.parent_note(
+            Statement::AddForeignKeyOrTrigger,
+            "writes to it wait for the same catalog-only moment; reads of both tables continue. Each of the two lock waits is bounded by lock_timeout.",
+        ));
+        add.notes.push(format!(
+            "NOT VALID: no scan. From this moment every INSERT or key UPDATE on {table} is checked against {parent}, and every DELETE or key UPDATE on {parent} against {table}."
+        ));
         Phase {
             name: "add foreign key (NOT VALID)".to_string(),
             purpose: format!("Check new rows from now on, without checking the existing ones: a catalog-only moment under SHARE ROW EXCLUSIVE on {table} and {parent}."),
-            app_change: Some(app_change.clone()),
+            app_change: Some(self.app_change()),
             steps: vec![add],
-            rollback: vec![drop_rollback(ctx, &name, &drop_note)],
+            rollback: vec![drop_rollback(ctx, &self.name, &self.drop_note())],
             irreversible: None,
-            checks: vec![state_check(ctx, &name, "f", false)],
-        },
+            checks: vec![state_check(ctx, &self.name, "f", false)],
+        }
+    }
+
+    fn validate_phase(&self) -> Phase {
+        let (ctx, table, parent) = (self.ctx, &self.table, &self.parent);
+        let mut validate = constraint::validate_step(
+            ctx,
+            &self.name,
+            ctx.model.scan(),
+            "If it fails with \"insert or update on table ... violates foreign key constraint\", orphan rows exist: the constraint stays NOT VALID and keeps checking new rows; fix the rows the preflight orphan query counts, then run it again.",
+        );
+        validate.notes.push(self.parent_note(
+            Statement::ValidateConstraint,
+            "it conflicts only with EXCLUSIVE and ACCESS EXCLUSIVE, so reads and writes of both tables continue.",
+        ));
+        validate.notes.push(format!(
+            "PostgreSQL checks all rows with one query joining {table} to {parent}: the duration grows with both tables; the estimate counts one scan of {table}."
+        ));
         Phase {
             name: "validate".to_string(),
             purpose: "Check the existing rows: one scan while reads and writes of both tables continue.".to_string(),
@@ -128,52 +188,41 @@ pub fn paths(ctx: &Ctx, change: &AddForeignKey) -> Result<Paths, FieldError> {
             steps: vec![validate],
             rollback: vec![drop_rollback(
                 ctx,
-                &name,
-                &format!("A validated constraint cannot be marked NOT VALID again: dropping it undoes this phase and the previous one. {drop_note}"),
+                &self.name,
+                &format!("A validated constraint cannot be marked NOT VALID again: dropping it undoes this phase and the previous one. {}", self.drop_note()),
             )
             .undoing_previous(1)],
             irreversible: None,
-            checks: vec![state_check(ctx, &name, "f", true)],
-        },
-    ];
+            checks: vec![state_check(ctx, &self.name, "f", true)],
+        }
+    }
 
-    let mut direct_add = add_step(
-        ctx,
-        "Add and check the foreign key in one statement (blocks writes to both tables for the scan)",
-        &name,
-        &definition,
-        Statement::AddForeignKeyOrTrigger,
-        ctx.model.scan(),
-    );
-    direct_add.scans_table = true;
-    direct_add.retry = format!("If it fails with \"insert or update on table ... violates foreign key constraint\", nothing changed: fix the rows the preflight orphan query counts, then run it again. {}", direct_add.retry);
-    direct_add.notes.push(parent_note(
-        Statement::AddForeignKeyOrTrigger,
-        "writes to both tables wait until every existing row is checked; reads continue.",
-    ));
-    let direct = vec![
-        ctx.preflight(None, extra),
+    fn direct_phase(&self) -> Phase {
+        let ctx = self.ctx;
+        let mut direct_add = add_step(
+            ctx,
+            "Add and check the foreign key in one statement (blocks writes to both tables for the scan)",
+            &self.name,
+            &self.definition(),
+            Statement::AddForeignKeyOrTrigger,
+            ctx.model.scan(),
+        );
+        direct_add.scans_table = true;
+        direct_add.retry = format!("If it fails with \"insert or update on table ... violates foreign key constraint\", nothing changed: fix the rows the preflight orphan query counts, then run it again. {}", direct_add.retry);
+        direct_add.notes.push(self.parent_note(
+            Statement::AddForeignKeyOrTrigger,
+            "writes to both tables wait until every existing row is checked; reads continue.",
+        ));
         Phase {
             name: "add foreign key".to_string(),
             purpose: "Add the foreign key and check every row in one statement; writes to both tables wait until it finishes.".to_string(),
-            app_change: Some(app_change),
+            app_change: Some(self.app_change()),
             steps: vec![direct_add],
-            rollback: vec![drop_rollback(ctx, &name, &drop_note)],
+            rollback: vec![drop_rollback(ctx, &self.name, &self.drop_note())],
             irreversible: None,
-            checks: vec![state_check(ctx, &name, "f", true)],
-        },
-    ];
-
-    Ok(Paths {
-        summary: format!(
-            "Add foreign key {} on {table} ({cols}) referencing {parent} ({ref_cols})",
-            ident(&name)
-        ),
-        direct: Some(direct),
-        online: Some(online),
-        online_required: None,
-        warnings: ctx.version_warnings(false),
-    })
+            checks: vec![state_check(ctx, &self.name, "f", true)],
+        }
+    }
 }
 
 /// A primary key, unique constraint or non-partial unique index covers exactly the referenced

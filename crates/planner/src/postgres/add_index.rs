@@ -7,7 +7,7 @@
 //! Direct: plain `CREATE INDEX` takes SHARE and blocks writes for the whole build.
 
 use super::{check, Ctx, Paths};
-use crate::model::{Expected, Phase};
+use crate::model::{Check, Expected, Phase};
 use crate::postgres::facts::Statement;
 use crate::postgres::shared::index::{key_sql, key_value, IndexSpec, INDEX_BYTES_PER_ROW};
 use crate::quote::{derived_name, ident};
@@ -15,13 +15,7 @@ use crate::request::change::AddIndex;
 use crate::request::{FieldError, IndexKey, IndexMethod};
 
 pub fn paths(ctx: &Ctx, change: &AddIndex) -> Result<Paths, FieldError> {
-    let AddIndex {
-        keys,
-        unique,
-        predicate,
-        method,
-        name,
-    } = change;
+    let AddIndex { unique, method, .. } = change;
     if *unique && !matches!(method, IndexMethod::Btree) {
         return Err(FieldError::new(
             "unique",
@@ -31,75 +25,138 @@ pub fn paths(ctx: &Ctx, change: &AddIndex) -> Result<Paths, FieldError> {
             ),
         ));
     }
-    let key_names: Vec<String> = keys.iter().map(IndexKey::name_part).collect();
-    let mut name_parts: Vec<&str> = vec![&ctx.req.table];
-    name_parts.extend(key_names.iter().map(String::as_str));
-    name_parts.push(if *unique { "key" } else { "idx" });
-    let columns: Vec<String> = keys
+    let columns: Vec<String> = change
+        .keys
         .iter()
         .filter_map(IndexKey::column_name)
         .map(str::to_string)
         .collect();
-    let key_list = keys.iter().map(key_sql).collect::<Vec<_>>().join(", ");
-    let spec = IndexSpec {
-        columns: &columns,
-        key_sql: Some(key_list.clone()),
-        unique: *unique,
-        predicate: predicate.as_deref(),
-        method: *method,
-        name: name.clone().unwrap_or_else(|| derived_name(&name_parts)),
-    };
-    let index = spec.qualified_name(ctx);
+    let spec = index_spec(ctx, change, &columns);
     let index_bytes = ctx.req.rows.saturating_mul(INDEX_BYTES_PER_ROW);
+    let extra_checks = preflight_checks(ctx, change);
+    Ok(Paths {
+        summary: summary(ctx, change, &spec),
+        direct: Some(vec![
+            ctx.preflight(Some(index_bytes), extra_checks.clone()),
+            direct_build_phase(ctx, &spec),
+        ]),
+        online: Some(vec![
+            ctx.preflight(Some(index_bytes), extra_checks),
+            online_build_phase(ctx, &spec),
+        ]),
+        online_required: None,
+        warnings: ctx.version_warnings(true),
+    })
+}
 
-    let mut extra_checks = vec![check(
+/// The index: its keys as SQL, its name given or derived from the table and keys.
+fn index_spec<'a>(ctx: &Ctx, change: &'a AddIndex, columns: &'a [String]) -> IndexSpec<'a> {
+    let key_names: Vec<String> = change.keys.iter().map(IndexKey::name_part).collect();
+    let mut name_parts: Vec<&str> = vec![&ctx.req.table];
+    name_parts.extend(key_names.iter().map(String::as_str));
+    name_parts.push(if change.unique { "key" } else { "idx" });
+    IndexSpec {
+        columns,
+        key_sql: Some(key_list(change)),
+        unique: change.unique,
+        predicate: change.predicate.as_deref(),
+        method: change.method,
+        name: change
+            .name
+            .clone()
+            .unwrap_or_else(|| derived_name(&name_parts)),
+    }
+}
+
+fn key_list(change: &AddIndex) -> String {
+    change
+        .keys
+        .iter()
+        .map(key_sql)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn summary(ctx: &Ctx, change: &AddIndex, spec: &IndexSpec) -> String {
+    format!(
+        "Add {}{} index {} on {} ({}){}",
+        if change.unique { "unique " } else { "" },
+        change.method.name(),
+        ident(&spec.name),
+        ctx.table(),
+        key_list(change),
+        change
+            .predicate
+            .as_deref()
+            .map(|p| format!(" WHERE {p}"))
+            .unwrap_or_default()
+    )
+}
+
+/// A plain table (both paths' check), and no duplicates for a unique index.
+fn preflight_checks(ctx: &Ctx, change: &AddIndex) -> Vec<Check> {
+    let mut checks = vec![check(
         "The table is a plain table: CONCURRENTLY cannot build on a partitioned parent",
         format!("SELECT relkind FROM pg_class WHERE oid = {};", ctx.regclass()),
         "r (for p, build the index CONCURRENTLY on each partition, then CREATE INDEX ON ONLY the parent and ATTACH each one)",
         Expected::row(&["r"]),
     )];
-    if *unique {
-        extra_checks.push(check(
-            "No duplicates exist among rows without NULLs, which a unique index never compares (a full scan: run it on a replica if you have one)",
-            format!(
-                "SELECT {cols}, count(*) FROM {table} WHERE {not_null}{pred} GROUP BY {cols} HAVING count(*) > 1 LIMIT 10;",
-                cols = keys.iter().map(key_value).collect::<Vec<_>>().join(", "),
-                table = ctx.table(),
-                not_null = keys
-                    .iter()
-                    .map(|k| format!("{} IS NOT NULL", key_value(k)))
-                    .collect::<Vec<_>>()
-                    .join(" AND "),
-                pred = predicate.as_deref().map(|p| format!(" AND ({p})")).unwrap_or_default()
-            ),
-            "no rows",
-            Expected::NoRows,
-        ).scanning().proving(crate::model::Precondition::NoDuplicates));
+    if change.unique {
+        checks.push(duplicates_check(ctx, change));
     }
+    checks
+}
 
-    let checks = vec![check(
+fn duplicates_check(ctx: &Ctx, change: &AddIndex) -> Check {
+    let keys = &change.keys;
+    check(
+        "No duplicates exist among rows without NULLs, which a unique index never compares (a full scan: run it on a replica if you have one)",
+        format!(
+            "SELECT {cols}, count(*) FROM {table} WHERE {not_null}{pred} GROUP BY {cols} HAVING count(*) > 1 LIMIT 10;",
+            cols = keys.iter().map(key_value).collect::<Vec<_>>().join(", "),
+            table = ctx.table(),
+            not_null = keys
+                .iter()
+                .map(|k| format!("{} IS NOT NULL", key_value(k)))
+                .collect::<Vec<_>>()
+                .join(" AND "),
+            pred = change.predicate.as_deref().map(|p| format!(" AND ({p})")).unwrap_or_default()
+        ),
+        "no rows",
+        Expected::NoRows,
+    ).scanning().proving(crate::model::Precondition::NoDuplicates)
+}
+
+fn valid_check(ctx: &Ctx, spec: &IndexSpec) -> Check {
+    check(
         "The index is valid and ready",
         spec.validity_sql(ctx),
         "one row: indisvalid = t, indisready = t",
         Expected::row(&["t", "t"]),
-    )];
+    )
+}
 
-    let online = vec![
-        ctx.preflight(Some(index_bytes), extra_checks.clone()),
-        Phase {
-            name: "build index".to_string(),
-            purpose: "Build the index while reads and writes continue.".to_string(),
-            app_change: None,
-            steps: spec.concurrent_build_steps(ctx),
-            rollback: vec![ctx.rollback_ddl(
-                format!("DROP INDEX CONCURRENTLY IF EXISTS {index};"),
-                Some("Runs outside a transaction; takes SHARE UPDATE EXCLUSIVE, so traffic continues."),
-            )],
-            irreversible: None,
-            checks: checks.clone(),
-        },
-    ];
+/// CREATE INDEX CONCURRENTLY: reads and writes continue.
+fn online_build_phase(ctx: &Ctx, spec: &IndexSpec) -> Phase {
+    Phase {
+        name: "build index".to_string(),
+        purpose: "Build the index while reads and writes continue.".to_string(),
+        app_change: None,
+        steps: spec.concurrent_build_steps(ctx),
+        rollback: vec![ctx.rollback_ddl(
+            format!(
+                "DROP INDEX CONCURRENTLY IF EXISTS {};",
+                spec.qualified_name(ctx)
+            ),
+            Some("Runs outside a transaction; takes SHARE UPDATE EXCLUSIVE, so traffic continues."),
+        )],
+        irreversible: None,
+        checks: vec![valid_check(ctx, spec)],
+    }
+}
 
+/// A plain CREATE INDEX: writes wait for the build.
+fn direct_build_phase(ctx: &Ctx, spec: &IndexSpec) -> Phase {
     let mut build = ctx.ddl(
         "Build the index (blocks writes until it finishes)",
         vec![spec.create_sql(ctx, false)],
@@ -110,42 +167,19 @@ pub fn paths(ctx: &Ctx, change: &AddIndex) -> Result<Paths, FieldError> {
     build.retry =
         "If it fails, the transaction rolls back and leaves nothing behind: run it again."
             .to_string();
-    let direct = vec![
-        ctx.preflight(Some(index_bytes), extra_checks),
-        Phase {
-            name: "build index".to_string(),
-            purpose:
-                "Build the index in one statement; writes wait until it finishes, reads continue."
-                    .to_string(),
-            app_change: None,
-            steps: vec![build],
-            rollback: vec![ctx.rollback_ddl(
-                format!("DROP INDEX IF EXISTS {index};"),
-                Some("Takes ACCESS EXCLUSIVE on the table briefly: run it with a lock_timeout."),
-            )],
-            irreversible: None,
-            checks,
-        },
-    ];
-
-    Ok(Paths {
-        summary: format!(
-            "Add {}{} index {} on {} ({}){}",
-            if *unique { "unique " } else { "" },
-            method.name(),
-            ident(&spec.name),
-            ctx.table(),
-            key_list,
-            predicate
-                .as_deref()
-                .map(|p| format!(" WHERE {p}"))
-                .unwrap_or_default()
-        ),
-        direct: Some(direct),
-        online: Some(online),
-        online_required: None,
-        warnings: ctx.version_warnings(true),
-    })
+    Phase {
+        name: "build index".to_string(),
+        purpose: "Build the index in one statement; writes wait until it finishes, reads continue."
+            .to_string(),
+        app_change: None,
+        steps: vec![build],
+        rollback: vec![ctx.rollback_ddl(
+            format!("DROP INDEX IF EXISTS {};", spec.qualified_name(ctx)),
+            Some("Takes ACCESS EXCLUSIVE on the table briefly: run it with a lock_timeout."),
+        )],
+        irreversible: None,
+        checks: vec![valid_check(ctx, spec)],
+    }
 }
 
 #[cfg(test)]

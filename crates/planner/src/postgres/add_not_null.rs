@@ -29,118 +29,182 @@
 use super::constraint::{self, add_step, by_name, drop_rollback, name_free_check, state_check};
 use super::{check, Ctx, Paths, RETRY_LOCK_TIMEOUT};
 use crate::estimate::CATALOG_ONLY;
-use crate::model::{Check, Expected, Phase, Warning};
+use crate::model::{Check, Expected, Phase, Step, Warning};
 use crate::postgres::facts::{self, Statement};
 use crate::quote::{self, derived_name, ident};
 use crate::request::change::AddNotNull;
 use crate::request::FieldError;
 
 pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
-    let AddNotNull { column, .. } = change;
-    let v = ctx.version();
-    let col = ident(column);
-    let table = ctx.table();
-    // PostgreSQL 18 names a column's not-null constraint <table>_<column>_not_null; the
-    // temporary CHECK of 12-17 (the lasting one of 10-11) uses the same name.
-    let name = derived_name(&[&ctx.req.table, column, "not_null"]);
-    let budget_s = ctx.req.max_downtime_ms as f64 / 1000.0;
-
-    // On 18 a NOT VALID not-null constraint already sets attnotnull: this plan's own, left by
-    // an earlier attempt that stopped before the validation, does not count.
-    let nullable = check(
-        "The column exists and is not NOT NULL yet",
-        format!(
-            "SELECT attnotnull AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND contype = 'n' AND NOT convalidated) AS attnotnull FROM pg_attribute WHERE attrelid = {} AND attname = {} AND NOT attisdropped;",
-            by_name(ctx, &name),
-            ctx.regclass(),
-            quote::literal(column)
-        ),
-        "f (t: the column is already NOT NULL and there is nothing to do; no row: there is no such column)",
-        Expected::row(&["f"]),
-    );
-    let nulls = check(
-        "No NULL is left in the column (a full scan unless an index covers it: run it on a replica if you have one)",
-        format!("SELECT count(*) AS null_rows FROM {table} WHERE {col} IS NULL;"),
-        "0. Any other count makes the validation fail: first make the application stop writing NULL, then backfill the NULLs in keyset-paginated batches, then start this plan",
-        Expected::row(&["0"]),
-    )
-    .scanning()
-    .proving(crate::model::Precondition::NoNulls);
-    let mut online_checks = vec![nullable.clone()];
-    // This plan's own constraint: the CHECK (col IS NOT NULL) of 10-17 or the NOT NULL
-    // constraint of 18, on this column alone.
-    let own = format!(
-        "{} AND (contype = 'n' OR pg_get_expr(conbin, conrelid) = {})",
-        constraint::own_constraint(ctx, "c", std::slice::from_ref(column)).replacen(
-            "contype = 'c'",
-            "contype IN ('c', 'n')",
-            1
-        ),
-        quote::literal(&format!("({col} IS NOT NULL)"))
-    );
-    online_checks.push(name_free_check(ctx, &name, &own));
-    online_checks.push(nulls.clone());
-
-    let app_change = format!(
-        "The application never writes NULL into {col} (every INSERT sets it, no UPDATE clears it), and the NULLs already there are backfilled: from this phase on, a write of NULL fails."
-    );
-    let drop_note = "Takes ACCESS EXCLUSIVE briefly: run it with a lock_timeout.";
-    let validate_failure = format!(
-        "If it fails with \"{}\", some row still holds NULL: the constraint stays NOT VALID and keeps rejecting new NULLs; backfill the NULL rows (the preflight query counts them), then run it again.",
-        if facts::NOT_NULL_NOT_VALID.holds(v) {
-            "column ... contains null values"
-        } else {
-            "check constraint ... is violated by some row"
-        }
-    );
+    let plan = NotNull::new(ctx, &change.column);
     let mut warnings = ctx.version_warnings(false);
+    let online = if facts::NOT_NULL_NOT_VALID.holds(ctx.version()) {
+        plan.online_not_valid_not_null()
+    } else {
+        let (phases, warning) = plan.online_check();
+        warnings.extend(warning);
+        phases
+    };
+    Ok(Paths {
+        summary: format!("Make column {} of {} NOT NULL", plan.col, plan.table),
+        direct: Some(plan.direct()),
+        online: Some(online),
+        online_required: None,
+        warnings,
+    })
+}
 
-    let online = if facts::NOT_NULL_NOT_VALID.holds(v) {
+const DROP_NOTE: &str = "Takes ACCESS EXCLUSIVE briefly: run it with a lock_timeout.";
+
+/// The names the phases use, derived once.
+struct NotNull<'a> {
+    ctx: &'a Ctx<'a>,
+    /// The column, unquoted.
+    column: &'a str,
+    /// The column, quoted.
+    col: String,
+    /// The table, quoted.
+    table: String,
+    /// The constraint's name (unquoted): PostgreSQL 18 names a column's not-null constraint
+    /// <table>_<column>_not_null; the temporary CHECK of 12-17 (the lasting one of 10-11) uses
+    /// the same name.
+    name: String,
+}
+
+impl<'a> NotNull<'a> {
+    fn new(ctx: &'a Ctx<'a>, column: &'a str) -> Self {
+        NotNull {
+            ctx,
+            column,
+            col: ident(column),
+            table: ctx.table(),
+            name: derived_name(&[&ctx.req.table, column, "not_null"]),
+        }
+    }
+
+    /// On 18 a NOT VALID not-null constraint already sets attnotnull: this plan's own, left by
+    /// an earlier attempt that stopped before the validation, does not count.
+    fn nullable_check(&self) -> Check {
+        let ctx = self.ctx;
+        check(
+            "The column exists and is not NOT NULL yet",
+            format!(
+                "SELECT attnotnull AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND contype = 'n' AND NOT convalidated) AS attnotnull FROM pg_attribute WHERE attrelid = {} AND attname = {} AND NOT attisdropped;",
+                by_name(ctx, &self.name),
+                ctx.regclass(),
+                quote::literal(self.column)
+            ),
+            "f (t: the column is already NOT NULL and there is nothing to do; no row: there is no such column)",
+            Expected::row(&["f"]),
+        )
+    }
+
+    fn nulls_check(&self) -> Check {
+        check(
+            "No NULL is left in the column (a full scan unless an index covers it: run it on a replica if you have one)",
+            format!("SELECT count(*) AS null_rows FROM {} WHERE {} IS NULL;", self.table, self.col),
+            "0. Any other count makes the validation fail: first make the application stop writing NULL, then backfill the NULLs in keyset-paginated batches, then start this plan",
+            Expected::row(&["0"]),
+        )
+        .scanning()
+        .proving(crate::model::Precondition::NoNulls)
+    }
+
+    /// This plan's own constraint: the CHECK (col IS NOT NULL) of 10-17 or the NOT NULL
+    /// constraint of 18, on this column alone.
+    fn own_constraint(&self) -> String {
+        format!(
+            "{} AND (contype = 'n' OR pg_get_expr(conbin, conrelid) = {})",
+            constraint::own_constraint(self.ctx, "c", &[self.column.to_string()]).replacen(
+                "contype = 'c'",
+                "contype IN ('c', 'n')",
+                1
+            ),
+            quote::literal(&format!("({} IS NOT NULL)", self.col))
+        )
+    }
+
+    fn online_preflight(&self) -> Phase {
+        let checks = vec![
+            self.nullable_check(),
+            name_free_check(self.ctx, &self.name, &self.own_constraint()),
+            self.nulls_check(),
+        ];
+        self.ctx.preflight(None, checks)
+    }
+
+    fn app_change(&self) -> String {
+        format!(
+            "The application never writes NULL into {} (every INSERT sets it, no UPDATE clears it), and the NULLs already there are backfilled: from this phase on, a write of NULL fails.",
+            self.col
+        )
+    }
+
+    fn validate(&self) -> Step {
+        let failure = format!(
+            "If it fails with \"{}\", some row still holds NULL: the constraint stays NOT VALID and keeps rejecting new NULLs; backfill the NULL rows (the preflight query counts them), then run it again.",
+            if facts::NOT_NULL_NOT_VALID.holds(self.ctx.version()) {
+                "column ... contains null values"
+            } else {
+                "check constraint ... is violated by some row"
+            }
+        );
+        constraint::validate_step(self.ctx, &self.name, self.ctx.model.scan(), &failure)
+    }
+
+    /// 18+: NOT NULL ... NOT VALID, then VALIDATE.
+    fn online_not_valid_not_null(&self) -> Vec<Phase> {
+        let (ctx, name) = (self.ctx, &self.name);
         let mut add = add_step(
             ctx,
             "Add the NOT NULL constraint without checking existing rows",
-            &name,
-            &format!("NOT NULL {col} NOT VALID"),
+            name,
+            &format!("NOT NULL {} NOT VALID", self.col),
             Statement::AlterTableAccessExclusive,
             CATALOG_ONLY,
         );
         add.notes.push("PostgreSQL 18+: NOT NULL can be added NOT VALID. Catalog-only, no scan; new NULLs are rejected from this moment.".to_string());
         add.notes.push("pg_attribute.attnotnull already reads true while the constraint is NOT VALID: the proof that existing rows were checked is pg_constraint.convalidated.".to_string());
-        let validate = constraint::validate_step(ctx, &name, ctx.model.scan(), &validate_failure);
         vec![
-            ctx.preflight(None, online_checks),
+            self.online_preflight(),
             Phase {
                 name: "add constraint (NOT VALID)".to_string(),
                 purpose: "Reject new NULLs at once, without checking the existing rows: a catalog-only moment under ACCESS EXCLUSIVE.".to_string(),
-                app_change: Some(app_change),
+                app_change: Some(self.app_change()),
                 steps: vec![add],
-                rollback: vec![drop_rollback(ctx, &name, drop_note)],
+                rollback: vec![drop_rollback(ctx, name, DROP_NOTE)],
                 irreversible: None,
-                checks: vec![state_check(ctx, &name, "n", false)],
+                checks: vec![state_check(ctx, name, "n", false)],
             },
             Phase {
                 name: "validate".to_string(),
                 purpose: "Check the existing rows under SHARE UPDATE EXCLUSIVE: one scan while reads and writes continue. Once validated, the column is NOT NULL like any other.".to_string(),
                 app_change: None,
-                steps: vec![validate],
+                steps: vec![self.validate()],
                 rollback: vec![drop_rollback(
                     ctx,
-                    &name,
+                    name,
                     "A validated constraint cannot be marked NOT VALID again: dropping it makes the column nullable, undoing this phase and the previous one. Takes ACCESS EXCLUSIVE briefly.",
                 )
                 .undoing_previous(1)],
                 irreversible: None,
                 checks: vec![
-                    state_check(ctx, &name, "n", true),
-                    attnotnull_check(ctx, column, true),
+                    state_check(ctx, name, "n", true),
+                    attnotnull_check(ctx, self.column, true),
                 ],
             },
         ]
-    } else {
+    }
+
+    /// The CHECK (col IS NOT NULL) NOT VALID step, skipped once the CHECK exists or the column
+    /// is NOT NULL.
+    fn add_check_step(&self) -> Step {
+        let ctx = self.ctx;
+        let col = &self.col;
         let mut add = add_step(
             ctx,
             &format!("Add CHECK ({col} IS NOT NULL) without checking existing rows"),
-            &name,
+            &self.name,
             &format!("CHECK ({col} IS NOT NULL) NOT VALID"),
             Statement::AlterTableAccessExclusive,
             CATALOG_ONLY,
@@ -150,9 +214,9 @@ pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
         add.run_only_if(
             "lockstep_check_needed",
             &format!("NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {}) AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = {} AND attname = {} AND attnotnull)",
-            by_name(ctx, &name),
+            by_name(ctx, &self.name),
             ctx.regclass(),
-            quote::literal(column)
+            quote::literal(self.column)
         ),
         );
         add.retry = format!("{RETRY_LOCK_TIMEOUT} ADD CONSTRAINT has no IF NOT EXISTS: the guard skips the step once the CHECK exists or the column is NOT NULL.");
@@ -160,105 +224,123 @@ pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
             "NOT VALID: catalog-only, no scan. From this moment every write of NULL fails."
                 .to_string(),
         );
-        let validate = constraint::validate_step(ctx, &name, ctx.model.scan(), &validate_failure);
-        let scan = ctx.model.scan();
-        let scanning_set_fits = ctx.model.worst_case(scan) <= budget_s;
-        // 10-11 without room for the scanning SET NOT NULL: the CHECK is the end state.
-        let keeps_check = !facts::SET_NOT_NULL_USES_CHECK.holds(v) && !scanning_set_fits;
-        let mut validate_checks = vec![state_check(ctx, &name, "c", true)];
+        add
+    }
+
+    /// Whether the scanning SET NOT NULL of 10-11 fits the budget.
+    fn scanning_set_fits(&self) -> bool {
+        let budget_s = self.ctx.req.max_downtime_ms as f64 / 1000.0;
+        self.ctx.model.worst_case(self.ctx.model.scan()) <= budget_s
+    }
+
+    fn validate_check_phase(&self, keeps_check: bool) -> Phase {
+        let (ctx, name, v) = (self.ctx, &self.name, self.ctx.version());
+        let mut checks = vec![state_check(ctx, name, "c", true)];
         if keeps_check {
-            validate_checks.push(attnotnull_check(ctx, column, false));
+            checks.push(attnotnull_check(ctx, self.column, false));
         }
+        Phase {
+            name: "validate".to_string(),
+            purpose: if keeps_check {
+                format!("Check the existing rows under SHARE UPDATE EXCLUSIVE: one scan while reads and writes continue. On PostgreSQL {v} the validated CHECK is what enforces NOT NULL: no row holds NULL and every write of NULL fails, but the column is not marked NOT NULL in the catalog (pg_attribute.attnotnull stays false).")
+            } else if facts::SET_NOT_NULL_USES_CHECK.holds(v) {
+                "Check the existing rows under SHARE UPDATE EXCLUSIVE: one scan while reads and writes continue. The validated CHECK is what lets SET NOT NULL skip its scan in the next phase.".to_string()
+            } else {
+                "Check the existing rows under SHARE UPDATE EXCLUSIVE: one scan while reads and writes continue. From here the CHECK enforces NOT NULL; the next phase also marks the column NOT NULL in the catalog.".to_string()
+            },
+            app_change: None,
+            steps: vec![self.validate()],
+            rollback: vec![drop_rollback(
+                ctx,
+                name,
+                "A validated constraint cannot be marked NOT VALID again: dropping it undoes this phase and the previous one. Takes ACCESS EXCLUSIVE briefly.",
+            )
+            .undoing_previous(1)],
+            irreversible: None,
+            checks,
+        }
+    }
+
+    /// 10-11 without room for the scanning SET NOT NULL: the validated CHECK is the end state.
+    fn check_is_end_state_warning(&self) -> Warning {
+        Warning {
+            code: "not-null-enforced-by-check".to_string(),
+            message: format!(
+                "PostgreSQL {}: SET NOT NULL scans the whole table under ACCESS EXCLUSIVE even when a validated CHECK proves it (the CHECK lets it skip the scan only from 12), and that scan (up to {}) does not fit the budget. The online path therefore ends with the validated CHECK {}: NOT NULL is enforced (no row holds NULL, every write of NULL fails), but the column is not marked NOT NULL in the catalog: pg_attribute.attnotnull stays false, so \\d, information_schema.columns.is_nullable and ORM or schema-diff tools still call it nullable, and a later PRIMARY KEY on it would scan to set NOT NULL. After an upgrade to 12 or later, ALTER TABLE ... ALTER COLUMN {} SET NOT NULL is catalog-only thanks to the CHECK; then drop the CHECK.",
+                self.ctx.version(),
+                crate::model::human_seconds(self.ctx.model.scan().high),
+                ident(&self.name),
+                self.col
+            ),
+        }
+    }
+
+    /// 10-17: CHECK NOT VALID, VALIDATE, then SET NOT NULL (catalog-only on 12+, scanning on
+    /// 10-11 when it fits the budget; otherwise the CHECK stays, with a warning).
+    fn online_check(&self) -> (Vec<Phase>, Option<Warning>) {
+        let (ctx, name, v) = (self.ctx, &self.name, self.ctx.version());
+        let scanning_set_fits = self.scanning_set_fits();
+        let keeps_check = !facts::SET_NOT_NULL_USES_CHECK.holds(v) && !scanning_set_fits;
         let mut phases = vec![
-            ctx.preflight(None, online_checks),
+            self.online_preflight(),
             Phase {
                 name: "add check (NOT VALID)".to_string(),
                 purpose: "Reject new NULLs at once with a CHECK, without checking the existing rows: a catalog-only moment under ACCESS EXCLUSIVE.".to_string(),
-                app_change: Some(app_change),
-                steps: vec![add],
-                rollback: vec![drop_rollback(ctx, &name, drop_note)],
+                app_change: Some(self.app_change()),
+                steps: vec![self.add_check_step()],
+                rollback: vec![drop_rollback(ctx, name, DROP_NOTE)],
                 irreversible: None,
-                checks: vec![state_check(ctx, &name, "c", false)],
+                checks: vec![state_check(ctx, name, "c", false)],
             },
-            Phase {
-                name: "validate".to_string(),
-                purpose: if keeps_check {
-                    format!("Check the existing rows under SHARE UPDATE EXCLUSIVE: one scan while reads and writes continue. On PostgreSQL {v} the validated CHECK is what enforces NOT NULL: no row holds NULL and every write of NULL fails, but the column is not marked NOT NULL in the catalog (pg_attribute.attnotnull stays false).")
-                } else if facts::SET_NOT_NULL_USES_CHECK.holds(v) {
-                    "Check the existing rows under SHARE UPDATE EXCLUSIVE: one scan while reads and writes continue. The validated CHECK is what lets SET NOT NULL skip its scan in the next phase.".to_string()
-                } else {
-                    "Check the existing rows under SHARE UPDATE EXCLUSIVE: one scan while reads and writes continue. From here the CHECK enforces NOT NULL; the next phase also marks the column NOT NULL in the catalog.".to_string()
-                },
-                app_change: None,
-                steps: vec![validate],
-                rollback: vec![drop_rollback(
-                    ctx,
-                    &name,
-                    "A validated constraint cannot be marked NOT VALID again: dropping it undoes this phase and the previous one. Takes ACCESS EXCLUSIVE briefly.",
-                )
-                .undoing_previous(1)],
-                irreversible: None,
-                checks: validate_checks,
-            },
+            self.validate_check_phase(keeps_check),
         ];
         if facts::SET_NOT_NULL_USES_CHECK.holds(v) {
-            phases.push(set_not_null_phase(ctx, column, &name, false));
+            phases.push(set_not_null_phase(ctx, self.column, name, false));
         } else if scanning_set_fits {
-            phases.push(set_not_null_phase(ctx, column, &name, true));
+            phases.push(set_not_null_phase(ctx, self.column, name, true));
         } else {
-            warnings.push(Warning {
-                code: "not-null-enforced-by-check".to_string(),
-                message: format!(
-                    "PostgreSQL {v}: SET NOT NULL scans the whole table under ACCESS EXCLUSIVE even when a validated CHECK proves it (the CHECK lets it skip the scan only from 12), and that scan (up to {}) does not fit the budget. The online path therefore ends with the validated CHECK {}: NOT NULL is enforced (no row holds NULL, every write of NULL fails), but the column is not marked NOT NULL in the catalog: pg_attribute.attnotnull stays false, so \\d, information_schema.columns.is_nullable and ORM or schema-diff tools still call it nullable, and a later PRIMARY KEY on it would scan to set NOT NULL. After an upgrade to 12 or later, ALTER TABLE ... ALTER COLUMN {col} SET NOT NULL is catalog-only thanks to the CHECK; then drop the CHECK.",
-                    crate::model::human_seconds(scan.high),
-                    ident(&name)
-                ),
-            });
+            return (phases, Some(self.check_is_end_state_warning()));
         }
-        phases
-    };
+        (phases, None)
+    }
 
-    let mut set_not_null = ctx.ddl(
-        "Set NOT NULL, checking every row (blocks reads and writes for the scan)",
-        vec![constraint::alter(
-            ctx,
-            &format!("ALTER COLUMN {col} SET NOT NULL"),
-        )],
-        Statement::AlterTableAccessExclusive,
-        ctx.model.scan(),
-    );
-    set_not_null.scans_table = true;
-    set_not_null
-        .notes
-        .push("ACCESS EXCLUSIVE is held while every row is read: even SELECTs wait.".to_string());
-    set_not_null.retry = format!(
-        "If it fails with \"column ... contains null values\", nothing changed: backfill the NULLs and run it again. {RETRY_LOCK_TIMEOUT}"
-    );
-    let direct = vec![
-        ctx.preflight(None, vec![nullable, nulls]),
-        Phase {
-            name: "set not null".to_string(),
-            purpose: "Set NOT NULL in one statement, which scans the table while reads and writes wait.".to_string(),
-            app_change: Some(format!(
-                "The application never writes NULL into {col}: from this phase on, a write of NULL fails."
-            )),
-            steps: vec![set_not_null],
-            rollback: vec![ctx.rollback_ddl(
-                constraint::alter(ctx, &format!("ALTER COLUMN {col} DROP NOT NULL")),
-                Some(drop_note),
+    /// One scanning SET NOT NULL under ACCESS EXCLUSIVE.
+    fn direct(&self) -> Vec<Phase> {
+        let (ctx, col) = (self.ctx, &self.col);
+        let mut set_not_null = ctx.ddl(
+            "Set NOT NULL, checking every row (blocks reads and writes for the scan)",
+            vec![constraint::alter(
+                ctx,
+                &format!("ALTER COLUMN {col} SET NOT NULL"),
             )],
-            irreversible: None,
-            checks: vec![attnotnull_check(ctx, column, true)],
-        },
-    ];
-
-    Ok(Paths {
-        summary: format!("Make column {col} of {table} NOT NULL"),
-        direct: Some(direct),
-        online: Some(online),
-        online_required: None,
-        warnings,
-    })
+            Statement::AlterTableAccessExclusive,
+            ctx.model.scan(),
+        );
+        set_not_null.scans_table = true;
+        set_not_null.notes.push(
+            "ACCESS EXCLUSIVE is held while every row is read: even SELECTs wait.".to_string(),
+        );
+        set_not_null.retry = format!(
+            "If it fails with \"column ... contains null values\", nothing changed: backfill the NULLs and run it again. {RETRY_LOCK_TIMEOUT}"
+        );
+        vec![
+            ctx.preflight(None, vec![self.nullable_check(), self.nulls_check()]),
+            Phase {
+                name: "set not null".to_string(),
+                purpose: "Set NOT NULL in one statement, which scans the table while reads and writes wait.".to_string(),
+                app_change: Some(format!(
+                    "The application never writes NULL into {col}: from this phase on, a write of NULL fails."
+                )),
+                steps: vec![set_not_null],
+                rollback: vec![ctx.rollback_ddl(
+                    constraint::alter(ctx, &format!("ALTER COLUMN {col} DROP NOT NULL")),
+                    Some(DROP_NOTE),
+                )],
+                irreversible: None,
+                checks: vec![attnotnull_check(ctx, self.column, true)],
+            },
+        ]
+    }
 }
 
 /// `pg_attribute.attnotnull` of the column.

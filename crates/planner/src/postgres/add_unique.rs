@@ -27,97 +27,168 @@ use crate::request::change::AddUnique;
 use crate::request::{FieldError, IndexMethod};
 
 pub fn paths(ctx: &Ctx, change: &AddUnique) -> Result<Paths, FieldError> {
-    let AddUnique { columns, name } = change;
-    let mut name_parts: Vec<&str> = vec![&ctx.req.table];
-    name_parts.extend(columns.iter().map(String::as_str));
-    name_parts.push("key");
-    let name = name.clone().unwrap_or_else(|| derived_name(&name_parts));
-    let spec = IndexSpec {
-        columns,
-        key_sql: None,
-        unique: true,
-        predicate: None,
-        method: IndexMethod::Btree,
-        name: name.clone(),
-    };
-    let index = spec.qualified_name(ctx);
-    let cols = ident_list(columns);
-    let table = ctx.table();
-    let index_bytes = ctx.req.rows.saturating_mul(INDEX_BYTES_PER_ROW);
-
-    let duplicates = check(
-        "No duplicates exist (a full scan: run it on a replica if you have one)",
-        format!(
-            "SELECT {cols}, count(*) FROM {table} WHERE {} GROUP BY {cols} HAVING count(*) > 1 LIMIT 10;",
-            all_not_null(None, columns)
+    let u = Unique::new(ctx, change);
+    Ok(Paths {
+        summary: format!(
+            "Add UNIQUE constraint {} on {} ({})",
+            ident(&u.name),
+            u.table,
+            u.cols
         ),
-        "no rows (rows with a NULL in any of these columns never conflict and are left out). Any row: remove the duplicates first, or the build fails",
-        Expected::NoRows,
-    )
-    .scanning()
-    .proving(crate::model::Precondition::NoDuplicates);
-    let name_free = check(
-        &format!("No index or table named {} exists yet", ident(&name)),
-        format!(
-            "SELECT to_regclass({idx}) IS NULL OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = to_regclass({idx}) AND i.indrelid = {} AND i.indisunique AND (SELECT array_agg(k ORDER BY k) FROM unnest(i.indkey::int2[]) k) = {}) AS name_free;",
-            ctx.regclass(),
-            constraint::column_set(&ctx.regclass(), columns),
-            idx = quote::literal(&index)
-        ),
-        "t (f: the name is taken: pass --name, unless it is this plan's own index left by an earlier attempt; CREATE INDEX ... IF NOT EXISTS would otherwise keep an unrelated index)",
-        Expected::row(&["t"]),
-    );
-    let plain_table = check(
-        "The table is a plain table: CONCURRENTLY cannot build on a partitioned parent",
-        format!("SELECT relkind FROM pg_class WHERE oid = {};", ctx.regclass()),
-        "r (p: a partitioned table needs the unique index built on each partition; this plan does not cover it)",
-        Expected::row(&["r"]),
-    );
-    let online_extra = vec![
-        plain_table,
-        name_free_check(ctx, &name, &constraint::own_constraint(ctx, "u", columns)),
-        name_free.clone(),
-        duplicates.clone(),
-    ];
+        direct: Some(vec![u.direct_preflight(), u.direct_phase()]),
+        online: Some(vec![
+            u.online_preflight(),
+            u.build_phase(),
+            u.attach_phase(),
+        ]),
+        online_required: None,
+        warnings: ctx.version_warnings(true),
+    })
+}
 
-    let mut build_steps = spec.concurrent_build_steps(ctx);
-    if let Some(build) = build_steps.last_mut() {
-        // Replaces the generic add-index note with the precise rule (docs, "Building Indexes
-        // Concurrently").
-        build
-            .notes
-            .retain(|n| !n.starts_with("A duplicate inserted while the index builds"));
-        build.notes.push("The uniqueness is enforced against other transactions from the second table scan on, before the index is usable: a duplicate written then fails, or makes the build fail. If the build fails there, the INVALID index keeps enforcing uniqueness until it is dropped (the first step of a re-run, or the rollback).".to_string());
+/// The names the phases use, derived once.
+struct Unique<'a> {
+    ctx: &'a Ctx<'a>,
+    columns: &'a [String],
+    /// The constraint's (and its index's) name, unquoted.
+    name: String,
+    spec: IndexSpec<'a>,
+    /// The index, quoted and schema-qualified.
+    index: String,
+    /// The columns, quoted and comma-separated.
+    cols: String,
+    /// The table, quoted.
+    table: String,
+}
+
+impl<'a> Unique<'a> {
+    fn new(ctx: &'a Ctx<'a>, change: &'a AddUnique) -> Self {
+        let AddUnique { columns, name } = change;
+        let mut name_parts: Vec<&str> = vec![&ctx.req.table];
+        name_parts.extend(columns.iter().map(String::as_str));
+        name_parts.push("key");
+        let name = name.clone().unwrap_or_else(|| derived_name(&name_parts));
+        let spec = IndexSpec {
+            columns,
+            key_sql: None,
+            unique: true,
+            predicate: None,
+            method: IndexMethod::Btree,
+            name: name.clone(),
+        };
+        Unique {
+            ctx,
+            columns,
+            index: spec.qualified_name(ctx),
+            spec,
+            name,
+            cols: ident_list(columns),
+            table: ctx.table(),
+        }
     }
-    let mut attach = add_step(
-        ctx,
-        "Turn the index into the constraint",
-        &name,
-        &format!("UNIQUE USING INDEX {}", ident(&name)),
-        Statement::AlterTableAccessExclusive,
-        CATALOG_ONLY,
-    );
-    attach.notes.push(format!(
-        "Catalog-only, no scan: the constraint takes over the valid index {} (same name, so no rename).",
-        ident(&name)
-    ));
 
-    let online = vec![
-        ctx.preflight(Some(index_bytes), online_extra),
+    fn index_bytes(&self) -> u64 {
+        self.ctx.req.rows.saturating_mul(INDEX_BYTES_PER_ROW)
+    }
+
+    fn duplicates_check(&self) -> Check {
+        let cols = &self.cols;
+        check(
+            "No duplicates exist (a full scan: run it on a replica if you have one)",
+            format!(
+                "SELECT {cols}, count(*) FROM {} WHERE {} GROUP BY {cols} HAVING count(*) > 1 LIMIT 10;",
+                self.table,
+                all_not_null(None, self.columns)
+            ),
+            "no rows (rows with a NULL in any of these columns never conflict and are left out). Any row: remove the duplicates first, or the build fails",
+            Expected::NoRows,
+        )
+        .scanning()
+        .proving(crate::model::Precondition::NoDuplicates)
+    }
+
+    fn index_name_free_check(&self) -> Check {
+        let ctx = self.ctx;
+        check(
+            &format!("No index or table named {} exists yet", ident(&self.name)),
+            format!(
+                "SELECT to_regclass({idx}) IS NULL OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = to_regclass({idx}) AND i.indrelid = {} AND i.indisunique AND (SELECT array_agg(k ORDER BY k) FROM unnest(i.indkey::int2[]) k) = {}) AS name_free;",
+                ctx.regclass(),
+                constraint::column_set(&ctx.regclass(), self.columns),
+                idx = quote::literal(&self.index)
+            ),
+            "t (f: the name is taken: pass --name, unless it is this plan's own index left by an earlier attempt; CREATE INDEX ... IF NOT EXISTS would otherwise keep an unrelated index)",
+            Expected::row(&["t"]),
+        )
+    }
+
+    fn constraint_name_free_check(&self) -> Check {
+        name_free_check(
+            self.ctx,
+            &self.name,
+            &constraint::own_constraint(self.ctx, "u", self.columns),
+        )
+    }
+
+    fn online_preflight(&self) -> Phase {
+        let plain_table = check(
+            "The table is a plain table: CONCURRENTLY cannot build on a partitioned parent",
+            format!("SELECT relkind FROM pg_class WHERE oid = {};", self.ctx.regclass()),
+            "r (p: a partitioned table needs the unique index built on each partition; this plan does not cover it)",
+            Expected::row(&["r"]),
+        );
+        self.ctx.preflight(
+            Some(self.index_bytes()),
+            vec![
+                plain_table,
+                self.constraint_name_free_check(),
+                self.index_name_free_check(),
+                self.duplicates_check(),
+            ],
+        )
+    }
+
+    fn build_phase(&self) -> Phase {
+        let mut build_steps = self.spec.concurrent_build_steps(self.ctx);
+        if let Some(build) = build_steps.last_mut() {
+            // Replaces the generic add-index note with the precise rule (docs, "Building Indexes
+            // Concurrently").
+            build
+                .notes
+                .retain(|n| !n.starts_with("A duplicate inserted while the index builds"));
+            build.notes.push("The uniqueness is enforced against other transactions from the second table scan on, before the index is usable: a duplicate written then fails, or makes the build fail. If the build fails there, the INVALID index keeps enforcing uniqueness until it is dropped (the first step of a re-run, or the rollback).".to_string());
+        }
         Phase {
             name: "build unique index".to_string(),
             purpose: "Build the unique index while reads and writes continue.".to_string(),
             app_change: Some(format!(
-                "The application no longer writes duplicate ({cols}) values: from this phase on, a duplicate write fails or makes the build fail."
+                "The application no longer writes duplicate ({}) values: from this phase on, a duplicate write fails or makes the build fail.",
+                self.cols
             )),
             steps: build_steps,
-            rollback: vec![ctx.rollback_ddl(
-                format!("DROP INDEX CONCURRENTLY IF EXISTS {index};"),
+            rollback: vec![self.ctx.rollback_ddl(
+                format!("DROP INDEX CONCURRENTLY IF EXISTS {};", self.index),
                 Some("Runs outside a transaction; takes SHARE UPDATE EXCLUSIVE, so traffic continues."),
             )],
             irreversible: None,
-            checks: vec![index_check(ctx, &spec)],
-        },
+            checks: vec![index_check(self.ctx, &self.spec)],
+        }
+    }
+
+    fn attach_phase(&self) -> Phase {
+        let (ctx, name) = (self.ctx, &self.name);
+        let mut attach = add_step(
+            ctx,
+            "Turn the index into the constraint",
+            name,
+            &format!("UNIQUE USING INDEX {}", ident(name)),
+            Statement::AlterTableAccessExclusive,
+            CATALOG_ONLY,
+        );
+        attach.notes.push(format!(
+            "Catalog-only, no scan: the constraint takes over the valid index {} (same name, so no rename).",
+            ident(name)
+        ));
         Phase {
             name: "add constraint".to_string(),
             purpose: "Attach the index as a UNIQUE constraint: a catalog-only moment under ACCESS EXCLUSIVE.".to_string(),
@@ -125,57 +196,58 @@ pub fn paths(ctx: &Ctx, change: &AddUnique) -> Result<Paths, FieldError> {
             steps: vec![attach],
             rollback: vec![drop_rollback(
                 ctx,
-                &name,
+                name,
                 "Drops the constraint and its index with it (a constraint owns its index): this undoes the build phase too. Takes ACCESS EXCLUSIVE briefly.",
             )],
             irreversible: None,
-            checks: vec![state_check(ctx, &name, "u", true), owns_index_check(ctx, &name, &index)],
-        },
-    ];
+            checks: vec![state_check(ctx, name, "u", true), owns_index_check(ctx, name, &self.index)],
+        }
+    }
 
-    let mut direct_add = add_step(
-        ctx,
-        "Add the constraint and build its index (blocks reads and writes until the build ends)",
-        &name,
-        &format!("UNIQUE ({cols})"),
-        Statement::AlterTableAccessExclusive,
-        ctx.model.index_build(),
-    );
-    direct_add.scans_table = true;
-    direct_add.retry = format!("If it fails with \"could not create unique index ... is duplicated\", nothing changed: remove the duplicates the preflight query lists, then run it again. {}", direct_add.retry);
-    direct_add.notes.push(
-        "ACCESS EXCLUSIVE is held for the whole index build: SELECTs wait too, not only writes."
-            .to_string(),
-    );
-    let direct = vec![
-        ctx.preflight(
-            Some(index_bytes),
-            vec![name_free_check(ctx, &name, &constraint::own_constraint(ctx, "u", columns)), name_free, duplicates],
-        ),
+    fn direct_preflight(&self) -> Phase {
+        self.ctx.preflight(
+            Some(self.index_bytes()),
+            vec![
+                self.constraint_name_free_check(),
+                self.index_name_free_check(),
+                self.duplicates_check(),
+            ],
+        )
+    }
+
+    fn direct_phase(&self) -> Phase {
+        let (ctx, name) = (self.ctx, &self.name);
+        let mut direct_add = add_step(
+            ctx,
+            "Add the constraint and build its index (blocks reads and writes until the build ends)",
+            name,
+            &format!("UNIQUE ({})", self.cols),
+            Statement::AlterTableAccessExclusive,
+            ctx.model.index_build(),
+        );
+        direct_add.scans_table = true;
+        direct_add.retry = format!("If it fails with \"could not create unique index ... is duplicated\", nothing changed: remove the duplicates the preflight query lists, then run it again. {}", direct_add.retry);
+        direct_add.notes.push(
+            "ACCESS EXCLUSIVE is held for the whole index build: SELECTs wait too, not only writes."
+                .to_string(),
+        );
         Phase {
             name: "add constraint".to_string(),
             purpose: "Add the constraint and build its index in one statement; reads and writes wait until it finishes.".to_string(),
             app_change: Some(format!(
-                "The application no longer writes duplicate ({cols}) values: from this phase on, a duplicate write fails."
+                "The application no longer writes duplicate ({}) values: from this phase on, a duplicate write fails.",
+                self.cols
             )),
             steps: vec![direct_add],
             rollback: vec![drop_rollback(
                 ctx,
-                &name,
+                name,
                 "Drops the constraint and its index. Takes ACCESS EXCLUSIVE briefly.",
             )],
             irreversible: None,
-            checks: vec![state_check(ctx, &name, "u", true), owns_index_check(ctx, &name, &index)],
-        },
-    ];
-
-    Ok(Paths {
-        summary: format!("Add UNIQUE constraint {} on {table} ({cols})", ident(&name)),
-        direct: Some(direct),
-        online: Some(online),
-        online_required: None,
-        warnings: ctx.version_warnings(true),
-    })
+            checks: vec![state_check(ctx, name, "u", true), owns_index_check(ctx, name, &self.index)],
+        }
+    }
 }
 
 /// The index is valid, ready, unique, and on exactly the constraint's columns in order (so an

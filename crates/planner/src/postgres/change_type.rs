@@ -31,7 +31,7 @@ use super::backfill::KeysetPass;
 use super::constraint::{add_step, by_name, state_check, validate_step};
 use super::{catalog_names, check, rollback, Ctx, Paths, RETRY_LOCK_TIMEOUT};
 use crate::estimate::CATALOG_ONLY;
-use crate::model::{human_seconds, Check, Estimate, Expected, Phase, Step, Warning};
+use crate::model::{human_seconds, Check, Estimate, Expected, Phase, RollbackStep, Step, Warning};
 use crate::postgres::facts::{self, Statement};
 use crate::postgres::shared::expressions;
 use crate::postgres::shared::index::IndexSpec;
@@ -94,6 +94,59 @@ pub fn paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
 }
 
 fn type_paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
+    let spec = spec(ctx, change)?;
+    let mut warnings = type_warnings(ctx, &spec);
+    let summary = format!(
+        "Change column {} of {} from {} to {}{}",
+        ident(spec.column),
+        ctx.table(),
+        spec.from_raw,
+        spec.to_raw,
+        spec.using
+            .map(|u| format!(" USING {u}"))
+            .unwrap_or_default()
+    );
+    let plain = spec
+        .using
+        .is_none_or(|u| types::using_is_plain_cast(u, spec.column, &spec.to.ty));
+    let effect = if plain {
+        types::alter_type_effect(ctx.version(), &spec.from.ty, &spec.to.ty)
+    } else {
+        AlterTypeEffect::Rewrite
+    };
+    if let AlterTypeEffect::CatalogOnly = effect {
+        warnings.extend(ctx.version_warnings(false));
+        return Ok(Paths {
+            summary,
+            direct: Some(catalog_only_direct(ctx, &spec)),
+            online: None,
+            online_required: None,
+            warnings,
+        });
+    }
+    warnings.extend(ctx.version_warnings(true));
+    let direct = rewrite_direct(ctx, &spec, effect);
+    let online = ctx
+        .req
+        .env
+        .primary_key
+        .as_ref()
+        .map(|pk| online(ctx, &spec, pk));
+    if online.is_none() {
+        warnings.push(no_primary_key(ctx, &direct)?);
+    }
+    Ok(Paths {
+        summary,
+        direct: Some(direct),
+        online,
+        online_required: None,
+        warnings,
+    })
+}
+
+/// The change's types parsed and the names the online path adds, after the refusals (a serial
+/// target, the same type).
+fn spec<'a>(ctx: &Ctx, change: &'a ChangeType) -> Result<Spec<'a>, FieldError> {
     let ChangeType {
         column,
         from_type,
@@ -114,18 +167,9 @@ fn type_paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
             format!("{} is the type the column already has ({} {}); accepts a different type, e.g. bigint or text", crate::request::shown(to_type), crate::request::params::flag("from-type"), crate::request::shown(from_type)),
         ));
     }
-    let v = ctx.version();
-    let plain = using
-        .as_deref()
-        .is_none_or(|u| types::using_is_plain_cast(u, column, &to.ty));
-    let effect = if plain {
-        types::alter_type_effect(v, &from.ty, &to.ty)
-    } else {
-        AlterTypeEffect::Rewrite
-    };
     let table = &ctx.req.table;
     let new_col = derived_name(&[column, "new"]);
-    let spec = Spec {
+    Ok(Spec {
         column,
         from_raw: from_type,
         to_raw: to_type,
@@ -140,15 +184,19 @@ fn type_paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
         not_null_check: derived_name(&[table, &new_col, "not_null_check"]),
         pk_index: derived_name(&[table, &new_col, "key"]),
         new_col,
-    };
+    })
+}
+
+/// The time zone a timestamp conversion assumes, and an integer key's ceiling.
+fn type_warnings(ctx: &Ctx, spec: &Spec) -> Vec<Warning> {
     let mut warnings = Vec::new();
     if spec.zone {
         warnings.push(Warning {
             code: "timestamp-zone".to_string(),
             message: format!(
                 "Converting between timestamp and timestamptz reads every stored value in a time zone. This plan uses UTC (SET LOCAL TimeZone = 'UTC' for the direct statement, AT TIME ZONE 'UTC' online), so a stored {} is taken as UTC. If the application wrote local times, re-plan with --using \"{} AT TIME ZONE 'Europe/Paris'\" (your zone): that always rewrites the table.",
-                ident(column),
-                ident(column)
+                ident(spec.column),
+                ident(spec.column)
             ),
         });
     }
@@ -161,57 +209,22 @@ fn type_paths(ctx: &Ctx, change: &ChangeType) -> Result<Paths, FieldError> {
             ),
         });
     }
-    let summary = format!(
-        "Change column {} of {} from {from_type} to {to_type}{}",
-        ident(column),
-        ctx.table(),
-        using
-            .as_deref()
-            .map(|u| format!(" USING {u}"))
-            .unwrap_or_default()
-    );
-    match effect {
-        AlterTypeEffect::CatalogOnly => {
-            warnings.extend(ctx.version_warnings(false));
-            Ok(Paths {
-                summary,
-                direct: Some(catalog_only_direct(ctx, &spec)),
-                online: None,
-                online_required: None,
-                warnings,
-            })
-        }
-        AlterTypeEffect::IndexRebuildOnly | AlterTypeEffect::Rewrite => {
-            warnings.extend(ctx.version_warnings(true));
-            let direct = rewrite_direct(ctx, &spec, effect);
-            let online = ctx
-                .req
-                .env
-                .primary_key
-                .as_ref()
-                .map(|pk| online(ctx, &spec, pk));
-            if online.is_none() {
-                let blocking = crate::model::longest_blocking(&direct);
-                if blocking > ctx.req.max_downtime_ms as f64 / 1000.0 {
-                    return Err(FieldError::new(
-                        "primary-key",
-                        format!("is none, but the online path (new column, trigger, backfill, swap) pages through the table by a primary key or a unique NOT NULL column, and the direct ALTER COLUMN TYPE blocks traffic for up to {} here. Accepts the name of such a column (e.g. id)", human_seconds(blocking)),
-                    ));
-                }
-                warnings.push(Warning {
-                    code: "no-primary-key".to_string(),
-                    message: "Without a primary key (or a unique NOT NULL column) there is no online path: the backfill pages by key. The direct statement fits the budget.".to_string(),
-                });
-            }
-            Ok(Paths {
-                summary,
-                direct: Some(direct),
-                online,
-                online_required: None,
-                warnings,
-            })
-        }
+    warnings
+}
+
+/// Without a key there is no online path: refused unless the direct statement fits the budget.
+fn no_primary_key(ctx: &Ctx, direct: &[Phase]) -> Result<Warning, FieldError> {
+    let blocking = crate::model::longest_blocking(direct);
+    if blocking > ctx.req.max_downtime_ms as f64 / 1000.0 {
+        return Err(FieldError::new(
+            "primary-key",
+            format!("is none, but the online path (new column, trigger, backfill, swap) pages through the table by a primary key or a unique NOT NULL column, and the direct ALTER COLUMN TYPE blocks traffic for up to {} here. Accepts the name of such a column (e.g. id)", human_seconds(blocking)),
+        ));
     }
+    Ok(Warning {
+        code: "no-primary-key".to_string(),
+        message: "Without a primary key (or a unique NOT NULL column) there is no online path: the backfill pages by key. The direct statement fits the budget.".to_string(),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,55 +367,7 @@ fn catalog_only_direct(ctx: &Ctx, spec: &Spec) -> Vec<Phase> {
 }
 
 fn rewrite_direct(ctx: &Ctx, spec: &Spec, effect: AlterTypeEffect) -> Vec<Phase> {
-    let v = ctx.version();
-    let mut sql = Vec::new();
-    if spec.zone {
-        sql.push("SET LOCAL TimeZone = 'UTC';".to_string());
-    }
-    sql.push(alter_type_sql(ctx, spec));
-    if spec.widens_sequence() && facts::SERIAL_SEQUENCE_KEEPS_TYPE.holds(ctx.version()) {
-        sql.push(quote::do_block(&format!(
-            "DECLARE\n  lockstep_seq text := pg_get_serial_sequence({}, {});\nBEGIN\n  IF lockstep_seq IS NOT NULL THEN\n    EXECUTE format('ALTER SEQUENCE %s AS bigint', lockstep_seq);\n  END IF;\nEND",
-            literal(&ctx.table()),
-            literal(spec.column)
-        )));
-    }
     let rebuild_only = effect == AlterTypeEffect::IndexRebuildOnly;
-    let (title, duration) = if rebuild_only {
-        (
-            "Change the type under a UTC session (no table rewrite; indexes on the column are rebuilt)",
-            Estimate::new(
-                CATALOG_ONLY.low,
-                ctx.model.index_build().high.min(ctx.model.rewrite().high),
-            ),
-        )
-    } else {
-        (
-            "Change the type (rewrites the table and every index under ACCESS EXCLUSIVE)",
-            ctx.model.rewrite(),
-        )
-    };
-    let mut step = ctx.ddl(title, sql, Statement::AlterTableAccessExclusive, duration);
-    step.rewrites_table = !rebuild_only;
-    if rebuild_only {
-        step.notes.push(format!("PostgreSQL {v}: timestamp <-> timestamptz skips the table rewrite when the session TimeZone is UTC (12+), which SET LOCAL sets for this transaction only. Every index containing the column is still rebuilt under the lock (its operator class changes): the duration runs from a catalog-only moment (no such index) to one index build (preflight lists them)."));
-    } else {
-        step.notes.push("ACCESS EXCLUSIVE is held while the table and all its indexes are rewritten: even SELECTs wait. Needs free disk for a full copy of the table and its indexes.".to_string());
-        if spec.zone {
-            step.notes.push(format!("PostgreSQL {v} rewrites the table for timestamp <-> timestamptz whatever the TimeZone (the UTC shortcut arrived in 12); SET LOCAL TimeZone = 'UTC' still fixes how stored values are read."));
-        }
-        if spec.using.is_some() {
-            step.notes.push("A USING expression other than the bare column (or a plain cast of it) always rewrites the table.".to_string());
-        }
-    }
-    if spec.is_pk {
-        step.notes.push("Every foreign key that references this column is re-checked against the new type: each referencing table is read under a lock that blocks its writes too.".to_string());
-    }
-    if spec.widens_sequence() {
-        step.notes.push("A serial column's sequence keeps its integer type (max 2147483647) after ALTER COLUMN TYPE bigint: the DO block makes it AS bigint. An identity column's sequence follows the column by itself.".to_string());
-    }
-    step.notes.push("Clients with prepared statements that return this column may get \"cached plan must not change result type\" once: they re-prepare on retry.".to_string());
-    step.retry = format!("{RETRY_LOCK_TIMEOUT} The transaction is all-or-nothing: after a failure the column still has its old type.");
     let mut checks = vec![
         type_check(ctx, spec.column, &spec.from, spec.from_raw, "now"),
         checks_on_column(ctx, spec.column),
@@ -428,7 +393,7 @@ fn rewrite_direct(ctx: &Ctx, spec: &Spec, effect: AlterTypeEffect) -> Vec<Phase>
                 ident(spec.column),
                 spec.to_raw
             )),
-            steps: vec![step, analyze_step(ctx, spec.column)],
+            steps: vec![alter_type_step(ctx, spec, rebuild_only), analyze_step(ctx, spec.column)],
             rollback: vec![ctx.rollback_ddl(
                 format!(
                     "ALTER TABLE {} ALTER COLUMN {} TYPE {};",
@@ -442,6 +407,69 @@ fn rewrite_direct(ctx: &Ctx, spec: &Spec, effect: AlterTypeEffect) -> Vec<Phase>
             checks: vec![type_check(ctx, spec.column, &spec.to, spec.to_raw, "now")],
         },
     ]
+}
+
+/// The ALTER COLUMN TYPE (under UTC for a time zone change), and the serial sequence widened
+/// where it keeps its type.
+fn alter_type_statements(ctx: &Ctx, spec: &Spec) -> Vec<String> {
+    let mut sql = Vec::new();
+    if spec.zone {
+        sql.push("SET LOCAL TimeZone = 'UTC';".to_string());
+    }
+    sql.push(alter_type_sql(ctx, spec));
+    if spec.widens_sequence() && facts::SERIAL_SEQUENCE_KEEPS_TYPE.holds(ctx.version()) {
+        sql.push(quote::do_block(&format!(
+            "DECLARE\n  lockstep_seq text := pg_get_serial_sequence({}, {});\nBEGIN\n  IF lockstep_seq IS NOT NULL THEN\n    EXECUTE format('ALTER SEQUENCE %s AS bigint', lockstep_seq);\n  END IF;\nEND",
+            literal(&ctx.table()),
+            literal(spec.column)
+        )));
+    }
+    sql
+}
+
+fn alter_type_step(ctx: &Ctx, spec: &Spec, rebuild_only: bool) -> Step {
+    let v = ctx.version();
+    let (title, duration) = if rebuild_only {
+        (
+            "Change the type under a UTC session (no table rewrite; indexes on the column are rebuilt)",
+            Estimate::new(
+                CATALOG_ONLY.low,
+                ctx.model.index_build().high.min(ctx.model.rewrite().high),
+            ),
+        )
+    } else {
+        (
+            "Change the type (rewrites the table and every index under ACCESS EXCLUSIVE)",
+            ctx.model.rewrite(),
+        )
+    };
+    let mut step = ctx.ddl(
+        title,
+        alter_type_statements(ctx, spec),
+        Statement::AlterTableAccessExclusive,
+        duration,
+    );
+    step.rewrites_table = !rebuild_only;
+    if rebuild_only {
+        step.notes.push(format!("PostgreSQL {v}: timestamp <-> timestamptz skips the table rewrite when the session TimeZone is UTC (12+), which SET LOCAL sets for this transaction only. Every index containing the column is still rebuilt under the lock (its operator class changes): the duration runs from a catalog-only moment (no such index) to one index build (preflight lists them)."));
+    } else {
+        step.notes.push("ACCESS EXCLUSIVE is held while the table and all its indexes are rewritten: even SELECTs wait. Needs free disk for a full copy of the table and its indexes.".to_string());
+        if spec.zone {
+            step.notes.push(format!("PostgreSQL {v} rewrites the table for timestamp <-> timestamptz whatever the TimeZone (the UTC shortcut arrived in 12); SET LOCAL TimeZone = 'UTC' still fixes how stored values are read."));
+        }
+        if spec.using.is_some() {
+            step.notes.push("A USING expression other than the bare column (or a plain cast of it) always rewrites the table.".to_string());
+        }
+    }
+    if spec.is_pk {
+        step.notes.push("Every foreign key that references this column is re-checked against the new type: each referencing table is read under a lock that blocks its writes too.".to_string());
+    }
+    if spec.widens_sequence() {
+        step.notes.push("A serial column's sequence keeps its integer type (max 2147483647) after ALTER COLUMN TYPE bigint: the DO block makes it AS bigint. An identity column's sequence follows the column by itself.".to_string());
+    }
+    step.notes.push("Clients with prepared statements that return this column may get \"cached plan must not change result type\" once: they re-prepare on retry.".to_string());
+    step.retry = format!("{RETRY_LOCK_TIMEOUT} The transaction is all-or-nothing: after a failure the column still has its old type.");
+    step
 }
 
 fn indexes_on_column_check(ctx: &Ctx, column: &str, description: &str) -> Check {
@@ -461,19 +489,95 @@ fn indexes_on_column_check(ctx: &Ctx, column: &str, description: &str) -> Check 
 // Online path (expand/contract)
 // ---------------------------------------------------------------------------------------------
 
+/// The expand/backfill/swap/contract path: a new column filled by a trigger and a backfill,
+/// swapped in by name.
 fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
-    let v = ctx.version();
-    let table = ctx.table();
-    let col = ident(spec.column);
-    let new_col = ident(&spec.new_col);
-    let value = spec.value();
     let pass = KeysetPass {
         key: pk,
         progress: derived_name(&[&ctx.req.table, spec.column, "lockstep_progress"]),
         title: "Backfill the new column in keyset-paginated batches",
     };
+    let mut phases = vec![
+        online_preflight(ctx, spec),
+        expand_phase(ctx, spec),
+        backfill_phase(ctx, spec, &pass),
+        indexes_phase(ctx, spec),
+    ];
+    if spec.is_pk {
+        phases.push(foreign_keys_phase(ctx, spec));
+    }
+    phases.push(swap_phase(ctx, spec));
+    phases.push(contract_phase(ctx, spec, &pass));
+    phases
+}
 
-    // ---- preflight
+/// The checks of the primary key case: the key is whole, its headroom, its sequence and the
+/// foreign keys that reference it.
+fn primary_key_checks(ctx: &Ctx, spec: &Spec) -> Vec<Check> {
+    let table = ctx.table();
+    let col = ident(spec.column);
+    let mut pre = vec![check(
+        "The column is the table's whole primary key",
+        format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {} AND contype = 'p' AND conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE {})]::int2[]) AS is_primary_key;",
+            ctx.regclass(),
+            attr(ctx, spec.column)
+        ),
+        "t",
+        Expected::row(&["t"]),
+    )];
+    if matches!(spec.from.ty, ColumnType::Integer) {
+        pre.push(check(
+            "Headroom below the integer ceiling (2147483647): the current maximum and the sequence's last value (an index probe, not a scan)",
+            format!(
+                "SELECT max({col}) AS max_id, round(100.0 * max({col}) / {INT4_MAX}, 1) AS pct_of_int4, (SELECT pg_sequence_last_value(s::regclass) FROM pg_get_serial_sequence({}, {}) AS s WHERE s IS NOT NULL) AS sequence_last_value FROM {table};",
+                literal(&table),
+                literal(spec.column)
+            ),
+            "pct_of_int4 well below 100 with room for the backfill's duration at your insert rate; above ~85 %, start now and skip nothing",
+            Expected::Manual,
+        ));
+    }
+    pre.push(check(
+        "Sequence or identity behind the column (the swap moves either one)",
+        format!(
+            "SELECT pg_get_serial_sequence({}, {}) AS sequence, (SELECT attidentity FROM pg_attribute WHERE {}) AS identity, (SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = {} AND adnum = (SELECT attnum FROM pg_attribute WHERE {})) AS column_default;",
+            literal(&table),
+            literal(spec.column),
+            attr(ctx, spec.column),
+            ctx.regclass(),
+            attr(ctx, spec.column)
+        ),
+        "for the record: a serial column shows its sequence and a nextval default; an identity column shows identity a (ALWAYS) or d (BY DEFAULT)",
+        Expected::Manual,
+    ));
+    pre.push(check(
+        "Foreign keys of other tables that reference the table (each one referencing the column gets a copy on the new column; their own columns need the same type change later)",
+        format!(
+            "SELECT conrelid::regclass AS referencing_table, conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE confrelid = {} AND contype = 'f' ORDER BY 1, 2;",
+            ctx.regclass()
+        ),
+        "the list. Each referencing column of the old type must be converted too (plan a change-type for each, e.g. order_id integer -> bigint): until then it overflows at the same ceiling",
+        Expected::Manual,
+    ));
+    pre
+}
+
+/// Refused on a plain column: constraints this plan does not copy.
+fn constraints_on_column_check(ctx: &Ctx, spec: &Spec) -> Check {
+    check(
+        "No UNIQUE, PRIMARY KEY, EXCLUDE or FOREIGN KEY constraint involves the column (this plan copies plain indexes only)",
+        format!(
+            "SELECT conname, contype FROM pg_constraint WHERE ((conrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {a}) = ANY (conkey)) OR (confrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {a}) = ANY (confkey))) AND contype IN ('u', 'p', 'x', 'f');",
+            reg = ctx.regclass(),
+            a = attr(ctx, spec.column)
+        ),
+        "no rows (a constraint on the column needs its own handling: re-create it on the new column after the swap)",
+        Expected::NoRows,
+    )
+}
+
+fn online_preflight(ctx: &Ctx, spec: &Spec) -> Phase {
     let mut pre = vec![
         type_check(ctx, spec.column, &spec.from, spec.from_raw, "now"),
         check(
@@ -501,81 +605,22 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
         indexes_on_column_check(ctx, spec.column, "Indexes containing the column (the plan builds a copy of each on the new column)"),
     ];
     if spec.is_pk {
-        pre.push(check(
-            "The column is the table's whole primary key",
-            format!(
-                "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {} AND contype = 'p' AND conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE {})]::int2[]) AS is_primary_key;",
-                ctx.regclass(),
-                attr(ctx, spec.column)
-            ),
-            "t",
-            Expected::row(&["t"]),
-        ));
-        if matches!(spec.from.ty, ColumnType::Integer) {
-            pre.push(check(
-                "Headroom below the integer ceiling (2147483647): the current maximum and the sequence's last value (an index probe, not a scan)",
-                format!(
-                    "SELECT max({col}) AS max_id, round(100.0 * max({col}) / {INT4_MAX}, 1) AS pct_of_int4, (SELECT pg_sequence_last_value(s::regclass) FROM pg_get_serial_sequence({}, {}) AS s WHERE s IS NOT NULL) AS sequence_last_value FROM {table};",
-                    literal(&table),
-                    literal(spec.column)
-                ),
-                "pct_of_int4 well below 100 with room for the backfill's duration at your insert rate; above ~85 %, start now and skip nothing",
-                Expected::Manual,
-            ));
-        }
-        pre.push(check(
-            "Sequence or identity behind the column (the swap moves either one)",
-            format!(
-                "SELECT pg_get_serial_sequence({}, {}) AS sequence, (SELECT attidentity FROM pg_attribute WHERE {}) AS identity, (SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = {} AND adnum = (SELECT attnum FROM pg_attribute WHERE {})) AS column_default;",
-                literal(&table),
-                literal(spec.column),
-                attr(ctx, spec.column),
-                ctx.regclass(),
-                attr(ctx, spec.column)
-            ),
-            "for the record: a serial column shows its sequence and a nextval default; an identity column shows identity a (ALWAYS) or d (BY DEFAULT)",
-            Expected::Manual,
-        ));
-        pre.push(check(
-            "Foreign keys of other tables that reference the table (each one referencing the column gets a copy on the new column; their own columns need the same type change later)",
-            format!(
-                "SELECT conrelid::regclass AS referencing_table, conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE confrelid = {} AND contype = 'f' ORDER BY 1, 2;",
-                ctx.regclass()
-            ),
-            "the list. Each referencing column of the old type must be converted too (plan a change-type for each, e.g. order_id integer -> bigint): until then it overflows at the same ceiling",
-            Expected::Manual,
-        ));
+        pre.extend(primary_key_checks(ctx, spec));
     } else {
-        pre.push(check(
-            "No UNIQUE, PRIMARY KEY, EXCLUDE or FOREIGN KEY constraint involves the column (this plan copies plain indexes only)",
-            format!(
-                "SELECT conname, contype FROM pg_constraint WHERE ((conrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {a}) = ANY (conkey)) OR (confrelid = {reg} AND (SELECT attnum FROM pg_attribute WHERE {a}) = ANY (confkey))) AND contype IN ('u', 'p', 'x', 'f');",
-                reg = ctx.regclass(),
-                a = attr(ctx, spec.column)
-            ),
-            "no rows (a constraint on the column needs its own handling: re-create it on the new column after the swap)",
-            Expected::NoRows,
-        ));
+        pre.push(constraints_on_column_check(ctx, spec));
     }
     let extra_bytes = ctx
         .req
         .bytes
         .saturating_add(ctx.req.rows.saturating_mul(40));
-    let preflight = ctx.preflight(Some(extra_bytes), pre);
+    ctx.preflight(Some(extra_bytes), pre)
+}
 
-    // ---- expand
-    let add_col = {
-        let mut s = ctx.brief(
-            "Add the new column (nullable, no default: catalog-only)",
-            vec![format!(
-                "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {new_col} {};",
-                spec.to_raw
-            )],
-            Statement::AlterTableAccessExclusive,
-        );
-        s.retry = format!("{RETRY_LOCK_TIMEOUT} IF NOT EXISTS makes it a no-op once done.");
-        s
-    };
+/// The mirror function and its BEFORE trigger, guarded by the trigger's absence.
+fn sync_step(ctx: &Ctx, spec: &Spec) -> Step {
+    let table = ctx.table();
+    let new_col = ident(&spec.new_col);
+    let value = spec.value();
     let function_body = format!(
         "#variable_conflict use_column\nBEGIN\n  NEW.{new_col} := (SELECT {value} FROM (SELECT NEW.*) AS lockstep_row);\n  RETURN NEW;\nEND"
     );
@@ -587,7 +632,7 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
     let trigger_sql = format!(
         "CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE {} {}();",
         ident(&spec.trigger),
-        facts::trigger_execute_keyword(v),
+        facts::trigger_execute_keyword(ctx.version()),
         ctx.sibling(&spec.function)
     );
     let trigger_missing = format!(
@@ -595,63 +640,86 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
         ctx.regclass(),
         literal(&spec.trigger)
     );
-    let sync = {
-        let mut s = ctx.brief(
-            "Keep the new column in sync on every write (trigger)",
-            vec![function_sql.clone(), trigger_sql.clone()],
-            Statement::AddForeignKeyOrTrigger,
+    let mut s = ctx.brief(
+        "Keep the new column in sync on every write (trigger)",
+        vec![function_sql, trigger_sql],
+        Statement::AddForeignKeyOrTrigger,
+    );
+    s.run_only_if("lockstep_trigger_missing", &trigger_missing);
+    s.notes.push(format!("BEFORE INSERT OR UPDATE: every row written from now on carries {new_col} = {value}, computed from the row being written (the subquery lets the expression name the row's columns as the USING clause would)."));
+    s.notes.push(
+        "CREATE TRIGGER takes SHARE ROW EXCLUSIVE: writes wait for a moment, reads continue."
+            .to_string(),
+    );
+    s.retry = format!("{RETRY_LOCK_TIMEOUT} The guard skips it once the trigger exists (CREATE TRIGGER has no IF NOT EXISTS before 14).");
+    s
+}
+
+/// The NOT VALID CHECK that the new column holds no NULL; on a plain column only when the old
+/// column is NOT NULL.
+fn not_null_check_step(ctx: &Ctx, spec: &Spec) -> Step {
+    let col = ident(spec.column);
+    let new_col = ident(&spec.new_col);
+    let mut s = add_step(
+        ctx,
+        if spec.is_pk {
+            "Reject NULL in the new column from now on (CHECK ... NOT VALID)"
+        } else {
+            "Reject NULL in the new column from now on, if the old column is NOT NULL (CHECK ... NOT VALID)"
+        },
+        &spec.not_null_check,
+        &format!("CHECK ({new_col} IS NOT NULL) NOT VALID"),
+        Statement::AlterTableAccessExclusive,
+        CATALOG_ONLY,
+    );
+    if !spec.is_pk {
+        s.run_only_if(
+            "lockstep_add_not_null_check",
+            &format!("coalesce((SELECT attnotnull FROM pg_attribute WHERE {}), false) AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {})",
+            attr(ctx, spec.column),
+            by_name(ctx, &spec.not_null_check)
+        ),
         );
-        s.run_only_if("lockstep_trigger_missing", &trigger_missing);
-        s.notes.push(format!("BEFORE INSERT OR UPDATE: every row written from now on carries {new_col} = {value}, computed from the row being written (the subquery lets the expression name the row's columns as the USING clause would)."));
-        s.notes.push(
-            "CREATE TRIGGER takes SHARE ROW EXCLUSIVE: writes wait for a moment, reads continue."
-                .to_string(),
-        );
-        s.retry = format!("{RETRY_LOCK_TIMEOUT} The guard skips it once the trigger exists (CREATE TRIGGER has no IF NOT EXISTS before 14).");
-        s
-    };
-    let mut expand_steps = vec![add_col, sync];
-    let add_check = {
-        let mut s = add_step(
-            ctx,
-            if spec.is_pk {
-                "Reject NULL in the new column from now on (CHECK ... NOT VALID)"
-            } else {
-                "Reject NULL in the new column from now on, if the old column is NOT NULL (CHECK ... NOT VALID)"
-            },
-            &spec.not_null_check,
-            &format!("CHECK ({new_col} IS NOT NULL) NOT VALID"),
-            Statement::AlterTableAccessExclusive,
-            CATALOG_ONLY,
-        );
-        if !spec.is_pk {
-            s.run_only_if(
-                "lockstep_add_not_null_check",
-                &format!("coalesce((SELECT attnotnull FROM pg_attribute WHERE {}), false) AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {})",
-                attr(ctx, spec.column),
-                by_name(ctx, &spec.not_null_check)
-            ),
-            );
-            s.notes.push(format!("Runs only when {col} is NOT NULL (the guard reads pg_attribute.attnotnull): then the new column must end NOT NULL too, and a validated CHECK is what lets SET NOT NULL skip its scan later (12+)."));
-        }
-        s.notes.push("NOT VALID: catalog-only, existing rows are not checked yet. The trigger fills the column on every write, so new rows pass.".to_string());
-        s
-    };
-    expand_steps.push(add_check);
-    let expand = Phase {
+        s.notes.push(format!("Runs only when {col} is NOT NULL (the guard reads pg_attribute.attnotnull): then the new column must end NOT NULL too, and a validated CHECK is what lets SET NOT NULL skip its scan later (12+)."));
+    }
+    s.notes.push("NOT VALID: catalog-only, existing rows are not checked yet. The trigger fills the column on every write, so new rows pass.".to_string());
+    s
+}
+
+/// Undoing the expansion: the CHECK, the trigger, its function, the new column.
+fn expand_rollback(ctx: &Ctx, spec: &Spec) -> Vec<RollbackStep> {
+    let table = ctx.table();
+    let new_col = ident(&spec.new_col);
+    vec![
+        // The CHECK goes first: a NOT VALID CHECK still applies to every row written, and
+        // once the trigger is gone nothing fills the new column, so an UPDATE of a row not yet
+        // backfilled would fail between the two statements (seen on 16.14 under load).
+        ctx.rollback_ddl(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {};", ident(&spec.not_null_check)), Some("Drops the NOT NULL proof first, so no write can fail while the trigger is going away; ACCESS EXCLUSIVE for a moment.")),
+        ctx.rollback_ddl(format!("DROP TRIGGER IF EXISTS {} ON {table};", ident(&spec.trigger)), Some("Takes ACCESS EXCLUSIVE for a moment.")),
+        rollback(format!("DROP FUNCTION IF EXISTS {}();", ctx.sibling(&spec.function)), None),
+        ctx.rollback_ddl(format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {new_col};"), Some("Drops the new column and its CHECK; catalog-only (the space is reclaimed as rows are rewritten).")),
+    ]
+}
+
+fn expand_phase(ctx: &Ctx, spec: &Spec) -> Phase {
+    let table = ctx.table();
+    let col = ident(spec.column);
+    let new_col = ident(&spec.new_col);
+    let mut add_col = ctx.brief(
+        "Add the new column (nullable, no default: catalog-only)",
+        vec![format!(
+            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {new_col} {};",
+            spec.to_raw
+        )],
+        Statement::AlterTableAccessExclusive,
+    );
+    add_col.retry = format!("{RETRY_LOCK_TIMEOUT} IF NOT EXISTS makes it a no-op once done.");
+    Phase {
         name: "expand".to_string(),
         purpose: format!("Add {new_col} {} beside {col} and keep it in sync on every write. Each step holds its lock for a moment.", spec.to_raw),
         app_change: None,
-        steps: expand_steps,
-        rollback: vec![
-            // The CHECK goes first: a NOT VALID CHECK still applies to every row written, and
-            // once the trigger is gone nothing fills the new column, so an UPDATE of a row not yet
-            // backfilled would fail between the two statements (seen on 16.14 under load).
-            ctx.rollback_ddl(format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {};", ident(&spec.not_null_check)), Some("Drops the NOT NULL proof first, so no write can fail while the trigger is going away; ACCESS EXCLUSIVE for a moment.")),
-            ctx.rollback_ddl(format!("DROP TRIGGER IF EXISTS {} ON {table};", ident(&spec.trigger)), Some("Takes ACCESS EXCLUSIVE for a moment.")),
-            rollback(format!("DROP FUNCTION IF EXISTS {}();", ctx.sibling(&spec.function)), None),
-            ctx.rollback_ddl(format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {new_col};"), Some("Drops the new column and its CHECK; catalog-only (the space is reclaimed as rows are rewritten).")),
-        ],
+        steps: vec![add_col, sync_step(ctx, spec), not_null_check_step(ctx, spec)],
+        rollback: expand_rollback(ctx, spec),
         irreversible: None,
         checks: vec![
             type_check(ctx, &spec.new_col, &spec.to, spec.to_raw, "(the new column)"),
@@ -662,9 +730,13 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
                 Expected::row(&["O"]),
             ),
         ],
-    };
+    }
+}
 
-    // ---- backfill
+fn backfill_phase(ctx: &Ctx, spec: &Spec, pass: &KeysetPass) -> Phase {
+    let table = ctx.table();
+    let new_col = ident(&spec.new_col);
+    let value = spec.value();
     let apply = |pred: &str| {
         format!("UPDATE {table} SET {new_col} = {value} WHERE {pred} AND {new_col} IS DISTINCT FROM {value}")
     };
@@ -674,20 +746,18 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
             first.notes.push("A row whose value the USING expression cannot convert makes the batch fail: fix or delete that row (the error names the value), then run the step again.".to_string());
         }
     }
-    let backfill = Phase {
+    let mut rollback = expand_rollback(ctx, spec);
+    if let Some(first) = rollback.first_mut() {
+        first.note = Some("Undoing the backfill means undoing the expansion: the values written so far live in the new column, which these statements drop with the trigger (each takes ACCESS EXCLUSIVE for a moment).".to_string());
+        first.also_undoes = 1;
+    }
+    rollback.push(pass.cleanup_rollback(ctx));
+    Phase {
         name: "backfill".to_string(),
         purpose: format!("Fill {new_col} for the rows written before the trigger existed, in small committed batches while traffic continues."),
         app_change: None,
         steps: backfill_steps,
-        rollback: {
-            let mut r = expand.rollback.clone();
-            if let Some(first) = r.first_mut() {
-                first.note = Some("Undoing the backfill means undoing the expansion: the values written so far live in the new column, which these statements drop with the trigger (each takes ACCESS EXCLUSIVE for a moment).".to_string());
-                first.also_undoes = 1;
-            }
-            r.push(pass.cleanup_rollback(ctx));
-            r
-        },
+        rollback,
         irreversible: None,
         checks: vec![check(
             "Every row's new value matches the conversion (a full scan: run it on a replica if you have one)",
@@ -695,72 +765,114 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
             "0",
             Expected::row(&["0"]),
         ).scanning()],
-    };
+    }
+}
 
-    // ---- indexes and NOT NULL proof
-    let mut index_steps = Vec::new();
-    let mut index_checks = Vec::new();
-    if spec.is_pk {
-        let cols = [spec.new_col.clone()];
-        let idx = IndexSpec {
-            columns: &cols,
-            key_sql: None,
-            unique: true,
-            predicate: None,
-            method: IndexMethod::Btree,
-            name: spec.pk_index.clone(),
-        };
-        let mut steps = idx.concurrent_build_steps(ctx);
-        // CREATE INDEX takes the index name unqualified: the index goes in its table's schema.
-        if let Some(build) = steps.last_mut() {
-            build.sql = vec![format!(
-                "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {} ON {table} USING btree ({new_col});",
-                ident(&spec.pk_index)
-            )];
-        }
-        index_steps.extend(steps);
-        index_steps.push(index_copy_steps(ctx, spec));
-        index_checks.push(check(
-            "The unique index on the new column is valid and ready",
-            idx.validity_sql(ctx),
-            "one row: indisvalid = t, indisready = t",
-            Expected::row(&["t", "t"]),
-        ));
-    } else {
-        index_steps.push(index_copy_steps(ctx, spec));
+/// The unique index the new primary key will use, built CONCURRENTLY, and its check.
+fn pk_index_steps(ctx: &Ctx, spec: &Spec) -> (Vec<Step>, Check) {
+    let cols = [spec.new_col.clone()];
+    let idx = IndexSpec {
+        columns: &cols,
+        key_sql: None,
+        unique: true,
+        predicate: None,
+        method: IndexMethod::Btree,
+        name: spec.pk_index.clone(),
+    };
+    let mut steps = idx.concurrent_build_steps(ctx);
+    // CREATE INDEX takes the index name unqualified: the index goes in its table's schema.
+    if let Some(build) = steps.last_mut() {
+        build.sql = vec![format!(
+            "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} USING btree ({});",
+            ident(&spec.pk_index),
+            ctx.table(),
+            ident(&spec.new_col)
+        )];
     }
-    {
-        index_checks.push(check(
-            "Every index on the old column (apart from the primary key's) has a valid copy on the new one",
-            format!(
-                "SELECT count(*) FROM pg_index i WHERE {} AND NOT EXISTS (SELECT 1 FROM pg_index c WHERE c.indexrelid = {} AND c.indisvalid);",
-                originals_filter(ctx, spec, "i"),
-                copy_regclass("i.indexrelid")
-            ),
-            "0",
-            Expected::row(&["0"]),
-        ));
-    }
+    let valid = check(
+        "The unique index on the new column is valid and ready",
+        idx.validity_sql(ctx),
+        "one row: indisvalid = t, indisready = t",
+        Expected::row(&["t", "t"]),
+    );
+    (steps, valid)
+}
+
+/// VALIDATE of the NOT NULL CHECK: reads and writes continue.
+fn validate_not_null_step(ctx: &Ctx, spec: &Spec) -> Step {
     let failure = "If it fails with \"check constraint ... is violated by some row\", a row still has NULL in the new column: the backfill missed it or the conversion returns NULL for it. Run the backfill again and look at that row.";
     let mut validate = validate_step(ctx, &spec.not_null_check, ctx.model.scan(), failure);
     validate.title =
         "Prove the new column holds no NULL (VALIDATE: reads and writes continue)".to_string();
-    index_steps.push(validate);
-    index_checks.push(if spec.is_pk {
-        state_check(ctx, &spec.not_null_check, "c", true)
-    } else {
-        check(
-            "The NOT NULL proof is validated, or was not needed (the old column is nullable)",
-            format!(
-                "SELECT NOT coalesce((SELECT attnotnull FROM pg_attribute WHERE {}), false) OR EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) AS ready;",
-                attr(ctx, spec.column),
-                by_name(ctx, &spec.not_null_check)
-            ),
-            "t",
-            Expected::row(&["t"]),
-        )
-    });
-    let indexes = Phase {
+    validate
+}
+
+fn not_null_proof_check(ctx: &Ctx, spec: &Spec) -> Check {
+    if spec.is_pk {
+        return state_check(ctx, &spec.not_null_check, "c", true);
+    }
+    check(
+        "The NOT NULL proof is validated, or was not needed (the old column is nullable)",
+        format!(
+            "SELECT NOT coalesce((SELECT attnotnull FROM pg_attribute WHERE {}), false) OR EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) AS ready;",
+            attr(ctx, spec.column),
+            by_name(ctx, &spec.not_null_check)
+        ),
+        "t",
+        Expected::row(&["t"]),
+    )
+}
+
+/// Undoing the indexes phase: the unique index, the index copies, the CHECK back to NOT VALID.
+fn indexes_rollback(ctx: &Ctx, spec: &Spec) -> Vec<RollbackStep> {
+    let mut r = Vec::new();
+    if spec.is_pk {
+        r.push(ctx.rollback_ddl(format!("DROP INDEX CONCURRENTLY IF EXISTS {};", ctx.sibling(&spec.pk_index)), Some("Outside a transaction; SHARE UPDATE EXCLUSIVE: traffic continues. The validated CHECK goes with the expand rollback.")));
+    }
+    r.push(ctx.rollback_ddl(
+        quote::do_block(&format!(
+            "DECLARE\n  lockstep_idx record;\nBEGIN\n  FOR lockstep_idx IN SELECT indexrelid::regclass AS idx FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = {} AND c.relname LIKE 'lockstep\\_idx\\_%' LOOP\n    EXECUTE format('DROP INDEX %s', lockstep_idx.idx);\n  END LOOP;\nEND",
+            ctx.regclass()
+        )),
+        Some("Drops the index copies (lockstep_idx_*). Each DROP INDEX takes ACCESS EXCLUSIVE on the table for a moment (a DO block cannot drop CONCURRENTLY). Dropping the new column (expand rollback) would drop them too."),
+    ));
+    r.push(ctx.rollback_ddl(
+        quote::do_block(&format!(
+            "BEGIN\n  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {by} AND convalidated) THEN\n    ALTER TABLE {table} DROP CONSTRAINT {check};\n    ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({new_col} IS NOT NULL) NOT VALID;\n  END IF;\nEND",
+            by = by_name(ctx, &spec.not_null_check),
+            table = ctx.table(),
+            check = ident(&spec.not_null_check),
+            new_col = ident(&spec.new_col),
+        )),
+        Some("A validated CHECK cannot be marked NOT VALID again: it is dropped and re-added NOT VALID (catalog-only, ACCESS EXCLUSIVE for a moment), as it was before this phase."),
+    ));
+    r
+}
+
+fn indexes_phase(ctx: &Ctx, spec: &Spec) -> Phase {
+    let col = ident(spec.column);
+    let new_col = ident(&spec.new_col);
+    let mut index_steps = Vec::new();
+    let mut index_checks = Vec::new();
+    if spec.is_pk {
+        let (steps, valid) = pk_index_steps(ctx, spec);
+        index_steps.extend(steps);
+        index_checks.push(valid);
+    }
+    index_steps.push(index_copy_steps(ctx, spec));
+    index_checks.push(check(
+        "Every index on the old column (apart from the primary key's) has a valid copy on the new one",
+        format!(
+            "SELECT count(*) FROM pg_index i WHERE {} AND NOT EXISTS (SELECT 1 FROM pg_index c WHERE c.indexrelid = {} AND c.indisvalid);",
+            originals_filter(ctx, spec, "i"),
+            copy_regclass("i.indexrelid")
+        ),
+        "0",
+        Expected::row(&["0"]),
+    ));
+    index_steps.push(validate_not_null_step(ctx, spec));
+    index_checks.push(not_null_proof_check(ctx, spec));
+    Phase {
         name: if spec.is_pk {
             "unique index and NOT NULL proof"
         } else {
@@ -774,44 +886,12 @@ fn online(ctx: &Ctx, spec: &Spec, pk: &str) -> Vec<Phase> {
         },
         app_change: None,
         steps: index_steps,
-        rollback: {
-            let mut r = Vec::new();
-            if spec.is_pk {
-                r.push(ctx.rollback_ddl(format!("DROP INDEX CONCURRENTLY IF EXISTS {};", ctx.sibling(&spec.pk_index)), Some("Outside a transaction; SHARE UPDATE EXCLUSIVE: traffic continues. The validated CHECK goes with the expand rollback.")));
-            }
-            r.push(ctx.rollback_ddl(
-                quote::do_block(&format!(
-                    "DECLARE\n  lockstep_idx record;\nBEGIN\n  FOR lockstep_idx IN SELECT indexrelid::regclass AS idx FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = {} AND c.relname LIKE 'lockstep\\_idx\\_%' LOOP\n    EXECUTE format('DROP INDEX %s', lockstep_idx.idx);\n  END LOOP;\nEND",
-                    ctx.regclass()
-                )),
-                Some("Drops the index copies (lockstep_idx_*). Each DROP INDEX takes ACCESS EXCLUSIVE on the table for a moment (a DO block cannot drop CONCURRENTLY). Dropping the new column (expand rollback) would drop them too."),
-            ));
-            r.push(ctx.rollback_ddl(
-                quote::do_block(&format!(
-                    "BEGIN\n  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {by} AND convalidated) THEN\n    ALTER TABLE {table} DROP CONSTRAINT {check};\n    ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({new_col} IS NOT NULL) NOT VALID;\n  END IF;\nEND",
-                    by = by_name(ctx, &spec.not_null_check),
-                    table = ctx.table(),
-                    check = ident(&spec.not_null_check),
-                    new_col = ident(&spec.new_col),
-                )),
-                Some("A validated CHECK cannot be marked NOT VALID again: it is dropped and re-added NOT VALID (catalog-only, ACCESS EXCLUSIVE for a moment), as it was before this phase."),
-            ));
-            r
-        },
+        rollback: indexes_rollback(ctx, spec),
         irreversible: None,
         checks: index_checks,
-    };
-
-    let mut phases = vec![preflight, expand, backfill, indexes];
-    if spec.is_pk {
-        phases.push(foreign_keys_phase(ctx, spec));
     }
-    phases.push(swap_phase(ctx, spec));
-    phases.push(contract_phase(ctx, spec, &pass));
-    phases
 }
 
-/// The copy of index `oid_sql` (`lockstep_idx_<oid>`, in the original's schema), or NULL.
 fn copy_regclass(oid_sql: &str) -> String {
     format!("to_regclass(format('%s.%I', (SELECT relnamespace::regnamespace FROM pg_class WHERE oid = {oid_sql}), 'lockstep_idx_' || {oid_sql}))")
 }
@@ -1010,100 +1090,161 @@ fn not_null_back(ctx: &Ctx, spec: &Spec) -> String {
     ))
 }
 
+/// The swap: one transaction under ACCESS EXCLUSIVE that gives the column its new type by name.
 fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
-    let v = ctx.version();
-    let table = ctx.table();
-    let reg = ctx.regclass();
     let col = ident(spec.column);
     let new_col = ident(&spec.new_col);
     let old_col = ident(&spec.old_col);
-    let uses_check = facts::SET_NOT_NULL_USES_CHECK.holds(v);
+    let scan_in_swap = swap_scans(ctx, spec);
+    let (rollback_steps, irreversible) = swap_rollback(ctx, spec);
+    Phase {
+        name: "swap".to_string(),
+        purpose: format!("Give {col} its new type by swapping the columns' names: one transaction under ACCESS EXCLUSIVE{}.", if scan_in_swap { ", which on this version includes a scan" } else { ", catalog-only" }),
+        app_change: Some(format!(
+            "Deploy the application version that reads and writes {col} as {} (values of both types work until this phase: the trigger converts). It must not name {new_col} or {old_col}, and must not depend on the column order of SELECT *.",
+            spec.to_raw
+        )),
+        steps: vec![swap_step(ctx, spec)],
+        rollback: rollback_steps,
+        irreversible,
+        checks: swap_checks(ctx, spec),
+    }
+}
+
+/// Before 12, SET NOT NULL of the new primary key scans the table under the swap's lock.
+fn swap_scans(ctx: &Ctx, spec: &Spec) -> bool {
+    spec.is_pk && !facts::SET_NOT_NULL_USES_CHECK.holds(ctx.version())
+}
+
+/// The swap's statements: LOCK, the swap itself, DROP TRIGGER.
+fn swap_sql(ctx: &Ctx, spec: &Spec) -> Vec<String> {
+    let table = ctx.table();
+    let uses_check = facts::SET_NOT_NULL_USES_CHECK.holds(ctx.version());
     let mut sql = vec![format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;")];
-    let scan_in_swap = spec.is_pk && !uses_check;
-    let esc = |s: &str| s.replace('%', "%%").replace('\'', "''");
     if spec.is_pk {
-        if uses_check {
-            sql.push(quote::do_block(&format!(
-                "BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first (SET NOT NULL would scan the table under ACCESS EXCLUSIVE)';\n  END IF;\nEND",
-                by_name(ctx, &spec.not_null_check),
-                esc(&spec.not_null_check)
-            )));
-        }
-        sql.push(format!(
-            "ALTER TABLE {table} ALTER COLUMN {new_col} SET NOT NULL;"
-        ));
-        let mut body = String::from("DECLARE\n  lockstep_nn name;\n  lockstep_idx record;\n  lockstep_pk name;\n  lockstep_fk record;\n  lockstep_identity \"char\";\n  lockstep_next bigint;\n  lockstep_default text;\n  lockstep_seq_name name;\n");
-        body.push_str(&format!(
-            "  lockstep_seq text := pg_get_serial_sequence({}, {});\nBEGIN\n",
-            literal(&table),
-            literal(spec.column)
-        ));
-        body.push_str(&copies_guard(ctx, spec));
-        body.push_str(&format!(
-            "  SELECT conname INTO lockstep_pk FROM pg_constraint WHERE conrelid = {reg} AND contype = 'p';\n  FOR lockstep_fk IN SELECT oid, conrelid::regclass AS child, conname FROM pg_constraint WHERE confrelid = {reg} AND contype = 'f' AND confkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE {})]::int2[] LOOP\n    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = lockstep_fk.child AND conname = 'lockstep_fk_' || lockstep_fk.oid AND convalidated) THEN\n      RAISE EXCEPTION 'lockstep: foreign key % on % has no validated copy on the new column: run the foreign-key phase first', lockstep_fk.conname, lockstep_fk.child;\n    END IF;\n    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', lockstep_fk.child, lockstep_fk.conname);\n    EXECUTE format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I', lockstep_fk.child, 'lockstep_fk_' || lockstep_fk.oid, lockstep_fk.conname);\n  END LOOP;\n  EXECUTE format('ALTER TABLE {} DROP CONSTRAINT %I', lockstep_pk);\n",
-            attr(ctx, spec.column),
-            esc(&table)
-        ));
-        body.push_str(&format!(
-            "  SELECT attidentity INTO lockstep_identity FROM pg_attribute WHERE {};\n  IF lockstep_identity IN ('a', 'd') THEN\n    lockstep_next := nextval(lockstep_seq);\n    SELECT relname INTO lockstep_seq_name FROM pg_class WHERE oid = lockstep_seq::regclass;\n    ALTER TABLE {table} ALTER COLUMN {col} DROP IDENTITY;\n    EXECUTE format('ALTER TABLE {} ALTER COLUMN {} ADD GENERATED %s AS IDENTITY (START WITH %s)', CASE lockstep_identity WHEN 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END, lockstep_next);\n    EXECUTE format('ALTER SEQUENCE %s RENAME TO %I', pg_get_serial_sequence({}, {}), lockstep_seq_name);\n  ELSE\n",
-            attr(ctx, spec.column),
-            esc(&table),
-            esc(&new_col),
-            literal(&table),
-            literal(&spec.new_col)
-        ));
-        body.push_str(&move_default_sql(ctx, spec, "    "));
-        body.push_str(&format!(
-            "    IF lockstep_seq IS NOT NULL THEN\n      EXECUTE format('ALTER SEQUENCE %s OWNED BY {}.{}', lockstep_seq);\n{}    END IF;\n  END IF;\n",
-            esc(&table),
-            esc(&new_col),
-            if spec.widens_sequence() { "      EXECUTE format('ALTER SEQUENCE %s AS bigint', lockstep_seq);\n" } else { "" }
-        ));
-        body.push_str(&index_rename_loop(ctx, spec));
-        body.push_str(&format!(
-            "  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\n  EXECUTE format('ALTER TABLE {} ADD CONSTRAINT %I PRIMARY KEY USING INDEX {}', lockstep_pk);\n",
-            esc(&table),
-            esc(&ident(&spec.pk_index))
-        ));
-        body.push_str(&not_null_names(ctx, spec, false));
-        body.push_str("END");
-        sql.push(quote::do_block(&body));
-        sql.push(format!(
-            "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {};",
-            ident(&spec.not_null_check)
-        ));
+        sql.extend(pk_swap_sql(ctx, spec, uses_check));
     } else {
-        let mut body =
-            String::from("DECLARE\n  lockstep_nn name;\n  lockstep_default text;\n  lockstep_idx record;\nBEGIN\n");
-        body.push_str(&copies_guard(ctx, spec));
-        if uses_check {
-            body.push_str(&format!(
-                "  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) THEN\n    ALTER TABLE {table} ALTER COLUMN {new_col} SET NOT NULL;\n    ALTER TABLE {table} DROP CONSTRAINT {};\n  ELSIF EXISTS (SELECT 1 FROM pg_constraint WHERE {}) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first';\n  END IF;\n",
-                by_name(ctx, &spec.not_null_check),
-                ident(&spec.not_null_check),
-                by_name(ctx, &spec.not_null_check),
-                esc(&spec.not_null_check)
-            ));
-        } else {
-            body.push_str(&format!(
-                "  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND NOT convalidated) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first';\n  END IF;\n",
-                by_name(ctx, &spec.not_null_check),
-                esc(&spec.not_null_check)
-            ));
-        }
-        body.push_str(&move_default_sql(ctx, spec, "  "));
-        body.push_str(&index_rename_loop(ctx, spec));
-        body.push_str(&format!(
-            "  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\n"
-        ));
-        body.push_str(&not_null_names(ctx, spec, !uses_check));
-        body.push_str("END");
-        sql.push(quote::do_block(&body));
+        sql.push(quote::do_block(&plain_swap_block(ctx, spec, uses_check)));
     }
     sql.push(format!(
         "DROP TRIGGER IF EXISTS {} ON {table};",
         ident(&spec.trigger)
     ));
+    sql
+}
+
+/// The primary key swap: the CHECK guard (12+), SET NOT NULL, the DO block, the CHECK's removal.
+fn pk_swap_sql(ctx: &Ctx, spec: &Spec, uses_check: bool) -> Vec<String> {
+    let table = ctx.table();
+    let mut sql = Vec::new();
+    if uses_check {
+        sql.push(quote::do_block(&format!(
+            "BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first (SET NOT NULL would scan the table under ACCESS EXCLUSIVE)';\n  END IF;\nEND",
+            by_name(ctx, &spec.not_null_check),
+            esc_fmt(&spec.not_null_check)
+        )));
+    }
+    sql.push(format!(
+        "ALTER TABLE {table} ALTER COLUMN {} SET NOT NULL;",
+        ident(&spec.new_col)
+    ));
+    sql.push(quote::do_block(&pk_swap_body(ctx, spec)));
+    sql.push(format!(
+        "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {};",
+        ident(&spec.not_null_check)
+    ));
+    sql
+}
+
+/// The primary key swap's DO block: foreign keys, primary key, sequence or identity, indexes,
+/// names.
+fn pk_swap_body(ctx: &Ctx, spec: &Spec) -> String {
+    let table = ctx.table();
+    let reg = ctx.regclass();
+    let col = ident(spec.column);
+    let new_col = ident(&spec.new_col);
+    let old_col = ident(&spec.old_col);
+    let esc = esc_fmt;
+    let mut body = String::from("DECLARE\n  lockstep_nn name;\n  lockstep_idx record;\n  lockstep_pk name;\n  lockstep_fk record;\n  lockstep_identity \"char\";\n  lockstep_next bigint;\n  lockstep_default text;\n  lockstep_seq_name name;\n");
+    body.push_str(&format!(
+        "  lockstep_seq text := pg_get_serial_sequence({}, {});\nBEGIN\n",
+        literal(&table),
+        literal(spec.column)
+    ));
+    body.push_str(&copies_guard(ctx, spec));
+    body.push_str(&format!(
+        "  SELECT conname INTO lockstep_pk FROM pg_constraint WHERE conrelid = {reg} AND contype = 'p';\n  FOR lockstep_fk IN SELECT oid, conrelid::regclass AS child, conname FROM pg_constraint WHERE confrelid = {reg} AND contype = 'f' AND confkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE {})]::int2[] LOOP\n    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = lockstep_fk.child AND conname = 'lockstep_fk_' || lockstep_fk.oid AND convalidated) THEN\n      RAISE EXCEPTION 'lockstep: foreign key % on % has no validated copy on the new column: run the foreign-key phase first', lockstep_fk.conname, lockstep_fk.child;\n    END IF;\n    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', lockstep_fk.child, lockstep_fk.conname);\n    EXECUTE format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I', lockstep_fk.child, 'lockstep_fk_' || lockstep_fk.oid, lockstep_fk.conname);\n  END LOOP;\n  EXECUTE format('ALTER TABLE {} DROP CONSTRAINT %I', lockstep_pk);\n",
+        attr(ctx, spec.column),
+        esc(&table)
+    ));
+    body.push_str(&format!(
+        "  SELECT attidentity INTO lockstep_identity FROM pg_attribute WHERE {};\n  IF lockstep_identity IN ('a', 'd') THEN\n    lockstep_next := nextval(lockstep_seq);\n    SELECT relname INTO lockstep_seq_name FROM pg_class WHERE oid = lockstep_seq::regclass;\n    ALTER TABLE {table} ALTER COLUMN {col} DROP IDENTITY;\n    EXECUTE format('ALTER TABLE {} ALTER COLUMN {} ADD GENERATED %s AS IDENTITY (START WITH %s)', CASE lockstep_identity WHEN 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END, lockstep_next);\n    EXECUTE format('ALTER SEQUENCE %s RENAME TO %I', pg_get_serial_sequence({}, {}), lockstep_seq_name);\n  ELSE\n",
+        attr(ctx, spec.column),
+        esc(&table),
+        esc(&new_col),
+        literal(&table),
+        literal(&spec.new_col)
+    ));
+    body.push_str(&move_default_sql(ctx, spec, "    "));
+    body.push_str(&format!(
+        "    IF lockstep_seq IS NOT NULL THEN\n      EXECUTE format('ALTER SEQUENCE %s OWNED BY {}.{}', lockstep_seq);\n{}    END IF;\n  END IF;\n",
+        esc(&table),
+        esc(&new_col),
+        if spec.widens_sequence() { "      EXECUTE format('ALTER SEQUENCE %s AS bigint', lockstep_seq);\n" } else { "" }
+    ));
+    body.push_str(&index_rename_loop(ctx, spec));
+    body.push_str(&format!(
+        "  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\n  EXECUTE format('ALTER TABLE {} ADD CONSTRAINT %I PRIMARY KEY USING INDEX {}', lockstep_pk);\n",
+        esc(&table),
+        esc(&ident(&spec.pk_index))
+    ));
+    body.push_str(&not_null_names(ctx, spec, false));
+    body.push_str("END");
+    body
+}
+
+/// A plain column's swap DO block: NOT NULL by the CHECK (12+) or the CHECK kept (before),
+/// default, indexes, names.
+fn plain_swap_block(ctx: &Ctx, spec: &Spec, uses_check: bool) -> String {
+    let table = ctx.table();
+    let col = ident(spec.column);
+    let new_col = ident(&spec.new_col);
+    let old_col = ident(&spec.old_col);
+    let mut body = String::from(
+        "DECLARE\n  lockstep_nn name;\n  lockstep_default text;\n  lockstep_idx record;\nBEGIN\n",
+    );
+    body.push_str(&copies_guard(ctx, spec));
+    if uses_check {
+        body.push_str(&format!(
+            "  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND convalidated) THEN\n    ALTER TABLE {table} ALTER COLUMN {new_col} SET NOT NULL;\n    ALTER TABLE {table} DROP CONSTRAINT {};\n  ELSIF EXISTS (SELECT 1 FROM pg_constraint WHERE {}) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first';\n  END IF;\n",
+            by_name(ctx, &spec.not_null_check),
+            ident(&spec.not_null_check),
+            by_name(ctx, &spec.not_null_check),
+            esc_fmt(&spec.not_null_check)
+        ));
+    } else {
+        body.push_str(&format!(
+            "  IF EXISTS (SELECT 1 FROM pg_constraint WHERE {} AND NOT convalidated) THEN\n    RAISE EXCEPTION 'lockstep: CHECK {} is not validated yet: run the previous phases first';\n  END IF;\n",
+            by_name(ctx, &spec.not_null_check),
+            esc_fmt(&spec.not_null_check)
+        ));
+    }
+    body.push_str(&move_default_sql(ctx, spec, "  "));
+    body.push_str(&index_rename_loop(ctx, spec));
+    body.push_str(&format!(
+        "  ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;\n  ALTER TABLE {table} RENAME COLUMN {col} TO {old_col};\n  ALTER TABLE {table} RENAME COLUMN {new_col} TO {col};\n"
+    ));
+    body.push_str(&not_null_names(ctx, spec, !uses_check));
+    body.push_str("END");
+    body
+}
+
+/// The swap step, guarded by the new column's existence, and what it does on this version.
+fn swap_step(ctx: &Ctx, spec: &Spec) -> Step {
+    let v = ctx.version();
+    let old_col = ident(&spec.old_col);
+    let uses_check = facts::SET_NOT_NULL_USES_CHECK.holds(v);
+    let scan_in_swap = swap_scans(ctx, spec);
     let duration = if scan_in_swap {
         ctx.model.scan()
     } else {
@@ -1111,7 +1252,7 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
     };
     let mut step = ctx.ddl(
         "Swap the columns in one short transaction",
-        sql,
+        swap_sql(ctx, spec),
         Statement::AlterTableAccessExclusive,
         duration,
     );
@@ -1139,7 +1280,13 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
     step.notes.push(format!("The old column becomes {old_col}: nullable, without default, no longer written by new rows. Its values stay until the contract phase drops it."));
     step.notes.push("`SELECT *` now returns the new column last and the old one in its place: code that reads columns by position must not rely on the order. Prepared statements returning the column may fail once with \"cached plan must not change result type\" and re-prepare.".to_string());
     step.retry = format!("{RETRY_LOCK_TIMEOUT} All-or-nothing: after a failure nothing changed. The guard skips the step once the swap is done.");
+    step
+}
 
+fn swap_checks(ctx: &Ctx, spec: &Spec) -> Vec<Check> {
+    let table = ctx.table();
+    let reg = ctx.regclass();
+    let uses_check = facts::SET_NOT_NULL_USES_CHECK.holds(ctx.version());
     let mut checks = vec![
         type_check(
             ctx,
@@ -1188,36 +1335,32 @@ fn swap_phase(ctx: &Ctx, spec: &Spec) -> Phase {
             Expected::row(&["0"]),
         ));
     }
-    let (rollback_steps, irreversible) = if spec.is_pk {
-        (Vec::new(), Some(format!("the old primary key, its index and the foreign keys on {old_col} are gone: going back is the same migration in the other direction (a unique index CONCURRENTLY on {old_col} after refilling it, foreign-key copies, another swap), and ids above the old type's limit could not go back at all. Until the contract phase the old values are still in {old_col}.")))
-    } else {
-        let from_value = format!("{col}::{}", spec.from_raw);
-        (
-            vec![
-                rollback(
-                    format!("UPDATE {table} SET {old_col} = {from_value} WHERE {old_col} IS DISTINCT FROM {from_value};"),
-                    Some("First bring the old column up to date with the writes made since the swap (here as one statement: on a large table run it in keyset batches like the backfill). It fails for a value that does not fit the old type; convert such values by hand."),
-                ),
-                ctx.rollback_ddl(
-                    format!("BEGIN;\nLOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;\nUPDATE {table} SET {old_col} = {from_value} WHERE {old_col} IS DISTINCT FROM {from_value};\nALTER TABLE {table} RENAME COLUMN {col} TO {new_col};\nALTER TABLE {table} RENAME COLUMN {old_col} TO {col};\n{}\n{}\n{}\nCOMMIT;", not_null_back(ctx, spec), index_rename_back(ctx, spec, &spec.new_col), trigger_sql_for(ctx, spec)),
-                    Some("Then, in one transaction under ACCESS EXCLUSIVE: catch up the rows written since the previous statement, swap the names back, move NOT NULL back to the old column (with the validated CHECK on the new one, as before the swap), give the indexes their names back and restart the sync trigger. When the old column was NOT NULL this scans the table up to three times under the lock (catch-up, SET NOT NULL, CHECK): it blocks reads and writes for that long. Defaults stay on the new column; move them back by hand if you keep the old type for long."),
-                ),
-            ],
-            None,
-        )
-    };
-    Phase {
-        name: "swap".to_string(),
-        purpose: format!("Give {col} its new type by swapping the columns' names: one transaction under ACCESS EXCLUSIVE{}.", if scan_in_swap { ", which on this version includes a scan" } else { ", catalog-only" }),
-        app_change: Some(format!(
-            "Deploy the application version that reads and writes {col} as {} (values of both types work until this phase: the trigger converts). It must not name {new_col} or {old_col}, and must not depend on the column order of SELECT *.",
-            spec.to_raw
-        )),
-        steps: vec![step],
-        rollback: rollback_steps,
-        irreversible,
-        checks,
+    checks
+}
+
+/// Going back after the swap: by hand for a primary key, two statements for a plain column.
+fn swap_rollback(ctx: &Ctx, spec: &Spec) -> (Vec<RollbackStep>, Option<String>) {
+    let table = ctx.table();
+    let col = ident(spec.column);
+    let new_col = ident(&spec.new_col);
+    let old_col = ident(&spec.old_col);
+    if spec.is_pk {
+        return (Vec::new(), Some(format!("the old primary key, its index and the foreign keys on {old_col} are gone: going back is the same migration in the other direction (a unique index CONCURRENTLY on {old_col} after refilling it, foreign-key copies, another swap), and ids above the old type's limit could not go back at all. Until the contract phase the old values are still in {old_col}.")));
     }
+    let from_value = format!("{col}::{}", spec.from_raw);
+    (
+        vec![
+            rollback(
+                format!("UPDATE {table} SET {old_col} = {from_value} WHERE {old_col} IS DISTINCT FROM {from_value};"),
+                Some("First bring the old column up to date with the writes made since the swap (here as one statement: on a large table run it in keyset batches like the backfill). It fails for a value that does not fit the old type; convert such values by hand."),
+            ),
+            ctx.rollback_ddl(
+                format!("BEGIN;\nLOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;\nUPDATE {table} SET {old_col} = {from_value} WHERE {old_col} IS DISTINCT FROM {from_value};\nALTER TABLE {table} RENAME COLUMN {col} TO {new_col};\nALTER TABLE {table} RENAME COLUMN {old_col} TO {col};\n{}\n{}\n{}\nCOMMIT;", not_null_back(ctx, spec), index_rename_back(ctx, spec, &spec.new_col), trigger_sql_for(ctx, spec)),
+                Some("Then, in one transaction under ACCESS EXCLUSIVE: catch up the rows written since the previous statement, swap the names back, move NOT NULL back to the old column (with the validated CHECK on the new one, as before the swap), give the indexes their names back and restart the sync trigger. When the old column was NOT NULL this scans the table up to three times under the lock (catch-up, SET NOT NULL, CHECK): it blocks reads and writes for that long. Defaults stay on the new column; move them back by hand if you keep the old type for long."),
+            ),
+        ],
+        None,
+    )
 }
 
 /// `'...'` text escaped for a `format()` pattern inside a string literal.

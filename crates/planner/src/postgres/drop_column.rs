@@ -18,48 +18,99 @@
 //! a copy taken beforehand.
 
 use super::{check, Ctx, Paths};
-use crate::model::{Expected, Phase};
+use crate::model::{Check, Expected, Phase};
 use crate::postgres::facts::Statement;
 use crate::quote::{derived_name, ident, literal};
 use crate::request::change::DropColumn;
 use crate::request::FieldError;
 
 pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
-    let DropColumn { column } = change;
+    let column = &change.column;
     let table = ctx.table();
-    let t = ctx.regclass();
     let col = ident(column);
-    let col_lit = literal(column);
-    let attnum = format!(
-        "(SELECT attnum FROM pg_attribute WHERE attrelid = {t} AND attname = {col_lit} AND NOT attisdropped)"
-    );
-    // The column's own default and (18+) its NOT NULL constraint go with it and are left out;
-    // a CHECK on the column has both an automatic and a normal dependency, and goes with it.
-    let dropped_with = format!(
-        "SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS dependent FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = {t} AND d.refobjsubid = {attnum} AND d.deptype = 'a' AND NOT (d.classid = 'pg_attrdef'::regclass AND d.objid IN (SELECT oid FROM pg_attrdef WHERE adrelid = {t} AND adnum = {attnum})) AND NOT (d.classid = 'pg_constraint'::regclass AND d.objid IN (SELECT oid FROM pg_constraint WHERE conrelid = {t} AND contype = 'n')) ORDER BY 1;"
-    );
-    let blocking = format!(
-        "SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS dependent FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = {t} AND d.refobjsubid = {attnum} AND d.deptype = 'n' AND NOT EXISTS (SELECT 1 FROM pg_depend a WHERE a.classid = d.classid AND a.objid = d.objid AND a.refclassid = d.refclassid AND a.refobjid = d.refobjid AND a.refobjsubid = d.refobjsubid AND a.deptype = 'a') ORDER BY 1;"
-    );
-    let exists = |n: &str| {
-        check(
-            if n == "1" {
-                "The column exists"
-            } else {
-                "The column is gone"
-            },
+    let online = vec![
+        ctx.preflight(None, preflight_checks(ctx, column)),
+        drop_phase(
+            ctx,
+            column,
+            format!("Drop {col} once no client uses it."),
             format!(
-                "SELECT count(*) AS columns FROM pg_attribute WHERE attrelid = {t} AND attname = {col_lit} AND NOT attisdropped;"
+                "Deploy the application version that neither reads nor writes {col}: no query names it, no SELECT * result is mapped by position, and ORM models no longer list it (restart processes that cache the column list, e.g. Rails ignored_columns, Django/Hibernate models). Wait until every old process is gone."
             ),
-            n,
-            Expected::row(&[n]),
-        )
-    };
-    let preflight_checks = vec![
-        exists("1"),
+        ),
+    ];
+    let direct = vec![
+        ctx.preflight(None, preflight_checks(ctx, column)),
+        drop_phase(
+            ctx,
+            column,
+            format!("Drop {col} in one statement."),
+            format!("Stop every client that reads or writes {col}."),
+        ),
+    ];
+    Ok(Paths {
+        summary: format!("Drop column {col} from {table}"),
+        direct: Some(direct),
+        online: Some(online),
+        online_required: Some(format!(
+            "the application must stop reading and writing {col} before it is dropped, or its queries fail the moment the drop commits"
+        )),
+        warnings: Vec::new(),
+    })
+}
+
+/// The column's attnum (a subquery).
+fn attnum(ctx: &Ctx, column: &str) -> String {
+    format!(
+        "(SELECT attnum FROM pg_attribute WHERE attrelid = {} AND attname = {} AND NOT attisdropped)",
+        ctx.regclass(),
+        literal(column)
+    )
+}
+
+/// What DROP COLUMN removes with the column. The column's own default and (18+) its NOT NULL
+/// constraint go with it and are left out; a CHECK on the column has both an automatic and a
+/// normal dependency, and goes with it.
+fn dropped_with_sql(ctx: &Ctx, column: &str) -> String {
+    let (t, attnum) = (ctx.regclass(), attnum(ctx, column));
+    format!(
+        "SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS dependent FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = {t} AND d.refobjsubid = {attnum} AND d.deptype = 'a' AND NOT (d.classid = 'pg_attrdef'::regclass AND d.objid IN (SELECT oid FROM pg_attrdef WHERE adrelid = {t} AND adnum = {attnum})) AND NOT (d.classid = 'pg_constraint'::regclass AND d.objid IN (SELECT oid FROM pg_constraint WHERE conrelid = {t} AND contype = 'n')) ORDER BY 1;"
+    )
+}
+
+/// What makes DROP COLUMN without CASCADE fail: normal dependencies from outside.
+fn blocking_sql(ctx: &Ctx, column: &str) -> String {
+    let (t, attnum) = (ctx.regclass(), attnum(ctx, column));
+    format!(
+        "SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS dependent FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = {t} AND d.refobjsubid = {attnum} AND d.deptype = 'n' AND NOT EXISTS (SELECT 1 FROM pg_depend a WHERE a.classid = d.classid AND a.objid = d.objid AND a.refclassid = d.refclassid AND a.refobjid = d.refobjid AND a.refobjsubid = d.refobjsubid AND a.deptype = 'a') ORDER BY 1;"
+    )
+}
+
+/// The column exists ("1") or is gone ("0").
+fn exists_check(ctx: &Ctx, column: &str, n: &str) -> Check {
+    check(
+        if n == "1" {
+            "The column exists"
+        } else {
+            "The column is gone"
+        },
+        format!(
+            "SELECT count(*) AS columns FROM pg_attribute WHERE attrelid = {} AND attname = {} AND NOT attisdropped;",
+            ctx.regclass(),
+            literal(column)
+        ),
+        n,
+        Expected::row(&[n]),
+    )
+}
+
+fn preflight_checks(ctx: &Ctx, column: &str) -> Vec<Check> {
+    let (t, table, col, col_lit) = (ctx.regclass(), ctx.table(), ident(column), literal(column));
+    vec![
+        exists_check(ctx, column, "1"),
         check(
             "What DROP COLUMN removes with the column: indexes (multi-column ones too), constraints, statistics objects, an owned sequence",
-            dropped_with,
+            dropped_with_sql(ctx, column),
             "no rows, or only objects you mean to lose (an index or unique constraint that queries still need must be recreated without the column first, CONCURRENTLY)",
             Expected::NoRows,
         ).informs(),
@@ -71,12 +122,16 @@ pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
         ),
         check(
             "What uses the column from outside the table (views, other tables' foreign keys, policies): DROP COLUMN without CASCADE fails on them",
-            blocking,
+            blocking_sql(ctx, column),
             "no rows (otherwise drop or change those objects first)",
             Expected::NoRows,
         ),
-    ];
+    ]
+}
 
+/// Why the drop cannot be undone, and how to keep a copy of the values first.
+fn irreversible(ctx: &Ctx, column: &str) -> String {
+    let (table, col) = (ctx.table(), ident(column));
     let backup = derived_name(&[&ctx.req.table, column, "backup"]);
     let keep_copy = match &ctx.req.env.primary_key {
         Some(pk) => format!(
@@ -90,13 +145,20 @@ pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
             ctx.sibling(&backup)
         ),
     };
-    let irreversible = format!(
+    format!(
         "DROP COLUMN discards the column's values; adding it back gives an empty column. If you may need them, keep a copy before this phase (for example {keep_copy}, a full read of the table that blocks nothing) and restore from it after re-adding the column."
-    );
+    )
+}
 
+/// The one phase of both paths: they differ in what the application does first.
+fn drop_phase(ctx: &Ctx, column: &str, purpose: String, app_change: String) -> Phase {
     let mut drop = ctx.brief(
         "Drop the column",
-        vec![format!("ALTER TABLE {table} DROP COLUMN IF EXISTS {col};")],
+        vec![format!(
+            "ALTER TABLE {} DROP COLUMN IF EXISTS {};",
+            ctx.table(),
+            ident(column)
+        )],
         Statement::AlterTableAccessExclusive,
     );
     drop.notes.push("Catalog-only: the table is not rewritten. The space is reclaimed as rows are updated, or all at once by VACUUM FULL or pg_repack; the dropped column still counts toward the 1600-column limit.".to_string());
@@ -104,46 +166,15 @@ pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
         "Also drops, silently, the indexes and constraints of this table listed by the preflight."
             .to_string(),
     );
-
-    let gone = vec![exists("0")];
-
-    let online = vec![
-        ctx.preflight(None, preflight_checks.clone()),
-        Phase {
-            name: "drop column".to_string(),
-            purpose: format!("Drop {col} once no client uses it."),
-            app_change: Some(format!(
-                "Deploy the application version that neither reads nor writes {col}: no query names it, no SELECT * result is mapped by position, and ORM models no longer list it (restart processes that cache the column list, e.g. Rails ignored_columns, Django/Hibernate models). Wait until every old process is gone."
-            )),
-            steps: vec![drop.clone()],
-            rollback: Vec::new(),
-            irreversible: Some(irreversible.clone()),
-            checks: gone.clone(),
-        },
-    ];
-
-    let direct = vec![
-        ctx.preflight(None, preflight_checks),
-        Phase {
-            name: "drop column".to_string(),
-            purpose: format!("Drop {col} in one statement."),
-            app_change: Some(format!("Stop every client that reads or writes {col}.")),
-            steps: vec![drop],
-            rollback: Vec::new(),
-            irreversible: Some(irreversible),
-            checks: gone,
-        },
-    ];
-
-    Ok(Paths {
-        summary: format!("Drop column {col} from {table}"),
-        direct: Some(direct),
-        online: Some(online),
-        online_required: Some(format!(
-            "the application must stop reading and writing {col} before it is dropped, or its queries fail the moment the drop commits"
-        )),
-        warnings: Vec::new(),
-    })
+    Phase {
+        name: "drop column".to_string(),
+        purpose,
+        app_change: Some(app_change),
+        steps: vec![drop],
+        rollback: Vec::new(),
+        irreversible: Some(irreversible(ctx, column)),
+        checks: vec![exists_check(ctx, column, "0")],
+    }
 }
 
 #[cfg(test)]

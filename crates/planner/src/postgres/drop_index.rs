@@ -19,18 +19,41 @@
 //! rollable by SQL, with those instructions.
 
 use super::{check, Ctx, Paths};
-use crate::model::{Expected, Phase};
+use crate::model::{Check, Expected, Phase, Step};
 use crate::postgres::facts::Statement;
 use crate::quote::{ident, literal};
 use crate::request::change::DropIndex;
 use crate::request::FieldError;
 
 pub fn paths(ctx: &Ctx, change: &DropIndex) -> Result<Paths, FieldError> {
-    let DropIndex { index } = change;
-    let name = ctx.sibling(index);
+    let name = ctx.sibling(&change.index);
     let oid = format!("to_regclass({})", literal(&name));
+    Ok(Paths {
+        summary: format!("Drop index {} on {}", ident(&change.index), ctx.table()),
+        direct: Some(vec![
+            ctx.preflight(None, preflight_checks(ctx, &oid)),
+            drop_phase(
+                &oid,
+                plain_drop_step(ctx, &name),
+                "Drop the index in one statement.",
+            ),
+        ]),
+        online: Some(vec![
+            ctx.preflight(None, preflight_checks(ctx, &oid)),
+            drop_phase(
+                &oid,
+                concurrent_drop_step(ctx, &name),
+                "Drop the index while reads and writes continue.",
+            ),
+        ]),
+        online_required: None,
+        warnings: Vec::new(),
+    })
+}
 
-    let checks = vec![
+/// `oid` is the index's `to_regclass(...)`.
+fn preflight_checks(ctx: &Ctx, oid: &str) -> Vec<Check> {
+    vec![
         check(
             "The index exists and belongs to the table",
             format!("SELECT indrelid = {} AS on_this_table FROM pg_index WHERE indexrelid = {oid};", ctx.regclass()),
@@ -69,15 +92,12 @@ pub fn paths(ctx: &Ctx, change: &DropIndex) -> Result<Paths, FieldError> {
             "one row: a CREATE INDEX CONCURRENTLY IF NOT EXISTS statement; keep it with this runbook",
             Expected::Manual,
         ),
-    ];
-    let gone = vec![check(
-        "The index is gone",
-        format!("SELECT {oid} IS NULL AS dropped;"),
-        "t",
-        Expected::row(&["t"]),
-    )];
-    let recreate = "PostgreSQL keeps no copy of a dropped index's definition, so no prepared statement can bring it back. To recreate it, run the CREATE INDEX CONCURRENTLY IF NOT EXISTS statement the preflight printed (save it before this phase), outside a transaction: SHARE UPDATE EXCLUSIVE, so reads and writes continue while it builds, for about as long as the original build. A unique index fails if duplicates arrived meanwhile; a failed build leaves an INVALID index: DROP INDEX CONCURRENTLY IF EXISTS it and run the statement again.".to_string();
+    ]
+}
 
+const RECREATE: &str = "PostgreSQL keeps no copy of a dropped index's definition, so no prepared statement can bring it back. To recreate it, run the CREATE INDEX CONCURRENTLY IF NOT EXISTS statement the preflight printed (save it before this phase), outside a transaction: SHARE UPDATE EXCLUSIVE, so reads and writes continue while it builds, for about as long as the original build. A unique index fails if duplicates arrived meanwhile; a failed build leaves an INVALID index: DROP INDEX CONCURRENTLY IF EXISTS it and run the statement again.";
+
+fn concurrent_drop_step(ctx: &Ctx, name: &str) -> Step {
     let mut drop = ctx.brief(
         "Drop the index without blocking reads or writes",
         vec![format!("DROP INDEX CONCURRENTLY IF EXISTS {name};")],
@@ -86,46 +106,35 @@ pub fn paths(ctx: &Ctx, change: &DropIndex) -> Result<Paths, FieldError> {
     drop.in_transaction = false;
     drop.notes.push("Waits for every transaction that could still use the index to finish; a long transaction makes it wait, not fail, and blocks nothing meanwhile.".to_string());
     drop.retry = "If it fails or is cancelled it can leave the index behind marked INVALID (no longer used by queries): run it again, it finishes the drop. Safe to re-run.".to_string();
+    drop
+}
 
-    let online = vec![
-        ctx.preflight(None, checks.clone()),
-        Phase {
-            name: "drop index".to_string(),
-            purpose: "Drop the index while reads and writes continue.".to_string(),
-            app_change: None,
-            steps: vec![drop],
-            rollback: Vec::new(),
-            irreversible: Some(recreate.clone()),
-            checks: gone.clone(),
-        },
-    ];
-
+fn plain_drop_step(ctx: &Ctx, name: &str) -> Step {
     let mut plain = ctx.brief(
         "Drop the index",
         vec![format!("DROP INDEX IF EXISTS {name};")],
         Statement::DropIndex,
     );
     plain.notes.push("ACCESS EXCLUSIVE on the table: it waits for every running query on the table, and every query that arrives meanwhile queues behind it (bounded by lock_timeout).".to_string());
-    let direct = vec![
-        ctx.preflight(None, checks),
-        Phase {
-            name: "drop index".to_string(),
-            purpose: "Drop the index in one statement.".to_string(),
-            app_change: None,
-            steps: vec![plain],
-            rollback: Vec::new(),
-            irreversible: Some(recreate),
-            checks: gone,
-        },
-    ];
+    plain
+}
 
-    Ok(Paths {
-        summary: format!("Drop index {} on {}", ident(index), ctx.table()),
-        direct: Some(direct),
-        online: Some(online),
-        online_required: None,
-        warnings: Vec::new(),
-    })
+/// The one phase of both paths: they differ in the drop statement.
+fn drop_phase(oid: &str, drop: Step, purpose: &str) -> Phase {
+    Phase {
+        name: "drop index".to_string(),
+        purpose: purpose.to_string(),
+        app_change: None,
+        steps: vec![drop],
+        rollback: Vec::new(),
+        irreversible: Some(RECREATE.to_string()),
+        checks: vec![check(
+            "The index is gone",
+            format!("SELECT {oid} IS NULL AS dropped;"),
+            "t",
+            Expected::row(&["t"]),
+        )],
+    }
 }
 
 #[cfg(test)]

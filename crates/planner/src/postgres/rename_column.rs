@@ -27,7 +27,7 @@
 //! the alternative for when every client is stopped.
 
 use super::{check, Ctx, Paths};
-use crate::model::{Check, Expected, Phase};
+use crate::model::{Check, Expected, Phase, Step};
 use crate::postgres::facts::Statement;
 use crate::postgres::shared::compat_view::{
     compat_view_checks, compat_view_sql, publication_check, view_checks,
@@ -77,128 +77,215 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
             "is the column's current name; accepts a different name",
         ));
     }
-    let table_name = &ctx.req.table;
-    let table = ctx.table();
-    let table_lit = literal(&table);
-    let temp = temporary_name(table_name);
-    let temp_q = ctx.sibling(&temp);
-    let temp_lit = literal(&temp_q);
-    let (old, new) = (ident(column), ident(new_name));
-    let alias = format!(", {new} AS {old}");
+    let r = Rename::new(ctx, column, new_name);
+    Ok(Paths {
+        summary: format!("Rename column {} of {} to {}", r.old, r.table, r.new),
+        direct: Some(vec![r.direct_preflight(), r.rename_phase()]),
+        online: Some(vec![r.online_preflight(), r.expand(), r.contract()]),
+        online_required: Some("renaming the column breaks every query that still names it the moment it commits; the view keeps both names working until every client has switched".to_string()),
+        warnings: Vec::new(),
+    })
+}
 
-    let before = columns_check(
-        &format!("The column {old} exists and no column is named {new} yet"),
-        &table,
-        column,
-        new_name,
-        ["1", "0"],
-    );
-    let after = columns_check(
-        &format!("The table has {new} and no longer {old}"),
-        &table,
-        column,
-        new_name,
-        ["0", "1"],
-    );
+/// The names the phases use, derived once.
+struct Rename<'a> {
+    ctx: &'a Ctx<'a>,
+    /// The column's current and new names, unquoted.
+    column: &'a str,
+    new_name: &'a str,
+    /// The table's name, unquoted, and quoted (schema-qualified when given).
+    table_name: &'a str,
+    table: String,
+    /// The table's name while the view stands in front of it, unquoted and qualified.
+    temp: String,
+    temp_q: String,
+    /// The column's current and new names, quoted.
+    old: String,
+    new: String,
+    /// The view's extra select-list item: the new name under the old one.
+    alias: String,
+}
 
-    // Online: rename the column behind a view that answers to both names.
-    let mut expand_sql = vec![
-        format!("ALTER TABLE {table} RENAME COLUMN {old} TO {new};"),
-        format!("ALTER TABLE {table} RENAME TO {};", ident(&temp)),
-    ];
-    expand_sql.extend(compat_view_sql(ctx, table_name, &temp, &alias));
-    let mut expand = ctx.brief(
-        "Rename the column and put a view answering to both names in front of the table (one transaction)",
-        expand_sql,
-        Statement::AlterTableAccessExclusive,
-    );
-    expand.run_only_if(
-        "lockstep_not_renamed",
-        &format!("EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass({table_lit}) AND relkind IN ('r', 'p')) AND to_regclass({temp_lit}) IS NULL"
-    ),
-    );
-    expand.notes.push(format!(
-        "Through the view, {old} and {new} are the same column: reads and writes by either name reach the table (SELECT, INSERT with RETURNING and ON CONFLICT, UPDATE, DELETE, SELECT ... FOR UPDATE). One statement must not assign both names at once (\"multiple assignments to same column\"), and SELECT * returns both."
-    ));
-    expand
-        .notes
-        .push(crate::postgres::shared::compat_view::view_limits(&temp));
-    expand.notes.push("Server-side prepared statements that run SELECT * on the table (JDBC, pgx, asyncpg, Npgsql) fail once with \"cached plan must not change result type\", since the view returns one more column; they work again when re-prepared (retry or reconnect). Queries that name their columns are unaffected.".to_string());
-    expand.notes.push("Views, indexes, constraints and triggers on the table follow the column rename; function bodies (PL/pgSQL, SQL functions) that name the old column do not, but they reach the table through the view and keep working until the contract phase.".to_string());
-    expand.retry = format!(
-        "{} The step runs only while the table still has its own name, so re-running it after it committed does nothing.",
-        super::RETRY_LOCK_TIMEOUT
-    );
+impl<'a> Rename<'a> {
+    fn new(ctx: &'a Ctx<'a>, column: &'a str, new_name: &'a str) -> Self {
+        let table_name = &ctx.req.table;
+        let temp = temporary_name(table_name);
+        let (old, new) = (ident(column), ident(new_name));
+        Rename {
+            ctx,
+            column,
+            new_name,
+            table_name,
+            table: ctx.table(),
+            temp_q: ctx.sibling(&temp),
+            temp,
+            alias: format!(", {new} AS {old}"),
+            old,
+            new,
+        }
+    }
 
-    let mut expand_checks = view_checks(ctx, table_name);
-    expand_checks.push(columns_check(
-        &format!("The table, now {}, has the new column name", ident(&temp)),
-        &temp_q,
-        column,
-        new_name,
-        ["0", "1"],
-    ));
-    expand_checks.push(check(
-        "Both names answer through the view",
-        format!("SELECT count(*) >= 0 AS both_names FROM (SELECT {old}, {new} FROM {table} LIMIT 1) AS lockstep_probe;"),
-        "t",
-        Expected::row(&["t"]),
-    ));
+    fn before_check(&self) -> Check {
+        columns_check(
+            &format!(
+                "The column {} exists and no column is named {} yet",
+                self.old, self.new
+            ),
+            &self.table,
+            self.column,
+            self.new_name,
+            ["1", "0"],
+        )
+    }
 
-    let mut contract = ctx.brief(
-        "Drop the view and give the table its name back (one transaction)",
-        vec![
-            format!("DROP VIEW IF EXISTS {table};"),
-            format!("ALTER TABLE {temp_q} RENAME TO {};", ident(table_name)),
-        ],
-        Statement::AlterTableAccessExclusive,
-    );
-    contract.run_only_if(
-        "lockstep_view_in_place",
-        &format!("to_regclass({temp_lit}) IS NOT NULL"),
-    );
-    contract.notes.push(format!(
-        "From this moment only {new} works: a query still naming {old} fails."
-    ));
+    fn after_check(&self) -> Check {
+        columns_check(
+            &format!("The table has {} and no longer {}", self.new, self.old),
+            &self.table,
+            self.column,
+            self.new_name,
+            ["0", "1"],
+        )
+    }
 
-    let mut recreate = vec![
-        "BEGIN;".to_string(),
-        format!("ALTER TABLE {table} RENAME TO {};", ident(&temp)),
-    ];
-    recreate.extend(compat_view_sql(ctx, table_name, &temp, &alias));
-    recreate.push("COMMIT;".to_string());
+    /// Rename the table aside and create the view under its name.
+    fn view_sql(&self) -> Vec<String> {
+        let mut sql = vec![format!(
+            "ALTER TABLE {} RENAME TO {};",
+            self.table,
+            ident(&self.temp)
+        )];
+        sql.extend(compat_view_sql(
+            self.ctx,
+            self.table_name,
+            &self.temp,
+            &self.alias,
+        ));
+        sql
+    }
 
-    let mut preflight_checks = vec![before.clone()];
-    preflight_checks.extend(compat_view_checks(ctx, &temp));
-    preflight_checks.push(publication_check(ctx, "columns"));
+    fn online_preflight(&self) -> Phase {
+        let mut checks = vec![self.before_check()];
+        checks.extend(compat_view_checks(self.ctx, &self.temp));
+        checks.push(publication_check(self.ctx, "columns"));
+        self.ctx.preflight(None, checks)
+    }
 
-    let online = vec![
-        ctx.preflight(None, preflight_checks),
+    fn expand_step(&self) -> Step {
+        let (ctx, table, old, new) = (self.ctx, &self.table, &self.old, &self.new);
+        let mut sql = vec![format!("ALTER TABLE {table} RENAME COLUMN {old} TO {new};")];
+        sql.extend(self.view_sql());
+        let mut expand = ctx.brief(
+            "Rename the column and put a view answering to both names in front of the table (one transaction)",
+            sql,
+            Statement::AlterTableAccessExclusive,
+        );
+        expand.run_only_if(
+            "lockstep_not_renamed",
+            &format!("EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass({}) AND relkind IN ('r', 'p')) AND to_regclass({}) IS NULL",
+            literal(table),
+            literal(&self.temp_q)
+        ),
+        );
+        expand.notes.push(format!(
+            "Through the view, {old} and {new} are the same column: reads and writes by either name reach the table (SELECT, INSERT with RETURNING and ON CONFLICT, UPDATE, DELETE, SELECT ... FOR UPDATE). One statement must not assign both names at once (\"multiple assignments to same column\"), and SELECT * returns both."
+        ));
+        expand
+            .notes
+            .push(crate::postgres::shared::compat_view::view_limits(
+                &self.temp,
+            ));
+        expand.notes.push("Server-side prepared statements that run SELECT * on the table (JDBC, pgx, asyncpg, Npgsql) fail once with \"cached plan must not change result type\", since the view returns one more column; they work again when re-prepared (retry or reconnect). Queries that name their columns are unaffected.".to_string());
+        expand.notes.push("Views, indexes, constraints and triggers on the table follow the column rename; function bodies (PL/pgSQL, SQL functions) that name the old column do not, but they reach the table through the view and keep working until the contract phase.".to_string());
+        expand.retry = format!(
+            "{} The step runs only while the table still has its own name, so re-running it after it committed does nothing.",
+            super::RETRY_LOCK_TIMEOUT
+        );
+        expand
+    }
+
+    fn expand_checks(&self) -> Vec<Check> {
+        let mut checks = view_checks(self.ctx, self.table_name);
+        checks.push(columns_check(
+            &format!(
+                "The table, now {}, has the new column name",
+                ident(&self.temp)
+            ),
+            &self.temp_q,
+            self.column,
+            self.new_name,
+            ["0", "1"],
+        ));
+        checks.push(check(
+            "Both names answer through the view",
+            format!(
+                "SELECT count(*) >= 0 AS both_names FROM (SELECT {}, {} FROM {} LIMIT 1) AS lockstep_probe;",
+                self.old, self.new, self.table
+            ),
+            "t",
+            Expected::row(&["t"]),
+        ));
+        checks
+    }
+
+    fn expand(&self) -> Phase {
+        let (table, temp_q, old, new) = (&self.table, &self.temp_q, &self.old, &self.new);
         Phase {
             name: "expand: rename behind a view".to_string(),
             purpose: format!(
                 "Rename {old} to {new} and keep both names working through an updatable view with the table's name."
             ),
             app_change: None,
-            steps: vec![expand],
-            rollback: vec![ctx.rollback_ddl(
+            steps: vec![self.expand_step()],
+            rollback: vec![self.ctx.rollback_ddl(
                 format!(
                     "BEGIN;\nDROP VIEW IF EXISTS {table};\nALTER TABLE {temp_q} RENAME TO {};\nALTER TABLE {table} RENAME COLUMN {new} TO {old};\nCOMMIT;",
-                    ident(table_name)
+                    ident(self.table_name)
                 ),
                 Some("Run before any client depends on the new column name: clients already using it fail once it is gone."),
             )],
             irreversible: None,
-            checks: expand_checks,
-        },
+            checks: self.expand_checks(),
+        }
+    }
+
+    fn contract_step(&self) -> Step {
+        let mut contract = self.ctx.brief(
+            "Drop the view and give the table its name back (one transaction)",
+            vec![
+                format!("DROP VIEW IF EXISTS {};", self.table),
+                format!(
+                    "ALTER TABLE {} RENAME TO {};",
+                    self.temp_q,
+                    ident(self.table_name)
+                ),
+            ],
+            Statement::AlterTableAccessExclusive,
+        );
+        contract.run_only_if(
+            "lockstep_view_in_place",
+            &format!("to_regclass({}) IS NOT NULL", literal(&self.temp_q)),
+        );
+        contract.notes.push(format!(
+            "From this moment only {} works: a query still naming {} fails.",
+            self.new, self.old
+        ));
+        contract
+    }
+
+    fn contract(&self) -> Phase {
+        let (old, new) = (&self.old, &self.new);
+        let mut recreate = vec!["BEGIN;".to_string()];
+        recreate.extend(self.view_sql());
+        recreate.push("COMMIT;".to_string());
         Phase {
             name: "contract: drop the view".to_string(),
             purpose: format!("Give the table its name back once nothing uses {old}."),
             app_change: Some(format!(
                 "Every client uses {new} instead of {old}: application queries, ORM mappings, background jobs, reports, ETL and database functions. Nothing may name {old} after this phase."
             )),
-            steps: vec![contract],
-            rollback: vec![ctx.rollback_ddl(
+            steps: vec![self.contract_step()],
+            rollback: vec![self.ctx.rollback_ddl(
                 recreate.join("\n"),
                 Some("Puts the view answering to both names back, if a client still needed the old column name."),
             )],
@@ -206,32 +293,39 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
             checks: vec![
                 check(
                     "The table has its name back",
-                    format!("SELECT relkind IN ('r', 'p') AS is_table FROM pg_class WHERE oid = to_regclass({table_lit});"),
+                    format!("SELECT relkind IN ('r', 'p') AS is_table FROM pg_class WHERE oid = to_regclass({});", literal(&self.table)),
                     "t",
                     Expected::row(&["t"]),
                 ),
-                after.clone(),
+                self.after_check(),
             ],
-        },
-    ];
+        }
+    }
 
-    let mut rename = ctx.brief(
-        "Rename the column",
-        vec![format!("ALTER TABLE {table} RENAME COLUMN {old} TO {new};")],
-        Statement::AlterTableAccessExclusive,
-    );
-    rename.run_only_if(
-        "lockstep_not_renamed",
-        &format!("EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = {} AND attname = {} AND NOT attisdropped)",
-        ctx.regclass(),
-        literal(column)
-    ),
-    );
-    rename.notes.push(format!(
-        "Every query naming {old} fails from the moment this commits."
-    ));
-    let direct = vec![
-        ctx.preflight(None, vec![before, publication_check(ctx, "columns")]),
+    fn direct_preflight(&self) -> Phase {
+        self.ctx.preflight(
+            None,
+            vec![self.before_check(), publication_check(self.ctx, "columns")],
+        )
+    }
+
+    fn rename_phase(&self) -> Phase {
+        let (ctx, table, old, new) = (self.ctx, &self.table, &self.old, &self.new);
+        let mut rename = ctx.brief(
+            "Rename the column",
+            vec![format!("ALTER TABLE {table} RENAME COLUMN {old} TO {new};")],
+            Statement::AlterTableAccessExclusive,
+        );
+        rename.run_only_if(
+            "lockstep_not_renamed",
+            &format!("EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = {} AND attname = {} AND NOT attisdropped)",
+            ctx.regclass(),
+            literal(self.column)
+        ),
+        );
+        rename.notes.push(format!(
+            "Every query naming {old} fails from the moment this commits."
+        ));
         Phase {
             name: "rename column".to_string(),
             purpose: format!("Rename {old} to {new}."),
@@ -244,17 +338,9 @@ pub fn paths(ctx: &Ctx, change: &RenameColumn) -> Result<Paths, FieldError> {
                 None,
             )],
             irreversible: None,
-            checks: vec![after],
-        },
-    ];
-
-    Ok(Paths {
-        summary: format!("Rename column {old} of {table} to {new}"),
-        direct: Some(direct),
-        online: Some(online),
-        online_required: Some("renaming the column breaks every query that still names it the moment it commits; the view keeps both names working until every client has switched".to_string()),
-        warnings: Vec::new(),
-    })
+            checks: vec![self.after_check()],
+        }
+    }
 }
 
 #[cfg(test)]

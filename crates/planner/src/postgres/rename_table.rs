@@ -20,7 +20,7 @@
 //! every client is stopped.
 
 use super::{check, Ctx, Paths};
-use crate::model::{Expected, Phase};
+use crate::model::{Check, Expected, Phase, Step};
 use crate::postgres::facts::{self, Statement};
 use crate::postgres::shared::compat_view::{
     compat_view_checks, compat_view_sql, publication_check, view_checks, view_limits,
@@ -31,174 +31,221 @@ use crate::request::FieldError;
 
 pub fn paths(ctx: &Ctx, change: &RenameTable) -> Result<Paths, FieldError> {
     let RenameTable { new_name } = change;
-    let old_name = &ctx.req.table;
-    if new_name == old_name {
+    if new_name == &ctx.req.table {
         return Err(FieldError::new(
             "new-name",
             "is the table's current name; accepts a different name",
         ));
     }
-    let old = ctx.table();
-    let new = ctx.sibling(new_name);
-    let old_lit = literal(&old);
-    let new_lit = literal(&new);
-    let version = ctx.version();
+    let r = Rename::new(ctx, new_name);
+    Ok(Paths {
+        summary: format!("Rename table {} to {}", r.old, r.new),
+        direct: Some(vec![r.direct_preflight(), r.rename_phase()]),
+        online: Some(vec![r.online_preflight(), r.expand(), r.contract()]),
+        online_required: Some("renaming the table breaks every query that still uses the old name the moment it commits; the view keeps the old name working until every client has switched".to_string()),
+        warnings: Vec::new(),
+    })
+}
 
-    let renamed_check = check(
-        "The table has its new name and the old name is gone",
-        format!("SELECT to_regclass({new_lit}) IS NOT NULL AS new_exists, to_regclass({old_lit}) IS NULL AS old_gone;"),
-        "t, t",
-        Expected::row(&["t", "t"]),
-    );
+/// The names the phases use, derived once.
+struct Rename<'a> {
+    ctx: &'a Ctx<'a>,
+    /// The table's current and new names, unquoted.
+    old_name: &'a str,
+    new_name: &'a str,
+    /// The table's current and new names, quoted (schema-qualified when given).
+    old: String,
+    new: String,
+}
 
-    // Online: rename behind an updatable view, deploy, drop the view.
-    let mut expand_sql = vec![format!("ALTER TABLE {old} RENAME TO {};", ident(new_name))];
-    expand_sql.extend(compat_view_sql(ctx, old_name, new_name, ""));
-    let mut expand = ctx.brief(
-        "Rename the table and put an updatable view with the old name in its place (one transaction)",
-        expand_sql,
-        Statement::AlterTableAccessExclusive,
-    );
-    expand.run_only_if(
-        "lockstep_not_renamed",
-        &format!("to_regclass({new_lit}) IS NULL"),
-    );
-    expand.notes.push("Clients keep using the old name through the view: SELECT, INSERT (with RETURNING and ON CONFLICT), UPDATE, DELETE and SELECT ... FOR UPDATE pass through a simple view to the table; inserts get the table's defaults.".to_string());
-    expand.notes.push(view_limits(new_name));
-    expand.notes.push(if facts::SECURITY_INVOKER_VIEWS.holds(version) {
-        "The view is security_invoker (15+): privileges and row-level security policies are checked as the querying user, as on the table; it carries the table's owner and SELECT/INSERT/UPDATE/DELETE grants.".to_string()
-    } else {
-        format!("PostgreSQL {version} has no security_invoker views (15+): the view reads the table with its owner's rights. It gets the table's owner and SELECT/INSERT/UPDATE/DELETE grants; the preflight proved row-level security is off.")
-    });
-    expand.notes.push("Indexes, constraints, sequences and triggers keep their names (e.g. the primary key index and serial sequence named after the old table); rename them separately if the names matter.".to_string());
-    expand.retry = format!("{} The step runs only while the new name is free, so re-running it after it committed does nothing.", super::RETRY_LOCK_TIMEOUT);
+impl<'a> Rename<'a> {
+    fn new(ctx: &'a Ctx<'a>, new_name: &'a str) -> Self {
+        Rename {
+            ctx,
+            old_name: &ctx.req.table,
+            new_name,
+            old: ctx.table(),
+            new: ctx.sibling(new_name),
+        }
+    }
 
-    let mut expand_checks = view_checks(ctx, old_name);
-    expand_checks.push(check(
-        "The table answers to its new name",
-        format!("SELECT relkind IN ('r', 'p') AS is_table FROM pg_class WHERE oid = to_regclass({new_lit});"),
-        "t",
-        Expected::row(&["t"]),
-    ));
+    fn renamed_check(&self) -> Check {
+        check(
+            "The table has its new name and the old name is gone",
+            format!(
+                "SELECT to_regclass({}) IS NOT NULL AS new_exists, to_regclass({}) IS NULL AS old_gone;",
+                literal(&self.new),
+                literal(&self.old)
+            ),
+            "t, t",
+            Expected::row(&["t", "t"]),
+        )
+    }
 
-    let mut drop_view = ctx.brief(
-        "Drop the compatibility view",
-        vec![format!("DROP VIEW IF EXISTS {old};")],
-        Statement::DropView,
-    );
-    drop_view.run_only_if(
-        "lockstep_view_present",
-        &format!(
-            "EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass({old_lit}) AND relkind = 'v')"
-        ),
-    );
-    drop_view.notes.push(
-        "Takes ACCESS EXCLUSIVE on the view (the old name) for a moment and no lock on the table, so clients on the new name never wait."
-            .to_string(),
-    );
+    fn online_preflight(&self) -> Phase {
+        let mut checks = compat_view_checks(self.ctx, self.new_name);
+        checks.push(publication_check(self.ctx, "tables"));
+        self.ctx.preflight(None, checks)
+    }
 
-    let mut recreate = vec!["BEGIN;".to_string()];
-    recreate.extend(compat_view_sql(ctx, old_name, new_name, ""));
-    recreate.push("COMMIT;".to_string());
+    fn expand_step(&self) -> Step {
+        let (ctx, version) = (self.ctx, self.ctx.version());
+        let mut sql = vec![format!(
+            "ALTER TABLE {} RENAME TO {};",
+            self.old,
+            ident(self.new_name)
+        )];
+        sql.extend(compat_view_sql(ctx, self.old_name, self.new_name, ""));
+        let mut expand = ctx.brief(
+            "Rename the table and put an updatable view with the old name in its place (one transaction)",
+            sql,
+            Statement::AlterTableAccessExclusive,
+        );
+        expand.run_only_if(
+            "lockstep_not_renamed",
+            &format!("to_regclass({}) IS NULL", literal(&self.new)),
+        );
+        expand.notes.push("Clients keep using the old name through the view: SELECT, INSERT (with RETURNING and ON CONFLICT), UPDATE, DELETE and SELECT ... FOR UPDATE pass through a simple view to the table; inserts get the table's defaults.".to_string());
+        expand.notes.push(view_limits(self.new_name));
+        expand.notes.push(if facts::SECURITY_INVOKER_VIEWS.holds(version) {
+            "The view is security_invoker (15+): privileges and row-level security policies are checked as the querying user, as on the table; it carries the table's owner and SELECT/INSERT/UPDATE/DELETE grants.".to_string()
+        } else {
+            format!("PostgreSQL {version} has no security_invoker views (15+): the view reads the table with its owner's rights. It gets the table's owner and SELECT/INSERT/UPDATE/DELETE grants; the preflight proved row-level security is off.")
+        });
+        expand.notes.push("Indexes, constraints, sequences and triggers keep their names (e.g. the primary key index and serial sequence named after the old table); rename them separately if the names matter.".to_string());
+        expand.retry = format!("{} The step runs only while the new name is free, so re-running it after it committed does nothing.", super::RETRY_LOCK_TIMEOUT);
+        expand
+    }
 
-    let mut preflight_checks = compat_view_checks(ctx, new_name);
-    preflight_checks.push(publication_check(ctx, "tables"));
-
-    let online = vec![
-        ctx.preflight(None, preflight_checks),
+    fn expand(&self) -> Phase {
+        let mut checks = view_checks(self.ctx, self.old_name);
+        checks.push(check(
+            "The table answers to its new name",
+            format!("SELECT relkind IN ('r', 'p') AS is_table FROM pg_class WHERE oid = to_regclass({});", literal(&self.new)),
+            "t",
+            Expected::row(&["t"]),
+        ));
         Phase {
             name: "expand: rename behind a view".to_string(),
             purpose: format!(
                 "Rename the table to {} and keep {} working as an updatable view, so clients on either name work.",
-                ident(new_name),
-                ident(old_name)
+                ident(self.new_name),
+                ident(self.old_name)
             ),
             app_change: None,
-            steps: vec![expand],
-            rollback: vec![ctx.rollback_ddl(
+            steps: vec![self.expand_step()],
+            rollback: vec![self.ctx.rollback_ddl(
                 format!(
-                    "BEGIN;\nDROP VIEW IF EXISTS {old};\nALTER TABLE {new} RENAME TO {};\nCOMMIT;",
-                    ident(old_name)
+                    "BEGIN;\nDROP VIEW IF EXISTS {};\nALTER TABLE {} RENAME TO {};\nCOMMIT;",
+                    self.old,
+                    self.new,
+                    ident(self.old_name)
                 ),
                 Some("Run before any client depends on the new name: clients already using it fail once it is gone."),
             )],
             irreversible: None,
-            checks: expand_checks,
-        },
+            checks,
+        }
+    }
+
+    fn drop_view_step(&self) -> Step {
+        let mut drop_view = self.ctx.brief(
+            "Drop the compatibility view",
+            vec![format!("DROP VIEW IF EXISTS {};", self.old)],
+            Statement::DropView,
+        );
+        drop_view.run_only_if(
+            "lockstep_view_present",
+            &format!(
+                "EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass({}) AND relkind = 'v')",
+                literal(&self.old)
+            ),
+        );
+        drop_view.notes.push(
+            "Takes ACCESS EXCLUSIVE on the view (the old name) for a moment and no lock on the table, so clients on the new name never wait."
+                .to_string(),
+        );
+        drop_view
+    }
+
+    fn contract(&self) -> Phase {
+        let mut recreate = vec!["BEGIN;".to_string()];
+        recreate.extend(compat_view_sql(self.ctx, self.old_name, self.new_name, ""));
+        recreate.push("COMMIT;".to_string());
         Phase {
             name: "contract: drop the view".to_string(),
-            purpose: format!("Remove the old name {} once nothing uses it.", ident(old_name)),
+            purpose: format!("Remove the old name {} once nothing uses it.", ident(self.old_name)),
             app_change: Some(format!(
                 "Every client uses {}: application code, ORM table names, background jobs, reports, ETL, dashboards and grant scripts. Nothing may use {} after this phase.",
-                ident(new_name),
-                ident(old_name)
+                ident(self.new_name),
+                ident(self.old_name)
             )),
-            steps: vec![drop_view],
-            rollback: vec![ctx.rollback_ddl(
+            steps: vec![self.drop_view_step()],
+            rollback: vec![self.ctx.rollback_ddl(
                 recreate.join("\n"),
                 Some("Puts the view back if a client still needed the old name."),
             )],
             irreversible: None,
             checks: vec![check(
                 "The old name is gone",
-                format!("SELECT to_regclass({old_lit}) IS NULL AS old_gone;"),
+                format!("SELECT to_regclass({}) IS NULL AS old_gone;", literal(&self.old)),
                 "t",
                 Expected::row(&["t"]),
-            ), renamed_check.clone()],
-        },
-    ];
+            ), self.renamed_check()],
+        }
+    }
 
-    let mut rename = ctx.brief(
-        "Rename the table",
-        vec![format!(
-            "ALTER TABLE IF EXISTS {old} RENAME TO {};",
-            ident(new_name)
-        )],
-        Statement::AlterTableAccessExclusive,
-    );
-    rename
-        .notes
-        .push("Every query naming the old table fails from the moment this commits.".to_string());
-    let direct = vec![
-        ctx.preflight(
+    fn direct_preflight(&self) -> Phase {
+        self.ctx.preflight(
             None,
             vec![
                 check(
-                    &format!("The name {} is free", ident(new_name)),
-                    format!("SELECT to_regclass({new_lit}) IS NULL AS name_free;"),
+                    &format!("The name {} is free", ident(self.new_name)),
+                    format!(
+                        "SELECT to_regclass({}) IS NULL AS name_free;",
+                        literal(&self.new)
+                    ),
                     "t",
                     Expected::row(&["t"]),
                 ),
-                publication_check(ctx, "tables"),
+                publication_check(self.ctx, "tables"),
             ],
-        ),
+        )
+    }
+
+    fn rename_phase(&self) -> Phase {
+        let mut rename = self.ctx.brief(
+            "Rename the table",
+            vec![format!(
+                "ALTER TABLE IF EXISTS {} RENAME TO {};",
+                self.old,
+                ident(self.new_name)
+            )],
+            Statement::AlterTableAccessExclusive,
+        );
+        rename.notes.push(
+            "Every query naming the old table fails from the moment this commits.".to_string(),
+        );
         Phase {
             name: "rename".to_string(),
-            purpose: format!("Rename the table to {}.", ident(new_name)),
+            purpose: format!("Rename the table to {}.", ident(self.new_name)),
             app_change: Some(format!(
                 "Stop every client of {}; start them again with the new name right after this phase.",
-                ident(old_name)
+                ident(self.old_name)
             )),
             steps: vec![rename],
-            rollback: vec![ctx.rollback_ddl(
+            rollback: vec![self.ctx.rollback_ddl(
                 format!(
-                    "ALTER TABLE IF EXISTS {new} RENAME TO {};",
-                    ident(old_name)
+                    "ALTER TABLE IF EXISTS {} RENAME TO {};",
+                    self.new,
+                    ident(self.old_name)
                 ),
                 None,
             )],
             irreversible: None,
-            checks: vec![renamed_check],
-        },
-    ];
-
-    Ok(Paths {
-        summary: format!("Rename table {old} to {new}"),
-        direct: Some(direct),
-        online: Some(online),
-        online_required: Some("renaming the table breaks every query that still uses the old name the moment it commits; the view keeps the old name working until every client has switched".to_string()),
-        warnings: Vec::new(),
-    })
+            checks: vec![self.renamed_check()],
+        }
+    }
 }
 
 #[cfg(test)]

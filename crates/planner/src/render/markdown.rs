@@ -165,90 +165,107 @@ fn render_phase(w: &mut String, number: usize, phase: &Phase, mysql_family: bool
         let _ = writeln!(w, "> **Deploy gate — before this phase:** {app}\n");
     }
     for (j, step) in phase.steps.iter().enumerate() {
-        let _ = writeln!(w, "### Step {number}.{}: {}\n", j + 1, step.title);
-        let _ = writeln!(
-            w,
-            "| lock | blocks | blocked for | duration | table | transaction |"
-        );
-        let _ = writeln!(w, "|---|---|---|---|---|---|");
-        let table = match (step.rewrites_table, step.scans_table) {
-            (true, _) => "rewritten",
-            (false, true) => "scanned",
-            _ => "untouched",
+        render_step(w, number, j + 1, step);
+    }
+    render_checks(w, &phase.checks, mysql_family);
+    render_rollback(w, phase);
+}
+
+/// A step: its lock table, its guard, its statements, then notes, retry and re-run advice.
+fn render_step(w: &mut String, number: usize, j: usize, step: &crate::model::Step) {
+    let _ = writeln!(w, "### Step {number}.{j}: {}\n", step.title);
+    let _ = writeln!(
+        w,
+        "| lock | blocks | blocked for | duration | table | transaction |"
+    );
+    let _ = writeln!(w, "|---|---|---|---|---|---|");
+    let table = match (step.rewrites_table, step.scans_table) {
+        (true, _) => "rewritten",
+        (false, true) => "scanned",
+        _ => "untouched",
+    };
+    let _ = writeln!(
+        w,
+        "| {} | {} | {} | {} | {} | {} |\n",
+        lock_text(step.lock),
+        step.blocks.describe(),
+        blocked_for(step),
+        step.estimate.describe(),
+        table,
+        if step.in_transaction {
+            "inside one"
+        } else {
+            "outside any (run each statement on its own)"
+        }
+    );
+    if let Some(guard) = &step.only_if {
+        let (yes, client) = match step.engine {
+            Engine::Postgresql => ("t", "the psql form below checks it for you"),
+            Engine::Mariadb => ("1", "the script form below checks it for you"),
+            Engine::Mysql => ("1", "check it yourself before running the statements"),
         };
         let _ = writeln!(
             w,
-            "| {} | {} | {} | {} | {} | {} |\n",
-            lock_text(step.lock),
-            step.blocks.describe(),
-            blocked_for(step),
-            step.estimate.describe(),
-            table,
-            if step.in_transaction {
-                "inside one"
-            } else {
-                "outside any (run each statement on its own)"
-            }
+            "Run only when this returns `{yes}` ({client}):\n\n```sql\n{guard}\n```\n"
         );
-        if let Some(guard) = &step.only_if {
-            let (yes, client) = match step.engine {
-                Engine::Postgresql => ("t", "the psql form below checks it for you"),
-                Engine::Mariadb => ("1", "the script form below checks it for you"),
-                Engine::Mysql => ("1", "check it yourself before running the statements"),
-            };
+    }
+    let _ = writeln!(w, "{}", fenced(step));
+    if let Some(why) = &step.unverified {
+        let _ = writeln!(w, "- Verification: {why}");
+    }
+    for note in &step.notes {
+        let _ = writeln!(w, "- {note}");
+    }
+    let _ = writeln!(w, "- Retry: {}", step.retry);
+    if let Some(rerun) = step.rerun.sentence() {
+        let _ = writeln!(w, "- Re-run: {rerun}");
+    }
+    let _ = writeln!(w);
+}
+
+fn render_checks(w: &mut String, checks: &[Check], mysql_family: bool) {
+    if checks.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "**Checks**\n");
+    for check in checks {
+        let _ = writeln!(
+            w,
+            "- {} — expect {}\n\n  {}\n\n  ```sql\n  {}\n  ```\n",
+            check.description,
+            check.expect,
+            check_effect(check, mysql_family),
+            check.sql
+        );
+        if let Some(guard) = &check.only_if {
             let _ = writeln!(
                 w,
-                "Run only when this returns `{yes}` ({client}):\n\n```sql\n{guard}\n```\n"
+                "  Only while this returns 1 (a re-run skips it once the plan has gone past this phase; the script checks it for you on MariaDB):\n\n  ```sql\n  {guard}\n  ```\n"
             );
         }
-        let _ = writeln!(w, "{}", fenced(step));
-        if let Some(why) = &step.unverified {
-            let _ = writeln!(w, "- Verification: {why}");
-        }
-        for note in &step.notes {
-            let _ = writeln!(w, "- {note}");
-        }
-        let _ = writeln!(w, "- Retry: {}", step.retry);
-        if let Some(rerun) = step.rerun.sentence() {
-            let _ = writeln!(w, "- Re-run: {rerun}");
-        }
-        let _ = writeln!(w);
     }
-    if !phase.checks.is_empty() {
-        let _ = writeln!(w, "**Checks**\n");
-        for check in &phase.checks {
-            let _ = writeln!(
-                w,
-                "- {} — expect {}\n\n  {}\n\n  ```sql\n  {}\n  ```\n",
-                check.description,
-                check.expect,
-                check_effect(check, mysql_family),
-                check.sql
-            );
-            if let Some(guard) = &check.only_if {
-                let _ = writeln!(
-                    w,
-                    "  Only while this returns 1 (a re-run skips it once the plan has gone past this phase; the script checks it for you on MariaDB):\n\n  ```sql\n  {guard}\n  ```\n"
-                );
-            }
-        }
-    }
+}
+
+fn render_rollback(w: &mut String, phase: &Phase) {
     if let Some(why) = &phase.irreversible {
         let _ = writeln!(w, "**Rollback:** cannot be rolled back: {why}\n");
-    } else if !phase.rollback.is_empty() {
-        let _ = writeln!(w, "**Rollback**\n");
-        for r in &phase.rollback {
-            match &r.shell {
-                Some(command) => {
-                    let _ = writeln!(w, "```sh\n{command}\n```\n");
-                }
-                None => {
-                    let _ = writeln!(w, "```sql\n{}\n```\n", r.sql);
-                }
+        return;
+    }
+    if phase.rollback.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "**Rollback**\n");
+    for r in &phase.rollback {
+        match &r.shell {
+            Some(command) => {
+                let _ = writeln!(w, "```sh\n{command}\n```\n");
             }
-            if let Some(note) = &r.note {
-                let _ = writeln!(w, "{note}\n");
+            None => {
+                let _ = writeln!(w, "```sql\n{}\n```\n", r.sql);
             }
+        }
+        if let Some(note) = &r.note {
+            let _ = writeln!(w, "{note}\n");
         }
     }
 }
