@@ -31,7 +31,51 @@ use crate::strategy::{check, Paths};
 
 pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
     let DropColumn { column } = change;
-    let server = ctx.server;
+    let table = ctx.table();
+    let col = ident(column);
+    let instant = facts::INSTANT_ADD_DROP_ANYWHERE.holds(ctx.server);
+    let checks = preflight_checks(ctx, column, instant);
+    let drop = drop_step(ctx, column, instant);
+    let irreversible = irreversible(ctx);
+    let gone = vec![ctx.column_check("The column is gone", column, "0", Expected::row(&["0"]))];
+    let preflight_bytes = (!instant).then_some(ctx.req.bytes);
+    let phase = |app_change: String, purpose: String| Phase {
+        name: "drop column".to_string(),
+        purpose,
+        app_change: Some(app_change),
+        steps: vec![drop.clone()],
+        rollback: Vec::new(),
+        irreversible: Some(irreversible.clone()),
+        checks: gone.clone(),
+    };
+
+    let mut out = summary_paths(format!("Drop column {col} from {table}"));
+    out.online = Some(vec![
+        ctx.preflight(preflight_bytes, checks.clone()),
+        phase(
+            format!("Deploy the application version that neither reads nor writes {col}: no query names it, no SELECT * result is mapped by position, and ORM models no longer list it (restart processes that cache the column list, e.g. Rails ignored_columns, Django/Hibernate models). Wait until every old process is gone."),
+            format!("Drop {col} once no client uses it."),
+        ),
+    ]);
+    out.direct = Some(vec![
+        ctx.preflight(preflight_bytes, checks),
+        phase(
+            format!("Stop every client that reads or writes {col}."),
+            format!("Drop {col} in one statement."),
+        ),
+    ]);
+    out.online_required = Some(format!(
+        "the application must stop reading and writing {col} before it is dropped, or its queries fail the moment the drop commits"
+    ));
+    if facts::INSTANT_COLUMN_DEFECT.holds(ctx.server) && instant {
+        out.warnings.push(instant_defect_warning(ctx));
+    }
+    Ok(out)
+}
+
+/// Before the drop: the column, inserts without it, its indexes, foreign keys, views and
+/// triggers, and where INSTANT applies what refuses it.
+fn preflight_checks(ctx: &Ctx, column: &str, instant: bool) -> Vec<Check> {
     let table = ctx.table();
     let table_name = &ctx.req.table;
     let col = ident(column);
@@ -40,7 +84,6 @@ pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
         "{} AND column_name = {col_lit}",
         ctx.where_table(table_name)
     );
-    let instant = facts::INSTANT_ADD_DROP_ANYWHERE.holds(server);
 
     let inplace_sql = format!(
         "ALTER TABLE {table} DROP COLUMN {col}{};",
@@ -106,7 +149,18 @@ pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
             &format!("run instead the INPLACE statement in the step's notes (rebuilds the table; reads and writes continue): {inplace_sql}"),
         ));
     }
+    checks
+}
 
+/// The drop: INSTANT where the server drops columns instantly, else an in-place rebuild.
+fn drop_step(ctx: &Ctx, column: &str, instant: bool) -> Step {
+    let server = ctx.server;
+    let table = ctx.table();
+    let col = ident(column);
+    let inplace_sql = format!(
+        "ALTER TABLE {table} DROP COLUMN {col}{};",
+        ctx.lock_clause(MysqlLock::INPLACE_NONE)
+    );
     let drop: Step = if instant {
         let mut step = ctx.alter(
             "Drop the column (INSTANT: only the data dictionary changes)",
@@ -130,58 +184,33 @@ pub fn paths(ctx: &Ctx, change: &DropColumn) -> Result<Paths, FieldError> {
         step.notes.push("InnoDB logs concurrent writes while it rebuilds and applies them at the end, under the exclusive metadata lock: a heavy write rate lengthens that final moment (innodb_online_alter_log_max_size bounds the log; the ALTER fails if it fills).".to_string());
         step
     };
-    let drop = ctx.documented(drop);
+    ctx.documented(drop)
+}
 
+/// What the drop loses for good, and how to keep a copy first.
+fn irreversible(ctx: &Ctx) -> String {
+    let table_name = &ctx.req.table;
     let db = ctx
         .req
         .schema
         .clone()
         .unwrap_or_else(|| "<database>".to_string());
-    let irreversible = format!(
+    format!(
         "DROP COLUMN discards the column's values; adding it back gives an empty column. If you may need them, keep a copy before this phase, e.g. mysqldump --single-transaction <connection options> {} {} > backup.sql (a consistent read that locks nothing on InnoDB), and restore the values from it after re-adding the column.",
         shell(&db),
         shell(table_name)
-    );
-    let gone = vec![ctx.column_check("The column is gone", column, "0", Expected::row(&["0"]))];
-    let preflight_bytes = (!instant).then_some(ctx.req.bytes);
-    let phase = |app_change: String, purpose: String| Phase {
-        name: "drop column".to_string(),
-        purpose,
-        app_change: Some(app_change),
-        steps: vec![drop.clone()],
-        rollback: Vec::new(),
-        irreversible: Some(irreversible.clone()),
-        checks: gone.clone(),
-    };
+    )
+}
 
-    let mut out = summary_paths(format!("Drop column {col} from {table}"));
-    out.online = Some(vec![
-        ctx.preflight(preflight_bytes, checks.clone()),
-        phase(
-            format!("Deploy the application version that neither reads nor writes {col}: no query names it, no SELECT * result is mapped by position, and ORM models no longer list it (restart processes that cache the column list, e.g. Rails ignored_columns, Django/Hibernate models). Wait until every old process is gone."),
-            format!("Drop {col} once no client uses it."),
+/// The 8.0.29-8.0.31 instant-column defects.
+fn instant_defect_warning(ctx: &Ctx) -> crate::model::Warning {
+    crate::model::Warning {
+        code: "mysql-8029-instant-defect".to_string(),
+        message: format!(
+            "MySQL {}: 8.0.29 to 8.0.31 had redo-log and corruption defects on tables with instantly added or dropped columns (8.0.29 was withdrawn). Upgrade to 8.0.32 or later first, or drop the column with ALGORITHM=INPLACE, LOCK=NONE (a rebuild).",
+            ctx.req.db.version
         ),
-    ]);
-    out.direct = Some(vec![
-        ctx.preflight(preflight_bytes, checks),
-        phase(
-            format!("Stop every client that reads or writes {col}."),
-            format!("Drop {col} in one statement."),
-        ),
-    ]);
-    out.online_required = Some(format!(
-        "the application must stop reading and writing {col} before it is dropped, or its queries fail the moment the drop commits"
-    ));
-    if facts::INSTANT_COLUMN_DEFECT.holds(server) && instant {
-        out.warnings.push(crate::model::Warning {
-            code: "mysql-8029-instant-defect".to_string(),
-            message: format!(
-                "MySQL {}: 8.0.29 to 8.0.31 had redo-log and corruption defects on tables with instantly added or dropped columns (8.0.29 was withdrawn). Upgrade to 8.0.32 or later first, or drop the column with ALGORITHM=INPLACE, LOCK=NONE (a rebuild).",
-                ctx.req.db.version
-            ),
-        });
     }
-    Ok(out)
 }
 
 #[cfg(test)]
