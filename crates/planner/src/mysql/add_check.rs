@@ -18,7 +18,7 @@
 //! only with LOCK=NONE (`Server::drop_check_lock`; checked on MariaDB 10.11).
 
 use super::{summary_paths, tools, Ctx};
-use crate::model::{Expected, Phase};
+use crate::model::{Check, Expected, Phase, RollbackStep, Step};
 use crate::mysql::facts;
 use crate::quote::mysql::{derived_name, ident, literal};
 use crate::request::change::AddCheck;
@@ -48,65 +48,19 @@ pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
         "Add CHECK constraint {} ({expr}) to {table}",
         ident(&name)
     ));
-
-    let pre = vec![
-        check(
-            "The constraint name is free in the schema (CHECK constraint names are unique per schema on MySQL), or already this table's CHECK (this plan ran)",
-            format!(
-                "SELECT COUNT(*) AS taken FROM information_schema.table_constraints WHERE constraint_schema = {} AND constraint_name = {} AND NOT (table_name = {} AND constraint_type = 'CHECK');",
-                ctx.schema_value(),
-                literal(&name),
-                literal(&ctx.req.table)
-            ),
-            "0",
-            Expected::row(&["0"]),
-        ),
-        check(
-            "No existing row violates the expression (a full scan: run it on a replica if you have one)",
-            format!("SELECT COUNT(*) AS violating_rows FROM {table} WHERE NOT ({expr});"),
-            "0 (rows where the expression is NULL pass a CHECK and are not counted either). Any other count: fix those rows first, or the copy fails (or, with a tool, silently leaves them out)",
-            Expected::row(&["0"]),
-        ).scanning().proving(crate::model::Precondition::NoViolatingRows),
-    ];
-    let after = vec![check(
-        "The constraint exists",
-        format!(
-            "SELECT COUNT(*) AS present FROM information_schema.table_constraints WHERE {} AND constraint_name = {} AND constraint_type = 'CHECK';",
-            ctx.where_table(&ctx.req.table),
-            literal(&name)
-        ),
-        "1",
-        Expected::row(&["1"]),
-    )];
-    let rollback = ctx.rollback_ddl(
-        format!(
-            "ALTER TABLE {table} DROP {} {}{};",
-            server.drop_check_keyword(),
-            ident(&name),
-            ctx.lock_clause(server.drop_check_lock())
-        ),
-        Some("Metadata only: reads and writes continue; rows are no longer checked."),
-    );
+    let pre = preflight_checks(ctx, &name, expr);
+    let after = vec![present_check(ctx, &name)];
+    let rollback = drop_rollback(ctx, &name);
     let app_change = format!(
         "The application writes no row that violates ({expr}): from this phase on such writes fail."
     );
-
-    let mut step = ctx.alter(
-        "Add the constraint by copying the table, checking every row (writes wait for the whole copy)",
-        std::slice::from_ref(&clause),
-        tools::COPY_SHARED,
-        ctx.model.rewrite(),
-    );
-    step.rewrites_table = true;
-    step.scans_table = true;
-    step.notes.push("InnoDB cannot add a CHECK in place (INSTANT and INPLACE are refused): the server copies every row, checking it, while reads continue and writes wait. A violating row makes it fail, and nothing changes.".to_string());
     out.direct = Some(vec![
         ctx.preflight(Some(ctx.req.bytes), pre.clone()),
         Phase {
             name: "add check".to_string(),
             purpose: format!("Copy {table} with the constraint, checking every row."),
             app_change: Some(app_change.clone()),
-            steps: vec![ctx.documented(step)],
+            steps: vec![copy_step(ctx, &clause)],
             rollback: vec![rollback.clone()],
             irreversible: None,
             checks: after.clone(),
@@ -134,6 +88,73 @@ pub fn paths(ctx: &Ctx, change: &AddCheck) -> Result<Paths, FieldError> {
         },
     );
     Ok(out)
+}
+
+/// Before adding: the name free, and no row that would violate the expression.
+fn preflight_checks(ctx: &Ctx, name: &str, expr: &str) -> Vec<Check> {
+    let table = ctx.table();
+    vec![
+        check(
+            "The constraint name is free in the schema (CHECK constraint names are unique per schema on MySQL), or already this table's CHECK (this plan ran)",
+            format!(
+                "SELECT COUNT(*) AS taken FROM information_schema.table_constraints WHERE constraint_schema = {} AND constraint_name = {} AND NOT (table_name = {} AND constraint_type = 'CHECK');",
+                ctx.schema_value(),
+                literal(name),
+                literal(&ctx.req.table)
+            ),
+            "0",
+            Expected::row(&["0"]),
+        ),
+        check(
+            "No existing row violates the expression (a full scan: run it on a replica if you have one)",
+            format!("SELECT COUNT(*) AS violating_rows FROM {table} WHERE NOT ({expr});"),
+            "0 (rows where the expression is NULL pass a CHECK and are not counted either). Any other count: fix those rows first, or the copy fails (or, with a tool, silently leaves them out)",
+            Expected::row(&["0"]),
+        ).scanning().proving(crate::model::Precondition::NoViolatingRows),
+    ]
+}
+
+/// The constraint exists.
+fn present_check(ctx: &Ctx, name: &str) -> Check {
+    check(
+        "The constraint exists",
+        format!(
+            "SELECT COUNT(*) AS present FROM information_schema.table_constraints WHERE {} AND constraint_name = {} AND constraint_type = 'CHECK';",
+            ctx.where_table(&ctx.req.table),
+            literal(name)
+        ),
+        "1",
+        Expected::row(&["1"]),
+    )
+}
+
+/// DROP CHECK (or CONSTRAINT), metadata only.
+fn drop_rollback(ctx: &Ctx, name: &str) -> RollbackStep {
+    let server = ctx.server;
+    let table = ctx.table();
+    ctx.rollback_ddl(
+        format!(
+            "ALTER TABLE {table} DROP {} {}{};",
+            server.drop_check_keyword(),
+            ident(name),
+            ctx.lock_clause(server.drop_check_lock())
+        ),
+        Some("Metadata only: reads and writes continue; rows are no longer checked."),
+    )
+}
+
+/// The copy that checks every row while writes wait.
+fn copy_step(ctx: &Ctx, clause: &str) -> Step {
+    let mut step = ctx.alter(
+        "Add the constraint by copying the table, checking every row (writes wait for the whole copy)",
+        &[clause.to_string()],
+        tools::COPY_SHARED,
+        ctx.model.rewrite(),
+    );
+    step.rewrites_table = true;
+    step.scans_table = true;
+    step.notes.push("InnoDB cannot add a CHECK in place (INSTANT and INPLACE are refused): the server copies every row, checking it, while reads continue and writes wait. A violating row makes it fail, and nothing changes.".to_string());
+    ctx.documented(step)
 }
 
 #[cfg(test)]
