@@ -433,6 +433,24 @@ pub fn all_cases() -> Vec<Case> {
     // add-check.
     cases.push(case("add-check", "online", &[("check", "amount >= 0")]));
 
+    // set-default / drop-default / drop-not-null: catalog-only moments under ACCESS
+    // EXCLUSIVE; the simulated application writes every column, so no row depends on the
+    // default and the data stay as they were.
+    cases.push(case(
+        "set-default",
+        "online",
+        &[("column", "note"), ("default", "'n/a'")],
+    ));
+    let mut c = case("drop-default", "online", &[("column", "status")]);
+    // The deploy gate: the application already writes status on every INSERT.
+    c.stages = vec![AppStage::plain(), AppStage::plain()];
+    cases.push(c);
+    cases.push(case("drop-not-null", "online", &[("column", "amount")]));
+    // The same catalog-only step labelled "blocks nothing": the verifier must catch it.
+    let mut c = case("drop-not-null", "control-mislabelled", &[("column", "amount")]);
+    c.control = true;
+    cases.push(c);
+
     // split-table: email and note move to order_contacts (keyed by the order id).
     let mut c = case(
         "split-table",

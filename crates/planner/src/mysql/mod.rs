@@ -28,6 +28,9 @@ mod drop_index;
 mod rename_column;
 mod rename_table;
 mod split_table;
+mod set_default;
+mod drop_default;
+mod drop_not_null;
 
 use crate::change_dispatch;
 crate::for_each_change_kind!(change_dispatch);

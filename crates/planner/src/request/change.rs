@@ -30,6 +30,9 @@ macro_rules! for_each_change_kind {
             AddForeignKey add_foreign_key "add-foreign-key" ["columns", "references", "name"],
             AddCheck add_check "add-check" ["check", "name"],
             SplitTable split_table "split-table" ["columns", "new-table"],
+            SetDefault set_default "set-default" ["column", "default"],
+            DropDefault drop_default "drop-default" ["column"],
+            DropNotNull drop_not_null "drop-not-null" ["column", "type"],
         }
     };
 }
@@ -345,6 +348,54 @@ impl SplitTable {
         SplitTable {
             columns: p.ident_list("columns"),
             new_table: p.ident("new-table"),
+        }
+    }
+}
+
+/// A new DEFAULT for an existing column: only rows inserted afterwards get it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetDefault {
+    pub column: String,
+    pub default: String,
+}
+
+impl SetDefault {
+    fn parse(p: &mut Parser, _schema: Option<&str>) -> Self {
+        SetDefault {
+            column: p.ident("column"),
+            default: p.fragment("default"),
+        }
+    }
+}
+
+/// Remove a column's DEFAULT: inserts that omit the column get NULL (or fail) from then on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DropDefault {
+    pub column: String,
+}
+
+impl DropDefault {
+    fn parse(p: &mut Parser, _schema: Option<&str>) -> Self {
+        DropDefault {
+            column: p.ident("column"),
+        }
+    }
+}
+
+/// Let a NOT NULL column accept NULL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DropNotNull {
+    pub column: String,
+    /// The column's full current definition without NOT NULL; MySQL's `MODIFY` restates the
+    /// whole column. Not used for PostgreSQL.
+    pub data_type: Option<String>,
+}
+
+impl DropNotNull {
+    fn parse(p: &mut Parser, _schema: Option<&str>) -> Self {
+        DropNotNull {
+            column: p.ident("column"),
+            data_type: p.optional_fragment("type"),
         }
     }
 }

@@ -403,6 +403,34 @@ pub fn all_cases() -> Vec<Case> {
     c.expect_strategy = Some("direct");
     cases.push(c);
 
+    // set-default / drop-default: ALGORITHM=INSTANT (metadata only); drop-not-null: an
+    // in-place rebuild with LOCK=NONE restating the column.
+    cases.push(case(
+        "set-default",
+        "online",
+        &[("column", "note"), ("default", "'n/a'")],
+    ));
+    let mut c = case("drop-default", "online", &[("column", "status")]);
+    c.stages = vec![AppStage::plain(), AppStage::plain()];
+    cases.push(c);
+    cases.push(case(
+        "drop-not-null",
+        "online",
+        &[("column", "status"), ("type", "varchar(16) DEFAULT 'new'")],
+    ));
+    // Restating the column without its DEFAULT would drop it: the preflight stops.
+    let mut c = case(
+        "drop-not-null",
+        "lost-default",
+        &[("column", "status"), ("type", "varchar(16)")],
+    );
+    c.stop = Some(Stop {
+        check: "Nothing the column has would be dropped by the MODIFY",
+        rows: vec![vec!["DEFAULT 'new'"]],
+        below_major: None,
+    });
+    cases.push(c);
+
     // split-table: email and note move to order_contacts (keyed by the order id).
     let mut c = case(
         "split-table",

@@ -4,6 +4,7 @@
 
 pub mod backfill;
 pub mod catalog_names;
+pub mod column;
 pub mod constraint;
 pub mod expressions;
 pub mod types;
