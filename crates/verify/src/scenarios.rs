@@ -447,7 +447,11 @@ pub fn all_cases() -> Vec<Case> {
     cases.push(c);
     cases.push(case("drop-not-null", "online", &[("column", "amount")]));
     // The same catalog-only step labelled "blocks nothing": the verifier must catch it.
-    let mut c = case("drop-not-null", "control-mislabelled", &[("column", "amount")]);
+    let mut c = case(
+        "drop-not-null",
+        "control-mislabelled",
+        &[("column", "amount")],
+    );
     c.control = true;
     cases.push(c);
 

@@ -169,14 +169,17 @@ mod tests {
             assert!(step.rewrites_table);
             assert_eq!(step.blocks, Blocks::ReadsAndWrites);
             assert!(step.hold_seconds.high <= 0.05);
-            assert!(p.phases[1].rollback[0]
-                .sql
-                .ends_with("MODIFY `status` varchar(16) DEFAULT 'new' NOT NULL, ALGORITHM=INPLACE, LOCK=NONE;"));
+            assert!(p.phases[1].rollback[0].sql.ends_with(
+                "MODIFY `status` varchar(16) DEFAULT 'new' NOT NULL, ALGORITHM=INPLACE, LOCK=NONE;"
+            ));
             let pre = &p.phases[0].checks;
             assert!(pre.iter().any(|c| c.sql.contains("'PRIMARY'") && c.stops()));
             assert!(pre.iter().any(|c| c.sql.contains("AS current_type")
                 && c.expected == Expected::row(&["varchar(16)"])));
-            let lost = pre.iter().find(|c| c.sql.contains("would_be_dropped")).unwrap();
+            let lost = pre
+                .iter()
+                .find(|c| c.sql.contains("would_be_dropped"))
+                .unwrap();
             assert!(!lost.sql.contains("'NOT NULL'") && !lost.sql.contains("'DEFAULT '"));
         }
     }

@@ -97,7 +97,9 @@ pub fn paths(ctx: &Ctx, change: &DropNotNull) -> Result<Paths, FieldError> {
     let table = ctx.table();
     let mut step = ctx.brief(
         "Drop NOT NULL (catalog only)",
-        vec![format!("ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;")],
+        vec![format!(
+            "ALTER TABLE {table} ALTER COLUMN {col} DROP NOT NULL;"
+        )],
         Statement::AlterTableAccessExclusive,
     );
     step.notes.push("No scan and no rewrite: from now on the column accepts NULL. Existing rows are not touched.".to_string());
@@ -162,8 +164,12 @@ mod tests {
             assert!(phase.rollback[0].sql.ends_with("SET NOT NULL;"));
             assert_eq!(phase.checks[0].expected, Expected::row(&["f"]));
             let pre = &plan.phases[0].checks;
-            assert!(pre.iter().any(|c| c.sql.contains("contype = 'p'") && c.stops()));
-            assert!(pre.iter().any(|c| c.sql.contains("indisreplident") && c.stops()));
+            assert!(pre
+                .iter()
+                .any(|c| c.sql.contains("contype = 'p'") && c.stops()));
+            assert!(pre
+                .iter()
+                .any(|c| c.sql.contains("indisreplident") && c.stops()));
         }
     }
 

@@ -22,13 +22,13 @@ mod add_not_null;
 mod add_unique;
 mod change_type;
 mod drop_column;
+mod drop_default;
 mod drop_index;
+mod drop_not_null;
 mod rename_column;
 mod rename_table;
-mod split_table;
 mod set_default;
-mod drop_default;
-mod drop_not_null;
+mod split_table;
 
 use crate::change_dispatch;
 crate::for_each_change_kind!(change_dispatch);

@@ -104,7 +104,11 @@ mod tests {
             assert_eq!(step.blocks, Blocks::ReadsAndWrites);
             assert!(!step.scans_table && !step.rewrites_table);
             assert_eq!(step.hold_seconds.high, crate::estimate::CATALOG_ONLY.high);
-            let ordinary = &plan.phases[0].checks.iter().find(|c| c.sql.contains("AS ordinary")).unwrap();
+            let ordinary = &plan.phases[0]
+                .checks
+                .iter()
+                .find(|c| c.sql.contains("AS ordinary"))
+                .unwrap();
             assert_eq!(ordinary.expected, Expected::row(&["t"]));
             assert_eq!(ordinary.sql.contains("attgenerated"), major >= 12);
             assert!(plan.phases[1].irreversible.is_some());
@@ -131,7 +135,11 @@ mod tests {
             plan.phases[1].steps[0].sql,
             ["ALTER TABLE \"Order\"\"; drop table x; --\" ALTER COLUMN \"select\" SET DEFAULT 'new';"]
         );
-        let restore = &plan.phases[0].checks.iter().find(|c| c.sql.contains("AS restore")).unwrap();
+        let restore = &plan.phases[0]
+            .checks
+            .iter()
+            .find(|c| c.sql.contains("AS restore"))
+            .unwrap();
         assert!(restore.sql.contains("'\"Order\"\"; drop table x; --\"'"));
     }
 
