@@ -455,6 +455,32 @@ pub fn all_cases() -> Vec<Case> {
     c.control = true;
     cases.push(c);
 
+    // rename-enum-value: status becomes an enum with a label the application never writes
+    // ('refunded', on every 50th row); the rename locks no table and every such row reads the
+    // new label at once.
+    let mut c = case(
+        "rename-enum-value",
+        "online",
+        &[
+            ("type-name", "order_status"),
+            ("value", "refunded"),
+            ("new-value", "returned"),
+        ],
+    );
+    c.setup = "CREATE TYPE order_status AS ENUM ('new', 'paid', 'shipped', 'cancelled', 'refunded'); \
+ALTER TABLE orders ALTER COLUMN status DROP DEFAULT, ALTER COLUMN status TYPE order_status USING status::order_status, ALTER COLUMN status SET DEFAULT 'new'; \
+UPDATE orders SET status = 'refunded' WHERE id % 50 = 0; UPDATE verify.truth SET status = 'refunded' WHERE id % 50 = 0";
+    c.stages = vec![AppStage::plain(), AppStage::plain(), AppStage::plain()];
+    c.data = DataCheck::with(
+        "public.orders",
+        &[(
+            "status",
+            Some(("status::text", "replace(status, 'refunded', 'returned')")),
+        )],
+        &[],
+    );
+    cases.push(c);
+
     // split-table: email and note move to order_contacts (keyed by the order id).
     let mut c = case(
         "split-table",

@@ -25,6 +25,7 @@ mod drop_column;
 mod drop_default;
 mod drop_index;
 mod drop_not_null;
+mod rename_enum_value;
 mod rename_column;
 mod rename_table;
 mod set_default;

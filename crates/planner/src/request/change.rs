@@ -33,6 +33,7 @@ macro_rules! for_each_change_kind {
             SetDefault set_default "set-default" ["column", "default"],
             DropDefault drop_default "drop-default" ["column"],
             DropNotNull drop_not_null "drop-not-null" ["column", "type"],
+            RenameEnumValue rename_enum_value "rename-enum-value" ["type-name", "value", "new-value", "column", "type"],
         }
     };
 }
@@ -395,6 +396,39 @@ impl DropNotNull {
     fn parse(p: &mut Parser, _schema: Option<&str>) -> Self {
         DropNotNull {
             column: p.ident("column"),
+            data_type: p.optional_fragment("type"),
+        }
+    }
+}
+
+/// Rename one label of an enum type (PostgreSQL) or one member of an ENUM column (MySQL,
+/// MariaDB). Labels are checked by the engine's name rule: PostgreSQL's 63-byte limit on
+/// identifiers is also its limit on enum labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RenameEnumValue {
+    /// The enum type (PostgreSQL), looked up in the table's schema.
+    pub type_name: Option<String>,
+    pub value: String,
+    pub new_value: String,
+    /// The ENUM column (MySQL, MariaDB).
+    pub column: Option<String>,
+    /// The column's full current definition, `enum('a','b') NOT NULL DEFAULT 'a'` (MySQL,
+    /// MariaDB: MODIFY restates it).
+    pub data_type: Option<String>,
+}
+
+impl RenameEnumValue {
+    fn parse(p: &mut Parser, _schema: Option<&str>) -> Self {
+        let value = p.ident("value");
+        let new_value = p.ident("new-value");
+        if !value.is_empty() && value == new_value {
+            p.error("new-value", "is the same as value; accepts another label");
+        }
+        RenameEnumValue {
+            type_name: p.optional_ident("type-name"),
+            value,
+            new_value,
+            column: p.optional_ident("column"),
             data_type: p.optional_fragment("type"),
         }
     }

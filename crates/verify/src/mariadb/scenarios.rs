@@ -431,6 +431,34 @@ pub fn all_cases() -> Vec<Case> {
     });
     cases.push(c);
 
+    // rename-enum-value: status becomes an ENUM with a member the application never writes
+    // ('refunded', on every 50th row): the new member is appended (INSTANT), then the rows move.
+    let mut c = case(
+        "rename-enum-value",
+        "online",
+        &[
+            ("column", "status"),
+            (
+                "type",
+                "enum('new','paid','shipped','cancelled','refunded') NOT NULL DEFAULT 'new'",
+            ),
+            ("value", "refunded"),
+            ("new-value", "returned"),
+        ],
+    );
+    c.setup = "ALTER TABLE orders MODIFY status enum('new','paid','shipped','cancelled','refunded') NOT NULL DEFAULT 'new'; \
+UPDATE orders SET status = 'refunded' WHERE id % 50 = 0; UPDATE verify.truth SET status = 'refunded' WHERE id % 50 = 0";
+    c.stages = vec![AppStage::plain(), AppStage::plain(), AppStage::plain()];
+    c.data = DataCheck::with(
+        "orders",
+        &[(
+            "status",
+            Some(("status", "REPLACE(status, 'refunded', 'returned')")),
+        )],
+        &[],
+    );
+    cases.push(c);
+
     // split-table: email and note move to order_contacts (keyed by the order id).
     let mut c = case(
         "split-table",
