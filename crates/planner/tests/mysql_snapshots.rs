@@ -54,6 +54,15 @@ fn request(kind: &str, db: &str, rows: &str, size: &str, budget: &str) -> Params
         "set-default" => &[("column", "status"), ("default", "'new'")],
         "drop-default" => &[("column", "status")],
         "drop-not-null" => &[("column", "status"), ("type", "varchar(16) DEFAULT 'new'")],
+        "rename-enum-value" => &[
+            ("column", "status"),
+            (
+                "type",
+                "enum('new','paid','cancelled') NOT NULL DEFAULT 'new'",
+            ),
+            ("value", "cancelled"),
+            ("new-value", "canceled"),
+        ],
         _ => &[],
     };
     for (field, value) in fields {

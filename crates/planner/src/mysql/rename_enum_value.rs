@@ -120,11 +120,17 @@ pub fn paths(ctx: &Ctx, change: &RenameEnumValue) -> Result<Paths, FieldError> {
     if !members.contains(value) {
         return Err(FieldError::new(
             "value",
-            format!("is not a member of --type's ENUM ({}); accepts one of them", members.join(", ")),
+            format!(
+                "is not a member of --type's ENUM ({}); accepts one of them",
+                members.join(", ")
+            ),
         ));
     }
     if members.contains(new_value) {
-        return Err(FieldError::new("new-value", "is a member of --type's ENUM already; accepts a new label"));
+        return Err(FieldError::new(
+            "new-value",
+            "is a member of --type's ENUM already; accepts a new label",
+        ));
     }
     if members.len() + 1 > ONE_BYTE_MEMBERS {
         return Err(FieldError::new(
@@ -135,12 +141,20 @@ pub fn paths(ctx: &Ctx, change: &RenameEnumValue) -> Result<Paths, FieldError> {
     let current = Definition::parse(ty).map_err(|m| FieldError::new("type", m))?;
     let mut after = members.clone();
     after.push(new_value.clone());
-    let appended = format!("{}{}", &ty[..close], format_args!(",{}{}", literal(new_value), &ty[close..]));
+    let appended = format!(
+        "{}{}",
+        &ty[..close],
+        format_args!(",{}{}", literal(new_value), &ty[close..])
+    );
 
     let table = ctx.table();
     let col = ident(column);
     let (old, new) = (literal(value), literal(new_value));
-    let col_where = format!("{} AND column_name = {}", ctx.where_table(&ctx.req.table), literal(column));
+    let col_where = format!(
+        "{} AND column_name = {}",
+        ctx.where_table(&ctx.req.table),
+        literal(column)
+    );
     let before_spelled = spelled(&members);
     let after_spelled = spelled(&after);
     let mut pre = vec![check(
@@ -173,11 +187,13 @@ pub fn paths(ctx: &Ctx, change: &RenameEnumValue) -> Result<Paths, FieldError> {
         )
     };
 
+    // The last statement says whether rows are left (not ROW_COUNT(), which a re-run guard's
+    // PREPARE/DEALLOCATE between the two statements would reset).
     let mut batch = ctx.step(
         &format!("Move rows from {old} to {new}: one batch of {} rows; repeat until it prints 0", ctx.model.batch_size),
         vec![
             format!("UPDATE {table} SET {col} = {new} WHERE {col} = {old} LIMIT {};", ctx.model.batch_size),
-            "SELECT ROW_COUNT() AS rows_in_batch;".to_string(),
+            format!("SELECT COUNT(*) AS rows_left FROM (SELECT 1 FROM {table} WHERE {col} = {old} LIMIT 1) AS lockstep_left;"),
         ],
         None,
         ctx.model.backfill(),
@@ -194,7 +210,9 @@ pub fn paths(ctx: &Ctx, change: &RenameEnumValue) -> Result<Paths, FieldError> {
     )
     .scanning();
 
-    let mut out = summary_paths(format!("Rename member {old} of ENUM column {col} of {table} to {new}"));
+    let mut out = summary_paths(format!(
+        "Rename member {old} of ENUM column {col} of {table} to {new}"
+    ));
     out.direct = Some(vec![
         ctx.preflight(None, pre),
         Phase {
@@ -202,11 +220,8 @@ pub fn paths(ctx: &Ctx, change: &RenameEnumValue) -> Result<Paths, FieldError> {
             purpose: format!("Make {new} a valid value of {col} beside {old}, without touching a row."),
             app_change: None,
             steps: vec![append],
-            rollback: vec![ctx.rollback_ddl(
-                format!("ALTER TABLE {table} MODIFY {col} {ty}{};", ctx.lock_clause(crate::model::MysqlLock::INPLACE_NONE)),
-                Some("Removing the appended member is not metadata-only: the server may copy the table (the INPLACE clause makes it refuse instead). Only while no row holds the new member."),
-            )],
-            irreversible: None,
+            rollback: Vec::new(),
+            irreversible: Some(format!("No cheap way back, and none needed: the appended member {new} is unused until the application writes it, and harmless in the list. Removing it again changes the list other than by appending, which copies the table (MySQL manual, \"Modifying the definition of an ENUM or SET column\"); plan change-type for that if you must.")),
             checks: vec![list_check(&after_spelled)],
         },
         Phase {
@@ -241,7 +256,10 @@ mod tests {
             .with("change", "rename-enum-value")
             .with("table", "orders")
             .with("column", "status")
-            .with("type", "enum('new','paid','cancelled') NOT NULL DEFAULT 'new'")
+            .with(
+                "type",
+                "enum('new','paid','cancelled') NOT NULL DEFAULT 'new'",
+            )
             .with("value", "cancelled")
             .with("new-value", "canceled")
             .with("rows", "500M")
@@ -276,7 +294,9 @@ mod tests {
             let batch = &p.phases[2].steps[0];
             assert_eq!(batch.run, Run::UntilDone);
             assert_eq!(batch.blocks, Blocks::Nothing);
-            assert!(batch.sql[0].starts_with("UPDATE `orders` SET `status` = 'canceled' WHERE `status` = 'cancelled' LIMIT "));
+            assert!(batch.sql[0].starts_with(
+                "UPDATE `orders` SET `status` = 'canceled' WHERE `status` = 'cancelled' LIMIT "
+            ));
             assert!(p.phases[2].app_change.is_some());
             assert!(p.warnings.iter().any(|w| w.code == "enum-old-member-kept"));
         }
@@ -284,7 +304,11 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_plan() {
-        let bad = |k: &str, v: &str| crate::plan(&params("mysql@8.0.35").with(k, v)).unwrap_err()[0].field.clone();
+        let bad = |k: &str, v: &str| {
+            crate::plan(&params("mysql@8.0.35").with(k, v)).unwrap_err()[0]
+                .field
+                .clone()
+        };
         assert_eq!(bad("value", "shipped"), "value");
         assert_eq!(bad("new-value", "paid"), "new-value");
         assert_eq!(bad("type", "varchar(16)"), "type");

@@ -23,9 +23,15 @@ use crate::request::FieldError;
 fn labels_check(regtype: &str, c: &RenameEnumValue, renamed: bool) -> Check {
     let (old, new) = (literal(&c.value), literal(&c.new_value));
     let (description, expected) = if renamed {
-        ("The type has the new label and no longer the old one", ["f", "t"])
+        (
+            "The type has the new label and no longer the old one",
+            ["f", "t"],
+        )
     } else {
-        ("The type is an enum that has the label and not yet the new one", ["t", "f"])
+        (
+            "The type is an enum that has the label and not yet the new one",
+            ["t", "f"],
+        )
     };
     check(
         description,
@@ -161,7 +167,11 @@ mod tests {
             assert!(rename.rollback[0]
                 .sql
                 .ends_with("RENAME VALUE 'canceled' TO 'cancelled';"));
-            let labels = &plan.phases[0].checks.iter().find(|c| c.sql.contains("has_new_value")).unwrap();
+            let labels = &plan.phases[0]
+                .checks
+                .iter()
+                .find(|c| c.sql.contains("has_new_value"))
+                .unwrap();
             assert_eq!(labels.expected, Expected::row(&["t", "f"]));
             assert_eq!(rename.checks[0].expected, Expected::row(&["f", "t"]));
         }
