@@ -481,6 +481,34 @@ UPDATE orders SET status = 'refunded' WHERE id % 50 = 0; UPDATE verify.truth SET
     );
     cases.push(c);
 
+    // add-enum-value: status becomes an enum; a label is added at the end (outside a
+    // transaction block before 12, inside one from 12) and one in the middle.
+    for (name, params) in [
+        (
+            "online",
+            vec![("type-name", "order_status"), ("value", "refunded")],
+        ),
+        (
+            "before",
+            vec![
+                ("type-name", "order_status"),
+                ("value", "refunded"),
+                ("before", "cancelled"),
+            ],
+        ),
+    ] {
+        let mut c = case("add-enum-value", name, &params);
+        c.setup = "CREATE TYPE order_status AS ENUM ('new', 'paid', 'shipped', 'cancelled'); \
+ALTER TABLE orders ALTER COLUMN status DROP DEFAULT, ALTER COLUMN status TYPE order_status USING status::order_status, ALTER COLUMN status SET DEFAULT 'new'";
+        c.stages = vec![AppStage::plain(), AppStage::plain()];
+        c.data = DataCheck::with(
+            "public.orders",
+            &[("status", Some(("status::text", "status")))],
+            &[],
+        );
+        cases.push(c);
+    }
+
     // split-table: email and note move to order_contacts (keyed by the order id).
     let mut c = case(
         "split-table",

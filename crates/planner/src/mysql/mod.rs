@@ -13,11 +13,12 @@ use crate::quote::mysql as quote;
 
 pub mod facts;
 pub mod shared;
-use shared::{definition, environment, instant_bugs};
+use shared::{definition, enum_list, environment, instant_bugs};
 pub use shared::{rerun, tools};
 
 mod add_check;
 mod add_column;
+mod add_enum_value;
 mod add_foreign_key;
 mod add_index;
 mod add_not_null;

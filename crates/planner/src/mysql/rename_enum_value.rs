@@ -17,72 +17,12 @@
 //! [`Server::enum_append_lock`]: crate::mysql::facts::Server::enum_append_lock
 
 use super::definition::{lost_attributes_check, Definition};
+use super::enum_list::{enum_members, spelled, ONE_BYTE_MEMBERS};
 use super::{check, summary_paths, Ctx, Paths};
 use crate::model::{Expected, Phase, Run};
 use crate::quote::mysql::{ident, literal};
 use crate::request::change::RenameEnumValue;
 use crate::request::FieldError;
-
-/// One storage byte holds the position of up to 255 members (MySQL manual, "Data Type Storage
-/// Requirements": ENUM takes 1 or 2 bytes, depending on the number of enumeration values).
-const ONE_BYTE_MEMBERS: usize = 255;
-
-/// The members of `enum('a','b''c')` at the start of `text`, and the byte offset of its
-/// closing parenthesis; `None` when `text` does not start with an ENUM of quoted members.
-pub fn enum_members(text: &str) -> Option<(Vec<String>, usize)> {
-    let lower = text.to_ascii_lowercase();
-    let open = lower.strip_prefix("enum")?.trim_start();
-    let mut at = text.len() - open.len();
-    if !open.starts_with('(') {
-        return None;
-    }
-    at += 1;
-    let bytes = text.as_bytes();
-    let mut members = Vec::new();
-    loop {
-        while bytes.get(at) == Some(&b' ') {
-            at += 1;
-        }
-        if bytes.get(at) != Some(&b'\'') {
-            return None;
-        }
-        at += 1;
-        let mut member = String::new();
-        loop {
-            let rest = &text[at..];
-            let ch = rest.chars().next()?;
-            if ch == '\'' {
-                if rest[1..].starts_with('\'') {
-                    member.push('\'');
-                    at += 2;
-                    continue;
-                }
-                at += 1;
-                break;
-            }
-            member.push(ch);
-            at += ch.len_utf8();
-        }
-        members.push(member);
-        while bytes.get(at) == Some(&b' ') {
-            at += 1;
-        }
-        match bytes.get(at) {
-            Some(b',') => at += 1,
-            Some(b')') => return Some((members, at)),
-            _ => return None,
-        }
-    }
-}
-
-/// `enum('a','b')` as `information_schema.columns.column_type` spells it.
-fn spelled(members: &[String]) -> String {
-    let quoted: Vec<String> = members
-        .iter()
-        .map(|m| format!("'{}'", m.replace('\'', "''")))
-        .collect();
-    format!("enum({})", quoted.join(","))
-}
 
 fn refuse_backslash(field: &str, label: &str) -> Result<(), FieldError> {
     if label.contains('\\') {
@@ -246,7 +186,7 @@ pub fn paths(ctx: &Ctx, change: &RenameEnumValue) -> Result<Paths, FieldError> {
 
 #[cfg(test)]
 mod tests {
-    use super::enum_members;
+    use super::super::enum_list::enum_members;
     use crate::model::{Blocks, Run};
     use crate::params::Params;
 

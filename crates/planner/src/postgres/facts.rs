@@ -29,10 +29,10 @@ pub enum Statement {
     DropView,
     /// Plain DML: UPDATE batches of a backfill, INSERT ... SELECT copies.
     Dml,
-    /// ALTER TYPE ... RENAME VALUE: no lock on any table; an ExclusiveLock on the enum type
-    /// itself (`RenameEnumLabel`, src/backend/catalog/pg_enum.c), which only another ALTER of
+    /// ALTER TYPE ... RENAME VALUE / ADD VALUE: no lock on any table; an ExclusiveLock on the
+    /// enum type itself (`RenameEnumLabel`, `AddEnumLabel`, src/backend/catalog/pg_enum.c), which only another ALTER of
     /// the same type waits for. Reads and writes of the tables using the type continue (the
-    /// live verifier's rename-enum-value case, under its writer and reader).
+    /// live verifier's rename-enum-value and add-enum-value cases, under its writer and reader).
     AlterEnum,
     /// ANALYZE: SHARE UPDATE EXCLUSIVE, reads a sample; reads and writes continue (docs,
     /// "13.3 Explicit Locking": "Acquired by VACUUM (without FULL), ANALYZE, ...").
@@ -195,6 +195,12 @@ facts! {
     ENUM_RENAME_VALUE: from (10, 0),
         source "release notes 10; docs \"ALTER TYPE\"",
         proof Proof::Case("rename-enum-value/online");
+    /// `ALTER TYPE ... ADD VALUE` may run inside a transaction block (the new label is
+    /// unusable until that transaction commits); before, it fails there with "ALTER TYPE ...
+    /// ADD cannot run inside a transaction block".
+    ENUM_ADD_VALUE_IN_TRANSACTION: from (12, 0),
+        source "release notes 12; docs \"ALTER TYPE\", Notes",
+        proof Proof::Case("add-enum-value/online");
     /// CREATE INDEX CONCURRENTLY and REINDEX CONCURRENTLY could silently miss rows.
     CONCURRENT_INDEX_CORRUPTION: from (14, 0), fixed in (14, 4),
         source "release notes 14.4 (2022-06-16): \"Fix CREATE INDEX CONCURRENTLY and REINDEX CONCURRENTLY could build corrupt indexes\"",

@@ -16,6 +16,7 @@ use shared::{backfill, catalog_names, constraint};
 
 mod add_check;
 mod add_column;
+mod add_enum_value;
 mod add_foreign_key;
 mod add_index;
 mod add_not_null;

@@ -34,6 +34,7 @@ macro_rules! for_each_change_kind {
             DropDefault drop_default "drop-default" ["column"],
             DropNotNull drop_not_null "drop-not-null" ["column", "type"],
             RenameEnumValue rename_enum_value "rename-enum-value" ["type-name", "value", "new-value", "column", "type"],
+            AddEnumValue add_enum_value "add-enum-value" ["type-name", "value", "before", "after", "column", "type"],
         }
     };
 }
@@ -428,6 +429,62 @@ impl RenameEnumValue {
             type_name: p.optional_ident("type-name"),
             value,
             new_value,
+            column: p.optional_ident("column"),
+            data_type: p.optional_fragment("type"),
+        }
+    }
+}
+
+/// Where a new enum label goes: at the end, or next to an existing one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "at", content = "label", rename_all = "kebab-case")]
+pub enum EnumPlace {
+    End,
+    Before(String),
+    After(String),
+}
+
+/// Add one label to an enum type (PostgreSQL) or one member to an ENUM column (MySQL,
+/// MariaDB).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddEnumValue {
+    /// The enum type (PostgreSQL), looked up in the table's schema.
+    pub type_name: Option<String>,
+    pub value: String,
+    pub place: EnumPlace,
+    /// The ENUM column (MySQL, MariaDB).
+    pub column: Option<String>,
+    /// The column's full current definition (MySQL, MariaDB: MODIFY restates it).
+    pub data_type: Option<String>,
+}
+
+impl AddEnumValue {
+    fn parse(p: &mut Parser, _schema: Option<&str>) -> Self {
+        let value = p.ident("value");
+        let before = p.optional_ident("before");
+        let after = p.optional_ident("after");
+        let place = match (before, after) {
+            (Some(_), Some(_)) => {
+                p.error(
+                    "after",
+                    "cannot be given with before; accepts one of the two",
+                );
+                EnumPlace::End
+            }
+            (Some(b), None) => EnumPlace::Before(b),
+            (None, Some(a)) => EnumPlace::After(a),
+            (None, None) => EnumPlace::End,
+        };
+        if matches!(&place, EnumPlace::Before(n) | EnumPlace::After(n) if *n == value) {
+            p.error(
+                "value",
+                "is the label it is placed next to; accepts a new label",
+            );
+        }
+        AddEnumValue {
+            type_name: p.optional_ident("type-name"),
+            value,
+            place,
             column: p.optional_ident("column"),
             data_type: p.optional_fragment("type"),
         }

@@ -459,6 +459,25 @@ UPDATE orders SET status = 'refunded' WHERE id % 50 = 0; UPDATE verify.truth SET
     );
     cases.push(c);
 
+    // add-enum-value: appended (INSTANT), and placed in the middle (a copy: writes wait).
+    let enum_type = "enum('new','paid','shipped','cancelled') NOT NULL DEFAULT 'new'";
+    for (name, place, budget) in [
+        ("online", None, "0"),
+        ("before-copy", Some(("before", "cancelled")), "10m"),
+    ] {
+        let mut params = vec![
+            ("column", "status"),
+            ("type", enum_type),
+            ("value", "refunded"),
+        ];
+        params.extend(place);
+        let mut c = case("add-enum-value", name, &params);
+        c.setup = "ALTER TABLE orders MODIFY status enum('new','paid','shipped','cancelled') NOT NULL DEFAULT 'new'";
+        c.stages = vec![AppStage::plain(), AppStage::plain()];
+        c.budget = budget;
+        cases.push(c);
+    }
+
     // split-table: email and note move to order_contacts (keyed by the order id).
     let mut c = case(
         "split-table",

@@ -4,6 +4,7 @@
 
 pub mod column_default;
 pub mod definition;
+pub mod enum_list;
 pub mod environment;
 pub mod instant_bugs;
 pub mod rerun;
