@@ -333,6 +333,7 @@ fn request(case: &Case) -> Params {
             || match (case.kind, *field) {
                 // The column's current ENUM, holding the label renamed.
                 ("rename-enum-value", "type") => "enum('new','cancelled') NOT NULL".to_string(),
+                ("add-enum-value", "type") => "enum('new','paid') NOT NULL".to_string(),
                 _ => value_for(field),
             },
             |(v, _)| v,

@@ -54,6 +54,11 @@ fn request(kind: &str, db: &str, rows: &str, size: &str, budget: &str) -> Params
         "set-default" => &[("column", "status"), ("default", "'new'")],
         "drop-default" => &[("column", "status")],
         "drop-not-null" => &[("column", "status"), ("type", "varchar(16) DEFAULT 'new'")],
+        "add-enum-value" => &[
+            ("column", "status"),
+            ("type", "enum('new','paid','cancelled') NOT NULL DEFAULT 'new'"),
+            ("value", "refunded"),
+        ],
         "rename-enum-value" => &[
             ("column", "status"),
             (

@@ -30,9 +30,11 @@ pub enum Statement {
     /// Plain DML: UPDATE batches of a backfill, INSERT ... SELECT copies.
     Dml,
     /// ALTER TYPE ... RENAME VALUE / ADD VALUE: no lock on any table; an ExclusiveLock on the
-    /// enum type itself (`RenameEnumLabel`, `AddEnumLabel`, src/backend/catalog/pg_enum.c), which only another ALTER of
-    /// the same type waits for. Reads and writes of the tables using the type continue (the
-    /// live verifier's rename-enum-value and add-enum-value cases, under its writer and reader).
+    /// enum type itself (object lock on `pg_type`, `RenameEnumLabel` / `AddEnumLabel` in
+    /// src/backend/catalog/pg_enum.c; read from `pg_locks` on 11.22 and 12.22: no relation lock
+    /// on a table using the type), which only another ALTER of the same type waits for. Reads
+    /// and writes of the tables using the type continue (the live verifier's rename-enum-value
+    /// and add-enum-value cases, under its writer and reader).
     AlterEnum,
     /// ANALYZE: SHARE UPDATE EXCLUSIVE, reads a sample; reads and writes continue (docs,
     /// "13.3 Explicit Locking": "Acquired by VACUUM (without FULL), ANALYZE, ...").
