@@ -56,7 +56,10 @@ fn request(kind: &str, db: &str, rows: &str, size: &str, budget: &str) -> Params
         "drop-not-null" => &[("column", "status"), ("type", "varchar(16) DEFAULT 'new'")],
         "add-enum-value" => &[
             ("column", "status"),
-            ("type", "enum('new','paid','cancelled') NOT NULL DEFAULT 'new'"),
+            (
+                "type",
+                "enum('new','paid','cancelled') NOT NULL DEFAULT 'new'",
+            ),
             ("value", "refunded"),
         ],
         "rename-enum-value" => &[

@@ -127,12 +127,20 @@ pub fn paths(ctx: &Ctx, change: &RenameEnumValue) -> Result<Paths, FieldError> {
         )
     };
 
+    // In key order where there is a key: a LIMIT without ORDER BY is unsafe for statement-based
+    // replication (the replica may change other rows).
+    let order = ctx
+        .req
+        .env
+        .primary_key
+        .as_deref()
+        .map_or(String::new(), |pk| format!(" ORDER BY {}", ident(pk)));
     // The last statement says whether rows are left (not ROW_COUNT(), which a re-run guard's
     // PREPARE/DEALLOCATE between the two statements would reset).
     let mut batch = ctx.step(
         &format!("Move rows from {old} to {new}: one batch of {} rows; repeat until it prints 0", ctx.model.batch_size),
         vec![
-            format!("UPDATE {table} SET {col} = {new} WHERE {col} = {old} LIMIT {};", ctx.model.batch_size),
+            format!("UPDATE {table} SET {col} = {new} WHERE {col} = {old}{order} LIMIT {};", ctx.model.batch_size),
             format!("SELECT COUNT(*) AS rows_left FROM (SELECT 1 FROM {table} WHERE {col} = {old} LIMIT 1) AS lockstep_left;"),
         ],
         None,
@@ -187,7 +195,7 @@ pub fn paths(ctx: &Ctx, change: &RenameEnumValue) -> Result<Paths, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::super::enum_list::enum_members;
-    use crate::model::{Blocks, Run};
+    use crate::model::{Blocks, Expected, Run};
     use crate::params::Params;
 
     fn params(db: &str) -> Params {
@@ -230,12 +238,16 @@ mod tests {
                 format!("ALTER TABLE `orders` MODIFY `status` enum('new','paid','cancelled','canceled') NOT NULL DEFAULT 'new'{clause}")
             );
             assert!(!append.rewrites_table);
-            assert_eq!(p.phases[1].checks[0].sql.contains("column_type"), true);
+            assert_eq!(
+                p.phases[1].checks[0].expected,
+                Expected::row(&["enum('new','paid','cancelled','canceled')"])
+            );
+            assert!(p.phases[1].irreversible.is_some() && p.phases[1].rollback.is_empty());
             let batch = &p.phases[2].steps[0];
             assert_eq!(batch.run, Run::UntilDone);
             assert_eq!(batch.blocks, Blocks::Nothing);
             assert!(batch.sql[0].starts_with(
-                "UPDATE `orders` SET `status` = 'canceled' WHERE `status` = 'cancelled' LIMIT "
+                "UPDATE `orders` SET `status` = 'canceled' WHERE `status` = 'cancelled' ORDER BY `id` LIMIT "
             ));
             assert!(p.phases[2].app_change.is_some());
             assert!(p.warnings.iter().any(|w| w.code == "enum-old-member-kept"));

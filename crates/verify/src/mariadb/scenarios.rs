@@ -475,7 +475,13 @@ UPDATE orders SET status = 'refunded' WHERE id % 50 = 0; UPDATE verify.truth SET
         c.setup = "ALTER TABLE orders MODIFY status enum('new','paid','shipped','cancelled') NOT NULL DEFAULT 'new'";
         c.stages = vec![AppStage::plain(), AppStage::plain()];
         c.budget = budget;
-        cases.push(c);
+        cases.push(c.clone());
+        // The copy labelled "blocks nothing": the verifier must catch it.
+        if place.is_some() {
+            c.name = "control-mislabelled";
+            c.control = true;
+            cases.push(c);
+        }
     }
 
     // split-table: email and note move to order_contacts (keyed by the order id).
