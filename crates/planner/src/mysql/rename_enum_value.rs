@@ -194,7 +194,6 @@ pub fn paths(ctx: &Ctx, change: &RenameEnumValue) -> Result<Paths, FieldError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::enum_list::enum_members;
     use crate::model::{Blocks, Expected, Run};
     use crate::params::Params;
 
@@ -213,15 +212,6 @@ mod tests {
             .with("rows", "500M")
             .with("size", "120GB")
             .with("max-downtime", "0")
-    }
-
-    #[test]
-    fn members_are_read_with_doubled_quotes() {
-        let (m, close) = enum_members("ENUM('a', 'it''s','c') NOT NULL").unwrap();
-        assert_eq!(m, ["a", "it's", "c"]);
-        assert_eq!(&"ENUM('a', 'it''s','c') NOT NULL"[close..], ") NOT NULL");
-        assert!(enum_members("varchar(16)").is_none());
-        assert!(enum_members("enum(a)").is_none());
     }
 
     #[test]

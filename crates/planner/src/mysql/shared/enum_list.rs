@@ -61,3 +61,23 @@ pub fn spelled(members: &[String]) -> String {
         .collect();
     format!("enum({})", quoted.join(","))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_are_read_with_doubled_quotes() {
+        let (m, close) = enum_members("ENUM('a', 'it''s','c') NOT NULL").unwrap();
+        assert_eq!(m, ["a", "it's", "c"]);
+        assert_eq!(&"ENUM('a', 'it''s','c') NOT NULL"[close..], ") NOT NULL");
+        assert!(enum_members("varchar(16)").is_none());
+        assert!(enum_members("enum(a)").is_none());
+    }
+
+    #[test]
+    fn spelled_as_information_schema_does() {
+        let members = ["a".to_string(), "it's".to_string()];
+        assert_eq!(spelled(&members), "enum('a','it''s')");
+    }
+}
