@@ -51,6 +51,8 @@ fn value_for(field: &str) -> String {
         "from-type" => "int".into(),
         "to-type" => "bigint".into(),
         "check" => "amount >= 0".into(),
+        "value" => "cancelled".into(),
+        "new-value" => "canceled".into(),
         _ => String::new(),
     }
 }
@@ -327,8 +329,15 @@ fn request(case: &Case) -> Params {
         params.set("primary-key", "none");
     }
     for field in change_fields(case.kind) {
-        let v = name_field(field, case.kind, &case.names, MY)
-            .map_or_else(|| value_for(field), |(v, _)| v);
+        let v = name_field(field, case.kind, &case.names, MY).map_or_else(
+            || match (case.kind, *field) {
+                // The column's current ENUM, holding the label renamed.
+                ("rename-enum-value", "type") => "enum('new','cancelled') NOT NULL".to_string(),
+                ("add-enum-value", "type") => "enum('new','paid') NOT NULL".to_string(),
+                _ => value_for(field),
+            },
+            |(v, _)| v,
+        );
         if !v.is_empty() {
             params.set(field, v);
         }

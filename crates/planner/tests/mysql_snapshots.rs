@@ -51,6 +51,26 @@ fn request(kind: &str, db: &str, rows: &str, size: &str, budget: &str) -> Params
         "add-foreign-key" => &[("column", "customer_id"), ("references", "customers(id)")],
         "add-check" => &[("check", "amount >= 0")],
         "split-table" => &[("columns", "note"), ("new-table", "order_notes")],
+        "set-default" => &[("column", "status"), ("default", "'new'")],
+        "drop-default" => &[("column", "status")],
+        "drop-not-null" => &[("column", "status"), ("type", "varchar(16) DEFAULT 'new'")],
+        "add-enum-value" => &[
+            ("column", "status"),
+            (
+                "type",
+                "enum('new','paid','cancelled') NOT NULL DEFAULT 'new'",
+            ),
+            ("value", "refunded"),
+        ],
+        "rename-enum-value" => &[
+            ("column", "status"),
+            (
+                "type",
+                "enum('new','paid','cancelled') NOT NULL DEFAULT 'new'",
+            ),
+            ("value", "cancelled"),
+            ("new-value", "canceled"),
+        ],
         _ => &[],
     };
     for (field, value) in fields {

@@ -32,6 +32,8 @@ fn value_for(field: &str) -> String {
         "from-type" => "integer".into(),
         "to-type" => "bigint".into(),
         "check" => "amount >= 0".into(),
+        "value" => "cancelled".into(),
+        "new-value" => "canceled".into(),
         "method" => "btree".into(),
         _ => String::new(),
     }

@@ -314,6 +314,22 @@ impl Reader<'_> {
                     self.name(column)
                 )),
             },
+            AlterColumnOperation::SetDefault { value } => {
+                target.change("set-default", Written::Plain, |p| {
+                    p.set("column", self.name(column));
+                    p.set("default", value.to_string());
+                })
+            }
+            AlterColumnOperation::DropDefault => {
+                target.change("drop-default", Written::Plain, |p| {
+                    p.set("column", self.name(column));
+                })
+            }
+            AlterColumnOperation::DropNotNull if self.postgres => {
+                target.change("drop-not-null", Written::Plain, |p| {
+                    p.set("column", self.name(column));
+                })
+            }
             other => Item::Unknown(format!(
                 "ALTER COLUMN … {}: not a change Lockstep plans",
                 first_words(&other.to_string())
@@ -766,6 +782,12 @@ pub fn written_as(change: &Change) -> Option<&'static str> {
         Change::AddUnique(_) => Some("ADD [CONSTRAINT] … UNIQUE"),
         Change::AddForeignKey(_) => Some("ADD [CONSTRAINT] … FOREIGN KEY [NOT VALID]"),
         Change::AddCheck(_) => Some("ADD [CONSTRAINT] … CHECK [NOT VALID]"),
+        Change::SetDefault(_) => Some("ALTER COLUMN … SET DEFAULT"),
+        Change::DropDefault(_) => Some("ALTER COLUMN … DROP DEFAULT"),
+        Change::DropNotNull(_) => Some("ALTER COLUMN … DROP NOT NULL (PostgreSQL)"),
+        // The reader has no table for a type's labels, which every plan is sized by: an
+        // ALTER TYPE statement is reported unknown with that reason.
+        Change::RenameEnumValue(_) | Change::AddEnumValue(_) => None,
         // Several statements (a new table, a copy, a drop): no one statement is this change.
         Change::SplitTable(_) => None,
     }

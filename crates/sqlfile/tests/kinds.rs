@@ -64,13 +64,38 @@ const SAMPLES: &[(&str, &str, &str)] = &[
         "postgresql@16.4",
         "ALTER TABLE orders ADD CONSTRAINT orders_n_pos CHECK (n > 0);",
     ),
+    (
+        "set-default",
+        "postgresql@16.4",
+        "ALTER TABLE orders ALTER COLUMN n SET DEFAULT 0;",
+    ),
+    (
+        "drop-default",
+        "postgresql@16.4",
+        "ALTER TABLE orders ALTER COLUMN n DROP DEFAULT;",
+    ),
+    (
+        "drop-not-null",
+        "postgresql@16.4",
+        "ALTER TABLE orders ALTER COLUMN n DROP NOT NULL;",
+    ),
 ];
 
-/// Kinds no single statement makes, with why.
-const NOT_ONE_STATEMENT: &[(&str, &str)] = &[(
-    "split-table",
-    "a new table, a copy and a drop: several statements",
-)];
+/// Kinds the reader does not make from one statement, with why.
+const NOT_ONE_STATEMENT: &[(&str, &str)] = &[
+    (
+        "split-table",
+        "a new table, a copy and a drop: several statements",
+    ),
+    (
+        "rename-enum-value",
+        "ALTER TYPE … RENAME VALUE names no table to size the plan by",
+    ),
+    (
+        "add-enum-value",
+        "ALTER TYPE … ADD VALUE names no table to size the plan by",
+    ),
+];
 
 #[test]
 fn every_change_kind_is_read_from_sql_or_says_why_not() {

@@ -436,6 +436,82 @@ pub fn all_cases() -> Vec<Case> {
     // add-check.
     cases.push(case("add-check", "online", &[("check", "amount >= 0")]));
 
+    // set-default / drop-default / drop-not-null: catalog-only moments under ACCESS
+    // EXCLUSIVE; the simulated application writes every column, so no row depends on the
+    // default and the data stay as they were.
+    cases.push(case(
+        "set-default",
+        "online",
+        &[("column", "note"), ("default", "'n/a'")],
+    ));
+    let mut c = case("drop-default", "online", &[("column", "status")]);
+    // The deploy gate: the application already writes status on every INSERT.
+    c.stages = vec![AppStage::plain(), AppStage::plain()];
+    cases.push(c);
+    cases.push(case("drop-not-null", "online", &[("column", "amount")]));
+    // The same catalog-only step labelled "blocks nothing": the verifier must catch it.
+    let mut c = case(
+        "drop-not-null",
+        "control-mislabelled",
+        &[("column", "amount")],
+    );
+    c.control = true;
+    cases.push(c);
+
+    // rename-enum-value: status becomes an enum with a label the application never writes
+    // ('refunded', on every 50th row); the rename locks no table and every such row reads the
+    // new label at once.
+    let mut c = case(
+        "rename-enum-value",
+        "online",
+        &[
+            ("type-name", "order_status"),
+            ("value", "refunded"),
+            ("new-value", "returned"),
+        ],
+    );
+    c.setup = "CREATE TYPE order_status AS ENUM ('new', 'paid', 'shipped', 'cancelled', 'refunded'); \
+ALTER TABLE orders ALTER COLUMN status DROP DEFAULT, ALTER COLUMN status TYPE order_status USING status::order_status, ALTER COLUMN status SET DEFAULT 'new'; \
+UPDATE orders SET status = 'refunded' WHERE id % 50 = 0; UPDATE verify.truth SET status = 'refunded' WHERE id % 50 = 0";
+    c.stages = vec![AppStage::plain(), AppStage::plain(), AppStage::plain()];
+    c.data = DataCheck::with(
+        "public.orders",
+        &[(
+            "status",
+            Some(("status::text", "replace(status, 'refunded', 'returned')")),
+        )],
+        &[],
+    );
+    cases.push(c);
+
+    // add-enum-value: status becomes an enum; a label is added at the end (outside a
+    // transaction block before 12, inside one from 12) and one in the middle.
+    for (name, params) in [
+        (
+            "online",
+            vec![("type-name", "order_status"), ("value", "refunded")],
+        ),
+        (
+            "before",
+            vec![
+                ("type-name", "order_status"),
+                ("value", "refunded"),
+                ("before", "cancelled"),
+            ],
+        ),
+    ] {
+        let mut c = case("add-enum-value", name, &params);
+        c.setup = "CREATE TYPE order_status AS ENUM ('new', 'paid', 'shipped', 'cancelled'); \
+ALTER TABLE orders ALTER COLUMN status DROP DEFAULT, ALTER COLUMN status TYPE order_status USING status::order_status, ALTER COLUMN status SET DEFAULT 'new'";
+        c.stages = vec![AppStage::plain(), AppStage::plain()];
+        c.data = DataCheck::with(
+            "public.orders",
+            &[("status", Some(("status::text", "status")))],
+            &[],
+        );
+        cases.push(c);
+    }
+
     // split-table: email and note move to order_contacts (keyed by the order id).
     let mut c = case(
         "split-table",

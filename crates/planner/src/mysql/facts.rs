@@ -158,6 +158,49 @@ impl Server {
             .collect()
     }
 
+    /// `ALTER COLUMN c SET DEFAULT` / `DROP DEFAULT` changes metadata only on every version:
+    /// MySQL manual, "Online DDL Operations", column operations: "Setting a column default
+    /// value: Instant Yes (8.0.12+), In Place Yes, Rebuilds Table No, Only Modifies Metadata
+    /// Yes", the same for "Dropping a column default value"; 5.7 and 8.0.0-8.0.11 have no
+    /// INSTANT and do it in place, metadata only. MariaDB KB, "InnoDB Online DDL Operations
+    /// with the INSTANT Alter Algorithm", "ALTER TABLE ... ALTER COLUMN ... SET DEFAULT":
+    /// INSTANT from 10.3.7 (seen on 10.11: `ALGORITHM=INSTANT, LOCK=NONE` accepted, TABLE_ID
+    /// unchanged). The lock plans write: INSTANT where the server has it, so it refuses
+    /// rather than copy.
+    pub fn column_default_lock(self) -> MysqlLock {
+        if INSTANT_COLUMN_DEFAULT.holds(self) {
+            MysqlLock::INSTANT
+        } else {
+            MysqlLock::INPLACE_NONE
+        }
+    }
+
+    /// `MODIFY c <type> NULL` of a NOT NULL column rebuilds the table in place while DML
+    /// continues: MySQL manual, "Online DDL Operations": "Making a column NULL: Instant No, In
+    /// Place Yes, Rebuilds Table Yes*, Permits Concurrent DML Yes" (5.7, 8.0, 8.4). MariaDB
+    /// does it instantly only for ROW_FORMAT=REDUNDANT tables (10.4.3+, MDEV-15563; KB, INSTANT
+    /// page, "Changing a column from NOT NULL to NULL"); the default DYNAMIC format rebuilds
+    /// (seen on 10.11: NOCOPY refused, INPLACE with LOCK=NONE accepted). Plans write INPLACE,
+    /// LOCK=NONE on every version.
+    pub fn drop_not_null_lock(self) -> MysqlLock {
+        MysqlLock::INPLACE_NONE
+    }
+
+    /// Appending members at the end of an ENUM's list, while the count stays within one
+    /// storage byte (255 members), changes metadata only: MySQL manual, "Online DDL
+    /// Operations", "Modifying the definition of an ENUM or SET column": "by adding new
+    /// enumeration or set members to the end of the list ... may be performed instantly or in
+    /// place, as long as the storage size of the data type does not change" (INSTANT from
+    /// 8.0.12; 5.7: in place, no rebuild). MariaDB KB, INSTANT page, "Adding a New ENUM
+    /// Option": INSTANT (seen on 10.11). Any other change of the list copies the table.
+    pub fn enum_append_lock(self) -> MysqlLock {
+        if INSTANT_ENUM_APPEND.holds(self) {
+            MysqlLock::INSTANT
+        } else {
+            MysqlLock::INPLACE_NONE
+        }
+    }
+
     /// The clause that hides (`visible = false`) or shows an index to the optimizer while it
     /// stays maintained ([`INDEX_VISIBILITY`]): `[IN]VISIBLE` on MySQL, `[NOT] IGNORED` on
     /// MariaDB.
@@ -424,6 +467,20 @@ facts! {
         mysql: since(8, 0, 12), "manual 8.0, \"Online DDL Operations\", \"Adding a column\"",
         mariadb: since(10, 3, 0), "KB, \"InnoDB Online DDL Operations with the INSTANT Alter Algorithm\", \"Adding a Column\" (10.3.2)",
         proof: Proof::Case("add-column/nullable"),
+    }
+    /// SET DEFAULT / DROP DEFAULT of a column is INSTANT (metadata only); before, in place
+    /// without a rebuild.
+    INSTANT_COLUMN_DEFAULT {
+        mysql: since(8, 0, 12), "manual 8.0, \"Online DDL Operations\", \"Setting a column default value\", \"Dropping a column default value\"",
+        mariadb: since(10, 3, 0), "KB, \"InnoDB Online DDL Operations with the INSTANT Alter Algorithm\", \"ALTER TABLE ... ALTER COLUMN ... SET DEFAULT\"",
+        proof: Proof::Case("set-default/online"),
+    }
+    /// Appending members at the end of an ENUM (within 255 members) is INSTANT; before, in
+    /// place without a rebuild.
+    INSTANT_ENUM_APPEND {
+        mysql: since(8, 0, 12), "manual 8.0, \"Online DDL Operations\", \"Modifying the definition of an ENUM or SET column\"",
+        mariadb: since(10, 3, 0), "KB, \"InnoDB Online DDL Operations with the INSTANT Alter Algorithm\", \"Adding a New ENUM Option\"",
+        proof: Proof::Case("add-enum-value/online"),
     }
     /// ADD COLUMN at any position and DROP COLUMN are INSTANT.
     INSTANT_ADD_DROP_ANYWHERE {

@@ -15,20 +15,25 @@ use crate::strategy::{check, choose, Paths};
 
 pub mod facts;
 pub mod shared;
-use shared::{definition, environment, instant_bugs};
+use shared::{definition, enum_list, environment, instant_bugs};
 pub use shared::{rerun, tools};
 
 mod add_check;
 mod add_column;
+mod add_enum_value;
 mod add_foreign_key;
 mod add_index;
 mod add_not_null;
 mod add_unique;
 mod change_type;
 mod drop_column;
+mod drop_default;
 mod drop_index;
+mod drop_not_null;
 mod rename_column;
+mod rename_enum_value;
 mod rename_table;
+mod set_default;
 mod split_table;
 
 use crate::change_dispatch;

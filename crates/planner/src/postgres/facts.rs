@@ -29,6 +29,13 @@ pub enum Statement {
     DropView,
     /// Plain DML: UPDATE batches of a backfill, INSERT ... SELECT copies.
     Dml,
+    /// ALTER TYPE ... RENAME VALUE / ADD VALUE: no lock on any table; an ExclusiveLock on the
+    /// enum type itself (object lock on `pg_type`, `RenameEnumLabel` / `AddEnumLabel` in
+    /// src/backend/catalog/pg_enum.c; read from `pg_locks` on 11.22 and 12.22: no relation lock
+    /// on a table using the type), which only another ALTER of the same type waits for. Reads
+    /// and writes of the tables using the type continue (the live verifier's rename-enum-value
+    /// and add-enum-value cases, under its writer and reader).
+    AlterEnum,
     /// ANALYZE: SHARE UPDATE EXCLUSIVE, reads a sample; reads and writes continue (docs,
     /// "13.3 Explicit Locking": "Acquired by VACUUM (without FULL), ANALYZE, ...").
     Analyze,
@@ -49,7 +56,7 @@ impl Statement {
             Statement::DropIndex => Some(Lock::Pg(PgLock::AccessExclusive)),
             Statement::DropIndexConcurrently => Some(Lock::Pg(PgLock::ShareUpdateExclusive)),
             Statement::DropView => Some(Lock::Pg(PgLock::AccessExclusive)),
-            Statement::Dml => None,
+            Statement::Dml | Statement::AlterEnum => None,
             Statement::Analyze => Some(Lock::Pg(PgLock::ShareUpdateExclusive)),
         }
     }
@@ -194,6 +201,17 @@ facts! {
     SERIAL_SEQUENCE_KEEPS_TYPE: from (10, 0),
         source "docs \"ALTER SEQUENCE\" (the limits follow the new type only when they were the old type's)",
         proof Proof::Case("change-type/int-pk-to-bigint");
+    /// `ALTER TYPE ... RENAME VALUE` renames an enum label in place (rows store the label's
+    /// OID, so none is rewritten).
+    ENUM_RENAME_VALUE: from (10, 0),
+        source "release notes 10; docs \"ALTER TYPE\"",
+        proof Proof::Case("rename-enum-value/online");
+    /// `ALTER TYPE ... ADD VALUE` may run inside a transaction block (the new label is
+    /// unusable until that transaction commits); before, it fails there with "ALTER TYPE ...
+    /// ADD cannot run inside a transaction block".
+    ENUM_ADD_VALUE_IN_TRANSACTION: from (12, 0),
+        source "release notes 12; docs \"ALTER TYPE\", Notes",
+        proof Proof::Case("add-enum-value/online");
     /// CREATE INDEX CONCURRENTLY and REINDEX CONCURRENTLY could silently miss rows.
     CONCURRENT_INDEX_CORRUPTION: from (14, 0), fixed in (14, 4),
         source "release notes 14.4 (2022-06-16): \"Fix CREATE INDEX CONCURRENTLY and REINDEX CONCURRENTLY could build corrupt indexes\"",

@@ -30,6 +30,11 @@ macro_rules! for_each_change_kind {
             AddForeignKey add_foreign_key "add-foreign-key" ["columns", "references", "name"],
             AddCheck add_check "add-check" ["check", "name"],
             SplitTable split_table "split-table" ["columns", "new-table"],
+            SetDefault set_default "set-default" ["column", "default"],
+            DropDefault drop_default "drop-default" ["column"],
+            DropNotNull drop_not_null "drop-not-null" ["column", "type"],
+            RenameEnumValue rename_enum_value "rename-enum-value" ["type-name", "value", "new-value", "column", "type"],
+            AddEnumValue add_enum_value "add-enum-value" ["type-name", "value", "before", "after", "column", "type"],
         }
     };
 }
@@ -345,6 +350,143 @@ impl SplitTable {
         SplitTable {
             columns: p.ident_list("columns"),
             new_table: p.ident("new-table"),
+        }
+    }
+}
+
+/// A new DEFAULT for an existing column: only rows inserted afterwards get it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetDefault {
+    pub column: String,
+    pub default: String,
+}
+
+impl SetDefault {
+    fn parse(p: &mut Parser, _schema: Option<&str>) -> Self {
+        SetDefault {
+            column: p.ident("column"),
+            default: p.fragment("default"),
+        }
+    }
+}
+
+/// Remove a column's DEFAULT: inserts that omit the column get NULL (or fail) from then on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DropDefault {
+    pub column: String,
+}
+
+impl DropDefault {
+    fn parse(p: &mut Parser, _schema: Option<&str>) -> Self {
+        DropDefault {
+            column: p.ident("column"),
+        }
+    }
+}
+
+/// Let a NOT NULL column accept NULL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DropNotNull {
+    pub column: String,
+    /// The column's full current definition without NOT NULL; MySQL's `MODIFY` restates the
+    /// whole column. Not used for PostgreSQL.
+    pub data_type: Option<String>,
+}
+
+impl DropNotNull {
+    fn parse(p: &mut Parser, _schema: Option<&str>) -> Self {
+        DropNotNull {
+            column: p.ident("column"),
+            data_type: p.optional_fragment("type"),
+        }
+    }
+}
+
+/// Rename one label of an enum type (PostgreSQL) or one member of an ENUM column (MySQL,
+/// MariaDB). Labels are checked by the engine's name rule: PostgreSQL's 63-byte limit on
+/// identifiers is also its limit on enum labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RenameEnumValue {
+    /// The enum type (PostgreSQL), looked up in the table's schema.
+    pub type_name: Option<String>,
+    pub value: String,
+    pub new_value: String,
+    /// The ENUM column (MySQL, MariaDB).
+    pub column: Option<String>,
+    /// The column's full current definition, `enum('a','b') NOT NULL DEFAULT 'a'` (MySQL,
+    /// MariaDB: MODIFY restates it).
+    pub data_type: Option<String>,
+}
+
+impl RenameEnumValue {
+    fn parse(p: &mut Parser, _schema: Option<&str>) -> Self {
+        let value = p.ident("value");
+        let new_value = p.ident("new-value");
+        if !value.is_empty() && value == new_value {
+            p.error("new-value", "is the same as value; accepts another label");
+        }
+        RenameEnumValue {
+            type_name: p.optional_ident("type-name"),
+            value,
+            new_value,
+            column: p.optional_ident("column"),
+            data_type: p.optional_fragment("type"),
+        }
+    }
+}
+
+/// Where a new enum label goes: at the end, or next to an existing one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "at", content = "label", rename_all = "kebab-case")]
+pub enum EnumPlace {
+    End,
+    Before(String),
+    After(String),
+}
+
+/// Add one label to an enum type (PostgreSQL) or one member to an ENUM column (MySQL,
+/// MariaDB).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddEnumValue {
+    /// The enum type (PostgreSQL), looked up in the table's schema.
+    pub type_name: Option<String>,
+    pub value: String,
+    pub place: EnumPlace,
+    /// The ENUM column (MySQL, MariaDB).
+    pub column: Option<String>,
+    /// The column's full current definition (MySQL, MariaDB: MODIFY restates it).
+    pub data_type: Option<String>,
+}
+
+impl AddEnumValue {
+    fn parse(p: &mut Parser, _schema: Option<&str>) -> Self {
+        let value = p.ident("value");
+        let before = p.optional_ident("before");
+        let after = p.optional_ident("after");
+        let place = match (before, after) {
+            (Some(_), Some(_)) => {
+                p.error(
+                    "after",
+                    "cannot be given with before; accepts one of the two",
+                );
+                EnumPlace::End
+            }
+            (Some(b), None) => EnumPlace::Before(b),
+            (None, Some(a)) => EnumPlace::After(a),
+            (None, None) => EnumPlace::End,
+        };
+        if matches!(&place, EnumPlace::Before(n) | EnumPlace::After(n) if *n == value) {
+            p.error(
+                "value",
+                "is the label it is placed next to; accepts a new label",
+            );
+        }
+        AddEnumValue {
+            type_name: p.optional_ident("type-name"),
+            value,
+            place,
+            column: p.optional_ident("column"),
+            data_type: p.optional_fragment("type"),
         }
     }
 }

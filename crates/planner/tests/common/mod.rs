@@ -249,7 +249,7 @@ pub fn name_field(
             vec![1],
         ),
         "columns" => (format!("{column}, customer_id"), vec![1]),
-        "new-name" | "new-table" | "name" => (other.to_string(), vec![2]),
+        "new-name" | "new-table" | "name" | "type-name" => (other.to_string(), vec![2]),
         "references" => (
             format!("{}({column}, id)", table_field(other, dialect)),
             vec![1, 2],

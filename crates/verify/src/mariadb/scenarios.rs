@@ -404,6 +404,87 @@ pub fn all_cases() -> Vec<Case> {
     c.expect_strategy = Some("direct");
     cases.push(c);
 
+    // set-default / drop-default: ALGORITHM=INSTANT (metadata only); drop-not-null: an
+    // in-place rebuild with LOCK=NONE restating the column.
+    cases.push(case(
+        "set-default",
+        "online",
+        &[("column", "note"), ("default", "'n/a'")],
+    ));
+    let mut c = case("drop-default", "online", &[("column", "status")]);
+    c.stages = vec![AppStage::plain(), AppStage::plain()];
+    cases.push(c);
+    cases.push(case(
+        "drop-not-null",
+        "online",
+        &[("column", "status"), ("type", "varchar(16) DEFAULT 'new'")],
+    ));
+    // Restating the column without its DEFAULT would drop it: the preflight stops.
+    let mut c = case(
+        "drop-not-null",
+        "lost-default",
+        &[("column", "status"), ("type", "varchar(16)")],
+    );
+    c.stop = Some(Stop {
+        check: Precondition::ColumnKeepsAttributes,
+        rows: vec![vec!["DEFAULT 'new'"]],
+        below_major: None,
+    });
+    cases.push(c);
+
+    // rename-enum-value: status becomes an ENUM with a member the application never writes
+    // ('refunded', on every 50th row): the new member is appended (INSTANT), then the rows move.
+    let mut c = case(
+        "rename-enum-value",
+        "online",
+        &[
+            ("column", "status"),
+            (
+                "type",
+                "enum('new','paid','shipped','cancelled','refunded') NOT NULL DEFAULT 'new'",
+            ),
+            ("value", "refunded"),
+            ("new-value", "returned"),
+        ],
+    );
+    c.setup = "ALTER TABLE orders MODIFY status enum('new','paid','shipped','cancelled','refunded') NOT NULL DEFAULT 'new'; \
+UPDATE orders SET status = 'refunded' WHERE id % 50 = 0; UPDATE verify.truth SET status = 'refunded' WHERE id % 50 = 0";
+    c.stages = vec![AppStage::plain(), AppStage::plain(), AppStage::plain()];
+    c.data = DataCheck::with(
+        "orders",
+        &[(
+            "status",
+            Some(("status", "REPLACE(status, 'refunded', 'returned')")),
+        )],
+        &[],
+    );
+    cases.push(c);
+
+    // add-enum-value: appended (INSTANT), and placed in the middle (a copy: writes wait).
+    let enum_type = "enum('new','paid','shipped','cancelled') NOT NULL DEFAULT 'new'";
+    for (name, place, budget) in [
+        ("online", None, "0"),
+        ("before-copy", Some(("before", "cancelled")), "10m"),
+    ] {
+        let mut params = vec![
+            ("column", "status"),
+            ("type", enum_type),
+            ("value", "refunded"),
+        ];
+        params.extend(place);
+        let mut c = case("add-enum-value", name, &params);
+        c.setup = "ALTER TABLE orders MODIFY status enum('new','paid','shipped','cancelled') NOT NULL DEFAULT 'new'";
+        c.stages = vec![AppStage::plain(), AppStage::plain()];
+        c.budget = budget;
+        cases.push(c.clone());
+        // The copy labelled "blocks nothing": the verifier must catch it.
+        if place.is_some() {
+            c.name = "control-mislabelled";
+            c.control = true;
+            cases.push(c);
+        }
+    }
+
     // split-table: email and note move to order_contacts (keyed by the order id).
     let mut c = case(
         "split-table",

@@ -112,7 +112,8 @@ fn statement_is_idempotent(stmt: &str) -> bool {
 
 /// A clause that changes nothing once applied: `ADD ... IF NOT EXISTS`, `DROP ... IF EXISTS`,
 /// a MODIFY/CHANGE that the server does in place (an identical definition is then a no-op;
-/// under `ALGORITHM=COPY` it copies the table again), and the ALGORITHM/LOCK options.
+/// under `ALGORITHM=COPY` it copies the table again), ALTER COLUMN ... SET/DROP DEFAULT, and
+/// the ALGORITHM/LOCK options.
 fn clause_is_idempotent(clause: &str, stmt: &str) -> bool {
     let c = clause.trim();
     let upper = c.to_ascii_uppercase();
@@ -121,6 +122,12 @@ fn clause_is_idempotent(clause: &str, stmt: &str) -> bool {
     }
     if upper.starts_with("MODIFY ") || upper.starts_with("CHANGE ") {
         return !stmt.to_ascii_uppercase().contains("ALGORITHM=COPY");
+    }
+    // Setting the same default again, or dropping one already gone, changes nothing.
+    if upper.starts_with("ALTER COLUMN ")
+        && (upper.contains(" SET DEFAULT ") || upper.ends_with(" DROP DEFAULT"))
+    {
+        return true;
     }
     upper.contains(" IF NOT EXISTS ") || upper.contains(" IF EXISTS ")
 }

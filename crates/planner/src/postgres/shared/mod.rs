@@ -4,6 +4,7 @@
 
 pub mod backfill;
 pub mod catalog_names;
+pub mod column;
 pub mod compat_view;
 pub mod constraint;
 pub mod expressions;
