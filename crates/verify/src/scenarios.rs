@@ -417,6 +417,30 @@ pub fn all_cases() -> Vec<Case> {
         &[("index", "orders_status_idx")],
     ));
 
+    // reindex: REINDEX CONCURRENTLY from 12, a copy built concurrently and swapped in on
+    // 10-11; the plain REINDEX (blocks reads too: the planner opens every index) with a
+    // generous budget; and the primary key's index, which 10-11 cannot swap (the preflight
+    // stops there) and 12+ rebuilds concurrently.
+    let mut c = case("reindex", "online", &[("index", "orders_status_idx")]);
+    c.expect_strategy = Some("online");
+    cases.push(c);
+    let mut c = case("reindex", "direct", &[("index", "orders_status_idx")]);
+    c.budget = "10m";
+    c.expect_strategy = Some("direct");
+    cases.push(c.clone());
+    // The plain REINDEX labelled "blocks nothing": the verifier must catch it.
+    c.name = "control-mislabelled";
+    c.control = true;
+    cases.push(c);
+    let mut c = case("reindex", "primary-key", &[("index", "orders_pkey")]);
+    c.expect_strategy = Some("online");
+    c.stop = Some(Stop {
+        check: "The index backs no constraint",
+        rows: vec![vec!["orders_pkey", "p", "orders"]],
+        below_major: Some(12),
+    });
+    cases.push(c);
+
     // add-not-null: email is nullable but holds no NULL.
     cases.push(case("add-not-null", "online", &[("column", "email")]));
 

@@ -26,6 +26,7 @@ mod change_type;
 mod drop_column;
 mod drop_index;
 mod rename_column;
+mod reindex;
 mod rename_table;
 mod split_table;
 

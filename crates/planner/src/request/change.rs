@@ -30,6 +30,7 @@ macro_rules! for_each_change_kind {
             AddForeignKey add_foreign_key "add-foreign-key" ["columns", "references", "name"],
             AddCheck add_check "add-check" ["check", "name"],
             SplitTable split_table "split-table" ["columns", "new-table"],
+            Reindex reindex "reindex" ["index"],
         }
     };
 }
@@ -345,6 +346,20 @@ impl SplitTable {
         SplitTable {
             columns: p.ident_list("columns"),
             new_table: p.ident("new-table"),
+        }
+    }
+}
+
+/// Rebuild an existing index (bloat, corruption) under the same name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reindex {
+    pub index: String,
+}
+
+impl Reindex {
+    fn parse(p: &mut Parser, _schema: Option<&str>) -> Self {
+        Reindex {
+            index: p.ident("index"),
         }
     }
 }

@@ -333,6 +333,9 @@ pub fn all_cases() -> Vec<Case> {
         &[("index", "orders_status_idx")],
     ));
 
+    // reindex: InnoDB rebuilds the whole table (FORCE, INPLACE, LOCK=NONE).
+    cases.push(case("reindex", "online", &[("index", "orders_status_idx")]));
+
     // add-not-null: email is nullable but holds no NULL; INPLACE rebuild with LOCK=NONE (and
     // NOCOPY refused: the rebuild is needed).
     cases.push(case(
