@@ -58,12 +58,16 @@ pub fn paths(ctx: &Ctx, change: &Reindex) -> Result<Paths, FieldError> {
     } else {
         checks.extend(swap_checks(&oid));
     }
+    // A rebuild leaves nothing that tells a finished run from one not yet started, so no check
+    // may declare the plan applied: the checks after it inform, the script has no
+    // already-applied test, and a re-run rebuilds again (harmless, and as long).
     let valid = vec![check(
         "The index is valid and ready",
         format!("SELECT indisvalid, indisready FROM pg_index WHERE indexrelid = {oid};"),
         "one row: indisvalid = t, indisready = t",
         Expected::row(&["t", "t"]),
-    )];
+    )
+    .informs()];
     let bytes = ctx.req.rows.saturating_mul(INDEX_BYTES_PER_ROW);
 
     let online_steps = if concurrent {
@@ -91,7 +95,11 @@ pub fn paths(ctx: &Ctx, change: &Reindex) -> Result<Paths, FieldError> {
                 Some("Nothing to undo once it has finished: the rebuilt index is the same index. If it stopped halfway, this drops the INVALID copy it left (outside a transaction; SHARE UPDATE EXCLUSIVE, traffic continues); the original index is untouched and still used."),
             )],
             irreversible: None,
-            checks: [valid.clone(), vec![no_leftover_check(ctx, index, concurrent)]].concat(),
+            checks: [
+                valid.clone(),
+                vec![no_leftover_check(ctx, index, concurrent).informs()],
+            ]
+            .concat(),
         },
     ];
 
@@ -347,6 +355,17 @@ mod tests {
         );
         assert!(plan.phases[1].steps[2].sql[1]
             .ends_with("RENAME TO \"ix\"\"; drop table x; --\";"));
+    }
+
+    /// Nothing after a rebuild differs from before it: the script must not claim a finished
+    /// run (the live verifier caught the validity check passing before the plan ran).
+    #[test]
+    fn a_rebuild_never_claims_to_be_already_applied() {
+        for db in ["postgresql@11.22", "postgresql@16.4"] {
+            let plan = crate::plan(&params(db, "0")).unwrap();
+            assert!(crate::plan::completion_checks(&plan.phases).is_empty());
+            assert!(!plan.rerun_safe);
+        }
     }
 
     #[test]
