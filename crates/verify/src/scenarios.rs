@@ -441,6 +441,28 @@ pub fn all_cases() -> Vec<Case> {
     });
     cases.push(c);
 
+    // drop-table: the application has already moved to orders_v2 (its own copy with its own
+    // sequence), which the load uses at every stage, so orders can go; with order_events
+    // referencing orders (the integer-key seed), the preflight must stop.
+    let mut c = case("drop-table", "online", &[]);
+    c.setup = ORDERS_V2;
+    let v2 = AppStage {
+        table: "orders_v2".to_string(),
+        ..AppStage::plain()
+    };
+    c.stages = vec![v2];
+    c.data = DataCheck::with("public.orders_v2", &[], &[]);
+    c.expect_strategy = Some("online");
+    cases.push(c.clone());
+    c.name = "referenced";
+    c.int_id = true;
+    c.stop = Some(Stop {
+        check: "No foreign key of another table references it",
+        rows: vec![vec!["order_events_order_id_fkey", "order_events"]],
+        below_major: None,
+    });
+    cases.push(c);
+
     // add-not-null: email is nullable but holds no NULL.
     cases.push(case("add-not-null", "online", &[("column", "email")]));
 
@@ -489,6 +511,14 @@ pub fn all_cases() -> Vec<Case> {
 
     cases
 }
+
+/// drop-table's replacement table: a copy of orders with its own sequence, so dropping orders
+/// (and the sequence it owns) leaves it whole.
+const ORDERS_V2: &str = "CREATE TABLE public.orders_v2 (LIKE public.orders INCLUDING ALL);
+CREATE SEQUENCE public.orders_v2_id_seq OWNED BY public.orders_v2.id;
+ALTER TABLE public.orders_v2 ALTER id SET DEFAULT nextval('public.orders_v2_id_seq');
+INSERT INTO public.orders_v2 SELECT * FROM public.orders;
+SELECT setval('public.orders_v2_id_seq', (SELECT max(id) FROM public.orders_v2));";
 
 /// The seeded schema: `customers` (10k rows) and `orders` (`rows` rows, an index on
 /// customer_id and one on status), with an integer key also `order_events` referencing

@@ -25,8 +25,9 @@ mod add_unique;
 mod change_type;
 mod drop_column;
 mod drop_index;
-mod rename_column;
+mod drop_table;
 mod reindex;
+mod rename_column;
 mod rename_table;
 mod split_table;
 

@@ -23,8 +23,9 @@ mod add_unique;
 mod change_type;
 mod drop_column;
 mod drop_index;
-mod rename_column;
+mod drop_table;
 mod reindex;
+mod rename_column;
 mod rename_table;
 mod split_table;
 
@@ -55,6 +56,7 @@ fn online_stops_on_resume(change: &Change) -> bool {
             | Change::RenameTable(_)
             | Change::ChangeType(_)
             | Change::SplitTable(_)
+            | Change::DropTable(_)
     )
 }
 

@@ -219,7 +219,10 @@ fn concurrent_steps(ctx: &Ctx, index: &str, _oid: &str) -> Vec<Step> {
 
     let mut rebuild = ctx.ddl(
         "Rebuild the index without blocking reads or writes",
-        vec![format!("REINDEX INDEX CONCURRENTLY {};", ctx.sibling(index))],
+        vec![format!(
+            "REINDEX INDEX CONCURRENTLY {};",
+            ctx.sibling(index)
+        )],
         Statement::ReindexConcurrently,
         ctx.model.concurrent_index_build(),
     );
@@ -353,8 +356,7 @@ mod tests {
             plan.phases[1].steps[2].sql[0],
             "DROP INDEX IF EXISTS \"ix\"\"; drop table x; --\";"
         );
-        assert!(plan.phases[1].steps[2].sql[1]
-            .ends_with("RENAME TO \"ix\"\"; drop table x; --\";"));
+        assert!(plan.phases[1].steps[2].sql[1].ends_with("RENAME TO \"ix\"\"; drop table x; --\";"));
     }
 
     /// Nothing after a rebuild differs from before it: the script must not claim a finished
@@ -371,7 +373,10 @@ mod tests {
     #[test]
     fn pg14_before_14_4_warns() {
         let plan = crate::plan(&params("postgresql@14.3", "0")).unwrap();
-        assert!(plan.warnings.iter().any(|w| w.code == "pg14-cic-corruption"));
+        assert!(plan
+            .warnings
+            .iter()
+            .any(|w| w.code == "pg14-cic-corruption"));
     }
 
     #[test]

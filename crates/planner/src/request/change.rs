@@ -31,6 +31,7 @@ macro_rules! for_each_change_kind {
             AddCheck add_check "add-check" ["check", "name"],
             SplitTable split_table "split-table" ["columns", "new-table"],
             Reindex reindex "reindex" ["index"],
+            DropTable drop_table "drop-table" [],
         }
     };
 }
@@ -361,6 +362,16 @@ impl Reindex {
         Reindex {
             index: p.ident("index"),
         }
+    }
+}
+
+/// Drop the table the request names (no fields of its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DropTable {}
+
+impl DropTable {
+    fn parse(_p: &mut Parser, _schema: Option<&str>) -> Self {
+        DropTable {}
     }
 }
 
