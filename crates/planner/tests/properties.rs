@@ -164,7 +164,11 @@ fn check_plan(plan: &Plan, params: &Params, budget_ms: u64, names: &[&str]) {
     // Every PostgreSQL forward script can tell that it already ran (the verifier proves it),
     // but a rebuild, which leaves nothing that tells a finished run from one not started.
     let rebuild = params.get("change") == Some("reindex");
-    assert!(plan.rerun_safe != rebuild, "already-applied test: {}", plan.rerun_safe);
+    assert!(
+        plan.rerun_safe != rebuild,
+        "already-applied test: {}",
+        plan.rerun_safe
+    );
     assert!(!plan.resumes || plan.rerun_safe);
 
     for phase in &plan.phases {

@@ -906,7 +906,8 @@ impl Exec<'_> {
 
         // 3. rewrite
         let filenode_after = self.filenode();
-        let rewritten = filenode_before != filenode_after;
+        // A relation that is gone afterwards (DROP TABLE) was dropped, not rewritten.
+        let rewritten = filenode_after.is_some() && filenode_before != filenode_after;
         self.claim(
             Kind::Rewrite,
             place,

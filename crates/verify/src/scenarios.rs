@@ -454,6 +454,11 @@ pub fn all_cases() -> Vec<Case> {
     c.data = DataCheck::with("public.orders_v2", &[], &[]);
     c.expect_strategy = Some("online");
     cases.push(c.clone());
+    // The rename and the drop labelled "blocks nothing": the verifier must catch them.
+    let mut control = c.clone();
+    control.name = "control-mislabelled";
+    control.control = true;
+    cases.push(control);
     c.name = "referenced";
     c.int_id = true;
     c.stop = Some(Stop {

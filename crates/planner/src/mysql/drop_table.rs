@@ -36,13 +36,20 @@ pub fn paths(ctx: &Ctx, _change: &DropTable) -> Result<Paths, FieldError> {
         literal(name),
         literal(&aside_name)
     );
+    // While either name still holds the table: a re-run of the completed plan skips the
+    // checks that need it (and a table that never existed is, likewise, already gone).
+    let not_gone = format!(
+        "SELECT COUNT(*) > 0 AS not_gone FROM information_schema.tables WHERE {either};"
+    );
+    let mut exists = check(
+        "The table exists (or was already renamed aside by this plan) and is a base table",
+        format!("SELECT COUNT(*) > 0 AS present FROM information_schema.tables WHERE {either} AND table_type = 'BASE TABLE';"),
+        "1",
+        Expected::row(&["1"]),
+    );
+    exists.only_if = Some(not_gone.clone());
     let checks = vec![
-        check(
-            "The table exists (or was already renamed aside by this plan)",
-            format!("SELECT COUNT(*) > 0 AS present FROM information_schema.tables WHERE {either} AND table_type = 'BASE TABLE';"),
-            "1",
-            Expected::row(&["1"]),
-        ),
+        exists,
         check(
             "No foreign key of another table references it",
             format!("SELECT constraint_name, table_name FROM information_schema.referential_constraints WHERE unique_constraint_schema = {} AND referenced_table_name IN ({}, {}) AND table_name <> referenced_table_name;", ctx.schema_value(), literal(name), literal(&aside_name)),
@@ -132,6 +139,8 @@ pub fn paths(ctx: &Ctx, _change: &DropTable) -> Result<Paths, FieldError> {
             )],
         },
     ];
+    let mut phases = phases;
+    super::rerun::guard_transition_checks(&mut phases, &not_gone);
     let mut out = summary_paths(format!(
         "Drop table {} ({})",
         ident(name),

@@ -56,7 +56,6 @@ fn online_stops_on_resume(change: &Change) -> bool {
             | Change::RenameTable(_)
             | Change::ChangeType(_)
             | Change::SplitTable(_)
-            | Change::DropTable(_)
     )
 }
 
