@@ -38,9 +38,8 @@ pub fn paths(ctx: &Ctx, _change: &DropTable) -> Result<Paths, FieldError> {
     );
     // While either name still holds the table: a re-run of the completed plan skips the
     // checks that need it (and a table that never existed is, likewise, already gone).
-    let not_gone = format!(
-        "SELECT COUNT(*) > 0 AS not_gone FROM information_schema.tables WHERE {either};"
-    );
+    let not_gone =
+        format!("SELECT COUNT(*) > 0 AS not_gone FROM information_schema.tables WHERE {either};");
     let mut exists = check(
         "The table exists (or was already renamed aside by this plan) and is a base table",
         format!("SELECT COUNT(*) > 0 AS present FROM information_schema.tables WHERE {either} AND table_type = 'BASE TABLE';"),
