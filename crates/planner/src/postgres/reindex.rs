@@ -75,8 +75,16 @@ pub fn paths(ctx: &Ctx, change: &Reindex) -> Result<Paths, FieldError> {
     } else {
         swap_steps(ctx, index, &oid)
     };
+    // A rollback is run as written (no \gexec): the leftovers by the names PostgreSQL gives.
     let leftover_rollback = if concurrent {
-        leftovers_query(ctx, index)
+        ["ccnew", "ccold"]
+            .map(|suffix| {
+                format!(
+                    "DROP INDEX CONCURRENTLY IF EXISTS {};",
+                    ctx.sibling(&derived_name(&[index, suffix]))
+                )
+            })
+            .join("\n")
     } else {
         format!(
             "DROP INDEX CONCURRENTLY IF EXISTS {};",
@@ -322,6 +330,9 @@ mod tests {
         assert_eq!(plain.sql, ["REINDEX INDEX orders_status_idx;"]);
         assert_eq!(plain.lock, Some(Lock::Pg(PgLock::Share)));
         assert_eq!(plain.blocks, Blocks::ReadsAndWrites);
+        // The rollback runs as written: statements, not a query that would only print them.
+        let rollback = &plan.phases[1].rollback[0].sql;
+        assert!(rollback.ends_with("DROP INDEX CONCURRENTLY IF EXISTS orders_status_idx_ccnew;\nDROP INDEX CONCURRENTLY IF EXISTS orders_status_idx_ccold;"), "{rollback}");
     }
 
     #[test]
