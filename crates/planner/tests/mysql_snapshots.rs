@@ -47,7 +47,7 @@ fn request(kind: &str, db: &str, rows: &str, size: &str, budget: &str) -> Params
             ("to-type", "bigint"),
         ],
         "add-index" | "add-unique" => &[("columns", "email")],
-        "drop-index" => &[("index", "orders_email_idx")],
+        "drop-index" | "reindex" => &[("index", "orders_email_idx")],
         "add-foreign-key" => &[("column", "customer_id"), ("references", "customers(id)")],
         "add-check" => &[("check", "amount >= 0")],
         "split-table" => &[("columns", "note"), ("new-table", "order_notes")],

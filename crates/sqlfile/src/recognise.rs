@@ -110,6 +110,12 @@ impl Reader<'_> {
                 .iter()
                 .map(|n| self.drop_index(n, table.as_ref(), *cascade, drop_concurrently))
                 .collect(),
+            Statement::Drop {
+                object_type: ObjectType::Table,
+                names,
+                cascade,
+                ..
+            } => names.iter().map(|n| self.drop_table(n, *cascade)).collect(),
             Statement::CreateTable(create) => {
                 if let Some((schema, table)) = self.object(&create.name) {
                     for column in &create.columns {
@@ -584,6 +590,22 @@ impl Reader<'_> {
         })
     }
 
+    /// `DROP TABLE t`: drop-table's rename-aside-then-drop; CASCADE also drops what depends
+    /// on the table, which the plan does not.
+    fn drop_table(&self, name: &ObjectName, cascade: bool) -> Item {
+        if cascade {
+            return Item::Unknown(
+                "DROP TABLE … CASCADE also drops the views and foreign keys that depend on the table".into(),
+            );
+        }
+        match self.object(name) {
+            Some((schema, table)) => {
+                Target { schema, table }.change("drop-table", Written::Plain, |_| {})
+            }
+            None => unknown_name(name),
+        }
+    }
+
     fn drop_index(
         &self,
         name: &ObjectName,
@@ -782,6 +804,9 @@ pub fn written_as(change: &Change) -> Option<&'static str> {
         Change::AddUnique(_) => Some("ADD [CONSTRAINT] … UNIQUE"),
         Change::AddForeignKey(_) => Some("ADD [CONSTRAINT] … FOREIGN KEY [NOT VALID]"),
         Change::AddCheck(_) => Some("ADD [CONSTRAINT] … CHECK [NOT VALID]"),
+        Change::DropTable(_) => Some("DROP TABLE"),
+        // sqlparser has no REINDEX statement: the file reports it unknown, never drops it.
+        Change::Reindex(_) => None,
         Change::SetDefault(_) => Some("ALTER COLUMN … SET DEFAULT"),
         Change::DropDefault(_) => Some("ALTER COLUMN … DROP DEFAULT"),
         Change::DropNotNull(_) => Some("ALTER COLUMN … DROP NOT NULL (PostgreSQL)"),

@@ -79,6 +79,7 @@ const SAMPLES: &[(&str, &str, &str)] = &[
         "postgresql@16.4",
         "ALTER TABLE orders ALTER COLUMN n DROP NOT NULL;",
     ),
+    ("drop-table", "postgresql@16.4", "DROP TABLE orders;"),
 ];
 
 /// Kinds the reader does not make from one statement, with why.
@@ -94,6 +95,10 @@ const NOT_ONE_STATEMENT: &[(&str, &str)] = &[
     (
         "add-enum-value",
         "ALTER TYPE … ADD VALUE names no table to size the plan by",
+    ),
+    (
+        "reindex",
+        "the SQL parser (sqlparser) reads no REINDEX statement: it is reported unknown",
     ),
 ];
 

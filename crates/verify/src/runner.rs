@@ -872,7 +872,8 @@ impl Exec<'_> {
 
         // 3. rewrite
         let filenode_after = self.filenode();
-        let rewritten = filenode_before != filenode_after;
+        // A relation that is gone afterwards (DROP TABLE) was dropped, not rewritten.
+        let rewritten = filenode_after.is_some() && filenode_before != filenode_after;
         self.claim(
             Kind::Rewrite,
             place,
@@ -1162,8 +1163,13 @@ impl Exec<'_> {
                         let mut w = false;
                         let mut r = false;
                         for (_, name, _) in &targets {
-                            w |= refused(&mut self.p, name, "ROW EXCLUSIVE");
-                            r |= refused(&mut self.p, name, "ACCESS SHARE");
+                            w |= refused(&mut self.p, name, "ROW EXCLUSIVE", "");
+                            r |= refused(
+                                &mut self.p,
+                                name,
+                                "ACCESS SHARE",
+                                &format!("; EXPLAIN SELECT * FROM {name}"),
+                            );
                         }
                         obs.held_probe = Some((w, r));
                     }
@@ -1314,11 +1320,16 @@ fn merge(into: &mut BTreeMap<String, (bool, PgLock)>, from: BTreeMap<String, (bo
     }
 }
 
-/// True when `LOCK TABLE t IN <mode> MODE` is refused within 100 ms (lock timeout).
-fn refused(p: &mut Client, table: &str, mode: &str) -> bool {
+/// True when `LOCK TABLE t IN <mode> MODE`, then `then` (more statements), is refused within
+/// 100 ms (lock timeout). A read is probed by planning a SELECT too: the planner opens every
+/// index of the table, so an index held ACCESS EXCLUSIVE (REINDEX) stops reads that the
+/// table's own lock lets through.
+fn refused(p: &mut Client, table: &str, mode: &str, then: &str) -> bool {
     let r = exec(
         p,
-        &format!("BEGIN; SET LOCAL lock_timeout = '100ms'; LOCK TABLE {table} IN {mode} MODE"),
+        &format!(
+            "BEGIN; SET LOCAL lock_timeout = '100ms'; LOCK TABLE {table} IN {mode} MODE{then}"
+        ),
     );
     let _ = exec(p, "ROLLBACK");
     match r {

@@ -420,6 +420,54 @@ pub fn all_cases() -> Vec<Case> {
         &[("index", "orders_status_idx")],
     ));
 
+    // reindex: REINDEX CONCURRENTLY from 12, a copy built concurrently and swapped in on
+    // 10-11; the plain REINDEX (blocks reads too: the planner opens every index) with a
+    // generous budget; and the primary key's index, which 10-11 cannot swap (the preflight
+    // stops there) and 12+ rebuilds concurrently.
+    let mut c = case("reindex", "online", &[("index", "orders_status_idx")]);
+    c.expect_strategy = Some("online");
+    cases.push(c);
+    let mut c = case("reindex", "direct", &[("index", "orders_status_idx")]);
+    c.budget = "10m";
+    c.expect_strategy = Some("direct");
+    cases.push(c.clone());
+    // The plain REINDEX labelled "blocks nothing": the verifier must catch it.
+    c.name = "control-mislabelled";
+    c.control = true;
+    cases.push(c);
+    let mut c = case("reindex", "primary-key", &[("index", "orders_pkey")]);
+    c.expect_strategy = Some("online");
+    c.stop = Some(Stop {
+        check: Precondition::IndexBacksNoConstraint,
+        rows: vec![vec!["orders_pkey", "p", "orders"]],
+        below_major: Some(12),
+    });
+    cases.push(c);
+
+    // drop-table: the application has already moved to orders_v2 (its own copy with its own
+    // sequence), which the load uses at every stage, so orders can go; with order_events
+    // referencing orders (the integer-key seed), the preflight must stop.
+    let mut c = case("drop-table", "online", &[]);
+    c.setup = ORDERS_V2;
+    let v2 = AppStage {
+        table: "orders_v2".to_string(),
+        ..AppStage::plain()
+    };
+    c.stages = vec![v2];
+    c.data = DataCheck::with("public.orders_v2", &[], &[]);
+    c.expect_strategy = Some("online");
+    cases.push(c.clone());
+    // No control case: a control needs the load's own lock wait as evidence, and the load no
+    // longer uses the table; the held-lock probe (INSERT and SELECT refused) judges both steps.
+    c.name = "referenced";
+    c.int_id = true;
+    c.stop = Some(Stop {
+        check: Precondition::NotReferenced,
+        rows: vec![vec!["order_events_order_id_fkey", "order_events"]],
+        below_major: None,
+    });
+    cases.push(c);
+
     // add-not-null: email is nullable but holds no NULL.
     cases.push(case("add-not-null", "online", &[("column", "email")]));
 
@@ -544,6 +592,14 @@ ALTER TABLE orders ALTER COLUMN status DROP DEFAULT, ALTER COLUMN status TYPE or
 
     cases
 }
+
+/// drop-table's replacement table: a copy of orders with its own sequence, so dropping orders
+/// (and the sequence it owns) leaves it whole.
+const ORDERS_V2: &str = "CREATE TABLE public.orders_v2 (LIKE public.orders INCLUDING ALL);
+CREATE SEQUENCE public.orders_v2_id_seq OWNED BY public.orders_v2.id;
+ALTER TABLE public.orders_v2 ALTER id SET DEFAULT nextval('public.orders_v2_id_seq');
+INSERT INTO public.orders_v2 SELECT * FROM public.orders;
+SELECT setval('public.orders_v2_id_seq', (SELECT max(id) FROM public.orders_v2));";
 
 /// The seeded schema: `customers` (10k rows) and `orders` (`rows` rows, an index on
 /// customer_id and one on status), with an integer key also `order_events` referencing

@@ -592,6 +592,10 @@ pub enum Precondition {
     /// MySQL family: the column's character set puts the VARCHAR length-prefix boundary where
     /// the plan assumes.
     CharsetAsPlanned,
+    /// The index to rebuild backs no constraint (PostgreSQL 10-11 swap a copy in).
+    IndexBacksNoConstraint,
+    /// No foreign key of another table references the table to drop.
+    NotReferenced,
 }
 
 /// What a failed check does to the forward script.

@@ -30,6 +30,8 @@ mod drop_column;
 mod drop_default;
 mod drop_index;
 mod drop_not_null;
+mod drop_table;
+mod reindex;
 mod rename_column;
 mod rename_enum_value;
 mod rename_table;

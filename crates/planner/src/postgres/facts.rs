@@ -36,6 +36,13 @@ pub enum Statement {
     /// and writes of the tables using the type continue (the live verifier's rename-enum-value
     /// and add-enum-value cases, under its writer and reader).
     AlterEnum,
+    /// REINDEX INDEX: SHARE on the table (writes wait) and ACCESS EXCLUSIVE on the index; the
+    /// planner opens every index of a table it plans a query on, so reads wait too (docs,
+    /// "REINDEX": "the query planner tries to take an ACCESS SHARE lock on every index of the
+    /// table, regardless of the query"). The lock reported is the table's.
+    Reindex,
+    /// REINDEX INDEX CONCURRENTLY (12+): SHARE UPDATE EXCLUSIVE on the table and the index.
+    ReindexConcurrently,
     /// ANALYZE: SHARE UPDATE EXCLUSIVE, reads a sample; reads and writes continue (docs,
     /// "13.3 Explicit Locking": "Acquired by VACUUM (without FULL), ANALYZE, ...").
     Analyze,
@@ -58,6 +65,8 @@ impl Statement {
             Statement::DropView => Some(Lock::Pg(PgLock::AccessExclusive)),
             Statement::Dml | Statement::AlterEnum => None,
             Statement::Analyze => Some(Lock::Pg(PgLock::ShareUpdateExclusive)),
+            Statement::Reindex => Some(Lock::Pg(PgLock::Share)),
+            Statement::ReindexConcurrently => Some(Lock::Pg(PgLock::ShareUpdateExclusive)),
         }
     }
 }
@@ -212,6 +221,11 @@ facts! {
     ENUM_ADD_VALUE_IN_TRANSACTION: from (12, 0),
         source "release notes 12; docs \"ALTER TYPE\", Notes",
         proof Proof::Case("add-enum-value/online");
+    /// `REINDEX INDEX CONCURRENTLY` exists; 10 and 11 reject the keyword. A failed run leaves
+    /// an INVALID `<index>_ccnew` (and possibly `_ccold`) behind.
+    REINDEX_CONCURRENTLY: from (12, 0),
+        source "release notes 12; docs \"REINDEX\", Rebuilding Indexes Concurrently",
+        proof Proof::Case("reindex/online");
     /// CREATE INDEX CONCURRENTLY and REINDEX CONCURRENTLY could silently miss rows.
     CONCURRENT_INDEX_CORRUPTION: from (14, 0), fixed in (14, 4),
         source "release notes 14.4 (2022-06-16): \"Fix CREATE INDEX CONCURRENTLY and REINDEX CONCURRENTLY could build corrupt indexes\"",

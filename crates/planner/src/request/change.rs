@@ -35,6 +35,8 @@ macro_rules! for_each_change_kind {
             DropNotNull drop_not_null "drop-not-null" ["column", "type"],
             RenameEnumValue rename_enum_value "rename-enum-value" ["type-name", "value", "new-value", "column", "type"],
             AddEnumValue add_enum_value "add-enum-value" ["type-name", "value", "before", "after", "column", "type"],
+            Reindex reindex "reindex" ["index"],
+            DropTable drop_table "drop-table" [],
         }
     };
 }
@@ -488,6 +490,30 @@ impl AddEnumValue {
             column: p.optional_ident("column"),
             data_type: p.optional_fragment("type"),
         }
+    }
+}
+
+/// Rebuild an existing index (bloat, corruption) under the same name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reindex {
+    pub index: String,
+}
+
+impl Reindex {
+    fn parse(p: &mut Parser, _schema: Option<&str>) -> Self {
+        Reindex {
+            index: p.ident("index"),
+        }
+    }
+}
+
+/// Drop the table the request names (no fields of its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DropTable {}
+
+impl DropTable {
+    fn parse(_p: &mut Parser, _schema: Option<&str>) -> Self {
+        DropTable {}
     }
 }
 

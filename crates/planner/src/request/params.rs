@@ -20,7 +20,7 @@ pub const FIELDS: &[Field] = &[
     f("unique", "true for a unique index (add-index)"),
     f("where", "predicate of a partial index (add-index)"),
     f("method", "index method: btree, hash, gin, gist, brin, spgist (add-index; default btree)"),
-    f("index", "name of the index to drop (drop-index)"),
+    f("index", "name of the index to drop (drop-index) or rebuild (reindex)"),
     f("name", "name of the new index or constraint (optional; derived from the table and columns)"),
     f("new-name", "new name (rename-column, rename-table)"),
     f("from-type", "current type of the column (change-type), e.g. integer, varchar(64)"),

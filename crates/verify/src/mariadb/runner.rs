@@ -1104,7 +1104,8 @@ impl MyExec<'_> {
             self.follow_target(id.as_deref(), plan_table);
             self.table_id()
         };
-        let rewritten = id_before.is_some() && id_before != id_after;
+        // A table that is gone afterwards (DROP TABLE) was dropped, not rebuilt.
+        let rewritten = id_before.is_some() && id_after.is_some() && id_before != id_after;
         self.claim(
             Kind::Rewrite,
             place,

@@ -334,6 +334,17 @@ pub fn all_cases() -> Vec<Case> {
         &[("index", "orders_status_idx")],
     ));
 
+    // drop-table: the application already uses orders_v2 (a copy), so orders can go: renamed
+    // aside, then dropped (the drop stalls the server for its commit moment).
+    let mut c = case("drop-table", "online", &[]);
+    c.setup = "CREATE TABLE orders_v2 LIKE orders; INSERT INTO orders_v2 SELECT * FROM orders";
+    c.stages = vec![stage("orders_v2", Some("note"))];
+    c.data = DataCheck::with("orders_v2", &[], &[]);
+    cases.push(c);
+
+    // reindex: InnoDB rebuilds the whole table (FORCE, INPLACE, LOCK=NONE).
+    cases.push(case("reindex", "online", &[("index", "orders_status_idx")]));
+
     // add-not-null: email is nullable but holds no NULL; INPLACE rebuild with LOCK=NONE (and
     // NOCOPY refused: the rebuild is needed).
     cases.push(case(
