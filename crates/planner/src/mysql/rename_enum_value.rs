@@ -19,7 +19,7 @@
 use super::definition::{lost_attributes_check, Definition};
 use super::enum_list::{enum_members, spelled, ONE_BYTE_MEMBERS};
 use super::{check, summary_paths, Ctx, Paths};
-use crate::model::{Expected, Phase, Run};
+use crate::model::{Check, Expected, Phase, Run, Step};
 use crate::quote::mysql::{ident, literal};
 use crate::request::change::RenameEnumValue;
 use crate::request::FieldError;
@@ -36,57 +36,10 @@ fn refuse_backslash(field: &str, label: &str) -> Result<(), FieldError> {
 
 pub fn paths(ctx: &Ctx, change: &RenameEnumValue) -> Result<Paths, FieldError> {
     let RenameEnumValue {
-        value,
-        new_value,
-        column,
-        data_type,
-        ..
+        value, new_value, ..
     } = change;
-    let Some(column) = column.as_deref() else {
-        return Err(FieldError::new(
-            "column",
-            "is required for MySQL and MariaDB: the ENUM column whose member is renamed",
-        ));
-    };
-    let ty = data_type.as_deref().map(str::trim).unwrap_or_default();
-    let Some((members, close)) = enum_members(ty) else {
-        return Err(FieldError::new(
-            "type",
-            "is required for MySQL and MariaDB: the column's full current definition, starting with its ENUM, e.g. enum('new','paid','cancelled') NOT NULL DEFAULT 'new'",
-        ));
-    };
-    refuse_backslash("value", value)?;
-    refuse_backslash("new-value", new_value)?;
-    if !members.contains(value) {
-        return Err(FieldError::new(
-            "value",
-            format!(
-                "is not a member of --type's ENUM ({}); accepts one of them",
-                members.join(", ")
-            ),
-        ));
-    }
-    if members.contains(new_value) {
-        return Err(FieldError::new(
-            "new-value",
-            "is a member of --type's ENUM already; accepts a new label",
-        ));
-    }
-    if members.len() + 1 > ONE_BYTE_MEMBERS {
-        return Err(FieldError::new(
-            "type",
-            format!("has {} members: one more crosses {ONE_BYTE_MEMBERS}, where the ENUM needs 2 bytes per row and every change of it copies the table; plan change-type with an online-schema-change tool instead", members.len()),
-        ));
-    }
-    let current = Definition::parse(ty).map_err(|m| FieldError::new("type", m))?;
-    let mut after = members.clone();
-    after.push(new_value.clone());
-    let appended = format!(
-        "{}{}",
-        &ty[..close],
-        format_args!(",{}{}", literal(new_value), &ty[close..])
-    );
-
+    let members = Members::of(change)?;
+    let column = members.column;
     let table = ctx.table();
     let col = ident(column);
     let (old, new) = (literal(value), literal(new_value));
@@ -95,29 +48,7 @@ pub fn paths(ctx: &Ctx, change: &RenameEnumValue) -> Result<Paths, FieldError> {
         ctx.where_table(&ctx.req.table),
         literal(column)
     );
-    let before_spelled = spelled(&members);
-    let after_spelled = spelled(&after);
-    let mut pre = vec![check(
-        "The column's member list is the one --type names (or, on a re-run, the one this plan leaves)",
-        format!(
-            "SELECT IF(column_type = {a}, {b}, column_type) AS current_type FROM information_schema.columns WHERE {col_where};",
-            a = literal(&after_spelled),
-            b = literal(&before_spelled)
-        ),
-        &format!("{before_spelled} (another list: re-plan with --type giving the column's real definition)"),
-        Expected::row(&[&before_spelled]),
-    )];
-    pre.extend(lost_attributes_check(ctx, column, &current, "the MODIFY"));
-
-    let lock = ctx.server.enum_append_lock();
-    let mut append = ctx.alter(
-        "Append the new member at the end of the list (metadata only)",
-        &[format!("MODIFY {col} {appended}")],
-        lock,
-        crate::estimate::CATALOG_ONLY,
-    );
-    append.notes.push(format!("Appending keeps every stored position, so no row is read or rewritten; the ALTER still waits a moment for the exclusive metadata lock. From now on both {old} and {new} are valid values."));
-    let append = ctx.documented(append);
+    let after_spelled = spelled(&members.after);
     let list_check = |members: &str| {
         check(
             "The column's member list",
@@ -126,30 +57,9 @@ pub fn paths(ctx: &Ctx, change: &RenameEnumValue) -> Result<Paths, FieldError> {
             Expected::row(&[members]),
         )
     };
-
-    // In key order where there is a key: a LIMIT without ORDER BY is unsafe for statement-based
-    // replication (the replica may change other rows).
-    let order = ctx
-        .req
-        .env
-        .primary_key
-        .as_deref()
-        .map_or(String::new(), |pk| format!(" ORDER BY {}", ident(pk)));
-    // The last statement says whether rows are left (not ROW_COUNT(), which a re-run guard's
-    // PREPARE/DEALLOCATE between the two statements would reset).
-    let mut batch = ctx.step(
-        &format!("Move rows from {old} to {new}: one batch of {} rows; repeat until it prints 0", ctx.model.batch_size),
-        vec![
-            format!("UPDATE {table} SET {col} = {new} WHERE {col} = {old}{order} LIMIT {};", ctx.model.batch_size),
-            format!("SELECT COUNT(*) AS rows_left FROM (SELECT 1 FROM {table} WHERE {col} = {old} LIMIT 1) AS lockstep_left;"),
-        ],
-        None,
-        ctx.model.backfill(),
-    );
-    batch.scans_table = true;
-    batch.run = Run::UntilDone;
-    batch.notes.push(format!("Each batch commits on its own and locks only the rows it changes. Without an index on {col}, each batch scans the table until it finds its rows: on a large table, index the column first or batch by primary-key ranges."));
-    batch.retry = "If a batch fails (lock wait timeout, deadlock), run it again: rows already moved no longer match.".to_string();
+    let batch = batch_step(ctx, &col, &old, &new);
+    let append = append_step(ctx, &members, &old, &new);
+    let pre = preflight_checks(ctx, &members);
     let left = check(
         &format!("No row holds {old} any more"),
         format!("SELECT COUNT(*) AS old_rows FROM {table} WHERE {col} = {old};"),
@@ -190,6 +100,155 @@ pub fn paths(ctx: &Ctx, change: &RenameEnumValue) -> Result<Paths, FieldError> {
         message: format!("The old member {old} stays in the column's list, unused: removing a member copies the table (every row converted by its text). Plan change-type to the list without it, with an online-schema-change tool, once nothing writes it."),
     });
     Ok(out)
+}
+
+/// The ENUM as `--type` gives it, checked against the rename, and the list with the new member
+/// appended.
+struct Members<'a> {
+    column: &'a str,
+    members: Vec<String>,
+    /// The list after the append.
+    after: Vec<String>,
+    /// `--type` with the new member appended to its list.
+    appended: String,
+    current: Definition,
+}
+
+impl<'a> Members<'a> {
+    fn of(change: &'a RenameEnumValue) -> Result<Self, FieldError> {
+        let RenameEnumValue {
+            value,
+            new_value,
+            column,
+            data_type,
+            ..
+        } = change;
+        let Some(column) = column.as_deref() else {
+            return Err(FieldError::new(
+                "column",
+                "is required for MySQL and MariaDB: the ENUM column whose member is renamed",
+            ));
+        };
+        let ty = data_type.as_deref().map(str::trim).unwrap_or_default();
+        let Some((members, close)) = enum_members(ty) else {
+            return Err(FieldError::new(
+                "type",
+                "is required for MySQL and MariaDB: the column's full current definition, starting with its ENUM, e.g. enum('new','paid','cancelled') NOT NULL DEFAULT 'new'",
+            ));
+        };
+        refuse_backslash("value", value)?;
+        refuse_backslash("new-value", new_value)?;
+        if !members.contains(value) {
+            return Err(FieldError::new(
+                "value",
+                format!(
+                    "is not a member of --type's ENUM ({}); accepts one of them",
+                    members.join(", ")
+                ),
+            ));
+        }
+        if members.contains(new_value) {
+            return Err(FieldError::new(
+                "new-value",
+                "is a member of --type's ENUM already; accepts a new label",
+            ));
+        }
+        if members.len() + 1 > ONE_BYTE_MEMBERS {
+            return Err(FieldError::new(
+                "type",
+                format!("has {} members: one more crosses {ONE_BYTE_MEMBERS}, where the ENUM needs 2 bytes per row and every change of it copies the table; plan change-type with an online-schema-change tool instead", members.len()),
+            ));
+        }
+        let current = Definition::parse(ty).map_err(|m| FieldError::new("type", m))?;
+        let mut after = members.clone();
+        after.push(new_value.clone());
+        let appended = format!(
+            "{}{}",
+            &ty[..close],
+            format_args!(",{}{}", literal(new_value), &ty[close..])
+        );
+        Ok(Members {
+            column,
+            members,
+            after,
+            appended,
+            current,
+        })
+    }
+}
+
+/// The member list as the plan found it (or, on a re-run, as it leaves it), and what the
+/// MODIFY restating the column would lose.
+fn preflight_checks(ctx: &Ctx, members: &Members) -> Vec<Check> {
+    let column = members.column;
+    let col_where = format!(
+        "{} AND column_name = {}",
+        ctx.where_table(&ctx.req.table),
+        literal(column)
+    );
+    let before_spelled = spelled(&members.members);
+    let after_spelled = spelled(&members.after);
+    let mut pre = vec![check(
+        "The column's member list is the one --type names (or, on a re-run, the one this plan leaves)",
+        format!(
+            "SELECT IF(column_type = {a}, {b}, column_type) AS current_type FROM information_schema.columns WHERE {col_where};",
+            a = literal(&after_spelled),
+            b = literal(&before_spelled)
+        ),
+        &format!("{before_spelled} (another list: re-plan with --type giving the column's real definition)"),
+        Expected::row(&[&before_spelled]),
+    )];
+    pre.extend(lost_attributes_check(
+        ctx,
+        column,
+        &members.current,
+        "the MODIFY",
+    ));
+    pre
+}
+
+/// The new member appended at the end of the list: metadata only.
+fn append_step(ctx: &Ctx, members: &Members, old: &str, new: &str) -> Step {
+    let col = ident(members.column);
+    let appended = &members.appended;
+    let lock = ctx.server.enum_append_lock();
+    let mut append = ctx.alter(
+        "Append the new member at the end of the list (metadata only)",
+        &[format!("MODIFY {col} {appended}")],
+        lock,
+        crate::estimate::CATALOG_ONLY,
+    );
+    append.notes.push(format!("Appending keeps every stored position, so no row is read or rewritten; the ALTER still waits a moment for the exclusive metadata lock. From now on both {old} and {new} are valid values."));
+    ctx.documented(append)
+}
+
+/// One batch moving rows from the old member to the new, repeated until none is left.
+fn batch_step(ctx: &Ctx, col: &str, old: &str, new: &str) -> Step {
+    let table = ctx.table();
+    // In key order where there is a key: a LIMIT without ORDER BY is unsafe for statement-based
+    // replication (the replica may change other rows).
+    let order = ctx
+        .req
+        .env
+        .primary_key
+        .as_deref()
+        .map_or(String::new(), |pk| format!(" ORDER BY {}", ident(pk)));
+    // The last statement says whether rows are left (not ROW_COUNT(), which a re-run guard's
+    // PREPARE/DEALLOCATE between the two statements would reset).
+    let mut batch = ctx.step(
+        &format!("Move rows from {old} to {new}: one batch of {} rows; repeat until it prints 0", ctx.model.batch_size),
+        vec![
+            format!("UPDATE {table} SET {col} = {new} WHERE {col} = {old}{order} LIMIT {};", ctx.model.batch_size),
+            format!("SELECT COUNT(*) AS rows_left FROM (SELECT 1 FROM {table} WHERE {col} = {old} LIMIT 1) AS lockstep_left;"),
+        ],
+        None,
+        ctx.model.backfill(),
+    );
+    batch.scans_table = true;
+    batch.run = Run::UntilDone;
+    batch.notes.push(format!("Each batch commits on its own and locks only the rows it changes. Without an index on {col}, each batch scans the table until it finds its rows: on a large table, index the column first or batch by primary-key ranges."));
+    batch.retry = "If a batch fails (lock wait timeout, deadlock), run it again: rows already moved no longer match.".to_string();
+    batch
 }
 
 #[cfg(test)]
