@@ -16,7 +16,7 @@
 use super::definition::{lost_attributes_check, Definition};
 use super::enum_list::{enum_members, spelled, ONE_BYTE_MEMBERS};
 use super::{check, summary_paths, tools, Ctx, Paths};
-use crate::model::{Check, Expected, Phase};
+use crate::model::{Check, Expected, Phase, Step};
 use crate::quote::mysql::{ident, literal};
 use crate::request::change::{AddEnumValue, EnumPlace};
 use crate::request::FieldError;
@@ -72,9 +72,84 @@ fn gate_phase(col: &str, label: &str, list: Check) -> Phase {
 }
 
 pub fn paths(ctx: &Ctx, change: &AddEnumValue) -> Result<Paths, FieldError> {
+    let AddEnumValue { value, place, .. } = change;
+    let (column, ty, members, close) = checked_list(change)?;
+    let (list, metadata_only) = placed(&members, value, place)?;
+    let current = Definition::parse(ty).map_err(|m| FieldError::new("type", m))?;
+    let new_type = format!("{}{}", spelled(&list), &ty[close + 1..]);
+    let clause = format!("MODIFY {} {new_type}", ident(column));
+    let table = ctx.table();
+    let col = ident(column);
+    let label = literal(value);
+    let col_where = format!(
+        "{} AND column_name = {}",
+        ctx.where_table(&ctx.req.table),
+        literal(column)
+    );
+    let (before, after) = (spelled(&members), spelled(&list));
+    let pre = preflight_checks(ctx, column, &current, &before, &after);
+    let list_check = check(
+        "The column's member list",
+        format!("SELECT column_type FROM information_schema.columns WHERE {col_where};"),
+        &after,
+        Expected::row(&[&after]),
+    );
+    let mut out = summary_paths(format!(
+        "Add member {label} to ENUM column {col} of {table}"
+    ));
+
+    if metadata_only {
+        out.direct = Some(vec![
+            ctx.preflight(None, pre),
+            Phase {
+                name: "append member".to_string(),
+                purpose: format!("Make {label} a valid value of {col} without touching a row."),
+                app_change: None,
+                steps: vec![append_step(ctx, &clause)],
+                rollback: Vec::new(),
+                irreversible: Some(format!("No cheap way back, and none needed: {label} is unused until the application writes it, and harmless in the list. Removing it changes the list other than by appending, which copies the table; plan change-type for that if you must.")),
+                checks: vec![list_check.clone()],
+            },
+            gate_phase(&col, &label, list_check),
+        ]);
+        return Ok(out);
+    }
+    let why = why_copy(&list, &members);
+    let inverse = format!("MODIFY {col} {ty}");
+    let rollback = ctx.rollback_ddl(
+        format!("ALTER TABLE {table} {inverse}{};", ctx.lock_clause(tools::COPY_SHARED)),
+        Some("The same copy back to the old list; only while no row holds the new member (strict mode refuses it otherwise)."),
+    );
+    out.direct = Some(vec![
+        ctx.preflight(Some(ctx.req.bytes), pre.clone()),
+        Phase {
+            name: "add member".to_string(),
+            purpose: format!("Copy {table} with {label} in the list of {col}."),
+            app_change: None,
+            steps: vec![copy_step(ctx, &clause, &why)],
+            rollback: vec![rollback],
+            irreversible: None,
+            checks: vec![list_check.clone()],
+        },
+        gate_phase(&col, &label, list_check.clone()),
+    ]);
+    let online = tools::online_alter(ctx, &clause, tools::Inverse::Tool(&inverse), &why);
+    let direct = out.direct.as_deref().unwrap_or_default();
+    out.online =
+        tools::optional_online(ctx, direct, online, &mut out.warnings)?.map(|mut online| {
+            online[0].checks.extend(pre);
+            tools::check_after_cut_over(&mut online, vec![list_check.clone()]);
+            online.push(gate_phase(&col, &label, list_check));
+            online
+        });
+    Ok(out)
+}
+
+/// The column and its ENUM as `--type` gives them, refused where the member cannot be added:
+/// (column, the definition, the members, where the list closes).
+fn checked_list(change: &AddEnumValue) -> Result<(&str, &str, Vec<String>, usize), FieldError> {
     let AddEnumValue {
         value,
-        place,
         column,
         data_type,
         ..
@@ -101,73 +176,63 @@ pub fn paths(ctx: &Ctx, change: &AddEnumValue) -> Result<Paths, FieldError> {
             "is a member of --type's ENUM already; accepts a new label",
         ));
     }
-    let (list, metadata_only) = placed(&members, value, place)?;
-    let current = Definition::parse(ty).map_err(|m| FieldError::new("type", m))?;
-    let new_type = format!("{}{}", spelled(&list), &ty[close + 1..]);
-    let clause = format!("MODIFY {} {new_type}", ident(column));
-    let table = ctx.table();
-    let col = ident(column);
-    let label = literal(value);
+    Ok((column, ty, members, close))
+}
+
+/// The member list as the plan found it (or, on a re-run, as it leaves it), and what the
+/// MODIFY restating the column would lose.
+fn preflight_checks(
+    ctx: &Ctx,
+    column: &str,
+    current: &Definition,
+    before: &str,
+    after: &str,
+) -> Vec<Check> {
     let col_where = format!(
         "{} AND column_name = {}",
         ctx.where_table(&ctx.req.table),
         literal(column)
     );
-    let (before, after) = (spelled(&members), spelled(&list));
     let mut pre = vec![check(
         "The column's member list is the one --type names (or, on a re-run, the one this plan leaves)",
         format!(
             "SELECT IF(column_type = {a}, {b}, column_type) AS current_type FROM information_schema.columns WHERE {col_where};",
-            a = literal(&after),
-            b = literal(&before)
+            a = literal(after),
+            b = literal(before)
         ),
         &format!("{before} (another list: re-plan with --type giving the column's real definition)"),
-        Expected::row(&[&before]),
+        Expected::row(&[before]),
     )];
-    pre.extend(lost_attributes_check(ctx, column, &current, "the MODIFY"));
-    let list_check = check(
-        "The column's member list",
-        format!("SELECT column_type FROM information_schema.columns WHERE {col_where};"),
-        &after,
-        Expected::row(&[&after]),
+    pre.extend(lost_attributes_check(ctx, column, current, "the MODIFY"));
+    pre
+}
+
+/// The member appended at the end of the list: metadata only.
+fn append_step(ctx: &Ctx, clause: &str) -> Step {
+    let mut step = ctx.alter(
+        "Append the member at the end of the list (metadata only)",
+        &[clause.to_string()],
+        ctx.server.enum_append_lock(),
+        crate::estimate::CATALOG_ONLY,
     );
-    let mut out = summary_paths(format!(
-        "Add member {label} to ENUM column {col} of {table}"
-    ));
+    step.notes.push("Appending keeps every stored position, so no row is read or rewritten; the ALTER still waits a moment for the exclusive metadata lock.".to_string());
+    ctx.documented(step)
+}
 
-    if metadata_only {
-        let mut step = ctx.alter(
-            "Append the member at the end of the list (metadata only)",
-            std::slice::from_ref(&clause),
-            ctx.server.enum_append_lock(),
-            crate::estimate::CATALOG_ONLY,
-        );
-        step.notes.push("Appending keeps every stored position, so no row is read or rewritten; the ALTER still waits a moment for the exclusive metadata lock.".to_string());
-        out.direct = Some(vec![
-            ctx.preflight(None, pre),
-            Phase {
-                name: "append member".to_string(),
-                purpose: format!("Make {label} a valid value of {col} without touching a row."),
-                app_change: None,
-                steps: vec![ctx.documented(step)],
-                rollback: Vec::new(),
-                irreversible: Some(format!("No cheap way back, and none needed: {label} is unused until the application writes it, and harmless in the list. Removing it changes the list other than by appending, which copies the table; plan change-type for that if you must.")),
-                checks: vec![list_check.clone()],
-            },
-            gate_phase(&col, &label, list_check),
-        ]);
-        return Ok(out);
-    }
-
-    let why = if list.len() > ONE_BYTE_MEMBERS && members.len() <= ONE_BYTE_MEMBERS {
+/// Why adding this member copies the table.
+fn why_copy(list: &[String], members: &[String]) -> String {
+    if list.len() > ONE_BYTE_MEMBERS && members.len() <= ONE_BYTE_MEMBERS {
         format!("the list grows past {ONE_BYTE_MEMBERS} members, so every row's value takes 2 bytes instead of 1: InnoDB copies the table")
     } else {
         "a member placed before the last one moves the stored positions of the members after it: InnoDB copies the table".to_string()
-    };
-    let inverse = format!("MODIFY {col} {ty}");
+    }
+}
+
+/// The copy: reads continue, writes wait.
+fn copy_step(ctx: &Ctx, clause: &str, why: &str) -> Step {
     let mut step = ctx.alter(
         "Add the member (copies the table; reads continue, writes wait)",
-        std::slice::from_ref(&clause),
+        &[clause.to_string()],
         tools::COPY_SHARED,
         ctx.model.rewrite(),
     );
@@ -176,33 +241,7 @@ pub fn paths(ctx: &Ctx, change: &AddEnumValue) -> Result<Paths, FieldError> {
     step.notes.push(format!(
         "Not metadata-only: {why}, converting every row by its text."
     ));
-    let rollback = ctx.rollback_ddl(
-        format!("ALTER TABLE {table} {inverse}{};", ctx.lock_clause(tools::COPY_SHARED)),
-        Some("The same copy back to the old list; only while no row holds the new member (strict mode refuses it otherwise)."),
-    );
-    out.direct = Some(vec![
-        ctx.preflight(Some(ctx.req.bytes), pre.clone()),
-        Phase {
-            name: "add member".to_string(),
-            purpose: format!("Copy {table} with {label} in the list of {col}."),
-            app_change: None,
-            steps: vec![ctx.documented(step)],
-            rollback: vec![rollback],
-            irreversible: None,
-            checks: vec![list_check.clone()],
-        },
-        gate_phase(&col, &label, list_check.clone()),
-    ]);
-    let online = tools::online_alter(ctx, &clause, tools::Inverse::Tool(&inverse), &why);
-    let direct = out.direct.as_deref().unwrap_or_default();
-    out.online =
-        tools::optional_online(ctx, direct, online, &mut out.warnings)?.map(|mut online| {
-            online[0].checks.extend(pre);
-            tools::check_after_cut_over(&mut online, vec![list_check.clone()]);
-            online.push(gate_phase(&col, &label, list_check));
-            online
-        });
-    Ok(out)
+    ctx.documented(step)
 }
 
 #[cfg(test)]
