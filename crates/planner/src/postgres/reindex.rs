@@ -30,6 +30,57 @@ pub fn paths(ctx: &Ctx, change: &Reindex) -> Result<Paths, FieldError> {
     let index = &change.index;
     let name = ctx.sibling(index);
     let oid = format!("to_regclass({})", literal(&name));
+    let concurrent = facts::REINDEX_CONCURRENTLY.holds(ctx.version());
+    let checks = preflight_checks(ctx, &oid, concurrent);
+    let bytes = ctx.req.rows.saturating_mul(INDEX_BYTES_PER_ROW);
+    let online_steps = if concurrent {
+        concurrent_steps(ctx, index, &oid)
+    } else {
+        swap_steps(ctx, index, &oid)
+    };
+    let online = vec![
+        ctx.preflight(Some(bytes), checks.clone()),
+        Phase {
+            name: "rebuild index".to_string(),
+            purpose: "Rebuild the index while reads and writes continue.".to_string(),
+            app_change: None,
+            steps: online_steps,
+            rollback: vec![ctx.rollback_ddl(
+                leftover_rollback(ctx, index, concurrent),
+                Some("Nothing to undo once it has finished: the rebuilt index is the same index. If it stopped halfway, this drops the INVALID copy it left (outside a transaction; SHARE UPDATE EXCLUSIVE, traffic continues); the original index is untouched and still used."),
+            )],
+            irreversible: None,
+            checks: vec![
+                valid_check(&oid),
+                no_leftover_check(ctx, index, concurrent).informs(),
+            ],
+        },
+    ];
+    let direct = vec![
+        ctx.preflight(Some(bytes), checks),
+        Phase {
+            name: "rebuild index".to_string(),
+            purpose: "Rebuild the index in one statement; reads and writes wait until it finishes."
+                .to_string(),
+            app_change: None,
+            steps: vec![plain_step(ctx, &name)],
+            rollback: Vec::new(),
+            irreversible: Some(NOTHING_TO_UNDO.to_string()),
+            checks: vec![valid_check(&oid)],
+        },
+    ];
+    Ok(Paths {
+        summary: format!("Rebuild index {} on {}", ident(index), ctx.table()),
+        direct: Some(direct),
+        online: Some(online),
+        online_required: None,
+        warnings: ctx.version_warnings(concurrent),
+    })
+}
+
+/// The index exists on this table, is no partitioned parent, and can be rebuilt the way this
+/// version does it.
+fn preflight_checks(ctx: &Ctx, oid: &str, concurrent: bool) -> Vec<Check> {
     let mut checks = vec![
         check(
             "The index exists and belongs to the table",
@@ -47,7 +98,6 @@ pub fn paths(ctx: &Ctx, change: &Reindex) -> Result<Paths, FieldError> {
             Expected::row(&["i"]),
         ),
     ];
-    let concurrent = facts::REINDEX_CONCURRENTLY.holds(ctx.version());
     if concurrent {
         checks.push(check(
             "The index does not back an exclusion constraint (REINDEX CONCURRENTLY refuses those)",
@@ -56,27 +106,28 @@ pub fn paths(ctx: &Ctx, change: &Reindex) -> Result<Paths, FieldError> {
             Expected::row(&["f"]),
         ));
     } else {
-        checks.extend(swap_checks(&oid));
+        checks.extend(swap_checks(oid));
     }
-    // A rebuild leaves nothing that tells a finished run from one not yet started, so no check
-    // may declare the plan applied: the checks after it inform, the script has no
-    // already-applied test, and a re-run rebuilds again (harmless, and as long).
-    let valid = vec![check(
+    checks
+}
+
+/// The rebuilt index is valid and ready. A rebuild leaves nothing that tells a finished run
+/// from one not yet started, so this only informs: the script has no already-applied test,
+/// and a re-run rebuilds again (harmless, and as long).
+fn valid_check(oid: &str) -> Check {
+    check(
         "The index is valid and ready",
         format!("SELECT indisvalid, indisready FROM pg_index WHERE indexrelid = {oid};"),
         "one row: indisvalid = t, indisready = t",
         Expected::row(&["t", "t"]),
     )
-    .informs()];
-    let bytes = ctx.req.rows.saturating_mul(INDEX_BYTES_PER_ROW);
+    .informs()
+}
 
-    let online_steps = if concurrent {
-        concurrent_steps(ctx, index, &oid)
-    } else {
-        swap_steps(ctx, index, &oid)
-    };
-    // A rollback is run as written (no \gexec): the leftovers by the names PostgreSQL gives.
-    let leftover_rollback = if concurrent {
+/// What a stopped online rebuild leaves, dropped by the names PostgreSQL gives it (a rollback
+/// is run as written, no \gexec).
+fn leftover_rollback(ctx: &Ctx, index: &str, concurrent: bool) -> String {
+    if concurrent {
         ["ccnew", "ccold"]
             .map(|suffix| {
                 format!(
@@ -90,27 +141,11 @@ pub fn paths(ctx: &Ctx, change: &Reindex) -> Result<Paths, FieldError> {
             "DROP INDEX CONCURRENTLY IF EXISTS {};",
             ctx.sibling(&copy_name(index))
         )
-    };
-    let online = vec![
-        ctx.preflight(Some(bytes), checks.clone()),
-        Phase {
-            name: "rebuild index".to_string(),
-            purpose: "Rebuild the index while reads and writes continue.".to_string(),
-            app_change: None,
-            steps: online_steps,
-            rollback: vec![ctx.rollback_ddl(
-                leftover_rollback,
-                Some("Nothing to undo once it has finished: the rebuilt index is the same index. If it stopped halfway, this drops the INVALID copy it left (outside a transaction; SHARE UPDATE EXCLUSIVE, traffic continues); the original index is untouched and still used."),
-            )],
-            irreversible: None,
-            checks: [
-                valid.clone(),
-                vec![no_leftover_check(ctx, index, concurrent).informs()],
-            ]
-            .concat(),
-        },
-    ];
+    }
+}
 
+/// The plain REINDEX INDEX: reads and writes wait until it finishes.
+fn plain_step(ctx: &Ctx, name: &str) -> Step {
     let mut plain = ctx.ddl(
         "Rebuild the index (blocks reads and writes until it finishes)",
         vec![format!("REINDEX INDEX {name};")],
@@ -123,27 +158,7 @@ pub fn paths(ctx: &Ctx, change: &Reindex) -> Result<Paths, FieldError> {
     plain.retry =
         "If it fails, the transaction rolls back and the old index stays as it was: run it again."
             .to_string();
-    let direct = vec![
-        ctx.preflight(Some(bytes), checks),
-        Phase {
-            name: "rebuild index".to_string(),
-            purpose: "Rebuild the index in one statement; reads and writes wait until it finishes."
-                .to_string(),
-            app_change: None,
-            steps: vec![plain],
-            rollback: Vec::new(),
-            irreversible: Some(NOTHING_TO_UNDO.to_string()),
-            checks: valid,
-        },
-    ];
-
-    Ok(Paths {
-        summary: format!("Rebuild index {} on {}", ident(index), ctx.table()),
-        direct: Some(direct),
-        online: Some(online),
-        online_required: None,
-        warnings: ctx.version_warnings(concurrent),
-    })
+    plain
 }
 
 /// 10-11: what the drop-and-rename swap cannot carry over.
