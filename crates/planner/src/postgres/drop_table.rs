@@ -25,11 +25,31 @@ fn aside_name(table: &str) -> String {
 
 pub fn paths(ctx: &Ctx, _change: &DropTable) -> Result<Paths, FieldError> {
     let table = ctx.table();
-    let aside = ctx.sibling(&aside_name(&ctx.req.table));
-    let present = format!("to_regclass({})", literal(&table));
-    let aside_oid = format!("to_regclass({})", literal(&aside));
-    let either = format!("coalesce({present}, {aside_oid})");
+    let online = vec![preflight(ctx), rename_phase(ctx), drop_phase(ctx)];
+    Ok(Paths {
+        summary: format!("Drop table {table}"),
+        direct: None,
+        online: Some(online),
+        online_required: Some("dropping at once gives no way back if a forgotten client still uses the table; the rename aside is undone by renaming back".to_string()),
+        warnings: Vec::new(),
+    })
+}
 
+/// The table under its old name, or under the aside name once renamed: a re-run after the
+/// rename resumes.
+fn either(ctx: &Ctx) -> String {
+    let present = format!("to_regclass({})", literal(&ctx.table()));
+    let aside_oid = format!(
+        "to_regclass({})",
+        literal(&ctx.sibling(&aside_name(&ctx.req.table)))
+    );
+    format!("coalesce({present}, {aside_oid})")
+}
+
+/// The common preflight names the table by `::regclass`, an error once it is aside: here it
+/// looks at whichever of the two names holds it.
+fn preflight(ctx: &Ctx) -> Phase {
+    let either = either(ctx);
     let checks = vec![
         check(
             "The table exists (or was already renamed aside by this plan) and is a plain table",
@@ -57,7 +77,19 @@ pub fn paths(ctx: &Ctx, _change: &DropTable) -> Result<Paths, FieldError> {
             Expected::Manual,
         ),
     ];
+    let mut preflight = ctx.preflight(None, checks);
+    for c in &mut preflight.checks {
+        c.sql = c.sql.replace(&ctx.regclass(), &either);
+    }
+    preflight
+}
 
+/// Phase: the table taken out of use while it can still come back.
+fn rename_phase(ctx: &Ctx) -> Phase {
+    let table = ctx.table();
+    let aside = ctx.sibling(&aside_name(&ctx.req.table));
+    let present = format!("to_regclass({})", literal(&table));
+    let aside_oid = format!("to_regclass({})", literal(&aside));
     let mut rename = ctx.brief(
         "Rename the table aside (reversible: a client that still uses it fails loudly)",
         vec![format!(
@@ -68,20 +100,40 @@ pub fn paths(ctx: &Ctx, _change: &DropTable) -> Result<Paths, FieldError> {
     );
     rename.run_only_if("lockstep_not_yet_aside", &format!("{present} IS NOT NULL"));
     rename.notes.push("ACCESS EXCLUSIVE for a moment: it waits for running queries on the table, and queries arriving meanwhile queue behind it (bounded by lock_timeout). Its sequences, indexes and grants go along unchanged.".to_string());
-
-    let mut drop = ctx.brief(
-        "Drop the table",
-        vec![format!("DROP TABLE IF EXISTS {aside};")],
-        Statement::AlterTableAccessExclusive,
-    );
-    drop.notes.push("ACCESS EXCLUSIVE for a moment, bounded by lock_timeout; no client uses the name any more. The files are unlinked at commit (a very large table on some filesystems takes noticeable I/O).".to_string());
-
     let aside_there = check(
         "The table is aside: its old name is free and the aside name holds it",
         format!("SELECT {present} IS NULL AS name_free, {aside_oid} IS NOT NULL AS aside;"),
         "t, t",
         Expected::row(&["t", "t"]),
     );
+    Phase {
+        name: "rename aside".to_string(),
+        purpose: "Take the table out of use while it can still come back.".to_string(),
+        app_change: Some(format!(
+            "No client uses {table} any more: application code, ORM models, background jobs, reports, ETL and grant scripts. Deploy that first."
+        )),
+        steps: vec![rename],
+        rollback: vec![ctx.rollback_ddl(
+            format!("ALTER TABLE IF EXISTS {aside} RENAME TO {};", ident(&ctx.req.table)),
+            Some("Gives the table its name back, with every row: ACCESS EXCLUSIVE for a moment."),
+        )],
+        irreversible: None,
+        checks: vec![aside_there],
+    }
+}
+
+/// Phase: the drop, after a waiting period; irreversible.
+fn drop_phase(ctx: &Ctx) -> Phase {
+    let table = ctx.table();
+    let aside = ctx.sibling(&aside_name(&ctx.req.table));
+    let present = format!("to_regclass({})", literal(&table));
+    let aside_oid = format!("to_regclass({})", literal(&aside));
+    let mut drop = ctx.brief(
+        "Drop the table",
+        vec![format!("DROP TABLE IF EXISTS {aside};")],
+        Statement::AlterTableAccessExclusive,
+    );
+    drop.notes.push("ACCESS EXCLUSIVE for a moment, bounded by lock_timeout; no client uses the name any more. The files are unlinked at commit (a very large table on some filesystems takes noticeable I/O).".to_string());
     let gone: Vec<Check> = vec![check(
         "The table is gone",
         format!("SELECT {present} IS NULL AND {aside_oid} IS NULL AS dropped;"),
@@ -93,46 +145,15 @@ pub fn paths(ctx: &Ctx, _change: &DropTable) -> Result<Paths, FieldError> {
         crate::quote::shell(&aside)
     );
 
-    // The common preflight names the table by `::regclass`, an error once it is aside: here it
-    // looks at whichever of the two names holds it, so a re-run after the rename resumes.
-    let mut preflight = ctx.preflight(None, checks);
-    for c in &mut preflight.checks {
-        c.sql = c.sql.replace(&ctx.regclass(), &either);
+    Phase {
+        name: "drop".to_string(),
+        purpose: "After a waiting period in which nothing failed for want of the table (a full business cycle: month-end jobs, reports), drop it.".to_string(),
+        app_change: Some("Nothing reported an error about the missing table during the waiting period (application logs, failed jobs, the server log).".to_string()),
+        steps: vec![drop],
+        rollback: Vec::new(),
+        irreversible: Some(keep),
+        checks: gone,
     }
-    let online = vec![
-        preflight,
-        Phase {
-            name: "rename aside".to_string(),
-            purpose: "Take the table out of use while it can still come back.".to_string(),
-            app_change: Some(format!(
-                "No client uses {table} any more: application code, ORM models, background jobs, reports, ETL and grant scripts. Deploy that first."
-            )),
-            steps: vec![rename],
-            rollback: vec![ctx.rollback_ddl(
-                format!("ALTER TABLE IF EXISTS {aside} RENAME TO {};", ident(&ctx.req.table)),
-                Some("Gives the table its name back, with every row: ACCESS EXCLUSIVE for a moment."),
-            )],
-            irreversible: None,
-            checks: vec![aside_there],
-        },
-        Phase {
-            name: "drop".to_string(),
-            purpose: "After a waiting period in which nothing failed for want of the table (a full business cycle: month-end jobs, reports), drop it.".to_string(),
-            app_change: Some("Nothing reported an error about the missing table during the waiting period (application logs, failed jobs, the server log).".to_string()),
-            steps: vec![drop],
-            rollback: Vec::new(),
-            irreversible: Some(keep),
-            checks: gone,
-        },
-    ];
-
-    Ok(Paths {
-        summary: format!("Drop table {table}"),
-        direct: None,
-        online: Some(online),
-        online_required: Some("dropping at once gives no way back if a forgotten client still uses the table; the rename aside is undone by renaming back".to_string()),
-        warnings: Vec::new(),
-    })
 }
 
 #[cfg(test)]
