@@ -17,7 +17,7 @@
 use super::definition::{definition_check, parse_field, strict_mode_check};
 use super::definition::{from_type_check, lost_attributes_check, Definition};
 use super::{summary_paths, Ctx};
-use crate::model::{Expected, MysqlLock, Phase, Warning};
+use crate::model::{Check, Expected, MysqlLock, Phase, Step, Warning};
 use crate::quote::mysql::{ident, literal};
 use crate::request::change::AddNotNull;
 use crate::request::FieldError;
@@ -75,57 +75,19 @@ pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
             message: "--type says AUTO_INCREMENT: such a column is normally a key and already NOT NULL; check that this is the column you mean.".to_string(),
         });
     }
-
-    let col_where = format!(
-        "{} AND column_name = {}",
-        ctx.where_table(&ctx.req.table),
-        literal(column)
-    );
-    let restated = Definition {
-        not_null: Some(true),
-        attributes: format!("{} NOT NULL", current.attributes)
-            .trim()
-            .to_string(),
-        ..current.clone()
-    };
-    let mut pre = vec![
-        check(
-            "The column exists (nullable until this plan has run; already NOT NULL: nothing to do, as a re-run finds it)",
-            format!("SELECT COUNT(*) AS present FROM information_schema.columns WHERE {col_where};"),
-            "1 (0: there is no such column)",
-            Expected::row(&["1"]),
-        ),
-        definition_check(ctx, column, &clause),
-        strict_mode_check(),
-        check(
-            "No NULL is left in the column (a full scan unless an index covers it: run it on a replica if you have one)",
-            format!("SELECT COUNT(*) AS null_rows FROM {table} WHERE {col} IS NULL;"),
-            "0. Otherwise decide the value those rows get and fill them first, in batches the application can live with (e.g. UPDATE ... SET <col> = <value> WHERE <col> IS NULL LIMIT 5000, repeated until it changes no row), and make sure the application writes no new NULL",
-            Expected::row(&["0"]),
-        ).scanning().proving(crate::model::Precondition::NoNulls),
-    ];
-    // MODIFY restates the type too: a --type other than the column's would change it.
-    // The type is the same once the plan has run: a re-run finds it as it is.
-    pre.extend(from_type_check(ctx, column, &current, "type", None));
-    pre.extend(lost_attributes_check(ctx, column, &restated, "the MODIFY"));
-
-    let mut step = ctx.alter(
-        "Make the column NOT NULL (rebuilds the table in place; reads and writes continue)",
-        std::slice::from_ref(&clause),
-        MysqlLock::INPLACE_NONE,
-        ctx.model.rewrite(),
-    );
-    step.rewrites_table = true;
-    step.scans_table = true;
-    step.notes.push("InnoDB rebuilds the table and checks every row while it copies; concurrent writes are logged and applied at the end, under the exclusive metadata lock: a heavy write rate lengthens that final moment (innodb_online_alter_log_max_size bounds the log; the ALTER fails if it fills).".to_string());
-    step.notes.push("If a NULL is found (or written meanwhile), the statement fails at the end with \"Data truncated\" / \"Invalid use of NULL value\" and nothing has changed: fill the NULLs, stop the writer, run it again.".to_string());
-    let step = ctx.documented(step);
+    let pre = preflight_checks(ctx, column, &current, &clause);
+    let step = modify_step(ctx, &clause);
     let rollback = ctx.rollback_ddl(
         format!(
             "ALTER TABLE {table} MODIFY {col} {ty} NULL{};",
             ctx.lock_clause(MysqlLock::INPLACE_NONE)
         ),
         Some("Another in-place rebuild (reads and writes continue) that lets the column accept NULL again."),
+    );
+    let col_where = format!(
+        "{} AND column_name = {}",
+        ctx.where_table(&ctx.req.table),
+        literal(column)
     );
     out.direct = Some(vec![
         ctx.preflight(Some(ctx.req.bytes), pre),
@@ -149,6 +111,61 @@ pub fn paths(ctx: &Ctx, change: &AddNotNull) -> Result<Paths, FieldError> {
         },
     ]);
     Ok(out)
+}
+
+/// Before the MODIFY: the column, its definition, strict mode, no NULL left, and that the
+/// restated definition keeps every attribute.
+fn preflight_checks(ctx: &Ctx, column: &str, current: &Definition, clause: &str) -> Vec<Check> {
+    let table = ctx.table();
+    let col = ident(column);
+    let col_where = format!(
+        "{} AND column_name = {}",
+        ctx.where_table(&ctx.req.table),
+        literal(column)
+    );
+    let restated = Definition {
+        not_null: Some(true),
+        attributes: format!("{} NOT NULL", current.attributes)
+            .trim()
+            .to_string(),
+        ..current.clone()
+    };
+    let mut pre = vec![
+        check(
+            "The column exists (nullable until this plan has run; already NOT NULL: nothing to do, as a re-run finds it)",
+            format!("SELECT COUNT(*) AS present FROM information_schema.columns WHERE {col_where};"),
+            "1 (0: there is no such column)",
+            Expected::row(&["1"]),
+        ),
+        definition_check(ctx, column, clause),
+        strict_mode_check(),
+        check(
+            "No NULL is left in the column (a full scan unless an index covers it: run it on a replica if you have one)",
+            format!("SELECT COUNT(*) AS null_rows FROM {table} WHERE {col} IS NULL;"),
+            "0. Otherwise decide the value those rows get and fill them first, in batches the application can live with (e.g. UPDATE ... SET <col> = <value> WHERE <col> IS NULL LIMIT 5000, repeated until it changes no row), and make sure the application writes no new NULL",
+            Expected::row(&["0"]),
+        ).scanning().proving(crate::model::Precondition::NoNulls),
+    ];
+    // MODIFY restates the type too: a --type other than the column's would change it.
+    // The type is the same once the plan has run: a re-run finds it as it is.
+    pre.extend(from_type_check(ctx, column, current, "type", None));
+    pre.extend(lost_attributes_check(ctx, column, &restated, "the MODIFY"));
+    pre
+}
+
+/// MODIFY ... NOT NULL: an in-place rebuild that checks every row while traffic continues.
+fn modify_step(ctx: &Ctx, clause: &str) -> Step {
+    let mut step = ctx.alter(
+        "Make the column NOT NULL (rebuilds the table in place; reads and writes continue)",
+        &[clause.to_string()],
+        MysqlLock::INPLACE_NONE,
+        ctx.model.rewrite(),
+    );
+    step.rewrites_table = true;
+    step.scans_table = true;
+    step.notes.push("InnoDB rebuilds the table and checks every row while it copies; concurrent writes are logged and applied at the end, under the exclusive metadata lock: a heavy write rate lengthens that final moment (innodb_online_alter_log_max_size bounds the log; the ALTER fails if it fills).".to_string());
+    step.notes.push("If a NULL is found (or written meanwhile), the statement fails at the end with \"Data truncated\" / \"Invalid use of NULL value\" and nothing has changed: fill the NULLs, stop the writer, run it again.".to_string());
+    ctx.documented(step)
 }
 
 #[cfg(test)]

@@ -538,7 +538,8 @@ impl<'a> Rename<'a> {
         )
     }
 
-    /// The online path's checks before anything changes.
+    /// The online path's checks before anything changes. Long because it is a flat list of
+    /// independent checks.
     fn online_preflight(&self) -> Phase {
         let Rename {
             ctx,

@@ -192,7 +192,8 @@ impl<'a> Split<'a> {
         })
     }
 
-    /// The checks before anything changes: the columns, the key, the free names, what the new table does not inherit.
+    /// The checks before anything changes: the columns, the key, the free names, what the new
+    /// table does not inherit. Long because it is a flat list of independent checks.
     fn preflight(&self) -> Phase {
         let Split {
             ctx,
@@ -309,7 +310,8 @@ impl<'a> Split<'a> {
         create.only_if = Some(moving.clone());
         create
     }
-    /// The four mirror triggers, in their creation order.
+    /// The four mirror triggers, in their creation order. Long because the four statements and
+    /// the notes explaining that order belong together.
     fn sync_step(&self) -> Step {
         let Split {
             ctx,

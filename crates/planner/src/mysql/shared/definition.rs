@@ -135,7 +135,8 @@ fn keyword(word: &str) -> String {
 }
 
 impl Definition {
-    /// Parses `text`; the error says what is wrong, for a field message.
+    /// Parses `text`; the error says what is wrong, for a field message. Long because it is one
+    /// pass over the words with one arm per attribute.
     pub fn parse(text: &str) -> Result<Definition, String> {
         let words = words(text);
         let Some(first) = words.first() else {
