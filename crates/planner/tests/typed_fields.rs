@@ -64,6 +64,20 @@ fn a_rollback_that_drops_a_validated_constraint_also_undoes_its_not_valid_phase(
     assert_eq!(reaches(&fk)[0].0, "validate");
 }
 
+/// Dropping a UNIQUE constraint drops the index it owns: the rollback of the attach phase
+/// also undoes the build (the live verifier found the reach missing on every PostgreSQL).
+#[test]
+fn dropping_the_unique_constraint_also_undoes_the_index_build() {
+    for db in ["postgresql@10", "postgresql@16", "postgresql@18"] {
+        let unique = plan(db, "add-unique", &[("columns", "email")]);
+        assert_eq!(
+            reaches(&unique),
+            vec![reach("add constraint", 1, "build unique index")],
+            "{db}"
+        );
+    }
+}
+
 #[test]
 fn undoing_a_copy_or_backfill_also_undoes_the_expansion() {
     let split = [("columns", "email,note"), ("new-table", "order_contacts")];

@@ -198,7 +198,8 @@ impl<'a> Unique<'a> {
                 ctx,
                 name,
                 "Drops the constraint and its index with it (a constraint owns its index): this undoes the build phase too. Takes ACCESS EXCLUSIVE briefly.",
-            )],
+            )
+            .undoing_previous(1)],
             irreversible: None,
             checks: vec![state_check(ctx, name, "u", true), owns_index_check(ctx, name, &self.index)],
         }
