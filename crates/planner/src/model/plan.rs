@@ -467,6 +467,45 @@ impl Run {
 }
 
 impl Step {
+    /// A step with everything the engine's builder does not decide at its neutral value: no
+    /// guard, no shell command, run once, re-run unproven, blocking nothing until
+    /// [`Step::set_blocking`]. Each engine's `Ctx` sets its transaction, timeouts and retry.
+    pub fn new(
+        engine: Engine,
+        title: &str,
+        sql: Vec<String>,
+        lock: Option<Lock>,
+        blocks: Blocks,
+        estimate: Estimate,
+    ) -> Step {
+        Step {
+            title: title.to_string(),
+            sql,
+            lock,
+            blocks,
+            rewrites_table: false,
+            scans_table: false,
+            in_transaction: true,
+            only_if: None,
+            guard_var: None,
+            estimate,
+            blocking_seconds: Estimate::ZERO,
+            lock_wait_seconds: 0.0,
+            hold_seconds: Estimate::ZERO,
+            server_stall_seconds: None,
+            lock_timeout_ms: None,
+            statement_timeout_ms: None,
+            retry: String::new(),
+            notes: Vec::new(),
+            app_retries: Vec::new(),
+            shell: None,
+            unverified: None,
+            run: Run::Once,
+            rerun: Rerun::Unproven,
+            engine,
+        }
+    }
+
     /// Sets the blocking time from its two parts, so that `blocking_seconds.high` is always
     /// `lock_wait_seconds + hold_seconds.high`.
     pub fn set_blocking(&mut self, lock_wait_seconds: f64, hold: Estimate) {

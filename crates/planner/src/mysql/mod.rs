@@ -195,38 +195,24 @@ impl<'a> Ctx<'a> {
         } else {
             self.model.lock_timeout_ms
         };
-        let mut step = Step {
-            title: title.to_string(),
+        let mut step = Step::new(
+            self.req.db.engine,
+            title,
             sql,
-            lock: lock.map(Lock::Mysql),
+            lock.map(Lock::Mysql),
             blocks,
-            rewrites_table: false,
-            scans_table: false,
-            // MySQL commits implicitly before and after every DDL statement.
-            in_transaction: false,
-            only_if: None,
-            guard_var: None,
-            estimate: duration,
-            blocking_seconds: Estimate::ZERO,
-            lock_wait_seconds: 0.0,
-            hold_seconds: Estimate::ZERO,
-            server_stall_seconds: None,
-            lock_timeout_ms: Some(lock_timeout_ms),
-            statement_timeout_ms: Some(if blocking_long {
-                self.model.blocking_statement_timeout_ms(lock_timeout_ms)
-            } else {
-                0
-            }),
-            retry: RETRY_LOCK_WAIT.to_string(),
-            notes: Vec::new(),
-            app_retries: Vec::new(),
-            shell: None,
-            unverified: None,
-            run: crate::model::Run::Once,
-            // Set for the finished plan by [`rerun::apply`].
-            rerun: crate::model::Rerun::Unproven,
-            engine: self.req.db.engine,
-        };
+            duration,
+        );
+        // MySQL commits implicitly before and after every DDL statement.
+        step.in_transaction = false;
+        step.lock_timeout_ms = Some(lock_timeout_ms);
+        step.statement_timeout_ms = Some(if blocking_long {
+            self.model.blocking_statement_timeout_ms(lock_timeout_ms)
+        } else {
+            0
+        });
+        step.retry = RETRY_LOCK_WAIT.to_string();
+        // Re-run safety is set for the finished plan by [`rerun::apply`].
         if blocks != Blocks::Nothing {
             step.set_blocking(self.model.lock_wait_seconds(lock_timeout_ms), hold);
         }

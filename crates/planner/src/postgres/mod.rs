@@ -173,37 +173,22 @@ impl<'a> Ctx<'a> {
         } else {
             NON_BLOCKING_LOCK_TIMEOUT_MS
         };
-        let mut step = Step {
-            title: title.to_string(),
+        let mut step = Step::new(
+            crate::request::Engine::Postgresql,
+            title,
             sql,
             lock,
             blocks,
-            rewrites_table: false,
-            scans_table: false,
-            in_transaction: true,
-            only_if: None,
-            guard_var: None,
-            estimate: duration,
-            blocking_seconds: Estimate::ZERO,
-            lock_wait_seconds: 0.0,
-            hold_seconds: Estimate::ZERO,
-            server_stall_seconds: None,
-            lock_timeout_ms: Some(lock_timeout_ms),
-            statement_timeout_ms: Some(if blocking {
-                self.model.blocking_statement_timeout_ms(lock_timeout_ms)
-            } else {
-                0
-            }),
-            retry: RETRY_LOCK_TIMEOUT.to_string(),
-            notes: Vec::new(),
-            app_retries: Vec::new(),
-            shell: None,
-            unverified: None,
-            run: crate::model::Run::Once,
-            // The PostgreSQL second run of forward.sql decides which steps are proven.
-            rerun: crate::model::Rerun::Unproven,
-            engine: crate::request::Engine::Postgresql,
-        };
+            duration,
+        );
+        step.lock_timeout_ms = Some(lock_timeout_ms);
+        step.statement_timeout_ms = Some(if blocking {
+            self.model.blocking_statement_timeout_ms(lock_timeout_ms)
+        } else {
+            0
+        });
+        step.retry = RETRY_LOCK_TIMEOUT.to_string();
+        // The PostgreSQL second run of forward.sql decides which steps are proven.
         if blocking {
             step.set_blocking(self.model.lock_wait_seconds(lock_timeout_ms), duration);
         }
