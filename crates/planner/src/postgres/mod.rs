@@ -5,11 +5,11 @@ use facts::Statement;
 
 pub mod facts;
 use crate::estimate::{Model, CATALOG_ONLY};
-pub use crate::model::human_bytes;
+use crate::model::human_bytes;
 use crate::model::{Blocks, Check, Estimate, Expected, Phase, Plan, RollbackStep, Step, Warning};
 use crate::quote;
 use crate::request::{Change, FieldError, Request, Version};
-pub use crate::strategy::{check, choose, rollback, Paths};
+use crate::strategy::{check, choose, rollback, Paths};
 
 mod shared;
 use shared::{backfill, catalog_names, constraint};
